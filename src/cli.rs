@@ -1,0 +1,484 @@
+//! The `modulab` command line: the same engine as the app, headless, for scripts and clusters.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::analysis::Ambiguity;
+use crate::config::{self, BackendKind, Config, ConfigError};
+use crate::model::Pathway;
+use crate::rng::Rng;
+use crate::tasks::{self, Task};
+use crate::train::checkpoint::{self, write_atomic};
+use crate::train::eval::{EvalOptions, Evaluation, evaluate_params};
+use crate::train::{self, ProgressSink, RunEnd, StepReport, Trainer};
+
+/// modulab: watch a recurrent network learn many tasks at once, and how neuromodulation
+/// (neuronal excitability and synaptic strength) lets one network hold them.
+/// A reconstruction of Vedovati & Ching (2024).
+#[derive(Parser, Debug)]
+#[command(name = "modulab", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a network and write config.toml, metrics.csv and checkpoint/ into --out.
+    Train(TrainArgs),
+    /// Evaluate a trained run, optionally under context ambiguity or with pathways lesioned.
+    Eval(EvalArgs),
+    /// The task battery: list the tasks or print sample trials.
+    Tasks {
+        #[command(subcommand)]
+        command: TasksCommand,
+    },
+    /// List the shipped presets, one line each.
+    Presets,
+}
+
+/// Where a configuration comes from.
+#[derive(Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+pub struct ConfigSource {
+    /// A shipped preset (see `modulab presets`).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// A TOML config file (any subset of the settings; the rest take their defaults).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub source: ConfigSource,
+    /// Override one setting by its TOML path, e.g. --set model.n_units=64 or
+    /// --set 'model.pathways=["gain","synaptic"]'. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Random seed (same as --set train.seed=N).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Total optimiser steps (same as --set train.steps=N).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Compute backend: flex (default) or ndarray (same as --set runtime.backend=...).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// The run directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Continue the run in --out from its checkpoint (the configuration must match; --steps may grow).
+    #[arg(long)]
+    pub resume: bool,
+    /// No progress bar (a line per evaluation instead).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum BackendArg {
+    Flex,
+    Ndarray,
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Flex => BackendKind::Flex,
+            BackendArg::Ndarray => BackendKind::Ndarray,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A run directory written by `modulab train`.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Only these tasks (comma-separated; default: every trained task).
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Option<Vec<String>>,
+    /// Trials per task (default: the run's train.eval_trials).
+    #[arg(long)]
+    pub trials: Option<usize>,
+    /// Context ambiguity KIND:LEVEL with KIND one of mixture, noise, uniform, amplitude.
+    #[arg(long, value_name = "KIND:LEVEL")]
+    pub ambiguity: Option<String>,
+    /// Remove a pathway's contribution (bias, gain or synaptic). Repeatable.
+    #[arg(long = "lesion", value_name = "PATHWAY")]
+    pub lesions: Vec<String>,
+    /// Compute backend (default: the run's).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Print {"perf": {...}, "perf_min": x, "perf_mean": x} as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TasksCommand {
+    /// List the tasks with their family and a one-line description.
+    List,
+    /// Print sample trials of one task.
+    Sample {
+        /// Task name (see `modulab tasks list`).
+        #[arg(long)]
+        task: String,
+        /// Random seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Number of trials.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Trial encoding: ring (default) or compact.
+        #[arg(long, default_value = "ring")]
+        encoding: String,
+        /// Print as JSON (the only format).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A usage error: reported in one line with exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+impl From<ConfigError> for UsageError {
+    fn from(e: ConfigError) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
+/// Run a parsed command line.
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Train(args) => train_cmd(args),
+        Command::Eval(args) => eval_cmd(args),
+        Command::Tasks { command } => tasks_cmd(command),
+        Command::Presets => {
+            for (name, text) in config::PRESETS {
+                println!("{name:<14} {}", config::preset_summary(text).split_once(": ").map_or("", |(_, d)| d));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn resolve_config(source: &ConfigSource, sets: &[String], seed: Option<u64>, steps: Option<u64>, backend: Option<BackendArg>) -> Result<Config, UsageError> {
+    let mut overrides = sets.to_vec();
+    if let Some(seed) = seed {
+        overrides.push(format!("train.seed={seed}"));
+    }
+    if let Some(steps) = steps {
+        overrides.push(format!("train.steps={steps}"));
+    }
+    if let Some(b) = backend {
+        overrides.push(format!("runtime.backend=\"{}\"", BackendKind::from(b).name()));
+    }
+    Ok(match (&source.preset, &source.config) {
+        (Some(name), _) => Config::from_preset(name, &overrides)?,
+        (None, Some(path)) => Config::from_file(path, &overrides)?,
+        (None, None) => return Err(UsageError("give --preset NAME or --config FILE".into())),
+    })
+}
+
+/// The lines where two configs differ, for a mismatch message.
+fn config_difference(a: &Config, b: &Config) -> String {
+    let (ta, tb) = (a.to_toml(), b.to_toml());
+    let la: Vec<&str> = ta.lines().collect();
+    let lb: Vec<&str> = tb.lines().collect();
+    let only_a: Vec<&str> = la.iter().filter(|l| !lb.contains(l)).copied().collect();
+    let only_b: Vec<&str> = lb.iter().filter(|l| !la.contains(l)).copied().collect();
+    format!("checkpoint has [{}], command line has [{}]", only_a.join("; "), only_b.join("; "))
+}
+
+const METRICS_FILE: &str = "metrics.csv";
+
+/// metrics.csv, kept in memory and rewritten atomically after every evaluation.
+struct MetricsLog {
+    path: PathBuf,
+    text: String,
+}
+
+impl MetricsLog {
+    fn header(tasks: &[Task]) -> String {
+        let mut h = String::from("step,trials,loss,elapsed_secs,perf_min,perf_mean");
+        tasks.iter().for_each(|t| h.push_str(&format!(",perf_{}", t.name())));
+        h
+    }
+
+    fn create(dir: &Path, tasks: &[Task]) -> Self {
+        Self { path: dir.join(METRICS_FILE), text: Self::header(tasks) + "\n" }
+    }
+
+    /// The existing log of a resumed run, cut back to the checkpoint's step.
+    fn resume(dir: &Path, tasks: &[Task], step: u64) -> Result<Self> {
+        let path = dir.join(METRICS_FILE);
+        let existing = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut log = Self::create(dir, tasks);
+        for line in existing.lines().skip(1) {
+            let row_step: Option<u64> = line.split(',').next().and_then(|s| s.parse().ok());
+            if row_step.is_some_and(|s| s <= step) {
+                log.text.push_str(line);
+                log.text.push('\n');
+            }
+        }
+        Ok(log)
+    }
+
+    fn append(&mut self, trainer: &Trainer, loss: f64, eval: &Evaluation) -> std::io::Result<()> {
+        let mut row = format!(
+            "{},{},{},{:.3},{},{}",
+            trainer.step,
+            trainer.trials,
+            loss,
+            trainer.elapsed_secs(),
+            eval.perf_min(),
+            eval.perf_mean()
+        );
+        eval.perf.iter().for_each(|(_, p)| row.push_str(&format!(",{p}")));
+        self.text.push_str(&row);
+        self.text.push('\n');
+        self.flush()
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        write_atomic(&self.path, self.text.as_bytes())
+    }
+}
+
+/// The terminal's view of a training run.
+struct CliSink {
+    bar: ProgressBar,
+    log: MetricsLog,
+    loss_sum: f64,
+    loss_count: u64,
+    session_start: Instant,
+    session_first_step: u64,
+    quiet: bool,
+    last_perf: String,
+    error: Option<std::io::Error>,
+}
+
+impl CliSink {
+    fn steps_per_sec(&self, step: u64) -> f64 {
+        (step - self.session_first_step) as f64 / self.session_start.elapsed().as_secs_f64().max(1e-9)
+    }
+}
+
+impl ProgressSink for CliSink {
+    fn on_step(&mut self, trainer: &Trainer, report: &StepReport) {
+        self.loss_sum += report.loss as f64;
+        self.loss_count += 1;
+        self.bar.set_position(report.step);
+        if report.step % 10 == 0 {
+            self.bar.set_message(format!(
+                "loss {:.4} | {} | {:.1} steps/s",
+                report.loss,
+                self.last_perf,
+                self.steps_per_sec(trainer.step)
+            ));
+        }
+    }
+
+    fn on_eval(&mut self, trainer: &Trainer, eval: &Evaluation) {
+        let loss = self.loss_sum / self.loss_count.max(1) as f64;
+        self.loss_sum = 0.0;
+        self.loss_count = 0;
+        self.last_perf = format!("perf min {:.2} mean {:.2}", eval.perf_min(), eval.perf_mean());
+        if let Err(e) = self.log.append(trainer, loss, eval) {
+            self.error.get_or_insert(e);
+        }
+        if self.quiet {
+            println!(
+                "step {} loss {:.5} perf_min {:.3} perf_mean {:.3} ({:.1} steps/s)",
+                trainer.step,
+                loss,
+                eval.perf_min(),
+                eval.perf_mean(),
+                self.steps_per_sec(trainer.step)
+            );
+        }
+    }
+}
+
+fn train_cmd(args: TrainArgs) -> Result<()> {
+    let config = resolve_config(&args.source, &args.sets, args.seed, args.steps, args.backend)?;
+    let out = &args.out;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create run directory {}", out.display()))?;
+    let checkpoint_dir = out.join("checkpoint");
+    let (mut trainer, log) = if args.resume {
+        let ckpt = checkpoint::load(&checkpoint_dir)?;
+        let mut expected = config.clone();
+        expected.train.steps = ckpt.config.train.steps;
+        expected.runtime = ckpt.config.runtime.clone();
+        if expected != ckpt.config {
+            return Err(UsageError(format!(
+                "cannot resume {}: the configuration differs from the checkpoint's ({})",
+                out.display(),
+                config_difference(&ckpt.config, &expected)
+            ))
+            .into());
+        }
+        let step = ckpt.step;
+        let mut trainer = ckpt.into_trainer();
+        // the step budget and runtime (backend, threads) may change on resume
+        trainer = Trainer::from_parts(config.clone(), trainer.params, trainer.adam, trainer.rng, trainer.step, trainer.trials, trainer.elapsed_before_secs);
+        (trainer, MetricsLog::resume(out, &config.train.tasks, step)?)
+    } else {
+        (Trainer::new(config.clone()), MetricsLog::create(out, &config.train.tasks))
+    };
+    write_atomic(&out.join("config.toml"), config.to_toml().as_bytes())
+        .with_context(|| format!("cannot write {}", out.join("config.toml").display()))?;
+    log.flush().with_context(|| format!("cannot write {}", log.path.display()))?;
+
+    let total = config.train.steps;
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}")
+            .expect("valid template"),
+    );
+    bar.set_position(trainer.step);
+    let mut sink = CliSink {
+        bar,
+        log,
+        loss_sum: 0.0,
+        loss_count: 0,
+        session_start: Instant::now(),
+        session_first_step: trainer.step,
+        quiet: args.quiet,
+        last_perf: "no evaluation yet".into(),
+        error: None,
+    };
+    let cancel = AtomicBool::new(false);
+    let outcome = train::run(&mut trainer, &mut sink, &cancel, Some(&checkpoint_dir));
+    sink.bar.finish_and_clear();
+    if let Some(e) = sink.error {
+        bail!("cannot write {}: {e}", sink.log.path.display());
+    }
+    let end = outcome?;
+    let label = match end {
+        RunEnd::Finished => "finished",
+        RunEnd::Converged => "converged (every task reached train.stop_at_perf)",
+        RunEnd::Cancelled => "cancelled",
+    };
+    println!(
+        "{label} at step {} in {:.1}s; {} written",
+        trainer.step,
+        trainer.elapsed_secs(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn eval_cmd(args: EvalArgs) -> Result<()> {
+    let ckpt = checkpoint::load(&args.run.join("checkpoint"))?;
+    let mut config = ckpt.config;
+    if let Some(b) = args.backend {
+        config.runtime.backend = b.into();
+    }
+    let tasks = args
+        .tasks
+        .as_ref()
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| {
+                    let task = Task::from_name(n.trim()).map_err(|e| UsageError(e.to_string()))?;
+                    if !config.train.tasks.contains(&task) {
+                        let trained: Vec<&str> = config.train.tasks.iter().map(|t| t.name()).collect();
+                        return Err(UsageError(format!(
+                            "task '{}' was not trained in {}; trained tasks: {}",
+                            task.name(),
+                            args.run.display(),
+                            trained.join(", ")
+                        )));
+                    }
+                    Ok(task)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let ambiguity = match &args.ambiguity {
+        Some(s) => s.parse::<Ambiguity>().map_err(UsageError)?,
+        None => Ambiguity::none(),
+    };
+    let lesioned = args
+        .lesions
+        .iter()
+        .map(|l| Pathway::from_name(l).map_err(UsageError))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.trials == Some(0) {
+        return Err(UsageError("--trials must be at least 1".into()).into());
+    }
+    let options = EvalOptions { tasks, trials: args.trials, ambiguity, lesioned, stream: 1 };
+    let eval = evaluate_params(&config, &ckpt.params, ckpt.step, &options)?;
+    if args.json {
+        let perf: serde_json::Map<String, serde_json::Value> =
+            eval.perf.iter().map(|(t, p)| (t.name().to_string(), serde_json::json!(p))).collect();
+        let doc = serde_json::json!({ "perf": perf, "perf_min": eval.perf_min(), "perf_mean": eval.perf_mean() });
+        println!("{doc}");
+    } else {
+        println!("run {} at step {} ({}), ambiguity {}, lesioned [{}]", args.run.display(), ckpt.step,
+            Pathway::set_label(&config.model.pathways), ambiguity, Pathway::set_label(&options.lesioned));
+        for (task, p) in &eval.perf {
+            println!("  {:<16} {:.3}", task.name(), p);
+        }
+        println!("  {:<16} {:.3}\n  {:<16} {:.3}", "min", eval.perf_min(), "mean", eval.perf_mean());
+    }
+    Ok(())
+}
+
+fn tasks_cmd(command: TasksCommand) -> Result<()> {
+    match command {
+        TasksCommand::List => {
+            for task in Task::ALL {
+                let compact = if task.supports(tasks::Encoding::Compact) { "" } else { "  [ring only]" };
+                println!("{:<16} {:<24} {}{compact}", task.name(), task.family(), task.description());
+            }
+            Ok(())
+        }
+        TasksCommand::Sample { task, seed, batch, encoding, json: _ } => {
+            let task = Task::from_name(&task).map_err(|e| UsageError(e.to_string()))?;
+            let encoding: tasks::Encoding = toml::Value::String(encoding.clone())
+                .try_into()
+                .map_err(|_| UsageError(format!("unknown encoding '{encoding}'; valid encodings: ring, compact")))?;
+            if batch == 0 {
+                return Err(UsageError("--batch must be at least 1".into()).into());
+            }
+            let config = Config { tasks: tasks::TaskSettings { encoding, ..Default::default() }, ..Default::default() };
+            let alpha = config.model.alpha(config.tasks.dt_ms);
+            let trials = tasks::generate(task, &config.tasks, batch, alpha, &mut Rng::seed_from(seed))
+                .map_err(|e| UsageError(e.to_string()))?;
+            let battery = Task::all_for(encoding);
+            let k = battery.len();
+            let index = battery.iter().position(|t| *t == task).expect("supported task is in the battery");
+            let nest = |data: &[f32], channels: usize| -> Vec<Vec<Vec<f32>>> {
+                data.chunks(trials.steps * channels).map(|trial| trial.chunks(channels).map(<[f32]>::to_vec).collect()).collect()
+            };
+            let context: Vec<Vec<Vec<f32>>> = (0..batch)
+                .map(|_| (0..trials.steps).map(|_| (0..k).map(|j| if j == index { 1.0 } else { 0.0 }).collect()).collect())
+                .collect();
+            let doc = serde_json::json!({
+                "task": task.name(),
+                "dt_ms": trials.dt_ms,
+                "inputs": nest(&trials.inputs, trials.n_in),
+                "targets": nest(&trials.targets, trials.n_out),
+                "mask": nest(&trials.mask, trials.n_out),
+                "context": context,
+                "go_step": trials.go_step,
+                "target_angle": trials.target_angle,
+            });
+            println!("{doc}");
+            Ok(())
+        }
+    }
+}

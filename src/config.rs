@@ -1,0 +1,353 @@
+//! The run configuration: one TOML document with a section per concern.
+//!
+//! Every field has a default (MODEL.md's), so a preset or a user file only names what it changes.
+//! `--set KEY=VALUE` edits the document by its TOML path before it is checked, so the same
+//! validation (unknown keys, bad values) covers files, presets and the command line.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ModelConfig;
+use crate::tasks::{Task, TaskSettings};
+
+/// A complete, validated run configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Trial generation: encoding, time step, input noise, the metric's tolerance.
+    pub tasks: TaskSettings,
+    /// The network and its context pathways.
+    pub model: ModelConfig,
+    /// The optimisation loop.
+    pub train: TrainConfig,
+    /// Where and how the numbers are computed.
+    pub runtime: RuntimeConfig,
+}
+
+/// The training loop's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The tasks trained together; the context vector has one entry per task, in this order.
+    pub tasks: Vec<Task>,
+    /// Seed of every random draw: initial weights, trials, noise.
+    pub seed: u64,
+    /// Number of optimiser steps (one batch of one task each).
+    pub steps: u64,
+    /// Trials per batch; all trials of a batch belong to one task.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Adam's first-moment decay.
+    pub beta1: f64,
+    /// Adam's second-moment decay.
+    pub beta2: f64,
+    /// Adam's epsilon.
+    pub epsilon: f64,
+    /// Gradients are clipped element-wise to [-clip, clip] before the Adam update (0 = off).
+    pub grad_clip_value: f64,
+    /// Evaluate every this many steps (and at the last step).
+    pub eval_every: u64,
+    /// Fresh trials per task in each evaluation.
+    pub eval_trials: usize,
+    /// Write the checkpoint every this many steps (and at the end); 0 = only at the end.
+    pub checkpoint_every: u64,
+    /// Stop early once every task's performance reaches this value (0 = never stop early).
+    pub stop_at_perf: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            tasks: Task::ALL.to_vec(),
+            seed: 0,
+            steps: 10_000,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+            grad_clip_value: 1.0,
+            eval_every: 250,
+            eval_trials: 64,
+            checkpoint_every: 1000,
+            stop_at_perf: 0.0,
+        }
+    }
+}
+
+/// The compute backend (both run on the CPU).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// burn-flex: burn's recommended CPU backend.
+    #[default]
+    Flex,
+    /// burn-ndarray: the ndarray-based CPU backend.
+    Ndarray,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Flex => "flex",
+            BackendKind::Ndarray => "ndarray",
+        }
+    }
+}
+
+/// How the computation runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// `flex` (default) or `ndarray`.
+    pub backend: BackendKind,
+    /// Use the fused recurrent kernel (hand-written backward; much faster). `false` runs the
+    /// same equations as plain burn operations, which is the reference the kernel is tested on.
+    pub fused: bool,
+    /// Threads for the fused kernel (0 = all cores). Results do not depend on it.
+    pub threads: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self { backend: BackendKind::Flex, fused: true, threads: 0 }
+    }
+}
+
+/// A configuration problem, worded for the person who made it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("invalid config{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error("unknown key '{key}'; valid keys here: {valid}")]
+    UnknownKey { key: String, valid: String },
+    #[error("bad --set '{0}': expected KEY=VALUE, e.g. model.n_units=64")]
+    BadAssignment(String),
+    #[error("unknown preset '{name}'; valid presets: {valid}")]
+    UnknownPreset { name: String, valid: String },
+}
+
+/// The presets shipped in `assets/presets/`, compiled into the binary.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("quick", include_str!("../assets/presets/quick.toml")),
+    ("yang20", include_str!("../assets/presets/yang20.toml")),
+    ("bias", include_str!("../assets/presets/bias.toml")),
+    ("gain", include_str!("../assets/presets/gain.toml")),
+    ("synaptic", include_str!("../assets/presets/synaptic.toml")),
+    ("bias-synaptic", include_str!("../assets/presets/bias-synaptic.toml")),
+    ("gain-synaptic", include_str!("../assets/presets/gain-synaptic.toml")),
+    ("none", include_str!("../assets/presets/none.toml")),
+];
+
+/// The one-line summary of a preset: its first comment line.
+pub fn preset_summary(text: &str) -> &str {
+    text.lines()
+        .find_map(|l| l.strip_prefix('#'))
+        .map(str::trim)
+        .unwrap_or("")
+}
+
+fn preset_names() -> String {
+    PRESETS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+/// The TOML text of a preset.
+pub fn preset_text(name: &str) -> Result<&'static str, ConfigError> {
+    PRESETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| ConfigError::UnknownPreset { name: name.to_string(), valid: preset_names() })
+}
+
+impl Config {
+    /// Parse a TOML document (missing fields take their defaults), apply `--set` overrides,
+    /// and validate.
+    pub fn from_toml_with_overrides(
+        text: &str,
+        origin: &str,
+        overrides: &[String],
+    ) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { origin: origin_label(origin), message };
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| invalid(one_line(&e.to_string())))?;
+        for assignment in overrides {
+            apply_override(&mut doc, assignment)?;
+        }
+        check_keys(&doc)?;
+        let config: Config = toml::Value::Table(doc)
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(one_line(&e.to_string())))?;
+        config.validate().map_err(invalid)?;
+        Ok(config)
+    }
+
+    pub fn from_preset(name: &str, overrides: &[String]) -> Result<Config, ConfigError> {
+        Self::from_toml_with_overrides(preset_text(name)?, &format!("preset '{name}'"), overrides)
+    }
+
+    pub fn from_file(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Self::from_toml_with_overrides(&text, &path.display().to_string(), overrides)
+    }
+
+    /// The fully resolved document, every field written out.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a Config always serialises")
+    }
+
+    /// Cross-field checks that serde cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        let t = &self.train;
+        if t.tasks.is_empty() {
+            return Err("train.tasks is empty: enable at least one task".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for task in &t.tasks {
+            if !seen.insert(task) {
+                return Err(format!("train.tasks lists '{}' twice", task.name()));
+            }
+            task.check_supported(self.tasks.encoding).map_err(|e| e.to_string())?;
+        }
+        if t.batch_size == 0 {
+            return Err("train.batch_size must be at least 1".into());
+        }
+        if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
+            return Err("train.learning_rate must be a positive number".into());
+        }
+        if t.eval_every == 0 {
+            return Err("train.eval_every must be at least 1".into());
+        }
+        if t.eval_trials == 0 {
+            return Err("train.eval_trials must be at least 1".into());
+        }
+        if !(self.tasks.dt_ms > 0.0) {
+            return Err("tasks.dt_ms must be positive".into());
+        }
+        if !(self.tasks.tolerance_pi > 0.0 && self.tasks.tolerance_pi <= 1.0) {
+            return Err("tasks.tolerance_pi must be in (0, 1]".into());
+        }
+        self.model.validate(self.tasks.dt_ms)
+    }
+}
+
+fn origin_label(origin: &str) -> String {
+    if origin.is_empty() { String::new() } else { format!(" in {origin}") }
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Set `a.b.c = value` in the document. The value is parsed as TOML; a bare word that is not
+/// valid TOML (e.g. `ndarray`) is taken as a string, so quoting is optional on the command line.
+fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| ConfigError::BadAssignment(assignment.to_string()))?;
+    let key = key.trim();
+    let raw = raw.trim();
+    if key.is_empty() {
+        return Err(ConfigError::BadAssignment(assignment.to_string()));
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut table = doc;
+    for part in &parts[..parts.len() - 1] {
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry.as_table_mut().ok_or_else(|| ConfigError::UnknownKey {
+            key: key.to_string(),
+            valid: format!("'{part}' is a value, not a section"),
+        })?;
+    }
+    table.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+/// Reject keys the Config does not have, naming the valid ones at that level.
+fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
+    let reference = toml::Table::try_from(Config::default()).expect("default config serialises");
+    check_table(doc, &reference, "")
+}
+
+fn check_table(doc: &toml::Table, reference: &toml::Table, prefix: &str) -> Result<(), ConfigError> {
+    for (key, value) in doc {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match reference.get(key) {
+            None => {
+                let valid = reference
+                    .keys()
+                    .map(|k| if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(ConfigError::UnknownKey { key: path, valid });
+            }
+            Some(toml::Value::Table(sub_reference)) => {
+                if let toml::Value::Table(sub) = value {
+                    check_table(sub, sub_reference, &path)?;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_parses_and_validates() {
+        for (name, _) in PRESETS {
+            Config::from_preset(name, &[]).unwrap_or_else(|e| panic!("preset {name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn overrides_apply_and_round_trip() {
+        let c = Config::from_preset(
+            "quick",
+            &[
+                "model.n_units=48".into(),
+                "runtime.backend=ndarray".into(),
+                r#"model.pathways=["gain","synaptic"]"#.into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.model.n_units, 48);
+        assert_eq!(c.runtime.backend, BackendKind::Ndarray);
+        assert_eq!(c.model.pathways.len(), 2);
+        let again = Config::from_toml_with_overrides(&c.to_toml(), "", &[]).unwrap();
+        assert_eq!(c, again);
+    }
+
+    #[test]
+    fn unknown_key_names_valid_choices() {
+        let e = Config::from_preset("quick", &["model.n_unitz=3".into()]).unwrap_err().to_string();
+        assert!(e.contains("model.n_unitz") && e.contains("model.n_units"), "{e}");
+        let e = Config::from_preset("quick", &["modle.x=3".into()]).unwrap_err().to_string();
+        assert!(e.contains("modle") && e.contains("model"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_clear() {
+        let e = Config::from_preset("quick", &["model.n_units=lots".into()]).unwrap_err().to_string();
+        assert!(e.contains("n_units"), "{e}");
+        let e = Config::from_preset("quick", &["train.tasks=[\"fdgoo\"]".into()]).unwrap_err().to_string();
+        assert!(e.contains("fdgoo") && e.contains("fdgo"), "{e}");
+        let e = Config::from_toml_with_overrides("[model\nn_units=3", "x.toml", &[]).unwrap_err().to_string();
+        assert!(e.contains("x.toml"), "{e}");
+        let e = Config::from_preset("nope", &[]).unwrap_err().to_string();
+        assert!(e.contains("quick") && e.contains("yang20"), "{e}");
+    }
+}

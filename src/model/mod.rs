@@ -1,0 +1,229 @@
+//! The network: a leaky rate RNN (Yang et al. 2019) whose task context arrives through up to three
+//! neuromodulatory pathways (MODEL.md §1–2).
+//!
+//! ```text
+//! z_t   = W(c) r_{t-1} + W_in u_t + b + [bias] E c + sqrt(2/α) σ_rec ξ_t
+//! pre_t = g(c) ⊙ z_t                          [gain]     g(c) = 1 + G c   (or softplus form)
+//! r_t   = (1-α) r_{t-1} + α φ(pre_t)           rate form (default; Yang's)
+//!   or    x_t = (1-α) x_{t-1} + α pre_t, r_t = φ(x_t)    voltage form
+//! W(c)  = W_rec + Σ_k c_k U_k V_kᵀ             [synaptic] low rank r (or W_rec ⊙ (1 + Σ_k c_k M_k))
+//! y_t   = σ(W_out r_t + b_out)  (ring encoding; linear for compact)
+//! ```
+//!
+//! Parameters live on the host as [`ParamSet`] (the training loop's optimiser and the checkpoints
+//! work on it, identically for every backend); [`Rnn`] is the burn `Module` built from it for one
+//! forward/backward pass.
+
+pub mod params;
+pub mod rnn;
+pub mod scan;
+pub mod fused;
+
+use serde::{Deserialize, Serialize};
+
+pub use params::{ParamSet, ParamTensor};
+pub use rnn::{Forward, Rnn, RnnInput};
+
+/// One way context reaches the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pathway {
+    /// Excitability, additive: each neuron's threshold moves with the task (pre += E c).
+    Bias,
+    /// Excitability, multiplicative: the slope of each neuron's input–output curve (pre ← g(c) ⊙ pre).
+    Gain,
+    /// Synaptic strength: the recurrent weights change with the task (W_rec + Σ c_k U_k V_kᵀ).
+    Synaptic,
+}
+
+impl Pathway {
+    pub const ALL: [Pathway; 3] = [Pathway::Bias, Pathway::Gain, Pathway::Synaptic];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Pathway::Bias => "bias",
+            Pathway::Gain => "gain",
+            Pathway::Synaptic => "synaptic",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<Pathway, String> {
+        Pathway::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| format!("unknown pathway '{name}'; valid pathways: bias, gain, synaptic"))
+    }
+
+    /// A pathway set written as `bias+synaptic` (or `none`).
+    pub fn set_label(set: &[Pathway]) -> String {
+        if set.is_empty() {
+            "none".to_string()
+        } else {
+            set.iter().map(|p| p.name()).collect::<Vec<_>>().join("+")
+        }
+    }
+}
+
+/// The neurons' input–output function φ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Relu,
+    Softplus,
+    Tanh,
+}
+
+/// Which variable leaks: the rate (Yang's form) or the membrane potential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateForm {
+    Rate,
+    Voltage,
+}
+
+impl From<Activation> for scan::Activation {
+    fn from(a: Activation) -> Self {
+        match a {
+            Activation::Relu => scan::Activation::Relu,
+            Activation::Softplus => scan::Activation::Softplus,
+            Activation::Tanh => scan::Activation::Tanh,
+        }
+    }
+}
+
+impl From<StateForm> for scan::StateForm {
+    fn from(f: StateForm) -> Self {
+        match f {
+            StateForm::Rate => scan::StateForm::Rate,
+            StateForm::Voltage => scan::StateForm::Voltage,
+        }
+    }
+}
+
+/// How W_rec is initialised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecurrentInit {
+    /// A random orthogonal matrix times `recurrent_scale`.
+    Orthogonal,
+    /// `recurrent_scale` × identity (what Yang's softplus networks used).
+    Diag,
+}
+
+/// The form of the gain pathway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GainForm {
+    /// g(c) = 1 + G c, G initialised at 0.
+    Affine,
+    /// g(c) = softplus(G c + s₀) / softplus(s₀): always positive, 1 at c = 0.
+    Softplus,
+}
+
+/// The form of the synaptic pathway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SynapticForm {
+    /// W_rec + Σ_k c_k U_k V_kᵀ with U_k, V_k ∈ R^{N×rank}.
+    Lowrank,
+    /// W_rec ⊙ (1 + Σ_k c_k M_k) with M_k ∈ R^{N×N} initialised at 0.
+    Elementwise,
+}
+
+/// The network's settings (MODEL.md §1–2 defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Number of recurrent units N.
+    pub n_units: usize,
+    /// The neurons' input–output function φ: relu, softplus or tanh.
+    pub activation: Activation,
+    /// `rate`: r_t = (1-α) r_{t-1} + α φ(pre_t) (Yang's); `voltage`: x_t = (1-α) x_{t-1} + α pre_t, r_t = φ(x_t).
+    pub state_form: StateForm,
+    /// Neuronal time constant τ in ms; α = dt / τ.
+    pub tau_ms: f32,
+    /// Recurrent noise σ_rec (the std added is sqrt(2/α)·σ_rec).
+    pub sigma_rec: f32,
+    /// W_rec initialisation: orthogonal or diag.
+    pub recurrent_init: RecurrentInit,
+    /// Scale of the W_rec initialisation; 0 = automatic (0.5, or 1.0 for tanh).
+    pub recurrent_scale: f32,
+    /// Context pathways switched on: any of "bias", "gain", "synaptic" (none is allowed).
+    pub pathways: Vec<Pathway>,
+    /// Gain pathway form: affine (1 + G c) or softplus.
+    pub gain_form: GainForm,
+    /// s₀ of the softplus gain form.
+    pub gain_softplus_offset: f32,
+    /// Synaptic pathway form: lowrank or elementwise.
+    pub synaptic_form: SynapticForm,
+    /// Rank r of each task's low-rank synaptic change.
+    pub synaptic_rank: usize,
+    /// Scale of the initial U_k, V_k entries (× 1/sqrt(N) each, so U_k V_kᵀ starts small).
+    pub synaptic_init_scale: f32,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            n_units: 256,
+            activation: Activation::Relu,
+            state_form: StateForm::Rate,
+            tau_ms: 100.0,
+            sigma_rec: 0.05,
+            recurrent_init: RecurrentInit::Orthogonal,
+            recurrent_scale: 0.0,
+            pathways: vec![Pathway::Bias],
+            gain_form: GainForm::Affine,
+            gain_softplus_offset: 1.0,
+            synaptic_form: SynapticForm::Lowrank,
+            synaptic_rank: 1,
+            synaptic_init_scale: 1.0,
+        }
+    }
+}
+
+impl ModelConfig {
+    pub fn alpha(&self, dt_ms: f32) -> f32 {
+        dt_ms / self.tau_ms
+    }
+
+    pub fn has(&self, pathway: Pathway) -> bool {
+        self.pathways.contains(&pathway)
+    }
+
+    /// The W_rec scale actually used.
+    pub fn effective_recurrent_scale(&self) -> f32 {
+        if self.recurrent_scale > 0.0 {
+            self.recurrent_scale
+        } else if self.activation == Activation::Tanh {
+            1.0
+        } else {
+            0.5
+        }
+    }
+
+    pub fn validate(&self, dt_ms: f32) -> Result<(), String> {
+        if self.n_units == 0 {
+            return Err("model.n_units must be at least 1".into());
+        }
+        if !(self.tau_ms >= dt_ms) {
+            return Err(format!(
+                "model.tau_ms ({}) must be at least tasks.dt_ms ({dt_ms}) so that α = dt/τ ≤ 1",
+                self.tau_ms
+            ));
+        }
+        if !(self.sigma_rec >= 0.0) {
+            return Err("model.sigma_rec must be ≥ 0".into());
+        }
+        if self.has(Pathway::Synaptic) && self.synaptic_form == SynapticForm::Lowrank && self.synaptic_rank == 0 {
+            return Err("model.synaptic_rank must be at least 1".into());
+        }
+        let mut seen = self.pathways.clone();
+        seen.sort();
+        seen.dedup();
+        if seen.len() != self.pathways.len() {
+            return Err("model.pathways lists a pathway twice".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,224 @@
+//! The network's parameters as plain host arrays.
+//!
+//! Keeping the master copy on the host makes initialisation, the optimiser and checkpoints
+//! identical on every backend (bit for bit), and lets a checkpoint be checked against its config
+//! before anything is built from it.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ModelConfig, Pathway, RecurrentInit, SynapticForm};
+use crate::rng::Rng;
+
+/// One named parameter array, row-major.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl ParamTensor {
+    pub fn zeros(name: &str, shape: &[usize]) -> Self {
+        Self { name: name.to_string(), shape: shape.to_vec(), data: vec![0.0; shape.iter().product()] }
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+/// All parameters of one network, in a fixed order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamSet {
+    pub tensors: Vec<ParamTensor>,
+}
+
+/// The sizes a parameter set is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    pub n_in: usize,
+    pub n_out: usize,
+    pub n_units: usize,
+    /// Length of the context vector (number of trained tasks).
+    pub n_contexts: usize,
+}
+
+pub const W_IN: &str = "w_in";
+pub const B_REC: &str = "b_rec";
+pub const W_REC: &str = "w_rec";
+pub const W_OUT: &str = "w_out";
+pub const B_OUT: &str = "b_out";
+pub const CTX_BIAS: &str = "ctx_bias";
+pub const CTX_GAIN: &str = "ctx_gain";
+pub const SYN_U: &str = "syn_u";
+pub const SYN_V: &str = "syn_v";
+pub const SYN_M: &str = "syn_m";
+
+impl ParamSet {
+    /// The names and shapes a config implies, in storage order.
+    pub fn layout(config: &ModelConfig, dims: Dims) -> Vec<(&'static str, Vec<usize>)> {
+        let Dims { n_in, n_out, n_units: n, n_contexts: k } = dims;
+        let mut layout = vec![
+            (W_IN, vec![n, n_in]),
+            (B_REC, vec![n]),
+            (W_REC, vec![n, n]),
+            (W_OUT, vec![n_out, n]),
+            (B_OUT, vec![n_out]),
+        ];
+        if config.has(Pathway::Bias) {
+            layout.push((CTX_BIAS, vec![k, n]));
+        }
+        if config.has(Pathway::Gain) {
+            layout.push((CTX_GAIN, vec![k, n]));
+        }
+        if config.has(Pathway::Synaptic) {
+            match config.synaptic_form {
+                SynapticForm::Lowrank => {
+                    let kr = k * config.synaptic_rank;
+                    layout.push((SYN_U, vec![n, kr]));
+                    layout.push((SYN_V, vec![n, kr]));
+                }
+                SynapticForm::Elementwise => layout.push((SYN_M, vec![k, n * n])),
+            }
+        }
+        layout
+    }
+
+    /// Fresh parameters drawn from `rng` (MODEL.md §1–2 initialisation).
+    pub fn init(config: &ModelConfig, dims: Dims, rng: &mut Rng) -> Self {
+        let n = dims.n_units;
+        let tensors = Self::layout(config, dims)
+            .into_iter()
+            .map(|(name, shape)| {
+                let mut t = ParamTensor::zeros(name, &shape);
+                match name {
+                    W_IN => rng.fill_normal(&mut t.data, 1.0 / (dims.n_in as f32).sqrt()),
+                    W_REC => {
+                        let scale = config.effective_recurrent_scale();
+                        t.data = match config.recurrent_init {
+                            RecurrentInit::Orthogonal => random_orthogonal(n, rng),
+                            RecurrentInit::Diag => identity(n),
+                        };
+                        t.data.iter_mut().for_each(|w| *w *= scale);
+                    }
+                    W_OUT => {
+                        let limit = (6.0 / (n + dims.n_out) as f32).sqrt();
+                        t.data.iter_mut().for_each(|w| *w = rng.uniform_range(-limit as f64, limit as f64) as f32);
+                    }
+                    CTX_BIAS => rng.fill_normal(&mut t.data, 1.0 / (dims.n_contexts as f32).sqrt()),
+                    SYN_U | SYN_V => rng.fill_normal(&mut t.data, config.synaptic_init_scale / (n as f32).sqrt()),
+                    // biases, the gain matrix G and the element-wise M start at 0: g(c) = 1, W(c) = W_rec
+                    _ => {}
+                }
+                t
+            })
+            .collect();
+        Self { tensors }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ParamTensor> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut ParamTensor> {
+        self.tensors.iter_mut().find(|t| t.name == name)
+    }
+
+    pub fn num_params(&self) -> usize {
+        self.tensors.iter().map(ParamTensor::len).sum()
+    }
+
+    /// Does this set have exactly the names and shapes `config` and `dims` call for?
+    pub fn check_layout(&self, config: &ModelConfig, dims: Dims) -> Result<(), String> {
+        let expected = Self::layout(config, dims);
+        let found: Vec<(&str, &[usize])> = self.tensors.iter().map(|t| (t.name.as_str(), t.shape.as_slice())).collect();
+        let expected_ref: Vec<(&str, &[usize])> = expected.iter().map(|(n, s)| (*n, s.as_slice())).collect();
+        if found != expected_ref {
+            let show = |v: &[(&str, &[usize])]| {
+                v.iter().map(|(n, s)| format!("{n}{s:?}")).collect::<Vec<_>>().join(" ")
+            };
+            return Err(format!(
+                "the parameters do not match the configuration: expected {}, found {}",
+                show(&expected_ref),
+                show(&found)
+            ));
+        }
+        for t in &self.tensors {
+            if t.data.len() != t.shape.iter().product::<usize>() {
+                return Err(format!("parameter {} has {} values for shape {:?}", t.name, t.data.len(), t.shape));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn identity(n: usize) -> Vec<f32> {
+    let mut m = vec![0.0; n * n];
+    (0..n).for_each(|i| m[i * n + i] = 1.0);
+    m
+}
+
+/// A Haar-random orthogonal matrix: Gram–Schmidt (twice, for stability) on a Gaussian matrix,
+/// with the sign of each column fixed by the diagonal of R as in Mezzadri (2007).
+fn random_orthogonal(n: usize, rng: &mut Rng) -> Vec<f32> {
+    let mut cols: Vec<Vec<f64>> = (0..n).map(|_| (0..n).map(|_| rng.normal()).collect()).collect();
+    for j in 0..n {
+        let (done, rest) = cols.split_at_mut(j);
+        let v = &mut rest[0];
+        let original_norm_dir: f64 = v[j];
+        for _ in 0..2 {
+            for q in done.iter() {
+                let dot: f64 = q.iter().zip(v.iter()).map(|(a, b)| a * b).sum();
+                v.iter_mut().zip(q).for_each(|(x, qi)| *x -= dot * qi);
+            }
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let sign = if original_norm_dir < 0.0 { -1.0 } else { 1.0 };
+        v.iter_mut().for_each(|x| *x *= sign / norm);
+    }
+    // cols[j] is column j; store row-major
+    let mut m = vec![0.0f32; n * n];
+    for (j, col) in cols.iter().enumerate() {
+        for (i, x) in col.iter().enumerate() {
+            m[i * n + j] = *x as f32;
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orthogonal_init_is_orthogonal() {
+        let n = 40;
+        let q = random_orthogonal(n, &mut Rng::seed_from(3));
+        for i in 0..n {
+            for j in 0..n {
+                let dot: f32 = (0..n).map(|k| q[k * n + i] * q[k * n + j]).sum();
+                let expected = if i == j { 1.0 } else { 0.0 };
+                assert!((dot - expected).abs() < 1e-4, "QᵀQ[{i},{j}] = {dot}");
+            }
+        }
+    }
+
+    #[test]
+    fn layout_follows_pathways() {
+        let dims = Dims { n_in: 5, n_out: 3, n_units: 8, n_contexts: 4 };
+        let mut config = ModelConfig { n_units: 8, pathways: vec![], ..Default::default() };
+        assert_eq!(ParamSet::layout(&config, dims).len(), 5);
+        config.pathways = vec![Pathway::Bias, Pathway::Gain, Pathway::Synaptic];
+        config.synaptic_rank = 2;
+        let p = ParamSet::init(&config, dims, &mut Rng::seed_from(1));
+        assert_eq!(p.get(SYN_U).unwrap().shape, vec![8, 8]);
+        assert_eq!(p.get(CTX_GAIN).unwrap().data.iter().filter(|x| **x != 0.0).count(), 0);
+        p.check_layout(&config, dims).unwrap();
+        config.pathways = vec![Pathway::Bias];
+        assert!(p.check_layout(&config, dims).unwrap_err().contains("do not match"));
+    }
+}

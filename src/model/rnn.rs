@@ -1,0 +1,279 @@
+//! The burn module and its forward pass.
+
+use burn::module::{Module, Param};
+use burn::tensor::activation::{relu, sigmoid, softplus};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::params::{self, Dims, ParamSet};
+use super::{Activation, GainForm, ModelConfig, Pathway, StateForm, SynapticForm};
+use crate::tasks::Encoding;
+
+/// The leaky RNN with its context pathways (see the module docs of [`crate::model`] for the
+/// equations). Built from a host [`ParamSet`] for one pass; parameters of switched-off pathways
+/// are `None`.
+#[derive(Module, Debug)]
+pub struct Rnn {
+    /// W_in [N, n_in]
+    pub w_in: Param<Tensor<2>>,
+    /// b [N]
+    pub b_rec: Param<Tensor<1>>,
+    /// W_rec [N, N]; W_rec[i][j] is the weight from unit j to unit i.
+    pub w_rec: Param<Tensor<2>>,
+    /// W_out [n_out, N]
+    pub w_out: Param<Tensor<2>>,
+    /// b_out [n_out]
+    pub b_out: Param<Tensor<1>>,
+    /// E [K, N] (bias pathway; stored transposed so that c E is a plain product)
+    pub ctx_bias: Option<Param<Tensor<2>>>,
+    /// G [K, N] (gain pathway)
+    pub ctx_gain: Option<Param<Tensor<2>>>,
+    /// U [N, K·r] (low-rank synaptic pathway; columns k·r..k·r+r belong to task k)
+    pub syn_u: Option<Param<Tensor<2>>>,
+    /// V [N, K·r]
+    pub syn_v: Option<Param<Tensor<2>>>,
+    /// M [K, N·N] (element-wise synaptic pathway)
+    pub syn_m: Option<Param<Tensor<2>>>,
+    #[module(skip)]
+    pub spec: RnnSpec,
+}
+
+/// The settings a forward pass needs besides the parameters.
+#[derive(Clone, Debug)]
+pub struct RnnSpec {
+    pub config: ModelConfig,
+    pub dims: Dims,
+    pub alpha: f32,
+    pub encoding: Encoding,
+    /// Use the fused recurrent kernel.
+    pub fused: bool,
+    /// Threads for the fused kernel (0 = all cores).
+    pub threads: usize,
+}
+
+/// One batch of network input.
+pub struct RnnInput {
+    /// u [B, T, n_in]
+    pub inputs: Tensor<3>,
+    /// c [B, K]: the context each trial sees (one-hot in training; anything in evaluation).
+    pub context: Tensor<2>,
+    /// True when every trial has the same context (as in training); lets the synaptic pathway
+    /// build one W(c) instead of one per trial.
+    pub context_shared: bool,
+    /// sqrt(2/α)·σ_rec·ξ [B, T, N], already scaled; `None` for a noise-free pass.
+    pub rec_noise: Option<Tensor<3>>,
+}
+
+/// What a forward pass returns.
+pub struct Forward {
+    /// y [B, T, n_out]
+    pub outputs: Tensor<3>,
+    /// r [B, T, N]
+    pub rates: Tensor<3>,
+}
+
+fn param<const D: usize>(p: &params::ParamTensor, device: &Device) -> Param<Tensor<D>> {
+    let tensor = Tensor::<D>::from_data(TensorData::new(p.data.clone(), p.shape.clone()), device);
+    let tensor = if device.is_autodiff() { tensor.require_grad() } else { tensor };
+    Param::from_tensor(tensor)
+}
+
+impl Rnn {
+    /// Build the module on `device` (an autodiff device for training) from host parameters.
+    pub fn from_params(params: &ParamSet, spec: RnnSpec, device: &Device) -> Self {
+        let get = |name: &str| params.get(name);
+        let must = |name: &str| get(name).unwrap_or_else(|| panic!("parameter {name} missing (layout is checked on load)"));
+        Self {
+            w_in: param(must(params::W_IN), device),
+            b_rec: param(must(params::B_REC), device),
+            w_rec: param(must(params::W_REC), device),
+            w_out: param(must(params::W_OUT), device),
+            b_out: param(must(params::B_OUT), device),
+            ctx_bias: get(params::CTX_BIAS).map(|p| param(p, device)),
+            ctx_gain: get(params::CTX_GAIN).map(|p| param(p, device)),
+            syn_u: get(params::SYN_U).map(|p| param(p, device)),
+            syn_v: get(params::SYN_V).map(|p| param(p, device)),
+            syn_m: get(params::SYN_M).map(|p| param(p, device)),
+            spec,
+        }
+    }
+
+    /// The gradient of every parameter, in the order of `params` (zeros where a parameter did
+    /// not influence the loss).
+    pub fn gradients(&self, grads: &burn::tensor::Gradients, params: &ParamSet) -> Vec<Vec<f32>> {
+        params
+            .tensors
+            .iter()
+            .map(|p| {
+                let g = match p.name.as_str() {
+                    params::W_IN => self.w_in.val().grad(grads),
+                    params::B_REC => self.b_rec.val().grad(grads).map(|t| t.unsqueeze::<2>()),
+                    params::W_REC => self.w_rec.val().grad(grads),
+                    params::W_OUT => self.w_out.val().grad(grads),
+                    params::B_OUT => self.b_out.val().grad(grads).map(|t| t.unsqueeze::<2>()),
+                    params::CTX_BIAS => self.ctx_bias.as_ref().and_then(|t| t.val().grad(grads)),
+                    params::CTX_GAIN => self.ctx_gain.as_ref().and_then(|t| t.val().grad(grads)),
+                    params::SYN_U => self.syn_u.as_ref().and_then(|t| t.val().grad(grads)),
+                    params::SYN_V => self.syn_v.as_ref().and_then(|t| t.val().grad(grads)),
+                    params::SYN_M => self.syn_m.as_ref().and_then(|t| t.val().grad(grads)),
+                    other => panic!("unknown parameter {other}"),
+                };
+                match g {
+                    Some(t) => t.into_data().try_into_vec::<f32>().expect("f32 gradient"),
+                    None => vec![0.0; p.len()],
+                }
+            })
+            .collect()
+    }
+
+    /// Run the network over a batch.
+    ///
+    /// `lesioned` pathways contribute what they would for c = 0 (bias 0, gain 1, W(c) = W_rec).
+    ///
+    /// # Shapes
+    /// inputs [B, T, n_in], context [B, K] → outputs [B, T, n_out], rates [B, T, N]
+    pub fn forward(&self, input: RnnInput, lesioned: &[Pathway]) -> Forward {
+        let [b, t, n_in] = input.inputs.dims();
+        let n = self.spec.dims.n_units;
+        let active = |p: Pathway| !lesioned.contains(&p);
+
+        // Everything that does not depend on the previous state: [B, N] per trial.
+        let mut static_drive: Tensor<2> = self.b_rec.val().unsqueeze::<2>().expand([b, n]);
+        if let (Some(e), true) = (&self.ctx_bias, active(Pathway::Bias)) {
+            static_drive = static_drive + input.context.clone().matmul(e.val());
+        }
+        let gain = match (&self.ctx_gain, active(Pathway::Gain)) {
+            (Some(g), true) => {
+                let gc = input.context.clone().matmul(g.val());
+                Some(match self.spec.config.gain_form {
+                    GainForm::Affine => gc + 1.0,
+                    GainForm::Softplus => {
+                        let s0 = self.spec.config.gain_softplus_offset as f64;
+                        softplus(gc + s0, 1.0) / softplus_scalar(s0)
+                    }
+                })
+            }
+            _ => None,
+        };
+        let recurrent = self.recurrent_weights(&input, active(Pathway::Synaptic));
+
+        let rates = if self.spec.fused {
+            let drive = input
+                .inputs
+                .clone()
+                .reshape([b * t, n_in])
+                .matmul(self.w_in.val().transpose())
+                .reshape([b, t, n])
+                + static_drive.unsqueeze_dim::<3>(1);
+            let drive = match input.rec_noise { Some(noise) => drive + noise, None => drive };
+            let gain = gain.unwrap_or_else(|| Tensor::ones([b, n], &input.inputs.device()));
+            super::fused::scan(drive, recurrent, gain, &self.spec)
+        } else {
+            self.plain_scan(&input, static_drive, recurrent, gain)
+        };
+
+        let n_out = self.spec.dims.n_out;
+        let linear = rates.clone().reshape([b * t, n]).matmul(self.w_out.val().transpose())
+            + self.b_out.val().unsqueeze::<2>();
+        let outputs = match self.spec.encoding {
+            Encoding::Ring => sigmoid(linear),
+            Encoding::Compact => linear,
+        };
+        Forward { outputs: outputs.reshape([b, t, n_out]), rates }
+    }
+
+    /// W(c): one [N, N] matrix when the context is shared, else one per trial [B, N, N].
+    fn recurrent_weights(&self, input: &RnnInput, synaptic_active: bool) -> Recurrent {
+        let w = self.w_rec.val();
+        if !synaptic_active {
+            return Recurrent::Shared(w);
+        }
+        let [b, k] = input.context.dims();
+        let n = self.spec.dims.n_units;
+        let context = if input.context_shared { input.context.clone().narrow(0, 0, 1) } else { input.context.clone() };
+        let rows = if input.context_shared { 1 } else { b };
+        match (self.spec.config.synaptic_form, &self.syn_u, &self.syn_v, &self.syn_m) {
+            (SynapticForm::Lowrank, Some(u), Some(v), _) => {
+                let r = self.spec.config.synaptic_rank;
+                // c repeated r times per task, to scale the columns of U: [rows, K·r]
+                let c_cols = context.unsqueeze_dim::<3>(2).expand([rows, k, r]).reshape([rows, k * r]);
+                // (U ⊙ c) Vᵀ for every row: [rows, N, K·r] x [K·r, N]
+                let scaled_u = u.val().unsqueeze::<3>() * c_cols.unsqueeze_dim::<3>(1);
+                let delta = scaled_u.matmul(v.val().transpose().unsqueeze::<3>());
+                let w_c = w.unsqueeze::<3>() + delta;
+                if input.context_shared { Recurrent::Shared(w_c.reshape([n, n])) } else { Recurrent::PerTrial(w_c) }
+            }
+            (SynapticForm::Elementwise, _, _, Some(m)) => {
+                let modulation = context.matmul(m.val()).reshape([rows, n, n]) + 1.0;
+                let w_c = w.unsqueeze::<3>() * modulation;
+                if input.context_shared { Recurrent::Shared(w_c.reshape([n, n])) } else { Recurrent::PerTrial(w_c) }
+            }
+            _ => Recurrent::Shared(w),
+        }
+    }
+
+    /// The recurrence written step by step with burn operations: the reference the fused kernel
+    /// is tested against, and the "plain autodiff" baseline of the benchmark.
+    fn plain_scan(&self, input: &RnnInput, static_drive: Tensor<2>, recurrent: Recurrent, gain: Option<Tensor<2>>) -> Tensor<3> {
+        let [b, t, n_in] = input.inputs.dims();
+        let n = self.spec.dims.n_units;
+        let alpha = self.spec.alpha as f64;
+        let device = input.inputs.device();
+        let w_in_t = self.w_in.val().transpose();
+        let mut rate: Tensor<2> = Tensor::zeros([b, n], &device);
+        let mut voltage: Tensor<2> = Tensor::zeros([b, n], &device);
+        let mut rates = Vec::with_capacity(t);
+        for step in 0..t {
+            let u = input.inputs.clone().narrow(1, step, 1).reshape([b, n_in]);
+            let mut z = u.matmul(w_in_t.clone()) + static_drive.clone();
+            if let Some(noise) = &input.rec_noise {
+                z = z + noise.clone().narrow(1, step, 1).reshape([b, n]);
+            }
+            z = z + match &recurrent {
+                Recurrent::Shared(w) => rate.clone().matmul(w.clone().transpose()),
+                Recurrent::PerTrial(w) => rate
+                    .clone()
+                    .unsqueeze_dim::<3>(1)
+                    .matmul(w.clone().swap_dims(1, 2))
+                    .reshape([b, n]),
+            };
+            let pre = match &gain { Some(g) => z * g.clone(), None => z };
+            match self.spec.config.state_form {
+                StateForm::Rate => {
+                    rate = rate * (1.0 - alpha) + activation(pre, self.spec.config.activation) * alpha;
+                }
+                StateForm::Voltage => {
+                    voltage = voltage * (1.0 - alpha) + pre * alpha;
+                    rate = activation(voltage.clone(), self.spec.config.activation);
+                }
+            }
+            rates.push(rate.clone());
+        }
+        Tensor::stack(rates, 1)
+    }
+}
+
+/// The recurrent weights a batch sees.
+pub enum Recurrent {
+    /// [N, N], the same for every trial.
+    Shared(Tensor<2>),
+    /// [B, N, N], one per trial.
+    PerTrial(Tensor<3>),
+}
+
+fn activation(x: Tensor<2>, kind: Activation) -> Tensor<2> {
+    match kind {
+        Activation::Relu => relu(x),
+        Activation::Softplus => softplus(x, 1.0),
+        Activation::Tanh => x.tanh(),
+    }
+}
+
+fn softplus_scalar(x: f64) -> f64 {
+    if x > 20.0 { x } else { x.exp().ln_1p() }
+}
+
+/// Masked mean squared error, the mask applied before squaring (Yang's convention):
+/// mean((m ⊙ (y − ŷ))²).
+pub fn masked_mse(outputs: Tensor<3>, targets: Tensor<3>, mask: Tensor<3>) -> Tensor<1> {
+    ((outputs - targets) * mask).powi_scalar(2).mean()
+}

@@ -1,0 +1,177 @@
+//! Checkpoints: everything needed to resume a run exactly.
+//!
+//! `DIR/state.bin` holds, in order: the magic `MODULAB-CKPT\0` and a format version (u32 LE);
+//! the header length (u64 LE) and a JSON header (resolved config as TOML, step, trials, elapsed
+//! time, RNG state, Adam step, parameter names and shapes); then every parameter, Adam first and
+//! second moment as f32 LE; then a 64-bit FNV-1a checksum of all preceding bytes. `DIR/config.toml`
+//! is a copy of the config for people. Both are written to a temporary file and renamed, so a crash
+//! mid-write leaves the previous checkpoint whole.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{AdamState, Trainer, dims};
+use crate::config::Config;
+use crate::model::{ParamSet, ParamTensor};
+use crate::rng::Rng;
+
+const MAGIC: &[u8; 13] = b"MODULAB-CKPT\0";
+const VERSION: u32 = 1;
+pub const STATE_FILE: &str = "state.bin";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("no checkpoint at {0} (expected a file named {STATE_FILE} there)")]
+    Missing(String),
+    #[error("cannot read checkpoint {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("cannot write checkpoint {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("checkpoint {path} is corrupt or truncated: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("checkpoint {path} does not match its configuration: {reason}")]
+    Mismatch { path: String, reason: String },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    config_toml: String,
+    step: u64,
+    trials: u64,
+    elapsed_secs: f64,
+    rng: Rng,
+    adam_t: u64,
+    tensors: Vec<(String, Vec<usize>)>,
+}
+
+/// A loaded checkpoint.
+pub struct Checkpoint {
+    pub config: Config,
+    pub params: ParamSet,
+    pub adam: AdamState,
+    pub rng: Rng,
+    pub step: u64,
+    pub trials: u64,
+    pub elapsed_secs: f64,
+}
+
+impl Checkpoint {
+    pub fn into_trainer(self) -> Trainer {
+        Trainer::from_parts(self.config, self.params, self.adam, self.rng, self.step, self.trials, self.elapsed_secs)
+    }
+}
+
+/// Write `trainer`'s state into directory `dir` (created if needed).
+pub fn save(dir: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
+    let write_err = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| CheckpointError::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+    let header = Header {
+        config_toml: trainer.config.to_toml(),
+        step: trainer.step,
+        trials: trainer.trials,
+        elapsed_secs: trainer.elapsed_secs(),
+        rng: trainer.rng.clone(),
+        adam_t: trainer.adam.t,
+        tensors: trainer.params.tensors.iter().map(|t| (t.name.clone(), t.shape.clone())).collect(),
+    };
+    let header = serde_json::to_vec(&header).expect("header serialises");
+    let mut bytes = Vec::with_capacity(64 + header.len() + 12 * trainer.params.num_params());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&VERSION.to_le_bytes());
+    bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&header);
+    let blocks = trainer.params.tensors.iter().map(|t| &t.data).chain(&trainer.adam.m).chain(&trainer.adam.v);
+    for block in blocks {
+        block.iter().for_each(|x| bytes.extend_from_slice(&x.to_le_bytes()));
+    }
+    let checksum = fnv1a(&bytes);
+    bytes.extend_from_slice(&checksum.to_le_bytes());
+    write_atomic(&dir.join(STATE_FILE), &bytes).map_err(write_err(&dir.join(STATE_FILE)))?;
+    write_atomic(&dir.join("config.toml"), trainer.config.to_toml().as_bytes()).map_err(write_err(&dir.join("config.toml")))
+}
+
+/// Read a checkpoint directory (or its `state.bin` directly), checking its integrity and that
+/// its parameters have the shapes its configuration calls for.
+pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
+    let file: PathBuf = if path.is_dir() { path.join(STATE_FILE) } else { path.to_path_buf() };
+    let shown = file.display().to_string();
+    if !file.exists() {
+        return Err(CheckpointError::Missing(path.display().to_string()));
+    }
+    let bytes = std::fs::read(&file).map_err(|source| CheckpointError::Read { path: shown.clone(), source })?;
+    let corrupt = |reason: &str| CheckpointError::Corrupt { path: shown.clone(), reason: reason.to_string() };
+    if bytes.len() < MAGIC.len() + 4 + 8 + 8 || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(corrupt("not a modulab checkpoint (bad magic)"));
+    }
+    let (body, tail) = bytes.split_at(bytes.len() - 8);
+    if fnv1a(body).to_le_bytes() != tail {
+        return Err(corrupt("checksum mismatch (the file was truncated or altered)"));
+    }
+    let mut at = MAGIC.len();
+    let version = u32::from_le_bytes(body[at..at + 4].try_into().expect("4 bytes"));
+    at += 4;
+    if version != VERSION {
+        return Err(corrupt(&format!("format version {version}, this modulab reads version {VERSION}")));
+    }
+    let header_len = u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes")) as usize;
+    at += 8;
+    let header_bytes = body.get(at..at.saturating_add(header_len)).ok_or_else(|| corrupt("header runs past the end"))?;
+    at += header_len;
+    let header: Header = serde_json::from_slice(header_bytes).map_err(|e| corrupt(&format!("bad header: {e}")))?;
+    let mismatch = |reason: String| CheckpointError::Mismatch { path: shown.clone(), reason };
+    let config = Config::from_toml_with_overrides(&header.config_toml, "", &[]).map_err(|e| mismatch(e.to_string()))?;
+
+    let mut floats = body[at..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")));
+    if (body.len() - at) % 4 != 0 {
+        return Err(corrupt("data section is not a whole number of f32 values"));
+    }
+    let mut take = |n: usize| -> Result<Vec<f32>, CheckpointError> {
+        let v: Vec<f32> = floats.by_ref().take(n).collect();
+        if v.len() == n { Ok(v) } else { Err(corrupt("data section is too short")) }
+    };
+    let mut params = ParamSet { tensors: Vec::with_capacity(header.tensors.len()) };
+    for (name, shape) in &header.tensors {
+        let data = take(shape.iter().product())?;
+        params.tensors.push(ParamTensor { name: name.clone(), shape: shape.clone(), data });
+    }
+    let sizes: Vec<usize> = params.tensors.iter().map(ParamTensor::len).collect();
+    let m = sizes.iter().map(|&n| take(n)).collect::<Result<Vec<_>, _>>()?;
+    let v = sizes.iter().map(|&n| take(n)).collect::<Result<Vec<_>, _>>()?;
+    if floats.next().is_some() {
+        return Err(corrupt("data section is too long"));
+    }
+    params.check_layout(&config.model, dims(&config)).map_err(mismatch)?;
+    let adam = AdamState { t: header.adam_t, m, v };
+    Ok(Checkpoint { config, params, adam, rng: header.rng, step: header.step, trials: header.trials, elapsed_secs: header.elapsed_secs })
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= b as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}

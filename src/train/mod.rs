@@ -1,0 +1,258 @@
+//! Training: the loop, evaluation, checkpoints.
+//!
+//! One [`Trainer`] owns everything a run needs (host parameters, Adam state, the random stream,
+//! the device). The CLI drives it through [`run`] with a terminal progress sink; the desktop
+//! app's worker thread drives the same function with a sink that sends events to the UI.
+
+pub mod adam;
+pub mod checkpoint;
+pub mod eval;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::config::{BackendKind, Config};
+use crate::model::params::Dims;
+use crate::model::rnn::{RnnSpec, masked_mse};
+use crate::model::{ParamSet, Rnn, RnnInput};
+use crate::rng::Rng;
+use crate::tasks::{self, Task, TrialBatch};
+
+pub use adam::{AdamSettings, AdamState};
+pub use eval::{Evaluation, evaluate};
+
+/// Why training stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(
+        "training diverged at step {step}: the loss became {loss} (task {task}). The last good checkpoint is kept; try a smaller train.learning_rate or train.grad_clip_value"
+    )]
+    Diverged { step: u64, loss: f32, task: &'static str },
+    #[error("{0}")]
+    Task(#[from] tasks::TaskError),
+    #[error("{0}")]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+}
+
+/// The burn device for a backend (`autodiff` for training).
+pub fn device(backend: BackendKind, autodiff: bool) -> Device {
+    #[allow(deprecated)] // burn-ndarray is deprecated upstream in favour of flex; still supported here
+    let device = match backend {
+        BackendKind::Flex => Device::flex(),
+        BackendKind::Ndarray => Device::ndarray(),
+    };
+    if autodiff { device.autodiff() } else { device }
+}
+
+/// Sizes of the network a config implies.
+pub fn dims(config: &Config) -> Dims {
+    Dims {
+        n_in: config.tasks.n_inputs(),
+        n_out: config.tasks.n_outputs(),
+        n_units: config.model.n_units,
+        n_contexts: config.train.tasks.len(),
+    }
+}
+
+/// The settings of a forward pass for `config`.
+pub fn rnn_spec(config: &Config) -> RnnSpec {
+    RnnSpec {
+        config: config.model.clone(),
+        dims: dims(config),
+        alpha: config.model.alpha(config.tasks.dt_ms),
+        encoding: config.tasks.encoding,
+        fused: config.runtime.fused,
+        threads: config.runtime.threads,
+    }
+}
+
+/// A training run's complete state.
+pub struct Trainer {
+    pub config: Config,
+    pub params: ParamSet,
+    pub adam: AdamState,
+    /// The training stream: task choice, trials, noise.
+    pub rng: Rng,
+    /// Optimiser steps done.
+    pub step: u64,
+    /// Trials seen so far.
+    pub trials: u64,
+    /// Training time accumulated before this process (from the checkpoint).
+    pub elapsed_before_secs: f64,
+    started: Instant,
+    device: Device,
+    spec: RnnSpec,
+}
+
+/// What one step did.
+#[derive(Clone, Debug)]
+pub struct StepReport {
+    pub step: u64,
+    pub task: Task,
+    pub loss: f32,
+}
+
+impl Trainer {
+    /// A fresh run: parameters initialised from `config.train.seed`.
+    pub fn new(config: Config) -> Self {
+        let mut init_rng = Rng::seed_from(config.train.seed);
+        let params = ParamSet::init(&config.model, dims(&config), &mut init_rng);
+        let rng = init_rng.fork(0x7261_696e); // the training stream
+        let adam = AdamState::new(&params);
+        Self::from_parts(config, params, adam, rng, 0, 0, 0.0)
+    }
+
+    pub fn from_parts(config: Config, params: ParamSet, adam: AdamState, rng: Rng, step: u64, trials: u64, elapsed_before_secs: f64) -> Self {
+        let device = device(config.runtime.backend, true);
+        let spec = rnn_spec(&config);
+        Self { config, params, adam, rng, step, trials, elapsed_before_secs, started: Instant::now(), device, spec }
+    }
+
+    /// Training seconds so far, over all sessions of this run.
+    pub fn elapsed_secs(&self) -> f64 {
+        self.elapsed_before_secs + self.started.elapsed().as_secs_f64()
+    }
+
+    pub fn adam_settings(&self) -> AdamSettings {
+        let t = &self.config.train;
+        AdamSettings {
+            learning_rate: t.learning_rate,
+            beta1: t.beta1,
+            beta2: t.beta2,
+            epsilon: t.epsilon,
+            clip_value: t.grad_clip_value,
+        }
+    }
+
+    /// One optimiser step on a fresh batch of one task drawn uniformly from the enabled tasks.
+    /// On a non-finite loss or gradient the parameters are left untouched.
+    pub fn step(&mut self) -> Result<StepReport, TrainError> {
+        let enabled = &self.config.train.tasks;
+        let task_index = self.rng.below(enabled.len());
+        let task = enabled[task_index];
+        let alpha = self.spec.alpha;
+        let trials = tasks::generate(task, &self.config.tasks, self.config.train.batch_size, alpha, &mut self.rng)?;
+        let noise = rec_noise(&trials, &self.config, alpha, &mut self.rng);
+        let context = one_hot_rows(task_index, enabled.len(), trials.batch);
+
+        let model = Rnn::from_params(&self.params, self.spec.clone(), &self.device);
+        let input = batch_input(&trials, context, true, noise, &self.device);
+        let forward = model.forward(input, &[]);
+        let targets = tensor3(trials.targets.clone(), [trials.batch, trials.steps, trials.n_out], &self.device);
+        let mask = tensor3(trials.mask.clone(), [trials.batch, trials.steps, trials.n_out], &self.device);
+        let loss = masked_mse(forward.outputs, targets, mask);
+        let loss_value = loss.clone().into_data().try_into_vec::<f32>().expect("f32 loss")[0];
+        let step = self.step + 1;
+        if !loss_value.is_finite() {
+            return Err(TrainError::Diverged { step, loss: loss_value, task: task.name() });
+        }
+        let grads = model.gradients(&loss.backward(), &self.params);
+        if grads.iter().flatten().any(|g| !g.is_finite()) {
+            return Err(TrainError::Diverged { step, loss: f32::NAN, task: task.name() });
+        }
+        let settings = self.adam_settings();
+        self.adam.step(&settings, &mut self.params, &grads);
+        self.step = step;
+        self.trials += trials.batch as u64;
+        Ok(StepReport { step, task, loss: loss_value })
+    }
+}
+
+/// sqrt(2/α)·σ_rec·ξ for every trial, step and unit, or `None` when σ_rec = 0.
+pub fn rec_noise(trials: &TrialBatch, config: &Config, alpha: f32, rng: &mut Rng) -> Option<Vec<f32>> {
+    let sigma = config.model.sigma_rec;
+    (sigma > 0.0).then(|| {
+        let mut noise = vec![0.0; trials.batch * trials.steps * config.model.n_units];
+        rng.fill_normal(&mut noise, (2.0 / alpha).sqrt() * sigma);
+        noise
+    })
+}
+
+/// `batch` rows of the one-hot vector e_index ∈ R^k.
+pub fn one_hot_rows(index: usize, k: usize, batch: usize) -> Vec<f32> {
+    let mut c = vec![0.0; batch * k];
+    (0..batch).for_each(|b| c[b * k + index] = 1.0);
+    c
+}
+
+pub fn tensor3(data: Vec<f32>, shape: [usize; 3], device: &Device) -> Tensor<3> {
+    Tensor::from_data(TensorData::new(data, shape), device)
+}
+
+/// The network input for a batch of trials.
+pub fn batch_input(trials: &TrialBatch, context: Vec<f32>, context_shared: bool, noise: Option<Vec<f32>>, device: &Device) -> RnnInput {
+    let k = context.len() / trials.batch;
+    let n = noise.as_ref().map(|v| v.len() / (trials.batch * trials.steps));
+    RnnInput {
+        inputs: tensor3(trials.inputs.clone(), [trials.batch, trials.steps, trials.n_in], device),
+        context: Tensor::from_data(TensorData::new(context, [trials.batch, k]), device),
+        context_shared,
+        rec_noise: noise.zip(n).map(|(v, n)| tensor3(v, [trials.batch, trials.steps, n], device)),
+    }
+}
+
+/// Receives progress from [`run`]. Every method has a no-op default.
+pub trait ProgressSink {
+    fn on_step(&mut self, _trainer: &Trainer, _report: &StepReport) {}
+    fn on_eval(&mut self, _trainer: &Trainer, _eval: &Evaluation) {}
+    fn on_checkpoint(&mut self, _trainer: &Trainer) {}
+}
+
+/// A sink that ignores everything.
+pub struct NoProgress;
+impl ProgressSink for NoProgress {}
+
+/// How a [`run`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// All `config.train.steps` steps done.
+    Finished,
+    /// Every task reached `train.stop_at_perf`.
+    Converged,
+    /// The cancel flag was raised.
+    Cancelled,
+}
+
+/// Train until `config.train.steps`, evaluating every `eval_every` steps and saving a checkpoint
+/// every `checkpoint_every` steps (and at the end) when `checkpoint_dir` is given.
+/// `cancel` is checked before every step.
+pub fn run(
+    trainer: &mut Trainer,
+    sink: &mut dyn ProgressSink,
+    cancel: &AtomicBool,
+    checkpoint_dir: Option<&std::path::Path>,
+) -> Result<RunEnd, TrainError> {
+    let total = trainer.config.train.steps;
+    let eval_every = trainer.config.train.eval_every;
+    let checkpoint_every = trainer.config.train.checkpoint_every;
+    let stop_at = trainer.config.train.stop_at_perf;
+    let save = |trainer: &Trainer, sink: &mut dyn ProgressSink| -> Result<(), TrainError> {
+        if let Some(dir) = checkpoint_dir {
+            checkpoint::save(dir, trainer)?;
+            sink.on_checkpoint(trainer);
+        }
+        Ok(())
+    };
+    while trainer.step < total {
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(RunEnd::Cancelled);
+        }
+        let report = trainer.step()?;
+        sink.on_step(trainer, &report);
+        let last = trainer.step == total;
+        if trainer.step % eval_every == 0 || last {
+            let evaluation = evaluate(trainer, &eval::EvalOptions::default())?;
+            sink.on_eval(trainer, &evaluation);
+            if stop_at > 0.0 && evaluation.perf_min() >= stop_at {
+                save(trainer, sink)?;
+                return Ok(RunEnd::Converged);
+            }
+        }
+        if last || (checkpoint_every > 0 && trainer.step % checkpoint_every == 0) {
+            save(trainer, sink)?;
+        }
+    }
+    Ok(RunEnd::Finished)
+}

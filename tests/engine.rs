@@ -1,0 +1,180 @@
+//! Training, evaluation and checkpoints end to end (small networks, so this runs in seconds).
+
+use std::sync::atomic::AtomicBool;
+
+use modulab::analysis::{Ambiguity, AmbiguityKind};
+use modulab::config::{BackendKind, Config};
+use modulab::model::Pathway;
+use modulab::train::checkpoint::{self, CheckpointError};
+use modulab::train::eval::{EvalOptions, evaluate_params};
+use modulab::train::{self, Evaluation, NoProgress, ProgressSink, StepReport, Trainer};
+
+fn small(sets: &[&str]) -> Config {
+    let mut overrides: Vec<String> = vec![
+        "model.n_units=24".into(),
+        "train.batch_size=16".into(),
+        "train.eval_every=5".into(),
+        "train.eval_trials=16".into(),
+        "train.checkpoint_every=5".into(),
+        "train.steps=10".into(),
+    ];
+    overrides.extend(sets.iter().map(|s| s.to_string()));
+    Config::from_preset("quick", &overrides).unwrap()
+}
+
+#[derive(Default)]
+struct Record {
+    losses: Vec<f32>,
+    evals: Vec<Evaluation>,
+}
+
+impl ProgressSink for Record {
+    fn on_step(&mut self, _: &Trainer, report: &StepReport) {
+        self.losses.push(report.loss);
+    }
+    fn on_eval(&mut self, _: &Trainer, eval: &Evaluation) {
+        self.evals.push(eval.clone());
+    }
+}
+
+fn train_steps(config: Config) -> (Trainer, Record) {
+    let mut trainer = Trainer::new(config);
+    let mut record = Record::default();
+    train::run(&mut trainer, &mut record, &AtomicBool::new(false), None).unwrap();
+    (trainer, record)
+}
+
+#[test]
+fn same_seed_same_numbers_and_another_seed_differs() {
+    let (_, a) = train_steps(small(&[]));
+    let (_, b) = train_steps(small(&[]));
+    assert_eq!(a.losses, b.losses);
+    assert_eq!(a.evals, b.evals);
+    let (_, c) = train_steps(small(&["train.seed=9"]));
+    assert_ne!(a.losses, c.losses);
+}
+
+#[test]
+fn both_backends_train_to_closely_matching_losses() {
+    let (_, flex) = train_steps(small(&["runtime.backend=flex"]));
+    let (_, ndarray) = train_steps(small(&["runtime.backend=ndarray"]));
+    for (f, n) in flex.losses.iter().zip(&ndarray.losses) {
+        assert!((f - n).abs() <= 1e-3 * f.abs().max(1e-3), "flex {f} vs ndarray {n}");
+    }
+}
+
+#[test]
+fn plain_and_fused_training_agree() {
+    let (_, fused) = train_steps(small(&["runtime.fused=true", "train.steps=5"]));
+    let (_, plain) = train_steps(small(&["runtime.fused=false", "train.steps=5"]));
+    for (f, p) in fused.losses.iter().zip(&plain.losses) {
+        assert!((f - p).abs() <= 1e-3 * f.abs().max(1e-3), "fused {f} vs plain {p}");
+    }
+}
+
+#[test]
+fn resume_from_checkpoint_reproduces_the_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (full, full_record) = train_steps(small(&[]));
+
+    // first half, saved; then a fresh process-like resume from the checkpoint
+    let mut half = Trainer::new(small(&["train.steps=5"]));
+    train::run(&mut half, &mut NoProgress, &AtomicBool::new(false), Some(dir.path())).unwrap();
+    let mut resumed = checkpoint::load(dir.path()).unwrap().into_trainer();
+    assert_eq!(resumed.step, 5);
+    resumed.config.train.steps = 10;
+    let mut record = Record::default();
+    train::run(&mut resumed, &mut record, &AtomicBool::new(false), Some(dir.path())).unwrap();
+
+    assert_eq!(record.losses, full_record.losses[5..]);
+    assert_eq!(record.evals.last(), full_record.evals.last());
+    assert_eq!(resumed.params, full.params);
+    assert_eq!(resumed.adam, full.adam);
+}
+
+#[test]
+fn checkpoint_round_trip_gives_identical_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trainer, _) = train_steps(small(&["train.steps=3", r#"model.pathways=["gain","synaptic"]"#]));
+    checkpoint::save(dir.path(), &trainer).unwrap();
+    let loaded = checkpoint::load(dir.path()).unwrap();
+    assert_eq!(loaded.params, trainer.params);
+    assert_eq!(loaded.config, trainer.config);
+    let options = EvalOptions::default();
+    let before = evaluate_params(&trainer.config, &trainer.params, trainer.step, &options).unwrap();
+    let after = evaluate_params(&loaded.config, &loaded.params, loaded.step, &options).unwrap();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn corrupt_truncated_and_mismatched_checkpoints_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trainer, _) = train_steps(small(&["train.steps=2"]));
+    checkpoint::save(dir.path(), &trainer).unwrap();
+    let file = dir.path().join(checkpoint::STATE_FILE);
+    let good = std::fs::read(&file).unwrap();
+
+    std::fs::write(&file, &good[..good.len() / 2]).unwrap();
+    let e = checkpoint::load(dir.path()).err().unwrap();
+    assert!(matches!(e, CheckpointError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("truncated"), "{e}");
+
+    let mut flipped = good.clone();
+    let middle = flipped.len() - 100;
+    flipped[middle] ^= 0x40;
+    std::fs::write(&file, &flipped).unwrap();
+    assert!(checkpoint::load(dir.path()).err().unwrap().to_string().contains("corrupt"));
+
+    std::fs::write(&file, b"hello").unwrap();
+    assert!(checkpoint::load(dir.path()).err().unwrap().to_string().contains("not a modulab checkpoint"));
+
+    // parameters that do not fit the config they claim
+    let mut other = Trainer::new(small(&["model.n_units=12"]));
+    other.config = trainer.config.clone();
+    checkpoint::save(dir.path(), &other).unwrap();
+    let e = checkpoint::load(dir.path()).err().unwrap();
+    assert!(matches!(e, CheckpointError::Mismatch { .. }), "{e}");
+    assert!(e.to_string().contains("w_rec"), "{e}");
+
+    let e = checkpoint::load(&dir.path().join("nowhere")).err().unwrap();
+    assert!(e.to_string().contains("no checkpoint"), "{e}");
+}
+
+#[test]
+fn divergence_stops_with_a_clear_message_and_keeps_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut trainer = Trainer::new(small(&["train.steps=5"]));
+    train::run(&mut trainer, &mut NoProgress, &AtomicBool::new(false), Some(dir.path())).unwrap();
+    let saved = std::fs::read(dir.path().join(checkpoint::STATE_FILE)).unwrap();
+    // poison the weights so the next forward pass produces NaN
+    trainer.params.tensors[2].data[0] = f32::NAN;
+    trainer.config.train.steps = 10;
+    let before = trainer.params.clone();
+    let e = train::run(&mut trainer, &mut NoProgress, &AtomicBool::new(false), Some(dir.path())).unwrap_err();
+    assert!(e.to_string().contains("diverged at step 6"), "{e}");
+    assert_eq!(trainer.step, 5);
+    assert_eq!(trainer.params.tensors[1], before.tensors[1]);
+    assert_eq!(std::fs::read(dir.path().join(checkpoint::STATE_FILE)).unwrap(), saved);
+}
+
+#[test]
+fn cancellation_stops_before_the_next_step() {
+    let mut trainer = Trainer::new(small(&[]));
+    let end = train::run(&mut trainer, &mut NoProgress, &AtomicBool::new(true), None).unwrap();
+    assert_eq!(end, train::RunEnd::Cancelled);
+    assert_eq!(trainer.step, 0);
+}
+
+#[test]
+fn ambiguity_and_lesions_evaluate() {
+    let (trainer, _) = train_steps(small(&["train.steps=2", r#"model.pathways=["bias","synaptic"]"#]));
+    for kind in AmbiguityKind::ALL {
+        let options = EvalOptions { ambiguity: Ambiguity { kind, level: 0.5 }, ..Default::default() };
+        let e = evaluate_params(&trainer.config, &trainer.params, 2, &options).unwrap();
+        assert_eq!(e.perf.len(), 4);
+        assert!(e.perf.iter().all(|(_, p)| (0.0..=1.0).contains(p)));
+    }
+    let options = EvalOptions { lesioned: vec![Pathway::Bias, Pathway::Synaptic], trials: Some(8), ..Default::default() };
+    evaluate_params(&trainer.config, &trainer.params, 2, &options).unwrap();
+    let _ = BackendKind::Flex;
+}
