@@ -178,3 +178,16 @@ fn ambiguity_and_lesions_evaluate() {
     evaluate_params(&trainer.config, &trainer.params, 2, &options).unwrap();
     let _ = BackendKind::Flex;
 }
+
+/// The first-run preset must learn every task (optimised test profile; ~20 s on two cores).
+#[test]
+fn quick_preset_learns_every_task_to_criterion() {
+    let config = Config::from_preset("quick", &["train.stop_at_perf=0.9".into(), "train.eval_every=50".into()]).unwrap();
+    let mut trainer = Trainer::new(config);
+    let mut record = Record::default();
+    let end = train::run(&mut trainer, &mut record, &AtomicBool::new(false), None).unwrap();
+    let last = record.evals.last().unwrap();
+    assert_eq!(end, train::RunEnd::Converged, "min performance only reached {:.3} in {} steps", last.perf_min(), trainer.step);
+    assert!(last.perf_min() >= 0.9);
+    assert_eq!(last.perf.len(), 4);
+}

@@ -132,31 +132,38 @@ impl Trainer {
         let enabled = &self.config.train.tasks;
         let task_index = self.rng.below(enabled.len());
         let task = enabled[task_index];
-        let alpha = self.spec.alpha;
-        let trials = tasks::generate(task, &self.config.tasks, self.config.train.batch_size, alpha, &mut self.rng)?;
-        let noise = rec_noise(&trials, &self.config, alpha, &mut self.rng);
-        let context = one_hot_rows(task_index, enabled.len(), trials.batch);
+        let trials = tasks::generate(task, &self.config.tasks, self.config.train.batch_size, self.spec.alpha, &mut self.rng)?;
+        let loss = self.gradient_step(&trials, task_index)?;
+        Ok(StepReport { step: self.step, task, loss })
+    }
 
+    /// Forward, backward and Adam update on a given batch whose trials all belong to trained task
+    /// number `task_index`. Draws the recurrent noise from the training stream.
+    pub fn gradient_step(&mut self, trials: &TrialBatch, task_index: usize) -> Result<f32, TrainError> {
+        let noise = rec_noise(trials, &self.config, self.spec.alpha, &mut self.rng);
+        let context = one_hot_rows(task_index, self.config.train.tasks.len(), trials.batch);
         let model = Rnn::from_params(&self.params, self.spec.clone(), &self.device);
-        let input = batch_input(&trials, context, true, noise, &self.device);
+        let input = batch_input(trials, context, true, noise, &self.device);
         let forward = model.forward(input, &[]);
-        let targets = tensor3(trials.targets.clone(), [trials.batch, trials.steps, trials.n_out], &self.device);
-        let mask = tensor3(trials.mask.clone(), [trials.batch, trials.steps, trials.n_out], &self.device);
+        let shape = [trials.batch, trials.steps, trials.n_out];
+        let targets = tensor3(trials.targets.clone(), shape, &self.device);
+        let mask = tensor3(trials.mask.clone(), shape, &self.device);
         let loss = masked_mse(forward.outputs, targets, mask);
         let loss_value = loss.clone().into_data().try_into_vec::<f32>().expect("f32 loss")[0];
         let step = self.step + 1;
+        let task = trials.task.name();
         if !loss_value.is_finite() {
-            return Err(TrainError::Diverged { step, loss: loss_value, task: task.name() });
+            return Err(TrainError::Diverged { step, loss: loss_value, task });
         }
         let grads = model.gradients(&loss.backward(), &self.params);
         if grads.iter().flatten().any(|g| !g.is_finite()) {
-            return Err(TrainError::Diverged { step, loss: f32::NAN, task: task.name() });
+            return Err(TrainError::Diverged { step, loss: f32::NAN, task });
         }
         let settings = self.adam_settings();
         self.adam.step(&settings, &mut self.params, &grads);
         self.step = step;
         self.trials += trials.batch as u64;
-        Ok(StepReport { step, task, loss: loss_value })
+        Ok(loss_value)
     }
 }
 
