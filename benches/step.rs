@@ -177,5 +177,20 @@ fn summary(threads: usize) {
     }
 }
 
-criterion_group!(benches, bench_steps, bench_matmul);
+/// Trial generation: a batch of 64 trials of one task, noise included (the bar: well under 1 ms).
+fn bench_generate(c: &mut Criterion) {
+    let config = Config::default();
+    let mut rng = Rng::seed_from(3);
+    let alpha = config.model.alpha(config.tasks.dt_ms);
+    let mut group = c.benchmark_group("generate");
+    group.sample_size(20).measurement_time(Duration::from_secs(2));
+    for task in [Task::FdGo, Task::DelayDm1, Task::DmsGo] {
+        group.bench_function(format!("ring/{}/64", task.name()), |b| {
+            b.iter(|| modulab::tasks::generate(task, &config.tasks, BATCH, alpha, &mut rng).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_generate, bench_steps, bench_matmul);
 criterion_main!(benches);

@@ -185,6 +185,13 @@ impl Config {
         Ok(config)
     }
 
+    /// A shipped preset with overrides, as `modulab train --preset NAME --set ...` builds it.
+    ///
+    /// ```
+    /// let config = modulab::config::Config::from_preset("quick", &["model.n_units=32".into()]).unwrap();
+    /// assert_eq!(config.model.n_units, 32);
+    /// assert_eq!(config.train.tasks.len(), 4);
+    /// ```
     pub fn from_preset(name: &str, overrides: &[String]) -> Result<Config, ConfigError> {
         Self::from_toml_with_overrides(preset_text(name)?, &format!("preset '{name}'"), overrides)
     }

@@ -45,6 +45,16 @@ impl AmbiguityKind {
 }
 
 /// An ambiguity kind at one level, e.g. `mixture:0.3`.
+///
+/// ```
+/// use modulab::analysis::{Ambiguity, AmbiguityKind};
+/// let a: Ambiguity = "uniform:0.5".parse().unwrap();
+/// assert_eq!(a.kind, AmbiguityKind::Uniform);
+/// // task 0 of 2, one trial: half of e_0 plus half of the uniform vector (1/2, 1/2)
+/// let (c, shared) = a.contexts(0, 2, 1, &mut modulab::rng::Rng::seed_from(0));
+/// assert_eq!(c, vec![0.75, 0.25]);
+/// assert!(shared);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ambiguity {
     pub kind: AmbiguityKind,

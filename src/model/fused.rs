@@ -35,9 +35,11 @@ pub struct ScanOperands<B: Backend> {
     pub gain: FloatTensor<B>,
 }
 
-/// The scan's fixed settings.
-#[derive(Clone, Debug)]
+/// The scan's fixed settings and its one non-differentiable input.
+#[derive(Clone)]
 pub struct ScanSettings {
+    /// Recurrent noise [B, T, N], added to the drive on the host.
+    pub noise: Option<Arc<Vec<f32>>>,
     pub alpha: f32,
     pub activation: scan::Activation,
     pub form: scan::StateForm,
@@ -51,13 +53,27 @@ pub trait RecurrentScan: Backend {
     fn recurrent_scan(#[extension_type] operands: ScanOperands<Self>, settings: ScanSettings) -> FloatTensor<Self>;
 }
 
-/// Run the fused scan on burn tensors (any device: plain or autodiff, flex or ndarray).
-pub fn scan(drive: Tensor<3>, recurrent: Recurrent, gain: Tensor<2>, spec: &RnnSpec) -> Tensor<3> {
+impl fmt::Debug for ScanSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScanSettings")
+            .field("noise", &self.noise.as_ref().map(|v| v.len()))
+            .field("alpha", &self.alpha)
+            .field("activation", &self.activation)
+            .field("form", &self.form)
+            .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+/// Run the fused scan on burn tensors (any device: plain or autodiff, flex or ndarray):
+/// rates [B, T, N] for drive + noise [B, T, N], W(c) and gain [B, N].
+pub fn scan(drive: Tensor<3>, noise: Option<Arc<Vec<f32>>>, recurrent: Recurrent, gain: Tensor<2>, spec: &RnnSpec) -> Tensor<3> {
     let weights = match recurrent {
         Recurrent::Shared(w) => w.into_dispatch(),
         Recurrent::PerTrial(w) => w.into_dispatch(),
     };
     let settings = ScanSettings {
+        noise,
         alpha: spec.alpha,
         activation: spec.config.activation.into(),
         form: spec.config.state_form.into(),
@@ -99,7 +115,11 @@ fn host_forward<B: Backend>(operands: ScanOperands<B>, settings: ScanSettings) -
     let shape = operands.drive.shape();
     let dims = ScanDims { batch: shape[0], steps: shape[1], units: shape[2] };
     let per_trial = operands.weights.shape().num_dims() == 3;
-    let drive = read_f32::<B>(operands.drive);
+    let mut drive = read_f32::<B>(operands.drive);
+    if let Some(noise) = &settings.noise {
+        assert_eq!(noise.len(), drive.len(), "noise must be [B, T, N]");
+        drive.iter_mut().zip(noise.iter()).for_each(|(d, e)| *d += e);
+    }
     let host = HostScan {
         dims,
         alpha: vec![settings.alpha; dims.units],

@@ -1,5 +1,7 @@
 //! The burn module and its forward pass.
 
+use std::sync::Arc;
+
 use burn::module::{Module, Param};
 use burn::tensor::activation::{relu, sigmoid, softplus};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -59,8 +61,9 @@ pub struct RnnInput {
     /// True when every trial has the same context (as in training); lets the synaptic pathway
     /// build one W(c) instead of one per trial.
     pub context_shared: bool,
-    /// sqrt(2/α)·σ_rec·ξ [B, T, N], already scaled; `None` for a noise-free pass.
-    pub rec_noise: Option<Tensor<3>>,
+    /// sqrt(2/α)·σ_rec·ξ [B, T, N] (row-major host data), already scaled; `None` for a
+    /// noise-free pass. It needs no gradient, so the fused kernel adds it on the host.
+    pub rec_noise: Option<Arc<Vec<f32>>>,
 }
 
 /// What a forward pass returns.
@@ -164,9 +167,8 @@ impl Rnn {
                 .matmul(self.w_in.val().transpose())
                 .reshape([b, t, n])
                 + static_drive.unsqueeze_dim::<3>(1);
-            let drive = match input.rec_noise { Some(noise) => drive + noise, None => drive };
             let gain = gain.unwrap_or_else(|| Tensor::ones([b, n], &input.inputs.device()));
-            super::fused::scan(drive, recurrent, gain, &self.spec)
+            super::fused::scan(drive, input.rec_noise.clone(), recurrent, gain, &self.spec)
         } else {
             self.plain_scan(&input, static_drive, recurrent, gain)
         };
@@ -222,10 +224,12 @@ impl Rnn {
         let mut rate: Tensor<2> = Tensor::zeros([b, n], &device);
         let mut voltage: Tensor<2> = Tensor::zeros([b, n], &device);
         let mut rates = Vec::with_capacity(t);
+        let noise: Option<Tensor<3>> =
+            input.rec_noise.as_ref().map(|v| Tensor::from_data(TensorData::new(v.to_vec(), [b, t, n]), &device));
         for step in 0..t {
             let u = input.inputs.clone().narrow(1, step, 1).reshape([b, n_in]);
             let mut z = u.matmul(w_in_t.clone()) + static_drive.clone();
-            if let Some(noise) = &input.rec_noise {
+            if let Some(noise) = &noise {
                 z = z + noise.clone().narrow(1, step, 1).reshape([b, n]);
             }
             z = z + match &recurrent {

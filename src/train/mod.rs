@@ -191,12 +191,11 @@ pub fn tensor3(data: Vec<f32>, shape: [usize; 3], device: &Device) -> Tensor<3> 
 /// The network input for a batch of trials.
 pub fn batch_input(trials: &TrialBatch, context: Vec<f32>, context_shared: bool, noise: Option<Vec<f32>>, device: &Device) -> RnnInput {
     let k = context.len() / trials.batch;
-    let n = noise.as_ref().map(|v| v.len() / (trials.batch * trials.steps));
     RnnInput {
         inputs: tensor3(trials.inputs.clone(), [trials.batch, trials.steps, trials.n_in], device),
         context: Tensor::from_data(TensorData::new(context, [trials.batch, k]), device),
         context_shared,
-        rec_noise: noise.zip(n).map(|(v, n)| tensor3(v, [trials.batch, trials.steps, n], device)),
+        rec_noise: noise.map(std::sync::Arc::new),
     }
 }
 

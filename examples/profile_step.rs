@@ -1,0 +1,79 @@
+//! Where the time of one training step goes (N = 256, batch 64, 100 steps).
+//! `cargo run --release --example profile_step [flex|ndarray]`
+use std::time::Instant;
+
+use modulab::config::Config;
+use modulab::model::rnn::masked_mse;
+use modulab::model::scan::{self, ScanDims, ScanSpec};
+use modulab::model::Rnn;
+use modulab::rng::Rng;
+use modulab::train::{batch_input, one_hot_rows, rec_noise, rnn_spec, tensor3, device};
+
+fn main() {
+    let backend = std::env::args().nth(1).unwrap_or_else(|| "flex".into());
+    let config = Config::from_preset("yang20", &[format!("runtime.backend={backend}")]).unwrap();
+    let trainer = modulab::train::Trainer::new(config.clone());
+    let spec = rnn_spec(&config);
+    let dev = device(config.runtime.backend, true);
+    let (b, t, n) = (64, 100, 256);
+    let mut rng = Rng::seed_from(1);
+    let mut trials = modulab::tasks::generate(modulab::tasks::Task::FdGo, &config.tasks, b, spec.alpha, &mut rng).unwrap();
+    trials.steps = t;
+    trials.inputs.resize(b * t * trials.n_in, 0.1);
+    trials.targets.resize(b * t * trials.n_out, 0.05);
+    trials.mask.resize(b * t * trials.n_out, 1.0);
+    let mut phases = vec![0.0f64; 8];
+    let reps = 10;
+    for rep in 0..reps + 2 {
+        let mut marks = vec![Instant::now()];
+        let noise = rec_noise(&trials, &config, spec.alpha, &mut rng);
+        marks.push(Instant::now());
+        let model = Rnn::from_params(&trainer.params, spec.clone(), &dev);
+        let input = batch_input(&trials, one_hot_rows(0, 20, b), true, noise, &dev);
+        let targets = tensor3(trials.targets.clone(), [b, t, trials.n_out], &dev);
+        let mask = tensor3(trials.mask.clone(), [b, t, trials.n_out], &dev);
+        marks.push(Instant::now());
+        let fw = model.forward(input, &[]);
+        let loss = masked_mse(fw.outputs, targets, mask);
+        let _v = loss.clone().into_data();
+        marks.push(Instant::now());
+        let grads = loss.backward();
+        marks.push(Instant::now());
+        let g = model.gradients(&grads, &trainer.params);
+        marks.push(Instant::now());
+        let mut adam = trainer.adam.clone();
+        let mut p = trainer.params.clone();
+        adam.step(&trainer.adam_settings(), &mut p, &g);
+        marks.push(Instant::now());
+        if rep >= 2 {
+            for i in 1..marks.len() {
+                phases[i - 1] += (marks[i] - marks[i - 1]).as_secs_f64() * 1e3 / reps as f64;
+            }
+        }
+    }
+    let names = ["noise", "build tensors", "forward+loss", "backward", "grads to host", "adam (incl clone)"];
+    for (name, ms) in names.iter().zip(&phases) {
+        println!("{name:<20} {ms:8.2} ms");
+    }
+    // the kernel alone
+    let dims = ScanDims { batch: b, steps: t, units: n };
+    let alpha = vec![0.2f32; n];
+    let spec_k = ScanSpec { dims, alpha: &alpha, activation: scan::Activation::Relu, form: scan::StateForm::Rate, threads: 0 };
+    let mut drive = vec![0.0f32; b * t * n];
+    rng.fill_normal(&mut drive, 0.3);
+    let w = trainer.params.get("w_rec").unwrap().data.clone();
+    let gain = vec![1.0f32; b * n];
+    let (mut f, mut bw) = (0.0, 0.0);
+    for rep in 0..12 {
+        let s = Instant::now();
+        let (rates, cache) = scan::scan_forward(&spec_k, &drive, scan::Recurrent::Shared(&w), &gain);
+        let m = Instant::now();
+        let _g = scan::scan_backward(&spec_k, scan::Recurrent::Shared(&w), &gain, &cache, &rates);
+        let e = Instant::now();
+        if rep >= 2 {
+            f += (m - s).as_secs_f64() * 100.0;
+            bw += (e - m).as_secs_f64() * 100.0;
+        }
+    }
+    println!("kernel forward       {f:8.2} ms\nkernel backward      {bw:8.2} ms");
+}
