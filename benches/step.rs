@@ -179,6 +179,7 @@ fn summary(threads: usize) {
 
 /// Trial generation: a batch of 64 trials of one task, noise included (the bar: well under 1 ms).
 fn bench_generate(c: &mut Criterion) {
+    modulab::tune_allocator();
     let config = Config::default();
     let mut rng = Rng::seed_from(3);
     let alpha = config.model.alpha(config.tasks.dt_ms);

@@ -10,6 +10,7 @@ use modulab::rng::Rng;
 use modulab::train::{batch_input, one_hot_rows, rec_noise, rnn_spec, tensor3, device};
 
 fn main() {
+    modulab::tune_allocator();
     let backend = std::env::args().nth(1).unwrap_or_else(|| "flex".into());
     let config = Config::from_preset("yang20", &[format!("runtime.backend={backend}")]).unwrap();
     let trainer = modulab::train::Trainer::new(config.clone());
@@ -76,4 +77,28 @@ fn main() {
         }
     }
     println!("kernel forward       {f:8.2} ms\nkernel backward      {bw:8.2} ms");
+    ops(&device(config.runtime.backend, false));
+}
+
+#[allow(dead_code)]
+pub fn ops(dev: &burn::tensor::Device) {
+    use burn::tensor::{Tensor, TensorData};
+    let v = vec![0.5f32; 64 * 100 * 256];
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        f();
+        let s = Instant::now();
+        for _ in 0..10 { f(); }
+        println!("{name:<30} {:8.2} ms", s.elapsed().as_secs_f64() * 100.0);
+    };
+    let t: Tensor<3> = Tensor::from_data(TensorData::new(v.clone(), [64, 100, 256]), dev);
+    time("from_data [64,100,256]", &mut || { let _t: Tensor<3> = Tensor::from_data(TensorData::new(v.clone(), [64, 100, 256]), dev); });
+    time("into_data", &mut || { let _ = t.clone().into_data().try_into_vec::<f32>().unwrap(); });
+    let u: Tensor<2> = Tensor::ones([6400, 65], dev);
+    let w: Tensor<2> = Tensor::ones([256, 65], dev);
+    time("matmul 6400x65x256", &mut || { let _ = u.clone().matmul(w.clone().transpose()).into_data(); });
+    let s: Tensor<3> = Tensor::ones([64, 1, 256], dev);
+    time("broadcast add", &mut || { let _ = (t.clone() + s.clone()).into_data(); });
+    let wo: Tensor<2> = Tensor::ones([33, 256], dev);
+    time("matmul 6400x256x33", &mut || { let _ = t.clone().reshape([6400, 256]).matmul(wo.clone().transpose()).into_data(); });
+    time("sum_dim T", &mut || { let _ = t.clone().sum_dim(1).into_data(); });
 }

@@ -2,6 +2,7 @@ use clap::Parser;
 use modulab::cli::{self, Cli, UsageError};
 
 fn main() {
+    modulab::tune_allocator();
     let cli = Cli::parse();
     let Some(command) = cli.command else {
         // The desktop app arrives with the next milestone; until then, say what to do.

@@ -52,7 +52,8 @@ fn input(device: &Device, context: Vec<f32>, shared: bool, seed: u64) -> RnnInpu
     let mut noise = vec![0.0; B * T * N];
     rng.fill_normal(&mut noise, 0.1);
     RnnInput {
-        inputs: Tensor::from_data(TensorData::new(u, [B, T, 5]), device),
+        inputs: std::sync::Arc::new(u),
+        input_shape: [B, T, 5],
         context: Tensor::from_data(TensorData::new(context, [B, K]), device),
         context_shared: shared,
         rec_noise: Some(std::sync::Arc::new(noise)),

@@ -21,23 +21,28 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, ExtensionType, Flex, NdArray, TensorMetadata, backend_extension};
 use burn::tensor::{Tensor, TensorData};
 
-use super::rnn::{Recurrent, RnnSpec};
+use super::rnn::{Recurrent, RnnInput, RnnSpec};
 use super::scan::{self, ScanCache, ScanDims, ScanSpec};
 
-/// The three differentiable inputs of the scan.
+/// The differentiable inputs of the scan.
 #[derive(ExtensionType)]
 pub struct ScanOperands<B: Backend> {
-    /// [B, T, N]: everything outside the recurrence.
-    pub drive: FloatTensor<B>,
+    /// [B, N]: the per-trial constant part of the drive (b + E c).
+    pub static_drive: FloatTensor<B>,
+    /// [N, n_in]: the input weights.
+    pub w_in: FloatTensor<B>,
     /// [N, N] shared or [B, N, N] per trial.
     pub weights: FloatTensor<B>,
     /// [B, N]: multiplies the whole pre-activation.
     pub gain: FloatTensor<B>,
 }
 
-/// The scan's fixed settings and its one non-differentiable input.
+/// The scan's fixed settings and its non-differentiable data.
 #[derive(Clone)]
 pub struct ScanSettings {
+    /// u [B, T, n_in], row-major.
+    pub inputs: Arc<Vec<f32>>,
+    pub n_in: usize,
     /// Recurrent noise [B, T, N], added to the drive on the host.
     pub noise: Option<Arc<Vec<f32>>>,
     pub alpha: f32,
@@ -46,41 +51,78 @@ pub struct ScanSettings {
     pub threads: usize,
 }
 
-#[allow(deprecated)] // burn marks NdArray deprecated in favour of Flex; the brief keeps it supported
-#[backend_extension(Flex, NdArray, Autodiff)]
-pub trait RecurrentScan: Backend {
-    /// rates [B, T, N] of the leaky RNN driven by `operands`.
-    fn recurrent_scan(#[extension_type] operands: ScanOperands<Self>, settings: ScanSettings) -> FloatTensor<Self>;
-}
-
 impl fmt::Debug for ScanSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScanSettings")
-            .field("noise", &self.noise.as_ref().map(|v| v.len()))
+            .field("n_in", &self.n_in)
             .field("alpha", &self.alpha)
             .field("activation", &self.activation)
             .field("form", &self.form)
             .field("threads", &self.threads)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
-/// Run the fused scan on burn tensors (any device: plain or autodiff, flex or ndarray):
-/// rates [B, T, N] for drive + noise [B, T, N], W(c) and gain [B, N].
-pub fn scan(drive: Tensor<3>, noise: Option<Arc<Vec<f32>>>, recurrent: Recurrent, gain: Tensor<2>, spec: &RnnSpec) -> Tensor<3> {
-    let weights = match recurrent {
+#[backend_extension(Flex, NdArray, Autodiff)]
+pub trait RecurrentScan: Backend {
+    /// rates [B, T, N] of the leaky RNN: z_t = W_in u_t + static + noise_t + W r_{t-1}, gain, φ, leak.
+    fn recurrent_scan(#[extension_type] operands: ScanOperands<Self>, settings: ScanSettings) -> FloatTensor<Self>;
+}
+
+/// The scan's burn operands, as the model builds them.
+pub struct ScanTensors {
+    pub static_drive: Tensor<2>,
+    pub w_in: Tensor<2>,
+    pub recurrent: Recurrent,
+    pub gain: Tensor<2>,
+}
+
+/// Run the fused scan (any device: plain or autodiff, flex or ndarray): rates [B, T, N].
+/// The input projection W_in u_t is computed inside, so autodiff sees one node for the whole
+/// recurrent part of the network.
+pub fn scan(tensors: ScanTensors, input: &RnnInput, spec: &RnnSpec) -> Tensor<3> {
+    let weights = match tensors.recurrent {
         Recurrent::Shared(w) => w.into_dispatch(),
         Recurrent::PerTrial(w) => w.into_dispatch(),
     };
     let settings = ScanSettings {
-        noise,
+        inputs: input.inputs.clone(),
+        n_in: input.input_shape[2],
+        noise: input.rec_noise.clone(),
         alpha: spec.alpha,
         activation: spec.config.activation.into(),
         form: spec.config.state_form.into(),
         threads: spec.threads,
     };
-    let operands = ScanOperands { drive: drive.into_dispatch(), weights, gain: gain.into_dispatch() };
+    let operands = ScanOperands {
+        static_drive: tensors.static_drive.into_dispatch(),
+        w_in: tensors.w_in.into_dispatch(),
+        weights,
+        gain: tensors.gain.into_dispatch(),
+    };
     Tensor::from_dispatch(<Dispatch as RecurrentScan>::recurrent_scan(operands, settings))
+}
+
+/// Read access to a backend's tensor memory on the host. Flex lends its buffer directly; the
+/// generic path (`into_data`) copies through `TensorData`, which costs ~10 ms for the
+/// [64, 100, 256] tensors of a training step, as much as the scan's own element-wise work.
+pub trait HostBuffers: Backend {
+    fn with_host<R>(tensor: FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R;
+}
+
+impl HostBuffers for Flex {
+    fn with_host<R>(tensor: FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R {
+        match tensor.as_slice::<f32>() {
+            Some(slice) => f(slice),
+            None => f(&read_f32::<Self>(tensor)),
+        }
+    }
+}
+
+impl HostBuffers for NdArray {
+    fn with_host<R>(tensor: FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R {
+        f(&read_f32::<Self>(tensor))
+    }
 }
 
 /// Host copies of the operands, with what the backward needs.
@@ -109,30 +151,58 @@ impl HostScan {
     }
 }
 
-/// Read the operands of a concrete backend to the host and run the forward kernel.
-fn host_forward<B: Backend>(operands: ScanOperands<B>, settings: ScanSettings) -> (HostScan, Vec<f32>, ScanCache, B::Device) {
-    let device = operands.drive.device();
-    let shape = operands.drive.shape();
-    let dims = ScanDims { batch: shape[0], steps: shape[1], units: shape[2] };
-    let per_trial = operands.weights.shape().num_dims() == 3;
-    let mut drive = read_f32::<B>(operands.drive);
+/// drive = u W_inᵀ + static (per trial) + noise, as [B·T, N].
+fn host_drive(settings: &ScanSettings, dims: ScanDims, w_in: &[f32], static_drive: &[f32]) -> Vec<f32> {
+    let (bt, n, n_in) = (dims.batch * dims.steps, dims.units, settings.n_in);
+    assert_eq!(settings.inputs.len(), bt * n_in, "inputs must be [B, T, n_in]");
+    let mut drive = vec![0.0f32; bt * n];
+    if bt > 0 && n > 0 && n_in > 0 {
+        // SAFETY: dst is [BT, N], lhs u is [BT, n_in], rhs W_inᵀ reads W_in [N, n_in] with swapped strides.
+        unsafe {
+            gemm::gemm(
+                bt, n, n_in,
+                drive.as_mut_ptr(), 1, n as isize,
+                false,
+                settings.inputs.as_ptr(), 1, n_in as isize,
+                w_in.as_ptr(), n_in as isize, 1,
+                0.0f32, 1.0f32, false, false, false,
+                gemm::Parallelism::None,
+            );
+        }
+    }
+    for (b, trial) in drive.chunks_mut(dims.steps * n).enumerate() {
+        let s = &static_drive[b * n..(b + 1) * n];
+        trial.chunks_mut(n).for_each(|row| row.iter_mut().zip(s).for_each(|(d, x)| *d += x));
+    }
     if let Some(noise) = &settings.noise {
         assert_eq!(noise.len(), drive.len(), "noise must be [B, T, N]");
         drive.iter_mut().zip(noise.iter()).for_each(|(d, e)| *d += e);
     }
+    drive
+}
+
+/// Read the operands of a concrete backend to the host and run the forward kernel.
+fn host_forward<B: HostBuffers>(operands: ScanOperands<B>, settings: ScanSettings) -> (HostScan, Vec<f32>, ScanCache, B::Device) {
+    let device = operands.gain.device();
+    let [batch, units] = operands.gain.shape().dims::<2>();
+    let steps = settings.inputs.len() / (batch * settings.n_in).max(1);
+    let dims = ScanDims { batch, steps, units };
+    let per_trial = operands.weights.shape().num_dims() == 3;
+    let static_drive = B::with_host(operands.static_drive, <[f32]>::to_vec);
+    let drive = B::with_host(operands.w_in, |w_in| host_drive(&settings, dims, w_in, &static_drive));
     let host = HostScan {
         dims,
         alpha: vec![settings.alpha; dims.units],
-        weights: read_f32::<B>(operands.weights),
+        weights: B::with_host(operands.weights, <[f32]>::to_vec),
         per_trial,
-        gain: read_f32::<B>(operands.gain),
+        gain: B::with_host(operands.gain, <[f32]>::to_vec),
         settings,
     };
     let (rates, cache) = scan::scan_forward(&host.spec(), &drive, host.weights(), &host.gain);
     (host, rates, cache, device)
 }
 
-fn concrete_scan<B: Backend>(operands: ScanOperands<B>, settings: ScanSettings) -> FloatTensor<B> {
+fn concrete_scan<B: HostBuffers>(operands: ScanOperands<B>, settings: ScanSettings) -> FloatTensor<B> {
     let (host, rates, _cache, device) = host_forward::<B>(operands, settings);
     let d = host.dims;
     B::float_from_data(TensorData::new(rates, [d.batch, d.steps, d.units]), &device)
@@ -168,51 +238,74 @@ impl<D> fmt::Debug for ScanState<D> {
 #[derive(Debug)]
 struct ScanBackward;
 
-impl<B: Backend> Backward<B, 3> for ScanBackward {
+impl<B: HostBuffers> Backward<B, 4> for ScanBackward {
     type State = ScanState<B::Device>;
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
-        let [drive_node, weights_node, gain_node] = ops.parents;
-        let grad_rates = read_f32::<B>(grads.consume::<B>(&ops.node));
+    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [static_node, w_in_node, weights_node, gain_node] = ops.parents;
         let ScanState { host, cache, device } = ops.state;
         let d = host.dims;
-        let g = scan::scan_backward(&host.spec(), host.weights(), &host.gain, &cache, &grad_rates);
-        if let Some(node) = drive_node {
-            grads.register::<B>(node.id, B::float_from_data(TensorData::new(g.drive, [d.batch, d.steps, d.units]), &device));
+        let (n, n_in) = (d.units, host.settings.n_in);
+        let g = B::with_host(grads.consume::<B>(&ops.node), |grad_rates| {
+            scan::scan_backward(&host.spec(), host.weights(), &host.gain, &cache, grad_rates)
+        });
+        let tensor = |data: Vec<f32>, shape: Vec<usize>| B::float_from_data(TensorData::new(data, shape), &device);
+        if let Some(node) = static_node {
+            // d static[b] = Σ_t d drive[b, t]
+            let mut d_static = vec![0.0f32; d.batch * n];
+            for (b, trial) in g.drive.chunks(d.steps * n).enumerate() {
+                let acc = &mut d_static[b * n..(b + 1) * n];
+                trial.chunks(n).for_each(|row| acc.iter_mut().zip(row).for_each(|(a, x)| *a += x));
+            }
+            grads.register::<B>(node.id, tensor(d_static, vec![d.batch, n]));
+        }
+        if let Some(node) = w_in_node {
+            // d W_in = d driveᵀ u, one [N, B·T] × [B·T, n_in] product
+            let bt = d.batch * d.steps;
+            let mut d_w_in = vec![0.0f32; n * n_in];
+            if bt > 0 && n > 0 && n_in > 0 {
+                // SAFETY: dst is [N, n_in]; lhs reads d drive [BT, N] transposed; rhs is u [BT, n_in].
+                unsafe {
+                    gemm::gemm(
+                        n, n_in, bt,
+                        d_w_in.as_mut_ptr(), 1, n_in as isize,
+                        false,
+                        g.drive.as_ptr(), n as isize, 1,
+                        host.settings.inputs.as_ptr(), 1, n_in as isize,
+                        0.0f32, 1.0f32, false, false, false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+            grads.register::<B>(node.id, tensor(d_w_in, vec![n, n_in]));
         }
         if let Some(node) = weights_node {
-            let shape = if host.per_trial { vec![d.batch, d.units, d.units] } else { vec![d.units, d.units] };
-            grads.register::<B>(node.id, B::float_from_data(TensorData::new(g.w, shape), &device));
+            let shape = if host.per_trial { vec![d.batch, n, n] } else { vec![n, n] };
+            grads.register::<B>(node.id, tensor(g.w, shape));
         }
         if let Some(node) = gain_node {
-            grads.register::<B>(node.id, B::float_from_data(TensorData::new(g.gain, [d.batch, d.units]), &device));
+            grads.register::<B>(node.id, tensor(g.gain, vec![d.batch, n]));
         }
     }
 }
 
-impl<B: Backend + RecurrentScan, C: CheckpointStrategy> RecurrentScan for Autodiff<B, C> {
+impl<B: HostBuffers + RecurrentScan, C: CheckpointStrategy> RecurrentScan for Autodiff<B, C> {
     fn recurrent_scan(operands: ScanOperands<Self>, settings: ScanSettings) -> FloatTensor<Self> {
-        let nodes = [operands.drive.node(), operands.weights.node(), operands.gain.node()];
+        let nodes = [operands.static_drive.node(), operands.w_in.node(), operands.weights.node(), operands.gain.node()];
+        let inner = ScanOperands::<B> {
+            static_drive: operands.static_drive.into_primitive(),
+            w_in: operands.w_in.into_primitive(),
+            weights: operands.weights.into_primitive(),
+            gain: operands.gain.into_primitive(),
+        };
         match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let inner = ScanOperands::<B> {
-                    drive: operands.drive.into_primitive(),
-                    weights: operands.weights.into_primitive(),
-                    gain: operands.gain.into_primitive(),
-                };
                 let (host, rates, cache, device) = host_forward::<B>(inner, settings);
                 let d = host.dims;
                 let output = B::float_from_data(TensorData::new(rates, [d.batch, d.steps, d.units]), &device);
                 prep.finish(ScanState { host: Arc::new(host), cache: Arc::new(cache), device }, output)
             }
-            OpsKind::UnTracked(prep) => {
-                let inner = ScanOperands::<B> {
-                    drive: operands.drive.into_primitive(),
-                    weights: operands.weights.into_primitive(),
-                    gain: operands.gain.into_primitive(),
-                };
-                prep.finish(concrete_scan::<B>(inner, settings))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(concrete_scan::<B>(inner, settings)),
         }
     }
 }

@@ -54,8 +54,10 @@ pub struct RnnSpec {
 
 /// One batch of network input.
 pub struct RnnInput {
-    /// u [B, T, n_in]
-    pub inputs: Tensor<3>,
+    /// u [B, T, n_in] (row-major host data; inputs need no gradient)
+    pub inputs: Arc<Vec<f32>>,
+    /// [B, T, n_in]
+    pub input_shape: [usize; 3],
     /// c [B, K]: the context each trial sees (one-hot in training; anything in evaluation).
     pub context: Tensor<2>,
     /// True when every trial has the same context (as in training); lets the synaptic pathway
@@ -135,8 +137,9 @@ impl Rnn {
     /// # Shapes
     /// inputs [B, T, n_in], context [B, K] → outputs [B, T, n_out], rates [B, T, N]
     pub fn forward(&self, input: RnnInput, lesioned: &[Pathway]) -> Forward {
-        let [b, t, n_in] = input.inputs.dims();
+        let [b, t, _] = input.input_shape;
         let n = self.spec.dims.n_units;
+        let device = input.context.device();
         let active = |p: Pathway| !lesioned.contains(&p);
 
         // Everything that does not depend on the previous state: [B, N] per trial.
@@ -160,15 +163,9 @@ impl Rnn {
         let recurrent = self.recurrent_weights(&input, active(Pathway::Synaptic));
 
         let rates = if self.spec.fused {
-            let drive = input
-                .inputs
-                .clone()
-                .reshape([b * t, n_in])
-                .matmul(self.w_in.val().transpose())
-                .reshape([b, t, n])
-                + static_drive.unsqueeze_dim::<3>(1);
-            let gain = gain.unwrap_or_else(|| Tensor::ones([b, n], &input.inputs.device()));
-            super::fused::scan(drive, input.rec_noise.clone(), recurrent, gain, &self.spec)
+            let gain = gain.unwrap_or_else(|| Tensor::ones([b, n], &device));
+            let operands = super::fused::ScanTensors { static_drive, w_in: self.w_in.val(), recurrent, gain };
+            super::fused::scan(operands, &input, &self.spec)
         } else {
             self.plain_scan(&input, static_drive, recurrent, gain)
         };
@@ -216,10 +213,11 @@ impl Rnn {
     /// The recurrence written step by step with burn operations: the reference the fused kernel
     /// is tested against, and the "plain autodiff" baseline of the benchmark.
     fn plain_scan(&self, input: &RnnInput, static_drive: Tensor<2>, recurrent: Recurrent, gain: Option<Tensor<2>>) -> Tensor<3> {
-        let [b, t, n_in] = input.inputs.dims();
+        let [b, t, n_in] = input.input_shape;
         let n = self.spec.dims.n_units;
         let alpha = self.spec.alpha as f64;
-        let device = input.inputs.device();
+        let device = input.context.device();
+        let inputs: Tensor<3> = Tensor::from_data(TensorData::new(input.inputs.to_vec(), input.input_shape), &device);
         let w_in_t = self.w_in.val().transpose();
         let mut rate: Tensor<2> = Tensor::zeros([b, n], &device);
         let mut voltage: Tensor<2> = Tensor::zeros([b, n], &device);
@@ -227,7 +225,7 @@ impl Rnn {
         let noise: Option<Tensor<3>> =
             input.rec_noise.as_ref().map(|v| Tensor::from_data(TensorData::new(v.to_vec(), [b, t, n]), &device));
         for step in 0..t {
-            let u = input.inputs.clone().narrow(1, step, 1).reshape([b, n_in]);
+            let u = inputs.clone().narrow(1, step, 1).reshape([b, n_in]);
             let mut z = u.matmul(w_in_t.clone()) + static_drive.clone();
             if let Some(noise) = &noise {
                 z = z + noise.clone().narrow(1, step, 1).reshape([b, n]);

@@ -192,7 +192,8 @@ pub fn tensor3(data: Vec<f32>, shape: [usize; 3], device: &Device) -> Tensor<3> 
 pub fn batch_input(trials: &TrialBatch, context: Vec<f32>, context_shared: bool, noise: Option<Vec<f32>>, device: &Device) -> RnnInput {
     let k = context.len() / trials.batch;
     RnnInput {
-        inputs: tensor3(trials.inputs.clone(), [trials.batch, trials.steps, trials.n_in], device),
+        inputs: std::sync::Arc::new(trials.inputs.clone()),
+        input_shape: [trials.batch, trials.steps, trials.n_in],
         context: Tensor::from_data(TensorData::new(context, [trials.batch, k]), device),
         context_shared,
         rec_noise: noise.map(std::sync::Arc::new),
