@@ -10,9 +10,29 @@ use crate::train::worker::{Command, RunState};
 
 /// Curves are thinned to about this many points (drawing cost stays flat on long runs).
 const MAX_CURVE_POINTS: usize = 2000;
+/// The loss plot's smoothed curve averages this many (thinned) points.
+const SMOOTHING_STEPS: usize = 25;
 
 #[derive(Default)]
 pub struct TrainingPanel;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_axis_labels_and_smoothing() {
+        assert_eq!(short_number(1.0), "1");
+        assert_eq!(short_number(0.1), "0.1");
+        assert_eq!(short_number(0.01), "0.01");
+        assert_eq!(short_number(1e-4), "1e-4");
+        // window 2: (1)/1, (1+3)/2, (3+5)/2
+        let avg = moving_average(&[[1.0, 1.0], [2.0, 3.0], [3.0, 5.0]], 2);
+        assert_eq!(avg, vec![[1.0, 1.0], [2.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(thinned(&(0..5000).map(|i| [i as f64, 0.0]).collect::<Vec<_>>()).last(), Some(&[4999.0, 0.0]));
+        assert_eq!(format_duration(83.2), "1 min 23 s");
+    }
+}
 
 impl Panel for TrainingPanel {
     fn title(&self) -> &'static str {
@@ -34,7 +54,9 @@ impl Panel for TrainingPanel {
         controls_ui(ui, cx);
         stats_ui(ui, cx.run);
         ui.separator();
-        let plot_height = ((ui.available_height() - 24.0) / 2.0).max(120.0);
+        // two rows of plots, each with a caption line and the x-axis labels below it
+        let caption = ui.text_style_height(&egui::TextStyle::Body) + 2.0 * ui.spacing().item_spacing.y;
+        let plot_height = ((ui.available_height() - 2.0 * caption - 16.0) / 2.0).max(100.0);
         ui.columns(2, |columns| {
             loss_plot_ui(&mut columns[0], cx, plot_height);
             performance_plot_ui(&mut columns[1], cx.run, plot_height);
@@ -111,6 +133,30 @@ pub fn format_duration(secs: f64) -> String {
     }
 }
 
+/// `0.1` → `0.1`, `0.0001` → `1e-4`: tick labels for a log axis.
+fn short_number(x: f64) -> String {
+    if (0.001..10_000.0).contains(&x) {
+        let text = format!("{x:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{x:.0e}")
+    }
+}
+
+/// The mean of each point and the `window - 1` before it (y only), for a readable loss curve.
+fn moving_average(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
+    let mut sum = 0.0;
+    let mut out = Vec::with_capacity(points.len());
+    for (i, [x, y]) in points.iter().enumerate() {
+        sum += y;
+        if i >= window {
+            sum -= points[i - window][1];
+        }
+        out.push([*x, sum / (i + 1).min(window) as f64]);
+    }
+    out
+}
+
 /// Every n-th point so that at most about `MAX_CURVE_POINTS` remain (the last one always kept).
 fn thinned(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
     let stride = points.len().div_ceil(MAX_CURVE_POINTS).max(1);
@@ -125,7 +171,10 @@ fn thinned(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
 
 fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32) {
     let log = cx.settings.loss_log_scale;
-    ui.label("Loss").on_hover_text("Training loss of every step (masked mean squared error)");
+    ui.label("Loss").on_hover_text(
+        "Training loss (masked mean squared error): grey for every step (each step is one task, so it jumps), \
+         coloured for the running mean",
+    );
     let points: Vec<[f64; 2]> = thinned(&cx.run.loss)
         .into_iter()
         .filter(|[_, y]| y.is_finite() && (!log || *y > 0.0))
@@ -134,7 +183,7 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32) {
     let mut plot = Plot::new("loss").height(height).x_axis_label("step").allow_scroll(false);
     if log {
         plot = plot
-            .y_axis_formatter(|mark, _| format!("{:.1e}", 10f64.powf(mark.value)))
+            .y_axis_formatter(|mark, _| short_number(10f64.powf(mark.value)))
             .label_formatter(|hover| {
                 let point = match hover {
                     HoverPosition::NearDataPoint { position, .. } | HoverPosition::Elsewhere { position } => position,
@@ -142,8 +191,10 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32) {
                 Some(format!("step {:.0}\nloss {:.3e}", point.x, 10f64.powf(point.y)))
             });
     }
-    plot.show(ui, |plot_ui| {
-        plot_ui.line(Line::new("loss", PlotPoints::from(points)).width(1.5));
+    let smoothed = moving_average(&points, SMOOTHING_STEPS);
+    plot.legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
+        plot_ui.line(Line::new("every step", PlotPoints::from(points)).width(1.0).color(egui::Color32::from_gray(110)));
+        plot_ui.line(Line::new(format!("mean of {SMOOTHING_STEPS} steps"), PlotPoints::from(smoothed)).width(2.0));
     });
 }
 
