@@ -40,6 +40,27 @@ pub enum Command {
     },
     /// List the shipped presets, one line each.
     Presets,
+    /// Open the desktop app (also what `modulab` with no command does).
+    Gui(GuiArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct GuiArgs {
+    /// Start with this preset (default: quick).
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    pub preset: Option<String>,
+    /// Start with this TOML config file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override one setting by its TOML path, as for `train`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Start training as soon as the window opens.
+    #[arg(long)]
+    pub train: bool,
+    /// Close the window after SECS seconds (for CI and screenshots).
+    #[arg(long, value_name = "SECS")]
+    pub quit_after: Option<f64>,
 }
 
 /// Where a configuration comes from.
@@ -163,6 +184,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Train(args) => train_cmd(args),
         Command::Eval(args) => eval_cmd(args),
         Command::Tasks { command } => tasks_cmd(command),
+        Command::Gui(args) => gui_cmd(args),
         Command::Presets => {
             for (name, text) in config::PRESETS {
                 println!("{name:<14} {}", config::preset_summary(text).split_once(": ").map_or("", |(_, d)| d));
@@ -170,6 +192,22 @@ pub fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn gui_cmd(args: GuiArgs) -> Result<()> {
+    let (config, preset) = match (&args.preset, &args.config) {
+        (_, Some(path)) => (Config::from_file(path, &args.sets).map_err(UsageError::from)?, None),
+        (preset, None) => {
+            let name = preset.clone().unwrap_or_else(|| "quick".to_string());
+            (Config::from_preset(&name, &args.sets).map_err(UsageError::from)?, Some(name))
+        }
+    };
+    let quit_after = match args.quit_after {
+        Some(secs) if secs.is_finite() && secs >= 0.0 => Some(std::time::Duration::from_secs_f64(secs)),
+        Some(secs) => return Err(UsageError(format!("--quit-after must be a number of seconds ≥ 0, not {secs}")).into()),
+        None => None,
+    };
+    crate::app::run(crate::app::AppOptions { config, preset, quit_after, train: args.train })
 }
 
 fn resolve_config(source: &ConfigSource, sets: &[String], seed: Option<u64>, steps: Option<u64>, backend: Option<BackendArg>) -> Result<Config, UsageError> {

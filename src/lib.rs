@@ -3,6 +3,7 @@
 //! in the README.
 
 pub mod analysis;
+pub mod app;
 pub mod config;
 pub mod model;
 pub mod rng;

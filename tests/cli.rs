@@ -116,6 +116,10 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
         (&["train", "--config", "/nonexistent.toml", "--out", out], "/nonexistent.toml"),
         (&["tasks", "sample", "--task", "fdgoo", "--json"], "fdanti"),
         (&["tasks", "sample", "--task", "dm1", "--encoding", "compact", "--json"], "ring"),
+        (&["gui", "--preset", "quik"], "quick"),
+        (&["gui", "--preset", "quick", "--set", "model.n_unitz=4"], "model.n_units"),
+        (&["gui", "--config", "/nonexistent.toml"], "/nonexistent.toml"),
+        (&["gui", "--quit-after", "nan"], "--quit-after"),
     ];
     for (args, needle) in cases {
         let o = modulab(args);
@@ -123,6 +127,23 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
         let err = stderr(&o);
         assert!(err.contains(needle), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: not one line: {err}");
+    }
+}
+
+#[test]
+fn no_command_opens_the_app_and_without_a_display_says_so() {
+    // no display: the window cannot open; one line, exit code 1, no panic
+    for args in [&[][..], &["gui", "--quit-after", "0"][..]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_modulab"))
+            .args(args)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("WAYLAND_SOCKET")
+            .output()
+            .expect("the binary runs");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("cannot open the app window") && !err.contains("panicked"), "{args:?}: {err}");
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod adam;
 pub mod checkpoint;
 pub mod eval;
+pub mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;

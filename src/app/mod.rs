@@ -1,0 +1,406 @@
+//! The desktop app: watch the RNN learn and play with neuromodulation.
+//!
+//! Three kinds of state, kept apart:
+//! - [`UiSettings`]: persisted between sessions (eframe storage, `#[serde(default)]`);
+//! - [`RunData`]: what the worker sent about the current run (never persisted);
+//! - the draft [`Config`] the Setup panel edits, applied to the worker by a reset.
+//!
+//! The worker thread ([`crate::train::worker`]) owns the network; the app sends it commands and
+//! drains its events in [`eframe::App::logic`] within a time budget, so the UI never waits.
+//! One file per panel; each implements the small [`Panel`] trait.
+
+mod setup;
+mod status;
+mod training;
+
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::model::Pathway;
+use crate::train::worker::{Command, EvalResult, Event, RunState, Snapshot, Worker};
+
+/// At most this much UI-thread time per frame goes into draining worker events.
+const DRAIN_BUDGET: Duration = Duration::from_millis(10);
+/// How soon the worker asks for a repaint after sending something.
+const WAKE_AFTER: Duration = Duration::from_millis(10);
+
+/// UI settings remembered between sessions. Every field has a default, so an old or partial
+/// stored value still loads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiSettings {
+    /// Show the Setup side panel.
+    pub show_setup: bool,
+    /// Plot the loss on a log scale.
+    pub loss_log_scale: bool,
+    /// Open the "What am I looking at?" texts by default.
+    pub help_open: bool,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        Self { show_setup: true, loss_log_scale: true, help_open: false }
+    }
+}
+
+/// How severe a status message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub level: Level,
+    pub text: String,
+}
+
+/// Everything received from the worker about the current run.
+#[derive(Clone, Debug)]
+pub struct RunData {
+    /// The configuration the worker's network was built with.
+    pub config: Option<Config>,
+    pub state: RunState,
+    pub step: u64,
+    pub trials: u64,
+    /// Seconds spent training (pauses excluded).
+    pub train_secs: f64,
+    pub steps_per_sec: f64,
+    /// (step, loss) of every step received.
+    pub loss: Vec<[f64; 2]>,
+    /// Every evaluation of this run, in order.
+    pub evaluations: Vec<EvalResult>,
+    /// The latest snapshot taken from the worker's slot.
+    pub snapshot: Option<Snapshot>,
+    pub last_message: Option<Message>,
+}
+
+impl Default for RunData {
+    fn default() -> Self {
+        Self {
+            config: None,
+            state: RunState::Ready,
+            step: 0,
+            trials: 0,
+            train_secs: 0.0,
+            steps_per_sec: 0.0,
+            loss: Vec::new(),
+            evaluations: Vec::new(),
+            snapshot: None,
+            last_message: None,
+        }
+    }
+}
+
+impl RunData {
+    /// Take in one event from the worker.
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Reset(config) => {
+                let last_message = self.last_message.take();
+                *self = RunData { config: Some(*config), last_message, ..RunData::default() };
+            }
+            Event::State(state) => {
+                self.state = state;
+                if state != RunState::Running {
+                    self.steps_per_sec = 0.0;
+                }
+            }
+            Event::Step { step, loss, steps_per_sec, trials, train_secs } => {
+                self.step = step;
+                self.trials = trials;
+                self.train_secs = train_secs;
+                self.steps_per_sec = steps_per_sec;
+                self.loss.push([step as f64, loss as f64]);
+            }
+            Event::Evaluation(result) => {
+                let text = format!(
+                    "step {}: mean performance {:.0}%, worst task {:.0}%",
+                    result.step,
+                    100.0 * result.perf_mean(),
+                    100.0 * result.perf_min()
+                );
+                // a lesion re-evaluation of the same step replaces the previous one
+                if self.evaluations.last().is_some_and(|last| last.step == result.step) {
+                    self.evaluations.pop();
+                }
+                self.evaluations.push(result);
+                self.last_message = Some(Message { level: Level::Info, text });
+            }
+            Event::Warning(text) => self.last_message = Some(Message { level: Level::Warning, text }),
+            Event::Failed(text) => self.last_message = Some(Message { level: Level::Error, text }),
+            Event::Finished { step, converged } => {
+                let text = if converged {
+                    format!("every task reached the target performance at step {step}")
+                } else {
+                    format!("finished all {step} steps")
+                };
+                self.last_message = Some(Message { level: Level::Info, text });
+            }
+        }
+    }
+
+    /// The total number of steps of the run.
+    pub fn total_steps(&self) -> u64 {
+        self.config.as_ref().map_or(0, |c| c.train.steps)
+    }
+
+    /// The latest evaluation: the snapshot slot's (the newest the worker has), else the last event's.
+    pub fn latest_evaluation(&self) -> Option<&EvalResult> {
+        self.snapshot.as_ref().and_then(|s| s.evaluation.as_ref()).or(self.evaluations.last())
+    }
+}
+
+/// What a panel borrows each frame.
+pub struct PanelContext<'a> {
+    pub run: &'a RunData,
+    pub settings: &'a mut UiSettings,
+    /// The configuration being edited in the Setup panel.
+    pub draft: &'a mut Config,
+    /// The preset the draft came from, if unchanged since.
+    pub preset: &'a mut String,
+    /// Pathways lesioned at test time.
+    pub lesions: &'a mut Vec<Pathway>,
+    /// Commands for the worker, sent after the frame.
+    pub commands: &'a mut Vec<Command>,
+}
+
+/// One panel of the app.
+pub trait Panel {
+    /// The panel's heading.
+    fn title(&self) -> &'static str;
+    /// The "What am I looking at?" text.
+    fn help(&self) -> &'static str;
+    /// Draw the panel.
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>);
+}
+
+/// A panel's heading with its "What am I looking at?" text underneath.
+pub fn heading_ui(ui: &mut egui::Ui, panel: &dyn Panel, settings: &UiSettings) {
+    ui.heading(panel.title());
+    egui::CollapsingHeader::new("What am I looking at?")
+        .id_salt(("help", panel.title()))
+        .default_open(settings.help_open)
+        .show(ui, |ui| {
+            ui.label(panel.help());
+        })
+        .header_response
+        .on_hover_text("A short explanation of this panel, for a first visit");
+}
+
+/// How the app starts.
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    pub config: Config,
+    /// The preset `config` came from (shown in the picker), if any.
+    pub preset: Option<String>,
+    /// Close the window after this long (for CI and screenshots).
+    pub quit_after: Option<Duration>,
+    /// Start training as soon as the window opens.
+    pub train: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        let config = Config::from_preset("quick", &[]).unwrap_or_default();
+        Self { config, preset: Some("quick".into()), quit_after: None, train: false }
+    }
+}
+
+/// The app: panels, the worker handle and the three kinds of state.
+pub struct ModulabApp {
+    settings: UiSettings,
+    run: RunData,
+    draft: Config,
+    preset: String,
+    lesions: Vec<Pathway>,
+    /// The last configuration sent with a reset (so an edit is sent once, not every frame).
+    sent_config: Option<Config>,
+    worker: Option<Worker>,
+    setup: setup::SetupPanel,
+    training: training::TrainingPanel,
+    status: status::StatusPanel,
+    quit_at: Option<Instant>,
+    quit_after: Option<Duration>,
+    train_on_start: bool,
+    /// The worker could not be started (shown in the status bar).
+    spawn_failed: bool,
+}
+
+impl ModulabApp {
+    /// The app with settings restored from `storage` (if any). The worker starts on the first
+    /// frame, when the egui context to wake is known.
+    pub fn new(options: AppOptions, storage: Option<&dyn eframe::Storage>) -> Self {
+        let settings = storage
+            .and_then(|s| eframe::get_value::<UiSettings>(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        Self {
+            settings,
+            run: RunData::default(),
+            draft: options.config.clone(),
+            preset: options.preset.unwrap_or_default(),
+            lesions: Vec::new(),
+            sent_config: Some(options.config),
+            worker: None,
+            setup: setup::SetupPanel::default(),
+            training: training::TrainingPanel::default(),
+            status: status::StatusPanel,
+            quit_at: None,
+            quit_after: options.quit_after,
+            train_on_start: options.train,
+            spawn_failed: false,
+        }
+    }
+
+    /// What the app received about the current run.
+    pub fn run_data(&self) -> &RunData {
+        &self.run
+    }
+
+    /// The configuration being edited.
+    pub fn draft(&self) -> &Config {
+        &self.draft
+    }
+
+    pub fn settings(&self) -> &UiSettings {
+        &self.settings
+    }
+
+    pub fn lesions(&self) -> &[Pathway] {
+        &self.lesions
+    }
+
+    /// Start the worker (first frame), drain its events within the budget, take the latest
+    /// snapshot, and handle --quit-after. Never blocks.
+    pub fn logic_ctx(&mut self, ctx: &egui::Context) {
+        let now = Instant::now();
+        if self.worker.is_none() && !self.spawn_failed {
+            self.spawn_worker(ctx);
+        }
+        if let Some(worker) = &self.worker {
+            let deadline = now + DRAIN_BUDGET;
+            while let Some(event) = worker.try_recv() {
+                self.run.apply(event);
+                if Instant::now() >= deadline {
+                    ctx.request_repaint(); // more next frame
+                    break;
+                }
+            }
+            if let Some(snapshot) = worker.take_snapshot() {
+                self.run.snapshot = Some(snapshot);
+            }
+        }
+        if let Some(after) = self.quit_after {
+            let at = *self.quit_at.get_or_insert(now + after);
+            if now >= at {
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            } else {
+                ctx.request_repaint_after(at - now);
+            }
+        }
+    }
+
+    fn spawn_worker(&mut self, ctx: &egui::Context) {
+        let waker_ctx = ctx.clone();
+        let wake = Box::new(move || waker_ctx.request_repaint_after(WAKE_AFTER));
+        let config = self.sent_config.clone().unwrap_or_else(|| self.draft.clone());
+        match Worker::spawn(config, wake) {
+            Ok(worker) => {
+                if self.train_on_start {
+                    worker.send(Command::Start);
+                }
+                self.worker = Some(worker);
+            }
+            Err(e) => {
+                self.spawn_failed = true;
+                self.run.state = RunState::Failed;
+                self.run.last_message = Some(Message { level: Level::Error, text: format!("cannot start the training thread: {e}") });
+            }
+        }
+    }
+
+    /// Draw every panel and send the commands they produced.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let mut commands = Vec::new();
+        let Self { settings, run, draft, preset, lesions, setup, training, status, .. } = self;
+        let mut cx = PanelContext { run, settings, draft, preset, lesions, commands: &mut commands };
+
+        egui::Panel::bottom("status").show(ui, |ui| status.ui(ui, &mut cx));
+        if cx.settings.show_setup {
+            egui::Panel::left("setup").resizable(true).default_size(330.0).show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| setup.ui(ui, &mut cx));
+            });
+        }
+        egui::CentralPanel::default().show(ui, |ui| training.ui(ui, &mut cx));
+
+        self.apply_draft(&mut commands);
+        for command in commands {
+            self.send(command);
+        }
+    }
+
+    /// A draft that differs from the run is applied at once while the network is untrained;
+    /// after that the Setup panel asks before restarting.
+    fn apply_draft(&mut self, commands: &mut Vec<Command>) {
+        let untrained = self.run.step == 0 && matches!(self.run.state, RunState::Ready);
+        let differs = self.run.config.as_ref() != Some(&self.draft);
+        let already_sent = self.sent_config.as_ref() == Some(&self.draft);
+        if untrained && differs && !already_sent && self.draft.validate().is_ok() {
+            commands.push(Command::Reset(Box::new(self.draft.clone())));
+        }
+        for command in commands.iter() {
+            if let Command::Reset(config) = command {
+                self.sent_config = Some((**config).clone());
+            }
+        }
+    }
+
+    fn send(&mut self, command: Command) {
+        let sent = self.worker.as_ref().is_some_and(|w| w.send(command));
+        if !sent {
+            self.run.last_message =
+                Some(Message { level: Level::Error, text: "the training thread is not running; restart the app".into() });
+        }
+    }
+}
+
+impl eframe::App for ModulabApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.logic_ctx(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        // stop and join the worker now rather than whenever the app is dropped
+        self.worker = None;
+    }
+}
+
+/// Open the app window and run until it is closed.
+pub fn run(options: AppOptions) -> anyhow::Result<()> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("modulab")
+            .with_inner_size([1400.0, 900.0])
+            .with_min_inner_size([800.0, 500.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "modulab",
+        native,
+        Box::new(move |cc| Ok(Box::new(ModulabApp::new(options, cc.storage)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the app window: {e}"))
+}

@@ -1,0 +1,300 @@
+//! The Setup panel: what network to train on which tasks, with which context pathways.
+
+use eframe::egui;
+
+use super::{Panel, PanelContext, heading_ui};
+use crate::config::{self, Config};
+use crate::model::{Activation, Pathway};
+use crate::tasks::Task;
+use crate::train::worker::{Command, RunState};
+
+/// The task families in Yang's order.
+const FAMILIES: [&str; 5] = ["Go", "Anti", "Decision making", "Delayed decision making", "Matching"];
+
+#[derive(Default)]
+pub struct SetupPanel {
+    /// A preset that failed to load (shown under the picker).
+    preset_error: Option<String>,
+}
+
+/// Plain words and the equation for each pathway.
+pub fn pathway_tooltip(pathway: Pathway) -> &'static str {
+    match pathway {
+        Pathway::Bias => {
+            "Bias (excitability, additive). Each task shifts every neuron's input by its own learned \
+             amount, as if a neuromodulator made some neurons easier and others harder to excite. \
+             This is Yang et al.'s 'rule input'.\n\nz_t = W r_{t-1} + W_in u_t + b + E c"
+        }
+        Pathway::Gain => {
+            "Gain (excitability, multiplicative). Each task turns every neuron's sensitivity up or \
+             down: the slope of its input-output curve changes, not its threshold.\n\n\
+             pre_t = g(c) ⊙ z_t,   g(c) = 1 + G c"
+        }
+        Pathway::Synaptic => {
+            "Synaptic (connection strength). Each task adds its own small low-rank change to the \
+             recurrent weights, so the wiring itself depends on the task.\n\n\
+             W(c) = W_rec + Σ_k c_k U_k V_kᵀ   (rank r)"
+        }
+    }
+}
+
+fn activation_name(a: Activation) -> &'static str {
+    match a {
+        Activation::Relu => "relu",
+        Activation::Softplus => "softplus",
+        Activation::Tanh => "tanh",
+    }
+}
+
+impl Panel for SetupPanel {
+    fn title(&self) -> &'static str {
+        "Setup"
+    }
+
+    fn help(&self) -> &'static str {
+        "Choose the network and what it learns. The tasks are Yang et al.'s battery: on every \
+         trial the network sees stimuli on two rings of inputs and a fixation cue, and must either \
+         keep fixating or point at the right place. The network is told which task it is doing \
+         only through its context pathways: a bias, a gain or a synaptic change per task. With no \
+         pathway it cannot tell the tasks apart.\n\nChanging the network or the tasks needs a new \
+         run; lesions apply at once to the current network."
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+        heading_ui(ui, self, cx.settings);
+        ui.separator();
+        self.preset_ui(ui, cx);
+        restart_ui(ui, cx);
+        ui.separator();
+        network_ui(ui, cx.draft);
+        ui.separator();
+        pathways_ui(ui, cx.draft);
+        ui.separator();
+        lesions_ui(ui, cx);
+        ui.separator();
+        training_settings_ui(ui, cx.draft);
+        ui.separator();
+        tasks_ui(ui, cx.draft);
+    }
+}
+
+impl SetupPanel {
+    fn preset_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+        ui.horizontal(|ui| {
+            ui.label("Preset").on_hover_text("A ready-made configuration; pick one to load all its settings");
+            let selected = if cx.preset.is_empty() { "custom" } else { cx.preset.as_str() };
+            egui::ComboBox::from_id_salt("preset")
+                .selected_text(selected.to_string())
+                .show_ui(ui, |ui| {
+                    for (name, text) in config::PRESETS {
+                        let summary = config::preset_summary(text).split_once(": ").map_or("", |(_, d)| d);
+                        if ui.selectable_label(cx.preset.as_str() == *name, *name).on_hover_text(summary).clicked() {
+                            match Config::from_preset(name, &[]) {
+                                Ok(config) => {
+                                    *cx.draft = config;
+                                    *cx.preset = name.to_string();
+                                    self.preset_error = None;
+                                }
+                                Err(e) => self.preset_error = Some(e.to_string()),
+                            }
+                        }
+                    }
+                })
+                .response
+                .on_hover_text("Load a preset: quick is the first run (4 tasks, learns in about a minute)");
+        });
+        if let Some(error) = &self.preset_error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+    }
+}
+
+/// When the draft differs from the running network: say so and offer a restart.
+fn restart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+    let started = cx.run.step > 0 || !matches!(cx.run.state, RunState::Ready);
+    let differs = cx.run.config.as_ref().is_some_and(|c| c != cx.draft);
+    if !(started && differs) {
+        return;
+    }
+    ui.add_space(4.0);
+    match cx.draft.validate() {
+        Ok(()) => {
+            ui.colored_label(ui.visuals().warn_fg_color, "These settings need a new network.");
+            ui.horizontal(|ui| {
+                if ui
+                    .button("Restart with these settings")
+                    .on_hover_text("Throw away the current network and start a fresh run with the settings below")
+                    .clicked()
+                {
+                    cx.commands.push(Command::Reset(Box::new(cx.draft.clone())));
+                }
+                if ui.button("Undo changes").on_hover_text("Go back to the settings of the current run").clicked() {
+                    if let Some(config) = &cx.run.config {
+                        *cx.draft = config.clone();
+                    }
+                }
+            });
+        }
+        Err(problem) => {
+            ui.colored_label(ui.visuals().error_fg_color, problem);
+        }
+    }
+}
+
+fn network_ui(ui: &mut egui::Ui, draft: &mut Config) {
+    ui.strong("Network");
+    egui::Grid::new("network").num_columns(2).show(ui, |ui| {
+        ui.label("Units").on_hover_text("Number of recurrent neurons N");
+        ui.add(egui::DragValue::new(&mut draft.model.n_units).range(4..=1024).speed(1.0))
+            .on_hover_text("Number of recurrent neurons N. More units hold more tasks but train more slowly.");
+        ui.end_row();
+
+        ui.label("Activation").on_hover_text("The neurons' input-output function φ");
+        egui::ComboBox::from_id_salt("activation")
+            .selected_text(activation_name(draft.model.activation))
+            .show_ui(ui, |ui| {
+                for a in [Activation::Relu, Activation::Softplus, Activation::Tanh] {
+                    ui.selectable_value(&mut draft.model.activation, a, activation_name(a));
+                }
+            })
+            .response
+            .on_hover_text("φ: relu (Yang's default) max(0, x); softplus log(1 + eˣ); tanh");
+        ui.end_row();
+    });
+}
+
+fn pathways_ui(ui: &mut egui::Ui, draft: &mut Config) {
+    ui.strong("Context pathways")
+        .on_hover_text("How the network is told which task to do. Any combination, including none.");
+    for pathway in Pathway::ALL {
+        let mut on = draft.model.has(pathway);
+        if ui.checkbox(&mut on, pathway.name()).on_hover_text(pathway_tooltip(pathway)).changed() {
+            if on {
+                draft.model.pathways.push(pathway);
+                draft.model.pathways.sort();
+            } else {
+                draft.model.pathways.retain(|p| *p != pathway);
+            }
+        }
+    }
+    if draft.model.has(Pathway::Synaptic) {
+        ui.horizontal(|ui| {
+            ui.label("Synaptic rank").on_hover_text("The rank r of each task's change U_k V_kᵀ");
+            ui.add(egui::DragValue::new(&mut draft.model.synaptic_rank).range(1..=16))
+                .on_hover_text("The rank r of each task's weight change U_k V_kᵀ: 1 is one direction per task");
+        });
+    }
+    if draft.model.pathways.is_empty() {
+        ui.weak("No pathway: the network cannot tell the tasks apart.");
+    }
+}
+
+fn lesions_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+    ui.strong("Lesions (test time)").on_hover_text(
+        "Switch a trained pathway off when testing: its contribution is replaced by what it gives \
+         for no context (c = 0). Training is not affected. Applies at once.",
+    );
+    let active: Vec<Pathway> = cx.run.config.as_ref().map(|c| c.model.pathways.clone()).unwrap_or_default();
+    if active.is_empty() {
+        ui.weak("The current network has no pathway to lesion.");
+        return;
+    }
+    let mut changed = false;
+    for pathway in active {
+        let mut lesioned = cx.lesions.contains(&pathway);
+        let label = format!("Lesion {}", pathway.name());
+        let tip = format!(
+            "Test the network with its {} pathway removed; the bar chart shows the result next to the intact network",
+            pathway.name()
+        );
+        if ui.checkbox(&mut lesioned, label).on_hover_text(tip).changed() {
+            changed = true;
+            if lesioned {
+                cx.lesions.push(pathway);
+                cx.lesions.sort();
+            } else {
+                cx.lesions.retain(|p| *p != pathway);
+            }
+        }
+    }
+    if changed {
+        cx.commands.push(Command::SetLesions(cx.lesions.clone()));
+    }
+}
+
+fn training_settings_ui(ui: &mut egui::Ui, draft: &mut Config) {
+    ui.strong("Training");
+    egui::Grid::new("training-settings").num_columns(2).show(ui, |ui| {
+        ui.label("Learning rate").on_hover_text("Adam's step size");
+        ui.add(
+            egui::DragValue::new(&mut draft.train.learning_rate)
+                .range(1e-5..=1e-1)
+                .speed(1e-4)
+                .max_decimals(5),
+        )
+        .on_hover_text("Adam's step size: larger learns faster but may become unstable (try 1e-3 to 3e-3)");
+        ui.end_row();
+
+        ui.label("Batch size").on_hover_text("Trials per optimiser step");
+        ui.add(egui::DragValue::new(&mut draft.train.batch_size).range(1..=512))
+            .on_hover_text("Trials per optimiser step; all trials of a batch belong to one task");
+        ui.end_row();
+
+        ui.label("Steps").on_hover_text("Optimiser steps in the run");
+        ui.add(egui::DragValue::new(&mut draft.train.steps).range(1..=1_000_000).speed(10.0))
+            .on_hover_text("Optimiser steps in the run (one batch of one task each)");
+        ui.end_row();
+
+        ui.label("Evaluate every").on_hover_text("Steps between two evaluations");
+        ui.add(egui::DragValue::new(&mut draft.train.eval_every).range(1..=100_000).suffix(" steps"))
+            .on_hover_text("Steps between two evaluations on fresh trials of every task");
+        ui.end_row();
+
+        ui.label("Seed").on_hover_text("The random seed");
+        ui.add(egui::DragValue::new(&mut draft.train.seed))
+            .on_hover_text("Seed of every random draw (weights, trials, noise): the same seed gives the same run");
+        ui.end_row();
+    });
+}
+
+fn tasks_ui(ui: &mut egui::Ui, draft: &mut Config) {
+    ui.strong("Tasks").on_hover_text("The tasks trained together; each gets its own context vector");
+    ui.horizontal(|ui| {
+        let encoding = draft.tasks.encoding;
+        if ui.small_button("All").on_hover_text("Train every task of the battery").clicked() {
+            draft.train.tasks = Task::all_for(encoding);
+        }
+        if ui.small_button("Only the first").on_hover_text("Train only the first selected task").clicked() {
+            draft.train.tasks.truncate(1);
+        }
+        ui.weak(format!("{} of {} selected", draft.train.tasks.len(), Task::all_for(encoding).len()));
+    });
+    for family in FAMILIES {
+        let members: Vec<Task> = Task::ALL.into_iter().filter(|t| t.family() == family).collect();
+        let selected = members.iter().filter(|t| draft.train.tasks.contains(t)).count();
+        egui::CollapsingHeader::new(format!("{family} ({selected}/{})", members.len()))
+            .id_salt(("family", family))
+            .default_open(selected > 0)
+            .show(ui, |ui| {
+                for task in members {
+                    let mut on = draft.train.tasks.contains(&task);
+                    let supported = task.supports(draft.tasks.encoding);
+                    let label = format!("{} ({})", task.label(), task.name());
+                    let response = ui
+                        .add_enabled(supported, egui::Checkbox::new(&mut on, label))
+                        .on_hover_text(task.description())
+                        .on_disabled_hover_text("Not well posed in the compact encoding");
+                    if response.changed() {
+                        if on {
+                            draft.train.tasks.push(task);
+                            draft.train.tasks.sort_by_key(|t| t.index());
+                        } else if draft.train.tasks.len() > 1 {
+                            draft.train.tasks.retain(|t| *t != task);
+                        }
+                    }
+                }
+            })
+            .header_response
+            .on_hover_text(format!("The {family} tasks; hover a task for what the network must do"));
+    }
+}

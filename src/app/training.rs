@@ -1,0 +1,267 @@
+//! The Training panel: run controls, the loss curve, per-task performance curves and a bar chart
+//! of the latest evaluation.
+
+use eframe::egui;
+use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, Plot, PlotPoints};
+
+use super::{Panel, PanelContext, RunData, heading_ui};
+use crate::tasks::Task;
+use crate::train::worker::{Command, RunState};
+
+/// Curves are thinned to about this many points (drawing cost stays flat on long runs).
+const MAX_CURVE_POINTS: usize = 2000;
+/// The loss plot's smoothed curve averages this many (thinned) points.
+const SMOOTHING_STEPS: usize = 25;
+
+#[derive(Default)]
+pub struct TrainingPanel;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_axis_labels_and_smoothing() {
+        assert_eq!(short_number(1.0), "1");
+        assert_eq!(short_number(0.1), "0.1");
+        assert_eq!(short_number(0.01), "0.01");
+        assert_eq!(short_number(1e-4), "1e-4");
+        // window 2: (1)/1, (1+3)/2, (3+5)/2
+        let avg = moving_average(&[[1.0, 1.0], [2.0, 3.0], [3.0, 5.0]], 2);
+        assert_eq!(avg, vec![[1.0, 1.0], [2.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(thinned(&(0..5000).map(|i| [i as f64, 0.0]).collect::<Vec<_>>()).last(), Some(&[4999.0, 0.0]));
+        assert_eq!(format_duration(83.2), "1 min 23 s");
+    }
+}
+
+impl Panel for TrainingPanel {
+    fn title(&self) -> &'static str {
+        "Training"
+    }
+
+    fn help(&self) -> &'static str {
+        "Each optimiser step shows the network one batch of trials of one task and nudges its \
+         weights to reduce the error (the loss, top left; log scale, so steady progress looks \
+         like a straight descent). Every few steps the network is tested on fresh trials of every \
+         task: top right is the fraction of correct trials per task over time (click a legend \
+         entry to hide a task), and the bars below are the latest test. A trial is correct when, \
+         at its end, the network fixates if it should, or points within 0.2π of the target. \
+         Lesioned bars show the same network tested with the lesioned pathways removed."
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+        heading_ui(ui, self, cx.settings);
+        controls_ui(ui, cx);
+        stats_ui(ui, cx.run);
+        ui.separator();
+        // two rows of plots, each with a caption line and the x-axis labels below it
+        let caption = ui.text_style_height(&egui::TextStyle::Body) + 2.0 * ui.spacing().item_spacing.y;
+        let plot_height = ((ui.available_height() - 2.0 * caption - 16.0) / 2.0).max(100.0);
+        ui.columns(2, |columns| {
+            loss_plot_ui(&mut columns[0], cx, plot_height);
+            performance_plot_ui(&mut columns[1], cx.run, plot_height);
+        });
+        bar_chart_ui(ui, cx.run, plot_height);
+    }
+}
+
+fn controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+    let state = cx.run.state;
+    ui.horizontal(|ui| {
+        let can_train = matches!(state, RunState::Ready | RunState::Paused);
+        if ui
+            .add_enabled(can_train, egui::Button::new("Train"))
+            .on_hover_text("Start training, or go on after a pause")
+            .clicked()
+        {
+            cx.commands.push(Command::Start);
+        }
+        if ui
+            .add_enabled(state == RunState::Running, egui::Button::new("Pause"))
+            .on_hover_text("Stop after the current step; the network is kept and Train goes on from there")
+            .clicked()
+        {
+            cx.commands.push(Command::Pause);
+        }
+        let can_step = matches!(state, RunState::Ready | RunState::Paused | RunState::Running);
+        if ui
+            .add_enabled(can_step, egui::Button::new("Step"))
+            .on_hover_text("Pause and do exactly one optimiser step (one batch of one task)")
+            .clicked()
+        {
+            cx.commands.push(Command::StepOnce);
+        }
+        if ui
+            .button("Reset")
+            .on_hover_text("Throw the network away and start a fresh, untrained one with the Setup panel's settings")
+            .clicked()
+        {
+            cx.commands.push(Command::Reset(Box::new(cx.draft.clone())));
+        }
+        ui.separator();
+        ui.checkbox(&mut cx.settings.loss_log_scale, "Log scale")
+            .on_hover_text("Plot the loss on a logarithmic axis");
+        ui.checkbox(&mut cx.settings.show_setup, "Setup panel").on_hover_text("Show or hide the Setup panel");
+    });
+}
+
+fn stats_ui(ui: &mut egui::Ui, run: &RunData) {
+    ui.horizontal(|ui| {
+        ui.label(format!("step {} / {}", run.step, run.total_steps()))
+            .on_hover_text("Optimiser steps done / steps in the run");
+        ui.separator();
+        ui.label(format!("{:.1} steps/s", run.steps_per_sec)).on_hover_text("Training speed over the last steps");
+        ui.separator();
+        ui.label(format!("{} trials", run.trials)).on_hover_text("Training trials the network has seen");
+        ui.separator();
+        ui.label(format_duration(run.train_secs)).on_hover_text("Time spent training (pauses excluded)");
+        if let Some(e) = run.latest_evaluation() {
+            ui.separator();
+            ui.label(format!("mean {:.0}%  worst {:.0}%", 100.0 * e.perf_mean(), 100.0 * e.perf_min()))
+                .on_hover_text("Mean and worst task performance in the latest evaluation");
+        }
+    });
+}
+
+/// `83.2` → `1 min 23 s`.
+pub fn format_duration(secs: f64) -> String {
+    let secs = secs.max(0.0).round() as u64;
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// `0.1` → `0.1`, `0.0001` → `1e-4`: tick labels for a log axis.
+fn short_number(x: f64) -> String {
+    if (0.001..10_000.0).contains(&x) {
+        let text = format!("{x:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{x:.0e}")
+    }
+}
+
+/// The mean of each point and the `window - 1` before it (y only), for a readable loss curve.
+fn moving_average(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
+    let mut sum = 0.0;
+    let mut out = Vec::with_capacity(points.len());
+    for (i, [x, y]) in points.iter().enumerate() {
+        sum += y;
+        if i >= window {
+            sum -= points[i - window][1];
+        }
+        out.push([*x, sum / (i + 1).min(window) as f64]);
+    }
+    out
+}
+
+/// Every n-th point so that at most about `MAX_CURVE_POINTS` remain (the last one always kept).
+fn thinned(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
+    let stride = points.len().div_ceil(MAX_CURVE_POINTS).max(1);
+    let mut out: Vec<[f64; 2]> = points.iter().step_by(stride).copied().collect();
+    if let Some(last) = points.last() {
+        if out.last() != Some(last) {
+            out.push(*last);
+        }
+    }
+    out
+}
+
+fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32) {
+    let log = cx.settings.loss_log_scale;
+    ui.label("Loss").on_hover_text(
+        "Training loss (masked mean squared error): grey for every step (each step is one task, so it jumps), \
+         coloured for the running mean",
+    );
+    let points: Vec<[f64; 2]> = thinned(&cx.run.loss)
+        .into_iter()
+        .filter(|[_, y]| y.is_finite() && (!log || *y > 0.0))
+        .map(|[x, y]| [x, if log { y.log10() } else { y }])
+        .collect();
+    let mut plot = Plot::new("loss").height(height).x_axis_label("step").allow_scroll(false);
+    if log {
+        plot = plot
+            .y_axis_formatter(|mark, _| short_number(10f64.powf(mark.value)))
+            .label_formatter(|hover| {
+                let point = match hover {
+                    HoverPosition::NearDataPoint { position, .. } | HoverPosition::Elsewhere { position } => position,
+                };
+                Some(format!("step {:.0}\nloss {:.3e}", point.x, 10f64.powf(point.y)))
+            });
+    }
+    let smoothed = moving_average(&points, SMOOTHING_STEPS);
+    plot.legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
+        plot_ui.line(Line::new("every step", PlotPoints::from(points)).width(1.0).color(egui::Color32::from_gray(110)));
+        plot_ui.line(Line::new(format!("mean of {SMOOTHING_STEPS} steps"), PlotPoints::from(smoothed)).width(2.0));
+    });
+}
+
+fn performance_plot_ui(ui: &mut egui::Ui, run: &RunData, height: f32) {
+    ui.label("Performance per task").on_hover_text("Fraction of correct test trials of each task; click a legend entry to hide it");
+    let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
+    Plot::new("performance")
+        .height(height)
+        .x_axis_label("step")
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_scroll(false)
+        .legend(Legend::default().position(Corner::RightBottom))
+        .show(ui, |plot_ui| {
+            for (i, task) in tasks.iter().enumerate() {
+                let points: Vec<[f64; 2]> = run
+                    .evaluations
+                    .iter()
+                    .filter_map(|e| e.perf.get(i).filter(|(t, _)| t == task).map(|(_, p)| [e.step as f64, *p as f64]))
+                    .collect();
+                plot_ui.line(Line::new(task.label(), PlotPoints::from(thinned(&points))).width(1.5));
+            }
+        });
+}
+
+fn bar_chart_ui(ui: &mut egui::Ui, run: &RunData, height: f32) {
+    let latest = run.latest_evaluation();
+    let title = latest.map_or("Latest evaluation".to_string(), |e| format!("Latest evaluation (step {})", e.step));
+    ui.label(title).on_hover_text("Fraction of correct test trials of each task at the latest evaluation");
+    let labels: Vec<&'static str> = latest.map(|e| e.perf.iter().map(|(t, _)| t.label()).collect()).unwrap_or_default();
+    let lesioned = latest.and_then(|e| e.lesioned.as_ref());
+    let width = if lesioned.is_some() { 0.4 } else { 0.7 };
+    let offset = if lesioned.is_some() { 0.2 } else { 0.0 };
+    Plot::new("latest")
+        .height(height)
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .legend(Legend::default().position(Corner::RightTop))
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+                labels.get(i as usize).map_or(String::new(), |l| l.to_string())
+            } else {
+                String::new()
+            }
+        })
+        .show(ui, |plot_ui| {
+            if let Some(e) = latest {
+                let bars = e
+                    .perf
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (t, p))| Bar::new(i as f64 - offset, *p as f64).width(width).name(t.label()))
+                    .collect();
+                plot_ui.bar_chart(BarChart::new("intact", bars));
+                if let Some((pathways, perf)) = lesioned {
+                    let bars = perf
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (t, p))| Bar::new(i as f64 + offset, *p as f64).width(width).name(t.label()))
+                        .collect();
+                    let name = format!("{} lesioned", crate::model::Pathway::set_label(pathways));
+                    plot_ui.bar_chart(BarChart::new(name, bars));
+                }
+            }
+        });
+}
