@@ -53,8 +53,10 @@ fn train_until_an_evaluation_toggle_pathways_lesion_and_reset() {
     run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
     assert_eq!(harness.state().run_data().state, RunState::Ready);
 
+    run_until(&mut harness, "the untrained network's evaluation", |app| !app.run_data().evaluations.is_empty());
+    assert_eq!(harness.state().run_data().evaluations[0].step, 0);
     harness.get_by_label("Train").click();
-    run_until(&mut harness, "an evaluation", |app| !app.run_data().evaluations.is_empty());
+    run_until(&mut harness, "an evaluation", |app| app.run_data().evaluations.iter().any(|e| e.step > 0));
     {
         let run = harness.state().run_data();
         assert!(!run.loss.is_empty(), "the loss curve has data");
@@ -94,7 +96,9 @@ fn train_until_an_evaluation_toggle_pathways_lesion_and_reset() {
 
     // Train the new network to its first evaluation, then lesion each pathway
     harness.get_by_label("Train").click();
-    run_until(&mut harness, "an evaluation of the new network", |app| !app.run_data().evaluations.is_empty());
+    run_until(&mut harness, "an evaluation of the new network", |app| {
+        app.run_data().evaluations.iter().any(|e| e.step > 0)
+    });
     for pathway in Pathway::ALL {
         let label = format!("Lesion {}", pathway.name());
         harness.get_by_label(&label).click();
@@ -111,7 +115,8 @@ fn train_until_an_evaluation_toggle_pathways_lesion_and_reset() {
     // Reset: a fresh, untrained network with the same settings
     harness.get_by_label("Reset").click();
     run_until(&mut harness, "the reset", |app| {
-        app.run_data().state == RunState::Ready && app.run_data().step == 0 && app.run_data().evaluations.is_empty()
+        let run = app.run_data();
+        run.state == RunState::Ready && run.step == 0 && run.loss.is_empty() && run.evaluations.iter().all(|e| e.step == 0)
     });
     // dropping the harness drops the app, which stops and joins the worker
 }

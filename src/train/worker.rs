@@ -13,7 +13,8 @@
 //! stops and joins the thread.
 //!
 //! Training is deterministic like the CLI's [`super::run`]: the same steps in the same order,
-//! evaluations at the same steps (evaluation draws from its own random stream).
+//! evaluations at the same steps (evaluation draws from its own random stream), plus one of the
+//! untrained network after every reset so the curves start at chance level.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -330,6 +331,9 @@ impl WorkerState {
             Ok(trainer) => {
                 self.trainer = Some(trainer);
                 self.set_state(RunState::Ready);
+                // the untrained network's score (chance level), so the curves start at step 0;
+                // evaluation has its own random stream, so training is unchanged
+                self.guarded(|state| state.evaluate_and_publish().map(|_| StepOutcome::Stepped));
             }
             Err(payload) => self.fail(format!("could not build the network: {}", panic_message(&*payload))),
         }
@@ -520,7 +524,7 @@ mod tests {
             .iter()
             .filter_map(|e| if let Event::Evaluation(r) = e { Some(r.step) } else { None })
             .collect();
-        assert_eq!(evals, vec![3, 6, 9, 12]);
+        assert_eq!(evals, vec![0, 3, 6, 9, 12]);
         let snapshot = worker.take_snapshot().expect("a snapshot after evaluations");
         assert_eq!(snapshot.step, 12);
         assert_eq!(snapshot.evaluation.map(|e| e.perf.len()), Some(4));
@@ -557,7 +561,7 @@ mod tests {
     fn a_panic_becomes_a_failed_event_and_reset_recovers() {
         let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
         let mut seen = Vec::new();
-        wait_for(&worker, &mut seen, |e| matches!(e, Event::State(RunState::Ready)));
+        wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
         worker.send(Command::InjectPanic);
         let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::Failed(_)));
         assert!(matches!(&failed, Event::Failed(m) if m.contains("injected panic")), "{failed:?}");
