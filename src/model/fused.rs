@@ -156,20 +156,8 @@ fn host_drive(settings: &ScanSettings, dims: ScanDims, w_in: &[f32], static_driv
     let (bt, n, n_in) = (dims.batch * dims.steps, dims.units, settings.n_in);
     assert_eq!(settings.inputs.len(), bt * n_in, "inputs must be [B, T, n_in]");
     let mut drive = vec![0.0f32; bt * n];
-    if bt > 0 && n > 0 && n_in > 0 {
-        // SAFETY: dst is [BT, N], lhs u is [BT, n_in], rhs W_inᵀ reads W_in [N, n_in] with swapped strides.
-        unsafe {
-            gemm::gemm(
-                bt, n, n_in,
-                drive.as_mut_ptr(), 1, n as isize,
-                false,
-                settings.inputs.as_ptr(), 1, n_in as isize,
-                w_in.as_ptr(), n_in as isize, 1,
-                0.0f32, 1.0f32, false, false, false,
-                gemm::Parallelism::None,
-            );
-        }
-    }
+    // u [BT, n_in] · W_inᵀ, reading W_in [N, n_in] with swapped strides
+    matmul(bt, n, n_in, &mut drive, Strided::rows(&settings.inputs, n_in), Strided::columns(w_in, n_in));
     for (b, trial) in drive.chunks_mut(dims.steps * n).enumerate() {
         let s = &static_drive[b * n..(b + 1) * n];
         trial.chunks_mut(n).for_each(|row| row.iter_mut().zip(s).for_each(|(d, x)| *d += x));
@@ -214,7 +202,6 @@ impl RecurrentScan for Flex {
     }
 }
 
-#[allow(deprecated)]
 impl RecurrentScan for NdArray {
     fn recurrent_scan(operands: ScanOperands<Self>, settings: ScanSettings) -> FloatTensor<Self> {
         concrete_scan::<Self>(operands, settings)
@@ -263,20 +250,7 @@ impl<B: HostBuffers> Backward<B, 4> for ScanBackward {
             // d W_in = d driveᵀ u, one [N, B·T] × [B·T, n_in] product
             let bt = d.batch * d.steps;
             let mut d_w_in = vec![0.0f32; n * n_in];
-            if bt > 0 && n > 0 && n_in > 0 {
-                // SAFETY: dst is [N, n_in]; lhs reads d drive [BT, N] transposed; rhs is u [BT, n_in].
-                unsafe {
-                    gemm::gemm(
-                        n, n_in, bt,
-                        d_w_in.as_mut_ptr(), 1, n_in as isize,
-                        false,
-                        g.drive.as_ptr(), n as isize, 1,
-                        host.settings.inputs.as_ptr(), 1, n_in as isize,
-                        0.0f32, 1.0f32, false, false, false,
-                        gemm::Parallelism::None,
-                    );
-                }
-            }
+            matmul(n, n_in, bt, &mut d_w_in, Strided::columns(&g.drive, n), Strided::rows(&host.settings.inputs, n_in));
             grads.register::<B>(node.id, tensor(d_w_in, vec![n, n_in]));
         }
         if let Some(node) = weights_node {
@@ -307,6 +281,52 @@ impl<B: HostBuffers + RecurrentScan, C: CheckpointStrategy> RecurrentScan for Au
             }
             OpsKind::UnTracked(prep) => prep.finish(concrete_scan::<B>(inner, settings)),
         }
+    }
+}
+
+/// A matrix operand of [`matmul`]: a slice read with a row stride and a column stride.
+struct Strided<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Strided<'a> {
+    /// A row-major matrix with `cols` columns.
+    fn rows(data: &'a [f32], cols: usize) -> Self {
+        Self { data, row_stride: cols, col_stride: 1 }
+    }
+
+    /// The transpose of a row-major matrix with `cols` columns.
+    fn columns(data: &'a [f32], cols: usize) -> Self {
+        Self { data, row_stride: 1, col_stride: cols }
+    }
+
+    fn fits(&self, rows: usize, cols: usize) -> bool {
+        rows == 0 || cols == 0 || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.data.len()
+    }
+}
+
+/// dst [m, n] (row-major) = lhs [m, k] · rhs [k, n], single-threaded so the summation order,
+/// and hence every bit of the result, never depends on the machine's load.
+fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: Strided, rhs: Strided) {
+    assert_eq!(dst.len(), m * n, "matmul: dst must be [m, n]");
+    assert!(lhs.fits(m, k) && rhs.fits(k, n), "matmul: an operand is too short for its shape");
+    if m == 0 || n == 0 || k == 0 {
+        dst.fill(0.0);
+        return;
+    }
+    // SAFETY: the asserts above keep every index gemm reads or writes inside its slice.
+    unsafe {
+        gemm::gemm(
+            m, n, k,
+            dst.as_mut_ptr(), 1, n as isize,
+            false,
+            lhs.data.as_ptr(), lhs.col_stride as isize, lhs.row_stride as isize,
+            rhs.data.as_ptr(), rhs.col_stride as isize, rhs.row_stride as isize,
+            0.0f32, 1.0f32, false, false, false,
+            gemm::Parallelism::None,
+        );
     }
 }
 
