@@ -14,6 +14,7 @@ use crate::model::Pathway;
 use crate::rng::Rng;
 use crate::tasks::{self, Task};
 use crate::train::checkpoint::{self, write_atomic};
+use crate::train::metrics::{self, METRICS_FILE, MetricsRow};
 use crate::train::eval::{EvalOptions, Evaluation, evaluate_params};
 use crate::train::{self, ProgressSink, RunEnd, StepReport, Trainer};
 
@@ -47,11 +48,15 @@ pub enum Command {
 #[derive(Args, Debug, Default)]
 pub struct GuiArgs {
     /// Start with this preset (default: quick).
-    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["config", "run"])]
     pub preset: Option<String>,
     /// Start with this TOML config file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "run")]
     pub config: Option<PathBuf>,
+    /// Open a run directory written by `modulab train` (or by the app's Save checkpoint…):
+    /// its network, optimiser state and metrics.csv history; Train continues it.
+    #[arg(long, value_name = "DIR", conflicts_with = "sets")]
+    pub run: Option<PathBuf>,
     /// Override one setting by its TOML path, as for `train`. Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
@@ -207,7 +212,26 @@ fn gui_cmd(args: GuiArgs) -> Result<()> {
         Some(secs) => return Err(UsageError(format!("--quit-after must be a number of seconds ≥ 0, not {secs}")).into()),
         None => None,
     };
-    crate::app::run(crate::app::AppOptions { config, preset, quit_after, train: args.train })
+    if let Some(dir) = &args.run {
+        // a missing run is a usage error here; a corrupt one is reported inside the app
+        let located = checkpoint::locate(dir);
+        if !located.checkpoint.join(checkpoint::STATE_FILE).is_file() {
+            return Err(UsageError(format!(
+                "no run at {}: expected a run directory with checkpoint/{} (written by `modulab train --out DIR`)",
+                dir.display(),
+                checkpoint::STATE_FILE
+            ))
+            .into());
+        }
+    }
+    crate::app::run(crate::app::AppOptions {
+        config,
+        preset: if args.run.is_some() { None } else { preset },
+        quit_after,
+        train: args.train,
+        open_run: args.run,
+        file_dialogs: true,
+    })
 }
 
 fn resolve_config(source: &ConfigSource, sets: &[String], seed: Option<u64>, steps: Option<u64>, backend: Option<BackendArg>) -> Result<Config, UsageError> {
@@ -238,8 +262,6 @@ fn config_difference(a: &Config, b: &Config) -> String {
     format!("checkpoint has [{}], command line has [{}]", only_a.join("; "), only_b.join("; "))
 }
 
-const METRICS_FILE: &str = "metrics.csv";
-
 /// metrics.csv, kept in memory and rewritten atomically after every evaluation.
 struct MetricsLog {
     path: PathBuf,
@@ -247,14 +269,8 @@ struct MetricsLog {
 }
 
 impl MetricsLog {
-    fn header(tasks: &[Task]) -> String {
-        let mut h = String::from("step,trials,loss,elapsed_secs,perf_min,perf_mean");
-        tasks.iter().for_each(|t| h.push_str(&format!(",perf_{}", t.name())));
-        h
-    }
-
     fn create(dir: &Path, tasks: &[Task]) -> Self {
-        Self { path: dir.join(METRICS_FILE), text: Self::header(tasks) + "\n" }
+        Self { path: dir.join(METRICS_FILE), text: metrics::header(tasks) + "\n" }
     }
 
     /// The existing log of a resumed run, cut back to the checkpoint's step.
@@ -273,17 +289,14 @@ impl MetricsLog {
     }
 
     fn append(&mut self, trainer: &Trainer, loss: f64, eval: &Evaluation) -> std::io::Result<()> {
-        let mut row = format!(
-            "{},{},{},{:.3},{},{}",
-            trainer.step,
-            trainer.trials,
+        let row = MetricsRow {
+            step: trainer.step,
+            trials: trainer.trials,
             loss,
-            trainer.elapsed_secs(),
-            eval.perf_min(),
-            eval.perf_mean()
-        );
-        eval.perf.iter().for_each(|(_, p)| row.push_str(&format!(",{p}")));
-        self.text.push_str(&row);
+            elapsed_secs: trainer.elapsed_secs(),
+            perf: eval.perf.clone(),
+        };
+        self.text.push_str(&row.to_csv_line());
         self.text.push('\n');
         self.flush()
     }

@@ -1,6 +1,7 @@
 //! The desktop app driven through egui_kittest: click by label, run frames, assert on state.
 //! The worker trains for real (a tiny network, so an evaluation arrives within seconds).
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
@@ -25,7 +26,13 @@ fn tiny() -> Config {
 }
 
 fn harness() -> Harness<'static, ModulabApp> {
-    let app = ModulabApp::new(AppOptions { config: tiny(), preset: None, quit_after: None, train: false }, None);
+    harness_with(AppOptions { config: tiny(), preset: None, file_dialogs: false, ..AppOptions::default() })
+}
+
+/// The app as `modulab gui` builds it, minus the window; file choices go through the path field
+/// (there is no dialog in tests).
+fn harness_with(options: AppOptions) -> Harness<'static, ModulabApp> {
+    let app = ModulabApp::new(options, None);
     Harness::builder().with_size([1400.0, 900.0]).build_ui_state(
         |ui, app: &mut ModulabApp| {
             let ctx = ui.ctx().clone();
@@ -130,4 +137,147 @@ fn an_untrained_network_takes_setting_changes_at_once() {
         app.run_data().config.as_ref().is_some_and(|c| c.model.has(Pathway::Gain))
     });
     assert!(harness.query_by_label("Restart with these settings").is_none());
+}
+
+/// Press Step `n` times, waiting for each step.
+fn step_n(harness: &mut Harness<'_, ModulabApp>, n: u64) {
+    for _ in 0..n {
+        let step = harness.state().run_data().step;
+        harness.get_by_label("Step").click();
+        run_until(harness, "one step", |app| app.run_data().step == step + 1);
+    }
+}
+
+/// Type `path` into the path window (the fallback for the file dialog) and press `action`.
+fn choose_path(harness: &mut Harness<'_, ModulabApp>, path: &Path, action: &str) {
+    harness.run_steps(2);
+    harness.get_by_label("File path").set_text_value_accesskit(path.to_str().expect("utf-8 path"));
+    harness.run_steps(2);
+    harness.get_by_label(action).click();
+    harness.run_steps(2);
+}
+
+/// Open the File menu and pick `item`.
+fn file_menu(harness: &mut Harness<'_, ModulabApp>, item: &str) {
+    harness.get_by_label("File").click();
+    harness.run_steps(2);
+    harness.get_by_label(item).click();
+}
+
+fn notice_contains(app: &ModulabApp, text: &str) -> bool {
+    app.file_notice().is_some_and(|m| m.text.contains(text))
+}
+
+#[test]
+fn export_the_loss_curve_as_csv_and_an_unwritable_path_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = harness();
+    run_until(&mut harness, "the untrained evaluation", |app| !app.run_data().evaluations.is_empty());
+    step_n(&mut harness, 3);
+
+    // the loss plot's Export menu is the first; no extension and a new folder: both are added
+    harness.get_all_by_label("Export").next().expect("an export menu").click();
+    harness.run_steps(2);
+    harness.get_by_label("CSV…").click();
+    choose_path(&mut harness, &dir.path().join("plots").join("loss"), "Write file");
+    run_until(&mut harness, "the export", |app| notice_contains(app, "exported"));
+    let text = std::fs::read_to_string(dir.path().join("plots").join("loss.csv")).expect("loss.csv written");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("series,step,loss"));
+    let every: Vec<[f64; 2]> = lines
+        .filter_map(|l| l.strip_prefix("every step,"))
+        .map(|xy| {
+            let (x, y) = xy.split_once(',').expect("two numbers");
+            [x.parse().expect("step"), y.parse().expect("loss")]
+        })
+        .collect();
+    assert_eq!(every, harness.state().run_data().loss, "the CSV holds exactly the plotted losses");
+    assert_eq!(text.lines().filter(|l| l.starts_with("mean of ")).count(), 3, "and the running mean");
+
+    // a path that cannot be written: an error in the status bar, the app goes on
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, b"x").expect("write");
+    harness.get_all_by_label("Export").next().expect("an export menu").click();
+    harness.run_steps(2);
+    harness.get_by_label("CSV…").click();
+    choose_path(&mut harness, &blocker.join("loss.csv"), "Write file");
+    run_until(&mut harness, "the failed export", |app| notice_contains(app, "could not write"));
+    assert!(harness.query_by_label_contains("could not write").is_some(), "the error is on screen");
+    step_n(&mut harness, 1);
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_refused_and_the_current_run_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad-run");
+    std::fs::create_dir_all(bad.join("checkpoint")).expect("mkdir");
+    std::fs::write(bad.join("checkpoint").join("state.bin"), b"not a checkpoint at all").expect("write");
+    let mut harness = harness();
+    run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
+    step_n(&mut harness, 2);
+
+    file_menu(&mut harness, "Load checkpoint…");
+    choose_path(&mut harness, &bad, "Load");
+    run_until(&mut harness, "the refusal", |app| notice_contains(app, "corrupt"));
+    assert!(harness.query_by_label_contains("corrupt").is_some(), "the error is on screen");
+    let run = harness.state().run_data();
+    assert_eq!((run.step, run.config.as_ref()), (2, Some(&tiny())), "the current run is kept");
+    step_n(&mut harness, 1); // and still trains
+}
+
+#[test]
+fn save_then_load_a_checkpoint_and_train_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let saved: PathBuf = dir.path().join("saved-run");
+    let mut harness = harness();
+    run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
+    step_n(&mut harness, 4); // eval_every = 4: one evaluation in the history
+
+    file_menu(&mut harness, "Save checkpoint…");
+    choose_path(&mut harness, &saved, "Save");
+    run_until(&mut harness, "the save", |app| notice_contains(app, "saved the run at step 4"));
+    assert!(saved.join("checkpoint").join("state.bin").is_file() && saved.join("metrics.csv").is_file());
+
+    // start over with other settings (untrained, so the change applies at once)
+    harness.get_by_label("Reset").click();
+    run_until(&mut harness, "the reset", |app| app.run_data().step == 0 && app.run_data().loss.is_empty());
+    harness.get_by_label("gain").click();
+    run_until(&mut harness, "the gain network", |app| {
+        app.run_data().config.as_ref().is_some_and(|c| c.model.has(Pathway::Gain))
+    });
+
+    file_menu(&mut harness, "Load checkpoint…");
+    choose_path(&mut harness, &saved, "Load");
+    run_until(&mut harness, "the load", |app| notice_contains(app, "loaded"));
+    {
+        let app = harness.state();
+        let run = app.run_data();
+        assert_eq!(run.config.as_ref(), Some(&tiny()), "the saved run's settings are back");
+        assert_eq!(app.draft(), &tiny(), "the Setup panel follows the loaded run");
+        assert_eq!((run.step, run.state), (4, RunState::Paused));
+        assert_eq!(run.evaluations.first().map(|e| e.step), Some(4), "the history came along");
+    }
+    harness.get_by_label("Train").click();
+    run_until(&mut harness, "training on from step 4", |app| app.run_data().step >= 6);
+    harness.get_by_label("Pause").click();
+    run_until(&mut harness, "the pause", |app| app.run_data().state == RunState::Paused);
+}
+
+#[test]
+fn open_a_run_directory_written_by_modulab_train() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("trained");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_modulab"))
+        .args(["train", "--preset", "quick", "--steps", "8", "--quiet", "--out", out.to_str().expect("utf-8")])
+        .args(["--set", "model.n_units=16", "--set", "train.batch_size=8", "--set", "train.eval_every=4", "--set", "train.eval_trials=8"])
+        .output()
+        .expect("modulab train runs");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let mut harness = harness_with(AppOptions { open_run: Some(out), file_dialogs: false, ..AppOptions::default() });
+    run_until(&mut harness, "the run", |app| app.run_data().step == 8);
+    let run = harness.state().run_data();
+    assert_eq!(run.state, RunState::Finished, "all 8 steps were done");
+    let steps: Vec<u64> = run.evaluations.iter().map(|e| e.step).collect();
+    assert_eq!(&steps[..2], &[4, 8], "metrics.csv's evaluations are the curves' history");
+    assert_eq!(run.config.as_ref().map(|c| c.model.n_units), Some(16));
 }

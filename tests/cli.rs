@@ -120,6 +120,7 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
         (&["gui", "--preset", "quick", "--set", "model.n_unitz=4"], "model.n_units"),
         (&["gui", "--config", "/nonexistent.toml"], "/nonexistent.toml"),
         (&["gui", "--quit-after", "nan"], "--quit-after"),
+        (&["gui", "--run", "/nonexistent-run"], "no run at"),
     ];
     for (args, needle) in cases {
         let o = modulab(args);

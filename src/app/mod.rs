@@ -7,12 +7,15 @@
 //!
 //! The worker thread ([`crate::train::worker`]) owns the network; the app sends it commands and
 //! drains its events in [`eframe::App::logic`] within a time budget, so the UI never waits.
-//! One file per panel; each implements the small [`Panel`] trait.
+//! One file per panel; each implements the small [`Panel`] trait. [`export`] is the shared
+//! export menu and file-choice machinery every plot uses.
 
+pub mod export;
 mod setup;
 mod status;
 mod training;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use eframe::egui;
@@ -20,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::model::Pathway;
-use crate::train::worker::{Command, EvalResult, Event, RunState, Snapshot, Worker};
+use crate::train::worker::{Command, EvalResult, Event, LoadedRun, RunState, Snapshot, Worker};
 
 /// At most this much UI-thread time per frame goes into draining worker events.
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
@@ -142,7 +145,31 @@ impl RunData {
                 };
                 self.last_message = Some(Message { level: Level::Info, text });
             }
+            Event::CheckpointLoaded(loaded) => self.load(&loaded),
+            // the app shows these next to the other file operations (see `ModulabApp::logic_ctx`)
+            Event::CheckpointSaved { .. } | Event::CheckpointFailed(_) => {}
         }
+    }
+
+    /// Start over with a run loaded from a checkpoint, its history included.
+    fn load(&mut self, loaded: &LoadedRun) {
+        let evaluations = loaded
+            .history
+            .iter()
+            .map(|row| EvalResult { step: row.step, perf: row.perf.clone(), lesioned: None })
+            .collect();
+        // metrics.csv has the mean loss since the previous evaluation: one point per row
+        let loss = loaded.history.iter().filter(|r| r.loss.is_finite()).map(|r| [r.step as f64, r.loss]).collect();
+        *self = RunData {
+            config: Some(loaded.config.clone()),
+            state: loaded.state,
+            step: loaded.step,
+            trials: loaded.trials,
+            train_secs: loaded.train_secs,
+            loss,
+            evaluations,
+            ..RunData::default()
+        };
     }
 
     /// The total number of steps of the run.
@@ -168,6 +195,8 @@ pub struct PanelContext<'a> {
     pub lesions: &'a mut Vec<Pathway>,
     /// Commands for the worker, sent after the frame.
     pub commands: &'a mut Vec<Command>,
+    /// File choices and exports (see [`export::export_menu_ui`]).
+    pub files: &'a mut export::Files,
 }
 
 /// One panel of the app.
@@ -203,12 +232,16 @@ pub struct AppOptions {
     pub quit_after: Option<Duration>,
     /// Start training as soon as the window opens.
     pub train: bool,
+    /// Open this run directory (or checkpoint) at start, instead of a fresh network.
+    pub open_run: Option<PathBuf>,
+    /// Choose files through the desktop's dialogs (off in tests: the path field is used).
+    pub file_dialogs: bool,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
         let config = Config::from_preset("quick", &[]).unwrap_or_default();
-        Self { config, preset: Some("quick".into()), quit_after: None, train: false }
+        Self { config, preset: Some("quick".into()), quit_after: None, train: false, open_run: None, file_dialogs: true }
     }
 }
 
@@ -225,6 +258,9 @@ pub struct ModulabApp {
     setup: setup::SetupPanel,
     training: training::TrainingPanel,
     status: status::StatusPanel,
+    files: export::Files,
+    /// A run to load once the worker is up.
+    open_run: Option<PathBuf>,
     quit_at: Option<Instant>,
     quit_after: Option<Duration>,
     train_on_start: bool,
@@ -250,6 +286,8 @@ impl ModulabApp {
             setup: setup::SetupPanel::default(),
             training: training::TrainingPanel::default(),
             status: status::StatusPanel,
+            files: export::Files::new(options.file_dialogs),
+            open_run: options.open_run,
             quit_at: None,
             quit_after: options.quit_after,
             train_on_start: options.train,
@@ -275,6 +313,11 @@ impl ModulabApp {
         &self.lesions
     }
 
+    /// The latest outcome of a file operation (export, save, load), as shown in the status bar.
+    pub fn file_notice(&self) -> Option<&Message> {
+        self.files.notice()
+    }
+
     /// Start the worker (first frame), drain its events within the budget, take the latest
     /// snapshot, and handle --quit-after. Never blocks.
     pub fn logic_ctx(&mut self, ctx: &egui::Context) {
@@ -285,6 +328,26 @@ impl ModulabApp {
         if let Some(worker) = &self.worker {
             let deadline = now + DRAIN_BUDGET;
             while let Some(event) = worker.try_recv() {
+                match &event {
+                    Event::CheckpointSaved { dir, step } => {
+                        self.files.set_notice(Level::Info, format!("saved the run at step {step} to {}", dir.display()))
+                    }
+                    Event::CheckpointFailed(text) => self.files.set_notice(Level::Error, text.clone()),
+                    Event::CheckpointLoaded(loaded) => {
+                        // the Setup panel edits the loaded run's settings from now on
+                        self.draft = loaded.config.clone();
+                        self.sent_config = Some(loaded.config.clone());
+                        self.preset.clear();
+                        let mut text = format!("loaded {} at step {}", loaded.path.display(), loaded.step);
+                        let mut level = Level::Info;
+                        if let Some(problem) = &loaded.history_problem {
+                            text.push_str(&format!("; {problem}"));
+                            level = Level::Warning;
+                        }
+                        self.files.set_notice(level, text);
+                    }
+                    _ => {}
+                }
                 self.run.apply(event);
                 if Instant::now() >= deadline {
                     ctx.request_repaint(); // more next frame
@@ -311,6 +374,10 @@ impl ModulabApp {
         let config = self.sent_config.clone().unwrap_or_else(|| self.draft.clone());
         match Worker::spawn(config, wake) {
             Ok(worker) => {
+                // commands run in order: the run is loaded before training starts
+                if let Some(run) = self.open_run.take() {
+                    worker.send(Command::LoadCheckpoint(run));
+                }
                 if self.train_on_start {
                     worker.send(Command::Start);
                 }
@@ -327,9 +394,11 @@ impl ModulabApp {
     /// Draw every panel and send the commands they produced.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let mut commands = Vec::new();
-        let Self { settings, run, draft, preset, lesions, setup, training, status, .. } = self;
-        let mut cx = PanelContext { run, settings, draft, preset, lesions, commands: &mut commands };
+        let ctx = ui.ctx().clone();
+        let Self { settings, run, draft, preset, lesions, setup, training, status, files, .. } = self;
+        let mut cx = PanelContext { run, settings, draft, preset, lesions, commands: &mut commands, files };
 
+        egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &mut cx));
         egui::Panel::bottom("status").show(ui, |ui| status.ui(ui, &mut cx));
         if cx.settings.show_setup {
             egui::Panel::left("setup").resizable(true).default_size(330.0).show(ui, |ui| {
@@ -337,6 +406,8 @@ impl ModulabApp {
             });
         }
         egui::CentralPanel::default().show(ui, |ui| training.ui(ui, &mut cx));
+        self.files.ui(&ctx);
+        commands.extend(self.files.take_commands());
 
         self.apply_draft(&mut commands);
         for command in commands {
@@ -386,6 +457,43 @@ impl eframe::App for ModulabApp {
         // stop and join the worker now rather than whenever the app is dropped
         self.worker = None;
     }
+}
+
+/// The menu bar: File (checkpoints, quit) and View.
+fn menu_bar_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            let has_network = cx.run.config.is_some() && cx.run.state != RunState::Failed;
+            if ui
+                .add_enabled(has_network, egui::Button::new("Save checkpoint…"))
+                .on_hover_text(
+                    "Save the network, optimiser state and history into a run directory, to continue later \
+                     (also readable by `modulab eval --run DIR`)",
+                )
+                .clicked()
+            {
+                cx.files.begin(export::FileJob::SaveCheckpoint, ui.ctx());
+                ui.close();
+            }
+            if ui
+                .button("Load checkpoint…")
+                .on_hover_text(
+                    "Replace the current run with a saved one (a run directory from `modulab train` or from \
+                     Save checkpoint…); the current run is kept if the checkpoint is unreadable",
+                )
+                .clicked()
+            {
+                cx.files.begin(export::FileJob::LoadCheckpoint, ui.ctx());
+                ui.close();
+            }
+            ui.separator();
+            if ui.button("Quit").on_hover_text("Close modulab (training stops; save a checkpoint first to keep it)").clicked() {
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        })
+        .response
+        .on_hover_text("Save and load checkpoints");
+    });
 }
 
 /// Open the app window and run until it is closed.

@@ -42,6 +42,17 @@ impl Panel for StatusPanel {
                 };
                 ui.colored_label(color, &message.text).on_hover_text("The last message from the training thread");
             }
+            if let Some(notice) = cx.files.notice() {
+                let visuals = ui.visuals();
+                let color = match notice.level {
+                    Level::Info => visuals.text_color(),
+                    Level::Warning => visuals.warn_fg_color,
+                    Level::Error => visuals.error_fg_color,
+                };
+                ui.separator();
+                ui.colored_label(color, &notice.text)
+                    .on_hover_text("The last file operation: an export, or saving or loading a checkpoint");
+            }
         });
     }
 }

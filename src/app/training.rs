@@ -4,6 +4,7 @@
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, Plot, PlotPoints};
 
+use super::export::{PlotData, PlotExport, Series, export_menu_ui};
 use super::{Panel, PanelContext, RunData, heading_ui};
 use crate::tasks::Task;
 use crate::train::worker::{Command, RunState};
@@ -13,8 +14,18 @@ const MAX_CURVE_POINTS: usize = 2000;
 /// The loss plot's smoothed curve averages this many (thinned) points.
 const SMOOTHING_STEPS: usize = 25;
 
-#[derive(Default)]
-pub struct TrainingPanel;
+/// Where each plot was drawn last frame (an exported PNG is cropped to it).
+pub struct TrainingPanel {
+    loss_rect: egui::Rect,
+    performance_rect: egui::Rect,
+    bars_rect: egui::Rect,
+}
+
+impl Default for TrainingPanel {
+    fn default() -> Self {
+        Self { loss_rect: egui::Rect::NOTHING, performance_rect: egui::Rect::NOTHING, bars_rect: egui::Rect::NOTHING }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -54,14 +65,15 @@ impl Panel for TrainingPanel {
         controls_ui(ui, cx);
         stats_ui(ui, cx.run);
         ui.separator();
-        // two rows of plots, each with a caption line and the x-axis labels below it
-        let caption = ui.text_style_height(&egui::TextStyle::Body) + 2.0 * ui.spacing().item_spacing.y;
+        // two rows of plots, each with a caption line (with its Export menu) and the x-axis labels below it
+        let caption = ui.text_style_height(&egui::TextStyle::Body).max(ui.spacing().interact_size.y) + 2.0 * ui.spacing().item_spacing.y;
         let plot_height = ((ui.available_height() - 2.0 * caption - 16.0) / 2.0).max(100.0);
+        let Self { loss_rect, performance_rect, bars_rect } = self;
         ui.columns(2, |columns| {
-            loss_plot_ui(&mut columns[0], cx, plot_height);
-            performance_plot_ui(&mut columns[1], cx.run, plot_height);
+            loss_plot_ui(&mut columns[0], cx, plot_height, loss_rect);
+            performance_plot_ui(&mut columns[1], cx, plot_height, performance_rect);
         });
-        bar_chart_ui(ui, cx.run, plot_height);
+        bar_chart_ui(ui, cx, plot_height, bars_rect);
     }
 }
 
@@ -169,12 +181,82 @@ fn thinned(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
     out
 }
 
-fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32) {
+/// The loss curve's data: every step, and the running mean the plot draws.
+fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
+    let every: Vec<[f64; 2]> = run.loss.iter().copied().filter(|[_, y]| y.is_finite()).collect();
+    let smoothed = moving_average(&every, SMOOTHING_STEPS);
+    PlotExport {
+        name: "loss".into(),
+        title: "Training loss".into(),
+        x_label: "step".into(),
+        y_label: "loss".into(),
+        log_y,
+        data: PlotData::Lines(vec![
+            Series { name: "every step".into(), points: every },
+            Series { name: format!("mean of {SMOOTHING_STEPS} steps"), points: smoothed },
+        ]),
+    }
+}
+
+/// The performance curves' data: one series per trained task, every evaluation.
+fn performance_export(run: &RunData) -> PlotExport {
+    let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
+    let series = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| Series { name: task.label().into(), points: performance_points(run, i, *task) })
+        .collect();
+    PlotExport {
+        name: "performance".into(),
+        title: "Performance per task".into(),
+        x_label: "step".into(),
+        y_label: "fraction correct".into(),
+        log_y: false,
+        data: PlotData::Lines(series),
+    }
+}
+
+/// The bar chart's data: the latest evaluation, intact and (when set) lesioned.
+fn bars_export(run: &RunData) -> PlotExport {
+    let latest = run.latest_evaluation();
+    let categories = latest.map(|e| e.perf.iter().map(|(t, _)| t.label().to_string()).collect()).unwrap_or_default();
+    let mut series = Vec::new();
+    if let Some(e) = latest {
+        series.push(("intact".to_string(), e.perf.iter().map(|(_, p)| *p as f64).collect()));
+        if let Some((pathways, perf)) = &e.lesioned {
+            let name = format!("{} lesioned", crate::model::Pathway::set_label(pathways));
+            series.push((name, perf.iter().map(|(_, p)| *p as f64).collect()));
+        }
+    }
+    let step = latest.map_or(String::new(), |e| format!(" (step {})", e.step));
+    PlotExport {
+        name: "latest-evaluation".into(),
+        title: format!("Latest evaluation{step}"),
+        x_label: "task".into(),
+        y_label: "fraction correct".into(),
+        log_y: false,
+        data: PlotData::Bars { categories, series },
+    }
+}
+
+/// (step, performance) of trained task number `i` over every evaluation.
+fn performance_points(run: &RunData, i: usize, task: Task) -> Vec<[f64; 2]> {
+    run.evaluations
+        .iter()
+        .filter_map(|e| e.perf.get(i).filter(|(t, _)| *t == task).map(|(_, p)| [e.step as f64, *p as f64]))
+        .collect()
+}
+
+fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
     let log = cx.settings.loss_log_scale;
-    ui.label("Loss").on_hover_text(
-        "Training loss (masked mean squared error): grey for every step (each step is one task, so it jumps), \
-         coloured for the running mean",
-    );
+    let run = cx.run;
+    ui.horizontal(|ui| {
+        ui.label("Loss").on_hover_text(
+            "Training loss (masked mean squared error): grey for every step (each step is one task, so it jumps), \
+             coloured for the running mean",
+        );
+        export_menu_ui(ui, cx.files, *rect, || loss_export(run, log));
+    });
     let points: Vec<[f64; 2]> = thinned(&cx.run.loss)
         .into_iter()
         .filter(|[_, y]| y.is_finite() && (!log || *y > 0.0))
@@ -192,16 +274,22 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32) {
             });
     }
     let smoothed = moving_average(&points, SMOOTHING_STEPS);
-    plot.legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
+    let shown = plot.legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
         plot_ui.line(Line::new("every step", PlotPoints::from(points)).width(1.0).color(egui::Color32::from_gray(110)));
         plot_ui.line(Line::new(format!("mean of {SMOOTHING_STEPS} steps"), PlotPoints::from(smoothed)).width(2.0));
     });
+    *rect = shown.response.rect;
 }
 
-fn performance_plot_ui(ui: &mut egui::Ui, run: &RunData, height: f32) {
-    ui.label("Performance per task").on_hover_text("Fraction of correct test trials of each task; click a legend entry to hide it");
+fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
+    let run = cx.run;
+    ui.horizontal(|ui| {
+        ui.label("Performance per task")
+            .on_hover_text("Fraction of correct test trials of each task; click a legend entry to hide it");
+        export_menu_ui(ui, cx.files, *rect, || performance_export(run));
+    });
     let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
-    Plot::new("performance")
+    let shown = Plot::new("performance")
         .height(height)
         .x_axis_label("step")
         .include_y(0.0)
@@ -210,25 +298,26 @@ fn performance_plot_ui(ui: &mut egui::Ui, run: &RunData, height: f32) {
         .legend(Legend::default().position(Corner::RightBottom))
         .show(ui, |plot_ui| {
             for (i, task) in tasks.iter().enumerate() {
-                let points: Vec<[f64; 2]> = run
-                    .evaluations
-                    .iter()
-                    .filter_map(|e| e.perf.get(i).filter(|(t, _)| t == task).map(|(_, p)| [e.step as f64, *p as f64]))
-                    .collect();
+                let points = performance_points(run, i, *task);
                 plot_ui.line(Line::new(task.label(), PlotPoints::from(thinned(&points))).width(1.5));
             }
         });
+    *rect = shown.response.rect;
 }
 
-fn bar_chart_ui(ui: &mut egui::Ui, run: &RunData, height: f32) {
+fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
+    let run = cx.run;
     let latest = run.latest_evaluation();
     let title = latest.map_or("Latest evaluation".to_string(), |e| format!("Latest evaluation (step {})", e.step));
-    ui.label(title).on_hover_text("Fraction of correct test trials of each task at the latest evaluation");
+    ui.horizontal(|ui| {
+        ui.label(title).on_hover_text("Fraction of correct test trials of each task at the latest evaluation");
+        export_menu_ui(ui, cx.files, *rect, || bars_export(run));
+    });
     let labels: Vec<&'static str> = latest.map(|e| e.perf.iter().map(|(t, _)| t.label()).collect()).unwrap_or_default();
     let lesioned = latest.and_then(|e| e.lesioned.as_ref());
     let width = if lesioned.is_some() { 0.4 } else { 0.7 };
     let offset = if lesioned.is_some() { 0.2 } else { 0.0 };
-    Plot::new("latest")
+    let shown = Plot::new("latest")
         .height(height)
         .include_y(0.0)
         .include_y(1.0)
@@ -264,4 +353,5 @@ fn bar_chart_ui(ui: &mut egui::Ui, run: &RunData, height: f32) {
                 }
             }
         });
+    *rect = shown.response.rect;
 }

@@ -20,6 +20,8 @@ use crate::rng::Rng;
 const MAGIC: &[u8; 13] = b"MODULAB-CKPT\0";
 const VERSION: u32 = 1;
 pub const STATE_FILE: &str = "state.bin";
+/// The checkpoint directory inside a run directory.
+pub const RUN_CHECKPOINT_DIR: &str = "checkpoint";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -148,6 +150,32 @@ pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
     params.check_layout(&config.model, dims(&config)).map_err(mismatch)?;
     let adam = AdamState { t: header.adam_t, m, v };
     Ok(Checkpoint { config, params, adam, rng: header.rng, step: header.step, trials: header.trials, elapsed_secs: header.elapsed_secs })
+}
+
+/// Where a checkpoint the user pointed at lives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Located {
+    /// The checkpoint directory (the one holding `state.bin`).
+    pub checkpoint: PathBuf,
+    /// The run directory around it (with `config.toml` and `metrics.csv`), if there is one.
+    pub run_dir: Option<PathBuf>,
+}
+
+/// The checkpoint behind `path`: a run directory written by `modulab train` or the app
+/// (`DIR/checkpoint/state.bin`), a checkpoint directory, or a `state.bin` file. Nothing is
+/// read here; [`load`] reports a missing or bad checkpoint.
+pub fn locate(path: &Path) -> Located {
+    if path.join(RUN_CHECKPOINT_DIR).join(STATE_FILE).is_file() {
+        return Located { checkpoint: path.join(RUN_CHECKPOINT_DIR), run_dir: Some(path.to_path_buf()) };
+    }
+    let checkpoint = if path.is_file() { path.parent().unwrap_or(Path::new(".")).to_path_buf() } else { path.to_path_buf() };
+    // a checkpoint dir named `checkpoint` inside a run dir: the run's history is next to it
+    let run_dir = checkpoint
+        .parent()
+        .filter(|_| checkpoint.file_name().is_some_and(|n| n == RUN_CHECKPOINT_DIR))
+        .filter(|parent| parent.join(super::metrics::METRICS_FILE).is_file())
+        .map(Path::to_path_buf);
+    Located { checkpoint, run_dir }
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename.

@@ -7,6 +7,7 @@
 pub mod adam;
 pub mod checkpoint;
 pub mod eval;
+pub mod metrics;
 pub mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,6 +115,12 @@ impl Trainer {
     /// Training seconds so far, over all sessions of this run.
     pub fn elapsed_secs(&self) -> f64 {
         self.elapsed_before_secs + self.started.elapsed().as_secs_f64()
+    }
+
+    /// Set the training time so far (the worker counts it without pauses; the clock restarts now).
+    pub fn set_elapsed_secs(&mut self, secs: f64) {
+        self.elapsed_before_secs = secs;
+        self.started = Instant::now();
     }
 
     pub fn adam_settings(&self) -> AdamSettings {

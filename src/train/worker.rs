@@ -12,11 +12,18 @@
 //! [`Event::Failed`]; the worker then waits for a [`Command::Reset`]. Dropping the [`Worker`]
 //! stops and joins the thread.
 //!
+//! Checkpoints: [`Command::SaveCheckpoint`] writes a run directory (`DIR/checkpoint/`,
+//! `DIR/config.toml`, `DIR/metrics.csv`, the layout `modulab train` writes) between two steps;
+//! [`Command::LoadCheckpoint`] reads and checks one completely before it replaces the current
+//! run, so a corrupt or mismatched checkpoint costs nothing but an
+//! [`Event::CheckpointFailed`] message.
+//!
 //! Training is deterministic like the CLI's [`super::run`]: the same steps in the same order,
 //! evaluations at the same steps (evaluation draws from its own random stream), plus one of the
 //! untrained network after every reset so the curves start at chance level.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
@@ -24,7 +31,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::checkpoint::{self, RUN_CHECKPOINT_DIR, write_atomic};
 use super::eval::{EvalOptions, evaluate};
+use super::metrics::{self, METRICS_FILE, MetricsRow};
 use super::{TrainError, Trainer};
 use crate::config::Config;
 use crate::model::Pathway;
@@ -51,6 +60,13 @@ pub enum Command {
     /// Evaluate with these pathways lesioned (test time only; training is not affected).
     /// Applies at once: the current network is re-evaluated.
     SetLesions(Vec<Pathway>),
+    /// Save the current run into this run directory (created if needed): the checkpoint in
+    /// `DIR/checkpoint/`, plus `DIR/config.toml` and `DIR/metrics.csv`. Training goes on.
+    SaveCheckpoint(PathBuf),
+    /// Replace the current run with a saved one: a run directory, a checkpoint directory or a
+    /// `state.bin` file. The current run is kept if the checkpoint cannot be read or is invalid.
+    /// The loaded run is paused (or finished), ready to train on.
+    LoadCheckpoint(PathBuf),
     /// End the thread.
     Stop,
     /// Panic inside the training code (to test that a panic becomes [`Event::Failed`]).
@@ -103,6 +119,23 @@ impl EvalResult {
     }
 }
 
+/// A run loaded from a checkpoint: replaces everything the UI knew about the previous run (one
+/// event, so the UI never sees half a switch).
+#[derive(Clone, Debug)]
+pub struct LoadedRun {
+    /// What the user pointed at.
+    pub path: PathBuf,
+    pub config: Config,
+    pub state: RunState,
+    pub step: u64,
+    pub trials: u64,
+    pub train_secs: f64,
+    /// The run's evaluations before the checkpoint (from its `metrics.csv`, when there is one).
+    pub history: Vec<MetricsRow>,
+    /// Why the history could not be read, if it could not.
+    pub history_problem: Option<String>,
+}
+
 /// A small message from the worker.
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -116,6 +149,12 @@ pub enum Event {
     Failed(String),
     /// All steps done, or converged.
     Finished { step: u64, converged: bool },
+    /// [`Command::SaveCheckpoint`] wrote the run at `step` into `dir`.
+    CheckpointSaved { dir: PathBuf, step: u64 },
+    /// [`Command::LoadCheckpoint`] replaced the run; an evaluation of it follows.
+    CheckpointLoaded(Box<LoadedRun>),
+    /// Saving or loading failed; the current run is unchanged. The message says why.
+    CheckpointFailed(String),
 }
 
 /// The latest state of the run, overwritten after every evaluation.
@@ -156,6 +195,9 @@ impl Worker {
             lesions: Vec::new(),
             step_times: VecDeque::with_capacity(RATE_WINDOW + 1),
             train_secs: 0.0,
+            history: Vec::new(),
+            loss_sum: 0.0,
+            loss_count: 0,
         };
         let thread = std::thread::Builder::new()
             .name("modulab-training".into())
@@ -238,6 +280,11 @@ struct WorkerState {
     step_times: VecDeque<Instant>,
     /// Seconds spent training in this run (pauses excluded).
     train_secs: f64,
+    /// One row per evaluation during training, for `metrics.csv` when the run is saved.
+    history: Vec<MetricsRow>,
+    /// Loss summed over the steps since the last evaluation (the row's mean loss).
+    loss_sum: f64,
+    loss_count: u64,
 }
 
 /// What one attempt to step did.
@@ -310,6 +357,8 @@ impl WorkerState {
                     self.guarded(|state| state.evaluate_and_publish().map(|_| StepOutcome::Stepped));
                 }
             }
+            Command::SaveCheckpoint(dir) => self.save_checkpoint(dir),
+            Command::LoadCheckpoint(path) => self.load_checkpoint(path),
             Command::Stop => {}
             Command::InjectPanic => {
                 self.guarded(|_| panic!("injected panic (test)"));
@@ -321,6 +370,8 @@ impl WorkerState {
         self.config = config;
         self.train_secs = 0.0;
         self.step_times.clear();
+        self.history.clear();
+        (self.loss_sum, self.loss_count) = (0.0, 0);
         if let Ok(mut slot) = self.snapshot.lock() {
             *slot = None;
         }
@@ -400,14 +451,112 @@ impl WorkerState {
         let eval_every = trainer.config.train.eval_every;
         let stop_at = trainer.config.train.stop_at_perf;
         self.outbox.emit(Event::Step { step, loss: report.loss, steps_per_sec, trials, train_secs: self.train_secs });
+        self.loss_sum += report.loss as f64;
+        self.loss_count += 1;
         let last = step == total;
         if step % eval_every == 0 || last {
             let result = self.evaluate_and_publish()?;
+            // the same row `modulab train` writes for this evaluation
+            self.history.push(MetricsRow {
+                step,
+                trials,
+                loss: self.loss_sum / self.loss_count.max(1) as f64,
+                elapsed_secs: self.train_secs,
+                perf: result.perf.clone(),
+            });
+            (self.loss_sum, self.loss_count) = (0.0, 0);
             if stop_at > 0.0 && result.perf_min() as f64 >= stop_at {
                 return Ok(StepOutcome::Done { converged: true });
             }
         }
         Ok(if last { StepOutcome::Done { converged: false } } else { StepOutcome::Stepped })
+    }
+
+    /// Write the run into `dir` as a run directory; report success or failure.
+    fn save_checkpoint(&mut self, dir: PathBuf) {
+        let history = &self.history;
+        let train_secs = self.train_secs;
+        let Some(trainer) = self.trainer.as_mut() else {
+            self.outbox.emit(Event::CheckpointFailed("there is no network to save (training failed): press Reset first".into()));
+            return;
+        };
+        // the checkpoint records training time, not the time the network has existed
+        trainer.set_elapsed_secs(train_secs);
+        let step = trainer.step;
+        let written = (|| -> Result<(), String> {
+            checkpoint::save(&dir.join(RUN_CHECKPOINT_DIR), trainer).map_err(|e| e.to_string())?;
+            let write = |name: &str, text: String| {
+                let path = dir.join(name);
+                write_atomic(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+            };
+            write("config.toml", trainer.config.to_toml())?;
+            write(METRICS_FILE, metrics::to_csv(&trainer.config.train.tasks, history))
+        })();
+        match written {
+            Ok(()) => self.outbox.emit(Event::CheckpointSaved { dir, step }),
+            Err(e) => self.outbox.emit(Event::CheckpointFailed(format!("could not save the checkpoint: {e}"))),
+        }
+    }
+
+    /// Read and check the checkpoint behind `path` completely, then (only then) replace the run.
+    fn load_checkpoint(&mut self, path: PathBuf) {
+        let failed = |e: &dyn std::fmt::Display| Event::CheckpointFailed(format!("could not load: {e}; the current run is kept"));
+        let located = checkpoint::locate(&path);
+        let ckpt = match checkpoint::load(&located.checkpoint) {
+            Ok(ckpt) => ckpt,
+            Err(e) => return self.outbox.emit(failed(&e)),
+        };
+        if let Err(e) = ckpt.config.validate() {
+            return self.outbox.emit(failed(&format!("checkpoint {} has an invalid configuration: {e}", located.checkpoint.display())));
+        }
+        let (step, trials, train_secs) = (ckpt.step, ckpt.trials, ckpt.elapsed_secs);
+        let tasks = ckpt.config.train.tasks.clone();
+        let (history, history_problem) = match &located.run_dir {
+            Some(dir) => match std::fs::read_to_string(dir.join(METRICS_FILE)) {
+                Ok(text) => match metrics::parse(&text, &tasks) {
+                    // a run saved later than its checkpoint may have rows past it: they are not part of this run
+                    Ok(rows) => (rows.into_iter().filter(|r| r.step <= step).collect(), None),
+                    Err(e) => (Vec::new(), Some(format!("its {METRICS_FILE} was not read ({e}), so the curves start here"))),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), None),
+                Err(e) => (Vec::new(), Some(format!("its {METRICS_FILE} was not read ({e}), so the curves start here"))),
+            },
+            None => (Vec::new(), None),
+        };
+        let trainer = match catch_unwind(AssertUnwindSafe(|| ckpt.into_trainer())) {
+            Ok(trainer) => trainer,
+            Err(payload) => return self.outbox.emit(failed(&format!("could not build its network: {}", panic_message(&*payload)))),
+        };
+        // from here on the loaded run is the run
+        let state = if step >= trainer.config.train.steps {
+            RunState::Finished
+        } else if step == 0 {
+            RunState::Ready
+        } else {
+            RunState::Paused
+        };
+        self.config = trainer.config.clone();
+        self.trainer = Some(trainer);
+        self.run_state = state;
+        self.train_secs = train_secs;
+        self.step_times.clear();
+        self.history = history.clone();
+        (self.loss_sum, self.loss_count) = (0.0, 0);
+        if let Ok(mut slot) = self.snapshot.lock() {
+            *slot = None;
+        }
+        self.outbox.emit(Event::CheckpointLoaded(Box::new(LoadedRun {
+            path,
+            config: self.config.clone(),
+            state,
+            step,
+            trials,
+            train_secs,
+            history,
+            history_problem,
+        })));
+        // the loaded network's current score (also with the lesions in force)
+        self.guarded(|state| state.evaluate_and_publish().map(|_| StepOutcome::Stepped));
     }
 
     /// Evaluate the current network (and the lesioned one), send the result and fill the slot.
@@ -571,6 +720,102 @@ mod tests {
         worker.send(Command::Reset(Box::new(tiny())));
         worker.send(Command::StepOnce);
         wait_for(&worker, &mut seen, |e| matches!(e, Event::Step { step: 1, .. }));
+    }
+
+    /// Step `n` times one step at a time (deterministic: no pause race).
+    fn step_n(worker: &Worker, seen: &mut Vec<Event>, n: u64) {
+        for _ in 0..n {
+            let before = losses(seen).last().map_or(0, |(s, _)| *s);
+            worker.send(Command::StepOnce);
+            wait_for(worker, seen, |e| matches!(e, Event::Step { step, .. } if *step == before + 1));
+        }
+    }
+
+    #[test]
+    fn save_then_load_resumes_exactly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run_dir = dir.path().join("run");
+        let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+        let mut seen = Vec::new();
+        wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
+        step_n(&worker, &mut seen, 6);
+        worker.send(Command::SaveCheckpoint(run_dir.clone()));
+        let saved = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointSaved { .. } | Event::CheckpointFailed(_)));
+        assert!(matches!(&saved, Event::CheckpointSaved { step: 6, dir } if *dir == run_dir), "{saved:?}");
+        // a run directory like `modulab train` writes: evaluations at 3 and 6 in metrics.csv
+        assert!(run_dir.join("checkpoint").join(checkpoint::STATE_FILE).is_file());
+        assert!(run_dir.join("config.toml").is_file());
+        let text = std::fs::read_to_string(run_dir.join(METRICS_FILE)).expect("metrics.csv");
+        let rows = metrics::parse(&text, &tiny().train.tasks).expect("parses");
+        assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), vec![3, 6]);
+
+        // train on to the end: the reference for steps 7..=12
+        worker.send(Command::Start);
+        wait_for(&worker, &mut seen, |e| matches!(e, Event::Finished { .. }));
+        let reference: Vec<(u64, f32)> = losses(&seen).into_iter().filter(|(s, _)| *s > 6).collect();
+        assert_eq!(reference.len(), 6);
+
+        // load the saved run back (it replaces the finished one) and train on: the same losses
+        let mut after = Vec::new();
+        worker.send(Command::LoadCheckpoint(run_dir.clone()));
+        let loaded = wait_for(&worker, &mut after, |e| matches!(e, Event::CheckpointLoaded(_) | Event::CheckpointFailed(_)));
+        match &loaded {
+            Event::CheckpointLoaded(l) => {
+                assert_eq!((l.step, l.state, l.history.len()), (6, RunState::Paused, 2), "{l:?}");
+                assert_eq!(l.history, rows);
+                assert_eq!(l.config, tiny());
+                assert!(l.history_problem.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        wait_for(&worker, &mut after, |e| matches!(e, Event::Evaluation(r) if r.step == 6));
+        worker.send(Command::Start);
+        wait_for(&worker, &mut after, |e| matches!(e, Event::Finished { step: 12, .. }));
+        assert_eq!(losses(&after), reference, "a loaded run continues exactly where it was saved");
+
+        // the checkpoint directory itself (and its state.bin) load too, with the history next to it
+        for path in [run_dir.join("checkpoint"), run_dir.join("checkpoint").join(checkpoint::STATE_FILE)] {
+            worker.send(Command::LoadCheckpoint(path));
+            let loaded = wait_for(&worker, &mut after, |e| matches!(e, Event::CheckpointLoaded(_) | Event::CheckpointFailed(_)));
+            assert!(matches!(&loaded, Event::CheckpointLoaded(l) if l.step == 6 && l.history.len() == 2), "{loaded:?}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_or_missing_checkpoint_keeps_the_current_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+        let mut seen = Vec::new();
+        wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
+        step_n(&worker, &mut seen, 2);
+
+        // a truncated state.bin: corrupt
+        worker.send(Command::SaveCheckpoint(dir.path().join("good")));
+        wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointSaved { .. }));
+        let state = dir.path().join("good").join("checkpoint").join(checkpoint::STATE_FILE);
+        let bytes = std::fs::read(&state).expect("read");
+        let bad = dir.path().join("bad").join("checkpoint");
+        std::fs::create_dir_all(&bad).expect("mkdir");
+        std::fs::write(bad.join(checkpoint::STATE_FILE), &bytes[..bytes.len() / 2]).expect("write");
+        worker.send(Command::LoadCheckpoint(dir.path().join("bad")));
+        let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointLoaded(_)));
+        assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("corrupt") && m.contains("kept")), "{failed:?}");
+
+        // nothing there at all
+        worker.send(Command::LoadCheckpoint(dir.path().join("nothing")));
+        let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointLoaded(_)));
+        assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("no checkpoint")), "{failed:?}");
+
+        // an unwritable place to save: an error, and the run goes on
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, b"x").expect("write");
+        worker.send(Command::SaveCheckpoint(blocker.join("run")));
+        let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointSaved { .. }));
+        assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("could not save")), "{failed:?}");
+
+        // the run is the same run: the next step is step 3
+        worker.send(Command::StepOnce);
+        wait_for(&worker, &mut seen, |e| matches!(e, Event::Step { step: 3, .. }));
     }
 
     #[test]

@@ -1,0 +1,176 @@
+//! The desktop app's cost: frame time of the real `ModulabApp` UI with live data, and training
+//! speed with and without the UI.
+//!
+//! `cargo bench --bench gui` (add `-- --quick` for a shorter criterion run). No window or GPU:
+//! frames run through `egui::Context::run_ui` plus `tessellate`, i.e. all the CPU work eframe
+//! does on the UI thread per frame except handing triangles to OpenGL.
+//!
+//! Measured, printed and checked against the targets:
+//! - ms per frame (criterion), and over 10 s at a 60 Hz pace: median, p99 and the slowest
+//!   frame (target: none over 16 ms of UI work), while the worker trains the quick preset;
+//! - training steps/s of the quick preset headless (`Trainer` + `train::run`, as
+//!   `modulab train`) and inside the app while frames run at 60 Hz (target: ≥ 90 % of
+//!   headless). Both include building the network and the step-0 evaluation.
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group};
+use eframe::egui;
+use modulab::app::{AppOptions, ModulabApp};
+use modulab::config::Config;
+use modulab::train::eval::{EvalOptions, evaluate};
+use modulab::train::worker::RunState;
+use modulab::train::{self, NoProgress, Trainer};
+
+const FRAME_BUDGET_MS: f64 = 16.0;
+const MIN_GUI_SPEED_RATIO: f64 = 0.9;
+/// The 60 Hz pace.
+const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
+/// Steps trained in each speed comparison.
+const SPEED_STEPS: u64 = 600;
+
+fn quick(steps: u64) -> Config {
+    Config::from_preset("quick", &[format!("train.steps={steps}")]).expect("quick preset")
+}
+
+/// The app and an egui context, sized like the default window.
+struct Driver {
+    ctx: egui::Context,
+    app: ModulabApp,
+    started: Instant,
+}
+
+impl Driver {
+    fn new(config: Config, train: bool) -> Self {
+        let options = AppOptions { config, preset: Some("quick".into()), train, file_dialogs: false, ..AppOptions::default() };
+        Driver { ctx: egui::Context::default(), app: ModulabApp::new(options, None), started: Instant::now() }
+    }
+
+    /// One frame: logic, ui, layout and tessellation (what eframe does on the UI thread).
+    fn frame(&mut self) {
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1400.0, 900.0))),
+            time: Some(self.started.elapsed().as_secs_f64()),
+            ..Default::default()
+        };
+        let app = &mut self.app;
+        let output = self.ctx.run_ui(input, |ui| {
+            let ctx = ui.ctx().clone();
+            app.logic_ctx(&ctx);
+            app.show(ui);
+        });
+        let primitives = self.ctx.tessellate(output.shapes, output.pixels_per_point);
+        std::hint::black_box(primitives);
+    }
+
+    /// Run frames at 60 Hz until `done`, returning each frame's duration.
+    fn run_paced(&mut self, limit: Duration, done: impl Fn(&ModulabApp) -> bool) -> Vec<Duration> {
+        let mut times = Vec::new();
+        let end = Instant::now() + limit;
+        let mut next = Instant::now();
+        while !done(&self.app) && Instant::now() < end {
+            let t = Instant::now();
+            self.frame();
+            times.push(t.elapsed());
+            next += FRAME_INTERVAL;
+            if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            } else {
+                next = Instant::now();
+            }
+        }
+        times
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Steps/s of `modulab train`'s loop: build, evaluate the untrained network (as the app does),
+/// train `steps` with evaluations.
+fn headless_steps_per_sec(steps: u64) -> f64 {
+    let started = Instant::now();
+    let mut trainer = Trainer::new(quick(steps));
+    std::hint::black_box(evaluate(&trainer, &EvalOptions::default()).expect("evaluate"));
+    train::run(&mut trainer, &mut NoProgress, &AtomicBool::new(false), None).expect("train");
+    steps as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Steps/s of the app's worker while the UI runs at 60 Hz, from opening to the finished run.
+fn gui_steps_per_sec(steps: u64) -> (f64, Vec<Duration>) {
+    let started = Instant::now();
+    let mut driver = Driver::new(quick(steps), true);
+    let frames = driver.run_paced(Duration::from_secs(600), |app| app.run_data().state == RunState::Finished);
+    let step = driver.app.run_data().step;
+    assert_eq!(step, steps, "the run did not finish in time");
+    (steps as f64 / started.elapsed().as_secs_f64(), frames)
+}
+
+fn frame_bench(c: &mut Criterion) {
+    // live data: the worker trains the quick preset while frames are measured
+    let mut driver = Driver::new(quick(1_000_000), true);
+    driver.run_paced(Duration::from_secs(60), |app| app.run_data().evaluations.len() >= 5);
+    c.bench_function("app frame, quick preset training", |b| b.iter(|| driver.frame()));
+}
+
+criterion_group!(benches, frame_bench);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+
+    // frames at 60 Hz while training, after a warm-up that fills the curves
+    let mut driver = Driver::new(quick(1_000_000), true);
+    driver.run_paced(Duration::from_secs(60), |app| app.run_data().evaluations.len() >= 5);
+    let mut frames = driver.run_paced(Duration::from_secs(10), |_| false);
+    frames.sort();
+    let run = driver.app.run_data();
+    println!(
+        "\nframes at 60 Hz while training ({} frames, {} loss points, {} evaluations): median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        frames.len(),
+        run.loss.len(),
+        run.evaluations.len(),
+        ms(percentile(&frames, 0.5)),
+        ms(percentile(&frames, 0.99)),
+        ms(*frames.last().expect("frames"))
+    );
+    drop(driver);
+
+    // training speed: alternate so that load from elsewhere on the machine hits both alike
+    let mut headless = Vec::new();
+    let mut gui = Vec::new();
+    let mut gui_frames = Vec::new();
+    for _ in 0..2 {
+        headless.push(headless_steps_per_sec(SPEED_STEPS));
+        let (rate, frames) = gui_steps_per_sec(SPEED_STEPS);
+        gui.push(rate);
+        gui_frames.extend(frames);
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let (headless, gui) = (best(&headless), best(&gui));
+    gui_frames.sort();
+    let slowest = *gui_frames.last().expect("frames");
+    let ratio = gui / headless;
+    println!("training the quick preset, {SPEED_STEPS} steps (best of 2 each):");
+    println!("  headless:           {headless:.1} steps/s");
+    println!("  in the app (60 Hz): {gui:.1} steps/s = {:.1} % of headless", 100.0 * ratio);
+    println!(
+        "  frames meanwhile:   {} frames, median {:.2} ms, max {:.2} ms",
+        gui_frames.len(),
+        ms(percentile(&gui_frames, 0.5)),
+        ms(slowest)
+    );
+    let max_frame = ms(*frames.last().expect("frames")).max(ms(slowest));
+    println!(
+        "targets: GUI speed ≥ {:.0} % of headless: {}; no frame over {FRAME_BUDGET_MS} ms of UI work: {} (slowest {max_frame:.2} ms)",
+        100.0 * MIN_GUI_SPEED_RATIO,
+        if ratio >= MIN_GUI_SPEED_RATIO { "met" } else { "NOT met" },
+        if max_frame <= FRAME_BUDGET_MS { "met" } else { "NOT met" },
+    );
+}

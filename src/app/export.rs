@@ -1,0 +1,715 @@
+//! Exports and file choices: a plot's data as CSV, its picture as PNG (a screenshot cropped to
+//! the plot) or SVG (drawn from the data), and the paths for saving and loading checkpoints.
+//!
+//! A panel describes a plot's data as a [`PlotExport`] and calls [`export_menu_ui`] next to it;
+//! the data is only gathered when the user picks a format, so the menu costs nothing per frame.
+//! [`Files`] then asks for a path: an rfd dialog on a helper thread (it blocks while open, so
+//! never on the UI thread), or, where no dialog can open (no desktop portal or zenity, as on a
+//! headless machine), a path field in a small window. Writing happens on a helper thread
+//! through [`write_atomic`] (temporary file + rename), so a slow disk never stalls a frame and
+//! a failed write leaves no half file; the outcome is a [`Message`] in the status bar.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+use super::{Level, Message};
+use crate::train::checkpoint::write_atomic;
+use crate::train::worker::Command;
+
+/// A dialog that reports "nothing chosen" faster than this never opened (the portal and the
+/// zenity fallback both failed): no person cancels a dialog this quickly.
+const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(400);
+/// SVG picture size in pixels.
+const SVG_WIDTH: f64 = 800.0;
+const SVG_HEIGHT: f64 = 500.0;
+/// Line colours of SVG series (egui_plot's automatic palette is hue-based; these are close).
+const SVG_COLORS: [&str; 8] = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"];
+
+/// A file format a plot can be exported to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Svg,
+    Png,
+}
+
+impl ExportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Svg => "svg",
+            ExportFormat::Png => "png",
+        }
+    }
+}
+
+/// One named curve: (x, y) points in data units.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<[f64; 2]>,
+}
+
+/// A plot's data, in the units the user reads (a log axis is exported as the raw values).
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlotData {
+    /// Curves over a shared x axis (each series has its own x values).
+    Lines(Vec<Series>),
+    /// One value per category per series (grouped bars).
+    Bars { categories: Vec<String>, series: Vec<(String, Vec<f64>)> },
+}
+
+/// Everything needed to export one plot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlotExport {
+    /// File name stem offered by default ("loss" → `loss.csv`).
+    pub name: String,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    /// Draw the y axis on a log scale (SVG only; the CSV keeps raw values).
+    pub log_y: bool,
+    pub data: PlotData,
+}
+
+impl PlotExport {
+    /// The data as CSV. Lines: one row per point, `series,<x label>,<y label>` (long format, so
+    /// series with different x values fit one table). Bars: one row per category, one column
+    /// per series.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        match &self.data {
+            PlotData::Lines(series) => {
+                out.push_str(&format!("series,{},{}\n", csv_field(&self.x_label), csv_field(&self.y_label)));
+                for s in series {
+                    let name = csv_field(&s.name);
+                    for [x, y] in &s.points {
+                        out.push_str(&format!("{name},{x},{y}\n"));
+                    }
+                }
+            }
+            PlotData::Bars { categories, series } => {
+                out.push_str(&csv_field(&self.x_label));
+                series.iter().for_each(|(name, _)| out.push_str(&format!(",{}", csv_field(name))));
+                out.push('\n');
+                for (i, category) in categories.iter().enumerate() {
+                    out.push_str(&csv_field(category));
+                    for (_, values) in series {
+                        match values.get(i) {
+                            Some(v) => out.push_str(&format!(",{v}")),
+                            None => out.push(','),
+                        }
+                    }
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    /// The plot drawn as a plain SVG from its data: axes with ticks, the curves or bars, a legend.
+    pub fn to_svg(&self) -> String {
+        let (left, right, top, bottom) = (70.0, 20.0, 40.0, 60.0);
+        let (w, h) = (SVG_WIDTH - left - right, SVG_HEIGHT - top - bottom);
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{SVG_WIDTH}\" height=\"{SVG_HEIGHT}\" \
+             viewBox=\"0 0 {SVG_WIDTH} {SVG_HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <text x=\"{}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">{}</text>\n",
+            SVG_WIDTH / 2.0,
+            xml_escape(&self.title)
+        );
+        let y_of = |v: f64| if self.log_y { v.log10() } else { v };
+        // data ranges (y transformed when log); non-finite and (for log) non-positive values skipped
+        let usable = |v: f64| v.is_finite() && (!self.log_y || v > 0.0);
+        let (mut x_range, mut y_range) = (Range::empty(), Range::empty());
+        match &self.data {
+            PlotData::Lines(series) => {
+                for [x, y] in series.iter().flat_map(|s| &s.points) {
+                    if x.is_finite() && usable(*y) {
+                        x_range.include(*x);
+                        y_range.include(y_of(*y));
+                    }
+                }
+            }
+            PlotData::Bars { categories, series } => {
+                x_range = Range { min: -0.5, max: categories.len() as f64 - 0.5 };
+                if !self.log_y {
+                    y_range.include(0.0);
+                }
+                series.iter().flat_map(|(_, v)| v).filter(|v| usable(**v)).for_each(|v| y_range.include(y_of(*v)));
+            }
+        }
+        let (x_range, y_range) = (x_range.or_unit(), y_range.or_unit());
+        let px = |x: f64| left + (x - x_range.min) / (x_range.max - x_range.min) * w;
+        let py = |y: f64| top + h - (y - y_range.min) / (y_range.max - y_range.min) * h;
+
+        // axes and ticks
+        svg.push_str(&format!(
+            "<rect x=\"{left}\" y=\"{top}\" width=\"{w}\" height=\"{h}\" fill=\"none\" stroke=\"#888\"/>\n"
+        ));
+        for t in nice_ticks(y_range.min, y_range.max) {
+            let label = if self.log_y { format!("{}", 10f64.powf(t)) } else { format!("{t}") };
+            svg.push_str(&format!(
+                "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.2}\" y2=\"{y:.2}\" stroke=\"#ddd\"/>\
+                 <text x=\"{}\" y=\"{:.2}\" text-anchor=\"end\">{}</text>\n",
+                left + w,
+                left - 6.0,
+                (py(t) + 4.0),
+                xml_escape(&label),
+                y = py(t)
+            ));
+        }
+        match &self.data {
+            PlotData::Lines(series) => {
+                for t in nice_ticks(x_range.min, x_range.max) {
+                    svg.push_str(&format!(
+                        "<text x=\"{:.2}\" y=\"{}\" text-anchor=\"middle\">{t}</text>\n",
+                        px(t),
+                        top + h + 18.0
+                    ));
+                }
+                for (k, s) in series.iter().enumerate() {
+                    let points: Vec<String> = s
+                        .points
+                        .iter()
+                        .filter(|[x, y]| x.is_finite() && usable(*y))
+                        .map(|[x, y]| format!("{:.2},{:.2}", px(*x), py(y_of(*y))))
+                        .collect();
+                    svg.push_str(&format!(
+                        "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>\n",
+                        SVG_COLORS[k % SVG_COLORS.len()],
+                        points.join(" ")
+                    ));
+                }
+                legend(&mut svg, series.iter().map(|s| s.name.as_str()), left + w - 10.0, top + 10.0);
+            }
+            PlotData::Bars { categories, series } => {
+                let group = 0.8 / series.len().max(1) as f64;
+                let base = py(if self.log_y { y_range.min } else { 0.0 });
+                for (k, (_, values)) in series.iter().enumerate() {
+                    for (i, v) in values.iter().enumerate().filter(|(_, v)| usable(**v)) {
+                        let x0 = px(i as f64 - 0.4 + k as f64 * group);
+                        let x1 = px(i as f64 - 0.4 + (k + 1) as f64 * group);
+                        let y = py(y_of(*v));
+                        svg.push_str(&format!(
+                            "<rect x=\"{x0:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"{}\"/>\n",
+                            y.min(base),
+                            (x1 - x0).max(0.0),
+                            (base - y).abs(),
+                            SVG_COLORS[k % SVG_COLORS.len()]
+                        ));
+                    }
+                }
+                for (i, category) in categories.iter().enumerate() {
+                    svg.push_str(&format!(
+                        "<text x=\"{:.2}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                        px(i as f64),
+                        top + h + 18.0,
+                        xml_escape(category)
+                    ));
+                }
+                legend(&mut svg, series.iter().map(|(name, _)| name.as_str()), left + w - 10.0, top + 10.0);
+            }
+        }
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n\
+             <text x=\"16\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">{}</text>\n</svg>\n",
+            left + w / 2.0,
+            SVG_HEIGHT - 16.0,
+            xml_escape(&self.x_label),
+            top + h / 2.0,
+            top + h / 2.0,
+            xml_escape(&self.y_label)
+        ));
+        svg
+    }
+}
+
+/// A min/max accumulator.
+#[derive(Clone, Copy)]
+struct Range {
+    min: f64,
+    max: f64,
+}
+
+impl Range {
+    fn empty() -> Self {
+        Range { min: f64::INFINITY, max: f64::NEG_INFINITY }
+    }
+    fn include(&mut self, v: f64) {
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+    /// A usable range: [0, 1] when empty, widened around a single value.
+    fn or_unit(self) -> Self {
+        if !(self.min <= self.max) {
+            Range { min: 0.0, max: 1.0 }
+        } else if self.max - self.min < 1e-12 {
+            Range { min: self.min - 0.5, max: self.max + 0.5 }
+        } else {
+            self
+        }
+    }
+}
+
+/// About five round tick values (1, 2 or 5 × 10^k apart) inside [min, max].
+fn nice_ticks(min: f64, max: f64) -> Vec<f64> {
+    let raw = (max - min) / 5.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * magnitude).find(|s| *s >= raw).unwrap_or(raw);
+    let first = (min / step).ceil() as i64;
+    let last = (max / step).floor() as i64;
+    // the products are rounded so that 0.1 * 3 prints as 0.3
+    (first..=last).map(|i| ((i as f64 * step) * 1e9).round() / 1e9).collect()
+}
+
+fn legend<'a>(svg: &mut String, names: impl Iterator<Item = &'a str>, right: f64, top: f64) {
+    for (k, name) in names.enumerate() {
+        let y = top + 16.0 * k as f64;
+        svg.push_str(&format!(
+            "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"12\" height=\"3\" fill=\"{}\"/>\
+             <text x=\"{:.2}\" y=\"{:.2}\" text-anchor=\"end\">{}</text>\n",
+            right - 12.0,
+            y + 4.0,
+            SVG_COLORS[k % SVG_COLORS.len()],
+            right - 18.0,
+            y + 8.0,
+            xml_escape(name)
+        ));
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Crop a screenshot to `rect` (in points) and encode it as PNG.
+pub fn png_of_region(image: &egui::ColorImage, rect: egui::Rect, pixels_per_point: f32) -> Result<Vec<u8>, String> {
+    // clamped to the image by hand: `ColorImage::region` panics on a rect past the edge (a plot
+    // scrolled partly out of the window) or an empty one (a plot not drawn yet)
+    let [image_width, image_height] = image.size;
+    let to_pixel = |points: f32, limit: usize| ((points * pixels_per_point).round().max(0.0) as usize).min(limit);
+    if !(rect.is_finite() && rect.is_positive()) {
+        return Err("the plot is not on screen".into());
+    }
+    let (x0, x1) = (to_pixel(rect.min.x, image_width), to_pixel(rect.max.x, image_width));
+    let (y0, y1) = (to_pixel(rect.min.y, image_height), to_pixel(rect.max.y, image_height));
+    if x1 <= x0 || y1 <= y0 {
+        return Err("the plot is not on screen".into());
+    }
+    let (width, height) = (x1 - x0, y1 - y0);
+    let region = image.region_by_pixels([x0, y0], [width, height]);
+    let rgba: Vec<u8> = region.pixels.iter().flat_map(|c| c.to_array()).collect();
+    let mut bytes = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut bytes),
+        &rgba,
+        width as u32,
+        height as u32,
+        image::ExtendedColorType::Rgba8,
+    )
+    .map_err(|e| format!("cannot encode the PNG: {e}"))?;
+    Ok(bytes)
+}
+
+/// What a chosen path is for.
+#[derive(Clone, Debug)]
+pub enum FileJob {
+    Export { format: ExportFormat, plot: Box<PlotExport>, rect: egui::Rect },
+    SaveCheckpoint,
+    LoadCheckpoint,
+}
+
+impl FileJob {
+    fn title(&self) -> String {
+        match self {
+            FileJob::Export { format, plot, .. } => format!("Export {} as {}", plot.title, format.extension().to_uppercase()),
+            FileJob::SaveCheckpoint => "Save checkpoint".into(),
+            FileJob::LoadCheckpoint => "Load checkpoint".into(),
+        }
+    }
+
+    /// The confirm button's label in the path window.
+    fn action(&self) -> &'static str {
+        match self {
+            FileJob::Export { .. } => "Write file",
+            FileJob::SaveCheckpoint => "Save",
+            FileJob::LoadCheckpoint => "Load",
+        }
+    }
+
+    fn default_path(&self) -> String {
+        match self {
+            FileJob::Export { format, plot, .. } => format!("{}.{}", plot.name, format.extension()),
+            FileJob::SaveCheckpoint => "runs/modulab-app".into(),
+            FileJob::LoadCheckpoint => "runs/".into(),
+        }
+    }
+}
+
+/// The path field shown when no dialog can open.
+struct PathField {
+    job: FileJob,
+    text: String,
+    /// Why the field is showing, or what was wrong with the last path.
+    note: Option<String>,
+}
+
+/// File choices and background writes of the app. Lives in the app, borrowed by panels through
+/// [`super::PanelContext`].
+pub struct Files {
+    /// Try rfd dialogs (false in tests, and after a dialog failed to open).
+    dialogs: bool,
+    /// A dialog open on its helper thread: its job, its answer, when it opened.
+    dialog: Option<(FileJob, Receiver<Option<PathBuf>>, Instant)>,
+    field: Option<PathField>,
+    /// Background writes (and screenshots) report here.
+    results_tx: Sender<Message>,
+    results: Receiver<Message>,
+    /// The latest outcome of a file operation, for the status bar.
+    notice: Option<Message>,
+    /// Checkpoint commands for the worker, taken by the app after the frame.
+    commands: Vec<Command>,
+}
+
+impl Files {
+    pub fn new(dialogs: bool) -> Self {
+        let (results_tx, results) = mpsc::channel();
+        Files { dialogs, dialog: None, field: None, results_tx, results, notice: None, commands: Vec::new() }
+    }
+
+    /// The latest outcome of a file operation (saved, exported, or why not).
+    pub fn notice(&self) -> Option<&Message> {
+        self.notice.as_ref()
+    }
+
+    pub fn set_notice(&mut self, level: Level, text: impl Into<String>) {
+        self.notice = Some(Message { level, text: text.into() });
+    }
+
+    /// Whether a file choice is under way (a dialog or the path field is open).
+    pub fn busy(&self) -> bool {
+        self.dialog.is_some() || self.field.is_some()
+    }
+
+    pub fn take_commands(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.commands)
+    }
+
+    /// Ask for a path for `job`: a dialog when one can open, else the path field.
+    pub fn begin(&mut self, job: FileJob, ctx: &egui::Context) {
+        if self.busy() {
+            self.set_notice(Level::Warning, "finish the open file choice first");
+            return;
+        }
+        if !self.dialogs {
+            let text = job.default_path();
+            self.field = Some(PathField { job, text, note: None });
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let dialog = rfd::FileDialog::new().set_title(job.title());
+        let dialog = match &job {
+            FileJob::Export { format, plot, .. } => {
+                dialog.set_file_name(format!("{}.{}", plot.name, format.extension())).add_filter(format.extension(), &[format.extension()])
+            }
+            _ => dialog,
+        };
+        let picks_folder = !matches!(job, FileJob::Export { .. });
+        let waker = ctx.clone();
+        let spawned = std::thread::Builder::new().name("modulab-file-dialog".into()).spawn(move || {
+            let chosen = if picks_folder { dialog.pick_folder() } else { dialog.save_file() };
+            let _ = tx.send(chosen);
+            waker.request_repaint();
+        });
+        match spawned {
+            Ok(_) => self.dialog = Some((job, rx, Instant::now())),
+            Err(_) => {
+                self.dialogs = false;
+                let text = job.default_path();
+                self.field = Some(PathField { job, text, note: None });
+            }
+        }
+    }
+
+    /// Once per frame: collect dialog answers and finished writes, draw the path window.
+    pub fn ui(&mut self, ctx: &egui::Context) {
+        while let Ok(message) = self.results.try_recv() {
+            self.notice = Some(message);
+        }
+        if let Some((_, rx, opened)) = &self.dialog {
+            match rx.try_recv() {
+                Ok(answer) => {
+                    let quick = opened.elapsed() < DIALOG_FAILED_WITHIN;
+                    let (job, _, _) = self.dialog.take().expect("checked above");
+                    match answer {
+                        Some(path) => self.finish(job, path, ctx),
+                        None if quick => {
+                            // the dialog never showed: use the path field from now on
+                            self.dialogs = false;
+                            let text = job.default_path();
+                            let note = Some("No file dialog could be opened here: type a path.".to_string());
+                            self.field = Some(PathField { job, text, note });
+                        }
+                        None => {} // cancelled
+                    }
+                }
+                Err(mpsc::TryRecvError::Empty) => ctx.request_repaint_after(Duration::from_millis(100)),
+                Err(mpsc::TryRecvError::Disconnected) => self.dialog = None,
+            }
+        }
+        self.path_window_ui(ctx);
+    }
+
+    fn path_window_ui(&mut self, ctx: &egui::Context) {
+        let Some(field) = &mut self.field else { return };
+        let mut confirmed = false;
+        let mut cancelled = false;
+        egui::Window::new(field.job.title())
+            .id(egui::Id::unique("modulab-path-window"))
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
+            .show(ctx, |ui| {
+                if let Some(note) = &field.note {
+                    ui.label(note);
+                }
+                ui.horizontal(|ui| {
+                    let label = ui.label("File path");
+                    let hint = if matches!(field.job, FileJob::Export { .. }) {
+                        "Where to write the file (relative paths start in the folder modulab was started from)"
+                    } else {
+                        "A run directory (it holds checkpoint/, config.toml and metrics.csv), or a checkpoint directory to load"
+                    };
+                    let edit = ui
+                        .add(egui::TextEdit::singleline(&mut field.text).desired_width(360.0))
+                        .labelled_by(label.id)
+                        .on_hover_text(hint);
+                    if edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                        confirmed = true;
+                    }
+                });
+                ui.horizontal(|ui| {
+                    let action = field.job.action();
+                    if ui.button(action).on_hover_text(format!("{action} with this path")).clicked() {
+                        confirmed = true;
+                    }
+                    if ui.button("Cancel").on_hover_text("Close without doing anything").clicked() {
+                        cancelled = true;
+                    }
+                });
+            });
+        if cancelled {
+            self.field = None;
+        } else if confirmed {
+            let text = field.text.trim().to_string();
+            if text.is_empty() {
+                field.note = Some("Type a path first.".into());
+            } else if let Some(field) = self.field.take() {
+                self.finish(field.job, PathBuf::from(text), ctx);
+            }
+        }
+    }
+
+    /// Do the job with the chosen path.
+    fn finish(&mut self, job: FileJob, path: PathBuf, ctx: &egui::Context) {
+        match job {
+            FileJob::SaveCheckpoint => {
+                self.set_notice(Level::Info, format!("saving the checkpoint to {}…", path.display()));
+                self.commands.push(Command::SaveCheckpoint(path));
+            }
+            FileJob::LoadCheckpoint => {
+                self.set_notice(Level::Info, format!("loading {}…", path.display()));
+                self.commands.push(Command::LoadCheckpoint(path));
+            }
+            FileJob::Export { format, plot, rect } => {
+                let path = with_extension(path, format.extension());
+                let tx = self.results_tx.clone();
+                let waker = ctx.clone();
+                match format {
+                    ExportFormat::Csv | ExportFormat::Svg => {
+                        let text = if format == ExportFormat::Csv { plot.to_csv() } else { plot.to_svg() };
+                        write_in_background(path, text.into_bytes(), tx, waker);
+                    }
+                    ExportFormat::Png => {
+                        // the next frame is painted without the menu or path window (both are
+                        // closed now), then cropped to where the plot was
+                        let pixels_per_point = ctx.pixels_per_point();
+                        ctx.request_screenshot(move |image| match png_of_region(&image, rect, pixels_per_point) {
+                            Ok(bytes) => write_in_background(path, bytes, tx, waker),
+                            Err(e) => {
+                                let _ = tx.send(Message { level: Level::Error, text: format!("PNG export failed: {e}") });
+                                waker.request_repaint();
+                            }
+                        });
+                        ctx.request_repaint();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `loss` → `loss.csv`; a path that already ends in the extension is kept.
+fn with_extension(path: PathBuf, extension: &str) -> PathBuf {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case(extension)) { path } else { path.with_extension(extension) }
+}
+
+/// Write on a helper thread and report the outcome (an unwritable path is an error message;
+/// the data stays in the app, so the user can try another path).
+fn write_in_background(path: PathBuf, bytes: Vec<u8>, tx: Sender<Message>, waker: egui::Context) {
+    let report = move |message: Message| {
+        let _ = tx.send(message);
+        waker.request_repaint();
+    };
+    let job = move || {
+        let message = match write_file(&path, &bytes) {
+            Ok(()) => Message { level: Level::Info, text: format!("exported {}", path.display()) },
+            Err(e) => Message { level: Level::Error, text: format!("could not write {}: {e}", path.display()) },
+        };
+        report(message);
+    };
+    if let Err(e) = std::thread::Builder::new().name("modulab-export".into()).spawn(job) {
+        // no thread: the closure (and its report) is gone, so say so directly
+        eprintln!("modulab: cannot start the export thread: {e}");
+    }
+}
+
+/// Create the parent directory if needed, then write atomically.
+fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    write_atomic(path, bytes)
+}
+
+/// An "Export" menu for a plot at `rect`; `make` gathers its data when a format is picked.
+pub fn export_menu_ui(ui: &mut egui::Ui, files: &mut Files, rect: egui::Rect, make: impl FnOnce() -> PlotExport) {
+    let mut picked = None;
+    ui.menu_button("Export", |ui| {
+        let items = [
+            (ExportFormat::Csv, "CSV…", "The plotted numbers as a table (one row per point), for a spreadsheet or a script"),
+            (ExportFormat::Svg, "SVG…", "The plot drawn as a vector picture from its data, for papers and slides"),
+            (ExportFormat::Png, "PNG…", "A picture of the plot exactly as it is on screen"),
+        ];
+        for (format, label, tip) in items {
+            if ui.button(label).on_hover_text(tip).clicked() {
+                picked = Some(format);
+                ui.close();
+            }
+        }
+    })
+    .response
+    .on_hover_text("Save this plot's data (CSV) or picture (SVG, PNG)");
+    if let Some(format) = picked {
+        files.begin(FileJob::Export { format, plot: Box::new(make()), rect }, ui.ctx());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines() -> PlotExport {
+        PlotExport {
+            name: "loss".into(),
+            title: "Loss".into(),
+            x_label: "step".into(),
+            y_label: "loss".into(),
+            log_y: true,
+            data: PlotData::Lines(vec![
+                Series { name: "every step".into(), points: vec![[1.0, 0.5], [2.0, 0.25]] },
+                Series { name: "a, b".into(), points: vec![[1.0, 0.125]] },
+            ]),
+        }
+    }
+
+    #[test]
+    fn csv_of_lines_and_bars() {
+        assert_eq!(lines().to_csv(), "series,step,loss\nevery step,1,0.5\nevery step,2,0.25\n\"a, b\",1,0.125\n");
+        let bars = PlotExport {
+            data: PlotData::Bars {
+                categories: vec!["Go".into(), "Anti".into()],
+                series: vec![("intact".into(), vec![1.0, 0.5]), ("bias lesioned".into(), vec![0.25])],
+            },
+            x_label: "task".into(),
+            ..lines()
+        };
+        assert_eq!(bars.to_csv(), "task,intact,bias lesioned\nGo,1,0.25\nAnti,0.5,\n");
+    }
+
+    #[test]
+    fn svg_has_a_polyline_per_series_and_escapes_text() {
+        let svg = lines().to_svg();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        // log scale: 0.125..0.5 spans log10 -0.9..-0.3, ticks at 10^-0.8 .. print as powers of ten
+        assert!(svg.contains(">every step<"));
+        let mut weird = lines();
+        weird.title = "a < b & c".into();
+        assert!(weird.to_svg().contains("a &lt; b &amp; c"));
+        // an empty plot still makes a valid picture
+        weird.data = PlotData::Lines(vec![]);
+        assert!(weird.to_svg().contains("</svg>"));
+    }
+
+    #[test]
+    fn nice_ticks_are_round() {
+        assert_eq!(nice_ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        assert_eq!(nice_ticks(0.0, 1000.0), vec![0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]);
+    }
+
+    #[test]
+    fn png_crops_to_the_plot() {
+        // a 4×2 pixel image at 2 pixels per point; the right half (2×1 points) is red
+        let mut image = egui::ColorImage::filled([8, 4], egui::Color32::WHITE);
+        for y in 0..4 {
+            for x in 4..8 {
+                image.pixels[y * 8 + x] = egui::Color32::RED;
+            }
+        }
+        let rect = egui::Rect::from_min_size(egui::pos2(2.0, 0.0), egui::vec2(2.0, 2.0));
+        let bytes = png_of_region(&image, rect, 2.0).expect("png");
+        let decoded = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).expect("decodes").to_rgba8();
+        assert_eq!(decoded.dimensions(), (4, 4));
+        assert!(decoded.pixels().all(|p| p.0 == [255, 0, 0, 255]));
+        assert!(png_of_region(&image, egui::Rect::NOTHING, 2.0).is_err());
+        // a rect reaching past the image is clipped to it: x 3..6 points → pixels 6..8
+        let past = egui::Rect::from_min_max(egui::pos2(3.0, 1.0), egui::pos2(6.0, 9.0));
+        let bytes = png_of_region(&image, past, 2.0).expect("png");
+        let decoded = image::load_from_memory(&bytes).expect("decodes").to_rgba8();
+        assert_eq!(decoded.dimensions(), (2, 2));
+    }
+
+    #[test]
+    fn extensions_are_added_once() {
+        assert_eq!(with_extension("a/loss".into(), "csv"), PathBuf::from("a/loss.csv"));
+        assert_eq!(with_extension("a/loss.CSV".into(), "csv"), PathBuf::from("a/loss.CSV"));
+    }
+
+    #[test]
+    fn an_unwritable_path_is_an_error_message() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, b"x").expect("write");
+        // a path under a regular file cannot be created
+        let (tx, rx) = mpsc::channel();
+        write_in_background(blocker.join("loss.csv"), b"data".to_vec(), tx, egui::Context::default());
+        let message = rx.recv_timeout(Duration::from_secs(10)).expect("a report");
+        assert_eq!(message.level, Level::Error, "{message:?}");
+        assert!(message.text.contains("could not write"), "{message:?}");
+    }
+}
