@@ -7,7 +7,10 @@
 //!
 //! Measured, printed and checked against the issue's targets:
 //! - ms per frame (criterion), and over 10 s at a 60 Hz pace: median, p99 and the slowest
-//!   frame (target: none over 16 ms of UI work), while the worker trains the quick preset;
+//!   frame (target: none over 16 ms of UI work), while the worker trains the quick preset.
+//!   Each paced frame is timed twice: wall clock, and the UI thread's own CPU time (the work
+//!   the frame did; on a busy machine the wall clock also counts time the thread waited for a
+//!   core, which is not UI work). Both are printed; the target is checked on the CPU time;
 //! - training steps/s of the quick preset headless (`Trainer` + `train::run`, as
 //!   `modulab train`) and inside the app while frames run at 60 Hz (target: ≥ 90 % of
 //!   headless). Both include building the network and the step-0 evaluation.
@@ -15,7 +18,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group};
+use criterion::Criterion;
 use eframe::egui;
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
@@ -28,7 +31,10 @@ const MIN_GUI_SPEED_RATIO: f64 = 0.9;
 /// The 60 Hz pace.
 const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
 /// Steps trained in each speed comparison.
-const SPEED_STEPS: u64 = 600;
+const SPEED_STEPS: u64 = 300;
+/// Evaluations (every 100 steps in the quick preset) before frames are measured, so every plot
+/// has curves and bars.
+const WARM_EVALUATIONS: usize = 3;
 
 fn quick(steps: u64) -> Config {
     Config::from_preset("quick", &[format!("train.steps={steps}")]).expect("quick preset")
@@ -55,24 +61,26 @@ impl Driver {
             ..Default::default()
         };
         let app = &mut self.app;
-        let output = self.ctx.run_ui(input, |ui| {
+        let mut output = self.ctx.run_ui(input, |ui| {
             let ctx = ui.ctx().clone();
             app.logic_ctx(&ctx);
             app.show(ui);
         });
+        // texture uploads (the font atlas) are the renderer's job: nothing to apply here
+        output.textures_delta.clear();
         let primitives = self.ctx.tessellate(output.shapes, output.pixels_per_point);
         std::hint::black_box(primitives);
     }
 
-    /// Run frames at 60 Hz until `done`, returning each frame's duration.
-    fn run_paced(&mut self, limit: Duration, done: impl Fn(&ModulabApp) -> bool) -> Vec<Duration> {
+    /// Run frames at 60 Hz until `done`, returning each frame's (wall, UI-thread CPU) duration.
+    fn run_paced(&mut self, limit: Duration, done: impl Fn(&ModulabApp) -> bool) -> Vec<(Duration, Duration)> {
         let mut times = Vec::new();
         let end = Instant::now() + limit;
         let mut next = Instant::now();
         while !done(&self.app) && Instant::now() < end {
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), thread_cpu_time());
             self.frame();
-            times.push(t.elapsed());
+            times.push((t.elapsed(), thread_cpu_time().saturating_sub(cpu)));
             next += FRAME_INTERVAL;
             if let Some(wait) = next.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
@@ -82,6 +90,21 @@ impl Driver {
         }
         times
     }
+}
+
+/// CPU time used by the calling thread so far.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID exists on Linux
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
+    assert!(ok, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Median, p99 and max of durations, in ms.
+fn summary(mut times: Vec<Duration>) -> (f64, f64, f64) {
+    times.sort();
+    (ms(percentile(&times, 0.5)), ms(percentile(&times, 0.99)), ms(*times.last().expect("frames")))
 }
 
 fn ms(d: Duration) -> f64 {
@@ -103,7 +126,7 @@ fn headless_steps_per_sec(steps: u64) -> f64 {
 }
 
 /// Steps/s of the app's worker while the UI runs at 60 Hz, from opening to the finished run.
-fn gui_steps_per_sec(steps: u64) -> (f64, Vec<Duration>) {
+fn gui_steps_per_sec(steps: u64) -> (f64, Vec<(Duration, Duration)>) {
     let started = Instant::now();
     let mut driver = Driver::new(quick(steps), true);
     let frames = driver.run_paced(Duration::from_secs(600), |app| app.run_data().state == RunState::Finished);
@@ -112,33 +135,31 @@ fn gui_steps_per_sec(steps: u64) -> (f64, Vec<Duration>) {
     (steps as f64 / started.elapsed().as_secs_f64(), frames)
 }
 
-fn frame_bench(c: &mut Criterion) {
+fn main() {
     // live data: the worker trains the quick preset while frames are measured
     let mut driver = Driver::new(quick(1_000_000), true);
-    driver.run_paced(Duration::from_secs(60), |app| app.run_data().evaluations.len() >= 5);
-    c.bench_function("app frame, quick preset training", |b| b.iter(|| driver.frame()));
-}
+    driver.run_paced(Duration::from_secs(120), |app| app.run_data().evaluations.len() >= WARM_EVALUATIONS);
+    let mut criterion = Criterion::default().configure_from_args();
+    criterion.bench_function("app frame, quick preset training", |b| b.iter(|| driver.frame()));
+    criterion.final_summary();
 
-criterion_group!(benches, frame_bench);
-
-fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-
-    // frames at 60 Hz while training, after a warm-up that fills the curves
-    let mut driver = Driver::new(quick(1_000_000), true);
-    driver.run_paced(Duration::from_secs(60), |app| app.run_data().evaluations.len() >= 5);
-    let mut frames = driver.run_paced(Duration::from_secs(10), |_| false);
-    frames.sort();
+    // frames at a 60 Hz pace while training
+    let frames = driver.run_paced(Duration::from_secs(10), |_| false);
     let run = driver.app.run_data();
+    let (wall, cpu) = (summary(frames.iter().map(|f| f.0).collect()), summary(frames.iter().map(|f| f.1).collect()));
     println!(
-        "\nframes at 60 Hz while training ({} frames, {} loss points, {} evaluations): median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "\nframes at 60 Hz while training ({} frames, {} loss points, {} evaluations):\n  \
+         UI work (thread CPU time): median {:.2} ms, p99 {:.2} ms, max {:.2} ms\n  \
+         wall clock:                median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         frames.len(),
         run.loss.len(),
         run.evaluations.len(),
-        ms(percentile(&frames, 0.5)),
-        ms(percentile(&frames, 0.99)),
-        ms(*frames.last().expect("frames"))
+        cpu.0,
+        cpu.1,
+        cpu.2,
+        wall.0,
+        wall.1,
+        wall.2
     );
     drop(driver);
 
@@ -154,23 +175,26 @@ fn main() {
     }
     let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     let (headless, gui) = (best(&headless), best(&gui));
-    gui_frames.sort();
-    let slowest = *gui_frames.last().expect("frames");
+    let gui_wall = summary(gui_frames.iter().map(|f| f.0).collect());
+    let gui_cpu = summary(gui_frames.iter().map(|f| f.1).collect());
     let ratio = gui / headless;
     println!("training the quick preset, {SPEED_STEPS} steps (best of 2 each):");
     println!("  headless:           {headless:.1} steps/s");
     println!("  in the app (60 Hz): {gui:.1} steps/s = {:.1} % of headless", 100.0 * ratio);
     println!(
-        "  frames meanwhile:   {} frames, median {:.2} ms, max {:.2} ms",
+        "  frames meanwhile:   {} frames; UI work median {:.2} ms, max {:.2} ms; wall clock median {:.2} ms, max {:.2} ms",
         gui_frames.len(),
-        ms(percentile(&gui_frames, 0.5)),
-        ms(slowest)
+        gui_cpu.0,
+        gui_cpu.2,
+        gui_wall.0,
+        gui_wall.2
     );
-    let max_frame = ms(*frames.last().expect("frames")).max(ms(slowest));
+    let max_frame = cpu.2.max(gui_cpu.2);
     println!(
-        "targets: GUI speed ≥ {:.0} % of headless: {}; no frame over {FRAME_BUDGET_MS} ms of UI work: {} (slowest {max_frame:.2} ms)",
+        "targets: GUI speed ≥ {:.0} % of headless: {}; no frame over {FRAME_BUDGET_MS} ms of UI work: {} (slowest {max_frame:.2} ms CPU, {:.2} ms wall)",
         100.0 * MIN_GUI_SPEED_RATIO,
         if ratio >= MIN_GUI_SPEED_RATIO { "met" } else { "NOT met" },
         if max_frame <= FRAME_BUDGET_MS { "met" } else { "NOT met" },
+        wall.2.max(gui_wall.2),
     );
 }

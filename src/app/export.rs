@@ -143,7 +143,9 @@ impl PlotExport {
                 series.iter().flat_map(|(_, v)| v).filter(|v| usable(**v)).for_each(|v| y_range.include(y_of(*v)));
             }
         }
-        let (x_range, y_range) = (x_range.or_unit(), y_range.or_unit());
+        let (x_range, mut y_range) = (x_range.or_unit(), y_range.or_unit());
+        // headroom above the data for the legend
+        y_range.max += 0.12 * (y_range.max - y_range.min);
         let px = |x: f64| left + (x - x_range.min) / (x_range.max - x_range.min) * w;
         let py = |y: f64| top + h - (y - y_range.min) / (y_range.max - y_range.min) * h;
 

@@ -274,9 +274,12 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
             });
     }
     let smoothed = moving_average(&points, SMOOTHING_STEPS);
-    let shown = plot.legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
-        plot_ui.line(Line::new("every step", PlotPoints::from(points)).width(1.0).color(egui::Color32::from_gray(110)));
-        plot_ui.line(Line::new(format!("mean of {SMOOTHING_STEPS} steps"), PlotPoints::from(smoothed)).width(2.0));
+    // the scope's rect holds the plot with its axes and tick labels (the PNG export's crop)
+    let shown = ui.scope(|ui| {
+        plot.legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
+            plot_ui.line(Line::new("every step", PlotPoints::from(points)).width(1.0).color(egui::Color32::from_gray(110)));
+            plot_ui.line(Line::new(format!("mean of {SMOOTHING_STEPS} steps"), PlotPoints::from(smoothed)).width(2.0));
+        })
     });
     *rect = shown.response.rect;
 }
@@ -289,7 +292,7 @@ fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32
         export_menu_ui(ui, cx.files, *rect, || performance_export(run));
     });
     let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
-    let shown = Plot::new("performance")
+    let shown = ui.scope(|ui| Plot::new("performance")
         .height(height)
         .x_axis_label("step")
         .include_y(0.0)
@@ -301,7 +304,7 @@ fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32
                 let points = performance_points(run, i, *task);
                 plot_ui.line(Line::new(task.label(), PlotPoints::from(thinned(&points))).width(1.5));
             }
-        });
+        }));
     *rect = shown.response.rect;
 }
 
@@ -317,7 +320,7 @@ fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
     let lesioned = latest.and_then(|e| e.lesioned.as_ref());
     let width = if lesioned.is_some() { 0.4 } else { 0.7 };
     let offset = if lesioned.is_some() { 0.2 } else { 0.0 };
-    let shown = Plot::new("latest")
+    let shown = ui.scope(|ui| Plot::new("latest")
         .height(height)
         .include_y(0.0)
         .include_y(1.0)
@@ -352,6 +355,6 @@ fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
                     plot_ui.bar_chart(BarChart::new(name, bars));
                 }
             }
-        });
+        }));
     *rect = shown.response.rect;
 }
