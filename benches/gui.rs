@@ -25,7 +25,7 @@ use eframe::egui;
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
 use modulab::train::eval::{EvalOptions, evaluate};
-use modulab::train::worker::RunState;
+use modulab::train::worker::{Command, Event, RunState, Worker};
 use modulab::train::{self, NoProgress, Trainer};
 
 const FRAME_BUDGET_MS: f64 = 16.0;
@@ -138,6 +138,27 @@ fn gui_steps_per_sec(steps: u64) -> (f64, Vec<(Duration, Duration)>) {
     ((steps - first_step) as f64 / elapsed, frames)
 }
 
+/// Steps/s of the worker thread alone (no UI; events drained every 16 ms): tells the worker's
+/// own overhead apart from the UI's competition for the cores.
+fn worker_steps_per_sec(steps: u64) -> f64 {
+    let worker = Worker::spawn(quick(steps), Box::new(|| {})).expect("spawn");
+    worker.send(Command::Start);
+    let mut first: Option<(u64, Instant)> = None;
+    loop {
+        while let Some(event) = worker.try_recv() {
+            match event {
+                Event::Step { step, .. } if first.is_none() => first = Some((step, Instant::now())),
+                Event::Finished { step, .. } => {
+                    let (first_step, started) = first.expect("a step before the end");
+                    return (step - first_step) as f64 / started.elapsed().as_secs_f64();
+                }
+                _ => {}
+            }
+        }
+        std::thread::sleep(FRAME_INTERVAL);
+    }
+}
+
 fn main() {
     // live data: the worker trains the quick preset while frames are measured
     let mut driver = Driver::new(quick(1_000_000), true);
@@ -170,24 +191,30 @@ fn main() {
     let mut headless = Vec::new();
     let mut gui = Vec::new();
     let mut gui_frames = Vec::new();
+    let mut worker_alone = Vec::new();
     for _ in 0..3 {
         headless.push(headless_steps_per_sec(SPEED_STEPS));
+        worker_alone.push(worker_steps_per_sec(SPEED_STEPS));
         let (rate, frames) = gui_steps_per_sec(SPEED_STEPS);
         gui.push(rate);
         gui_frames.extend(frames);
     }
     let runs = |v: &[f64]| v.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ");
-    let (headless_runs, gui_runs) = (runs(&headless), runs(&gui));
+    let (headless_runs, gui_runs, worker_runs) = (runs(&headless), runs(&gui), runs(&worker_alone));
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (headless, gui) = (median(&mut headless), median(&mut gui));
+    let (headless, gui, worker_alone) = (median(&mut headless), median(&mut gui), median(&mut worker_alone));
     let gui_wall = summary(gui_frames.iter().map(|f| f.0).collect());
     let gui_cpu = summary(gui_frames.iter().map(|f| f.1).collect());
     let ratio = gui / headless;
     println!("training the quick preset, {SPEED_STEPS} steps (median of 3 runs each):");
     println!("  headless:           {headless:.1} steps/s (runs: {headless_runs})");
+    println!(
+        "  worker, no UI:      {worker_alone:.1} steps/s = {:.1} % of headless (runs: {worker_runs})",
+        100.0 * worker_alone / headless
+    );
     println!("  in the app (60 Hz): {gui:.1} steps/s = {:.1} % of headless (runs: {gui_runs})", 100.0 * ratio);
     println!(
         "  frames meanwhile:   {} frames; UI work median {:.2} ms, max {:.2} ms; wall clock median {:.2} ms, max {:.2} ms",
