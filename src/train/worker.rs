@@ -782,7 +782,7 @@ mod tests {
     }
 
     #[test]
-    fn a_corrupt_or_missing_checkpoint_keeps_the_current_run() {
+    fn a_corrupt_mismatched_or_missing_checkpoint_keeps_the_current_run() {
         let dir = tempfile::tempdir().expect("tempdir");
         let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
         let mut seen = Vec::new();
@@ -800,6 +800,18 @@ mod tests {
         worker.send(Command::LoadCheckpoint(dir.path().join("bad")));
         let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointLoaded(_)));
         assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("corrupt") && m.contains("kept")), "{failed:?}");
+
+        // parameters that do not fit the configuration they claim: mismatched
+        let mut other = Trainer::new({
+            let mut c = tiny();
+            c.model.n_units = 12;
+            c
+        });
+        other.config = tiny();
+        checkpoint::save(&dir.path().join("mismatched"), &other).expect("save");
+        worker.send(Command::LoadCheckpoint(dir.path().join("mismatched")));
+        let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointLoaded(_)));
+        assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("does not match")), "{failed:?}");
 
         // nothing there at all
         worker.send(Command::LoadCheckpoint(dir.path().join("nothing")));
