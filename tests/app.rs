@@ -194,6 +194,19 @@ fn export_the_loss_curve_as_csv_and_an_unwritable_path_is_an_error() {
     assert_eq!(every, harness.state().run_data().loss, "the CSV holds exactly the plotted losses");
     assert_eq!(text.lines().filter(|l| l.starts_with("mean of ")).count(), 3, "and the running mean");
 
+    // the bar chart (the third menu): one row per task, the latest evaluation's numbers
+    harness.get_all_by_label("Export").nth(2).expect("the bar chart's export menu").click();
+    harness.run_steps(2);
+    harness.get_by_label("CSV…").click();
+    choose_path(&mut harness, &dir.path().join("bars.csv"), "Write file");
+    run_until(&mut harness, "the bar export", |app| notice_contains(app, "bars.csv"));
+    let text = std::fs::read_to_string(dir.path().join("bars.csv")).expect("bars.csv written");
+    let latest = harness.state().run_data().latest_evaluation().expect("an evaluation").clone();
+    let expected: Vec<String> = std::iter::once("task,intact".to_string())
+        .chain(latest.perf.iter().map(|(task, p)| format!("{},{}", task.label(), *p as f64)))
+        .collect();
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+
     // a path that cannot be written: an error in the status bar, the app goes on
     let blocker = dir.path().join("a-file");
     std::fs::write(&blocker, b"x").expect("write");

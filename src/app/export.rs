@@ -153,8 +153,9 @@ impl PlotExport {
         svg.push_str(&format!(
             "<rect x=\"{left}\" y=\"{top}\" width=\"{w}\" height=\"{h}\" fill=\"none\" stroke=\"#888\"/>\n"
         ));
-        for t in nice_ticks(y_range.min, y_range.max) {
-            let label = if self.log_y { format!("{}", 10f64.powf(t)) } else { format!("{t}") };
+        let y_ticks = if self.log_y { log_ticks(y_range.min, y_range.max) } else { nice_ticks(y_range.min, y_range.max) };
+        for t in y_ticks {
+            let label = if self.log_y { short_number(10f64.powf(t)) } else { format!("{t}") };
             svg.push_str(&format!(
                 "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.2}\" y2=\"{y:.2}\" stroke=\"#ddd\"/>\
                  <text x=\"{}\" y=\"{:.2}\" text-anchor=\"end\">{}</text>\n",
@@ -267,6 +268,29 @@ fn nice_ticks(min: f64, max: f64) -> Vec<f64> {
     let last = (max / step).floor() as i64;
     // the products are rounded so that 0.1 * 3 prints as 0.3
     (first..=last).map(|i| ((i as f64 * step) * 1e9).round() / 1e9).collect()
+}
+
+/// Ticks for a log axis, as log10 values: 1, 2 and 5 × 10^k inside [min, max] (log10 units),
+/// thinned to powers of ten when that gives too many; plain ticks on the log values when the
+/// range is too narrow to hold two of them.
+fn log_ticks(min: f64, max: f64) -> Vec<f64> {
+    let decades = (min.floor() as i64)..=(max.ceil() as i64);
+    let mantissas: &[f64] = if max - min > 3.0 { &[1.0] } else { &[1.0, 2.0, 5.0] };
+    let ticks: Vec<f64> = decades
+        .flat_map(|k| mantissas.iter().map(move |m| (m * 10f64.powi(k as i32)).log10()))
+        .filter(|t| (min..=max).contains(t))
+        .collect();
+    if ticks.len() >= 2 { ticks } else { nice_ticks(min, max) }
+}
+
+/// `0.5` → `0.5`, `0.000123` → `1e-4`: a short tick label.
+fn short_number(x: f64) -> String {
+    if (0.001..10_000.0).contains(&x.abs()) {
+        let text = format!("{x:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{x:.0e}")
+    }
 }
 
 fn legend<'a>(svg: &mut String, names: impl Iterator<Item = &'a str>, right: f64, top: f64) {
@@ -670,6 +694,9 @@ mod tests {
 
     #[test]
     fn nice_ticks_are_round() {
+        // 0.1 .. 1.5 on a log axis: 0.1, 0.2, 0.5, 1
+        let ticks: Vec<String> = log_ticks(-1.0, 1.5f64.log10()).into_iter().map(|t| short_number(10f64.powf(t))).collect();
+        assert_eq!(ticks, vec!["0.1", "0.2", "0.5", "1"]);
         assert_eq!(nice_ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
         assert_eq!(nice_ticks(0.0, 1000.0), vec![0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]);
     }
