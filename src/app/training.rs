@@ -4,7 +4,7 @@
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, Plot, PlotPoints};
 
-use super::{Panel, PanelContext, RunData, heading_ui};
+use super::{Panel, PanelContext, RunData, heading_ui, task_color};
 use crate::tasks::Task;
 use crate::train::worker::{Command, RunState};
 
@@ -215,7 +215,7 @@ fn performance_plot_ui(ui: &mut egui::Ui, run: &RunData, height: f32) {
                     .iter()
                     .filter_map(|e| e.perf.get(i).filter(|(t, _)| t == task).map(|(_, p)| [e.step as f64, *p as f64]))
                     .collect();
-                plot_ui.line(Line::new(task.label(), PlotPoints::from(thinned(&points))).width(1.5));
+                plot_ui.line(Line::new(task.label(), PlotPoints::from(thinned(&points))).width(1.5).color(task_color(i)));
             }
         });
 }

@@ -7,6 +7,7 @@
 pub mod adam;
 pub mod checkpoint;
 pub mod eval;
+pub mod probe;
 pub mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
