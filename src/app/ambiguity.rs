@@ -10,6 +10,8 @@ use crate::train::worker::{AmbiguityEval, Command, SweepResult};
 
 /// Levels in a sweep (evenly spaced over the kind's slider range).
 const SWEEP_LEVELS: usize = 11;
+/// The bars of the unambiguous (clear-cue) performance.
+const CLEAR_GREY: egui::Color32 = egui::Color32::from_gray(120);
 
 #[derive(Default)]
 pub struct AmbiguityPanel;
@@ -180,9 +182,9 @@ fn bars_ui(ui: &mut egui::Ui, latest: Option<&AmbiguityEval>, height: f32) {
                 .clean
                 .iter()
                 .enumerate()
-                .map(|(i, (t, p))| Bar::new(i as f64 - 0.2, *p as f64).width(0.4).name(t.label()))
+                .map(|(i, (t, p))| Bar::new(i as f64 - 0.2, *p as f64).width(0.4).name(t.label()).fill(CLEAR_GREY))
                 .collect();
-            plot_ui.bar_chart(BarChart::new("clear cue", clean).color(egui::Color32::from_gray(140)));
+            plot_ui.bar_chart(BarChart::new("clear cue", clean).color(CLEAR_GREY));
             let ambiguous = e
                 .ambiguous
                 .iter()
@@ -255,8 +257,11 @@ fn sweep_plot_ui(ui: &mut egui::Ui, sweep: Option<&SweepResult>, height: f32) {
         "Thick: mean over tasks; dashed: the worst task; thin: each task. Click a legend entry to hide it.",
     );
     let strong = ui.visuals().strong_text_color();
+    let range = level_range(sweep.map_or(AmbiguityKind::Mixture, |s| s.kind));
     Plot::new("ambiguity-sweep")
         .height(height)
+        .include_x(*range.start())
+        .include_x(*range.end())
         .include_y(0.0)
         .include_y(1.0)
         .x_axis_label("level")

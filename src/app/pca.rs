@@ -194,20 +194,34 @@ fn variance_ui(ui: &mut egui::Ui, view: &PcaView, height: f32) {
          (grey), and for the activity shown now (coloured; lower after a lesion or ambiguity moved the activity \
          away from the fitted axes)",
     );
-    let fitted: Vec<Bar> =
-        view.explained.iter().enumerate().map(|(i, v)| Bar::new(i as f64 + 1.0 - 0.2, *v).width(0.4)).collect();
-    let current: Vec<Bar> =
-        view.captured.iter().enumerate().map(|(i, v)| Bar::new(i as f64 + 1.0 + 0.2, *v).width(0.4)).collect();
+    let grey = egui::Color32::from_gray(120);
+    let fitted: Vec<Bar> = view
+        .explained
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Bar::new(i as f64 + 1.0 - 0.2, *v).width(0.4).fill(grey).name(format!("PC{}", i + 1)))
+        .collect();
+    let current: Vec<Bar> = view
+        .captured
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Bar::new(i as f64 + 1.0 + 0.2, *v).width(0.4).fill(task_color(0)).name(format!("PC{}", i + 1)))
+        .collect();
+    let k = view.components;
     Plot::new("pca-variance")
         .height(height - 30.0)
         .include_y(0.0)
         .x_axis_label("PC")
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && (1.0..=k as f64).contains(&i) { format!("{i:.0}") } else { String::new() }
+        })
         .allow_scroll(false)
         .allow_drag(false)
         .allow_zoom(false)
         .legend(Legend::default().position(Corner::RightTop))
         .show(ui, |plot_ui| {
-            plot_ui.bar_chart(BarChart::new("at fit", fitted).color(egui::Color32::from_gray(140)));
+            plot_ui.bar_chart(BarChart::new("at fit", fitted).color(grey));
             plot_ui.bar_chart(BarChart::new("now", current).color(task_color(0)));
         });
 }

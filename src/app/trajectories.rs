@@ -135,7 +135,8 @@ impl TrajectoriesPanel {
         let ring = t.n_out - 1;
         let ring_heat = ring > 4; // the ring encoding; compact outputs are drawn as lines
         let caption = ui.text_style_height(&egui::TextStyle::Body) + 2.0 * ui.spacing().item_spacing.y;
-        let height = ((ui.available_height() - 4.0 * caption - 20.0) / 4.0).max(70.0);
+        // three plots, each under a one-line caption
+        let height = ((ui.available_height() - 3.0 * caption - 12.0) / 3.0).max(70.0);
         let link = egui::Id::unique("trajectory-time");
         let color = task_color(self.task);
 

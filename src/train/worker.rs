@@ -669,9 +669,16 @@ impl WorkerState {
         let trajectories = run_probe(&trainer.config, &trainer.params, trainer.step, probe, self.ambiguity, &lesioned)?;
         let due = self.pca.is_none() || (refit == Refit::WhenDue && self.evals_since_fit + 1 >= PCA_REFIT_EVERY);
         if due {
-            // fit on the intact network's unambiguous states when they are what we have;
-            // otherwise on the states shown (a fit is only due on a periodic evaluation)
-            match fit_pca(&trajectories) {
+            // the axes always describe the intact network with the clear cue, so that lesions
+            // and ambiguity show up as moves in a fixed space; when those are set, the clear
+            // intact states are computed for the fit (only at a re-fit)
+            let clear = Ambiguity { kind: self.ambiguity.kind, level: self.ambiguity.kind.clean_level() };
+            let fitted = if lesioned.is_empty() && self.ambiguity == clear {
+                fit_pca(&trajectories)
+            } else {
+                fit_pca(&run_probe(&trainer.config, &trainer.params, trainer.step, probe, clear, &[])?)
+            };
+            match fitted {
                 Ok(pca) => {
                     self.pca = Some((pca, trainer.step));
                     self.evals_since_fit = 0;
