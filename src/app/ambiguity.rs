@@ -2,7 +2,7 @@
 //! blurred, live, and sweep the blur to draw performance against ambiguity.
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Corner, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::{Panel, PanelContext, heading_ui, task_color};
 use crate::analysis::{Ambiguity, AmbiguityKind};
@@ -10,6 +10,8 @@ use crate::train::worker::{AmbiguityEval, Command, SweepResult};
 
 /// Levels in a sweep (evenly spaced over the kind's slider range).
 const SWEEP_LEVELS: usize = 11;
+/// Room for one task label under the bars, in points.
+const LABEL_WIDTH: f32 = 80.0;
 /// The bars of the unambiguous (clear-cue) performance.
 const CLEAR_GREY: egui::Color32 = egui::Color32::from_gray(120);
 
@@ -160,8 +162,13 @@ fn bars_ui(ui: &mut egui::Ui, latest: Option<&AmbiguityEval>, height: f32) {
     ui.label("Performance per task: clear cue and ambiguous cue")
         .on_hover_text("Fraction of correct test trials of each task, with the right cue (grey) and the ambiguous one (coloured)");
     let labels: Vec<&'static str> = latest.map(|e| e.clean.iter().map(|(t, _)| t.label()).collect()).unwrap_or_default();
+    let n = labels.len();
+    // one tick per task; with many tasks, label every few so the names do not overlap
+    // (hovering a bar names its task)
+    let every = (LABEL_WIDTH / (ui.available_width() / n.max(1) as f32)).ceil().max(1.0) as usize;
     Plot::new("ambiguity-bars")
         .height(height)
+        .x_grid_spacer(move |_| (0..n).map(|i| GridMark { value: i as f64, step_size: 1.0 }).collect())
         .include_y(0.0)
         .include_y(1.0)
         .allow_scroll(false)
@@ -170,7 +177,7 @@ fn bars_ui(ui: &mut egui::Ui, latest: Option<&AmbiguityEval>, height: f32) {
         .legend(Legend::default().position(Corner::RightTop))
         .x_axis_formatter(move |mark, _| {
             let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize) % every == 0 {
                 labels.get(i as usize).map_or(String::new(), |l| l.to_string())
             } else {
                 String::new()

@@ -6,7 +6,7 @@
 //! panel only draws (a 3-D view is an orthographic projection of PC1–3 turned by dragging).
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Corner, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
+use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 
 use super::{Panel, PanelContext, heading_ui, task_color};
 use crate::train::probe::PcaView;
@@ -212,6 +212,8 @@ fn variance_ui(ui: &mut egui::Ui, view: &PcaView, height: f32) {
         .height(height - 30.0)
         .include_y(0.0)
         .x_axis_label("PC")
+        // one tick per component (the automatic spacing would label only every tenth)
+        .x_grid_spacer(move |_| (1..=k).map(|i| GridMark { value: i as f64, step_size: 1.0 }).collect())
         .x_axis_formatter(move |mark, _| {
             let i = mark.value.round();
             if (mark.value - i).abs() < 1e-6 && (1.0..=k as f64).contains(&i) { format!("{i:.0}") } else { String::new() }

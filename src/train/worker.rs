@@ -363,8 +363,11 @@ struct WorkerState {
 struct Dirty {
     /// Lesions changed: everything is re-evaluated.
     lesions: bool,
-    /// Ambiguity changed: its evaluation and the trajectories are redone.
+    /// Ambiguity changed: its evaluation is redone ...
     ambiguity: bool,
+    /// ... and then, unless the ambiguity changes again first, the probe trials and their
+    /// projection (so the bars answer a slider move as early as possible).
+    probe: bool,
 }
 
 /// A sweep in progress, on a frozen copy of the network.
@@ -398,6 +401,7 @@ impl WorkerState {
             let busy = self.run_state == RunState::Running
                 || self.dirty.lesions
                 || self.dirty.ambiguity
+                || self.dirty.probe
                 || self.sweep.is_some();
             let command = if busy {
                 match self.commands.try_recv() {
@@ -434,7 +438,20 @@ impl WorkerState {
             return;
         }
         if self.trainer.is_some() && dirty.ambiguity {
-            self.guarded(|state| state.analyse_and_publish(Refit::Never).map(|_| StepOutcome::Stepped));
+            self.guarded(|state| {
+                state.analyse_ambiguity()?;
+                state.publish();
+                Ok(StepOutcome::Stepped)
+            });
+            self.dirty.probe = true;
+            return;
+        }
+        if self.trainer.is_some() && dirty.probe {
+            self.guarded(|state| {
+                state.analyse_probe(Refit::Never)?;
+                state.publish();
+                Ok(StepOutcome::Stepped)
+            });
             return;
         }
         let running = self.run_state == RunState::Running;
@@ -633,18 +650,22 @@ impl WorkerState {
         Ok(result)
     }
 
-    /// Redo the analyses of the current network and publish them.
-    fn analyse_and_publish(&mut self, refit: Refit) -> Result<(), TrainError> {
-        self.analyse(refit)?;
-        self.publish();
-        Ok(())
-    }
-
     /// Performance under the current ambiguity, the probe trajectories and their PCA.
     fn analyse(&mut self, refit: Refit) -> Result<(), TrainError> {
+        self.analyse_ambiguity()?;
+        self.analyse_probe(refit)
+    }
+
+    fn active_lesions(&self) -> Vec<Pathway> {
+        let has = |p: &Pathway| self.trainer.as_ref().is_some_and(|t| t.config.model.has(*p));
+        self.lesions.iter().copied().filter(has).collect()
+    }
+
+    /// Per-task performance under the current ambiguity, beside the clear cue's on the same trials.
+    fn analyse_ambiguity(&mut self) -> Result<(), TrainError> {
+        let lesioned = self.active_lesions();
         let Some(trainer) = self.trainer.as_ref() else { return Ok(()) };
         let started = Instant::now();
-        let lesioned: Vec<Pathway> = self.lesions.iter().copied().filter(|p| trainer.config.model.has(*p)).collect();
         let options = EvalOptions {
             trials: Some(AMBIGUITY_TRIALS),
             lesioned: lesioned.clone(),
@@ -661,7 +682,23 @@ impl WorkerState {
         } else {
             evaluate(trainer, &EvalOptions { ambiguity: self.ambiguity, ..options })?.perf
         };
+        self.latest.ambiguity = Some(AmbiguityEval {
+            step: trainer.step,
+            ambiguity: self.ambiguity,
+            lesioned,
+            trials: AMBIGUITY_TRIALS,
+            clean,
+            ambiguous,
+            secs: started.elapsed().as_secs_f64(),
+        });
+        Ok(())
+    }
 
+    /// The probe trials through the network (current ambiguity and lesions), and their PCA:
+    /// re-fitted when due, else projected on the current axes.
+    fn analyse_probe(&mut self, refit: Refit) -> Result<(), TrainError> {
+        let lesioned = self.active_lesions();
+        let Some(trainer) = self.trainer.as_ref() else { return Ok(()) };
         let probe = match &self.probe {
             Some(probe) => probe,
             None => self.probe.insert(ProbeTrials::draw(&trainer.config)?),
@@ -691,15 +728,6 @@ impl WorkerState {
         }
         self.latest.pca = self.pca.as_ref().map(|(pca, fitted)| Arc::new(pca_view(pca, *fitted, &trajectories)));
         self.latest.trajectories = Some(Arc::new(trajectories));
-        self.latest.ambiguity = Some(AmbiguityEval {
-            step: trainer.step,
-            ambiguity: self.ambiguity,
-            lesioned,
-            trials: AMBIGUITY_TRIALS,
-            clean,
-            ambiguous,
-            secs: started.elapsed().as_secs_f64(),
-        });
         Ok(())
     }
 
@@ -924,11 +952,12 @@ mod tests {
         }
         let last = Ambiguity { kind: AmbiguityKind::Mixture, level: 1.0 };
         let answered = wait_snapshot(&worker, &mut seen, |s| s.ambiguity.as_ref().is_some_and(|a| a.ambiguity == last));
-        let eval = answered.ambiguity.expect("ambiguity");
+        let eval = answered.ambiguity.clone().expect("ambiguity");
         assert_eq!((eval.clean.len(), eval.ambiguous.len(), eval.trials), (4, 4, AMBIGUITY_TRIALS));
-        // trajectories and PCA were re-run under the new cue, on the same axes
-        assert_eq!(answered.trajectories.expect("trajectories").ambiguity, last);
-        let pca = answered.pca.expect("pca");
+        // then the trajectories and PCA are re-run under the new cue, on the same axes
+        let under_last = |s: &Snapshot| s.trajectories.as_ref().is_some_and(|t| t.ambiguity == last);
+        let projected = if under_last(&answered) { answered } else { wait_snapshot(&worker, &mut seen, under_last) };
+        let pca = projected.pca.expect("pca");
         assert_eq!((pca.ambiguity, pca.fitted_step), (last, 0));
 
         // at the clean level the same trials give the same score
