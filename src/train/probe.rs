@@ -212,3 +212,42 @@ pub fn pca_view(pca: &Pca, fitted_step: u64, trajectories: &Trajectories) -> Pca
         lesioned: trajectories.lesioned.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::Trainer;
+    use crate::train::eval::{EvalOptions, evaluate};
+    use std::time::Instant;
+
+    /// How long the app's analyses take for the largest preset (20 tasks, 256 units): run with
+    /// `cargo test --release -- --ignored analysis_timing --nocapture`.
+    #[test]
+    #[ignore]
+    fn analysis_timing_yang20() {
+        let config = Config::from_preset("yang20", &[]).expect("preset");
+        let trainer = Trainer::new(config.clone());
+        let started = Instant::now();
+        let probe = ProbeTrials::draw(&config).expect("probe");
+        let draw = started.elapsed();
+        let started = Instant::now();
+        let trajectories = run_probe(&config, &trainer.params, 0, &probe, Ambiguity::none(), &[]).expect("probe");
+        let forward = started.elapsed();
+        let started = Instant::now();
+        let pca = fit_pca(&trajectories).expect("pca");
+        let fit = started.elapsed();
+        let started = Instant::now();
+        let _view = pca_view(&pca, 0, &trajectories);
+        let project = started.elapsed();
+        let started = Instant::now();
+        let ambiguity = Ambiguity { kind: crate::analysis::AmbiguityKind::Mixture, level: 0.5 };
+        let options = EvalOptions { trials: Some(32), ambiguity, ..EvalOptions::default() };
+        evaluate(&trainer, &options).expect("eval");
+        let eval = started.elapsed();
+        let states: usize = trajectories.tasks.iter().map(|t| t.trials * t.steps).sum();
+        eprintln!(
+            "yang20: draw {draw:?}, probe forward {forward:?}, PCA fit of {states} states {fit:?}, projection {project:?}, \
+             ambiguity evaluation (32 trials × 20 tasks) {eval:?}"
+        );
+    }
+}

@@ -46,8 +46,11 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 /// Steps/s is measured over the last this many steps.
 const RATE_WINDOW: usize = 32;
 /// Trials per task for the live ambiguity re-evaluation: fewer than a full evaluation, so a
-/// slider move is answered within a fraction of a second even with 20 tasks and 256 units.
-pub const AMBIGUITY_TRIALS: usize = 32;
+/// slider move is answered within a fraction of a second even with 20 tasks and 256 units
+/// (measured: 32 trials × 20 tasks took 1.3 s on a 2-core machine under a load of 7, so 16 take
+/// about 0.65 s there and well under that on an idle one; see `probe::tests`). The sweep, which
+/// is not interactive, uses more.
+pub const AMBIGUITY_TRIALS: usize = 16;
 /// Trials per task and level in an ambiguity sweep.
 pub const SWEEP_TRIALS: usize = 32;
 /// The PCA axes are re-fitted every this many periodic evaluations (in between, and after a
