@@ -11,7 +11,7 @@ use crate::train::worker::{AmbiguityEval, Command, SweepResult};
 /// Levels in a sweep (evenly spaced over the kind's slider range).
 const SWEEP_LEVELS: usize = 11;
 /// Room for one task label under the bars, in points.
-const LABEL_WIDTH: f32 = 80.0;
+const LABEL_WIDTH: f32 = 90.0;
 /// The bars of the unambiguous (clear-cue) performance.
 const CLEAR_GREY: egui::Color32 = egui::Color32::from_gray(120);
 
@@ -168,7 +168,7 @@ fn bars_ui(ui: &mut egui::Ui, latest: Option<&AmbiguityEval>, height: f32) {
     let every = (LABEL_WIDTH / (ui.available_width() / n.max(1) as f32)).ceil().max(1.0) as usize;
     Plot::new("ambiguity-bars")
         .height(height)
-        .x_grid_spacer(move |_| (0..n).map(|i| GridMark { value: i as f64, step_size: 1.0 }).collect())
+        .x_grid_spacer(move |_| (0..n).map(|i| label_mark(i, every)).collect())
         .include_y(0.0)
         .include_y(1.0)
         .allow_scroll(false)
@@ -201,6 +201,13 @@ fn bars_ui(ui: &mut egui::Ui, latest: Option<&AmbiguityEval>, height: f32) {
             let name = format!("{} {:.2}", e.ambiguity.kind.name(), e.ambiguity.level);
             plot_ui.bar_chart(BarChart::new(name, ambiguous).color(task_color(0)));
         });
+}
+
+/// The grid mark of bar `i` when every `every`-th bar is labelled. egui_plot paints a tick label
+/// only if marks of its step size are at least ~60 points apart, so labelled marks claim a step
+/// of `every` bars and the others a step of one (they get a grid line but no label).
+pub fn label_mark(i: usize, every: usize) -> GridMark {
+    GridMark { value: i as f64, step_size: if i % every == 0 { every as f64 } else { 1.0 } }
 }
 
 /// The levels a sweep of `kind` visits: evenly spaced over the slider's range.

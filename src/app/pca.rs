@@ -8,6 +8,7 @@
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 
+use super::ambiguity::label_mark;
 use super::{Panel, PanelContext, heading_ui, task_color};
 use crate::train::probe::PcaView;
 
@@ -208,15 +209,18 @@ fn variance_ui(ui: &mut egui::Ui, view: &PcaView, height: f32) {
         .map(|(i, v)| Bar::new(i as f64 + 1.0 + 0.2, *v).width(0.4).fill(task_color(0)).name(format!("PC{}", i + 1)))
         .collect();
     let k = view.components;
+    // label every few components so that labels are far enough apart to be painted
+    let every = (90.0 / (ui.available_width() / k.max(1) as f32)).ceil().max(1.0) as usize;
     Plot::new("pca-variance")
         .height(height - 30.0)
         .include_y(0.0)
         .x_axis_label("PC")
         // one tick per component (the automatic spacing would label only every tenth)
-        .x_grid_spacer(move |_| (1..=k).map(|i| GridMark { value: i as f64, step_size: 1.0 }).collect())
+        .x_grid_spacer(move |_| (1..=k).map(|i| label_mark(i - 1, every)).map(|m| GridMark { value: m.value + 1.0, ..m }).collect())
         .x_axis_formatter(move |mark, _| {
             let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && (1.0..=k as f64).contains(&i) { format!("{i:.0}") } else { String::new() }
+            let labelled = (i as usize).saturating_sub(1) % every == 0;
+            if (mark.value - i).abs() < 1e-6 && (1.0..=k as f64).contains(&i) && labelled { format!("{i:.0}") } else { String::new() }
         })
         .allow_scroll(false)
         .allow_drag(false)
