@@ -249,6 +249,8 @@ fn time_plot(id: &str, link: egui::Id, height: f32, duration: f64) -> Plot<'_> {
         .include_x(0.0)
         .include_x(duration)
         .x_axis_label("time (ms)")
+        // the same y-axis width in every plot, so that their time axes line up
+        .y_axis_min_width(40.0)
         .allow_scroll(false)
         .show_grid([false, true])
 }

@@ -1012,6 +1012,29 @@ mod tests {
     }
 
     #[test]
+    fn pca_axes_are_fitted_on_the_intact_network_with_the_clear_cue() {
+        // the same training with and without a lesion and an ambiguous cue set all along: the
+        // axes (fitted at reset and at step 9) are the same, only the projected activity differs
+        let run = |lesions: Vec<Pathway>, ambiguity: Ambiguity| {
+            let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+            worker.send(Command::SetLesions(lesions));
+            worker.send(Command::SetAmbiguity(ambiguity));
+            worker.send(Command::Start);
+            let mut seen = Vec::new();
+            wait_for(&worker, &mut seen, |e| matches!(e, Event::Finished { .. }));
+            let end = wait_snapshot(&worker, &mut seen, |s| s.step == 12 && s.pca.is_some());
+            end.pca.expect("pca")
+        };
+        let plain = run(vec![], Ambiguity::none());
+        let altered = run(vec![Pathway::Bias], Ambiguity { kind: AmbiguityKind::Uniform, level: 0.7 });
+        assert_eq!((plain.fitted_step, altered.fitted_step), (9, 9));
+        assert_eq!(plain.explained, altered.explained);
+        assert_eq!(plain.participation_ratio, altered.participation_ratio);
+        assert_ne!(plain.tasks, altered.tasks, "the lesioned, ambiguous activity is drawn");
+        assert_eq!(altered.lesioned, vec![Pathway::Bias]);
+    }
+
+    #[test]
     fn a_panic_becomes_a_failed_event_and_reset_recovers() {
         let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
         let mut seen = Vec::new();
