@@ -33,8 +33,49 @@ pub enum PcaError {
     NoConvergence,
 }
 
-/// Rows added to the covariance per gemm call (bounds the f32 scratch buffer: rows × N).
-const CHUNK_ROWS: usize = 4096;
+/// Rows added to the covariance per gemm call (bounds each thread's scratch buffer: rows × N).
+/// Small enough that one task's probe trials (16 × ~150 steps) make several chunks to share out.
+const CHUNK_ROWS: usize = 1024;
+/// Threads that multiply chunks at once.
+pub const MAX_THREADS: usize = 4;
+
+/// One chunk's Σ(x − shift) and Σ(x − shift)(x − shift)ᵀ.
+struct ChunkProducts {
+    rows: usize,
+    sum: Vec<f64>,
+    product: Vec<f32>,
+}
+
+/// The sums of one chunk of rows, shifted by `shift`.
+fn chunk_products(chunk: &[f32], shift: &[f32]) -> ChunkProducts {
+    let n = shift.len();
+    let rows = chunk.len() / n;
+    let mut shifted = Vec::with_capacity(chunk.len());
+    for row in chunk.chunks_exact(n) {
+        shifted.extend(row.iter().zip(shift).map(|(x, s)| x - s));
+    }
+    let mut sum = vec![0.0f64; n];
+    for row in shifted.chunks_exact(n) {
+        sum.iter_mut().zip(row).for_each(|(s, x)| *s += *x as f64);
+    }
+    let mut product = vec![0.0f32; n * n];
+    // product [N, N] = shiftedᵀ [N, rows] · shifted [rows, N]
+    // SAFETY: shifted holds rows × n values and product n × n; the strides below read shifted
+    // transposed (element (i, r) at r·n + i) and write product row-major.
+    unsafe {
+        gemm::gemm(
+            n, n, rows,
+            product.as_mut_ptr(), 1, n as isize,
+            false,
+            shifted.as_ptr(), n as isize, 1,
+            shifted.as_ptr(), 1, n as isize,
+            0.0f32, 1.0f32, false, false, false,
+            // single-threaded: the same bits whatever the machine's load (determinism)
+            gemm::Parallelism::None,
+        );
+    }
+    ChunkProducts { rows, sum, product }
+}
 
 /// A running mean and covariance of N-dimensional rows.
 #[derive(Clone, Debug)]
@@ -47,9 +88,6 @@ pub struct Covariance {
     sum: Vec<f64>,
     /// Σ (x − shift)(x − shift)ᵀ, f64 [N, N] row-major
     cross: Vec<f64>,
-    /// f32 scratch for one chunk: shifted rows and their product
-    shifted: Vec<f32>,
-    product: Vec<f32>,
 }
 
 impl Covariance {
@@ -60,8 +98,6 @@ impl Covariance {
             shift: None,
             sum: vec![0.0; n],
             cross: vec![0.0; n * n],
-            shifted: Vec::new(),
-            product: vec![0.0; n * n],
         }
     }
 
@@ -74,43 +110,41 @@ impl Covariance {
     }
 
     /// Add rows (row-major, `data.len()` a multiple of N).
+    ///
+    /// Chunks of rows are multiplied on up to [`MAX_THREADS`] scoped threads at once, each with
+    /// single-threaded gemm, and their products are added in chunk order: the result is the
+    /// same bits whatever the number of cores or the machine's load (determinism).
     pub fn add_rows(&mut self, data: &[f32]) {
         let n = self.n;
         assert!(n > 0 && data.len() % n == 0, "add_rows: data must be whole rows of {n}");
-        for chunk in data.chunks(CHUNK_ROWS * n) {
-            let rows = chunk.len() / n;
-            let shift = self.shift.get_or_insert_with(|| {
+        let chunks: Vec<&[f32]> = data.chunks(CHUNK_ROWS * n).collect();
+        let Some(first) = chunks.first() else { return };
+        let shift = self
+            .shift
+            .get_or_insert_with(|| {
+                let rows = first.len() / n;
                 let mut mean = vec![0.0f64; n];
-                for row in chunk.chunks_exact(n) {
+                for row in first.chunks_exact(n) {
                     mean.iter_mut().zip(row).for_each(|(m, x)| *m += *x as f64);
                 }
                 mean.iter().map(|m| (m / rows as f64) as f32).collect()
-            });
-            self.shifted.clear();
-            self.shifted.reserve(chunk.len());
-            for row in chunk.chunks_exact(n) {
-                self.shifted.extend(row.iter().zip(shift.iter()).map(|(x, s)| x - s));
+            })
+            .clone();
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, MAX_THREADS);
+        for group in chunks.chunks(threads) {
+            let parts: Vec<ChunkProducts> = if group.len() == 1 {
+                vec![chunk_products(group[0], &shift)]
+            } else {
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = group.iter().map(|chunk| scope.spawn(|| chunk_products(chunk, &shift))).collect();
+                    handles.into_iter().map(|h| h.join().expect("a covariance thread panicked")).collect()
+                })
+            };
+            for part in parts {
+                self.sum.iter_mut().zip(&part.sum).for_each(|(s, x)| *s += x);
+                self.cross.iter_mut().zip(&part.product).for_each(|(c, p)| *c += *p as f64);
+                self.count += part.rows as u64;
             }
-            for row in self.shifted.chunks_exact(n) {
-                self.sum.iter_mut().zip(row).for_each(|(s, x)| *s += *x as f64);
-            }
-            // product [N, N] = shiftedᵀ [N, rows] · shifted [rows, N]
-            // SAFETY: shifted holds rows × n values and product n × n; the strides below read
-            // shifted transposed (element (i, r) at r·n + i) and write product row-major.
-            unsafe {
-                gemm::gemm(
-                    n, n, rows,
-                    self.product.as_mut_ptr(), 1, n as isize,
-                    false,
-                    self.shifted.as_ptr(), n as isize, 1,
-                    self.shifted.as_ptr(), 1, n as isize,
-                    0.0f32, 1.0f32, false, false, false,
-                    // single-threaded: the same bits whatever the machine's load (determinism)
-                    gemm::Parallelism::None,
-                );
-            }
-            self.cross.iter_mut().zip(&self.product).for_each(|(c, p)| *c += *p as f64);
-            self.count += rows as u64;
         }
     }
 
@@ -552,6 +586,30 @@ mod tests {
         // constant data: no variance, ratios all zero
         let pca = Pca::fit(&[1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 2, 2).expect("fit");
         assert_eq!(pca.explained_variance_ratio(), vec![0.0, 0.0]);
+    }
+
+    /// The later issue's size, 20 tasks × 64 trials × 150 steps of 256 units, fed in per-task
+    /// chunks as the worker would: `cargo test --lib -- --ignored pca_of_20_tasks_x_64 --nocapture`.
+    #[test]
+    #[ignore]
+    fn pca_of_20_tasks_x_64_trials_x_150_steps() {
+        let (n, rows_per_task) = (256, 64 * 150);
+        let mut rng = Rng::seed_from(6);
+        let mut task = vec![0.0f32; rows_per_task * n];
+        let started = std::time::Instant::now();
+        let mut cov = Covariance::new(n);
+        let mut generating = std::time::Duration::ZERO;
+        for _ in 0..20 {
+            let t = std::time::Instant::now();
+            rng.fill_normal(&mut task, 1.0);
+            task.iter_mut().for_each(|x| *x = x.max(0.0));
+            generating += t.elapsed();
+            cov.add_rows(&task);
+        }
+        let pca = cov.fit(10).expect("fit");
+        let secs = (started.elapsed() - generating).as_secs_f64();
+        eprintln!("PCA of {} × {n} (without generating the data): {secs:.3} s", 20 * rows_per_task);
+        assert!((pca.explained_variance_ratio().iter().sum::<f64>() - 1.0).abs() < 1e-9);
     }
 
     /// The size the app fits live (and a later issue's 20 × 64 × 150): timing printed, bounded
