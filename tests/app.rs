@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use eframe::egui::accesskit::Role;
+use modulab::analysis::{Ambiguity, AmbiguityKind};
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
 use modulab::model::Pathway;
@@ -293,4 +295,97 @@ fn open_a_run_directory_written_by_modulab_train() {
     let steps: Vec<u64> = run.evaluations.iter().map(|e| e.step).collect();
     assert_eq!(&steps[..2], &[4, 8], "metrics.csv's evaluations are the curves' history");
     assert_eq!(run.config.as_ref().map(|c| c.model.n_units), Some(16));
+}
+
+#[test]
+fn ambiguity_trajectories_and_pca_panels_follow_the_network() {
+    let mut harness = harness();
+    run_until(&mut harness, "the first analyses", |app| {
+        app.run_data().snapshot.as_ref().is_some_and(|s| s.trajectories.is_some() && s.pca.is_some() && s.ambiguity.is_some())
+    });
+    harness.get_by_label("Train").click();
+    run_until(&mut harness, "an evaluation", |app| app.run_data().evaluations.iter().any(|e| e.step > 0));
+    harness.get_by_label("Pause").click();
+    run_until(&mut harness, "the pause", |app| app.run_data().state == RunState::Paused);
+
+    // Ambiguity: move the slider; the worker re-evaluates at once (paused) and the panel shows it
+    harness.get_by_label("Ambiguity").click();
+    harness.run_steps(2);
+    harness.get_by_role(Role::Slider).set_value_accesskit(0.8);
+    let wanted = Ambiguity { kind: AmbiguityKind::Mixture, level: 0.8 };
+    run_until(&mut harness, "the ambiguous re-evaluation", |app| {
+        app.ambiguity() == wanted
+            && app.run_data().snapshot.as_ref().and_then(|s| s.ambiguity.as_ref()).is_some_and(|a| a.ambiguity == wanted)
+    });
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("mixture 0.80: mean").is_some(), "the re-evaluation is shown");
+    {
+        let snapshot = harness.state().run_data().snapshot.clone().expect("snapshot");
+        let eval = snapshot.ambiguity.expect("ambiguity");
+        assert_eq!((eval.clean.len(), eval.ambiguous.len()), (4, 4));
+        assert!(eval.ambiguous.iter().all(|(_, p)| (0.0..=1.0).contains(p)));
+    }
+
+    // Sweep: the whole curve arrives, with its progress
+    harness.get_by_label("Sweep").click();
+    run_until(&mut harness, "the sweep", |app| {
+        app.run_data().snapshot.as_ref().and_then(|s| s.sweep.as_ref()).is_some_and(|s| s.is_complete())
+    });
+    {
+        let snapshot = harness.state().run_data().snapshot.clone().expect("snapshot");
+        let sweep = snapshot.sweep.expect("sweep");
+        assert_eq!((sweep.kind, sweep.summary().len()), (AmbiguityKind::Mixture, 11));
+    }
+
+    // Trajectories and PCA have data and draw it
+    harness.get_by_label("Trajectories").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("Hidden units").is_some());
+    harness.get_by_label("PCA").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("participation ratio").is_some());
+    let (fitted, step) = {
+        let snapshot = harness.state().run_data().snapshot.clone().expect("snapshot");
+        let trajectories = snapshot.trajectories.expect("trajectories");
+        assert_eq!(trajectories.tasks.len(), 4);
+        assert!(trajectories.tasks.iter().all(|t| t.rates.iter().all(|r| r.is_finite())));
+        let pca = snapshot.pca.expect("pca");
+        assert_eq!(pca.tasks.len(), 4);
+        (pca.fitted_step, pca.step)
+    };
+
+    // Drawing stays cheap: the worker computes, the UI only draws (the fastest of a few frames
+    // of each view, so a busy machine does not make this flaky)
+    for tab in ["Training", "Ambiguity", "Trajectories", "PCA"] {
+        // the tab is the topmost node with this label ("Training" is also a heading and a label)
+        harness
+            .get_all_by_label(tab)
+            .min_by(|a, b| a.rect().min.y.total_cmp(&b.rect().min.y))
+            .expect("tab")
+            .click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().settings().tab.label(), tab, "the {tab} view is shown");
+        let fastest = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                harness.step();
+                started.elapsed()
+            })
+            .min()
+            .expect("frames");
+        eprintln!("{tab}: {fastest:?} per frame");
+        assert!(fastest < Duration::from_millis(16), "{tab} takes {fastest:?} per frame");
+    }
+    harness.get_by_label("PCA").click();
+    harness.run_steps(2);
+
+    // A lesion re-projects the activity on the same axes
+    harness.get_by_label("Lesion bias").click();
+    run_until(&mut harness, "the re-projection", |app| {
+        app.run_data().snapshot.as_ref().and_then(|s| s.pca.as_ref()).is_some_and(|p| p.lesioned == [Pathway::Bias])
+    });
+    let snapshot = harness.state().run_data().snapshot.clone().expect("snapshot");
+    let pca = snapshot.pca.expect("pca");
+    assert_eq!((pca.fitted_step, pca.step), (fitted, step), "re-projected, not re-fitted");
+    assert_eq!(snapshot.trajectories.expect("trajectories").lesioned, vec![Pathway::Bias]);
 }

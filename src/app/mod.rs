@@ -11,9 +11,12 @@
 //! export menu and file-choice machinery every plot uses.
 
 pub mod export;
+mod ambiguity;
+mod pca;
 mod setup;
 mod status;
 mod training;
+mod trajectories;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,6 +24,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::model::Pathway;
 use crate::train::worker::{Command, EvalResult, Event, LoadedRun, RunState, Snapshot, Worker};
@@ -41,12 +45,64 @@ pub struct UiSettings {
     pub loss_log_scale: bool,
     /// Open the "What am I looking at?" texts by default.
     pub help_open: bool,
+    /// The view shown in the main area.
+    pub tab: Tab,
+    /// Trajectories panel: draw every hidden unit as a heat map (else the most active units as lines).
+    pub units_heat_map: bool,
+    /// PCA panel: show PC1–3 in a rotatable 3-D view.
+    pub pca_3d: bool,
 }
 
 impl Default for UiSettings {
     fn default() -> Self {
-        Self { show_setup: true, loss_log_scale: true, help_open: false }
+        Self {
+            show_setup: true,
+            loss_log_scale: true,
+            help_open: false,
+            tab: Tab::Training,
+            units_heat_map: true,
+            pca_3d: false,
+        }
     }
+}
+
+/// The views of the main area, one panel each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tab {
+    #[default]
+    Training,
+    Ambiguity,
+    Trajectories,
+    Pca,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Training => "Training",
+            Tab::Ambiguity => "Ambiguity",
+            Tab::Trajectories => "Trajectories",
+            Tab::Pca => "PCA",
+        }
+    }
+
+    fn tooltip(self) -> &'static str {
+        match self {
+            Tab::Training => "Loss and per-task performance while the network learns",
+            Tab::Ambiguity => "How well the network does when the task cue (context) is unclear",
+            Tab::Trajectories => "One trial in detail: inputs, target, the network's output and its hidden units",
+            Tab::Pca => "The hidden activity of every task on shared principal components",
+        }
+    }
+}
+
+/// The colour of trained task number `index`, the same in every panel (egui_plot's automatic
+/// palette, which the Training panel's curves use: golden-ratio steps around the hue circle).
+pub fn task_color(index: usize) -> egui::Color32 {
+    let hue = index as f32 * (std::f32::consts::GOLDEN_RATIO - 1.0);
+    egui::epaint::Hsva::new(hue, 0.85, 0.5, 1.0).into()
 }
 
 /// How severe a status message is.
@@ -193,6 +249,8 @@ pub struct PanelContext<'a> {
     pub preset: &'a mut String,
     /// Pathways lesioned at test time.
     pub lesions: &'a mut Vec<Pathway>,
+    /// How the context is made ambiguous when testing (Ambiguity panel).
+    pub ambiguity: &'a mut Ambiguity,
     /// Commands for the worker, sent after the frame.
     pub commands: &'a mut Vec<Command>,
     /// File choices and exports (see [`export::export_menu_ui`]).
@@ -252,11 +310,15 @@ pub struct ModulabApp {
     draft: Config,
     preset: String,
     lesions: Vec<Pathway>,
+    ambiguity: Ambiguity,
     /// The last configuration sent with a reset (so an edit is sent once, not every frame).
     sent_config: Option<Config>,
     worker: Option<Worker>,
     setup: setup::SetupPanel,
     training: training::TrainingPanel,
+    ambiguity_panel: ambiguity::AmbiguityPanel,
+    trajectories: trajectories::TrajectoriesPanel,
+    pca: pca::PcaPanel,
     status: status::StatusPanel,
     files: export::Files,
     /// A run to load once the worker is up.
@@ -281,10 +343,14 @@ impl ModulabApp {
             draft: options.config.clone(),
             preset: options.preset.unwrap_or_default(),
             lesions: Vec::new(),
+            ambiguity: Ambiguity::none(),
             sent_config: Some(options.config),
             worker: None,
             setup: setup::SetupPanel::default(),
             training: training::TrainingPanel::default(),
+            ambiguity_panel: ambiguity::AmbiguityPanel::default(),
+            trajectories: trajectories::TrajectoriesPanel::default(),
+            pca: pca::PcaPanel::default(),
             status: status::StatusPanel,
             files: export::Files::new(options.file_dialogs),
             open_run: options.open_run,
@@ -316,6 +382,11 @@ impl ModulabApp {
     /// The latest outcome of a file operation (export, save, load), as shown in the status bar.
     pub fn file_notice(&self) -> Option<&Message> {
         self.files.notice()
+    }
+
+    /// The ambiguity the Ambiguity panel asks for.
+    pub fn ambiguity(&self) -> Ambiguity {
+        self.ambiguity
     }
 
     /// Start the worker (first frame), drain its events within the budget, take the latest
@@ -395,8 +466,9 @@ impl ModulabApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let mut commands = Vec::new();
         let ctx = ui.ctx().clone();
-        let Self { settings, run, draft, preset, lesions, setup, training, status, files, .. } = self;
-        let mut cx = PanelContext { run, settings, draft, preset, lesions, commands: &mut commands, files };
+        let Self { settings, run, draft, preset, lesions, ambiguity, setup, training, ambiguity_panel, trajectories, pca, status, files, .. } =
+            self;
+        let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files };
 
         egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &mut cx));
         egui::Panel::bottom("status").show(ui, |ui| status.ui(ui, &mut cx));
@@ -405,7 +477,21 @@ impl ModulabApp {
                 egui::ScrollArea::vertical().show(ui, |ui| setup.ui(ui, &mut cx));
             });
         }
-        egui::CentralPanel::default().show(ui, |ui| training.ui(ui, &mut cx));
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                for tab in Tab::ALL {
+                    ui.selectable_value(&mut cx.settings.tab, tab, tab.label()).on_hover_text(tab.tooltip());
+                }
+            });
+            ui.separator();
+            // every view is fed by the worker all the time; only the one shown is drawn
+            match cx.settings.tab {
+                Tab::Training => training.ui(ui, &mut cx),
+                Tab::Ambiguity => ambiguity_panel.ui(ui, &mut cx),
+                Tab::Trajectories => trajectories.ui(ui, &mut cx),
+                Tab::Pca => pca.ui(ui, &mut cx),
+            }
+        });
         self.files.ui(&ctx);
         commands.extend(self.files.take_commands());
 

@@ -5,7 +5,7 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, Plot, PlotPoints};
 
 use super::export::{PlotData, PlotExport, Series, export_menu_ui};
-use super::{Panel, PanelContext, RunData, heading_ui};
+use super::{Panel, PanelContext, RunData, heading_ui, task_color};
 use crate::tasks::Task;
 use crate::train::worker::{Command, RunState};
 
@@ -302,7 +302,7 @@ fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32
         .show(ui, |plot_ui| {
             for (i, task) in tasks.iter().enumerate() {
                 let points = performance_points(run, i, *task);
-                plot_ui.line(Line::new(task.label(), PlotPoints::from(thinned(&points))).width(1.5));
+                plot_ui.line(Line::new(task.label(), PlotPoints::from(thinned(&points))).width(1.5).color(task_color(i)));
             }
         }));
     *rect = shown.response.rect;

@@ -8,6 +8,7 @@ pub mod adam;
 pub mod checkpoint;
 pub mod eval;
 pub mod metrics;
+pub mod probe;
 pub mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,8 +4,15 @@
 //! - UI → worker: [`Command`]s on an unbounded channel (sending never blocks).
 //! - worker → UI: small [`Event`]s on a bounded channel; a step event is dropped when the
 //!   channel is full (the UI is behind), every other event waits for room.
-//! - heavy data (the latest per-task performance) goes into a [`Snapshot`] slot that is
-//!   overwritten, never queued, so a slow frame cannot back it up.
+//! - heavy data (the latest per-task performance, performance under context ambiguity, the
+//!   probe trials' trajectories and their PCA, an ambiguity sweep's curve) goes into a
+//!   [`Snapshot`] slot that is overwritten, never queued, so a slow frame cannot back it up.
+//!
+//! Analysis requests are coalesced: commands are drained in bursts and the work they ask for
+//! (re-evaluating under a new ambiguity, after a lesion) is done once per burst, so dragging a
+//! slider costs one re-evaluation per burst, not one per frame. An ambiguity sweep runs one
+//! (level, task) unit at a time, alternating with training steps, on a frozen copy of the
+//! network taken when it started.
 //!
 //! After every event the worker calls the `wake` callback (the app passes
 //! `egui::Context::request_repaint_after`). A panic while training becomes an
@@ -32,11 +39,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::checkpoint::{self, RUN_CHECKPOINT_DIR, write_atomic};
-use super::eval::{EvalOptions, evaluate};
+use super::eval::{EvalOptions, evaluate, evaluate_params};
 use super::metrics::{self, METRICS_FILE, MetricsRow};
+use super::probe::{PcaView, ProbeTrials, Trajectories, fit_pca, pca_view, run_probe};
 use super::{TrainError, Trainer};
+use crate::analysis::{Ambiguity, AmbiguityKind, Pca};
 use crate::config::Config;
-use crate::model::Pathway;
+use crate::model::{ParamSet, Pathway};
 use crate::tasks::Task;
 
 /// Room for this many events between two UI drains.
@@ -45,6 +54,20 @@ const EVENT_CAPACITY: usize = 1024;
 const IDLE_POLL: Duration = Duration::from_millis(100);
 /// Steps/s is measured over the last this many steps.
 const RATE_WINDOW: usize = 32;
+/// Trials per task for the live ambiguity re-evaluation: fewer than a full evaluation, so a
+/// slider move is answered within a fraction of a second even with 20 tasks and 256 units
+/// (measured: 32 trials × 20 tasks took 1.3 s on a 2-core machine under a load of 7, so 16 take
+/// about 0.65 s there and well under that on an idle one; see `probe::tests`). The sweep, which
+/// is not interactive, uses more.
+pub const AMBIGUITY_TRIALS: usize = 16;
+/// Trials per task and level in an ambiguity sweep.
+pub const SWEEP_TRIALS: usize = 32;
+/// The PCA axes are re-fitted every this many periodic evaluations (in between, and after a
+/// lesion or ambiguity change, the new states are projected on the old axes).
+pub const PCA_REFIT_EVERY: u32 = 3;
+/// Random streams of the analysis evaluations (apart from the periodic evaluation's stream 0).
+const AMBIGUITY_STREAM: u64 = 0xA4B1;
+const SWEEP_STREAM: u64 = 0x5EE9;
 
 /// What the UI asks the worker to do.
 #[derive(Clone, Debug)]
@@ -67,6 +90,14 @@ pub enum Command {
     /// `state.bin` file. The current run is kept if the checkpoint cannot be read or is invalid.
     /// The loaded run is paused (or finished), ready to train on.
     LoadCheckpoint(PathBuf),
+    /// Score the network with its context made ambiguous this way (applies at once; a burst of
+    /// these is answered once, for the last).
+    SetAmbiguity(Ambiguity),
+    /// Score a frozen copy of the current network at each of these levels of one ambiguity
+    /// kind, interleaved with training; replaces a sweep in progress.
+    Sweep { kind: AmbiguityKind, levels: Vec<f32> },
+    /// Stop a sweep in progress (what it measured so far stays in the snapshot).
+    CancelSweep,
     /// End the thread.
     Stop,
     /// Panic inside the training code (to test that a panic becomes [`Event::Failed`]).
@@ -157,13 +188,81 @@ pub enum Event {
     CheckpointFailed(String),
 }
 
-/// The latest state of the run, overwritten after every evaluation.
+/// Per-task performance under one ambiguity, beside the unambiguous performance on the same
+/// trials (both with the current lesions).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AmbiguityEval {
+    pub step: u64,
+    pub ambiguity: Ambiguity,
+    pub lesioned: Vec<Pathway>,
+    /// Trials per task.
+    pub trials: usize,
+    pub clean: Vec<(Task, f32)>,
+    pub ambiguous: Vec<(Task, f32)>,
+    /// How long the re-evaluation took on the worker.
+    pub secs: f64,
+}
+
+/// An ambiguity sweep: performance per level and task, filled in as it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepResult {
+    pub kind: AmbiguityKind,
+    /// The step of the network swept (a frozen copy: training goes on meanwhile).
+    pub step: u64,
+    pub lesioned: Vec<Pathway>,
+    pub levels: Vec<f32>,
+    pub tasks: Vec<Task>,
+    /// perf[level][task]; `None` where not measured yet.
+    pub perf: Vec<Vec<Option<f32>>>,
+    pub trials: usize,
+    pub cancelled: bool,
+}
+
+impl SweepResult {
+    /// (level units done, total units): one unit is one level of one task.
+    pub fn progress(&self) -> (usize, usize) {
+        let done = self.perf.iter().flatten().filter(|p| p.is_some()).count();
+        (done, self.levels.len() * self.tasks.len())
+    }
+
+    pub fn is_complete(&self) -> bool {
+        let (done, total) = self.progress();
+        done == total
+    }
+
+    /// (level, mean, min) over tasks for every level measured for all tasks.
+    pub fn summary(&self) -> Vec<(f32, f32, f32)> {
+        self.levels
+            .iter()
+            .zip(&self.perf)
+            .filter(|(_, row)| row.iter().all(Option::is_some))
+            .map(|(level, row)| {
+                let values: Vec<f32> = row.iter().flatten().copied().collect();
+                let mean = values.iter().sum::<f32>() / values.len().max(1) as f32;
+                let min = values.iter().copied().fold(f32::INFINITY, f32::min);
+                (*level, mean, min)
+            })
+            .collect()
+    }
+}
+
+/// The latest state of the run, overwritten after every evaluation or analysis. Large parts are
+/// behind `Arc`s, so publishing and taking a snapshot never copies them.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub step: u64,
     pub trials: u64,
     pub train_secs: f64,
     pub evaluation: Option<EvalResult>,
+    /// Performance under the current ambiguity (re-evaluated with every evaluation and every
+    /// ambiguity or lesion change).
+    pub ambiguity: Option<AmbiguityEval>,
+    /// The latest (or current) ambiguity sweep.
+    pub sweep: Option<Arc<SweepResult>>,
+    /// The probe trials run through the network (current ambiguity and lesions).
+    pub trajectories: Option<Arc<Trajectories>>,
+    /// The probe trials' hidden states on shared principal axes.
+    pub pca: Option<Arc<PcaView>>,
 }
 
 /// Called after the worker sent something (the app wakes its UI with it).
@@ -198,6 +297,14 @@ impl Worker {
             history: Vec::new(),
             loss_sum: 0.0,
             loss_count: 0,
+            ambiguity: Ambiguity::none(),
+            dirty: Dirty::default(),
+            latest: Snapshot::default(),
+            probe: None,
+            pca: None,
+            evals_since_fit: 0,
+            sweep: None,
+            sweep_turn: false,
         };
         let thread = std::thread::Builder::new()
             .name("modulab-training".into())
@@ -285,6 +392,50 @@ struct WorkerState {
     /// Loss summed over the steps since the last evaluation (the row's mean loss).
     loss_sum: f64,
     loss_count: u64,
+    ambiguity: Ambiguity,
+    /// Analysis asked for by commands and not done yet.
+    dirty: Dirty,
+    /// What was last put in the slot (kept to update one part at a time).
+    latest: Snapshot,
+    /// This run's probe trials (drawn at reset).
+    probe: Option<ProbeTrials>,
+    /// The PCA axes and the step they were fitted at.
+    pca: Option<(Pca, u64)>,
+    /// Periodic evaluations since the axes were fitted.
+    evals_since_fit: u32,
+    sweep: Option<SweepJob>,
+    /// While training, sweep units and steps take turns.
+    sweep_turn: bool,
+}
+
+/// Work a command asked for, done once the command queue is empty.
+#[derive(Clone, Copy, Debug, Default)]
+struct Dirty {
+    /// Lesions changed: everything is re-evaluated.
+    lesions: bool,
+    /// Ambiguity changed: its evaluation is redone ...
+    ambiguity: bool,
+    /// ... and then, unless the ambiguity changes again first, the probe trials and their
+    /// projection (so the bars answer a slider move as early as possible).
+    probe: bool,
+}
+
+/// A sweep in progress, on a frozen copy of the network.
+struct SweepJob {
+    config: Config,
+    params: ParamSet,
+    /// The next (level, task) unit, counted level-major.
+    next: usize,
+    result: SweepResult,
+}
+
+/// Whether an analysis pass may re-fit the PCA axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refit {
+    /// A periodic evaluation: re-fit when due.
+    WhenDue,
+    /// The network is unchanged (lesions or ambiguity changed): project on the old axes.
+    Never,
 }
 
 /// What one attempt to step did.
@@ -297,7 +448,12 @@ impl WorkerState {
     fn main(&mut self) {
         self.reset(self.config.clone());
         loop {
-            let command = if self.run_state == RunState::Running {
+            let busy = self.run_state == RunState::Running
+                || self.dirty.lesions
+                || self.dirty.ambiguity
+                || self.dirty.probe
+                || self.sweep.is_some();
+            let command = if busy {
                 match self.commands.try_recv() {
                     Ok(c) => Some(c),
                     Err(mpsc::TryRecvError::Empty) => None,
@@ -315,10 +471,46 @@ impl WorkerState {
             }
             match command {
                 Some(Command::Stop) => return,
+                // handle it, then loop: every command already queued is handled before any
+                // work, so a burst of slider moves leads to one re-evaluation
                 Some(command) => self.handle(command),
-                None if self.run_state == RunState::Running => self.guarded_step(),
-                None => {}
+                None => self.work(),
             }
+        }
+    }
+
+    /// One unit of work, most urgent first: answer an analysis request, then a sweep unit and
+    /// a training step taking turns.
+    fn work(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        if self.trainer.is_some() && dirty.lesions {
+            self.guarded(|state| state.evaluate_and_publish(Refit::Never).map(|_| StepOutcome::Stepped));
+            return;
+        }
+        if self.trainer.is_some() && dirty.ambiguity {
+            self.guarded(|state| {
+                state.analyse_ambiguity()?;
+                state.publish();
+                Ok(StepOutcome::Stepped)
+            });
+            self.dirty.probe = true;
+            return;
+        }
+        if self.trainer.is_some() && dirty.probe {
+            self.guarded(|state| {
+                state.analyse_probe(Refit::Never)?;
+                state.publish();
+                Ok(StepOutcome::Stepped)
+            });
+            return;
+        }
+        let running = self.run_state == RunState::Running;
+        if self.sweep.is_some() && (!running || self.sweep_turn) {
+            self.sweep_turn = false;
+            self.guarded(|state| state.sweep_unit().map(|_| StepOutcome::Stepped));
+        } else if running {
+            self.sweep_turn = true;
+            self.guarded_step();
         }
     }
 
@@ -353,8 +545,20 @@ impl WorkerState {
             Command::Reset(config) => self.reset(*config),
             Command::SetLesions(lesions) => {
                 self.lesions = lesions;
-                if self.trainer.is_some() {
-                    self.guarded(|state| state.evaluate_and_publish().map(|_| StepOutcome::Stepped));
+                self.dirty.lesions = true;
+            }
+            Command::SetAmbiguity(ambiguity) => {
+                if ambiguity != self.ambiguity {
+                    self.ambiguity = ambiguity;
+                    self.dirty.ambiguity = true;
+                }
+            }
+            Command::Sweep { kind, levels } => self.start_sweep(kind, levels),
+            Command::CancelSweep => {
+                if let Some(mut job) = self.sweep.take() {
+                    job.result.cancelled = true;
+                    self.latest.sweep = Some(Arc::new(job.result));
+                    self.publish();
                 }
             }
             Command::SaveCheckpoint(dir) => self.save_checkpoint(dir),
@@ -375,6 +579,13 @@ impl WorkerState {
         if let Ok(mut slot) = self.snapshot.lock() {
             *slot = None;
         }
+        // a new network: its analyses start over (lesions and ambiguity are kept, like the UI's)
+        self.latest = Snapshot::default();
+        self.pca = None;
+        self.evals_since_fit = 0;
+        self.sweep = None;
+        self.dirty = Dirty::default();
+        self.probe = None;
         self.outbox.emit(Event::Reset(Box::new(self.config.clone())));
         let config = self.config.clone();
         let created = catch_unwind(AssertUnwindSafe(|| Trainer::new(config)));
@@ -384,7 +595,10 @@ impl WorkerState {
                 self.set_state(RunState::Ready);
                 // the untrained network's score (chance level), so the curves start at step 0;
                 // evaluation has its own random stream, so training is unchanged
-                self.guarded(|state| state.evaluate_and_publish().map(|_| StepOutcome::Stepped));
+                self.guarded(|state| {
+                    state.probe = Some(ProbeTrials::draw(&state.config)?);
+                    state.evaluate_and_publish(Refit::WhenDue).map(|_| StepOutcome::Stepped)
+                });
             }
             Err(payload) => self.fail(format!("could not build the network: {}", panic_message(&*payload))),
         }
@@ -455,7 +669,7 @@ impl WorkerState {
         self.loss_count += 1;
         let last = step == total;
         if step % eval_every == 0 || last {
-            let result = self.evaluate_and_publish()?;
+            let result = self.evaluate_and_publish(Refit::WhenDue)?;
             // the same row `modulab train` writes for this evaluation
             self.history.push(MetricsRow {
                 step,
@@ -545,6 +759,13 @@ impl WorkerState {
         if let Ok(mut slot) = self.snapshot.lock() {
             *slot = None;
         }
+        // another network: its analyses start over, as after a reset
+        self.latest = Snapshot::default();
+        self.pca = None;
+        self.evals_since_fit = 0;
+        self.sweep = None;
+        self.dirty = Dirty::default();
+        self.probe = None;
         self.outbox.emit(Event::CheckpointLoaded(Box::new(LoadedRun {
             path,
             config: self.config.clone(),
@@ -556,11 +777,15 @@ impl WorkerState {
             history_problem,
         })));
         // the loaded network's current score (also with the lesions in force)
-        self.guarded(|state| state.evaluate_and_publish().map(|_| StepOutcome::Stepped));
+        self.guarded(|state| {
+            state.probe = Some(ProbeTrials::draw(&state.config)?);
+            state.evaluate_and_publish(Refit::WhenDue).map(|_| StepOutcome::Stepped)
+        });
     }
 
-    /// Evaluate the current network (and the lesioned one), send the result and fill the slot.
-    fn evaluate_and_publish(&mut self) -> Result<EvalResult, TrainError> {
+    /// Evaluate the current network (and the lesioned one) and analyse it (ambiguity,
+    /// trajectories, PCA), send the result and fill the slot.
+    fn evaluate_and_publish(&mut self, refit: Refit) -> Result<EvalResult, TrainError> {
         let Some(trainer) = self.trainer.as_ref() else {
             return Err(TrainError::Task(crate::tasks::TaskError::UnknownTask {
                 name: "(no network)".into(),
@@ -576,17 +801,158 @@ impl WorkerState {
             Some((active, evaluate(trainer, &options)?.perf))
         };
         let result = EvalResult { step: trainer.step, perf: intact.perf, lesioned };
-        let snapshot = Snapshot {
-            step: trainer.step,
-            trials: trainer.trials,
-            train_secs: self.train_secs,
-            evaluation: Some(result.clone()),
-        };
-        if let Ok(mut slot) = self.snapshot.lock() {
-            *slot = Some(snapshot);
-        }
+        self.latest.step = trainer.step;
+        self.latest.trials = trainer.trials;
+        self.latest.train_secs = self.train_secs;
+        self.latest.evaluation = Some(result.clone());
+        // the analyses go into the same snapshot, published once with the evaluation event
+        self.analyse(refit)?;
+        self.publish();
         self.outbox.emit(Event::Evaluation(result.clone()));
         Ok(result)
+    }
+
+    /// Performance under the current ambiguity, the probe trajectories and their PCA.
+    fn analyse(&mut self, refit: Refit) -> Result<(), TrainError> {
+        self.analyse_ambiguity()?;
+        self.analyse_probe(refit)
+    }
+
+    fn active_lesions(&self) -> Vec<Pathway> {
+        let has = |p: &Pathway| self.trainer.as_ref().is_some_and(|t| t.config.model.has(*p));
+        self.lesions.iter().copied().filter(has).collect()
+    }
+
+    /// Per-task performance under the current ambiguity, beside the clear cue's on the same trials.
+    fn analyse_ambiguity(&mut self) -> Result<(), TrainError> {
+        let lesioned = self.active_lesions();
+        let Some(trainer) = self.trainer.as_ref() else { return Ok(()) };
+        let started = Instant::now();
+        let options = EvalOptions {
+            trials: Some(AMBIGUITY_TRIALS),
+            lesioned: lesioned.clone(),
+            stream: AMBIGUITY_STREAM,
+            ..EvalOptions::default()
+        };
+        // the unambiguous score on the same trials; reused while only the ambiguity moves
+        let clean = match &self.latest.ambiguity {
+            Some(previous) if previous.step == trainer.step && previous.lesioned == lesioned => previous.clean.clone(),
+            _ => evaluate(trainer, &options)?.perf,
+        };
+        let ambiguous = if self.ambiguity.level == self.ambiguity.kind.clean_level() {
+            clean.clone() // the context is exactly e_i: the same trials give the same score
+        } else {
+            evaluate(trainer, &EvalOptions { ambiguity: self.ambiguity, ..options })?.perf
+        };
+        self.latest.ambiguity = Some(AmbiguityEval {
+            step: trainer.step,
+            ambiguity: self.ambiguity,
+            lesioned,
+            trials: AMBIGUITY_TRIALS,
+            clean,
+            ambiguous,
+            secs: started.elapsed().as_secs_f64(),
+        });
+        Ok(())
+    }
+
+    /// The probe trials through the network (current ambiguity and lesions), and their PCA:
+    /// re-fitted when due, else projected on the current axes.
+    fn analyse_probe(&mut self, refit: Refit) -> Result<(), TrainError> {
+        let lesioned = self.active_lesions();
+        let Some(trainer) = self.trainer.as_ref() else { return Ok(()) };
+        let probe = match &self.probe {
+            Some(probe) => probe,
+            None => self.probe.insert(ProbeTrials::draw(&trainer.config)?),
+        };
+        let trajectories = run_probe(&trainer.config, &trainer.params, trainer.step, probe, self.ambiguity, &lesioned)?;
+        let due = self.pca.is_none() || (refit == Refit::WhenDue && self.evals_since_fit + 1 >= PCA_REFIT_EVERY);
+        if due {
+            // the axes always describe the intact network with the clear cue, so that lesions
+            // and ambiguity show up as moves in a fixed space; when those are set, the clear
+            // intact states are computed for the fit (only at a re-fit)
+            let clear = Ambiguity { kind: self.ambiguity.kind, level: self.ambiguity.kind.clean_level() };
+            let fitted = if lesioned.is_empty() && self.ambiguity == clear {
+                fit_pca(&trajectories)
+            } else {
+                fit_pca(&run_probe(&trainer.config, &trainer.params, trainer.step, probe, clear, &[])?)
+            };
+            match fitted {
+                Ok(pca) => {
+                    self.pca = Some((pca, trainer.step));
+                    self.evals_since_fit = 0;
+                }
+                // e.g. a diverging network's NaN rates: keep the old axes and say why
+                Err(e) => self.outbox.emit(Event::Warning(format!("PCA not updated: {e}"))),
+            }
+        } else if refit == Refit::WhenDue {
+            self.evals_since_fit += 1;
+        }
+        self.latest.pca = self.pca.as_ref().map(|(pca, fitted)| Arc::new(pca_view(pca, *fitted, &trajectories)));
+        self.latest.trajectories = Some(Arc::new(trajectories));
+        Ok(())
+    }
+
+    /// Put the latest snapshot in the slot and wake the UI.
+    fn publish(&mut self) {
+        if let Ok(mut slot) = self.snapshot.lock() {
+            *slot = Some(self.latest.clone());
+        }
+        (self.outbox.wake)();
+    }
+
+    fn start_sweep(&mut self, kind: AmbiguityKind, levels: Vec<f32>) {
+        let Some(trainer) = self.trainer.as_ref() else {
+            self.outbox.emit(Event::Warning("no network to sweep: press Reset".into()));
+            return;
+        };
+        let levels: Vec<f32> = levels.into_iter().filter(|l| l.is_finite()).collect();
+        if levels.is_empty() {
+            return;
+        }
+        let lesioned: Vec<Pathway> = self.lesions.iter().copied().filter(|p| trainer.config.model.has(*p)).collect();
+        let tasks = trainer.config.train.tasks.clone();
+        let result = SweepResult {
+            kind,
+            step: trainer.step,
+            lesioned,
+            perf: vec![vec![None; tasks.len()]; levels.len()],
+            levels,
+            tasks,
+            trials: SWEEP_TRIALS,
+            cancelled: false,
+        };
+        // a frozen copy: training may go on while the sweep runs
+        self.sweep = Some(SweepJob { config: trainer.config.clone(), params: trainer.params.clone(), next: 0, result });
+        self.sweep_turn = true;
+        self.latest.sweep = self.sweep.as_ref().map(|job| Arc::new(job.result.clone()));
+        self.publish();
+    }
+
+    /// Score one level of one task of the sweep in progress.
+    fn sweep_unit(&mut self) -> Result<(), TrainError> {
+        let Some(job) = self.sweep.as_mut() else { return Ok(()) };
+        let n_tasks = job.result.tasks.len();
+        let (level_index, task_index) = (job.next / n_tasks, job.next % n_tasks);
+        let options = EvalOptions {
+            tasks: Some(vec![job.result.tasks[task_index]]),
+            trials: Some(SWEEP_TRIALS),
+            ambiguity: Ambiguity { kind: job.result.kind, level: job.result.levels[level_index] },
+            lesioned: job.result.lesioned.clone(),
+            // the same stream at every level: each level sees the same trials, so the curve's
+            // wiggles come from the ambiguity, not from a new sample
+            stream: SWEEP_STREAM,
+        };
+        let perf = evaluate_params(&job.config, &job.params, job.result.step, &options)?.perf;
+        job.result.perf[level_index][task_index] = perf.first().map(|(_, p)| *p);
+        job.next += 1;
+        let done = job.next >= n_tasks * job.result.levels.len();
+        self.latest.sweep = Some(Arc::new(job.result.clone()));
+        if done {
+            self.sweep = None;
+        }
+        self.publish();
+        Ok(())
     }
 }
 
@@ -704,6 +1070,127 @@ mod tests {
         let started = Instant::now();
         drop(worker);
         assert!(started.elapsed() < Duration::from_secs(10), "drop took {:?}", started.elapsed());
+    }
+
+    /// Wait for a snapshot matching `want` (draining events meanwhile so the channel never fills).
+    fn wait_snapshot(worker: &Worker, seen: &mut Vec<Event>, want: impl Fn(&Snapshot) -> bool) -> Snapshot {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            while let Some(event) = worker.try_recv() {
+                seen.push(event);
+            }
+            if let Some(snapshot) = worker.take_snapshot() {
+                if want(&snapshot) {
+                    return snapshot;
+                }
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for a snapshot; seen {seen:?}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn analyses_follow_ambiguity_lesions_and_training() {
+        let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+        let mut seen = Vec::new();
+        // the reset's evaluation comes with every analysis
+        let first = wait_snapshot(&worker, &mut seen, |s| s.trajectories.is_some() && s.pca.is_some() && s.ambiguity.is_some());
+        let trajectories = first.trajectories.expect("trajectories");
+        assert_eq!(trajectories.tasks.len(), 4);
+        for t in &trajectories.tasks {
+            assert_eq!(t.trials, super::super::probe::PROBE_TRIALS);
+            assert_eq!(t.rates.len(), t.trials * t.steps * 16);
+            assert_eq!(t.outputs.len(), t.targets.len());
+            assert!(!t.epochs.is_empty());
+        }
+        let pca = first.pca.expect("pca");
+        assert_eq!((pca.fitted_step, pca.tasks.len()), (0, 4));
+        assert!(pca.explained.iter().sum::<f64>() <= 1.0 + 1e-9 && pca.participation_ratio >= 1.0);
+
+        // a burst of slider moves: the last one is answered (and the burst costs far less than
+        // 50 re-evaluations; the worker re-evaluates once per burst it sees)
+        for i in 0..50 {
+            worker.send(Command::SetAmbiguity(Ambiguity { kind: AmbiguityKind::Mixture, level: i as f32 / 49.0 }));
+        }
+        let last = Ambiguity { kind: AmbiguityKind::Mixture, level: 1.0 };
+        let answered = wait_snapshot(&worker, &mut seen, |s| s.ambiguity.as_ref().is_some_and(|a| a.ambiguity == last));
+        let eval = answered.ambiguity.clone().expect("ambiguity");
+        assert_eq!((eval.clean.len(), eval.ambiguous.len(), eval.trials), (4, 4, AMBIGUITY_TRIALS));
+        // then the trajectories and PCA are re-run under the new cue, on the same axes
+        let under_last = |s: &Snapshot| s.trajectories.as_ref().is_some_and(|t| t.ambiguity == last);
+        let projected = if under_last(&answered) { answered } else { wait_snapshot(&worker, &mut seen, under_last) };
+        let pca = projected.pca.expect("pca");
+        assert_eq!((pca.ambiguity, pca.fitted_step), (last, 0));
+
+        // at the clean level the same trials give the same score
+        let clean = Ambiguity { kind: AmbiguityKind::Amplitude, level: 1.0 };
+        worker.send(Command::SetAmbiguity(clean));
+        let answered = wait_snapshot(&worker, &mut seen, |s| s.ambiguity.as_ref().is_some_and(|a| a.ambiguity == clean));
+        let eval = answered.ambiguity.expect("ambiguity");
+        assert_eq!(eval.ambiguous, eval.clean);
+
+        // a lesion re-projects on the same axes
+        worker.send(Command::SetLesions(vec![Pathway::Bias]));
+        let lesioned = wait_snapshot(&worker, &mut seen, |s| s.pca.as_ref().is_some_and(|p| p.lesioned == [Pathway::Bias]));
+        assert_eq!(lesioned.pca.expect("pca").fitted_step, 0);
+        assert_eq!(lesioned.ambiguity.expect("ambiguity").lesioned, vec![Pathway::Bias]);
+        worker.send(Command::SetLesions(vec![]));
+
+        // a sweep of the untrained network, then training alongside it
+        let levels = vec![0.0, 0.5, 1.0];
+        worker.send(Command::Sweep { kind: AmbiguityKind::Mixture, levels: levels.clone() });
+        worker.send(Command::Start);
+        let swept = wait_snapshot(&worker, &mut seen, |s| s.sweep.as_ref().is_some_and(|w| w.is_complete()));
+        let sweep = swept.sweep.expect("sweep");
+        assert_eq!((sweep.step, sweep.levels.clone(), sweep.summary().len()), (0, levels.clone(), 3));
+        // every point is what a direct evaluation of the same network gives (deterministic)
+        let trainer = Trainer::new(tiny());
+        for (l, level) in levels.iter().enumerate() {
+            for (t, task) in trainer.config.train.tasks.iter().enumerate() {
+                let options = EvalOptions {
+                    tasks: Some(vec![*task]),
+                    trials: Some(SWEEP_TRIALS),
+                    ambiguity: Ambiguity { kind: AmbiguityKind::Mixture, level: *level },
+                    lesioned: vec![],
+                    stream: SWEEP_STREAM,
+                };
+                let direct = evaluate_params(&trainer.config, &trainer.params, 0, &options).expect("eval");
+                assert_eq!(sweep.perf[l][t], direct.perf.first().map(|(_, p)| *p), "level {level} task {task}");
+            }
+        }
+
+        // training went on and is unchanged by the sweep and the analyses
+        wait_for(&worker, &mut seen, |e| matches!(e, Event::Finished { .. }));
+        let mut by_hand = Trainer::new(tiny());
+        let expected: Vec<(u64, f32)> = (0..12).map(|_| by_hand.step().map(|r| (r.step, r.loss)).expect("step")).collect();
+        assert_eq!(losses(&seen), expected);
+        // axes fitted at reset (step 0), then every third periodic evaluation: 3, 6, 9 → re-fit at 9
+        let end = wait_snapshot(&worker, &mut seen, |s| s.step == 12 && s.pca.is_some());
+        let pca = end.pca.expect("pca");
+        assert_eq!((pca.fitted_step, pca.step), (9, 12));
+    }
+
+    #[test]
+    fn pca_axes_are_fitted_on_the_intact_network_with_the_clear_cue() {
+        // the same training with and without a lesion and an ambiguous cue set all along: the
+        // axes (fitted at reset and at step 9) are the same, only the projected activity differs
+        let run = |lesions: Vec<Pathway>, ambiguity: Ambiguity| {
+            let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+            worker.send(Command::SetLesions(lesions));
+            worker.send(Command::SetAmbiguity(ambiguity));
+            worker.send(Command::Start);
+            let mut seen = Vec::new();
+            wait_for(&worker, &mut seen, |e| matches!(e, Event::Finished { .. }));
+            let end = wait_snapshot(&worker, &mut seen, |s| s.step == 12 && s.pca.is_some());
+            end.pca.expect("pca")
+        };
+        let plain = run(vec![], Ambiguity::none());
+        let altered = run(vec![Pathway::Bias], Ambiguity { kind: AmbiguityKind::Uniform, level: 0.7 });
+        assert_eq!((plain.fitted_step, altered.fitted_step), (9, 9));
+        assert_eq!(plain.explained, altered.explained);
+        assert_eq!(plain.participation_ratio, altered.participation_ratio);
+        assert_ne!(plain.tasks, altered.tasks, "the lesioned, ambiguous activity is drawn");
+        assert_eq!(altered.lesioned, vec![Pathway::Bias]);
     }
 
     #[test]

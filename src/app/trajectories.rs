@@ -1,0 +1,344 @@
+//! The Trajectories panel: one probe trial in detail — inputs, target and output over time with
+//! the trial's epochs shaded, and the hidden units' activity.
+//!
+//! The worker runs a fixed set of probe trials through the network at every evaluation (and
+//! after every lesion or ambiguity change) and puts them in the snapshot; this panel only draws.
+//! Heat maps are textures rebuilt only when the data or the selection change.
+
+use std::sync::Arc;
+
+use eframe::egui;
+use egui_plot::{Line, LineStyle, Plot, PlotImage, PlotPoint, PlotPoints, Span, VLine};
+
+use super::{Panel, PanelContext, heading_ui, task_color};
+use crate::tasks::Epoch;
+use crate::train::probe::{TaskTrajectories, Trajectories};
+
+/// Hidden units drawn as lines when the heat map is off: the most variable ones.
+const UNIT_LINES: usize = 8;
+
+#[derive(Default)]
+pub struct TrajectoriesPanel {
+    /// Index of the task shown among the trained tasks.
+    task: usize,
+    /// Index of the probe trial shown.
+    trial: usize,
+    /// Heat-map textures and what they were built from.
+    textures: Vec<(HeatKey, egui::TextureHandle)>,
+}
+
+/// What a heat-map texture shows: which data (by address), task, trial and which map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HeatKey {
+    data: usize,
+    task: usize,
+    trial: usize,
+    map: HeatMap,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HeatMap {
+    Inputs,
+    TargetRing,
+    OutputRing,
+    Units,
+}
+
+impl Panel for TrajectoriesPanel {
+    fn title(&self) -> &'static str {
+        "Trial trajectories"
+    }
+
+    fn help(&self) -> &'static str {
+        "One trial, step by step (time runs left to right; the shaded bands are the trial's \
+         periods: fixation, stimulus, delay, response). Top: what the network sees — the fixation \
+         cue (bottom row) and the two rings of stimulus units, bright where a stimulus is. \
+         Then what it should do and what it does: the fixation output must stay high until the \
+         go cue and drop in the response period, when the response ring must light up around the \
+         right direction. Bottom: the hidden units, the network's internal activity that carries \
+         the stimulus through the delay. The same test trials are re-run after every \
+         evaluation, so you can watch this very trial being learnt; lesions and the ambiguity \
+         setting apply here too."
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+        heading_ui(ui, self, cx.settings);
+        let Some(data) = cx.run.snapshot.as_ref().and_then(|s| s.trajectories.clone()) else {
+            ui.weak("Waiting for the first evaluation…");
+            return;
+        };
+        if data.tasks.is_empty() {
+            return;
+        }
+        self.task = self.task.min(data.tasks.len() - 1);
+        self.controls_ui(ui, cx, &data);
+        let trajectory = &data.tasks[self.task];
+        self.trial = self.trial.min(trajectory.trials.saturating_sub(1));
+        ui.separator();
+        self.plots_ui(ui, cx, &data);
+    }
+}
+
+impl TrajectoriesPanel {
+    fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, data: &Trajectories) {
+        ui.horizontal(|ui| {
+            ui.label("Task").on_hover_text("Which task's trials to show");
+            egui::ComboBox::from_id_salt("trajectory-task")
+                .selected_text(data.tasks[self.task].task.label())
+                .show_ui(ui, |ui| {
+                    for (i, t) in data.tasks.iter().enumerate() {
+                        ui.selectable_value(&mut self.task, i, t.task.label()).on_hover_text(t.task.description());
+                    }
+                })
+                .response
+                .on_hover_text("Which task's trials to show");
+            let trials = data.tasks[self.task].trials;
+            let mut shown = self.trial + 1;
+            ui.label("Trial").on_hover_text("Which of the test trials to show");
+            ui.add(egui::DragValue::new(&mut shown).range(1..=trials.max(1)).suffix(format!(" of {trials}")))
+                .on_hover_text("Which of the task's fixed test trials to show (stimulus places and strengths differ)");
+            self.trial = shown.saturating_sub(1);
+            let t = &data.tasks[self.task];
+            let correct = t.correct.get(self.trial).copied().unwrap_or(0.0) > 0.5;
+            let (text, color) = if correct {
+                ("correct", egui::Color32::from_rgb(80, 170, 90))
+            } else {
+                ("wrong", ui.visuals().error_fg_color)
+            };
+            ui.colored_label(color, text)
+                .on_hover_text("Whether the network got this trial right (judged at the last step, as in the evaluation)");
+            let right = t.correct.iter().filter(|c| **c > 0.5).count();
+            ui.weak(format!("({right} of {trials} right)")).on_hover_text("Correct trials among this task's test trials");
+            ui.separator();
+            ui.checkbox(&mut cx.settings.units_heat_map, "All units as a heat map").on_hover_text(
+                "On: every hidden unit as one row of a heat map. Off: lines for the most variable units of this trial.",
+            );
+            ui.separator();
+            let mut about = format!("step {}", data.step);
+            if data.ambiguity.level != data.ambiguity.kind.clean_level() {
+                about += &format!(", cue {} {:.2}", data.ambiguity.kind.name(), data.ambiguity.level);
+            }
+            if !data.lesioned.is_empty() {
+                about += &format!(", {} lesioned", crate::model::Pathway::set_label(&data.lesioned));
+            }
+            ui.weak(about).on_hover_text("The network shown: its training step, and any ambiguity or lesions applied");
+        });
+    }
+
+    fn plots_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, data: &Arc<Trajectories>) {
+        let t = &data.tasks[self.task];
+        let trial = self.trial;
+        let (address, task) = (Arc::as_ptr(data) as usize, self.task);
+        let key = move |map| HeatKey { data: address, task, trial, map };
+        let dt = t.dt_ms as f64;
+        let duration = t.steps as f64 * dt;
+        let ring = t.n_out - 1;
+        let ring_heat = ring > 4; // the ring encoding; compact outputs are drawn as lines
+        let caption = ui.text_style_height(&egui::TextStyle::Body) + 2.0 * ui.spacing().item_spacing.y;
+        // three plots, each under a one-line caption
+        let height = ((ui.available_height() - 3.0 * caption - 12.0) / 3.0).max(70.0);
+        let link = egui::Id::unique("trajectory-time");
+        let color = task_color(self.task);
+
+        let inputs = self.texture(ui, key(HeatMap::Inputs), || heat_image(t, trial, HeatMap::Inputs));
+        let (target_ring, output_ring) = if ring_heat {
+            (
+                Some(self.texture(ui, key(HeatMap::TargetRing), || heat_image(t, trial, HeatMap::TargetRing))),
+                Some(self.texture(ui, key(HeatMap::OutputRing), || heat_image(t, trial, HeatMap::OutputRing))),
+            )
+        } else {
+            (None, None)
+        };
+        let units = cx
+            .settings
+            .units_heat_map
+            .then(|| self.texture(ui, key(HeatMap::Units), || heat_image(t, trial, HeatMap::Units)));
+
+        ui.label("Inputs: fixation cue (bottom row), ring 1, ring 2")
+            .on_hover_text("Brightness is the input's value at each time; a stimulus is a bright bump on a ring");
+        let n_in = t.n_in as f64;
+        time_plot("traj-inputs", link, height, duration).y_axis_label("input").show(ui, |plot_ui| {
+            plot_ui.image(PlotImage::new("inputs", inputs.id(), PlotPoint::new(duration / 2.0, n_in / 2.0), [duration as f32, n_in as f32]));
+            epochs_ui(plot_ui, &t.epochs, dt, false);
+        });
+
+        ui.label("Fixation output and response").on_hover_text(
+            "Left axis 0–1: the fixation output (solid) against its target (dashed). Above it, the response \
+             ring: the target (upper block) and the network's output (lower block)",
+        );
+        time_plot("traj-outputs", link, height, duration).y_axis_label("output").show(ui, |plot_ui| {
+            epochs_ui(plot_ui, &t.epochs, dt, true);
+            let series = |of: &dyn Fn(usize) -> f32| -> Vec<[f64; 2]> {
+                (0..t.steps).map(|s| [s as f64 * dt + dt / 2.0, of(s) as f64]).collect()
+            };
+            plot_ui.line(
+                Line::new("fixation target", PlotPoints::from(series(&|s| t.target(trial, s)[0])))
+                    .color(egui::Color32::GRAY)
+                    .style(LineStyle::dashed_loose()),
+            );
+            plot_ui.line(Line::new("fixation output", PlotPoints::from(series(&|s| t.output(trial, s)[0]))).color(color).width(2.0));
+            match (&target_ring, &output_ring) {
+                (Some(target), Some(output)) => {
+                    // two blocks above the fixation trace: output on y ∈ [1.2, 2.2], target on [2.3, 3.3]
+                    plot_ui.image(PlotImage::new("response output", output.id(), PlotPoint::new(duration / 2.0, 1.7), [duration as f32, 1.0]));
+                    plot_ui.image(PlotImage::new("response target", target.id(), PlotPoint::new(duration / 2.0, 2.8), [duration as f32, 1.0]));
+                    plot_ui.text(egui_plot::Text::new("", PlotPoint::new(0.0, 2.8), "target").anchor(egui::Align2::LEFT_CENTER));
+                    plot_ui.text(egui_plot::Text::new("", PlotPoint::new(0.0, 1.7), "output").anchor(egui::Align2::LEFT_CENTER));
+                }
+                _ => {
+                    // compact encoding: (cos, sin) of the response, output against target
+                    for c in 1..t.n_out {
+                        let name = if c == 1 { "cos" } else { "sin" };
+                        plot_ui.line(
+                            Line::new(format!("{name} target"), PlotPoints::from(series(&|s| t.target(trial, s)[c])))
+                                .color(egui::Color32::GRAY)
+                                .style(LineStyle::dashed_loose()),
+                        );
+                        plot_ui.line(Line::new(format!("{name} output"), PlotPoints::from(series(&|s| t.output(trial, s)[c]))).width(1.5));
+                    }
+                }
+            }
+        });
+
+        let n = t.n_units as f64;
+        let max_rate = (0..t.steps).flat_map(|s| t.rate(trial, s).iter().copied()).fold(0.0f32, f32::max);
+        ui.label(format!("Hidden units (largest rate in this trial {max_rate:.2})")).on_hover_text(
+            "The firing rate of the recurrent units over time: one row per unit (heat map, scaled to the largest \
+             rate of the trial), or the most variable units as lines",
+        );
+        let plot = time_plot("traj-units", link, height, duration).y_axis_label(if units.is_some() { "unit" } else { "rate" });
+        plot.show(ui, |plot_ui| match &units {
+            Some(texture) => {
+                plot_ui.image(PlotImage::new("units", texture.id(), PlotPoint::new(duration / 2.0, n / 2.0), [duration as f32, n as f32]));
+                epochs_ui(plot_ui, &t.epochs, dt, false);
+            }
+            None => {
+                epochs_ui(plot_ui, &t.epochs, dt, true);
+                for unit in most_variable_units(t, trial, UNIT_LINES) {
+                    let points: Vec<[f64; 2]> =
+                        (0..t.steps).map(|s| [s as f64 * dt + dt / 2.0, t.rate(trial, s)[unit] as f64]).collect();
+                    plot_ui.line(Line::new(format!("unit {unit}"), PlotPoints::from(points)).width(1.5));
+                }
+            }
+        });
+    }
+
+    /// The texture for `key`, rebuilt by `make` only when the key changed.
+    fn texture(&mut self, ui: &egui::Ui, key: HeatKey, make: impl FnOnce() -> egui::ColorImage) -> egui::TextureHandle {
+        if let Some((_, handle)) = self.textures.iter().find(|(k, _)| *k == key) {
+            return handle.clone();
+        }
+        let image = make();
+        if let Some(slot) = self.textures.iter_mut().find(|(k, _)| k.map == key.map) {
+            slot.1.set(image, egui::TextureOptions::NEAREST);
+            slot.0 = key;
+            return slot.1.clone();
+        }
+        let name = format!("trajectory-{:?}", key.map);
+        let handle = ui.ctx().load_texture(name, image, egui::TextureOptions::NEAREST);
+        self.textures.push((key, handle.clone()));
+        handle
+    }
+}
+
+/// A plot with time (ms) on x, linked to the panel's other plots.
+fn time_plot(id: &str, link: egui::Id, height: f32, duration: f64) -> Plot<'_> {
+    Plot::new(id)
+        .height(height)
+        .link_axis(link, [true, false])
+        .include_x(0.0)
+        .include_x(duration)
+        .x_axis_label("time (ms)")
+        // the same y-axis width in every plot, so that their time axes line up
+        .y_axis_min_width(40.0)
+        .allow_scroll(false)
+        .show_grid([false, true])
+}
+
+/// Shade (line plots) or mark (heat maps) the trial's epochs, with their names.
+fn epochs_ui(plot_ui: &mut egui_plot::PlotUi<'_>, epochs: &[Epoch], dt: f64, shade: bool) {
+    for epoch in epochs {
+        let (start, end) = (epoch.start as f64 * dt, epoch.end as f64 * dt);
+        if shade {
+            let [r, g, b] = epoch_rgb(epoch.name);
+            plot_ui.span(
+                Span::new(epoch.name, start..=end)
+                    .fill(egui::Color32::from_rgba_unmultiplied(r, g, b, 36))
+                    .border_width(0.0),
+            );
+        } else {
+            plot_ui.vline(VLine::new(epoch.name, start).color(egui::Color32::from_white_alpha(90)).width(1.0));
+        }
+    }
+}
+
+/// A colour per kind of epoch.
+fn epoch_rgb(name: &str) -> [u8; 3] {
+    match name {
+        "fixation" => [150, 150, 150],
+        n if n.starts_with("stimulus") => [90, 140, 230],
+        n if n.starts_with("delay") => [230, 190, 70],
+        "response" => [90, 200, 110],
+        _ => [180, 120, 200],
+    }
+}
+
+/// The `count` units whose rate varies most over the trial.
+fn most_variable_units(t: &TaskTrajectories, trial: usize, count: usize) -> Vec<usize> {
+    let mut spread: Vec<(usize, f32)> = (0..t.n_units)
+        .map(|u| {
+            let values: Vec<f32> = (0..t.steps).map(|s| t.rate(trial, s)[u]).collect();
+            let mean = values.iter().sum::<f32>() / values.len().max(1) as f32;
+            (u, values.iter().map(|v| (v - mean).powi(2)).sum::<f32>())
+        })
+        .collect();
+    spread.sort_by(|a, b| b.1.total_cmp(&a.1));
+    spread.into_iter().take(count).map(|(u, _)| u).collect()
+}
+
+/// A heat map of one trial: columns are steps, rows are units (the first unit at the bottom).
+fn heat_image(t: &TaskTrajectories, trial: usize, map: HeatMap) -> egui::ColorImage {
+    let (rows, value): (usize, Box<dyn Fn(usize, usize) -> f32 + '_>) = match map {
+        HeatMap::Inputs => (t.n_in, Box::new(|s, r| t.input(trial, s)[r])),
+        HeatMap::TargetRing => (t.n_out - 1, Box::new(|s, r| t.target(trial, s)[1 + r])),
+        HeatMap::OutputRing => (t.n_out - 1, Box::new(|s, r| t.output(trial, s)[1 + r])),
+        HeatMap::Units => (t.n_units, Box::new(|s, r| t.rate(trial, s)[r])),
+    };
+    // inputs and sigmoid outputs live in [0, 1]; rates are scaled to the trial's largest
+    let scale = match map {
+        HeatMap::Units => (0..t.steps).flat_map(|s| t.rate(trial, s).iter().copied()).fold(0.0f32, f32::max).max(1e-6),
+        _ => 1.0,
+    };
+    let mut pixels = Vec::with_capacity(rows * t.steps);
+    for row in (0..rows).rev() {
+        for step in 0..t.steps {
+            pixels.push(colormap(value(step, row) / scale));
+        }
+    }
+    egui::ColorImage::new([t.steps, rows.max(1)], pixels)
+}
+
+/// A perceptual dark-blue → green → yellow map (close to viridis) for x in [0, 1].
+fn colormap(x: f32) -> egui::Color32 {
+    const STOPS: [[f32; 3]; 5] =
+        [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
+    let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
+    let pos = x * (STOPS.len() - 1) as f32;
+    let i = (pos.floor() as usize).min(STOPS.len() - 2);
+    let f = pos - i as f32;
+    let mix = |c: usize| (STOPS[i][c] + f * (STOPS[i + 1][c] - STOPS[i][c])).round() as u8;
+    egui::Color32::from_rgb(mix(0), mix(1), mix(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colormap_ends_and_clamps() {
+        assert_eq!(colormap(0.0), egui::Color32::from_rgb(68, 1, 84));
+        assert_eq!(colormap(1.0), egui::Color32::from_rgb(253, 231, 37));
+        assert_eq!(colormap(7.0), colormap(1.0));
+        assert_eq!(colormap(f32::NAN), colormap(0.0));
+    }
+}
