@@ -67,7 +67,8 @@ fn main() {
     let (mut f, mut bw) = (0.0, 0.0);
     for rep in 0..12 {
         let s = Instant::now();
-        let (rates, cache) = scan::scan_forward(&spec_k, &drive, scan::Recurrent::Shared(&w), &gain);
+        let cache = scan::scan_forward(&spec_k, &drive, scan::Recurrent::Shared(&w), &gain);
+        let rates = cache.rates.clone();
         let m = Instant::now();
         let _g = scan::scan_backward(&spec_k, scan::Recurrent::Shared(&w), &gain, &cache, &rates);
         let e = Instant::now();
