@@ -211,7 +211,7 @@ fn host_forward<B: HostBuffers>(operands: ScanOperands<B>, settings: ScanSetting
         gain: B::with_host(operands.gain, <[f32]>::to_vec),
         settings,
     };
-    let cache = scan::scan_forward(&host.spec(), &drive, host.weights(), &host.gain);
+    let cache = scan::scan_forward(&host.spec(), drive, host.weights(), &host.gain);
     (host, cache, device)
 }
 
@@ -256,7 +256,7 @@ impl<B: HostBuffers> Backward<B, 4> for ScanBackward {
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let ScanState { host, cache, device } = ops.state;
         let wanted = ops.parents.each_ref().map(Option::is_some);
-        let host_grads = B::with_host(grads.consume::<B>(&ops.node), |grad_rates| host_scan_grads(&host, &cache, grad_rates, wanted));
+        let host_grads = B::with_host(grads.consume::<B>(&ops.node), |grad_rates| host_scan_grads(&host, &cache, grad_rates.to_vec(), wanted));
         for (node, grad) in ops.parents.into_iter().zip(host_grads) {
             if let (Some(node), Some((data, shape))) = (node, grad) {
                 grads.register::<B>(node.id, B::float_from_data(TensorData::new(data, shape), &device));
@@ -270,7 +270,7 @@ type HostGrad = (Vec<f32>, Vec<usize>);
 
 /// The gradients of the scan's four operands (static drive, W_in, W(c), gain) from dL/drates,
 /// each only if `wanted`.
-fn host_scan_grads(host: &HostScan, cache: &ScanCache, grad_rates: &[f32], wanted: [bool; 4]) -> [Option<HostGrad>; 4] {
+fn host_scan_grads(host: &HostScan, cache: &ScanCache, grad_rates: Vec<f32>, wanted: [bool; 4]) -> [Option<HostGrad>; 4] {
     let d = host.dims;
     let (n, n_in) = (d.units, host.settings.n_in);
     let g = scan::scan_backward(&host.spec(), host.weights(), &host.gain, cache, grad_rates);
@@ -555,7 +555,7 @@ impl<B: HostBuffers> Backward<B, 6> for LossBackward {
         let scan_parents = [p0, p1, p2, p3];
         let wanted = scan_parents.each_ref().map(Option::is_some);
         let scan_grads: [Option<HostGrad>; 4] = if wanted.contains(&true) {
-            host_scan_grads(&host.scan, &host.cache, &readout.rates, wanted)
+            host_scan_grads(&host.scan, &host.cache, readout.rates, wanted)
         } else {
             Default::default()
         };

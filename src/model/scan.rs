@@ -339,12 +339,15 @@ fn check_common(spec: &ScanSpec, w: &Recurrent, gain: &[f32]) {
 /// Runs the scan forward.
 ///
 /// * `drive`: `[B,T,N]`, everything outside the recurrence, already summed.
+///   Taken by value: the buffer becomes the cache's `z` (the recurrent term
+///   is accumulated into it in place), which saves a `[B,T,N]` buffer and a
+///   pass over it.
 /// * `w`: `[N,N]` shared or `[B,N,N]` per trial (row-major, to ← from).
 /// * `gain`: `[B,N]`.
 ///
 /// Returns the cache for [`scan_backward`], which holds the rates `r_1..r_T`
 /// as `[B,T,N]` in `rates`.
-pub fn scan_forward(spec: &ScanSpec, drive: &[f32], w: Recurrent, gain: &[f32]) -> ScanCache {
+pub fn scan_forward(spec: &ScanSpec, drive: Vec<f32>, w: Recurrent, gain: &[f32]) -> ScanCache {
     check_common(spec, &w, gain);
     let d = spec.dims;
     let (b, t, n) = (d.batch, d.steps, d.units);
@@ -352,7 +355,7 @@ pub fn scan_forward(spec: &ScanSpec, drive: &[f32], w: Recurrent, gain: &[f32]) 
 
     let voltage = spec.form == StateForm::Voltage;
     let mut rates = vec![0.0f32; d.btn()];
-    let mut z = vec![0.0f32; d.btn()];
+    let mut z = drive;
     let mut x = if voltage {
         vec![0.0f32; d.btn()]
     } else {
@@ -385,10 +388,7 @@ pub fn scan_forward(spec: &ScanSpec, drive: &[f32], w: Recurrent, gain: &[f32]) 
     let mut items = Vec::with_capacity(b.div_ceil(g));
     {
         let mut xs = x.chunks_mut(bs);
-        for (i, ((rates, z), drive)) in rates
-            .chunks_mut(bs)
-            .zip(z.chunks_mut(bs))
-            .zip(drive.chunks(bs))
+        for (i, (rates, z)) in rates.chunks_mut(bs).zip(z.chunks_mut(bs))
             .enumerate()
         {
             let trials = rates.len() / (t * n);
@@ -402,7 +402,6 @@ pub fn scan_forward(spec: &ScanSpec, drive: &[f32], w: Recurrent, gain: &[f32]) 
             };
             items.push(FwdBlock {
                 trials,
-                drive,
                 gain: &gain[b0 * n..(b0 + trials) * n],
                 w,
                 rates,
@@ -434,7 +433,6 @@ fn transpose(w: &[f32], n: usize) -> Vec<f32> {
 /// the corresponding `[B,...]` buffer.
 struct FwdBlock<'a> {
     trials: usize,
-    drive: &'a [f32],
     gain: &'a [f32],
     w: BlockW<'a>,
     rates: &'a mut [f32],
@@ -476,7 +474,6 @@ fn forward_block_impl<A: Act>(
 ) {
     let FwdBlock {
         trials,
-        drive,
         gain,
         w,
         rates,
@@ -487,14 +484,13 @@ fn forward_block_impl<A: Act>(
     // Stand-in for r_0 = x_0 = 0.
     let zeros = vec![0.0f32; n];
     for t in 0..t_len {
-        // One fused pass per trial row at step t. On entry z[b,t] holds
-        // W r_{t-1} written by the gemm below (zero at t = 0: the buffer
-        // starts zeroed), so z_t = z[b,t] + drive_t.
+        // One fused pass per trial row at step t. On entry z[b,t] already
+        // holds z_t = drive_t + W r_{t-1}: the buffer started as the drive,
+        // and the gemm below added W r_{t-1} (nothing at t = 0, r_0 = 0).
         for bi in 0..trials {
             let row = bi * tn + t * n;
             let gain = &gain[bi * n..(bi + 1) * n];
-            let drive = &drive[row..row + n];
-            let z = &mut z[row..row + n];
+            let z = &z[row..row + n];
             // r_{t-1} (read) and r_t (written): adjacent rows of the trial.
             let (r_old, r_new) = if t == 0 {
                 (&zeros[..], &mut rates[row..row + n])
@@ -505,8 +501,7 @@ fn forward_block_impl<A: Act>(
             match form {
                 StateForm::Rate => {
                     for i in 0..n {
-                        let zi = z[i] + drive[i];
-                        z[i] = zi;
+                        let zi = z[i];
                         let a = alpha[i];
                         let r = (1.0 - a) * r_old[i] + a * A::phi(gain[i] * zi);
                         r_new[i] = r;
@@ -520,8 +515,7 @@ fn forward_block_impl<A: Act>(
                         (&*p, c)
                     };
                     for i in 0..n {
-                        let zi = z[i] + drive[i];
-                        z[i] = zi;
+                        let zi = z[i];
                         let a = alpha[i];
                         let xv = (1.0 - a) * x_prev[i] + a * (gain[i] * zi);
                         x_cur[i] = xv;
@@ -534,7 +528,7 @@ fn forward_block_impl<A: Act>(
         if t + 1 == t_len {
             break;
         }
-        // z[:, t+1] = r_t Wᵀ for the whole block (drive is added next step).
+        // z[:, t+1] += r_t Wᵀ for the whole block (onto the drive).
         let r_t = rates[t * n..].as_ptr();
         let z_next = z[(t + 1) * n..].as_mut_ptr();
         match w {
@@ -547,7 +541,7 @@ fn forward_block_impl<A: Act>(
                     n,
                     z_next,
                     tn,
-                    false,
+                    true,
                     r_t,
                     tn,
                     1,
@@ -558,7 +552,7 @@ fn forward_block_impl<A: Act>(
             },
             BlockW::PerTrial(w) => {
                 for bi in 0..trials {
-                    // z = W_b r as a column: [n,n]·[n,1].
+                    // z += W_b r as a column: [n,n]·[n,1].
                     // SAFETY: as above, for trial bi's row and its own W_b.
                     unsafe {
                         matmul(
@@ -567,7 +561,7 @@ fn forward_block_impl<A: Act>(
                             n,
                             z_next.add(bi * tn),
                             1,
-                            false,
+                            true,
                             w[bi * n * n..].as_ptr(),
                             n,
                             1,
@@ -589,7 +583,9 @@ fn forward_block_impl<A: Act>(
 ///
 /// * `w`, `gain`: the same values as given to [`scan_forward`].
 /// * `cache`: returned by [`scan_forward`] with the same `spec`.
-/// * `grad_rates`: `dL/dr`, `[B,T,N]`.
+/// * `grad_rates`: `dL/dr`, `[B,T,N]`. Taken by value: `dL/d drive` is
+///   written over it in place (each element is read just before its
+///   replacement is written), which saves a `[B,T,N]` buffer.
 ///
 /// Returns `dL/d drive` (`[B,T,N]`), `dL/dW` (`[N,N]` summed over the batch
 /// if shared, `[B,N,N]` if per trial) and `dL/dg` (`[B,N]`).
@@ -598,7 +594,7 @@ pub fn scan_backward(
     w: Recurrent,
     gain: &[f32],
     cache: &ScanCache,
-    grad_rates: &[f32],
+    grad_rates: Vec<f32>,
 ) -> ScanGrads {
     check_common(spec, &w, gain);
     let d = spec.dims;
@@ -615,7 +611,7 @@ pub fn scan_backward(
     let shared = matches!(w, Recurrent::Shared(_));
     let g = block_trials(b);
     let n_blocks = b.div_ceil(g);
-    let mut grad_drive = vec![0.0f32; d.btn()];
+    let mut grad_drive = grad_rates;
     let mut grad_gain = vec![0.0f32; b * n];
     // Shared W: one [N,N] partial per block, summed in block order below.
     // Per trial: the final [B,N,N] gradient, each block writing its trials.
@@ -641,11 +637,10 @@ pub fn scan_backward(
     let mut items = Vec::with_capacity(n_blocks);
     {
         let mut xs = cache.x.chunks(bs);
-        for (i, (((gd, dgain), dw), gr)) in grad_drive
+        for (i, ((gd, dgain), dw)) in grad_drive
             .chunks_mut(bs)
             .zip(grad_gain.chunks_mut(g * n))
             .zip(grad_w.chunks_mut(w_chunk))
-            .zip(grad_rates.chunks(bs))
             .enumerate()
         {
             let trials = gd.len() / (t * n);
@@ -653,7 +648,6 @@ pub fn scan_backward(
             let blk = b0 * t * n..(b0 + trials) * t * n;
             items.push(BwdBlock {
                 trials,
-                grad_rates: gr,
                 z: &cache.z[blk.clone()],
                 x: if spec.form == StateForm::Voltage {
                     xs.next().unwrap()
@@ -700,12 +694,12 @@ pub fn scan_backward(
 /// corresponding buffer (`grad_w` is the block's `[N,N]` partial if shared).
 struct BwdBlock<'a> {
     trials: usize,
-    grad_rates: &'a [f32],
     z: &'a [f32],
     x: &'a [f32],
     rates: &'a [f32],
     gain: &'a [f32],
     w: BlockW<'a>,
+    /// `dL/dr` on entry, `dL/d drive` on exit.
     grad_drive: &'a mut [f32],
     grad_gain: &'a mut [f32],
     grad_w: &'a mut [f32],
@@ -743,7 +737,6 @@ fn backward_block_impl<A: Act>(
 ) {
     let BwdBlock {
         trials,
-        grad_rates,
         z,
         x,
         rates,
@@ -761,18 +754,18 @@ fn backward_block_impl<A: Act>(
     for t in (0..t_len).rev() {
         for bi in 0..trials {
             let row = bi * tn + t * n;
-            let gr = &grad_rates[row..row + n];
             let z = &z[row..row + n];
             let gain = &gain[bi * n..(bi + 1) * n];
             let rec = &rec[bi * n..(bi + 1) * n];
             let carry = &mut carry[bi * n..(bi + 1) * n];
+            // dL/dr_t on entry, replaced by dz_t element by element.
             let dz = &mut grad_drive[row..row + n];
             let dg = &mut grad_gain[bi * n..(bi + 1) * n];
             match form {
                 StateForm::Rate => {
                     for i in 0..n {
                         let a = alpha[i];
-                        let dr = gr[i] + rec[i] + (1.0 - a) * carry[i];
+                        let dr = dz[i] + rec[i] + (1.0 - a) * carry[i];
                         carry[i] = dr;
                         let dpre = a * A::dphi(gain[i] * z[i]) * dr;
                         dz[i] = gain[i] * dpre;
@@ -783,7 +776,7 @@ fn backward_block_impl<A: Act>(
                     let x = &x[row..row + n];
                     for i in 0..n {
                         let a = alpha[i];
-                        let dr = gr[i] + rec[i];
+                        let dr = dz[i] + rec[i];
                         let dx = A::dphi(x[i]) * dr + (1.0 - a) * carry[i];
                         carry[i] = dx;
                         let dpre = a * dx;
@@ -1106,8 +1099,8 @@ mod tests {
         }
         fn run(&self, threads: usize) -> (Vec<f32>, ScanGrads) {
             let spec = self.spec(threads);
-            let cache = scan_forward(&spec, &self.drive, self.w(), &self.gain);
-            let g = scan_backward(&spec, self.w(), &self.gain, &cache, &self.grad_rates);
+            let cache = scan_forward(&spec, self.drive.clone(), self.w(), &self.gain);
+            let g = scan_backward(&spec, self.w(), &self.gain, &cache, self.grad_rates.clone());
             (cache.rates, g)
         }
     }
@@ -1163,7 +1156,7 @@ mod tests {
                 let p = c.problem();
                 let f = p.forward();
                 let spec = c.spec(2);
-                let cache = scan_forward(&spec, &c.drive, c.w(), &c.gain);
+                let cache = scan_forward(&spec, c.drive.clone(), c.w(), &c.gain);
                 let r = &cache.rates;
                 let tag = format!("{:?} {:?} shared={} {:?}", c.act, c.form, c.shared, d);
                 assert_close(&format!("rates {tag}"), r, &f.r, 1e-4);
