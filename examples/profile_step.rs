@@ -75,6 +75,25 @@ fn main() {
         }
     }
     println!("kernel forward       {f:8.2} ms\nkernel backward      {bw:8.2} ms");
+    // the readout and loss alone (ring encoding: sigmoid, 33 outputs)
+    let n_out = trials.n_out;
+    let mut w_out = vec![0.0f32; n_out * n];
+    rng.fill_normal(&mut w_out, 0.1);
+    let b_out = vec![0.0f32; n_out];
+    let readout = modulab::model::readout::ReadoutSpec { dims, n_out, w_out: &w_out, b_out: &b_out, sigmoid: true, threads: 0 };
+    let (mut f, mut bw) = (0.0, 0.0);
+    for rep in 0..12 {
+        let s = Instant::now();
+        let (_, d_linear) = modulab::model::readout::loss_forward(&readout, &drive, &trials.targets, &trials.mask);
+        let m = Instant::now();
+        let _g = modulab::model::readout::loss_backward(&readout, &drive, &d_linear, 1.0);
+        let e = Instant::now();
+        if rep >= 2 {
+            f += (m - s).as_secs_f64() * 100.0;
+            bw += (e - m).as_secs_f64() * 100.0;
+        }
+    }
+    println!("readout+loss forward {f:8.2} ms\nreadout+loss backward{bw:8.2} ms");
     ops(&device(config.runtime.backend, false));
 }
 
