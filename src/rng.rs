@@ -138,14 +138,20 @@ impl Rng {
     /// only on this generator's state, `out.len()` and `chunk`, never on the thread count; this
     /// generator advances by one draw per chunk.
     pub fn fill_normal_chunked(&mut self, out: &mut [f32], std: f32, chunk: usize, threads: usize) {
-        let mut jobs: Vec<(Rng, &mut [f32])> =
-            out.chunks_mut(chunk.max(1)).enumerate().map(|(i, part)| (self.fork(i as u64), part)).collect();
+        let mut jobs: Vec<(Rng, &mut [f32])> = out
+            .chunks_mut(chunk.max(1))
+            .enumerate()
+            .map(|(i, part)| (self.fork(i as u64), part))
+            .collect();
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }
         .clamp(1, jobs.len().max(1));
-        let fill = |jobs: &mut [(Rng, &mut [f32])]| jobs.iter_mut().for_each(|(rng, part)| rng.fill_normal(part, std));
+        let fill = |jobs: &mut [(Rng, &mut [f32])]| {
+            jobs.iter_mut()
+                .for_each(|(rng, part)| rng.fill_normal(part, std))
+        };
         if threads == 1 {
             return fill(&mut jobs);
         }

@@ -312,7 +312,7 @@ fn host_scan_grads(host: &HostScan, cache: &ScanCache, grad_rates: Vec<f32>, wan
         (w_in_parts, vec![n, n_in])
     });
     let w_shape = if host.per_trial { vec![d.batch, n, n] } else { vec![n, n] };
-    let d_w = wanted[2].then(|| (g.w, w_shape));
+    let d_w = wanted[2].then_some((g.w, w_shape));
     let d_gain = wanted[3].then(|| (g.gain, vec![d.batch, n]));
     [d_static, d_w_in, d_w, d_gain]
 }

@@ -388,9 +388,7 @@ pub fn scan_forward(spec: &ScanSpec, drive: Vec<f32>, w: Recurrent, gain: &[f32]
     let mut items = Vec::with_capacity(b.div_ceil(g));
     {
         let mut xs = x.chunks_mut(bs);
-        for (i, (rates, z)) in rates.chunks_mut(bs).zip(z.chunks_mut(bs))
-            .enumerate()
-        {
+        for (i, (rates, z)) in rates.chunks_mut(bs).zip(z.chunks_mut(bs)).enumerate() {
             let trials = rates.len() / (t * n);
             let b0 = i * g;
             let w = match (bw, w) {
