@@ -3,11 +3,10 @@
 use std::time::Instant;
 
 use modulab::config::Config;
-use modulab::model::rnn::masked_mse;
 use modulab::model::scan::{self, ScanDims, ScanSpec};
 use modulab::model::Rnn;
 use modulab::rng::Rng;
-use modulab::train::{batch_input, one_hot_rows, rec_noise, rnn_spec, tensor3, device};
+use modulab::train::{batch_input, one_hot_rows, rec_noise, rnn_spec, device};
 
 fn main() {
     modulab::tune_allocator();
@@ -31,11 +30,9 @@ fn main() {
         marks.push(Instant::now());
         let model = Rnn::from_params(&trainer.params, spec.clone(), &dev);
         let input = batch_input(&trials, one_hot_rows(0, 20, b), true, noise, &dev);
-        let targets = tensor3(trials.targets.clone(), [b, t, trials.n_out], &dev);
-        let mask = tensor3(trials.mask.clone(), [b, t, trials.n_out], &dev);
         marks.push(Instant::now());
-        let fw = model.forward(input, &[]);
-        let loss = masked_mse(fw.outputs, targets, mask);
+        // the training step's loss (fused: scan, readout and loss in one op)
+        let loss = model.loss(input, trials.targets.clone(), trials.mask.clone());
         let _v = loss.clone().into_data();
         marks.push(Instant::now());
         let grads = loss.backward();
@@ -67,9 +64,10 @@ fn main() {
     let (mut f, mut bw) = (0.0, 0.0);
     for rep in 0..12 {
         let s = Instant::now();
-        let (rates, cache) = scan::scan_forward(&spec_k, &drive, scan::Recurrent::Shared(&w), &gain);
+        let cache = scan::scan_forward(&spec_k, drive.clone(), scan::Recurrent::Shared(&w), &gain);
+        let rates = cache.rates.clone();
         let m = Instant::now();
-        let _g = scan::scan_backward(&spec_k, scan::Recurrent::Shared(&w), &gain, &cache, &rates);
+        let _g = scan::scan_backward(&spec_k, scan::Recurrent::Shared(&w), &gain, &cache, rates);
         let e = Instant::now();
         if rep >= 2 {
             f += (m - s).as_secs_f64() * 100.0;
@@ -77,6 +75,25 @@ fn main() {
         }
     }
     println!("kernel forward       {f:8.2} ms\nkernel backward      {bw:8.2} ms");
+    // the readout and loss alone (ring encoding: sigmoid, 33 outputs)
+    let n_out = trials.n_out;
+    let mut w_out = vec![0.0f32; n_out * n];
+    rng.fill_normal(&mut w_out, 0.1);
+    let b_out = vec![0.0f32; n_out];
+    let readout = modulab::model::readout::ReadoutSpec { dims, n_out, w_out: &w_out, b_out: &b_out, sigmoid: true, threads: 0 };
+    let (mut f, mut bw) = (0.0, 0.0);
+    for rep in 0..12 {
+        let s = Instant::now();
+        let (_, d_linear) = modulab::model::readout::loss_forward(&readout, &drive, &trials.targets, &trials.mask);
+        let m = Instant::now();
+        let _g = modulab::model::readout::loss_backward(&readout, &drive, &d_linear, 1.0);
+        let e = Instant::now();
+        if rep >= 2 {
+            f += (m - s).as_secs_f64() * 100.0;
+            bw += (e - m).as_secs_f64() * 100.0;
+        }
+    }
+    println!("readout+loss forward {f:8.2} ms\nreadout+loss backward{bw:8.2} ms");
     ops(&device(config.runtime.backend, false));
 }
 

@@ -132,6 +132,43 @@ impl Rng {
         }
     }
 
+    /// Fill `out` with independent N(0, std²) samples on up to `threads` threads (`0` = all
+    /// cores): `out` is cut into chunks of `chunk` samples, each filled by [`Rng::fill_normal`]
+    /// from its own generator forked from this one (stream = chunk index). The output depends
+    /// only on this generator's state, `out.len()` and `chunk`, never on the thread count; this
+    /// generator advances by one draw per chunk.
+    pub fn fill_normal_chunked(&mut self, out: &mut [f32], std: f32, chunk: usize, threads: usize) {
+        let mut jobs: Vec<(Rng, &mut [f32])> = out
+            .chunks_mut(chunk.max(1))
+            .enumerate()
+            .map(|(i, part)| (self.fork(i as u64), part))
+            .collect();
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .clamp(1, jobs.len().max(1));
+        let fill = |jobs: &mut [(Rng, &mut [f32])]| {
+            jobs.iter_mut()
+                .for_each(|(rng, part)| rng.fill_normal(part, std))
+        };
+        if threads == 1 {
+            return fill(&mut jobs);
+        }
+        let per_thread = jobs.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let mut groups = jobs.chunks_mut(per_thread);
+            let first = groups.next();
+            for group in groups {
+                s.spawn(move || fill(group));
+            }
+            // The calling thread takes a share too, instead of only waiting.
+            if let Some(group) = first {
+                fill(group);
+            }
+        });
+    }
+
     /// One N(0, std²) ziggurat sample from 32 random bits; `width` is `table.width` · `std`.
     #[inline(always)]
     fn ziggurat_sample(

@@ -165,6 +165,42 @@ fn fused_kernel_matches_plain_burn() {
     }
 }
 
+/// The fused training loss (scan + readout + masked MSE as one operation) gives the same value
+/// and gradients as the plain burn forward followed by `masked_mse`, for both readouts.
+#[test]
+fn fused_training_loss_matches_plain_burn() {
+    let mixed_context: Vec<f32> = (0..B * K).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.3).collect();
+    for backend in [BackendKind::Flex, BackendKind::Ndarray] {
+        let device = device(backend, true);
+        for encoding in [Encoding::Ring, Encoding::Compact] {
+            for (context, shared) in [(one_hot(2), true), (mixed_context.clone(), false)] {
+                let mut rng = Rng::seed_from(11);
+                let mut targets = vec![0.0; B * T * 3];
+                rng.fill_normal(&mut targets, 0.5);
+                let mask: Vec<f32> = (0..B * T * 3).map(|i| (i % 4) as f32 * 0.5).collect();
+                let run = |fused: bool| {
+                    let mut spec = spec(&Pathway::ALL, fused);
+                    spec.encoding = encoding;
+                    let p = params(&spec, 8);
+                    let model = Rnn::from_params(&p, spec, &device);
+                    let loss = model.loss(input(&device, context.clone(), shared, 9), targets.clone(), mask.clone());
+                    let value = values(loss.clone())[0];
+                    (value, model.gradients(&loss.backward(), &p))
+                };
+                let (loss_plain, grads_plain) = run(false);
+                let (loss_fused, grads_fused) = run(true);
+                let tag = format!("{backend:?} {encoding:?} shared={shared}");
+                assert!((loss_plain - loss_fused).abs() <= 1e-5 * loss_plain.abs().max(1e-3), "{tag}: loss {loss_plain} vs {loss_fused}");
+                for (gp, gf) in grads_plain.iter().zip(&grads_fused) {
+                    let scale = gp.iter().map(|g| g.abs()).fold(1e-6, f32::max);
+                    assert!(gp.iter().any(|g| *g != 0.0), "{tag}: an all-zero gradient");
+                    assert!(max_diff(gp, gf) / scale < 1e-3, "{tag}: gradients differ");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn config_defaults_follow_the_spec() {
     let c = Config::default();

@@ -16,6 +16,7 @@
 
 pub mod params;
 pub mod rnn;
+pub mod readout;
 pub mod scan;
 pub mod fused;
 

@@ -140,6 +140,48 @@ impl Rnn {
         let [b, t, _] = input.input_shape;
         let n = self.spec.dims.n_units;
         let device = input.context.device();
+        let (static_drive, recurrent, gain) = self.scan_operands(&input, lesioned);
+        let rates = if self.spec.fused {
+            let gain = gain.unwrap_or_else(|| Tensor::ones([b, n], &device));
+            let operands = super::fused::ScanTensors { static_drive, w_in: self.w_in.val(), recurrent, gain };
+            super::fused::scan(operands, &input, &self.spec)
+        } else {
+            self.plain_scan(&input, static_drive, recurrent, gain)
+        };
+
+        let n_out = self.spec.dims.n_out;
+        let linear = rates.clone().reshape([b * t, n]).matmul(self.w_out.val().transpose())
+            + self.b_out.val().unsqueeze::<2>();
+        let outputs = match self.spec.encoding {
+            Encoding::Ring => sigmoid(linear),
+            Encoding::Compact => linear,
+        };
+        Forward { outputs: outputs.reshape([b, t, n_out]), rates }
+    }
+
+    /// The training loss [`masked_mse`] of the outputs for `targets` and `mask` ([B, T, n_out],
+    /// row-major host data), without lesions. With the fused kernel the scan, readout and loss
+    /// run as one operation on the host, so the rates never become a burn tensor.
+    pub fn loss(&self, input: RnnInput, targets: Vec<f32>, mask: Vec<f32>) -> Tensor<1> {
+        let [b, t, _] = input.input_shape;
+        let (n, n_out) = (self.spec.dims.n_units, self.spec.dims.n_out);
+        let device = input.context.device();
+        if !self.spec.fused {
+            let forward = self.forward(input, &[]);
+            let tensor = |data: Vec<f32>| Tensor::<3>::from_data(TensorData::new(data, [b, t, n_out]), &device);
+            return masked_mse(forward.outputs, tensor(targets), tensor(mask));
+        }
+        let (static_drive, recurrent, gain) = self.scan_operands(&input, &[]);
+        let gain = gain.unwrap_or_else(|| Tensor::ones([b, n], &device));
+        let operands = super::fused::ScanTensors { static_drive, w_in: self.w_in.val(), recurrent, gain };
+        super::fused::loss(operands, self.w_out.val(), self.b_out.val(), &input, &self.spec, Arc::new(targets), Arc::new(mask))
+    }
+
+    /// What the recurrence needs besides the inputs: the static drive b + E c [B, N], W(c) and the
+    /// gain g(c) [B, N] (`None` for no active gain pathway).
+    fn scan_operands(&self, input: &RnnInput, lesioned: &[Pathway]) -> (Tensor<2>, Recurrent, Option<Tensor<2>>) {
+        let [b, _, _] = input.input_shape;
+        let n = self.spec.dims.n_units;
         let active = |p: Pathway| !lesioned.contains(&p);
 
         // Everything that does not depend on the previous state: [B, N] per trial.
@@ -160,24 +202,8 @@ impl Rnn {
             }
             _ => None,
         };
-        let recurrent = self.recurrent_weights(&input, active(Pathway::Synaptic));
-
-        let rates = if self.spec.fused {
-            let gain = gain.unwrap_or_else(|| Tensor::ones([b, n], &device));
-            let operands = super::fused::ScanTensors { static_drive, w_in: self.w_in.val(), recurrent, gain };
-            super::fused::scan(operands, &input, &self.spec)
-        } else {
-            self.plain_scan(&input, static_drive, recurrent, gain)
-        };
-
-        let n_out = self.spec.dims.n_out;
-        let linear = rates.clone().reshape([b * t, n]).matmul(self.w_out.val().transpose())
-            + self.b_out.val().unsqueeze::<2>();
-        let outputs = match self.spec.encoding {
-            Encoding::Ring => sigmoid(linear),
-            Encoding::Compact => linear,
-        };
-        Forward { outputs: outputs.reshape([b, t, n_out]), rates }
+        let recurrent = self.recurrent_weights(input, active(Pathway::Synaptic));
+        (static_drive, recurrent, gain)
     }
 
     /// W(c): one [N, N] matrix when the context is shared, else one per trial [B, N, N].

@@ -50,9 +50,11 @@
 //!   row strides, so the per-step `[block,N]` slices (row stride `T·N`) are
 //!   used in place and no transposes are needed. The forward uses a
 //!   transposed copy of `W` so that gemm can read it without packing.
-//! * The cache stores `r_prev[b,t] = r_{t-1}` (rates shifted by one step, zero
-//!   at `t = 1`) so that the `dW` product pairs `dz_t` with `r_{t-1}` as two
-//!   equally laid-out `[B·T, N]` matrices.
+//! * The cache holds the rates themselves (they are the forward's result, so
+//!   keeping them costs nothing extra). Within one trial, `dz_2..dz_T` and
+//!   `r_1..r_{T-1}` are two `[T-1, N]` matrices with the same row stride, so
+//!   the `dW` product pairs them with one GEMM per trial (`K = T-1`), reading
+//!   both buffers in place; `r_0 = 0` contributes nothing.
 
 use gemm::{Parallelism, gemm};
 
@@ -123,9 +125,8 @@ pub struct ScanCache {
     pub z: Vec<f32>,
     /// Voltages `x_t`, `[B,T,N]` (voltage form only; empty for rate form).
     pub x: Vec<f32>,
-    /// Rates shifted by one step: `r_prev[b,t] = r_{t-1}`, zero at the first
-    /// step, `[B,T,N]`.
-    pub r_prev: Vec<f32>,
+    /// The rates `r_1..r_T`, `[B,T,N]`: the forward's result.
+    pub rates: Vec<f32>,
 }
 
 /// Gradients returned by [`scan_backward`].
@@ -220,13 +221,13 @@ macro_rules! with_act {
 /// Trials per block. Depends only on the batch size (never on the thread
 /// count) so results are reproducible; 16 keeps each per-step gemm large
 /// enough to run near peak while still giving several blocks to share.
-fn block_trials(batch: usize) -> usize {
+pub(crate) fn block_trials(batch: usize) -> usize {
     batch.clamp(1, BLOCK_TRIALS)
 }
 
 const BLOCK_TRIALS: usize = 16;
 
-fn thread_count(requested: usize) -> usize {
+pub(crate) fn thread_count(requested: usize) -> usize {
     if requested > 0 {
         requested
     } else {
@@ -237,7 +238,7 @@ fn thread_count(requested: usize) -> usize {
 /// Runs `f` on every item, spreading contiguous runs of items over at most
 /// `threads` threads (the calling thread takes the first run). Which thread
 /// runs an item has no effect on the item's result.
-fn run_blocks<I: Send>(items: Vec<I>, threads: usize, f: impl Fn(I) + Sync) {
+pub(crate) fn run_blocks<I: Send>(items: Vec<I>, threads: usize, f: impl Fn(I) + Sync) {
     let threads = threads.clamp(1, items.len().max(1));
     if threads == 1 {
         items.into_iter().for_each(f);
@@ -338,17 +339,15 @@ fn check_common(spec: &ScanSpec, w: &Recurrent, gain: &[f32]) {
 /// Runs the scan forward.
 ///
 /// * `drive`: `[B,T,N]`, everything outside the recurrence, already summed.
+///   Taken by value: the buffer becomes the cache's `z` (the recurrent term
+///   is accumulated into it in place), which saves a `[B,T,N]` buffer and a
+///   pass over it.
 /// * `w`: `[N,N]` shared or `[B,N,N]` per trial (row-major, to ← from).
 /// * `gain`: `[B,N]`.
 ///
-/// Returns the rates `r_1..r_T` as `[B,T,N]` and the cache for
-/// [`scan_backward`].
-pub fn scan_forward(
-    spec: &ScanSpec,
-    drive: &[f32],
-    w: Recurrent,
-    gain: &[f32],
-) -> (Vec<f32>, ScanCache) {
+/// Returns the cache for [`scan_backward`], which holds the rates `r_1..r_T`
+/// as `[B,T,N]` in `rates`.
+pub fn scan_forward(spec: &ScanSpec, drive: Vec<f32>, w: Recurrent, gain: &[f32]) -> ScanCache {
     check_common(spec, &w, gain);
     let d = spec.dims;
     let (b, t, n) = (d.batch, d.steps, d.units);
@@ -356,24 +355,22 @@ pub fn scan_forward(
 
     let voltage = spec.form == StateForm::Voltage;
     let mut rates = vec![0.0f32; d.btn()];
-    let mut z = vec![0.0f32; d.btn()];
+    let mut z = drive;
     let mut x = if voltage {
         vec![0.0f32; d.btn()]
     } else {
         Vec::new()
     };
-    // Must start zeroed: row t=0 of every trial is r_0 = 0 and is never written.
-    let mut r_prev = vec![0.0f32; d.btn()];
-    let cache_of = |z, x, r_prev| ScanCache {
+    let cache_of = |z, x, rates| ScanCache {
         dims: d,
         activation: spec.activation,
         form: spec.form,
         z,
         x,
-        r_prev,
+        rates,
     };
     if d.btn() == 0 {
-        return (rates, cache_of(z, x, r_prev));
+        return cache_of(z, x, rates);
     }
 
     // Transposed shared W: gemm then reads it column-major, without packing.
@@ -391,13 +388,7 @@ pub fn scan_forward(
     let mut items = Vec::with_capacity(b.div_ceil(g));
     {
         let mut xs = x.chunks_mut(bs);
-        for (i, (((rates, z), r_prev), drive)) in rates
-            .chunks_mut(bs)
-            .zip(z.chunks_mut(bs))
-            .zip(r_prev.chunks_mut(bs))
-            .zip(drive.chunks(bs))
-            .enumerate()
-        {
+        for (i, (rates, z)) in rates.chunks_mut(bs).zip(z.chunks_mut(bs)).enumerate() {
             let trials = rates.len() / (t * n);
             let b0 = i * g;
             let w = match (bw, w) {
@@ -409,13 +400,11 @@ pub fn scan_forward(
             };
             items.push(FwdBlock {
                 trials,
-                drive,
                 gain: &gain[b0 * n..(b0 + trials) * n],
                 w,
                 rates,
                 z,
                 x: if voltage { xs.next().unwrap() } else { &mut [] },
-                r_prev,
             });
         }
     }
@@ -425,7 +414,7 @@ pub fn scan_forward(
         thread_count(spec.threads),
         |blk| with_act!(act, A => forward_block::<A>(blk, steps, n, alpha, form)),
     );
-    (rates, cache_of(z, x, r_prev))
+    cache_of(z, x, rates)
 }
 
 fn transpose(w: &[f32], n: usize) -> Vec<f32> {
@@ -442,13 +431,11 @@ fn transpose(w: &[f32], n: usize) -> Vec<f32> {
 /// the corresponding `[B,...]` buffer.
 struct FwdBlock<'a> {
     trials: usize,
-    drive: &'a [f32],
     gain: &'a [f32],
     w: BlockW<'a>,
     rates: &'a mut [f32],
     z: &'a mut [f32],
     x: &'a mut [f32],
-    r_prev: &'a mut [f32],
 }
 
 fn forward_block<A: Act>(blk: FwdBlock, t_len: usize, n: usize, alpha: &[f32], form: StateForm) {
@@ -485,45 +472,37 @@ fn forward_block_impl<A: Act>(
 ) {
     let FwdBlock {
         trials,
-        drive,
         gain,
         w,
         rates,
         z,
         x,
-        r_prev,
     } = blk;
     let tn = t_len * n;
-    // Stand-ins for x_0 = 0 and for the r_prev row after the last step.
+    // Stand-in for r_0 = x_0 = 0.
     let zeros = vec![0.0f32; n];
-    let mut sink = vec![0.0f32; n];
     for t in 0..t_len {
-        // One fused pass per trial row at step t. On entry z[b,t] holds
-        // W r_{t-1} written by the gemm below (zero at t = 0: the buffer
-        // starts zeroed), so z_t = z[b,t] + drive_t.
+        // One fused pass per trial row at step t. On entry z[b,t] already
+        // holds z_t = drive_t + W r_{t-1}: the buffer started as the drive,
+        // and the gemm below added W r_{t-1} (nothing at t = 0, r_0 = 0).
         for bi in 0..trials {
             let row = bi * tn + t * n;
             let gain = &gain[bi * n..(bi + 1) * n];
-            let drive = &drive[row..row + n];
-            let z = &mut z[row..row + n];
-            let r_new = &mut rates[row..row + n];
-            // r_prev[b,t] = r_{t-1} (read), r_prev[b,t+1] = r_t (written).
-            let (rp_cur, rp_next) = r_prev[bi * tn..(bi + 1) * tn].split_at_mut((t + 1) * n);
-            let r_old = &rp_cur[t * n..];
-            let r_next = if t + 1 < t_len {
-                &mut rp_next[..n]
+            let z = &z[row..row + n];
+            // r_{t-1} (read) and r_t (written): adjacent rows of the trial.
+            let (r_old, r_new) = if t == 0 {
+                (&zeros[..], &mut rates[row..row + n])
             } else {
-                &mut sink[..]
+                let (p, c) = rates[row - n..row + n].split_at_mut(n);
+                (&*p, c)
             };
             match form {
                 StateForm::Rate => {
                     for i in 0..n {
-                        let zi = z[i] + drive[i];
-                        z[i] = zi;
+                        let zi = z[i];
                         let a = alpha[i];
                         let r = (1.0 - a) * r_old[i] + a * A::phi(gain[i] * zi);
                         r_new[i] = r;
-                        r_next[i] = r;
                     }
                 }
                 StateForm::Voltage => {
@@ -534,14 +513,12 @@ fn forward_block_impl<A: Act>(
                         (&*p, c)
                     };
                     for i in 0..n {
-                        let zi = z[i] + drive[i];
-                        z[i] = zi;
+                        let zi = z[i];
                         let a = alpha[i];
                         let xv = (1.0 - a) * x_prev[i] + a * (gain[i] * zi);
                         x_cur[i] = xv;
                         let r = A::phi(xv);
                         r_new[i] = r;
-                        r_next[i] = r;
                     }
                 }
             }
@@ -549,7 +526,7 @@ fn forward_block_impl<A: Act>(
         if t + 1 == t_len {
             break;
         }
-        // z[:, t+1] = r_t Wᵀ for the whole block (drive is added next step).
+        // z[:, t+1] += r_t Wᵀ for the whole block (onto the drive).
         let r_t = rates[t * n..].as_ptr();
         let z_next = z[(t + 1) * n..].as_mut_ptr();
         match w {
@@ -562,7 +539,7 @@ fn forward_block_impl<A: Act>(
                     n,
                     z_next,
                     tn,
-                    false,
+                    true,
                     r_t,
                     tn,
                     1,
@@ -573,7 +550,7 @@ fn forward_block_impl<A: Act>(
             },
             BlockW::PerTrial(w) => {
                 for bi in 0..trials {
-                    // z = W_b r as a column: [n,n]·[n,1].
+                    // z += W_b r as a column: [n,n]·[n,1].
                     // SAFETY: as above, for trial bi's row and its own W_b.
                     unsafe {
                         matmul(
@@ -582,7 +559,7 @@ fn forward_block_impl<A: Act>(
                             n,
                             z_next.add(bi * tn),
                             1,
-                            false,
+                            true,
                             w[bi * n * n..].as_ptr(),
                             n,
                             1,
@@ -604,7 +581,9 @@ fn forward_block_impl<A: Act>(
 ///
 /// * `w`, `gain`: the same values as given to [`scan_forward`].
 /// * `cache`: returned by [`scan_forward`] with the same `spec`.
-/// * `grad_rates`: `dL/dr`, `[B,T,N]`.
+/// * `grad_rates`: `dL/dr`, `[B,T,N]`. Taken by value: `dL/d drive` is
+///   written over it in place (each element is read just before its
+///   replacement is written), which saves a `[B,T,N]` buffer.
 ///
 /// Returns `dL/d drive` (`[B,T,N]`), `dL/dW` (`[N,N]` summed over the batch
 /// if shared, `[B,N,N]` if per trial) and `dL/dg` (`[B,N]`).
@@ -613,7 +592,7 @@ pub fn scan_backward(
     w: Recurrent,
     gain: &[f32],
     cache: &ScanCache,
-    grad_rates: &[f32],
+    grad_rates: Vec<f32>,
 ) -> ScanGrads {
     check_common(spec, &w, gain);
     let d = spec.dims;
@@ -630,7 +609,7 @@ pub fn scan_backward(
     let shared = matches!(w, Recurrent::Shared(_));
     let g = block_trials(b);
     let n_blocks = b.div_ceil(g);
-    let mut grad_drive = vec![0.0f32; d.btn()];
+    let mut grad_drive = grad_rates;
     let mut grad_gain = vec![0.0f32; b * n];
     // Shared W: one [N,N] partial per block, summed in block order below.
     // Per trial: the final [B,N,N] gradient, each block writing its trials.
@@ -656,11 +635,10 @@ pub fn scan_backward(
     let mut items = Vec::with_capacity(n_blocks);
     {
         let mut xs = cache.x.chunks(bs);
-        for (i, (((gd, dgain), dw), gr)) in grad_drive
+        for (i, ((gd, dgain), dw)) in grad_drive
             .chunks_mut(bs)
             .zip(grad_gain.chunks_mut(g * n))
             .zip(grad_w.chunks_mut(w_chunk))
-            .zip(grad_rates.chunks(bs))
             .enumerate()
         {
             let trials = gd.len() / (t * n);
@@ -668,14 +646,13 @@ pub fn scan_backward(
             let blk = b0 * t * n..(b0 + trials) * t * n;
             items.push(BwdBlock {
                 trials,
-                grad_rates: gr,
                 z: &cache.z[blk.clone()],
                 x: if spec.form == StateForm::Voltage {
                     xs.next().unwrap()
                 } else {
                     &[]
                 },
-                r_prev: &cache.r_prev[blk],
+                rates: &cache.rates[blk],
                 gain: &gain[b0 * n..(b0 + trials) * n],
                 w: match w {
                     Recurrent::Shared(w) => BlockW::Shared(w),
@@ -715,12 +692,12 @@ pub fn scan_backward(
 /// corresponding buffer (`grad_w` is the block's `[N,N]` partial if shared).
 struct BwdBlock<'a> {
     trials: usize,
-    grad_rates: &'a [f32],
     z: &'a [f32],
     x: &'a [f32],
-    r_prev: &'a [f32],
+    rates: &'a [f32],
     gain: &'a [f32],
     w: BlockW<'a>,
+    /// `dL/dr` on entry, `dL/d drive` on exit.
     grad_drive: &'a mut [f32],
     grad_gain: &'a mut [f32],
     grad_w: &'a mut [f32],
@@ -758,10 +735,9 @@ fn backward_block_impl<A: Act>(
 ) {
     let BwdBlock {
         trials,
-        grad_rates,
         z,
         x,
-        r_prev,
+        rates,
         gain,
         w,
         grad_drive,
@@ -776,18 +752,18 @@ fn backward_block_impl<A: Act>(
     for t in (0..t_len).rev() {
         for bi in 0..trials {
             let row = bi * tn + t * n;
-            let gr = &grad_rates[row..row + n];
             let z = &z[row..row + n];
             let gain = &gain[bi * n..(bi + 1) * n];
             let rec = &rec[bi * n..(bi + 1) * n];
             let carry = &mut carry[bi * n..(bi + 1) * n];
+            // dL/dr_t on entry, replaced by dz_t element by element.
             let dz = &mut grad_drive[row..row + n];
             let dg = &mut grad_gain[bi * n..(bi + 1) * n];
             match form {
                 StateForm::Rate => {
                     for i in 0..n {
                         let a = alpha[i];
-                        let dr = gr[i] + rec[i] + (1.0 - a) * carry[i];
+                        let dr = dz[i] + rec[i] + (1.0 - a) * carry[i];
                         carry[i] = dr;
                         let dpre = a * A::dphi(gain[i] * z[i]) * dr;
                         dz[i] = gain[i] * dpre;
@@ -798,7 +774,7 @@ fn backward_block_impl<A: Act>(
                     let x = &x[row..row + n];
                     for i in 0..n {
                         let a = alpha[i];
-                        let dr = gr[i] + rec[i];
+                        let dr = dz[i] + rec[i];
                         let dx = A::dphi(x[i]) * dr + (1.0 - a) * carry[i];
                         carry[i] = dx;
                         let dpre = a * dx;
@@ -856,33 +832,38 @@ fn backward_block_impl<A: Act>(
             }
         }
     }
-    // dW[i][j] = Σ_k dz[k,i] r_prev[k,j] over the (trial, step) rows k: the
-    // block's [rows,N] dz and r_prev buffers are laid out identically.
-    let dw_rows = |dst: &mut [f32], rows: std::ops::Range<usize>| {
-        let k = rows.len() / n;
-        // SAFETY: both views are [k,n] contiguous; dst is [n,n].
+    // dW[i][j] = Σ_{t≥1} dz_t[i] r_{t-1}[j], per trial one [N,T-1]·[T-1,N]
+    // GEMM reading dz rows 1.. and rate rows ..T-1 in place (r_0 = 0 adds
+    // nothing). Shared W sums the block's trials into one partial, in trial
+    // order (grad_w starts zeroed, so accumulating into it is exact).
+    if t_len < 2 {
+        return;
+    }
+    let dw_trial = |dst: &mut [f32], bi: usize| {
+        let base = bi * tn;
+        // SAFETY: both views are [t_len-1, n] inside trial bi's rows; dst is [n,n].
         unsafe {
             matmul(
                 n,
                 n,
-                k,
+                t_len - 1,
                 dst.as_mut_ptr(),
                 n,
-                false,
-                grad_drive[rows.clone()].as_ptr(),
+                true,
+                grad_drive[base + n..base + tn].as_ptr(),
                 1,
                 n,
-                r_prev[rows].as_ptr(),
+                rates[base..base + tn - n].as_ptr(),
                 n,
                 1,
             )
         };
     };
     match w {
-        BlockW::Shared(_) => dw_rows(grad_w, 0..trials * tn),
+        BlockW::Shared(_) => (0..trials).for_each(|bi| dw_trial(grad_w, bi)),
         BlockW::PerTrial(_) => {
             for (bi, dst) in grad_w.chunks_mut(n * n).enumerate() {
-                dw_rows(dst, bi * tn..(bi + 1) * tn);
+                dw_trial(dst, bi);
             }
         }
     }
@@ -1116,9 +1097,9 @@ mod tests {
         }
         fn run(&self, threads: usize) -> (Vec<f32>, ScanGrads) {
             let spec = self.spec(threads);
-            let (r, cache) = scan_forward(&spec, &self.drive, self.w(), &self.gain);
-            let g = scan_backward(&spec, self.w(), &self.gain, &cache, &self.grad_rates);
-            (r, g)
+            let cache = scan_forward(&spec, self.drive.clone(), self.w(), &self.gain);
+            let g = scan_backward(&spec, self.w(), &self.gain, &cache, self.grad_rates.clone());
+            (cache.rates, g)
         }
     }
 
@@ -1173,9 +1154,10 @@ mod tests {
                 let p = c.problem();
                 let f = p.forward();
                 let spec = c.spec(2);
-                let (r, cache) = scan_forward(&spec, &c.drive, c.w(), &c.gain);
+                let cache = scan_forward(&spec, c.drive.clone(), c.w(), &c.gain);
+                let r = &cache.rates;
                 let tag = format!("{:?} {:?} shared={} {:?}", c.act, c.form, c.shared, d);
-                assert_close(&format!("rates {tag}"), &r, &f.r, 1e-4);
+                assert_close(&format!("rates {tag}"), r, &f.r, 1e-4);
                 assert_close(&format!("z {tag}"), &cache.z, &f.z, 1e-4);
                 if c.form == StateForm::Voltage {
                     assert_close(&format!("x {tag}"), &cache.x, &f.x, 1e-4);
