@@ -1,5 +1,7 @@
-//! Experiments on trained networks: context ambiguity (and, later, packing and dynamics).
+//! Experiments on trained networks: context ambiguity, task packing (and, later, dynamics).
 
 pub mod ambiguity;
+pub mod packing;
+pub mod sweep;
 
 pub use ambiguity::{Ambiguity, AmbiguityKind};
