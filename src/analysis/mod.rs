@@ -1,6 +1,7 @@
 //! Experiments on trained networks: context ambiguity, task packing (and, later, dynamics).
 
 pub mod ambiguity;
+pub mod dynamics;
 pub mod packing;
 pub mod sweep;
 
