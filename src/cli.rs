@@ -18,6 +18,9 @@ use crate::train::metrics::{self, METRICS_FILE, MetricsRow};
 use crate::train::eval::{EvalOptions, Evaluation, evaluate_params};
 use crate::train::{self, ProgressSink, RunEnd, StepReport, Trainer};
 
+mod sweep;
+pub use sweep::{PackingArgs, SweepCommand};
+
 /// modulab: watch a recurrent network learn many tasks at once, and how neuromodulation
 /// (neuronal excitability and synaptic strength) lets one network hold them.
 /// A reconstruction of Vedovati & Ching (2024).
@@ -41,6 +44,11 @@ pub enum Command {
     },
     /// List the shipped presets, one line each.
     Presets,
+    /// Experiments over many networks: ambiguity sweeps, task packing, cluster shards.
+    Sweep {
+        #[command(subcommand)]
+        command: SweepCommand,
+    },
     /// Open the desktop app (also what `modulab` with no command does).
     Gui(GuiArgs),
 }
@@ -190,6 +198,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Eval(args) => eval_cmd(args),
         Command::Tasks { command } => tasks_cmd(command),
         Command::Gui(args) => gui_cmd(args),
+        Command::Sweep { command } => sweep::run(command),
         Command::Presets => {
             for (name, text) in config::PRESETS {
                 println!("{name:<14} {}", config::preset_summary(text).split_once(": ").map_or("", |(_, d)| d));

@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod app;
 pub mod config;
 pub mod model;
+pub mod plot;
 pub mod rng;
 pub mod tasks;
 pub mod train;

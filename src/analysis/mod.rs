@@ -1,7 +1,11 @@
-//! Experiments on trained networks: context ambiguity, dynamics (PCA) and, later, packing.
+//! Experiments on trained networks: context ambiguity, task packing, and the dynamics (PCA,
+//! fixed points, connectivity spectra).
 
 pub mod ambiguity;
+pub mod dynamics;
+pub mod packing;
 pub mod pca;
+pub mod sweep;
 
 pub use ambiguity::{Ambiguity, AmbiguityKind};
 pub use pca::{Covariance, Pca, PcaError};

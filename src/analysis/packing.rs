@@ -1,0 +1,560 @@
+//! Experiment B (MODEL.md §4B), task packing: how many tasks fit into a network of N units with
+//! each pathway set. Every cell (size N, task count K, pathway set, seed) trains the first K tasks
+//! of a fixed task order to a step budget, stopping early once every task reaches the criterion.
+//!
+//! The cells of a sweep are enumerated in one fixed order, so a sweep can be split into shards
+//! (every n-th cell) for a cluster, resumed after an interruption (cells already in the table are
+//! skipped), and its shards merged back into the table an unsharded run writes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
+
+use crate::config::Config;
+use crate::model::Pathway;
+use crate::plot::{HeatMaps, HeatPanel, LineChart, Series};
+use crate::tasks::{Encoding, Task};
+use crate::train::{self, Evaluation, ProgressSink, RunEnd, TrainError, Trainer};
+
+/// Which tasks a cell with K tasks trains: the first K of this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TaskOrder {
+    /// One task of each family in turn (go, anti, dm, match, delayed go, delayed anti, …), so
+    /// small K already mixes different computations. The default.
+    #[default]
+    Families,
+    /// Yang et al.'s order (all go/anti tasks first, then the decision tasks, then matching).
+    Yang,
+}
+
+/// [`TaskOrder::Families`]: round-robin over Yang's families.
+const FAMILIES_ORDER: [Task; 20] = [
+    Task::FdGo,
+    Task::FdAnti,
+    Task::Dm1,
+    Task::DmsGo,
+    Task::DelayGo,
+    Task::DelayAnti,
+    Task::ContextDm1,
+    Task::DmcGo,
+    Task::ReactGo,
+    Task::ReactAnti,
+    Task::DelayDm1,
+    Task::DmsNogo,
+    Task::Dm2,
+    Task::ContextDm2,
+    Task::DmcNogo,
+    Task::DelayDm2,
+    Task::MultiDm,
+    Task::ContextDelayDm1,
+    Task::ContextDelayDm2,
+    Task::MultiDelayDm,
+];
+
+impl TaskOrder {
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskOrder::Families => "families",
+            TaskOrder::Yang => "yang",
+        }
+    }
+
+    /// The order's tasks that `encoding` supports (compact drops the five simultaneous tasks).
+    pub fn tasks(self, encoding: Encoding) -> Vec<Task> {
+        let all: &[Task] = match self {
+            TaskOrder::Families => &FAMILIES_ORDER,
+            TaskOrder::Yang => &Task::ALL,
+        };
+        all.iter().copied().filter(|t| t.supports(encoding)).collect()
+    }
+}
+
+impl FromStr for TaskOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "families" => Ok(TaskOrder::Families),
+            "yang" => Ok(TaskOrder::Yang),
+            _ => Err(format!("unknown task order '{s}'; valid orders: families, yang")),
+        }
+    }
+}
+
+/// A pathway set parsed from `bias+synaptic` (or `none`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PathwaySet(pub Vec<Pathway>);
+
+impl FromStr for PathwaySet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "none" {
+            return Ok(PathwaySet(Vec::new()));
+        }
+        let mut set = Vec::new();
+        for name in s.split('+') {
+            let p = Pathway::from_name(name.trim())?;
+            if !set.contains(&p) {
+                set.push(p);
+            }
+        }
+        // canonical order, so `synaptic+bias` and `bias+synaptic` are one set
+        set.sort_by_key(|p| Pathway::ALL.iter().position(|q| q == p));
+        Ok(PathwaySet(set))
+    }
+}
+
+impl fmt::Display for PathwaySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&Pathway::set_label(&self.0))
+    }
+}
+
+/// One training run of the sweep.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cell {
+    pub size: usize,
+    pub k: usize,
+    pub pathways: PathwaySet,
+    pub seed: u64,
+}
+
+/// Everything that defines a packing sweep.
+#[derive(Clone, Debug)]
+pub struct PackingPlan {
+    /// Settings every cell starts from (tasks, size, pathways, seed and steps are replaced).
+    pub base: Config,
+    pub sizes: Vec<usize>,
+    pub task_counts: Vec<usize>,
+    pub pathway_sets: Vec<PathwaySet>,
+    pub seeds: Vec<u64>,
+    pub budget_steps: u64,
+    pub criterion: f64,
+    pub order: TaskOrder,
+}
+
+impl PackingPlan {
+    /// Check the plan against its task order; a clear message on the first problem.
+    pub fn validate(&self) -> Result<(), String> {
+        let available = self.order.tasks(self.base.tasks.encoding).len();
+        if self.sizes.is_empty() || self.task_counts.is_empty() || self.pathway_sets.is_empty() || self.seeds.is_empty() {
+            return Err("a packing sweep needs at least one size, task count, pathway set and seed".into());
+        }
+        if let Some(k) = self.task_counts.iter().find(|k| **k == 0 || **k > available) {
+            return Err(format!(
+                "task count {k} is out of range: the {} order has {available} tasks in the {} encoding",
+                self.order.name(),
+                self.base.tasks.encoding.name()
+            ));
+        }
+        if let Some(n) = self.sizes.iter().find(|n| **n == 0) {
+            return Err(format!("network size {n} is out of range: sizes must be at least 1"));
+        }
+        if self.budget_steps == 0 {
+            return Err("--budget-steps must be at least 1".into());
+        }
+        if !(self.criterion > 0.0 && self.criterion <= 1.0) {
+            return Err(format!("--criterion {} is out of range (0, 1]", self.criterion));
+        }
+        Ok(())
+    }
+
+    /// Every cell, in the sweep's fixed order: size, then K, then pathway set, then seed.
+    pub fn cells(&self) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for &size in &self.sizes {
+            for &k in &self.task_counts {
+                for pathways in &self.pathway_sets {
+                    for &seed in &self.seeds {
+                        cells.push(Cell { size, k, pathways: pathways.clone(), seed });
+                    }
+                }
+            }
+        }
+        cells
+    }
+
+    /// The full configuration one cell trains with.
+    pub fn config_for(&self, cell: &Cell) -> Result<Config, String> {
+        let mut config = self.base.clone();
+        config.model.n_units = cell.size;
+        config.model.pathways = cell.pathways.0.clone();
+        config.train.tasks = self.order.tasks(config.tasks.encoding).into_iter().take(cell.k).collect();
+        config.train.seed = cell.seed;
+        config.train.steps = self.budget_steps;
+        config.train.stop_at_perf = self.criterion;
+        config.validate().map_err(|e| format!("cell {}: {e}", cell_label(cell)))?;
+        Ok(config)
+    }
+}
+
+pub fn cell_label(cell: &Cell) -> String {
+    format!("N={} K={} {} seed {}", cell.size, cell.k, cell.pathways, cell.seed)
+}
+
+/// Cells `index`, `index + count`, `index + 2·count`, … of `cells` (shard `index` of `count`).
+pub fn shard(cells: Vec<Cell>, index: usize, count: usize) -> Vec<Cell> {
+    cells.into_iter().enumerate().filter(|(i, _)| i % count == index).map(|(_, c)| c).collect()
+}
+
+/// Parse `I/N` (0 ≤ I < N).
+pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("bad shard '{text}': expected I/N with 0 ≤ I < N, e.g. --shard 0/4");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (i.trim().parse::<usize>().map_err(|_| bad())?, n.trim().parse::<usize>().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// The outcome of one cell: one row of `packing.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellResult {
+    pub cell: Cell,
+    /// The step of the first evaluation at which every task reached the criterion.
+    pub steps_to_criterion: Option<u64>,
+    /// Of the last evaluation.
+    pub perf_min: f64,
+    pub perf_mean: f64,
+}
+
+pub const PACKING_HEADER: &str = "size,k,pathways,seed,steps_to_criterion,perf_min,perf_mean";
+
+impl CellResult {
+    pub fn csv_line(&self) -> String {
+        format!(
+            "{},{},{},{},{},{:.6},{:.6}",
+            self.cell.size,
+            self.cell.k,
+            self.cell.pathways,
+            self.cell.seed,
+            self.steps_to_criterion.map(|s| s.to_string()).unwrap_or_default(),
+            self.perf_min,
+            self.perf_mean
+        )
+    }
+
+    fn parse(line: &str) -> Result<CellResult, String> {
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        if f.len() != 7 {
+            return Err(format!("expected 7 fields, found {}", f.len()));
+        }
+        let num = |i: usize, what: &str| f[i].parse::<f64>().map_err(|_| format!("bad {what} '{}'", f[i]));
+        Ok(CellResult {
+            cell: Cell {
+                size: f[0].parse().map_err(|_| format!("bad size '{}'", f[0]))?,
+                k: f[1].parse().map_err(|_| format!("bad k '{}'", f[1]))?,
+                pathways: f[2].parse()?,
+                seed: f[3].parse().map_err(|_| format!("bad seed '{}'", f[3]))?,
+            },
+            steps_to_criterion: if f[4].is_empty() {
+                None
+            } else {
+                Some(f[4].parse().map_err(|_| format!("bad steps_to_criterion '{}'", f[4]))?)
+            },
+            perf_min: num(5, "perf_min")?,
+            perf_mean: num(6, "perf_mean")?,
+        })
+    }
+}
+
+/// Read a `packing.csv` text; `source` names it in errors.
+pub fn parse_csv(text: &str, source: &str) -> Result<Vec<CellResult>, String> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    match lines.next() {
+        Some((_, header)) if header.trim() == PACKING_HEADER => {}
+        Some((_, header)) => return Err(format!("{source}: unexpected header '{header}', expected '{PACKING_HEADER}'")),
+        None => return Ok(Vec::new()),
+    }
+    lines.map(|(i, line)| CellResult::parse(line).map_err(|e| format!("{source}, line {}: {e}", i + 1))).collect()
+}
+
+/// The CSV text of results, sorted in the plan's cell order (size, K, pathways, seed) so the
+/// table does not depend on the order cells finished in or on sharding.
+pub fn to_csv(results: &[CellResult]) -> String {
+    let mut sorted: Vec<&CellResult> = results.iter().collect();
+    sorted.sort_by(|a, b| a.cell.cmp(&b.cell));
+    let mut text = String::from(PACKING_HEADER);
+    text.push('\n');
+    for r in sorted {
+        text.push_str(&r.csv_line());
+        text.push('\n');
+    }
+    text
+}
+
+/// Join tables (shards); a cell present twice must have the same result in both.
+pub fn merge(tables: Vec<Vec<CellResult>>) -> Result<Vec<CellResult>, String> {
+    let mut by_cell: BTreeMap<Cell, CellResult> = BTreeMap::new();
+    for result in tables.into_iter().flatten() {
+        match by_cell.get(&result.cell) {
+            Some(existing) if *existing != result => {
+                return Err(format!(
+                    "cell {} appears twice with different results ({} vs {}); were the shards run with different settings?",
+                    cell_label(&result.cell),
+                    existing.csv_line(),
+                    result.csv_line()
+                ));
+            }
+            _ => {
+                by_cell.insert(result.cell.clone(), result);
+            }
+        }
+    }
+    Ok(by_cell.into_values().collect())
+}
+
+/// Collects the last evaluation and the step the criterion was met.
+struct CellSink {
+    criterion: f64,
+    last: Option<Evaluation>,
+    reached_at: Option<u64>,
+}
+
+impl ProgressSink for CellSink {
+    fn on_eval(&mut self, trainer: &Trainer, eval: &Evaluation) {
+        if self.reached_at.is_none() && eval.perf_min() >= self.criterion {
+            self.reached_at = Some(trainer.step);
+        }
+        self.last = Some(eval.clone());
+    }
+}
+
+/// Train one cell. `None` when `cancel` was raised before it finished (nothing to record).
+pub fn run_cell(plan: &PackingPlan, cell: &Cell, threads: usize, cancel: &AtomicBool) -> Result<Option<CellResult>, String> {
+    let mut config = plan.config_for(cell)?;
+    config.runtime.threads = threads;
+    let mut trainer = Trainer::new(config);
+    let mut sink = CellSink { criterion: plan.criterion, last: None, reached_at: None };
+    let end = match train::run(&mut trainer, &mut sink, cancel, None) {
+        Ok(end) => end,
+        // a diverging cell is a result of the sweep (this size cannot hold these tasks at this
+        // learning rate), not a failure of it: recorded as not reaching the criterion
+        Err(TrainError::Diverged { .. }) => {
+            return Ok(Some(CellResult { cell: cell.clone(), steps_to_criterion: None, perf_min: 0.0, perf_mean: 0.0 }));
+        }
+        Err(other) => return Err(format!("cell {}: {other}", cell_label(cell))),
+    };
+    if end == RunEnd::Cancelled {
+        return Ok(None);
+    }
+    let last = sink.last.ok_or_else(|| format!("cell {}: no evaluation ran", cell_label(cell)))?;
+    Ok(Some(CellResult {
+        cell: cell.clone(),
+        steps_to_criterion: sink.reached_at,
+        perf_min: last.perf_min(),
+        perf_mean: last.perf_mean(),
+    }))
+}
+
+/// Capacity of one (pathway set, size, seed): the largest K whose cell met the criterion.
+/// Zero when none did.
+fn capacity_per_seed(results: &[CellResult]) -> BTreeMap<(PathwaySet, usize), BTreeMap<u64, usize>> {
+    let mut capacity: BTreeMap<(PathwaySet, usize), BTreeMap<u64, usize>> = BTreeMap::new();
+    for r in results {
+        let best = capacity.entry((r.cell.pathways.clone(), r.cell.size)).or_default().entry(r.cell.seed).or_insert(0);
+        if r.steps_to_criterion.is_some() {
+            *best = (*best).max(r.cell.k);
+        }
+    }
+    capacity
+}
+
+/// Capacity vs network size, one line per pathway set (mean over seeds, band = min–max).
+pub fn capacity_chart(results: &[CellResult], criterion: f64) -> LineChart {
+    let mut series: BTreeMap<PathwaySet, Series> = BTreeMap::new();
+    for ((set, size), seeds) in capacity_per_seed(results) {
+        let values: Vec<f64> = seeds.values().map(|k| *k as f64).collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        let s = series.entry(set.clone()).or_insert_with(|| Series { name: set.to_string(), ..Series::default() });
+        s.points.push((size as f64, mean));
+        s.band.push((size as f64, lo, hi));
+    }
+    LineChart {
+        title: format!("Task packing: capacity (largest K with every task ≥ {criterion}) — reconstruction"),
+        x_label: "network size N (units)".into(),
+        y_label: "capacity (tasks)".into(),
+        y_range: None,
+        series: series.into_values().collect(),
+    }
+}
+
+/// Final minimum task performance on a size × K grid, one panel per pathway set (mean over seeds).
+pub fn perf_heat_maps(results: &[CellResult]) -> HeatMaps {
+    let sizes: BTreeSet<usize> = results.iter().map(|r| r.cell.size).collect();
+    let ks: BTreeSet<usize> = results.iter().map(|r| r.cell.k).collect();
+    let sets: BTreeSet<&PathwaySet> = results.iter().map(|r| &r.cell.pathways).collect();
+    let panels = sets
+        .into_iter()
+        .map(|set| HeatPanel {
+            title: set.to_string(),
+            values: sizes
+                .iter()
+                .map(|size| {
+                    ks.iter()
+                        .map(|k| {
+                            let perfs: Vec<f64> = results
+                                .iter()
+                                .filter(|r| r.cell.pathways == *set && r.cell.size == *size && r.cell.k == *k)
+                                .map(|r| r.perf_min)
+                                .collect();
+                            (!perfs.is_empty()).then(|| perfs.iter().sum::<f64>() / perfs.len() as f64)
+                        })
+                        .collect()
+                })
+                .collect(),
+        })
+        .collect();
+    HeatMaps {
+        title: "Task packing: worst-task performance after training — reconstruction".into(),
+        x_label: "number of tasks K".into(),
+        y_label: "network size N".into(),
+        col_labels: ks.iter().map(|k| k.to_string()).collect(),
+        row_labels: sizes.iter().map(|n| n.to_string()).collect(),
+        range: (0.0, 1.0),
+        colorbar_label: "perf_min".into(),
+        panels,
+    }
+}
+
+/// A Slurm array-job script that runs `shards` shards of a packing sweep, one per array task,
+/// each with `cpus` cores. `packing_args` are the `modulab sweep packing` arguments without
+/// `--shard` (they must include `--out`).
+pub fn slurm_script(binary: &str, packing_args: &[String], shards: usize, cpus: usize, time: &str, extra_sbatch: &[String]) -> String {
+    let quoted: Vec<String> = packing_args.iter().map(|a| shell_quote(a)).collect();
+    let mut script = String::new();
+    script.push_str("#!/bin/bash\n");
+    script.push_str("# modulab task-packing sweep as a Slurm array job (written by `modulab sweep slurm`).\n");
+    script.push_str("# Submit with: sbatch THIS_FILE\n");
+    script.push_str("# When every array task has finished, join the shards: modulab sweep merge --out OUT\n");
+    script.push_str("#SBATCH --job-name=modulab-packing\n");
+    script.push_str(&format!("#SBATCH --array=0-{}\n", shards.saturating_sub(1)));
+    script.push_str(&format!("#SBATCH --cpus-per-task={cpus}\n"));
+    script.push_str(&format!("#SBATCH --time={time}\n"));
+    script.push_str("#SBATCH --output=modulab-packing-%A_%a.log\n");
+    for line in extra_sbatch {
+        script.push_str(&format!("#SBATCH {line}\n"));
+    }
+    script.push_str("set -euo pipefail\n");
+    script.push_str(&format!(
+        "exec {} sweep packing {} --jobs {cpus} --shard \"${{SLURM_ARRAY_TASK_ID}}/{shards}\"\n",
+        shell_quote(binary),
+        quoted.join(" ")
+    ));
+    script
+}
+
+/// Quote for a POSIX shell when needed.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(size: usize, k: usize, set: &str, seed: u64, reached: Option<u64>, perf_min: f64) -> CellResult {
+        CellResult { cell: Cell { size, k, pathways: set.parse().unwrap(), seed }, steps_to_criterion: reached, perf_min, perf_mean: perf_min }
+    }
+
+    #[test]
+    fn task_orders_hold_every_task_once() {
+        for order in [TaskOrder::Families, TaskOrder::Yang] {
+            let ring = order.tasks(Encoding::Ring);
+            assert_eq!(ring.iter().collect::<BTreeSet<_>>().len(), 20);
+            assert_eq!(order.tasks(Encoding::Compact).len(), 15);
+        }
+        assert_eq!(&TaskOrder::Families.tasks(Encoding::Ring)[..4], &[Task::FdGo, Task::FdAnti, Task::Dm1, Task::DmsGo]);
+    }
+
+    #[test]
+    fn pathway_sets_are_canonical() {
+        assert_eq!("synaptic+bias".parse::<PathwaySet>().unwrap().to_string(), "bias+synaptic");
+        assert_eq!("none".parse::<PathwaySet>().unwrap().0, vec![]);
+        assert!("bias+spin".parse::<PathwaySet>().unwrap_err().contains("valid pathways"));
+    }
+
+    #[test]
+    fn shards_partition_the_cells() {
+        let plan = PackingPlan {
+            base: Config::from_preset("quick", &[]).unwrap(),
+            sizes: vec![8, 16],
+            task_counts: vec![2, 4, 8],
+            pathway_sets: vec!["bias".parse().unwrap(), "gain+synaptic".parse().unwrap()],
+            seeds: vec![0, 1],
+            budget_steps: 10,
+            criterion: 0.9,
+            order: TaskOrder::Families,
+        };
+        plan.validate().unwrap();
+        let cells = plan.cells();
+        assert_eq!(cells.len(), 2 * 3 * 2 * 2);
+        let mut joined: Vec<Cell> = (0..5).flat_map(|i| shard(cells.clone(), i, 5)).collect();
+        joined.sort();
+        let mut all = cells.clone();
+        all.sort();
+        assert_eq!(joined, all);
+        let config = plan.config_for(&cells[cells.len() - 1]).unwrap();
+        assert_eq!((config.model.n_units, config.train.tasks.len(), config.train.seed), (16, 8, 1));
+        assert_eq!(config.model.pathways, vec![Pathway::Gain, Pathway::Synaptic]);
+        assert_eq!(parse_shard("2/4").unwrap(), (2, 4));
+        assert!(parse_shard("4/4").is_err() && parse_shard("x").is_err());
+        let mut bad = plan.clone();
+        bad.task_counts = vec![21];
+        assert!(bad.validate().unwrap_err().contains("20 tasks"));
+    }
+
+    #[test]
+    fn csv_round_trips_and_merge_rejects_conflicts() {
+        let rows = vec![result(16, 2, "bias", 0, Some(300), 0.95), result(8, 4, "gain+synaptic", 1, None, 0.5)];
+        let text = to_csv(&rows);
+        assert!(text.starts_with(PACKING_HEADER));
+        assert!(text.contains("\n8,4,gain+synaptic,1,,0.500000,0.500000\n"), "{text}");
+        let parsed = parse_csv(&text, "t").unwrap();
+        assert_eq!(merge(vec![parsed.clone(), parsed.clone()]).unwrap().len(), 2);
+        let mut changed = parsed.clone();
+        changed[0].perf_min = 0.1;
+        assert!(merge(vec![parsed, changed]).unwrap_err().contains("appears twice"));
+        assert!(parse_csv("size,k\n", "x.csv").unwrap_err().contains("x.csv"));
+        assert!(parse_csv(&format!("{PACKING_HEADER}\n8,2,bias,0,,zz,0.5\n"), "x.csv").unwrap_err().contains("line 2"));
+    }
+
+    #[test]
+    fn capacity_is_the_largest_k_meeting_the_criterion() {
+        let rows = vec![
+            result(8, 2, "bias", 0, Some(100), 0.95),
+            result(8, 4, "bias", 0, None, 0.7),
+            result(8, 2, "bias", 1, Some(100), 0.95),
+            result(8, 4, "bias", 1, Some(900), 0.92),
+            result(16, 2, "bias", 0, None, 0.2),
+        ];
+        let chart = capacity_chart(&rows, 0.9);
+        let bias = &chart.series[0];
+        assert_eq!(bias.points, vec![(8.0, 3.0), (16.0, 0.0)]);
+        assert_eq!(bias.band[0], (8.0, 2.0, 4.0));
+        let maps = perf_heat_maps(&rows);
+        assert_eq!(maps.row_labels, vec!["8", "16"]);
+        assert_eq!(maps.panels[0].values[0][0], Some(0.95));
+        assert_eq!(maps.panels[0].values[1][1], None);
+    }
+
+    #[test]
+    fn slurm_script_runs_each_shard() {
+        let args: Vec<String> = ["--sizes", "8,16", "--pathways", "bias,gain", "--out", "my runs/pack"].map(String::from).to_vec();
+        let script = slurm_script("/opt/modulab", &args, 6, 4, "02:00:00", &["--partition=cpu".into()]);
+        assert!(script.starts_with("#!/bin/bash\n"));
+        assert!(script.contains("#SBATCH --array=0-5\n"));
+        assert!(script.contains("#SBATCH --cpus-per-task=4\n"));
+        assert!(script.contains("#SBATCH --partition=cpu\n"));
+        assert!(script.contains(
+            "exec /opt/modulab sweep packing --sizes 8,16 --pathways bias,gain --out 'my runs/pack' --jobs 4 --shard \"${SLURM_ARRAY_TASK_ID}/6\"\n"
+        ));
+    }
+}

@@ -1,0 +1,246 @@
+//! Experiment A (MODEL.md §4A): performance of frozen trained networks as their context becomes
+//! ambiguous, over a list of levels; the table and the figure of `modulab sweep ambiguity`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{Ambiguity, AmbiguityKind};
+use crate::config::Config;
+use crate::model::{ParamSet, Pathway};
+use crate::plot::{LineChart, Series};
+use crate::tasks::Task;
+use crate::train::TrainError;
+use crate::train::checkpoint;
+use crate::train::eval::{EvalOptions, evaluate_params};
+
+/// A trained network loaded from a run directory.
+pub struct TrainedRun {
+    /// How the run is named in tables (its directory as given).
+    pub name: String,
+    pub config: Config,
+    pub params: ParamSet,
+    pub step: u64,
+}
+
+impl TrainedRun {
+    /// Load `DIR/checkpoint`.
+    pub fn load(dir: &Path) -> Result<TrainedRun, checkpoint::CheckpointError> {
+        let ckpt = checkpoint::load(&dir.join("checkpoint"))?;
+        Ok(TrainedRun { name: dir.display().to_string(), config: ckpt.config, params: ckpt.params, step: ckpt.step })
+    }
+
+    pub fn pathways(&self) -> String {
+        Pathway::set_label(&self.config.model.pathways)
+    }
+}
+
+/// One row of `ambiguity.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AmbiguityRow {
+    pub run: String,
+    pub pathways: String,
+    pub seed: u64,
+    pub kind: AmbiguityKind,
+    pub level: f32,
+    pub task: Task,
+    pub perf: f32,
+}
+
+pub const AMBIGUITY_HEADER: &str = "run,pathways,seed,kind,level,task,perf";
+
+impl AmbiguityRow {
+    pub fn csv_line(&self) -> String {
+        format!(
+            "{},{},{},{},{},{},{:.6}",
+            csv_field(&self.run),
+            self.pathways,
+            self.seed,
+            self.kind.name(),
+            self.level,
+            self.task.name(),
+            self.perf
+        )
+    }
+}
+
+/// Quote a CSV field when it needs it (run names are paths).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// Evaluate `run` at every level of `kind`. Noise draws a fresh context per trial, so its
+/// levels are averaged over `draws` independent draws; the other kinds are deterministic and
+/// evaluated once. Every level sees the same trials (common random numbers), so the curve's
+/// shape is the ambiguity's effect, not trial-sampling noise. `progress` is called after each
+/// level.
+pub fn sweep_run(
+    run: &TrainedRun,
+    kind: AmbiguityKind,
+    levels: &[f32],
+    trials: Option<usize>,
+    draws: usize,
+    progress: &mut dyn FnMut(),
+) -> Result<Vec<AmbiguityRow>, TrainError> {
+    let draws = if kind == AmbiguityKind::Noise { draws.max(1) } else { 1 };
+    let mut rows = Vec::new();
+    for &level in levels {
+        let mut sums: Vec<(Task, f64)> = Vec::new();
+        for draw in 0..draws {
+            let options = EvalOptions {
+                trials,
+                ambiguity: Ambiguity { kind, level },
+                stream: 0xA4B1 + draw as u64,
+                ..EvalOptions::default()
+            };
+            let eval = evaluate_params(&run.config, &run.params, run.step, &options)?;
+            if sums.is_empty() {
+                sums = eval.perf.iter().map(|(t, _)| (*t, 0.0)).collect();
+            }
+            for ((_, sum), (_, p)) in sums.iter_mut().zip(&eval.perf) {
+                *sum += *p as f64;
+            }
+        }
+        rows.extend(sums.into_iter().map(|(task, sum)| AmbiguityRow {
+            run: run.name.clone(),
+            pathways: run.pathways(),
+            seed: run.config.train.seed,
+            kind,
+            level,
+            task,
+            perf: (sum / draws as f64) as f32,
+        }));
+        progress();
+    }
+    Ok(rows)
+}
+
+/// The CSV text of a table of rows.
+pub fn ambiguity_csv(rows: &[AmbiguityRow]) -> String {
+    let mut text = String::from(AMBIGUITY_HEADER);
+    text.push('\n');
+    for row in rows {
+        text.push_str(&row.csv_line());
+        text.push('\n');
+    }
+    text
+}
+
+/// Performance vs level, one line per pathway set: the mean over tasks, averaged over the runs
+/// (seeds) of that set, with the band spanning the seeds' minimum to maximum.
+pub fn ambiguity_chart(rows: &[AmbiguityRow]) -> LineChart {
+    // pathways → level → run → (sum, count) over tasks
+    let mut per_set: BTreeMap<&str, BTreeMap<OrderedLevel, BTreeMap<&str, (f64, usize)>>> = BTreeMap::new();
+    for row in rows {
+        let entry = per_set
+            .entry(row.pathways.as_str())
+            .or_default()
+            .entry(OrderedLevel(row.level))
+            .or_default()
+            .entry(row.run.as_str())
+            .or_insert((0.0, 0));
+        entry.0 += row.perf as f64;
+        entry.1 += 1;
+    }
+    let kind = rows.first().map_or("", |r| r.kind.name());
+    let series = per_set
+        .into_iter()
+        .map(|(set, levels)| {
+            let mut series = Series { name: set.to_string(), ..Series::default() };
+            let mut seeds = 0;
+            for (level, runs) in levels {
+                let means: Vec<f64> = runs.values().map(|(sum, n)| sum / *n as f64).collect();
+                seeds = seeds.max(means.len());
+                let x = level.0 as f64;
+                let mean = means.iter().sum::<f64>() / means.len() as f64;
+                series.points.push((x, mean));
+                let (lo, hi) = means.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), m| (lo.min(*m), hi.max(*m)));
+                series.band.push((x, lo, hi));
+            }
+            if seeds > 1 {
+                series.name = format!("{set} ({seeds} seeds)");
+            } else {
+                series.band.clear();
+            }
+            series
+        })
+        .collect();
+    LineChart {
+        title: format!("Context ambiguity ({kind}) — reconstruction of Vedovati & Ching (2024)"),
+        x_label: format!("{kind} level"),
+        y_label: "mean task performance".into(),
+        y_range: Some((0.0, 1.0)),
+        series,
+    }
+}
+
+/// A level usable as a map key (levels are finite: parsed and checked by the caller).
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+struct OrderedLevel(f32);
+impl Eq for OrderedLevel {}
+impl Ord for OrderedLevel {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// Parse `0,0.1,0.5` into levels; an empty list or a non-finite value is an error.
+pub fn parse_levels(text: &str) -> Result<Vec<f32>, String> {
+    let levels = text
+        .split(',')
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("bad ambiguity level '{s}': expected a number, e.g. --levels 0,0.25,0.5"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if levels.is_empty() {
+        return Err("--levels needs at least one level".into());
+    }
+    Ok(levels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(run: &str, pathways: &str, level: f32, task: Task, perf: f32) -> AmbiguityRow {
+        AmbiguityRow { run: run.into(), pathways: pathways.into(), seed: 0, kind: AmbiguityKind::Mixture, level, task, perf }
+    }
+
+    #[test]
+    fn chart_averages_tasks_then_seeds_and_spans_seeds() {
+        let rows = vec![
+            row("a", "bias", 0.0, Task::FdGo, 1.0),
+            row("a", "bias", 0.0, Task::FdAnti, 0.8),
+            row("b", "bias", 0.0, Task::FdGo, 0.6),
+            row("b", "bias", 0.0, Task::FdAnti, 0.6),
+            row("c", "gain", 0.0, Task::FdGo, 0.5),
+            row("c", "gain", 0.0, Task::FdAnti, 0.5),
+        ];
+        let chart = ambiguity_chart(&rows);
+        assert_eq!(chart.series.len(), 2);
+        let bias = &chart.series[0];
+        assert_eq!(bias.name, "bias (2 seeds)");
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
+        assert!(close(bias.points[0].1, 0.75)); // run a: (1 + 0.8) / 2 = 0.9, run b: 0.6
+        let (x, lo, hi) = bias.band[0];
+        assert!(x == 0.0 && close(lo, 0.6) && close(hi, 0.9), "{:?}", bias.band);
+        assert!(chart.series[1].band.is_empty(), "one seed: no band");
+    }
+
+    #[test]
+    fn levels_parse_and_reject_garbage() {
+        assert_eq!(parse_levels("0, 0.5,1").unwrap(), vec![0.0, 0.5, 1.0]);
+        assert!(parse_levels("0,x").unwrap_err().contains("'x'"));
+        assert!(parse_levels("nan").is_err());
+    }
+
+    #[test]
+    fn csv_quotes_paths_with_commas() {
+        let mut r = row("runs/a,b", "bias+gain", 0.25, Task::DmsGo, 0.5);
+        r.seed = 3;
+        assert_eq!(r.csv_line(), "\"runs/a,b\",bias+gain,3,mixture,0.25,dmsgo,0.500000");
+    }
+}

@@ -1,0 +1,441 @@
+//! `modulab sweep …`: the ambiguity and packing experiments, sharding for clusters, merging.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use super::UsageError;
+use crate::analysis::packing::{self, CellResult, PackingPlan, PathwaySet};
+use crate::analysis::sweep::{self, TrainedRun};
+use crate::analysis::AmbiguityKind;
+use crate::config::Config;
+use crate::plot;
+use crate::train::checkpoint::write_atomic;
+
+#[derive(Subcommand, Debug)]
+pub enum SweepCommand {
+    /// Evaluate trained runs over levels of context ambiguity (MODEL.md §4A); writes
+    /// OUT/ambiguity.csv, OUT/ambiguity.png and OUT/ambiguity.svg.
+    Ambiguity(AmbiguityArgs),
+    /// Train every (size, task count, pathway set, seed) cell to a step budget (MODEL.md §4B);
+    /// writes OUT/packing.csv (or a shard file), OUT/capacity.{png,svg}, OUT/packing_perf.{png,svg}.
+    Packing(PackingArgs),
+    /// Join the shard files of a packing sweep into OUT/packing.csv and draw its figures.
+    Merge(MergeArgs),
+    /// Write a Slurm array-job script that runs a packing sweep as shards.
+    Slurm(SlurmArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AmbiguityArgs {
+    /// Run directories written by `modulab train` (e.g. one per pathway set and seed).
+    #[arg(long, value_name = "DIR", num_args = 1.., required = true)]
+    pub runs: Vec<PathBuf>,
+    /// mixture, noise, uniform or amplitude.
+    #[arg(long)]
+    pub kind: String,
+    /// Comma-separated levels, e.g. 0,0.1,0.2,0.5,1.
+    #[arg(long, value_name = "LEVELS")]
+    pub levels: String,
+    /// Trials per task and level (default: each run's train.eval_trials).
+    #[arg(long)]
+    pub trials: Option<usize>,
+    /// Independent context draws averaged per level for the noise kind (others are deterministic).
+    #[arg(long, default_value_t = 5)]
+    pub draws: usize,
+    /// Output directory.
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Parser, Debug, Clone)]
+#[command(name = "packing")]
+pub struct PackingArgs {
+    /// Network sizes N, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub sizes: Vec<usize>,
+    /// Task counts K, comma-separated: a cell trains the first K tasks of --order.
+    #[arg(long = "task-counts", value_delimiter = ',', required = true)]
+    pub task_counts: Vec<usize>,
+    /// Pathway sets, comma-separated; join pathways with '+', e.g. bias,gain,bias+synaptic,none.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub pathways: Vec<String>,
+    /// Seeds per cell: the seeds are train.seed, train.seed + 1, ….
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u64,
+    /// Step budget of each cell.
+    #[arg(long = "budget-steps")]
+    pub budget_steps: u64,
+    /// A cell meets the criterion when every task's performance reaches it (training stops there).
+    #[arg(long, default_value_t = 0.9)]
+    pub criterion: f64,
+    /// Task order: families (one task of each family in turn; default) or yang.
+    #[arg(long, default_value = "families")]
+    pub order: String,
+    /// Base settings of every cell: a preset (default: quick) …
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    pub preset: Option<String>,
+    /// … or a TOML config file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override a base setting by its TOML path (e.g. train.learning_rate=0.001). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Cells trained at once (default: the number of cores); each gets cores/jobs threads.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Run only shard I of N (every N-th cell, starting at I; 0 ≤ I < N), into its own file.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Output directory (cells already in its table are skipped: a sweep resumes).
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// The sweep's output directory: its packing.shard-*.csv files are joined into packing.csv.
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// Further packing CSV files to join (e.g. shards copied from elsewhere).
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SlurmArgs {
+    /// Number of shards (array tasks).
+    #[arg(long)]
+    pub shards: usize,
+    /// Cores per array task (each shard trains this many cells at once).
+    #[arg(long, default_value_t = 4)]
+    pub cpus: usize,
+    /// Wall-clock limit per array task (Slurm's --time).
+    #[arg(long, default_value = "04:00:00")]
+    pub time: String,
+    /// An extra #SBATCH line, e.g. --sbatch=--partition=cpu. Repeatable.
+    #[arg(long = "sbatch", value_name = "OPTION", allow_hyphen_values = true)]
+    pub sbatch: Vec<String>,
+    /// The modulab binary the cluster nodes run (default: this one).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// Where to write the script.
+    #[arg(long, value_name = "FILE")]
+    pub script: PathBuf,
+    /// The `sweep packing` arguments, after `--` (without --shard and --jobs).
+    #[arg(last = true, required = true, value_name = "PACKING ARGS")]
+    pub packing: Vec<String>,
+}
+
+pub fn run(command: SweepCommand) -> Result<()> {
+    match command {
+        SweepCommand::Ambiguity(args) => ambiguity_cmd(args),
+        SweepCommand::Packing(args) => packing_cmd(args),
+        SweepCommand::Merge(args) => merge_cmd(args),
+        SweepCommand::Slurm(args) => slurm_cmd(args),
+    }
+}
+
+fn bar(len: u64, quiet: bool, unit: &str) -> ProgressBar {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(len) };
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{bar:30.cyan/blue}} {{pos}}/{{len}} {unit} [{{elapsed_precise}}<{{eta_precise}}] {{msg}}"))
+            .expect("valid template"),
+    );
+    bar
+}
+
+fn create_out(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create output directory {}", out.display()))
+}
+
+fn ambiguity_cmd(args: AmbiguityArgs) -> Result<()> {
+    let kind = AmbiguityKind::ALL
+        .into_iter()
+        .find(|k| k.name() == args.kind)
+        .ok_or_else(|| UsageError(format!("unknown ambiguity kind '{}'; valid kinds: mixture, noise, uniform, amplitude", args.kind)))?;
+    let levels = sweep::parse_levels(&args.levels).map_err(UsageError)?;
+    if args.trials == Some(0) {
+        return Err(UsageError("--trials must be at least 1".into()).into());
+    }
+    let runs = args
+        .runs
+        .iter()
+        .map(|dir| TrainedRun::load(dir).with_context(|| format!("cannot load run {}", dir.display())))
+        .collect::<Result<Vec<_>>>()?;
+    create_out(&args.out)?;
+    let progress = bar((runs.len() * levels.len()) as u64, args.quiet, "levels");
+    let mut rows = Vec::new();
+    for run in &runs {
+        progress.set_message(format!("{} ({})", run.name, run.pathways()));
+        rows.extend(sweep::sweep_run(run, kind, &levels, args.trials, args.draws, &mut || progress.inc(1))?);
+    }
+    progress.finish_and_clear();
+    let csv_path = args.out.join("ambiguity.csv");
+    write_atomic(&csv_path, sweep::ambiguity_csv(&rows).as_bytes()).with_context(|| format!("cannot write {}", csv_path.display()))?;
+    plot::write_figure(&args.out, "ambiguity", &sweep::ambiguity_chart(&rows).to_svg()).map_err(anyhow::Error::msg)?;
+    println!("{} runs × {} levels evaluated; wrote ambiguity.csv, ambiguity.png, ambiguity.svg in {}", runs.len(), levels.len(), args.out.display());
+    Ok(())
+}
+
+/// What defines a packing sweep's table, stored beside it so a resumed run or a shard with
+/// different settings is refused instead of mixing incompatible cells.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct PlanFile {
+    sizes: Vec<usize>,
+    task_counts: Vec<usize>,
+    pathways: Vec<String>,
+    seeds: Vec<u64>,
+    budget_steps: u64,
+    criterion: f64,
+    order: String,
+    /// The fully resolved base configuration, as TOML.
+    base: String,
+}
+
+const PLAN_FILE: &str = "packing-plan.toml";
+const PACKING_FILE: &str = "packing.csv";
+
+fn plan_from_args(args: &PackingArgs) -> Result<PackingPlan, UsageError> {
+    let base = match (&args.preset, &args.config) {
+        (_, Some(path)) => Config::from_file(path, &args.sets)?,
+        (preset, None) => Config::from_preset(preset.as_deref().unwrap_or("quick"), &args.sets)?,
+    };
+    let pathway_sets = args.pathways.iter().map(|s| s.parse::<PathwaySet>()).collect::<Result<Vec<_>, _>>().map_err(UsageError)?;
+    let plan = PackingPlan {
+        seeds: (0..args.seeds).map(|i| base.train.seed + i).collect(),
+        base,
+        sizes: args.sizes.clone(),
+        task_counts: args.task_counts.clone(),
+        pathway_sets,
+        budget_steps: args.budget_steps,
+        criterion: args.criterion,
+        order: args.order.parse().map_err(UsageError)?,
+    };
+    plan.validate().map_err(UsageError)?;
+    Ok(plan)
+}
+
+fn plan_file(plan: &PackingPlan) -> PlanFile {
+    PlanFile {
+        sizes: plan.sizes.clone(),
+        task_counts: plan.task_counts.clone(),
+        pathways: plan.pathway_sets.iter().map(|s| s.to_string()).collect(),
+        seeds: plan.seeds.clone(),
+        budget_steps: plan.budget_steps,
+        criterion: plan.criterion,
+        order: plan.order.name().to_string(),
+        base: plan.base.to_toml(),
+    }
+}
+
+fn read_plan_file(out: &Path) -> Result<Option<PlanFile>> {
+    let path = out.join(PLAN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(toml::from_str(&text).with_context(|| format!("{} is not a packing plan", path.display()))?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn read_table(path: &Path) -> Result<Vec<CellResult>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => packing::parse_csv(&text, &path.display().to_string()).map_err(anyhow::Error::msg),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn shard_file(index: usize, count: usize) -> String {
+    format!("packing.shard-{index}-of-{count}.csv")
+}
+
+/// Raised by Ctrl-C: cells in progress stop, finished cells stay in the table.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // a second Ctrl-C: leave now (finished cells are on disk already)
+        unsafe { libc::_exit(130) };
+    }
+}
+
+fn catch_interrupt() {
+    // SAFETY: the handler only touches an atomic and calls the async-signal-safe _exit
+    unsafe { libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t) };
+}
+
+fn packing_cmd(args: PackingArgs) -> Result<()> {
+    let plan = plan_from_args(&args)?;
+    let (shard, table_name) = match &args.shard {
+        Some(text) => {
+            let (i, n) = packing::parse_shard(text).map_err(UsageError)?;
+            (Some((i, n)), shard_file(i, n))
+        }
+        None => (None, PACKING_FILE.to_string()),
+    };
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    create_out(&args.out)?;
+    let stored = plan_file(&plan);
+    match read_plan_file(&args.out)? {
+        Some(existing) if existing != stored => {
+            return Err(UsageError(format!(
+                "{} holds a packing sweep with other settings ({}); use another --out, or the same settings to resume",
+                args.out.display(),
+                PLAN_FILE
+            ))
+            .into());
+        }
+        Some(_) => {}
+        None => {
+            let text = toml::to_string(&stored).expect("plan serialises");
+            write_atomic(&args.out.join(PLAN_FILE), text.as_bytes()).with_context(|| format!("cannot write {}", args.out.join(PLAN_FILE).display()))?;
+        }
+    }
+    let table_path = args.out.join(&table_name);
+    let mut results = read_table(&table_path)?;
+    let cells = match shard {
+        Some((i, n)) => packing::shard(plan.cells(), i, n),
+        None => plan.cells(),
+    };
+    let done: std::collections::BTreeSet<_> = results.iter().map(|r| r.cell.clone()).collect();
+    let todo: Vec<_> = cells.iter().filter(|c| !done.contains(*c)).cloned().collect();
+    if todo.len() < cells.len() {
+        println!("resuming: {} of {} cells already in {}", cells.len() - todo.len(), cells.len(), table_path.display());
+    }
+
+    catch_interrupt();
+    let jobs = jobs.min(todo.len()).max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / jobs).max(1);
+    let progress = bar(todo.len() as u64, args.quiet, "cells");
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<Result<Option<CellResult>, String>>();
+    let mut failure = None;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (plan, todo, next) = (&plan, &todo, &next);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= todo.len() || INTERRUPTED.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let outcome = packing::run_cell(plan, &todo[i], threads, &INTERRUPTED);
+                    let stop = outcome.is_err();
+                    if tx.send(outcome).is_err() || stop {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for outcome in rx {
+            match outcome {
+                Ok(Some(result)) => {
+                    progress.set_message(format!(
+                        "{}: {}",
+                        packing::cell_label(&result.cell),
+                        result.steps_to_criterion.map_or(format!("perf_min {:.2}", result.perf_min), |s| format!("criterion at step {s}"))
+                    ));
+                    results.push(result);
+                    // the table on disk always holds every finished cell
+                    if let Err(e) = write_atomic(&table_path, packing::to_csv(&results).as_bytes()) {
+                        failure = Some(format!("cannot write {}: {e}", table_path.display()));
+                        INTERRUPTED.store(true, Ordering::SeqCst);
+                    }
+                    progress.inc(1);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    INTERRUPTED.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+    });
+    progress.finish_and_clear();
+    if let Some(e) = failure {
+        bail!("{e}");
+    }
+    let finished = cells.iter().filter(|c| results.iter().any(|r| r.cell == **c)).count();
+    if finished < cells.len() {
+        println!("interrupted: {finished} of {} cells in {}; run the same command again to resume", cells.len(), table_path.display());
+        std::process::exit(130);
+    }
+    if shard.is_some() {
+        println!("shard done: {} cells in {}; when every shard is done: modulab sweep merge --out {}", cells.len(), table_path.display(), args.out.display());
+    } else {
+        write_packing_figures(&args.out, &results, plan.criterion)?;
+        println!("{} cells; wrote {PACKING_FILE}, capacity.png/.svg, packing_perf.png/.svg in {}", cells.len(), args.out.display());
+    }
+    Ok(())
+}
+
+fn write_packing_figures(out: &Path, results: &[CellResult], criterion: f64) -> Result<()> {
+    plot::write_figure(out, "capacity", &packing::capacity_chart(results, criterion).to_svg()).map_err(anyhow::Error::msg)?;
+    plot::write_figure(out, "packing_perf", &packing::perf_heat_maps(results).to_svg()).map_err(anyhow::Error::msg)
+}
+
+fn merge_cmd(args: MergeArgs) -> Result<()> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.out)
+        .with_context(|| format!("cannot read {}", args.out.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("packing.shard-") && n.ends_with(".csv")))
+        .collect();
+    files.sort();
+    files.extend(args.files.iter().cloned());
+    if files.is_empty() {
+        return Err(UsageError(format!("no shard files (packing.shard-*.csv) in {} and none given", args.out.display())).into());
+    }
+    let tables = files.iter().map(|f| read_table(f)).collect::<Result<Vec<_>>>()?;
+    let results = packing::merge(tables).map_err(anyhow::Error::msg)?;
+    let plan = read_plan_file(&args.out)?;
+    if let Some(plan) = &plan {
+        let expected = plan.sizes.len() * plan.task_counts.len() * plan.pathways.len() * plan.seeds.len();
+        if results.len() < expected {
+            eprintln!("note: {} of {expected} cells present; missing cells come from unfinished shards", results.len());
+        }
+    }
+    let path = args.out.join(PACKING_FILE);
+    write_atomic(&path, packing::to_csv(&results).as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    write_packing_figures(&args.out, &results, plan.map_or(0.9, |p| p.criterion))?;
+    println!("merged {} files, {} cells into {}", files.len(), results.len(), path.display());
+    Ok(())
+}
+
+fn slurm_cmd(args: SlurmArgs) -> Result<()> {
+    if args.shards == 0 || args.cpus == 0 {
+        return Err(UsageError("--shards and --cpus must be at least 1".into()).into());
+    }
+    // check the packing arguments now, not on the cluster
+    let packing_args = PackingArgs::try_parse_from(std::iter::once("packing").chain(args.packing.iter().map(String::as_str))).map_err(|e| UsageError(format!("bad packing arguments after --: {}", e.to_string().trim())))?;
+    if packing_args.shard.is_some() || packing_args.jobs.is_some() {
+        return Err(UsageError("leave --shard and --jobs out of the packing arguments: the script sets them per array task".into()).into());
+    }
+    plan_from_args(&packing_args)?;
+    let binary = match args.binary {
+        Some(b) => b,
+        None => std::env::current_exe().context("cannot find this program's path; give --binary")?,
+    };
+    let script = packing::slurm_script(&binary.display().to_string(), &args.packing, args.shards, args.cpus, &args.time, &args.sbatch);
+    write_atomic(&args.script, script.as_bytes()).with_context(|| format!("cannot write {}", args.script.display()))?;
+    println!(
+        "wrote {}: sbatch it, then run `modulab sweep merge --out {}` when all {} array tasks are done",
+        args.script.display(),
+        packing_args.out.display(),
+        args.shards
+    );
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! `modulab sweep …` through the real binary, on tiny configurations.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn modulab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modulab")).args(args).output().expect("the binary runs")
+}
+
+fn check(o: &Output) {
+    assert!(o.status.success(), "stdout: {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// 2 sizes × 2 task counts × 2 pathway sets = 8 cells of a few steps each.
+const PACKING: &[&str] = &[
+    "sweep", "packing",
+    "--sizes", "8,12",
+    "--task-counts", "1,2",
+    "--pathways", "bias,gain+synaptic",
+    "--budget-steps", "6",
+    "--set", "train.batch_size=8",
+    "--set", "train.eval_every=3",
+    "--set", "train.eval_trials=8",
+    "--quiet",
+];
+
+fn packing(out: &Path, extra: &[&str]) -> Output {
+    let mut args = PACKING.to_vec();
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    modulab(&args)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn packing_writes_every_cell_and_its_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pack");
+    check(&packing(&out, &["--jobs", "2"]));
+    let table = read(&out.join("packing.csv"));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "size,k,pathways,seed,steps_to_criterion,perf_min,perf_mean");
+    assert_eq!(lines.len(), 1 + 8, "{table}");
+    assert!(lines[1].starts_with("8,1,bias,0,"), "{table}");
+    assert!(lines[8].starts_with("12,2,gain+synaptic,0,"), "{table}");
+    for line in &lines[1..] {
+        let fields: Vec<&str> = line.split(',').collect();
+        let perf_min: f64 = fields[5].parse().unwrap();
+        let perf_mean: f64 = fields[6].parse().unwrap();
+        assert!((0.0..=1.0).contains(&perf_min) && perf_min <= perf_mean + 1e-9, "{line}");
+    }
+    for figure in ["capacity.png", "capacity.svg", "packing_perf.png", "packing_perf.svg"] {
+        assert!(std::fs::metadata(out.join(figure)).unwrap().len() > 1000, "{figure}");
+    }
+}
+
+#[test]
+fn shards_merged_equal_the_unsharded_sweep_and_resume_skips_finished_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    check(&packing(&whole, &["--jobs", "1"]));
+    let sharded = dir.path().join("sharded");
+    for shard in ["0/3", "1/3", "2/3"] {
+        check(&packing(&sharded, &["--jobs", "1", "--shard", shard]));
+    }
+    assert!(!sharded.join("packing.csv").exists(), "shards write their own files");
+    check(&modulab(&["sweep", "merge", "--out", sharded.to_str().unwrap()]));
+    assert_eq!(read(&sharded.join("packing.csv")), read(&whole.join("packing.csv")));
+    assert!(sharded.join("capacity.png").exists());
+
+    // resume: a finished cell (here with a recognisable made-up result) is kept, not re-run
+    let table = read(&whole.join("packing.csv"));
+    let mut lines: Vec<String> = table.lines().map(String::from).collect();
+    lines[1] = "8,1,bias,0,3,0.999000,0.999000".into();
+    lines.truncate(4); // three finished cells
+    std::fs::write(whole.join("packing.csv"), lines.join("\n") + "\n").unwrap();
+    let o = packing(&whole, &["--jobs", "1"]);
+    check(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("resuming: 3 of 8 cells"));
+    let resumed = read(&whole.join("packing.csv"));
+    assert_eq!(resumed.lines().count(), 9);
+    assert!(resumed.contains("\n8,1,bias,0,3,0.999000,0.999000\n"));
+    assert_eq!(resumed.lines().skip(2).collect::<Vec<_>>(), table.lines().skip(2).collect::<Vec<_>>());
+
+    // the same directory with other settings is refused, not mixed
+    let o = packing(&whole, &["--criterion", "0.5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("other settings"), "{}", stderr(&o));
+}
+
+#[test]
+fn slurm_script_is_written_and_checks_its_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("packing.sbatch");
+    let o = modulab(&[
+        "sweep", "slurm", "--shards", "8", "--cpus", "4", "--time", "01:00:00", "--sbatch=--partition=cpu",
+        "--binary", "/opt/bin/modulab", "--script", script.to_str().unwrap(), "--",
+        "--sizes", "8,16", "--task-counts", "2,4", "--pathways", "bias,gain", "--budget-steps", "500", "--out", "/scratch/pack",
+    ]);
+    check(&o);
+    let text = read(&script);
+    assert!(text.contains("#SBATCH --array=0-7\n") && text.contains("#SBATCH --partition=cpu\n"), "{text}");
+    assert!(text.contains(
+        "exec /opt/bin/modulab sweep packing --sizes 8,16 --task-counts 2,4 --pathways bias,gain --budget-steps 500 --out /scratch/pack --jobs 4 --shard \"${SLURM_ARRAY_TASK_ID}/8\""
+    ), "{text}");
+
+    // bad packing arguments fail now, with exit code 2, and write nothing
+    let bad = dir.path().join("bad.sbatch");
+    let o = modulab(&[
+        "sweep", "slurm", "--shards", "2", "--script", bad.to_str().unwrap(), "--",
+        "--sizes", "8", "--task-counts", "2", "--pathways", "bias+spin", "--budget-steps", "5", "--out", "x",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown pathway 'spin'"), "{}", stderr(&o));
+    assert!(!bad.exists());
+}
+
+#[test]
+fn ambiguity_sweep_scores_every_run_level_and_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for (name, pathways) in [("bias", "[\"bias\"]"), ("gain", "[\"gain\"]")] {
+        let run = dir.path().join(name);
+        let set = format!("model.pathways={pathways}");
+        check(&modulab(&[
+            "train", "--preset", "quick", "--steps", "3", "--quiet", "--out", run.to_str().unwrap(),
+            "--set", "model.n_units=16", "--set", "train.batch_size=8", "--set", "train.eval_trials=8", "--set", &set,
+        ]));
+        runs.push(run);
+    }
+    let out = dir.path().join("amb");
+    let o = modulab(&[
+        "sweep", "ambiguity", "--runs", runs[0].to_str().unwrap(), runs[1].to_str().unwrap(), "--kind", "mixture",
+        "--levels", "0,0.5,1", "--trials", "8", "--quiet", "--out", out.to_str().unwrap(),
+    ]);
+    check(&o);
+    let table = read(&out.join("ambiguity.csv"));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "run,pathways,seed,kind,level,task,perf");
+    assert_eq!(lines.len(), 1 + 2 * 3 * 4, "2 runs × 3 levels × 4 tasks");
+    assert!(lines[1].contains(",bias,0,mixture,0,fdgo,"), "{}", lines[1]);
+    assert!(lines.iter().any(|l| l.contains(",gain,0,mixture,1,fdanti,")));
+    assert!(out.join("ambiguity.png").exists() && out.join("ambiguity.svg").exists());
+
+    let o = modulab(&["sweep", "ambiguity", "--runs", runs[0].to_str().unwrap(), "--kind", "fog", "--levels", "0", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("valid kinds: mixture, noise, uniform, amplitude"));
+}
