@@ -363,3 +363,29 @@ fn sweep_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option<&Sw
         }));
     *rect = shown.response.rect;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::Task;
+
+    #[test]
+    fn sweep_export_has_each_measured_point_then_mean_and_worst() {
+        let sweep = SweepResult {
+            kind: AmbiguityKind::Mixture,
+            step: 12,
+            lesioned: Vec::new(),
+            levels: vec![0.0, 0.5],
+            tasks: vec![Task::FdGo, Task::FdAnti],
+            // the second level is measured for the first task only: no mean or worst there yet
+            perf: vec![vec![Some(1.0), Some(0.5)], vec![Some(0.25), None]],
+            trials: 32,
+            cancelled: false,
+        };
+        let export = sweep_export(Some(&sweep));
+        assert_eq!(export.to_csv(), "series,level,fraction correct\nGo,0,1\nGo,0.5,0.25\nAnti,0,0.5\nmean,0,0.75\nworst,0,0.5\n");
+        assert!(export.title.contains("mixture") && export.title.contains("step 12"), "{}", export.title);
+        // before any sweep: a header and nothing else
+        assert_eq!(sweep_export(None).to_csv(), "series,level,fraction correct\n");
+    }
+}

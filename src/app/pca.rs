@@ -316,4 +316,27 @@ mod tests {
         let [x, y] = rotate(0.0, 0.0, 1.0, std::f32::consts::FRAC_PI_2, 0.0);
         assert!((x - 1.0).abs() < 1e-6 && y.abs() < 1e-6);
     }
+
+    #[test]
+    fn trajectory_export_holds_the_drawn_coordinates() {
+        let view = PcaView {
+            fitted_step: 4,
+            step: 8,
+            components: 3,
+            explained: vec![0.5, 0.25, 0.125],
+            participation_ratio: 2.0,
+            captured: vec![0.5, 0.25, 0.125],
+            tasks: vec![(crate::tasks::Task::FdGo, vec![1.0, 2.0, 3.0, -1.0, 0.5, 0.0])],
+            ambiguity: crate::analysis::Ambiguity::none(),
+            lesioned: Vec::new(),
+        };
+        let flat = trajectories_export(&view, false, 2, 0, 0.0, 0.0);
+        assert_eq!(flat.to_csv(), "task,time step,PC3,PC1\nGo,0,3,1\nGo,1,0,-1\n");
+        let turned = trajectories_export(&view, true, 0, 1, 0.6, 0.35);
+        let csv = turned.to_csv();
+        assert!(csv.starts_with("task,time step,PC1,PC2,PC3,view x,view y\n"), "{csv}");
+        let [vx, vy] = rotate(1.0, 2.0, 3.0, 0.6, 0.35);
+        assert_eq!(csv.lines().nth(1), Some(format!("Go,0,1,2,3,{vx},{vy}").as_str()));
+        assert_eq!(variance_export(&view).to_csv(), "PC,at fit,now\nPC1,0.5,0.5\nPC2,0.25,0.25\nPC3,0.125,0.125\n");
+    }
 }

@@ -444,4 +444,44 @@ mod tests {
         assert_eq!(colormap(7.0), colormap(1.0));
         assert_eq!(colormap(f32::NAN), colormap(0.0));
     }
+
+    /// One trial of two 20 ms steps: 5 inputs (fixation, two rings of 2), compact outputs
+    /// (fixation, cos, sin), 2 units.
+    fn tiny_trial() -> TaskTrajectories {
+        TaskTrajectories {
+            task: crate::tasks::Task::FdGo,
+            trials: 1,
+            steps: 2,
+            n_in: 5,
+            n_out: 3,
+            n_units: 2,
+            dt_ms: 20.0,
+            epochs: Vec::new(),
+            // binary fractions, so that the f32 → f64 values print short
+            inputs: vec![1.0, 0.125, 0.25, 0.375, 0.5, 0.0, 0.625, 0.75, 0.875, 1.5],
+            targets: vec![0.875, 0.0, 0.0, 0.0625, 1.0, 0.0],
+            outputs: vec![0.5, 0.25, 0.125, 0.0625, 0.75, 0.375],
+            rates: vec![0.5, 2.0, 0.25, 0.0],
+            correct: vec![1.0],
+        }
+    }
+
+    #[test]
+    fn exports_have_a_row_per_step_and_a_column_per_channel() {
+        let t = tiny_trial();
+        let csv = inputs_export(&t, 0, "step 0").to_csv();
+        let header = "time (ms),fixation,ring 1 unit 0,ring 1 unit 1,ring 2 unit 0,ring 2 unit 1";
+        assert_eq!(csv, format!("{header}\n10,1,0.125,0.25,0.375,0.5\n30,0,0.625,0.75,0.875,1.5\n"));
+        let outputs = outputs_export(&t, 0, false, "step 0");
+        assert!(outputs.data.svg_supported(), "compact outputs are lines");
+        let csv = outputs.to_csv();
+        assert_eq!(csv.lines().next(), Some("time (ms),fixation target,fixation output,cos target,cos output,sin target,sin output"));
+        assert_eq!(csv.lines().nth(2), Some("30,0.0625,0.0625,1,0.75,0,0.375"));
+        let units = units_export(&t, 0, true, "step 0");
+        assert!(!units.data.svg_supported(), "the heat map has no SVG");
+        assert_eq!(units.name, "units-go-trial1");
+        assert_eq!(units.to_csv(), "time (ms),unit 0,unit 1\n10,0.5,2\n30,0.25,0\n");
+        // as lines: the most variable unit first
+        assert_eq!(units_export(&t, 0, false, "step 0").to_csv().lines().next(), Some("time (ms),unit 1,unit 0"));
+    }
 }
