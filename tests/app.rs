@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use eframe::egui::accesskit::Role;
 use modulab::analysis::{Ambiguity, AmbiguityKind};
 use modulab::app::{AppOptions, ModulabApp};
@@ -388,4 +388,96 @@ fn ambiguity_trajectories_and_pca_panels_follow_the_network() {
     let pca = snapshot.pca.expect("pca");
     assert_eq!((pca.fitted_step, pca.step), (fitted, step), "re-projected, not re-fitted");
     assert_eq!(snapshot.trajectories.expect("trajectories").lesioned, vec![Pathway::Bias]);
+}
+
+/// Whether the `nth` Export menu of the view shown offers SVG (heat maps do not).
+fn offers_svg(harness: &mut Harness<'_, ModulabApp>, nth: usize) -> bool {
+    harness.get_all_by_label("Export").nth(nth).expect("the plot's export menu").click();
+    harness.run_steps(2);
+    let enabled = !harness.get_by_label("SVG…").accesskit_node().is_disabled();
+    harness.key_press(eframe::egui::Key::Escape);
+    harness.run_steps(2);
+    assert!(harness.query_by_label("SVG…").is_none(), "the menu is closed");
+    enabled
+}
+
+/// Open the `nth` Export menu of the view shown, write its CSV to `path` through the path field,
+/// and read the file back.
+fn export_csv(harness: &mut Harness<'_, ModulabApp>, nth: usize, path: &Path) -> String {
+    harness.get_all_by_label("Export").nth(nth).expect("the plot's export menu").click();
+    harness.run_steps(2);
+    harness.get_by_label("CSV…").click();
+    choose_path(harness, path, "Write file");
+    let shown = path.display().to_string();
+    run_until(harness, "the export", |app| notice_contains(app, &format!("exported {shown}")));
+    std::fs::read_to_string(path).expect("the CSV is written")
+}
+
+/// The numbers of CSV rows after the header, each row's first `skip` fields left out.
+fn numbers(text: &str, skip: usize) -> Vec<Vec<f64>> {
+    text.lines()
+        .skip(1)
+        .map(|line| line.split(',').skip(skip).map(|v| v.parse().unwrap_or_else(|_| panic!("a number in {line:?}"))).collect())
+        .collect()
+}
+
+#[test]
+fn export_the_ambiguity_trajectories_and_pca_plots_as_csv() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = harness();
+    // the untrained network's analyses are enough, and stay put while nothing trains
+    run_until(&mut harness, "the first analyses", |app| {
+        app.run_data().snapshot.as_ref().is_some_and(|s| s.trajectories.is_some() && s.pca.is_some() && s.ambiguity.is_some())
+    });
+    let snapshot = harness.state().run_data().snapshot.clone().expect("snapshot");
+
+    // Ambiguity: the bars, one row per task, clear and ambiguous cue
+    harness.get_by_label("Ambiguity").click();
+    harness.run_steps(2);
+    assert!(offers_svg(&mut harness, 0) && offers_svg(&mut harness, 1), "bars and curves are drawn as SVG");
+    let text = export_csv(&mut harness, 0, &dir.path().join("ambiguity-bars.csv"));
+    let eval = snapshot.ambiguity.as_ref().expect("ambiguity");
+    let mut expected = vec![format!("task,clear cue,{} {:.2}", eval.ambiguity.kind.name(), eval.ambiguity.level)];
+    expected.extend(eval.clean.iter().zip(&eval.ambiguous).map(|((task, clean), (_, blurred))| {
+        format!("{},{},{}", task.label(), *clean as f64, *blurred as f64)
+    }));
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+
+    // Trajectories: the hidden units' heat map of the first task's first trial, one row per step
+    harness.get_by_label("Trajectories").click();
+    harness.run_steps(2);
+    assert!(!offers_svg(&mut harness, 0) && !offers_svg(&mut harness, 2), "no SVG of the heat maps");
+    let text = export_csv(&mut harness, 2, &dir.path().join("units.csv"));
+    let t = &snapshot.trajectories.as_ref().expect("trajectories").tasks[0];
+    let header: Vec<String> = std::iter::once("time (ms)".to_string()).chain((0..t.n_units).map(|u| format!("unit {u}"))).collect();
+    assert_eq!(text.lines().next(), Some(header.join(",").as_str()));
+    let dt = t.dt_ms as f64;
+    let expected: Vec<Vec<f64>> = (0..t.steps)
+        .map(|s| std::iter::once(s as f64 * dt + dt / 2.0).chain(t.rate(0, s).iter().map(|r| *r as f64)).collect())
+        .collect();
+    assert_eq!(numbers(&text, 0), expected, "every unit's rate at every step of the trial");
+    // and its inputs: fixation first, then the two rings
+    let text = export_csv(&mut harness, 0, &dir.path().join("inputs.csv"));
+    assert!(text.starts_with("time (ms),fixation,ring 1 unit 0,"), "{}", &text[..60.min(text.len())]);
+    let inputs: Vec<Vec<f64>> = numbers(&text, 1);
+    assert_eq!(inputs.len(), t.steps);
+    assert!((0..t.steps).all(|s| inputs[s] == t.input(0, s).iter().map(|v| *v as f64).collect::<Vec<_>>()));
+
+    // PCA: each task's mean trajectory on PC1 and PC2, then the variance bars
+    harness.get_by_label("PCA").click();
+    harness.run_steps(2);
+    assert!(offers_svg(&mut harness, 0) && offers_svg(&mut harness, 1));
+    let text = export_csv(&mut harness, 0, &dir.path().join("pca.csv"));
+    let pca = snapshot.pca.as_ref().expect("pca");
+    let mut expected = vec!["task,time step,PC1,PC2".to_string()];
+    for (task, coords) in &pca.tasks {
+        for (s, p) in coords.chunks_exact(pca.components).enumerate() {
+            expected.push(format!("{},{s},{},{}", task.label(), p[0] as f64, p[1] as f64));
+        }
+    }
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+    let text = export_csv(&mut harness, 1, &dir.path().join("variance.csv"));
+    let mut expected = vec!["PC,at fit,now".to_string()];
+    expected.extend((0..pca.components).map(|i| format!("PC{},{},{}", i + 1, pca.explained[i], pca.captured[i])));
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected);
 }

@@ -4,6 +4,7 @@
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, LineStyle, Plot, PlotPoints};
 
+use super::export::{PlotData, PlotExport, Series, export_menu_ui};
 use super::{Panel, PanelContext, heading_ui, task_color};
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::train::worker::{AmbiguityEval, Command, SweepResult};
@@ -15,8 +16,17 @@ const LABEL_WIDTH: f32 = 90.0;
 /// The bars of the unambiguous (clear-cue) performance.
 const CLEAR_GREY: egui::Color32 = egui::Color32::from_gray(120);
 
-#[derive(Default)]
-pub struct AmbiguityPanel;
+/// Where each plot was drawn last frame (an exported PNG is cropped to it).
+pub struct AmbiguityPanel {
+    bars_rect: egui::Rect,
+    sweep_rect: egui::Rect,
+}
+
+impl Default for AmbiguityPanel {
+    fn default() -> Self {
+        Self { bars_rect: egui::Rect::NOTHING, sweep_rect: egui::Rect::NOTHING }
+    }
+}
 
 /// The slider range of each kind.
 pub fn level_range(kind: AmbiguityKind) -> std::ops::RangeInclusive<f32> {
@@ -73,14 +83,15 @@ impl Panel for AmbiguityPanel {
         let latest = cx.run.snapshot.as_ref().and_then(|s| s.ambiguity.as_ref());
         status_ui(ui, latest, *cx.ambiguity);
         ui.separator();
-        let caption = ui.text_style_height(&egui::TextStyle::Body) + 2.0 * ui.spacing().item_spacing.y;
+        // each plot under a caption line with its Export menu
+        let caption = ui.text_style_height(&egui::TextStyle::Body).max(ui.spacing().interact_size.y) + 2.0 * ui.spacing().item_spacing.y;
         let sweep_row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
         let plot_height = ((ui.available_height() - 2.0 * caption - sweep_row - 24.0) / 2.0).max(100.0);
-        bars_ui(ui, latest, plot_height);
+        bars_ui(ui, cx, latest, plot_height, &mut self.bars_rect);
         ui.separator();
         let sweep = cx.run.snapshot.as_ref().and_then(|s| s.sweep.as_deref());
         sweep_controls_ui(ui, cx, sweep);
-        sweep_plot_ui(ui, sweep, plot_height);
+        sweep_plot_ui(ui, cx, sweep, plot_height, &mut self.sweep_rect);
     }
 }
 
@@ -158,15 +169,43 @@ fn status_ui(ui: &mut egui::Ui, latest: Option<&AmbiguityEval>, asked: Ambiguity
     });
 }
 
-fn bars_ui(ui: &mut egui::Ui, latest: Option<&AmbiguityEval>, height: f32) {
-    ui.label("Performance per task: clear cue and ambiguous cue")
-        .on_hover_text("Fraction of correct test trials of each task, with the right cue (grey) and the ambiguous one (coloured)");
+/// The name of the ambiguous bars' series: "mixture 0.80".
+fn ambiguous_name(e: &AmbiguityEval) -> String {
+    format!("{} {:.2}", e.ambiguity.kind.name(), e.ambiguity.level)
+}
+
+/// The bar chart's data: per task, performance with the clear cue and with the ambiguous one.
+fn bars_export(latest: Option<&AmbiguityEval>) -> PlotExport {
+    let categories = latest.map(|e| e.clean.iter().map(|(t, _)| t.label().to_string()).collect()).unwrap_or_default();
+    let values = |perf: &[(crate::tasks::Task, f32)]| perf.iter().map(|(_, p)| *p as f64).collect::<Vec<_>>();
+    let series = latest
+        .map(|e| vec![("clear cue".to_string(), values(&e.clean)), (ambiguous_name(e), values(&e.ambiguous))])
+        .unwrap_or_default();
+    let about = latest.map_or(String::new(), |e| format!(" ({}, step {})", ambiguous_name(e), e.step));
+    PlotExport {
+        name: "ambiguity-bars".into(),
+        title: format!("Performance per task: clear and ambiguous cue{about}"),
+        x_label: "task".into(),
+        y_label: "fraction correct".into(),
+        log_y: false,
+        data: PlotData::Bars { categories, series },
+    }
+}
+
+fn bars_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, latest: Option<&AmbiguityEval>, height: f32, rect: &mut egui::Rect) {
+    ui.horizontal(|ui| {
+        ui.label("Performance per task: clear cue and ambiguous cue").on_hover_text(
+            "Fraction of correct test trials of each task, with the right cue (grey) and the ambiguous one (coloured)",
+        );
+        export_menu_ui(ui, cx.files, *rect, || bars_export(latest));
+    });
     let labels: Vec<&'static str> = latest.map(|e| e.clean.iter().map(|(t, _)| t.label()).collect()).unwrap_or_default();
     let n = labels.len();
     // one tick per task; with many tasks, label every few so the names do not overlap
     // (hovering a bar names its task)
     let every = (LABEL_WIDTH / (ui.available_width() / n.max(1) as f32)).ceil().max(1.0) as usize;
-    Plot::new("ambiguity-bars")
+    // the scope's rect holds the plot with its axes and tick labels (the PNG export's crop)
+    let shown = ui.scope(|ui| Plot::new("ambiguity-bars")
         .height(height)
         .x_grid_spacer(move |_| (0..n).map(|i| label_mark(i, every)).collect())
         .include_y(0.0)
@@ -198,9 +237,9 @@ fn bars_ui(ui: &mut egui::Ui, latest: Option<&AmbiguityEval>, height: f32) {
                 .enumerate()
                 .map(|(i, (t, p))| Bar::new(i as f64 + 0.2, *p as f64).width(0.4).name(t.label()).fill(task_color(i)))
                 .collect();
-            let name = format!("{} {:.2}", e.ambiguity.kind.name(), e.ambiguity.level);
-            plot_ui.bar_chart(BarChart::new(name, ambiguous).color(task_color(0)));
-        });
+            plot_ui.bar_chart(BarChart::new(ambiguous_name(e), ambiguous).color(task_color(0)));
+        }));
+    *rect = shown.response.rect;
 }
 
 /// The grid mark of bar `i` when every `every`-th bar is labelled. egui_plot paints a tick label
@@ -255,7 +294,33 @@ fn sweep_controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option
     });
 }
 
-fn sweep_plot_ui(ui: &mut egui::Ui, sweep: Option<&SweepResult>, height: f32) {
+/// (level, performance) of task number `t` at every level measured so far.
+fn sweep_points(s: &SweepResult, t: usize) -> Vec<[f64; 2]> {
+    s.levels.iter().zip(&s.perf).filter_map(|(level, row)| row[t].map(|p| [*level as f64, p as f64])).collect()
+}
+
+/// The sweep plot's data: every task's curve, then the mean and the worst task.
+fn sweep_export(sweep: Option<&SweepResult>) -> PlotExport {
+    let mut series = Vec::new();
+    let mut title = "Performance against ambiguity".to_string();
+    if let Some(s) = sweep {
+        title = format!("Performance against {} ambiguity (network at step {})", s.kind.name(), s.step);
+        series.extend(s.tasks.iter().enumerate().map(|(t, task)| Series { name: task.label().into(), points: sweep_points(s, t) }));
+        let summary = s.summary();
+        series.push(Series { name: "mean".into(), points: summary.iter().map(|(l, m, _)| [*l as f64, *m as f64]).collect() });
+        series.push(Series { name: "worst".into(), points: summary.iter().map(|(l, _, m)| [*l as f64, *m as f64]).collect() });
+    }
+    PlotExport {
+        name: "ambiguity-sweep".into(),
+        title,
+        x_label: "level".into(),
+        y_label: "fraction correct".into(),
+        log_y: false,
+        data: PlotData::Lines(series),
+    }
+}
+
+fn sweep_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option<&SweepResult>, height: f32, rect: &mut egui::Rect) {
     let title = match sweep {
         Some(s) => {
             let lesions = if s.lesioned.is_empty() {
@@ -267,12 +332,15 @@ fn sweep_plot_ui(ui: &mut egui::Ui, sweep: Option<&SweepResult>, height: f32) {
         }
         None => "Performance against ambiguity (press Sweep)".to_string(),
     };
-    ui.label(title).on_hover_text(
-        "Thick: mean over tasks; dashed: the worst task; thin: each task. Click a legend entry to hide it.",
-    );
+    ui.horizontal(|ui| {
+        ui.label(title).on_hover_text(
+            "Thick: mean over tasks; dashed: the worst task; thin: each task. Click a legend entry to hide it.",
+        );
+        export_menu_ui(ui, cx.files, *rect, || sweep_export(sweep));
+    });
     let strong = ui.visuals().strong_text_color();
     let range = level_range(sweep.map_or(AmbiguityKind::Mixture, |s| s.kind));
-    Plot::new("ambiguity-sweep")
+    let shown = ui.scope(|ui| Plot::new("ambiguity-sweep")
         .height(height)
         .include_x(*range.start())
         .include_x(*range.end())
@@ -284,12 +352,7 @@ fn sweep_plot_ui(ui: &mut egui::Ui, sweep: Option<&SweepResult>, height: f32) {
         .show(ui, |plot_ui| {
             let Some(s) = sweep else { return };
             for (t, task) in s.tasks.iter().enumerate() {
-                let points: Vec<[f64; 2]> = s
-                    .levels
-                    .iter()
-                    .zip(&s.perf)
-                    .filter_map(|(level, row)| row[t].map(|p| [*level as f64, p as f64]))
-                    .collect();
+                let points = sweep_points(s, t);
                 plot_ui.line(Line::new(task.label(), PlotPoints::from(points)).width(1.0).color(task_color(t)));
             }
             let summary = s.summary();
@@ -297,5 +360,32 @@ fn sweep_plot_ui(ui: &mut egui::Ui, sweep: Option<&SweepResult>, height: f32) {
             let min: Vec<[f64; 2]> = summary.iter().map(|(l, _, m)| [*l as f64, *m as f64]).collect();
             plot_ui.line(Line::new("mean", PlotPoints::from(mean)).width(3.0).color(strong));
             plot_ui.line(Line::new("worst", PlotPoints::from(min)).width(2.0).color(strong).style(LineStyle::dashed_loose()));
-        });
+        }));
+    *rect = shown.response.rect;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::Task;
+
+    #[test]
+    fn sweep_export_has_each_measured_point_then_mean_and_worst() {
+        let sweep = SweepResult {
+            kind: AmbiguityKind::Mixture,
+            step: 12,
+            lesioned: Vec::new(),
+            levels: vec![0.0, 0.5],
+            tasks: vec![Task::FdGo, Task::FdAnti],
+            // the second level is measured for the first task only: no mean or worst there yet
+            perf: vec![vec![Some(1.0), Some(0.5)], vec![Some(0.25), None]],
+            trials: 32,
+            cancelled: false,
+        };
+        let export = sweep_export(Some(&sweep));
+        assert_eq!(export.to_csv(), "series,level,fraction correct\nGo,0,1\nGo,0.5,0.25\nAnti,0,0.5\nmean,0,0.75\nworst,0,0.5\n");
+        assert!(export.title.contains("mixture") && export.title.contains("step 12"), "{}", export.title);
+        // before any sweep: a header and nothing else
+        assert_eq!(sweep_export(None).to_csv(), "series,level,fraction correct\n");
+    }
 }

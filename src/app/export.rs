@@ -60,6 +60,20 @@ pub enum PlotData {
     Lines(Vec<Series>),
     /// One value per category per series (grouped bars).
     Bars { categories: Vec<String>, series: Vec<(String, Vec<f64>)> },
+    /// Channels over one shared x (a trial's time steps): one value per x value per channel.
+    /// `heat`: drawn on screen as a heat map (one row of pixels per channel), which the SVG
+    /// writer cannot draw; otherwise every channel is a line.
+    Columns { x: Vec<f64>, columns: Vec<(String, Vec<f64>)>, heat: bool },
+    /// Paths through a space (PCA trajectories): per series, a row of values per point, one
+    /// value per entry of `columns`; a line from column `axes[0]` (x) against `axes[1]` (y).
+    Paths { series_label: String, columns: Vec<String>, series: Vec<(String, Vec<Vec<f64>>)>, axes: [usize; 2] },
+}
+
+impl PlotData {
+    /// Whether [`PlotExport::to_svg`] can draw it (heat maps: no).
+    pub fn svg_supported(&self) -> bool {
+        !matches!(self, PlotData::Columns { heat: true, .. })
+    }
 }
 
 /// Everything needed to export one plot.
@@ -78,7 +92,8 @@ pub struct PlotExport {
 impl PlotExport {
     /// The data as CSV. Lines: one row per point, `series,<x label>,<y label>` (long format, so
     /// series with different x values fit one table). Bars: one row per category, one column
-    /// per series.
+    /// per series. Columns: one row per x value, `<x label>,<channel>,…` (wide format). Paths:
+    /// one row per point, `<series label>,<column>,…`.
     pub fn to_csv(&self) -> String {
         let mut out = String::new();
         match &self.data {
@@ -106,12 +121,66 @@ impl PlotExport {
                     out.push('\n');
                 }
             }
+            PlotData::Columns { x, columns, .. } => {
+                out.push_str(&csv_field(&self.x_label));
+                columns.iter().for_each(|(name, _)| out.push_str(&format!(",{}", csv_field(name))));
+                out.push('\n');
+                for (i, x) in x.iter().enumerate() {
+                    out.push_str(&format!("{x}"));
+                    for (_, values) in columns {
+                        match values.get(i) {
+                            Some(v) => out.push_str(&format!(",{v}")),
+                            None => out.push(','),
+                        }
+                    }
+                    out.push('\n');
+                }
+            }
+            PlotData::Paths { series_label, columns, series, .. } => {
+                out.push_str(&csv_field(series_label));
+                columns.iter().for_each(|name| out.push_str(&format!(",{}", csv_field(name))));
+                out.push('\n');
+                for (name, rows) in series {
+                    let name = csv_field(name);
+                    for row in rows {
+                        out.push_str(&name);
+                        row.iter().for_each(|v| out.push_str(&format!(",{v}")));
+                        out.push('\n');
+                    }
+                }
+            }
         }
         out
     }
 
+    /// Columns and paths as the curves the SVG writer draws (heat maps have none).
+    fn as_lines(&self) -> Option<PlotExport> {
+        let series = match &self.data {
+            PlotData::Lines(_) | PlotData::Bars { .. } | PlotData::Columns { heat: true, .. } => return None,
+            PlotData::Columns { x, columns, heat: false } => columns
+                .iter()
+                .map(|(name, values)| Series { name: name.clone(), points: x.iter().zip(values).map(|(x, y)| [*x, *y]).collect() })
+                .collect(),
+            PlotData::Paths { series, axes: [a, b], .. } => series
+                .iter()
+                .map(|(name, rows)| Series {
+                    name: name.clone(),
+                    points: rows.iter().filter_map(|row| Some([*row.get(*a)?, *row.get(*b)?])).collect(),
+                })
+                .collect(),
+        };
+        Some(PlotExport { data: PlotData::Lines(series), ..self.clone() })
+    }
+
     /// The plot drawn as a plain SVG from its data: axes with ticks, the curves or bars, a legend.
-    pub fn to_svg(&self) -> String {
+    /// Heat maps are refused (export them as PNG).
+    pub fn to_svg(&self) -> Result<String, String> {
+        if !self.data.svg_supported() {
+            return Err("a heat map cannot be drawn as SVG; export it as PNG (the picture) or CSV (the numbers)".into());
+        }
+        if let Some(lines) = self.as_lines() {
+            return lines.to_svg();
+        }
         let (left, right, top, bottom) = (70.0, 20.0, 40.0, 60.0);
         let (w, h) = (SVG_WIDTH - left - right, SVG_HEIGHT - top - bottom);
         let mut svg = format!(
@@ -142,6 +211,8 @@ impl PlotExport {
                 }
                 series.iter().flat_map(|(_, v)| v).filter(|v| usable(**v)).for_each(|v| y_range.include(y_of(*v)));
             }
+            // drawn as lines above
+            PlotData::Columns { .. } | PlotData::Paths { .. } => {}
         }
         let (x_range, mut y_range) = (x_range.or_unit(), y_range.or_unit());
         // headroom above the data for the legend
@@ -217,6 +288,8 @@ impl PlotExport {
                 }
                 legend(&mut svg, series.iter().map(|(name, _)| name.as_str()), left + w - 10.0, top + 10.0);
             }
+            // drawn as lines above
+            PlotData::Columns { .. } | PlotData::Paths { .. } => {}
         }
         svg.push_str(&format!(
             "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n\
@@ -228,7 +301,7 @@ impl PlotExport {
             top + h / 2.0,
             xml_escape(&self.y_label)
         ));
-        svg
+        Ok(svg)
     }
 }
 
@@ -567,8 +640,11 @@ impl Files {
                 let waker = ctx.clone();
                 match format {
                     ExportFormat::Csv | ExportFormat::Svg => {
-                        let text = if format == ExportFormat::Csv { plot.to_csv() } else { plot.to_svg() };
-                        write_in_background(path, text.into_bytes(), tx, waker);
+                        let text = if format == ExportFormat::Csv { Ok(plot.to_csv()) } else { plot.to_svg() };
+                        match text {
+                            Ok(text) => write_in_background(path, text.into_bytes(), tx, waker),
+                            Err(e) => self.set_notice(Level::Error, format!("SVG export failed: {e}")),
+                        }
                     }
                     ExportFormat::Png => {
                         // the next frame is painted without the menu or path window (both are
@@ -624,22 +700,41 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// An "Export" menu for a plot at `rect`; `make` gathers its data when a format is picked.
 pub fn export_menu_ui(ui: &mut egui::Ui, files: &mut Files, rect: egui::Rect, make: impl FnOnce() -> PlotExport) {
+    export_menu_with_ui(ui, files, rect, true, make);
+}
+
+/// [`export_menu_ui`] for a plot that may be a heat map: `svg` false offers CSV and PNG only
+/// (the SVG writer draws lines and bars; the SVG item stays, disabled, saying why).
+pub fn export_menu_with_ui(ui: &mut egui::Ui, files: &mut Files, rect: egui::Rect, svg: bool, make: impl FnOnce() -> PlotExport) {
     let mut picked = None;
+    let menu_tip = if svg {
+        "Save this plot's data (CSV) or picture (SVG, PNG)"
+    } else {
+        "Save this heat map's data (CSV) or picture (PNG); there is no SVG of a heat map"
+    };
     ui.menu_button("Export", |ui| {
         let items = [
-            (ExportFormat::Csv, "CSV…", "The plotted numbers as a table (one row per point), for a spreadsheet or a script"),
+            (ExportFormat::Csv, "CSV…", "The plotted numbers as a table, for a spreadsheet or a script"),
             (ExportFormat::Svg, "SVG…", "The plot drawn as a vector picture from its data, for papers and slides"),
             (ExportFormat::Png, "PNG…", "A picture of the plot exactly as it is on screen"),
         ];
         for (format, label, tip) in items {
-            if ui.button(label).on_hover_text(tip).clicked() {
+            let enabled = svg || format != ExportFormat::Svg;
+            if ui
+                .add_enabled(enabled, egui::Button::new(label))
+                .on_hover_text(tip)
+                .on_disabled_hover_text(
+                    "Not for heat maps: the SVG writer draws lines and bars. Export the picture as PNG, the numbers as CSV",
+                )
+                .clicked()
+            {
                 picked = Some(format);
                 ui.close();
             }
         }
     })
     .response
-    .on_hover_text("Save this plot's data (CSV) or picture (SVG, PNG)");
+    .on_hover_text(menu_tip);
     if let Some(format) = picked {
         files.begin(FileJob::Export { format, plot: Box::new(make()), rect }, ui.ctx());
     }
@@ -679,17 +774,48 @@ mod tests {
 
     #[test]
     fn svg_has_a_polyline_per_series_and_escapes_text() {
-        let svg = lines().to_svg();
+        let svg = lines().to_svg().expect("lines draw");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 2);
         // log scale: 0.125..0.5 spans log10 -0.9..-0.3, ticks at 10^-0.8 .. print as powers of ten
         assert!(svg.contains(">every step<"));
         let mut weird = lines();
         weird.title = "a < b & c".into();
-        assert!(weird.to_svg().contains("a &lt; b &amp; c"));
+        assert!(weird.to_svg().expect("svg").contains("a &lt; b &amp; c"));
         // an empty plot still makes a valid picture
         weird.data = PlotData::Lines(vec![]);
-        assert!(weird.to_svg().contains("</svg>"));
+        assert!(weird.to_svg().expect("svg").contains("</svg>"));
+    }
+
+    #[test]
+    fn columns_and_paths_as_csv_and_svg() {
+        let columns = |heat| PlotExport {
+            x_label: "time (ms)".into(),
+            data: PlotData::Columns {
+                x: vec![10.0, 30.0],
+                columns: vec![("unit 0".into(), vec![0.5, 0.25]), ("unit 1".into(), vec![1.0, 0.0])],
+                heat,
+            },
+            ..lines()
+        };
+        assert_eq!(columns(true).to_csv(), "time (ms),unit 0,unit 1\n10,0.5,1\n30,0.25,0\n");
+        assert!(!columns(true).data.svg_supported() && columns(true).to_svg().is_err(), "no SVG of a heat map");
+        let svg = columns(false).to_svg().expect("channels as lines");
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        let paths = PlotExport {
+            data: PlotData::Paths {
+                series_label: "task".into(),
+                columns: vec!["time step".into(), "PC1".into(), "PC2".into()],
+                series: vec![("Go".into(), vec![vec![0.0, 1.5, -2.0], vec![1.0, 0.5, 0.0]])],
+                axes: [1, 2],
+            },
+            log_y: false,
+            ..lines()
+        };
+        assert_eq!(paths.to_csv(), "task,time step,PC1,PC2\nGo,0,1.5,-2\nGo,1,0.5,0\n");
+        let svg = paths.to_svg().expect("paths as lines");
+        assert_eq!(svg.matches("<polyline").count(), 1);
+        assert!(svg.contains(">Go<"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 
 use super::ambiguity::label_mark;
+use super::export::{PlotData, PlotExport, export_menu_ui};
 use super::{Panel, PanelContext, heading_ui, task_color};
 use crate::train::probe::PcaView;
 
@@ -19,11 +20,14 @@ pub struct PcaPanel {
     /// 3-D view rotation: turn about the vertical axis and tilt, radians.
     yaw: f32,
     pitch: f32,
+    /// Where each plot was drawn last frame (an exported PNG is cropped to it).
+    trajectories_rect: egui::Rect,
+    variance_rect: egui::Rect,
 }
 
 impl Default for PcaPanel {
     fn default() -> Self {
-        Self { x_pc: 0, y_pc: 1, yaw: 0.6, pitch: 0.35 }
+        Self { x_pc: 0, y_pc: 1, yaw: 0.6, pitch: 0.35, trajectories_rect: egui::Rect::NOTHING, variance_rect: egui::Rect::NOTHING }
     }
 }
 
@@ -60,7 +64,7 @@ impl Panel for PcaPanel {
                 ui.set_width((width * 0.68).max(200.0));
                 self.trajectories_ui(ui, cx, &view, height);
             });
-            ui.vertical(|ui| variance_ui(ui, &view, height));
+            ui.vertical(|ui| variance_ui(ui, cx, &view, height, &mut self.variance_rect));
         });
     }
 }
@@ -76,7 +80,7 @@ impl PcaPanel {
             );
             if cx.settings.pca_3d {
                 if ui.button("Reset view").on_hover_text("Turn the 3-D view back to its starting angle").clicked() {
-                    *self = Self { x_pc: self.x_pc, y_pc: self.y_pc, ..Self::default() };
+                    (self.yaw, self.pitch) = (Self::default().yaw, Self::default().pitch);
                 }
             } else {
                 pc_picker(ui, "pca-x", "x axis", &mut self.x_pc, k);
@@ -88,21 +92,14 @@ impl PcaPanel {
                  the activity uses (1 = a single line; the number of units = spread evenly over all)",
             );
             ui.separator();
-            let mut about = format!("axes fitted at step {}, activity at step {}", view.fitted_step, view.step);
-            if view.ambiguity.level != view.ambiguity.kind.clean_level() {
-                about += &format!(", cue {} {:.2}", view.ambiguity.kind.name(), view.ambiguity.level);
-            }
-            if !view.lesioned.is_empty() {
-                about += &format!(", {} lesioned", crate::model::Pathway::set_label(&view.lesioned));
-            }
-            ui.weak(about).on_hover_text(
+            ui.weak(about_view(view)).on_hover_text(
                 "The axes are re-fitted every few evaluations; in between, and after lesions or ambiguity \
                  changes, the current activity is projected on the last fitted axes",
             );
         });
     }
 
-    fn trajectories_ui(&mut self, ui: &mut egui::Ui, cx: &PanelContext<'_>, view: &PcaView, height: f32) {
+    fn trajectories_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, view: &PcaView, height: f32) {
         let three_d = cx.settings.pca_3d && view.components >= 3;
         let k = view.components;
         let (xl, yl) = if three_d {
@@ -110,8 +107,13 @@ impl PcaPanel {
         } else {
             (format!("PC{}", self.x_pc + 1), format!("PC{}", self.y_pc + 1))
         };
-        ui.label("Mean trajectory of each task (circle: start, square: end)")
-            .on_hover_text("Each line is one task's hidden activity averaged over its test trials, in the shared PC space");
+        let (x_pc, y_pc, yaw, pitch) = (self.x_pc, self.y_pc, self.yaw, self.pitch);
+        let rect = self.trajectories_rect;
+        ui.horizontal(|ui| {
+            ui.label("Mean trajectory of each task (circle: start, square: end)")
+                .on_hover_text("Each line is one task's hidden activity averaged over its test trials, in the shared PC space");
+            export_menu_ui(ui, cx.files, rect, || trajectories_export(view, three_d, x_pc, y_pc, yaw, pitch));
+        });
         // the picture turns with the drag, so the plot itself must not pan
         let mut plot = Plot::new("pca-trajectories")
             .height(height - 30.0)
@@ -123,15 +125,15 @@ impl PcaPanel {
         if three_d {
             plot = plot.allow_drag(false).show_axes([false, false]).show_grid([false, false]);
         }
-        let (yaw, pitch) = (self.yaw, self.pitch);
         let project = |p: &[f32]| -> [f64; 2] {
             if three_d {
                 rotate(p[0], p[1], p[2], yaw, pitch)
             } else {
-                [p[self.x_pc] as f64, p[self.y_pc] as f64]
+                [p[x_pc] as f64, p[y_pc] as f64]
             }
         };
-        let response = plot.show(ui, |plot_ui| {
+        // the scope's rect holds the plot with its axes and tick labels (the PNG export's crop)
+        let shown = ui.scope(|ui| plot.show(ui, |plot_ui| {
             for (i, (task, coords)) in view.tasks.iter().enumerate() {
                 let color = task_color(i);
                 let points: Vec<[f64; 2]> = coords.chunks_exact(k).map(project).collect();
@@ -154,7 +156,9 @@ impl PcaPanel {
                     plot_ui.text(egui_plot::Text::new("", end.into(), name).color(egui::Color32::GRAY));
                 }
             }
-        });
+        }));
+        self.trajectories_rect = shown.response.rect;
+        let response = shown.inner;
         if three_d {
             let drag = response.response.drag_delta();
             self.yaw += drag.x * 0.01;
@@ -188,13 +192,80 @@ fn rotate(x: f32, y: f32, z: f32, yaw: f32, pitch: f32) -> [f64; 2] {
     [x1 as f64, y1 as f64]
 }
 
-fn variance_ui(ui: &mut egui::Ui, view: &PcaView, height: f32) {
+/// "axes fitted at step 40, activity at step 48, bias lesioned": what the PCA view shows.
+fn about_view(view: &PcaView) -> String {
+    let mut about = format!("axes fitted at step {}, activity at step {}", view.fitted_step, view.step);
+    if view.ambiguity.level != view.ambiguity.kind.clean_level() {
+        about += &format!(", cue {} {:.2}", view.ambiguity.kind.name(), view.ambiguity.level);
+    }
+    if !view.lesioned.is_empty() {
+        about += &format!(", {} lesioned", crate::model::Pathway::set_label(&view.lesioned));
+    }
+    about
+}
+
+/// The trajectory plot's data: per task and time step, the PC coordinates drawn. 2-D: the two
+/// PCs on the axes. 3-D: PC1–3 and the point's place in the turned picture (`view x`, `view y`).
+fn trajectories_export(view: &PcaView, three_d: bool, x_pc: usize, y_pc: usize, yaw: f32, pitch: f32) -> PlotExport {
+    let k = view.components;
+    let (columns, axes): (Vec<String>, [usize; 2]) = if three_d {
+        (["time step", "PC1", "PC2", "PC3", "view x", "view y"].map(String::from).to_vec(), [4, 5])
+    } else {
+        (vec!["time step".into(), format!("PC{}", x_pc + 1), format!("PC{}", y_pc + 1)], [1, 2])
+    };
+    let row = |step: usize, p: &[f32]| -> Vec<f64> {
+        if three_d {
+            let [vx, vy] = rotate(p[0], p[1], p[2], yaw, pitch);
+            vec![step as f64, p[0] as f64, p[1] as f64, p[2] as f64, vx, vy]
+        } else {
+            vec![step as f64, p[x_pc] as f64, p[y_pc] as f64]
+        }
+    };
+    let series = view
+        .tasks
+        .iter()
+        .map(|(task, coords)| (task.label().to_string(), coords.chunks_exact(k.max(1)).enumerate().map(|(s, p)| row(s, p)).collect()))
+        .collect();
+    let (x_label, y_label) = if three_d {
+        ("view x (PC1–3 turned)".to_string(), "view y (PC1–3 turned)".to_string())
+    } else {
+        (format!("PC{}", x_pc + 1), format!("PC{}", y_pc + 1))
+    };
+    PlotExport {
+        name: if three_d { "pca-trajectories-3d".into() } else { format!("pca-trajectories-pc{}-pc{}", x_pc + 1, y_pc + 1) },
+        title: format!("Mean trajectory of each task ({})", about_view(view)),
+        x_label,
+        y_label,
+        log_y: false,
+        data: PlotData::Paths { series_label: "task".into(), columns, series, axes },
+    }
+}
+
+/// The variance bars' data: per PC, the fraction explained at the fit and by the activity now.
+fn variance_export(view: &PcaView) -> PlotExport {
+    PlotExport {
+        name: "pca-variance".into(),
+        title: format!("Variance explained ({})", about_view(view)),
+        x_label: "PC".into(),
+        y_label: "fraction of variance".into(),
+        log_y: false,
+        data: PlotData::Bars {
+            categories: (1..=view.components).map(|i| format!("PC{i}")).collect(),
+            series: vec![("at fit".into(), view.explained.clone()), ("now".into(), view.captured.clone())],
+        },
+    }
+}
+
+fn variance_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, view: &PcaView, height: f32, rect: &mut egui::Rect) {
     let total: f64 = view.explained.iter().sum();
-    ui.label(format!("Variance explained (PC1–{}: {:.0}%)", view.components, 100.0 * total)).on_hover_text(
-        "Fraction of the hidden activity's variance along each principal axis: when the axes were fitted \
-         (grey), and for the activity shown now (coloured; lower after a lesion or ambiguity moved the activity \
-         away from the fitted axes)",
-    );
+    ui.horizontal(|ui| {
+        ui.label(format!("Variance explained (PC1–{}: {:.0}%)", view.components, 100.0 * total)).on_hover_text(
+            "Fraction of the hidden activity's variance along each principal axis: when the axes were fitted \
+             (grey), and for the activity shown now (coloured; lower after a lesion or ambiguity moved the activity \
+             away from the fitted axes)",
+        );
+        export_menu_ui(ui, cx.files, *rect, || variance_export(view));
+    });
     let grey = egui::Color32::from_gray(120);
     let fitted: Vec<Bar> = view
         .explained
@@ -211,7 +282,7 @@ fn variance_ui(ui: &mut egui::Ui, view: &PcaView, height: f32) {
     let k = view.components;
     // label every few components so that labels are far enough apart to be painted
     let every = (90.0 / (ui.available_width() / k.max(1) as f32)).ceil().max(1.0) as usize;
-    Plot::new("pca-variance")
+    let shown = ui.scope(|ui| Plot::new("pca-variance")
         .height(height - 30.0)
         .include_y(0.0)
         .x_axis_label("PC")
@@ -229,7 +300,8 @@ fn variance_ui(ui: &mut egui::Ui, view: &PcaView, height: f32) {
         .show(ui, |plot_ui| {
             plot_ui.bar_chart(BarChart::new("at fit", fitted).color(grey));
             plot_ui.bar_chart(BarChart::new("now", current).color(task_color(0)));
-        });
+        }));
+    *rect = shown.response.rect;
 }
 
 #[cfg(test)]
@@ -243,5 +315,28 @@ mod tests {
         // a quarter turn brings PC3 to the right
         let [x, y] = rotate(0.0, 0.0, 1.0, std::f32::consts::FRAC_PI_2, 0.0);
         assert!((x - 1.0).abs() < 1e-6 && y.abs() < 1e-6);
+    }
+
+    #[test]
+    fn trajectory_export_holds_the_drawn_coordinates() {
+        let view = PcaView {
+            fitted_step: 4,
+            step: 8,
+            components: 3,
+            explained: vec![0.5, 0.25, 0.125],
+            participation_ratio: 2.0,
+            captured: vec![0.5, 0.25, 0.125],
+            tasks: vec![(crate::tasks::Task::FdGo, vec![1.0, 2.0, 3.0, -1.0, 0.5, 0.0])],
+            ambiguity: crate::analysis::Ambiguity::none(),
+            lesioned: Vec::new(),
+        };
+        let flat = trajectories_export(&view, false, 2, 0, 0.0, 0.0);
+        assert_eq!(flat.to_csv(), "task,time step,PC3,PC1\nGo,0,3,1\nGo,1,0,-1\n");
+        let turned = trajectories_export(&view, true, 0, 1, 0.6, 0.35);
+        let csv = turned.to_csv();
+        assert!(csv.starts_with("task,time step,PC1,PC2,PC3,view x,view y\n"), "{csv}");
+        let [vx, vy] = rotate(1.0, 2.0, 3.0, 0.6, 0.35);
+        assert_eq!(csv.lines().nth(1), Some(format!("Go,0,1,2,3,{vx},{vy}").as_str()));
+        assert_eq!(variance_export(&view).to_csv(), "PC,at fit,now\nPC1,0.5,0.5\nPC2,0.25,0.25\nPC3,0.125,0.125\n");
     }
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use eframe::egui;
 use egui_plot::{Line, LineStyle, Plot, PlotImage, PlotPoint, PlotPoints, Span, VLine};
 
+use super::export::{PlotData, PlotExport, export_menu_with_ui};
 use super::{Panel, PanelContext, heading_ui, task_color};
 use crate::tasks::Epoch;
 use crate::train::probe::{TaskTrajectories, Trajectories};
@@ -25,6 +26,21 @@ pub struct TrajectoriesPanel {
     trial: usize,
     /// Heat-map textures and what they were built from.
     textures: Vec<(HeatKey, egui::TextureHandle)>,
+    /// Where each plot was drawn last frame (an exported PNG is cropped to it).
+    rects: PlotRects,
+}
+
+/// The screen rects of the panel's three plots.
+struct PlotRects {
+    inputs: egui::Rect,
+    outputs: egui::Rect,
+    units: egui::Rect,
+}
+
+impl Default for PlotRects {
+    fn default() -> Self {
+        Self { inputs: egui::Rect::NOTHING, outputs: egui::Rect::NOTHING, units: egui::Rect::NOTHING }
+    }
 }
 
 /// What a heat-map texture shows: which data (by address), task, trial and which map.
@@ -114,14 +130,7 @@ impl TrajectoriesPanel {
                 "On: every hidden unit as one row of a heat map. Off: lines for the most variable units of this trial.",
             );
             ui.separator();
-            let mut about = format!("step {}", data.step);
-            if data.ambiguity.level != data.ambiguity.kind.clean_level() {
-                about += &format!(", cue {} {:.2}", data.ambiguity.kind.name(), data.ambiguity.level);
-            }
-            if !data.lesioned.is_empty() {
-                about += &format!(", {} lesioned", crate::model::Pathway::set_label(&data.lesioned));
-            }
-            ui.weak(about).on_hover_text("The network shown: its training step, and any ambiguity or lesions applied");
+            ui.weak(about_network(data)).on_hover_text("The network shown: its training step, and any ambiguity or lesions applied");
         });
     }
 
@@ -134,8 +143,8 @@ impl TrajectoriesPanel {
         let duration = t.steps as f64 * dt;
         let ring = t.n_out - 1;
         let ring_heat = ring > 4; // the ring encoding; compact outputs are drawn as lines
-        let caption = ui.text_style_height(&egui::TextStyle::Body) + 2.0 * ui.spacing().item_spacing.y;
-        // three plots, each under a one-line caption
+        let caption = ui.text_style_height(&egui::TextStyle::Body).max(ui.spacing().interact_size.y) + 2.0 * ui.spacing().item_spacing.y;
+        // three plots, each under a one-line caption with its Export menu
         let height = ((ui.available_height() - 3.0 * caption - 12.0) / 3.0).max(70.0);
         let link = egui::Id::unique("trajectory-time");
         let color = task_color(self.task);
@@ -154,19 +163,29 @@ impl TrajectoriesPanel {
             .units_heat_map
             .then(|| self.texture(ui, key(HeatMap::Units), || heat_image(t, trial, HeatMap::Units)));
 
-        ui.label("Inputs: fixation cue (bottom row), ring 1, ring 2")
-            .on_hover_text("Brightness is the input's value at each time; a stimulus is a bright bump on a ring");
+        let about = about_network(data);
+        let rects = &mut self.rects;
+        ui.horizontal(|ui| {
+            ui.label("Inputs: fixation cue (bottom row), ring 1, ring 2")
+                .on_hover_text("Brightness is the input's value at each time; a stimulus is a bright bump on a ring");
+            export_menu_with_ui(ui, cx.files, rects.inputs, false, || inputs_export(t, trial, &about));
+        });
         let n_in = t.n_in as f64;
-        time_plot("traj-inputs", link, height, duration).y_axis_label("input").show(ui, |plot_ui| {
+        // each scope's rect holds its plot with axes and tick labels (the PNG export's crop)
+        let shown = ui.scope(|ui| time_plot("traj-inputs", link, height, duration).y_axis_label("input").show(ui, |plot_ui| {
             plot_ui.image(PlotImage::new("inputs", inputs.id(), PlotPoint::new(duration / 2.0, n_in / 2.0), [duration as f32, n_in as f32]));
             epochs_ui(plot_ui, &t.epochs, dt, false);
-        });
+        }));
+        rects.inputs = shown.response.rect;
 
-        ui.label("Fixation output and response").on_hover_text(
-            "Left axis 0–1: the fixation output (solid) against its target (dashed). Above it, the response \
-             ring: the target (upper block) and the network's output (lower block)",
-        );
-        time_plot("traj-outputs", link, height, duration).y_axis_label("output").show(ui, |plot_ui| {
+        ui.horizontal(|ui| {
+            ui.label("Fixation output and response").on_hover_text(
+                "Left axis 0–1: the fixation output (solid) against its target (dashed). Above it, the response \
+                 ring: the target (upper block) and the network's output (lower block)",
+            );
+            export_menu_with_ui(ui, cx.files, rects.outputs, !ring_heat, || outputs_export(t, trial, ring_heat, &about));
+        });
+        let shown = ui.scope(|ui| time_plot("traj-outputs", link, height, duration).y_axis_label("output").show(ui, |plot_ui| {
             epochs_ui(plot_ui, &t.epochs, dt, true);
             let series = |of: &dyn Fn(usize) -> f32| -> Vec<[f64; 2]> {
                 (0..t.steps).map(|s| [s as f64 * dt + dt / 2.0, of(s) as f64]).collect()
@@ -198,16 +217,21 @@ impl TrajectoriesPanel {
                     }
                 }
             }
-        });
+        }));
+        rects.outputs = shown.response.rect;
 
         let n = t.n_units as f64;
         let max_rate = (0..t.steps).flat_map(|s| t.rate(trial, s).iter().copied()).fold(0.0f32, f32::max);
-        ui.label(format!("Hidden units (largest rate in this trial {max_rate:.2})")).on_hover_text(
-            "The firing rate of the recurrent units over time: one row per unit (heat map, scaled to the largest \
-             rate of the trial), or the most variable units as lines",
-        );
-        let plot = time_plot("traj-units", link, height, duration).y_axis_label(if units.is_some() { "unit" } else { "rate" });
-        plot.show(ui, |plot_ui| match &units {
+        let heat = units.is_some();
+        ui.horizontal(|ui| {
+            ui.label(format!("Hidden units (largest rate in this trial {max_rate:.2})")).on_hover_text(
+                "The firing rate of the recurrent units over time: one row per unit (heat map, scaled to the largest \
+                 rate of the trial), or the most variable units as lines",
+            );
+            export_menu_with_ui(ui, cx.files, rects.units, !heat, || units_export(t, trial, heat, &about));
+        });
+        let plot = time_plot("traj-units", link, height, duration).y_axis_label(if heat { "unit" } else { "rate" });
+        let shown = ui.scope(|ui| plot.show(ui, |plot_ui| match &units {
             Some(texture) => {
                 plot_ui.image(PlotImage::new("units", texture.id(), PlotPoint::new(duration / 2.0, n / 2.0), [duration as f32, n as f32]));
                 epochs_ui(plot_ui, &t.epochs, dt, false);
@@ -220,7 +244,8 @@ impl TrajectoriesPanel {
                     plot_ui.line(Line::new(format!("unit {unit}"), PlotPoints::from(points)).width(1.5));
                 }
             }
-        });
+        }));
+        rects.units = shown.response.rect;
     }
 
     /// The texture for `key`, rebuilt by `make` only when the key changed.
@@ -239,6 +264,84 @@ impl TrajectoriesPanel {
         self.textures.push((key, handle.clone()));
         handle
     }
+}
+
+/// "step 40, mixture 0.50, bias lesioned": the network the trajectories come from.
+fn about_network(data: &Trajectories) -> String {
+    let mut about = format!("step {}", data.step);
+    if data.ambiguity.level != data.ambiguity.kind.clean_level() {
+        about += &format!(", cue {} {:.2}", data.ambiguity.kind.name(), data.ambiguity.level);
+    }
+    if !data.lesioned.is_empty() {
+        about += &format!(", {} lesioned", crate::model::Pathway::set_label(&data.lesioned));
+    }
+    about
+}
+
+/// The middle of every step of the trial, in ms (where the plots draw each step's value).
+fn step_times(t: &TaskTrajectories) -> Vec<f64> {
+    let dt = t.dt_ms as f64;
+    (0..t.steps).map(|s| s as f64 * dt + dt / 2.0).collect()
+}
+
+/// `what` for one trial: the file name stem ("units-dly-go-trial3") and the title.
+fn export_named(what: &str, title: &str, t: &TaskTrajectories, trial: usize, about: &str, data: PlotData) -> PlotExport {
+    let task = t.task.label().to_lowercase().replace(' ', "-");
+    PlotExport {
+        name: format!("{what}-{task}-trial{}", trial + 1),
+        title: format!("{title}: {}, trial {} ({about})", t.task.label(), trial + 1),
+        x_label: "time (ms)".into(),
+        y_label: if what == "units" { "rate".into() } else { "value".into() },
+        log_y: false,
+        data,
+    }
+}
+
+/// One column per channel of `of(step)` over the trial.
+fn channel(t: &TaskTrajectories, name: String, of: impl Fn(usize) -> f32) -> (String, Vec<f64>) {
+    (name, (0..t.steps).map(|s| of(s) as f64).collect())
+}
+
+/// The inputs heat map's data: one row per step; fixation, then ring 1 and ring 2 unit by unit.
+fn inputs_export(t: &TaskTrajectories, trial: usize, about: &str) -> PlotExport {
+    let ring = t.n_in.saturating_sub(1) / 2;
+    let name = |i: usize| match i {
+        0 => "fixation".to_string(),
+        i if i <= ring => format!("ring 1 unit {}", i - 1),
+        i => format!("ring 2 unit {}", i - 1 - ring),
+    };
+    let columns = (0..t.n_in).map(|i| channel(t, name(i), |s| t.input(trial, s)[i])).collect();
+    let data = PlotData::Columns { x: step_times(t), columns, heat: true };
+    export_named("inputs", "Inputs", t, trial, about, data)
+}
+
+/// The outputs plot's data: the fixation target and output, then the response ring's target
+/// and output unit by unit (`ring_heat`, drawn as heat maps), or the compact (cos, sin) lines.
+fn outputs_export(t: &TaskTrajectories, trial: usize, ring_heat: bool, about: &str) -> PlotExport {
+    let mut columns = vec![
+        channel(t, "fixation target".into(), |s| t.target(trial, s)[0]),
+        channel(t, "fixation output".into(), |s| t.output(trial, s)[0]),
+    ];
+    if ring_heat {
+        columns.extend((1..t.n_out).map(|c| channel(t, format!("target ring unit {}", c - 1), |s| t.target(trial, s)[c])));
+        columns.extend((1..t.n_out).map(|c| channel(t, format!("output ring unit {}", c - 1), |s| t.output(trial, s)[c])));
+    } else {
+        for c in 1..t.n_out {
+            let name = if c == 1 { "cos" } else { "sin" };
+            columns.push(channel(t, format!("{name} target"), |s| t.target(trial, s)[c]));
+            columns.push(channel(t, format!("{name} output"), |s| t.output(trial, s)[c]));
+        }
+    }
+    let data = PlotData::Columns { x: step_times(t), columns, heat: ring_heat };
+    export_named("outputs", "Outputs and targets", t, trial, about, data)
+}
+
+/// The hidden units plot's data: every unit (`heat`) or the most variable ones drawn as lines.
+fn units_export(t: &TaskTrajectories, trial: usize, heat: bool, about: &str) -> PlotExport {
+    let units: Vec<usize> = if heat { (0..t.n_units).collect() } else { most_variable_units(t, trial, UNIT_LINES) };
+    let columns = units.into_iter().map(|u| channel(t, format!("unit {u}"), |s| t.rate(trial, s)[u])).collect();
+    let data = PlotData::Columns { x: step_times(t), columns, heat };
+    export_named("units", "Hidden units", t, trial, about, data)
 }
 
 /// A plot with time (ms) on x, linked to the panel's other plots.
@@ -340,5 +443,45 @@ mod tests {
         assert_eq!(colormap(1.0), egui::Color32::from_rgb(253, 231, 37));
         assert_eq!(colormap(7.0), colormap(1.0));
         assert_eq!(colormap(f32::NAN), colormap(0.0));
+    }
+
+    /// One trial of two 20 ms steps: 5 inputs (fixation, two rings of 2), compact outputs
+    /// (fixation, cos, sin), 2 units.
+    fn tiny_trial() -> TaskTrajectories {
+        TaskTrajectories {
+            task: crate::tasks::Task::FdGo,
+            trials: 1,
+            steps: 2,
+            n_in: 5,
+            n_out: 3,
+            n_units: 2,
+            dt_ms: 20.0,
+            epochs: Vec::new(),
+            // binary fractions, so that the f32 → f64 values print short
+            inputs: vec![1.0, 0.125, 0.25, 0.375, 0.5, 0.0, 0.625, 0.75, 0.875, 1.5],
+            targets: vec![0.875, 0.0, 0.0, 0.0625, 1.0, 0.0],
+            outputs: vec![0.5, 0.25, 0.125, 0.0625, 0.75, 0.375],
+            rates: vec![0.5, 2.0, 0.25, 0.0],
+            correct: vec![1.0],
+        }
+    }
+
+    #[test]
+    fn exports_have_a_row_per_step_and_a_column_per_channel() {
+        let t = tiny_trial();
+        let csv = inputs_export(&t, 0, "step 0").to_csv();
+        let header = "time (ms),fixation,ring 1 unit 0,ring 1 unit 1,ring 2 unit 0,ring 2 unit 1";
+        assert_eq!(csv, format!("{header}\n10,1,0.125,0.25,0.375,0.5\n30,0,0.625,0.75,0.875,1.5\n"));
+        let outputs = outputs_export(&t, 0, false, "step 0");
+        assert!(outputs.data.svg_supported(), "compact outputs are lines");
+        let csv = outputs.to_csv();
+        assert_eq!(csv.lines().next(), Some("time (ms),fixation target,fixation output,cos target,cos output,sin target,sin output"));
+        assert_eq!(csv.lines().nth(2), Some("30,0.0625,0.0625,1,0.75,0,0.375"));
+        let units = units_export(&t, 0, true, "step 0");
+        assert!(!units.data.svg_supported(), "the heat map has no SVG");
+        assert_eq!(units.name, "units-go-trial1");
+        assert_eq!(units.to_csv(), "time (ms),unit 0,unit 1\n10,0.5,2\n30,0.25,0\n");
+        // as lines: the most variable unit first
+        assert_eq!(units_export(&t, 0, false, "step 0").to_csv().lines().next(), Some("time (ms),unit 1,unit 0"));
     }
 }
