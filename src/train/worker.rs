@@ -570,22 +570,27 @@ impl WorkerState {
         }
     }
 
-    fn reset(&mut self, config: Config) {
-        self.config = config;
-        self.train_secs = 0.0;
+    /// Forget what belonged to the previous network: the speed window, the loss accumulator,
+    /// the snapshot and every analysis (lesions and ambiguity are kept, like the UI's).
+    fn forget_network(&mut self) {
         self.step_times.clear();
-        self.history.clear();
         (self.loss_sum, self.loss_count) = (0.0, 0);
         if let Ok(mut slot) = self.snapshot.lock() {
             *slot = None;
         }
-        // a new network: its analyses start over (lesions and ambiguity are kept, like the UI's)
         self.latest = Snapshot::default();
         self.pca = None;
         self.evals_since_fit = 0;
         self.sweep = None;
         self.dirty = Dirty::default();
         self.probe = None;
+    }
+
+    fn reset(&mut self, config: Config) {
+        self.config = config;
+        self.train_secs = 0.0;
+        self.history.clear();
+        self.forget_network();
         self.outbox.emit(Event::Reset(Box::new(self.config.clone())));
         let config = self.config.clone();
         let created = catch_unwind(AssertUnwindSafe(|| Trainer::new(config)));
@@ -753,19 +758,8 @@ impl WorkerState {
         self.trainer = Some(trainer);
         self.run_state = state;
         self.train_secs = train_secs;
-        self.step_times.clear();
         self.history = history.clone();
-        (self.loss_sum, self.loss_count) = (0.0, 0);
-        if let Ok(mut slot) = self.snapshot.lock() {
-            *slot = None;
-        }
-        // another network: its analyses start over, as after a reset
-        self.latest = Snapshot::default();
-        self.pca = None;
-        self.evals_since_fit = 0;
-        self.sweep = None;
-        self.dirty = Dirty::default();
-        self.probe = None;
+        self.forget_network();
         self.outbox.emit(Event::CheckpointLoaded(Box::new(LoadedRun {
             path,
             config: self.config.clone(),
