@@ -116,6 +116,15 @@ impl StepMap {
         }
     }
 
+    /// The rates r of a state: s itself in the rate form, φ(x) in the voltage form (so points
+    /// found in either form can be placed in the PCA space of the recorded rates).
+    pub fn rates_of(&self, s: &DVector<f64>) -> DVector<f64> {
+        match self.state_form {
+            StateForm::Rate => s.clone(),
+            StateForm::Voltage => s.map(|x| phi(self.activation, x)),
+        }
+    }
+
     pub fn n_units(&self) -> usize {
         self.w.nrows()
     }
