@@ -18,7 +18,9 @@ use crate::train::metrics::{self, METRICS_FILE, MetricsRow};
 use crate::train::eval::{EvalOptions, Evaluation, evaluate_params};
 use crate::train::{self, ProgressSink, RunEnd, StepReport, Trainer};
 
+mod analyze;
 mod sweep;
+pub use analyze::AnalyzeArgs;
 pub use sweep::{PackingArgs, SweepCommand};
 
 /// modulab: watch a recurrent network learn many tasks at once, and how neuromodulation
@@ -49,6 +51,9 @@ pub enum Command {
         #[command(subcommand)]
         command: SweepCommand,
     },
+    /// Analyse one trained run's dynamics (MODEL.md §4C): PCA, subspace angles, task variance,
+    /// fixed points and connectivity spectra, as CSV tables and figures in --out.
+    Analyze(AnalyzeArgs),
     /// Open the desktop app (also what `modulab` with no command does).
     Gui(GuiArgs),
 }
@@ -199,6 +204,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Tasks { command } => tasks_cmd(command),
         Command::Gui(args) => gui_cmd(args),
         Command::Sweep { command } => sweep::run(command),
+        Command::Analyze(args) => analyze::run(args),
         Command::Presets => {
             for (name, text) in config::PRESETS {
                 println!("{name:<14} {}", config::preset_summary(text).split_once(": ").map_or("", |(_, d)| d));

@@ -25,6 +25,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// (x, low, high): a shaded band around the line, e.g. min–max over seeds.
     pub band: Vec<(f64, f64, f64)>,
+    /// Points only, no connecting line (a scatter, e.g. eigenvalues in the complex plane).
+    pub markers_only: bool,
 }
 
 /// A line chart: x against y, one line per series.
@@ -140,7 +142,9 @@ impl LineChart {
         for (i, s) in self.series.iter().enumerate() {
             let color = series_color(s, i);
             let points: Vec<String> = s.points.iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(y.clamp(y_lo, y_hi)))).collect();
-            let _ = write!(svg, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2.2"/>"#, points.join(" "));
+            if !s.markers_only {
+                let _ = write!(svg, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2.2"/>"#, points.join(" "));
+            }
             for (x, y) in &s.points {
                 let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"/>"#, sx(*x), sy(y.clamp(y_lo, y_hi)));
             }

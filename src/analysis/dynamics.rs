@@ -7,7 +7,7 @@
 //! form (x' = (1−α) x + α g ⊙ (W(c) φ(x) + W_in u + b + E c)). Recurrent noise is left out: fixed
 //! points are those of the noise-free system.
 
-use nalgebra::{Complex, DMatrix, DVector};
+use nalgebra::{Complex, DMatrix, DVector, Schur};
 
 use crate::config::Config;
 use crate::model::params::{self, ParamSet};
@@ -116,6 +116,15 @@ impl StepMap {
         }
     }
 
+    /// The rates r of a state: s itself in the rate form, φ(x) in the voltage form (so points
+    /// found in either form can be placed in the PCA space of the recorded rates).
+    pub fn rates_of(&self, s: &DVector<f64>) -> DVector<f64> {
+        match self.state_form {
+            StateForm::Rate => s.clone(),
+            StateForm::Voltage => s.map(|x| phi(self.activation, x)),
+        }
+    }
+
     pub fn n_units(&self) -> usize {
         self.w.nrows()
     }
@@ -170,8 +179,26 @@ impl StepMap {
     pub fn connectivity_spectrum(&self) -> Vec<Complex<f64>> {
         let n = self.n_units();
         let effective = DMatrix::from_fn(n, n, |i, k| self.gain[i] * self.w[(i, k)]);
-        sorted_by_modulus(effective.complex_eigenvalues().iter().copied().collect())
+        sorted_by_modulus(eigenvalues(effective))
     }
+}
+
+/// Eigenvalues of a square matrix. nalgebra's `complex_eigenvalues` iterates its Schur
+/// decomposition without a bound and never returns on some matrices (seen on ReLU Jacobians at
+/// fixed points, whose rows of silent units are exactly zero), so the iterations are bounded; when
+/// they do not converge, the matrix is perturbed by a tiny fixed amount (moving the eigenvalues by
+/// about that much) and tried again. If that fails too, every eigenvalue is NaN: no stability is
+/// claimed that was not computed.
+fn eigenvalues(m: DMatrix<f64>) -> Vec<Complex<f64>> {
+    let n = m.nrows();
+    for perturbation in [0.0, 1e-12, 1e-9] {
+        // a fixed, asymmetric pattern so exact zeros and symmetries are broken deterministically
+        let tried = DMatrix::from_fn(n, n, |i, j| m[(i, j)] + perturbation * (((i * 7 + j * 13) % 17) as f64 / 17.0 - 0.5));
+        if let Some(schur) = Schur::try_new(tried, f64::EPSILON, 100 * n.max(10)) {
+            return schur.complex_eigenvalues().iter().copied().collect();
+        }
+    }
+    vec![Complex::new(f64::NAN, f64::NAN); n]
 }
 
 fn sorted_by_modulus(mut values: Vec<Complex<f64>>) -> Vec<Complex<f64>> {
@@ -270,7 +297,7 @@ pub fn find_fixed_points(map: &StepMap, d: &DVector<f64>, starts: &[DVector<f64>
         }
     }
     for point in &mut found {
-        point.eigenvalues = sorted_by_modulus(map.jacobian(&point.state, d).complex_eigenvalues().iter().copied().collect());
+        point.eigenvalues = sorted_by_modulus(eigenvalues(map.jacobian(&point.state, d)));
     }
     found.sort_by(|a, b| b.hits.cmp(&a.hits));
     found

@@ -2,6 +2,7 @@
 //! fixed points, connectivity spectra).
 
 pub mod ambiguity;
+pub mod analyze;
 pub mod dynamics;
 pub mod packing;
 pub mod pca;

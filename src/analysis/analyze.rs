@@ -1,0 +1,388 @@
+//! `modulab analyze` (MODEL.md §4C): the dynamics of one trained network, as tables and figures.
+//!
+//! Every analysis works on the same noise-free test trials (`trials` per trained task, drawn from
+//! a fixed stream so the result depends only on the run and the options):
+//! - PCA of the hidden rates pooled over every task, and each task's participation ratio;
+//! - principal angles between the tasks' own top-k PCA subspaces;
+//! - Yang et al. (2019)'s normalised task variance per unit, units grouped by preferred task;
+//! - fixed and slow points under each task's context and stimulus-epoch input;
+//! - the spectrum of the effective recurrent connectivity under each task's context.
+
+use nalgebra::{DMatrix, DVector};
+
+use super::dynamics::{FixedPoint, FixedPointOptions, StepMap, find_fixed_points};
+use super::{Ambiguity, Covariance, Pca, PcaError};
+use crate::config::Config;
+use crate::model::{ParamSet, Pathway};
+use crate::plot::{HeatMaps, HeatPanel, LineChart, Series};
+use crate::rng::Rng;
+use crate::tasks::{self, Task};
+use crate::train::probe::{ProbeTrials, TaskTrajectories, Trajectories, run_probe};
+use crate::train::{TrainError, rnn_spec};
+
+/// Separates the analysis trials' random stream from training, evaluation and the app's probes.
+const ANALYZE_STREAM: u64 = 0x616e_616c;
+/// Principal axes kept from the pooled PCA (for the projections; pca.csv lists every axis).
+const POOLED_COMPONENTS: usize = 10;
+/// A unit whose summed variance over tasks is below this fraction of the largest unit's is
+/// dropped from the task-variance table: it is silent, and normalising it would amplify noise.
+pub const NEGLIGIBLE_VARIANCE: f64 = 1e-3;
+
+#[derive(Clone, Debug)]
+pub struct AnalyzeOptions {
+    /// Noise-free test trials per task.
+    pub trials: usize,
+    /// Initial states of the fixed-point search per task.
+    pub fixed_point_starts: usize,
+    /// k: each task's subspace is its top-k principal axes.
+    pub subspace_dim: usize,
+    pub lesioned: Vec<Pathway>,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        Self { trials: 32, fixed_point_starts: 64, subspace_dim: 3, lesioned: Vec::new() }
+    }
+}
+
+/// A named CSV table and the figures, ready to be written.
+#[derive(Clone, Debug)]
+pub struct AnalyzeOutput {
+    /// (file name, contents)
+    pub tables: Vec<(&'static str, String)>,
+    /// (file stem, SVG)
+    pub figures: Vec<(&'static str, String)>,
+}
+
+/// The number of progress steps [`analyze`] reports: trajectories, PCA, angles, task variance,
+/// then fixed points and spectrum once per task.
+pub fn progress_steps(tasks: usize) -> u64 {
+    4 + 2 * tasks as u64
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error("PCA failed: {0}")]
+    Pca(#[from] PcaError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Draw `trials` noise-free trials per trained task and run them through the network.
+pub fn trajectories(config: &Config, params: &ParamSet, step: u64, options: &AnalyzeOptions) -> Result<Trajectories, TrainError> {
+    let alpha = rnn_spec(config).alpha;
+    let mut rng = Rng::seed_from(config.train.seed ^ 0x5EED_E7A1).fork(ANALYZE_STREAM);
+    let batches = config
+        .train
+        .tasks
+        .iter()
+        .map(|task| tasks::generate(*task, &config.tasks, options.trials, alpha, &mut rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    run_probe(config, params, step, &ProbeTrials { batches }, Ambiguity::none(), &options.lesioned)
+}
+
+/// Run every analysis. `progress` is called [`progress_steps`] times.
+pub fn analyze(
+    config: &Config,
+    params: &ParamSet,
+    step: u64,
+    options: &AnalyzeOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<AnalyzeOutput, AnalyzeError> {
+    if options.trials == 0 || options.subspace_dim == 0 {
+        return Err(AnalyzeError::Invalid("trials and subspace dimension must be at least 1".into()));
+    }
+    let traj = trajectories(config, params, step, options)?;
+    progress("trajectories");
+    let n = config.model.n_units;
+    let names: Vec<&str> = traj.tasks.iter().map(|t| t.task.name()).collect();
+
+    // 1. pooled PCA and participation ratios
+    let mut pooled = Covariance::new(n);
+    traj.tasks.iter().for_each(|t| pooled.add_rows(&t.rates));
+    let pca = pooled.fit(POOLED_COMPONENTS.min(n))?;
+    let task_pcas = traj
+        .tasks
+        .iter()
+        .map(|t| Pca::fit(&t.rates, n, options.subspace_dim.min(n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tables = vec![("pca.csv", pca_csv(&pca.explained_variance_ratio()))];
+    let mut participation = String::from("task,participation_ratio\n");
+    for (name, p) in names.iter().zip(&task_pcas) {
+        participation.push_str(&format!("{name},{:.6}\n", p.participation_ratio()));
+    }
+    participation.push_str(&format!("pooled,{:.6}\n", pca.participation_ratio()));
+    tables.push(("participation.csv", participation));
+    let mut figures = vec![("pca", pca_chart(&pca, &traj.tasks).to_svg())];
+    progress("PCA");
+
+    // 2. principal angles between task subspaces
+    let bases: Vec<DMatrix<f64>> = task_pcas.iter().map(basis).collect();
+    tables.push(("angles.csv", angles_csv(&names, &bases, options.subspace_dim.min(n))));
+    progress("principal angles");
+
+    // 3. normalised task variance
+    let variance = TaskVariance::new(&traj.tasks);
+    tables.push(("task_variance.csv", variance.csv(&names)));
+    figures.push(("task_variance", variance.heat_maps(&names).to_svg()));
+    progress("task variance");
+
+    // 4. fixed points and 5. connectivity spectra, per task context
+    let k = config.train.tasks.len();
+    let fp_options = FixedPointOptions::default();
+    let mut fixed = String::from("task,point,speed,stable,unstable_dims,max_abs_eigenvalue,hits,pc1,pc2,pc3\n");
+    let mut spectrum = String::from("task,index,re,im,modulus\n");
+    let mut scatter = Vec::new();
+    for (index, t) in traj.tasks.iter().enumerate() {
+        let mut c = vec![0.0f32; k];
+        c[index] = 1.0;
+        let map = StepMap::new(config, params, &c, &options.lesioned);
+        let u = stimulus_input(t);
+        let drive = map.drive_with_input(u);
+        let starts = sample_states(t, options.fixed_point_starts);
+        let points = find_fixed_points(&map, &drive, &starts, &fp_options);
+        for (i, p) in points.iter().enumerate() {
+            fixed.push_str(&fixed_point_line(t.task, i, p, &map, &pca));
+        }
+        progress("fixed points");
+        let eigenvalues = map.connectivity_spectrum();
+        for (i, e) in eigenvalues.iter().enumerate() {
+            spectrum.push_str(&format!("{},{i},{:.6},{:.6},{:.6}\n", t.task.name(), e.re, e.im, e.norm()));
+        }
+        scatter.push(Series {
+            name: t.task.name().to_string(),
+            points: eigenvalues.iter().map(|e| (e.re, e.im)).collect(),
+            markers_only: true,
+            ..Series::default()
+        });
+        progress("spectrum");
+    }
+    tables.push(("fixed_points.csv", fixed));
+    tables.push(("spectrum.csv", spectrum));
+    let chart = LineChart {
+        title: "Effective connectivity eigenvalues per task context".into(),
+        x_label: "Re λ".into(),
+        y_label: "Im λ".into(),
+        y_range: None,
+        series: scatter,
+    };
+    figures.push(("spectrum", chart.to_svg()));
+    Ok(AnalyzeOutput { tables, figures })
+}
+
+/// `pc,variance_ratio,cumulative` for every axis.
+fn pca_csv(ratios: &[f64]) -> String {
+    let mut text = String::from("pc,variance_ratio,cumulative\n");
+    let mut cumulative = 0.0;
+    for (i, r) in ratios.iter().enumerate() {
+        cumulative += r;
+        text.push_str(&format!("{},{r:.6},{cumulative:.6}\n", i + 1));
+    }
+    text
+}
+
+/// Each task's trial-averaged trajectory on PC1–PC2 of the pooled fit.
+fn pca_chart(pca: &Pca, tasks: &[TaskTrajectories]) -> LineChart {
+    let k = pca.n_components();
+    let series = tasks
+        .iter()
+        .map(|t| {
+            let projected = pca.project(&t.mean_rates());
+            let points = projected.chunks_exact(k).map(|c| (c[0] as f64, c.get(1).copied().unwrap_or(0.0) as f64)).collect();
+            Series { name: t.task.name().to_string(), points, ..Series::default() }
+        })
+        .collect();
+    LineChart { title: "Mean trajectories on the pooled principal axes".into(), x_label: "PC1".into(), y_label: "PC2".into(), y_range: None, series }
+}
+
+/// The fit's axes as the orthonormal columns of an [N, k] matrix.
+fn basis(pca: &Pca) -> DMatrix<f64> {
+    DMatrix::from_fn(pca.dim(), pca.n_components(), |i, j| pca.axis(j)[i])
+}
+
+/// Principal angles (degrees, smallest first) between the column spaces of two matrices with
+/// orthonormal columns: the arc-cosines of the singular values of QaᵀQb.
+pub fn principal_angles(qa: &DMatrix<f64>, qb: &DMatrix<f64>) -> Vec<f64> {
+    let overlap = qa.transpose() * qb;
+    let mut cosines: Vec<f64> = overlap.svd(false, false).singular_values.iter().copied().collect();
+    // singular values come unsorted from nalgebra; largest cosine = smallest angle
+    cosines.sort_by(|a, b| b.total_cmp(a));
+    cosines.iter().map(|c| c.clamp(-1.0, 1.0).acos().to_degrees()).collect()
+}
+
+fn angles_csv(names: &[&str], bases: &[DMatrix<f64>], k: usize) -> String {
+    let mut text = String::from("task_a,task_b");
+    (1..=k).for_each(|i| text.push_str(&format!(",angle_{i}_deg")));
+    text.push('\n');
+    for a in 0..bases.len() {
+        for b in a + 1..bases.len() {
+            let angles = principal_angles(&bases[a], &bases[b]);
+            text.push_str(&format!("{},{}", names[a], names[b]));
+            // a task with fewer than k axes (tiny networks) leaves the missing angles empty
+            (0..k).for_each(|i| text.push_str(&angles.get(i).map_or(",".to_string(), |v| format!(",{v:.4}"))));
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// Yang et al. (2019)'s task variance: for each unit and task, the variance of the unit's rate
+/// over every trial and step of the task; normalised by the unit's largest over tasks.
+#[derive(Clone, Debug)]
+pub struct TaskVariance {
+    /// The kept units (summed variance above [`NEGLIGIBLE_VARIANCE`] of the largest), in
+    /// display order: grouped by preferred task (task order), most selective first.
+    pub units: Vec<usize>,
+    /// normalised[i][t] for kept unit `units[i]`; each row's maximum is 1.
+    pub normalised: Vec<Vec<f64>>,
+}
+
+impl TaskVariance {
+    pub fn new(tasks: &[TaskTrajectories]) -> Self {
+        let n = tasks.first().map_or(0, |t| t.n_units);
+        // raw[t][unit]
+        let raw: Vec<Vec<f64>> = tasks
+            .iter()
+            .map(|t| {
+                let mut cov = Covariance::new(n.max(1));
+                cov.add_rows(&t.rates);
+                let m = cov.matrix().unwrap_or_else(|_| vec![0.0; n * n]);
+                (0..n).map(|i| m[i * n + i].max(0.0)).collect()
+            })
+            .collect();
+        Self::from_raw(&raw, n)
+    }
+
+    /// From raw variances `raw[task][unit]`.
+    pub fn from_raw(raw: &[Vec<f64>], n: usize) -> Self {
+        let totals: Vec<f64> = (0..n).map(|i| raw.iter().map(|t| t[i]).sum()).collect();
+        let largest = totals.iter().copied().fold(0.0, f64::max);
+        let mut rows: Vec<(usize, usize, f64, Vec<f64>)> = Vec::new();
+        for i in (0..n).filter(|&i| largest > 0.0 && totals[i] > NEGLIGIBLE_VARIANCE * largest) {
+            let max = raw.iter().map(|t| t[i]).fold(0.0, f64::max);
+            let row: Vec<f64> = raw.iter().map(|t| t[i] / max).collect();
+            let preferred = row.iter().position(|v| *v == 1.0).unwrap_or(0);
+            // selectivity: a unit active in one task only sums to 1, one active in all to K
+            let spread: f64 = row.iter().sum();
+            rows.push((preferred, i, spread, row));
+        }
+        // deterministic: preferred task, then most selective, then unit index
+        rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.total_cmp(&b.2)).then(a.1.cmp(&b.1)));
+        Self { units: rows.iter().map(|r| r.1).collect(), normalised: rows.into_iter().map(|r| r.3).collect() }
+    }
+
+    /// `unit,preferred_task,<one column per task>`, in display order.
+    pub fn csv(&self, names: &[&str]) -> String {
+        let mut text = String::from("unit,preferred_task");
+        names.iter().for_each(|n| text.push_str(&format!(",{n}")));
+        text.push('\n');
+        for (unit, row) in self.units.iter().zip(&self.normalised) {
+            let preferred = row.iter().position(|v| *v == 1.0).unwrap_or(0);
+            text.push_str(&format!("{unit},{}", names[preferred]));
+            row.iter().for_each(|v| text.push_str(&format!(",{v:.6}")));
+            text.push('\n');
+        }
+        text
+    }
+
+    pub fn heat_maps(&self, names: &[&str]) -> HeatMaps {
+        HeatMaps {
+            title: "Normalised task variance".into(),
+            x_label: "task".into(),
+            y_label: "unit (grouped by preferred task)".into(),
+            col_labels: names.iter().map(|s| s.to_string()).collect(),
+            row_labels: self.units.iter().map(|u| u.to_string()).collect(),
+            range: (0.0, 1.0),
+            colorbar_label: "variance / unit's max".into(),
+            panels: vec![HeatPanel {
+                title: String::new(),
+                values: self.normalised.iter().map(|row| row.iter().map(|v| Some(*v)).collect()).collect(),
+            }],
+        }
+    }
+}
+
+/// The input mid-way through the first trial's stimulus epoch (the first epoch named
+/// "stimulus"; the trial's middle step when a task has none): the constant input whose fixed
+/// points organise the stimulus-period dynamics.
+fn stimulus_input(t: &TaskTrajectories) -> &[f32] {
+    let step = t.epochs.iter().find(|e| e.name == "stimulus").map_or(t.steps / 2, |e| (e.start + e.end) / 2);
+    t.input(0, step.min(t.steps - 1))
+}
+
+/// `count` states spread evenly over the task's trials and steps (deterministic). They are
+/// rates; in the voltage form they serve as starting guesses for x, which the search corrects.
+fn sample_states(t: &TaskTrajectories, count: usize) -> Vec<DVector<f64>> {
+    let total = t.trials * t.steps;
+    (0..count.min(total))
+        .map(|i| {
+            let at = i * total / count.min(total);
+            let row = &t.rates[at * t.n_units..(at + 1) * t.n_units];
+            DVector::from_iterator(t.n_units, row.iter().map(|v| *v as f64))
+        })
+        .collect()
+}
+
+fn fixed_point_line(task: Task, index: usize, p: &FixedPoint, map: &StepMap, pca: &Pca) -> String {
+    let rates: Vec<f32> = map.rates_of(&p.state).iter().map(|v| *v as f32).collect();
+    let coords = pca.project(&rates);
+    let pc = |i: usize| coords.get(i).map_or(String::new(), |v| format!("{v:.6}"));
+    format!(
+        "{},{index},{:.3e},{},{},{:.6},{},{},{},{}\n",
+        task.name(),
+        p.speed,
+        p.is_stable(),
+        p.unstable_dimensions(),
+        p.eigenvalues.first().map_or(0.0, |e| e.norm()),
+        p.hits,
+        pc(0),
+        pc(1),
+        pc(2)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(n: usize, cols: &[usize]) -> DMatrix<f64> {
+        DMatrix::from_fn(n, cols.len(), |i, j| if i == cols[j] { 1.0 } else { 0.0 })
+    }
+
+    #[test]
+    fn principal_angles_of_identical_and_orthogonal_subspaces() {
+        let a = columns(6, &[0, 1, 2]);
+        assert!(principal_angles(&a, &a).iter().all(|x| x.abs() < 1e-6));
+        let b = columns(6, &[3, 4, 5]);
+        assert!(principal_angles(&a, &b).iter().all(|x| (x - 90.0).abs() < 1e-6));
+        // one shared axis, rotated within the plane: 0° then 90°
+        let c = columns(6, &[1, 4]);
+        let angles = principal_angles(&columns(6, &[0, 1]), &c);
+        assert!(angles[0].abs() < 1e-6 && (angles[1] - 90.0).abs() < 1e-6, "{angles:?}");
+        // a 45° rotation of one axis
+        let s = 0.5f64.sqrt();
+        let d = DMatrix::from_column_slice(3, 1, &[s, s, 0.0]);
+        let e = DMatrix::from_column_slice(3, 1, &[1.0, 0.0, 0.0]);
+        assert!((principal_angles(&d, &e)[0] - 45.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn task_variance_is_normalised_per_unit_and_drops_silent_units() {
+        // 3 tasks × 4 units; unit 3 is silent
+        let raw = vec![vec![4.0, 0.5, 1.0, 0.0], vec![2.0, 1.0, 1.0, 0.0], vec![0.0, 0.25, 1.0, 0.0]];
+        let tv = TaskVariance::from_raw(&raw, 4);
+        assert_eq!(tv.units.len(), 3);
+        for row in &tv.normalised {
+            let max = row.iter().copied().fold(0.0, f64::max);
+            assert!((max - 1.0).abs() < 1e-12, "{row:?}");
+        }
+        // unit 0 prefers task 0, unit 1 task 1; unit 2 ties (first task) but is the least selective
+        assert_eq!(tv.units, vec![0, 2, 1]);
+        assert_eq!(tv.normalised[0], vec![1.0, 0.5, 0.0]);
+        let csv = tv.csv(&["a", "b", "c"]);
+        assert_eq!(csv.lines().next(), Some("unit,preferred_task,a,b,c"));
+        assert!(csv.lines().nth(1).unwrap().starts_with("0,a,1.000000,0.500000,0.000000"));
+    }
+}

@@ -1,0 +1,80 @@
+//! `modulab analyze`: PCA, subspace angles, task variance, fixed points and connectivity spectra
+//! of one trained run (MODEL.md §4C).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::UsageError;
+use crate::analysis::analyze::{self, AnalyzeOptions};
+use crate::analysis::sweep::TrainedRun;
+use crate::model::Pathway;
+use crate::plot;
+use crate::train::checkpoint::write_atomic;
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// A run directory written by `modulab train`.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// Output directory.
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// Noise-free test trials per task.
+    #[arg(long, default_value_t = 32)]
+    pub trials: usize,
+    /// Initial states of the fixed-point search per task (the search dominates the run time).
+    #[arg(long = "fixed-point-starts", default_value_t = 64)]
+    pub fixed_point_starts: usize,
+    /// k: the principal angles compare each task's top-k principal axes.
+    #[arg(long = "subspace-dim", default_value_t = 3)]
+    pub subspace_dim: usize,
+    /// Analyse with this pathway lesioned (bias, gain or synaptic). Repeatable.
+    #[arg(long = "lesion", value_name = "PATHWAY")]
+    pub lesion: Vec<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: AnalyzeArgs) -> Result<()> {
+    if args.trials == 0 {
+        return Err(UsageError("--trials must be at least 1".into()).into());
+    }
+    if args.subspace_dim == 0 {
+        return Err(UsageError("--subspace-dim must be at least 1".into()).into());
+    }
+    let lesioned = args.lesion.iter().map(|l| Pathway::from_name(l).map_err(UsageError)).collect::<Result<Vec<_>, _>>()?;
+    let run = TrainedRun::load(&args.run).with_context(|| format!("cannot load run {}", args.run.display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    let options = AnalyzeOptions {
+        trials: args.trials,
+        fixed_point_starts: args.fixed_point_starts,
+        subspace_dim: args.subspace_dim,
+        lesioned,
+    };
+    let steps = analyze::progress_steps(run.config.train.tasks.len());
+    let progress = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(steps) };
+    progress.set_style(
+        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").expect("valid template"),
+    );
+    let output = analyze::analyze(&run.config, &run.params, run.step, &options, &mut |what| {
+        progress.set_message(what.to_string());
+        progress.inc(1);
+    })?;
+    progress.finish_and_clear();
+    let mut written = Vec::new();
+    for (name, text) in &output.tables {
+        let path = args.out.join(name);
+        write_atomic(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(name.to_string());
+    }
+    for (stem, svg) in &output.figures {
+        plot::write_figure(&args.out, stem, svg).map_err(anyhow::Error::msg)?;
+        written.push(format!("{stem}.png, {stem}.svg"));
+    }
+    println!("analysed {} (step {}); wrote {} in {}", run.name, run.step, written.join(", "), args.out.display());
+    Ok(())
+}

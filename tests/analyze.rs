@@ -1,0 +1,84 @@
+//! `modulab analyze` through the real binary, on a tiny trained run.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn modulab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modulab")).args(args).output().expect("the binary runs")
+}
+
+fn check(o: &Output) {
+    assert!(o.status.success(), "stdout: {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn analyze_writes_every_table_and_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    check(&modulab(&[
+        "train", "--preset", "quick", "--steps", "3", "--quiet", "--out", run.to_str().unwrap(),
+        "--set", "model.n_units=16", "--set", "train.batch_size=8", "--set", "train.eval_trials=8",
+        "--set", r#"model.pathways=["bias","gain"]"#,
+    ]));
+    let out = dir.path().join("analysis");
+    let args = ["analyze", "--run", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--trials", "8", "--fixed-point-starts", "8", "--quiet"];
+    check(&modulab(&args));
+    let headers = [
+        ("pca.csv", "pc,variance_ratio,cumulative"),
+        ("participation.csv", "task,participation_ratio"),
+        ("angles.csv", "task_a,task_b,angle_1_deg,angle_2_deg,angle_3_deg"),
+        ("fixed_points.csv", "task,point,speed,stable,unstable_dims,max_abs_eigenvalue,hits,pc1,pc2,pc3"),
+        ("spectrum.csv", "task,index,re,im,modulus"),
+    ];
+    for (file, header) in headers {
+        let text = read(&out.join(file));
+        assert_eq!(text.lines().next(), Some(header), "{file}");
+        assert!(text.lines().count() > 1, "{file} has no rows:\n{text}");
+    }
+    let pca = read(&out.join("pca.csv"));
+    assert_eq!(pca.lines().count(), 1 + 16);
+    let last: f64 = pca.lines().last().unwrap().split(',').nth(2).unwrap().parse().unwrap();
+    assert!((last - 1.0).abs() < 1e-3, "{pca}");
+    let participation = read(&out.join("participation.csv"));
+    assert!(participation.lines().last().unwrap().starts_with("pooled,"), "{participation}");
+    let variance = read(&out.join("task_variance.csv"));
+    assert!(variance.lines().next().unwrap().starts_with("unit,preferred_task,"), "{variance}");
+    for line in variance.lines().skip(1) {
+        let max = line.split(',').skip(2).map(|v| v.parse::<f64>().unwrap()).fold(0.0, f64::max);
+        assert!((max - 1.0).abs() < 1e-6, "{line}");
+    }
+    // 16 eigenvalues per task context
+    let spectrum = read(&out.join("spectrum.csv"));
+    assert_eq!((spectrum.lines().count() - 1) % 16, 0, "{spectrum}");
+    for figure in ["pca", "task_variance", "spectrum"] {
+        for ext in ["png", "svg"] {
+            let name = format!("{figure}.{ext}");
+            assert!(std::fs::metadata(out.join(&name)).unwrap().len() > 1000, "{name}");
+        }
+    }
+    // deterministic given the run and the options
+    let again = dir.path().join("again");
+    let mut args2 = args.to_vec();
+    args2[4] = again.to_str().unwrap();
+    check(&modulab(&args2));
+    for (file, _) in headers {
+        assert_eq!(read(&out.join(file)), read(&again.join(file)), "{file}");
+    }
+}
+
+#[test]
+fn a_bad_run_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = modulab(&["analyze", "--run", dir.path().join("missing").to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("cannot load run"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let o = modulab(&["analyze", "--run", ".", "--out", out.to_str().unwrap(), "--lesion", "nonsense", "--quiet"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}
