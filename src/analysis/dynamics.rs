@@ -170,6 +170,30 @@ impl StepMap {
         j
     }
 
+    /// Eigenvalues of ∂F/∂s at s, largest modulus first.
+    ///
+    /// A unit whose activation slope is zero (a silent ReLU unit) contributes a row (rate form)
+    /// or a column (voltage form) of the Jacobian that is (1−α) on the diagonal and zero
+    /// elsewhere, so after a permutation the Jacobian is block triangular: its eigenvalues are
+    /// 1−α once per silent unit plus those of the active units' block. Splitting them off is
+    /// exact, smaller, and avoids the exactly-zero rows the general eigen-solver struggles with.
+    pub fn jacobian_eigenvalues(&self, s: &DVector<f64>, d: &DVector<f64>) -> Vec<Complex<f64>> {
+        let slope: Vec<f64> = match self.state_form {
+            StateForm::Rate => {
+                let pre = (&self.w * s + d).component_mul(&self.gain);
+                (0..self.n_units()).map(|i| phi_prime(self.activation, pre[i]) * self.gain[i]).collect()
+            }
+            StateForm::Voltage => s.iter().map(|x| phi_prime(self.activation, *x)).collect(),
+        };
+        let active: Vec<usize> = (0..slope.len()).filter(|i| slope[*i] != 0.0).collect();
+        let silent = slope.len() - active.len();
+        let full = self.jacobian(s, d);
+        let block = DMatrix::from_fn(active.len(), active.len(), |i, k| full[(active[i], active[k])]);
+        let mut values = if active.is_empty() { Vec::new() } else { eigenvalues(block) };
+        values.extend(std::iter::repeat_n(Complex::new(1.0 - self.alpha, 0.0), silent));
+        sorted_by_modulus(values)
+    }
+
     /// q(s) = ½‖F(s) − s‖².
     pub fn speed(&self, s: &DVector<f64>, d: &DVector<f64>) -> f64 {
         0.5 * (self.step(s, d) - s).norm_squared()
@@ -297,7 +321,7 @@ pub fn find_fixed_points(map: &StepMap, d: &DVector<f64>, starts: &[DVector<f64>
         }
     }
     for point in &mut found {
-        point.eigenvalues = sorted_by_modulus(eigenvalues(map.jacobian(&point.state, d)));
+        point.eigenvalues = map.jacobian_eigenvalues(&point.state, d);
     }
     found.sort_by(|a, b| b.hits.cmp(&a.hits));
     found
@@ -354,6 +378,30 @@ mod tests {
             }
             let origin = points.iter().find(|p| p.state.norm() < 1e-6).expect("the origin");
             assert_eq!(origin.unstable_dimensions(), 3);
+        }
+    }
+
+    #[test]
+    fn silent_units_split_off_exactly() {
+        // relu units 0 and 1 are silenced by a strong negative drive; the eigenvalues must be
+        // 1−α twice plus those of the active 3×3 block, as for the full matrix
+        let n = 5;
+        let mut rng = Rng::seed_from(5);
+        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() as f64 * 0.3);
+        let d = DVector::from_fn(n, |i, _| if i < 2 { -50.0 } else { 1.0 });
+        for form in [StateForm::Rate, StateForm::Voltage] {
+            let m = map(w.clone(), d.clone(), Activation::Relu, form);
+            let s = match form {
+                StateForm::Rate => DVector::from_fn(n, |i, _| if i < 2 { 0.0 } else { 0.5 }),
+                StateForm::Voltage => DVector::from_fn(n, |i, _| if i < 2 { -1.0 } else { 0.5 }),
+            };
+            let split = m.jacobian_eigenvalues(&s, &d);
+            let full = sorted_by_modulus(m.jacobian(&s, &d).complex_eigenvalues().iter().copied().collect());
+            assert_eq!(split.len(), n);
+            assert!(split.iter().filter(|e| (e.re - 0.8).abs() < 1e-12 && e.im == 0.0).count() >= 2);
+            for (a, b) in split.iter().zip(&full) {
+                assert!((a.norm() - b.norm()).abs() < 1e-9, "{form:?}: {split:?} vs {full:?}");
+            }
         }
     }
 

@@ -363,14 +363,18 @@ fn tridiagonalise(a: &mut [f64], n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 /// `zt` (which came in as Qᵀ) the eigenvectors of Q T Qᵀ.
 fn tridiagonal_ql(d: &mut [f64], e: &mut [f64], zt: &mut [f64], n: usize) -> Result<(), PcaError> {
     const MAX_ITERATIONS: usize = 60;
+    // An off-diagonal element is negligible when it is below ε‖T‖. A test relative to its two
+    // diagonal neighbours only never fires between two (nearly) zero entries, which silent units
+    // produce; the absolute test keeps every eigenvalue accurate to ε‖T‖, all a symmetric
+    // eigen-solver promises anyway.
+    let norm = (0..n).map(|i| d[i].abs() + if i + 1 < n { e[i].abs() } else { 0.0 }).fold(0.0f64, f64::max);
     for l in 0..n {
         let mut iterations = 0;
         loop {
             // find a negligible off-diagonal element: the block l..=m splits off
             let mut m = l;
             while m + 1 < n {
-                let scale = d[m].abs() + d[m + 1].abs();
-                if e[m].abs() <= f64::EPSILON * scale {
+                if e[m].abs() <= f64::EPSILON * norm {
                     break;
                 }
                 m += 1;
