@@ -15,10 +15,9 @@ use super::{Ambiguity, Covariance, Pca, PcaError};
 use crate::config::Config;
 use crate::model::{ParamSet, Pathway};
 use crate::plot::{HeatMaps, HeatPanel, LineChart, Series};
-use crate::rng::Rng;
-use crate::tasks::{self, Task};
+use crate::tasks::Task;
 use crate::train::probe::{ProbeTrials, TaskTrajectories, Trajectories, run_probe};
-use crate::train::{TrainError, rnn_spec};
+use crate::train::TrainError;
 
 /// Separates the analysis trials' random stream from training, evaluation and the app's probes.
 const ANALYZE_STREAM: u64 = 0x616e_616c;
@@ -72,15 +71,8 @@ pub enum AnalyzeError {
 
 /// Draw `trials` noise-free trials per trained task and run them through the network.
 pub fn trajectories(config: &Config, params: &ParamSet, step: u64, options: &AnalyzeOptions) -> Result<Trajectories, TrainError> {
-    let alpha = rnn_spec(config).alpha;
-    let mut rng = Rng::seed_from(config.train.seed ^ 0x5EED_E7A1).fork(ANALYZE_STREAM);
-    let batches = config
-        .train
-        .tasks
-        .iter()
-        .map(|task| tasks::generate(*task, &config.tasks, options.trials, alpha, &mut rng))
-        .collect::<Result<Vec<_>, _>>()?;
-    run_probe(config, params, step, &ProbeTrials { batches }, Ambiguity::none(), &options.lesioned)
+    let probe = ProbeTrials::draw_from(config, options.trials, ANALYZE_STREAM)?;
+    run_probe(config, params, step, &probe, Ambiguity::none(), &options.lesioned)
 }
 
 /// Run every analysis. `progress` is called [`progress_steps`] times.

@@ -32,13 +32,18 @@ pub struct ProbeTrials {
 impl ProbeTrials {
     /// Draw the probe trials for `config` (the same ones for the same seed).
     pub fn draw(config: &Config) -> Result<Self, TrainError> {
+        Self::draw_from(config, PROBE_TRIALS, PROBE_STREAM)
+    }
+
+    /// `trials` trials of every trained task from the evaluation stream labelled `stream`.
+    pub fn draw_from(config: &Config, trials: usize, stream: u64) -> Result<Self, TrainError> {
         let alpha = rnn_spec(config).alpha;
-        let mut rng = Rng::seed_from(config.train.seed ^ 0x5EED_E7A1).fork(PROBE_STREAM);
+        let mut rng = Rng::seed_from(config.train.seed ^ 0x5EED_E7A1).fork(stream);
         let batches = config
             .train
             .tasks
             .iter()
-            .map(|task| tasks::generate(*task, &config.tasks, PROBE_TRIALS, alpha, &mut rng))
+            .map(|task| tasks::generate(*task, &config.tasks, trials, alpha, &mut rng))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { batches })
     }
