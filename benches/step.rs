@@ -190,6 +190,13 @@ fn bench_generate(c: &mut Criterion) {
             b.iter(|| modulab::tasks::generate(task, &config.tasks, BATCH, alpha, &mut rng).unwrap())
         });
     }
+    // The input-noise fill alone (fdgo's 64 × 84 × 65 inputs), on one thread and on all cores.
+    let mut noise = vec![0.0f32; BATCH * 84 * config.tasks.n_inputs()];
+    group.bench_function("noise/one-thread", |b| b.iter(|| rng.fill_normal(&mut noise, 0.1)));
+    let chunk = noise.len() / 4;
+    group.bench_function("noise/all-cores", |b| {
+        b.iter(|| rng.fill_normal_chunked(&mut noise, 0.1, chunk, 0))
+    });
     group.finish();
 }
 
