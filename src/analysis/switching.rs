@@ -417,7 +417,7 @@ impl SwitchResult {
             ..Series::default()
         });
         LineChart {
-            title: format!("Performance after a switch {} → {}", self.from.name(), self.to.name()),
+            title: format!("Performance after a switch from {} to {}", self.from.name(), self.to.name()),
             x_label: "context time constant τ of the pathway (ms)".into(),
             y_label: "fraction correct".into(),
             y_range: Some((0.0, 1.0)),
@@ -434,7 +434,7 @@ impl SwitchResult {
             .filter_map(|(tau, o)| o.as_ref().map(|o| Series { name: format!("τ = {tau} ms"), points: self.transient_points(o), ..Series::default() }))
             .collect();
         LineChart {
-            title: format!("Switching transient of the {} pathway ({} → {})", sweep.pathway.name(), self.from.name(), self.to.name()),
+            title: format!("Switching transient of the {} pathway ({} to {})", sweep.pathway.name(), self.from.name(), self.to.name()),
             x_label: "time after the switch (ms)".into(),
             y_label: "distance from the unswitched trajectory".into(),
             y_range: None,
