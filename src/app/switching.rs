@@ -290,7 +290,7 @@ fn perf_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, result: Option<&Sw
             .x_axis_label("τ (ms)")
             .y_axis_label("fraction correct")
             .allow_scroll(false)
-            .legend(Legend::default().position(Corner::RightBottom))
+            .legend(Legend::default().position(Corner::RightBottom).follow_insertion_order(true))
             .show(ui, |plot_ui| {
                 let Some(r) = result else { return };
                 for sweep in &r.pathways {
@@ -332,6 +332,17 @@ fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport
     }
 }
 
+/// The colour of the `i`-th of `count` τ values: a ramp from yellow (fast) through orange and
+/// pink to violet (slow), bright enough on both themes, so the order of the curves reads at a glance.
+fn tau_color(i: usize, count: usize) -> egui::Color32 {
+    let stops = [(230.0, 200.0, 20.0), (245.0, 140.0, 50.0), (225.0, 75.0, 115.0), (165.0, 65.0, 200.0), (95.0, 95.0, 240.0)];
+    let x = if count > 1 { i as f32 / (count - 1) as f32 } else { 0.0 } * (stops.len() - 1) as f32;
+    let (k, f) = ((x.floor() as usize).min(stops.len() - 2), x - x.floor().min((stops.len() - 2) as f32));
+    let (a, b) = (stops[k], stops[k + 1]);
+    let mix = |p: f32, q: f32| (p + (q - p) * f).round() as u8;
+    egui::Color32::from_rgb(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
 fn transient_plot_ui(
     ui: &mut egui::Ui,
     cx: &mut PanelContext<'_>,
@@ -362,16 +373,20 @@ fn transient_plot_ui(
             .x_axis_label("time after the switch (ms)")
             .y_axis_label("distance")
             .allow_scroll(false)
-            .legend(Legend::default().position(Corner::RightTop))
+            .legend(Legend::default().position(Corner::RightTop).follow_insertion_order(true))
             .show(ui, |plot_ui| {
                 let Some(r) = result else { return };
                 let export = transient_export(Some(r), *shown);
                 let PlotData::Lines(series) = export.data else { return };
-                let count = series.len();
+                let combination = r.combination.as_ref().is_some_and(|(_, o)| o.is_some());
+                let swept = series.len() - usize::from(combination);
                 for (i, s) in series.into_iter().enumerate() {
-                    let combination = r.combination.as_ref().is_some_and(|(_, o)| o.is_some()) && i + 1 == count;
                     let line = Line::new(s.name, PlotPoints::from(s.points));
-                    plot_ui.line(if combination { line.width(2.5).color(strong).style(LineStyle::dashed_loose()) } else { line.width(1.5) });
+                    plot_ui.line(if i >= swept {
+                        line.width(2.5).color(strong).style(LineStyle::dashed_loose())
+                    } else {
+                        line.width(1.5).color(tau_color(i, swept))
+                    });
                 }
             })
     });
@@ -382,6 +397,15 @@ fn transient_plot_ui(
 mod tests {
     use super::*;
     use crate::analysis::switching::{PathwaySweep, SwitchOutcome};
+
+    #[test]
+    fn tau_colours_run_from_the_first_stop_to_the_last() {
+        assert_eq!(tau_color(0, 6), egui::Color32::from_rgb(230, 200, 20));
+        assert_eq!(tau_color(5, 6), egui::Color32::from_rgb(95, 95, 240));
+        assert_eq!(tau_color(0, 1), egui::Color32::from_rgb(230, 200, 20));
+        // halfway is the middle stop
+        assert_eq!(tau_color(2, 5), egui::Color32::from_rgb(225, 75, 115));
+    }
 
     #[test]
     fn tau_lists_parse_or_say_what_is_wrong() {
