@@ -593,6 +593,20 @@ mod tests {
     }
 
     #[test]
+    fn the_context_time_constants_are_settings_with_defaults() {
+        // a config written before the setting existed loads with every τ = 0
+        let old = Config::from_toml_with_overrides("[model]\nn_units = 8\n", "old.toml", &[]).unwrap();
+        assert_eq!(old.model.context_tau_ms, ContextTaus::INSTANT);
+        let set = tiny(&["model.context_tau_ms.synaptic=250", "model.context_tau_ms.bias=20"]);
+        assert_eq!(set.model.context_tau_ms, ContextTaus { bias: 20.0, gain: 0.0, synaptic: 250.0 });
+        assert_eq!(Config::from_toml_with_overrides(&set.to_toml(), "", &[]).unwrap(), set);
+        let e = Config::from_preset("quick", &["model.context_tau_ms.gain=-1".into()]).unwrap_err().to_string();
+        assert!(e.contains("model.context_tau_ms.gain") && e.contains("≥ 0"), "{e}");
+        let e = Config::from_preset("quick", &["model.context_tau_ms.bais=1".into()]).unwrap_err().to_string();
+        assert!(e.contains("model.context_tau_ms.bias"), "{e}");
+    }
+
+    #[test]
     fn the_filter_reaches_63_percent_after_one_time_constant() {
         // a unit step at t = 0 from a steady state 0: after τ/dt steps the filtered value is
         // 1 − (1 − dt/τ)^(τ/dt) ≈ 1 − e⁻¹ = 0.632 (0.634 for dt/τ = 1/50)
@@ -735,6 +749,27 @@ mod tests {
         assert_eq!(transient.lines().count(), 1 + 3 * taus.len() * (result.steps - result.switch_step));
         assert!(transient.lines().nth(1).unwrap().starts_with("bias,0,0,0,"), "{transient}");
         assert_eq!(result.figures().len(), 4);
+    }
+
+    #[test]
+    fn a_briefly_trained_network_lags_behind_a_switch_with_a_very_slow_pathway() {
+        let config = tiny(&["train.batch_size=16"]);
+        let mut trainer = Trainer::new(config.clone());
+        for _ in 0..300 {
+            trainer.step().expect("step");
+        }
+        let spec = SwitchSpec { from: Task::FdGo, to: Task::FdAnti, trials: 8, switch_after_onset_ms: 0.0 };
+        let result = SwitchJob::new(config, trainer.params, trainer.step, &spec, vec![0.0, 100.0, 1000.0], None).unwrap().run_all(&mut || {});
+        // not monotone in general: here a bias pathway with τ = 100 ms gives a slightly SMALLER
+        // transient than the instant switch (a gentler change of cue); a very slow one (τ = 1 s,
+        // about the trial's length) lags, on average and at the end
+        for sweep in &result.pathways {
+            let outcomes: Vec<&SwitchOutcome> = sweep.outcomes.iter().map(|o| o.as_ref().unwrap()).collect();
+            let means: Vec<f64> = outcomes.iter().map(|o| o.mean_distance()).collect();
+            assert!(means[2] > means[0], "{:?}: {means:?}", sweep.pathway);
+            let last = |o: &SwitchOutcome| *o.distance.last().unwrap();
+            assert!(last(outcomes[2]) > last(outcomes[0]), "{:?}", sweep.pathway);
+        }
     }
 
     #[test]
