@@ -115,12 +115,12 @@ impl Panel for SwitchingPanel {
         let plot_height = ((ui.available_height() - 2.0 * caption - 24.0) / 2.0).max(100.0);
         perf_plot_ui(ui, cx, result, plot_height, &mut self.perf_rect);
         ui.separator();
-        if let Some(r) = result {
-            if !r.pathways.iter().any(|s| s.pathway == self.shown) {
-                if let Some(first) = r.pathways.first() {
-                    self.shown = first.pathway;
-                }
-            }
+        // the transient plot shows a pathway the tested network has
+        if let Some(r) = result
+            && !r.pathways.iter().any(|s| s.pathway == self.shown)
+            && let Some(first) = r.pathways.first()
+        {
+            self.shown = first.pathway;
         }
         transient_plot_ui(ui, cx, result, &mut self.shown, plot_height, &mut self.transient_rect);
     }
@@ -192,11 +192,11 @@ impl SwitchingPanel {
                 } else {
                     "Fix the τ values first"
                 });
-            if button.clicked() {
-                if let (Ok(taus_ms), Some(from), Some(to)) = (parsed.clone(), self.from, self.to) {
-                    let spec = SwitchSpec { from, to, trials: DEFAULT_TRIALS, switch_after_onset_ms: self.after_onset_ms };
-                    cx.commands.push(Command::Switching(Box::new(SwitchRequest { spec, taus_ms, combination: Some(self.combination) })));
-                }
+            if button.clicked()
+                && let (Ok(taus_ms), Some(from), Some(to)) = (parsed.clone(), self.from, self.to)
+            {
+                let spec = SwitchSpec { from, to, trials: DEFAULT_TRIALS, switch_after_onset_ms: self.after_onset_ms };
+                cx.commands.push(Command::Switching(Box::new(SwitchRequest { spec, taus_ms, combination: Some(self.combination) })));
             }
             if ui.add_enabled(running, egui::Button::new("Cancel switch test")).on_hover_text("Stop; the points computed so far stay").clicked() {
                 cx.commands.push(Command::CancelSwitching);
