@@ -71,6 +71,61 @@ fn analyze_writes_every_table_and_figure() {
 }
 
 #[test]
+fn analyze_writes_the_task_switch_tables_and_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    check(&modulab(&[
+        "train", "--preset", "quick", "--steps", "3", "--quiet", "--out", run.to_str().unwrap(),
+        "--set", "model.n_units=16", "--set", "train.batch_size=8", "--set", "train.eval_trials=8",
+        "--set", r#"model.pathways=["bias","synaptic"]"#, "--set", "model.context_tau_ms.gain=30",
+    ]));
+    let out = dir.path().join("analysis");
+    check(&modulab(&[
+        "analyze", "--run", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--trials", "4", "--fixed-point-starts", "2",
+        "--switch", "fdgo:fdanti", "--taus", "0, 100,400", "--switch-trials", "6", "--quiet",
+    ]));
+    let switching = read(&out.join("switching.csv"));
+    let lines: Vec<&str> = switching.lines().collect();
+    assert_eq!(lines[0], "pathway,tau_ms,from,to,perf,perf_unswitched,mean_distance");
+    // only the run's pathways (bias, synaptic) at the three τ
+    let keys: Vec<String> = lines[1..].iter().map(|l| l.split(',').take(4).collect::<Vec<_>>().join(",")).collect();
+    assert_eq!(
+        keys,
+        ["bias,0,fdgo,fdanti", "bias,100,fdgo,fdanti", "bias,400,fdgo,fdanti", "synaptic,0,fdgo,fdanti", "synaptic,100,fdgo,fdanti", "synaptic,400,fdgo,fdanti"]
+    );
+    for line in &lines[1..] {
+        let perf: f64 = line.split(',').nth(4).unwrap().parse().unwrap();
+        assert!((0.0..=1.0).contains(&perf), "{line}");
+    }
+    let transient = read(&out.join("transient.csv"));
+    assert_eq!(transient.lines().next(), Some("pathway,tau_ms,step_after_switch,time_ms,distance"));
+    let first: Vec<&str> = transient.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(&first[..4], ["bias", "0", "0", "0"]);
+    let second: Vec<&str> = transient.lines().nth(2).unwrap().split(',').collect();
+    assert_eq!(&second[..4], ["bias", "0", "1", "20"]);
+    for figure in ["switching", "transient_bias", "transient_synaptic"] {
+        for ext in ["png", "svg"] {
+            let name = format!("{figure}.{ext}");
+            assert!(std::fs::metadata(out.join(&name)).unwrap().len() > 1000, "{name}");
+        }
+    }
+    assert!(!out.join("transient_gain.svg").exists());
+    // bad switch requests are usage errors that say what is wrong
+    for (args, says) in [
+        (["--switch", "fdgo"], "FROM:TO"),
+        (["--switch", "fdgo:dmsgo"], "dmsgo"),
+        (["--taus", "0,-3"], "--taus"),
+    ] {
+        let mut all = vec!["analyze", "--run", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
+        all.extend(args);
+        let o = modulab(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn a_bad_run_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

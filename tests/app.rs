@@ -481,3 +481,48 @@ fn export_the_ambiguity_trajectories_and_pca_plots_as_csv() {
     expected.extend((0..pca.components).map(|i| format!("PC{},{},{}", i + 1, pca.explained[i], pca.captured[i])));
     assert_eq!(text.lines().collect::<Vec<_>>(), expected);
 }
+
+#[test]
+fn the_switching_panel_runs_a_switch_test_and_exports_its_curves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // two pathways, so there are two curves; the sliders start at the run's context time constants
+    let mut config = tiny();
+    config.model.pathways = vec![Pathway::Bias, Pathway::Synaptic];
+    config.model.context_tau_ms.synaptic = 40.0;
+    let mut harness = harness_with(AppOptions { config, preset: None, file_dialogs: false, ..AppOptions::default() });
+    run_until(&mut harness, "the first evaluation", |app| !app.run_data().evaluations.is_empty());
+    harness.get_by_label("Switching").click();
+    harness.run_steps(2);
+    harness.get_by_label("Run switch test").click();
+    run_until(&mut harness, "the switch test", |app| {
+        app.run_data().snapshot.as_ref().and_then(|s| s.switching.as_ref()).is_some_and(|r| r.is_complete())
+    });
+    let result = harness.state().run_data().snapshot.as_ref().and_then(|s| s.switching.clone()).expect("switch test");
+    assert_eq!((result.from.name(), result.to.name()), ("fdgo", "reactgo"), "the first two trained tasks");
+    assert_eq!(result.taus_ms, vec![0.0, 20.0, 50.0, 100.0, 200.0, 500.0]);
+    let pathways: Vec<Pathway> = result.pathways.iter().map(|s| s.pathway).collect();
+    assert_eq!(pathways, vec![Pathway::Bias, Pathway::Synaptic]);
+    for sweep in &result.pathways {
+        assert_eq!(result.perf_points(sweep).len(), 6, "a point per τ");
+    }
+    let (taus, outcome) = result.combination.as_ref().expect("the sliders' combination");
+    assert_eq!((taus.bias, taus.synaptic), (0.0, 40.0));
+    assert!(outcome.as_ref().is_some_and(|o| !o.distance.is_empty()));
+
+    // the perf-vs-τ curves and the transients as CSV, point for point
+    harness.run_steps(2);
+    let text = export_csv(&mut harness, 0, &dir.path().join("switching-perf.csv"));
+    assert_eq!(text.lines().next(), Some("series,tau (ms),fraction correct"));
+    assert_eq!(text.lines().filter(|l| l.starts_with("bias,")).count(), 6);
+    assert_eq!(text.lines().filter(|l| l.starts_with("synaptic,")).count(), 6);
+    let text = export_csv(&mut harness, 1, &dir.path().join("switching-transient.csv"));
+    let steps_after = result.steps - result.switch_step;
+    assert_eq!(text.lines().count(), 1 + 7 * steps_after, "six τ and the combination, one row per step after the switch");
+    assert!(text.lines().nth(1).unwrap().starts_with("tau 0 ms,0,"), "{text}");
+    // the transient plot switches pathway
+    harness.get_all_by_label("synaptic").last().expect("the synaptic choice").click();
+    harness.run_steps(2);
+    let text = export_csv(&mut harness, 1, &dir.path().join("switching-transient-synaptic.csv"));
+    let expected = result.pathways[1].outcomes[5].as_ref().expect("τ 500").distance[0];
+    assert!(text.contains(&format!("tau 500 ms,0,{expected}")), "{text}");
+}

@@ -29,7 +29,7 @@ pub struct StepMap {
     pub gain: DVector<f64>,
 }
 
-fn phi(kind: Activation, x: f64) -> f64 {
+pub(crate) fn phi(kind: Activation, x: f64) -> f64 {
     match kind {
         Activation::Relu => x.max(0.0),
         Activation::Softplus => softplus(x),

@@ -7,6 +7,7 @@ pub mod dynamics;
 pub mod packing;
 pub mod pca;
 pub mod sweep;
+pub mod switching;
 
 pub use ambiguity::{Ambiguity, AmbiguityKind};
 pub use pca::{Covariance, Pca, PcaError};

@@ -1,5 +1,5 @@
 //! `modulab analyze`: PCA, subspace angles, task variance, fixed points and connectivity spectra
-//! of one trained run (MODEL.md §4C).
+//! of one trained run (MODEL.md §4C), and its task-switch transients (MODEL.md §2 time scales).
 
 use std::path::PathBuf;
 
@@ -10,6 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::UsageError;
 use crate::analysis::analyze::{self, AnalyzeOptions};
 use crate::analysis::sweep::TrainedRun;
+use crate::analysis::switching::{self, SwitchJob, SwitchSpec};
+use crate::config::Config;
+use crate::tasks::Task;
 use crate::model::Pathway;
 use crate::plot;
 use crate::train::checkpoint::write_atomic;
@@ -34,9 +37,59 @@ pub struct AnalyzeArgs {
     /// Analyse with this pathway lesioned (bias, gain or synaptic). Repeatable.
     #[arg(long = "lesion", value_name = "PATHWAY")]
     pub lesion: Vec<String>,
+    /// Task-switch trials: trials of task TO whose context is FROM's until the switch (task
+    /// names; FROM = TO is the no-switch control). Default: the first two trained tasks.
+    #[arg(long = "switch", value_name = "FROM:TO")]
+    pub switch: Option<String>,
+    /// Context time constants τ (ms, comma-separated) swept for each pathway of the run.
+    #[arg(long, value_name = "MS,...", default_value = "0,20,50,100,200,500")]
+    pub taus: String,
+    /// Switch trials per (pathway, τ).
+    #[arg(long = "switch-trials", default_value_t = switching::DEFAULT_TRIALS)]
+    pub switch_trials: usize,
+    /// The switch comes this many ms after the first stimulus onset.
+    #[arg(long = "switch-after-ms", default_value_t = 0.0)]
+    pub switch_after_ms: f32,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// The switch test `--switch`, `--taus`, `--switch-trials` and `--switch-after-ms` ask for, or
+/// `None` (with the reason) when the run has nothing to switch.
+fn switch_request(args: &AnalyzeArgs, config: &Config) -> Result<Result<(SwitchSpec, Vec<f32>), &'static str>, UsageError> {
+    let taus = args
+        .taus
+        .split(',')
+        .map(|t| match t.trim().parse::<f32>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+            _ => Err(UsageError(format!("--taus: '{}' is not a time constant in ms (a number ≥ 0)", t.trim()))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.switch_trials == 0 {
+        return Err(UsageError("--switch-trials must be at least 1".into()));
+    }
+    if !(args.switch_after_ms.is_finite() && args.switch_after_ms >= 0.0) {
+        return Err(UsageError("--switch-after-ms must be ≥ 0".into()));
+    }
+    let mut spec = SwitchSpec::default_for(config);
+    spec.trials = args.switch_trials;
+    spec.switch_after_onset_ms = args.switch_after_ms;
+    match &args.switch {
+        Some(text) => {
+            let (from, to) = text
+                .split_once(':')
+                .ok_or_else(|| UsageError(format!("--switch '{text}': expected FROM:TO, e.g. fdgo:fdanti")))?;
+            let task = |name: &str| Task::from_name(name).map_err(|e| UsageError(format!("--switch: {e}")));
+            (spec.from, spec.to) = (task(from)?, task(to)?);
+        }
+        None if config.train.tasks.len() < 2 => return Ok(Err("the run trained one task: give --switch FROM:TO to test a switch")),
+        None => {}
+    }
+    if config.model.pathways.is_empty() {
+        return Ok(Err("the run has no context pathway, so a context switch changes nothing"));
+    }
+    Ok(Ok((spec, taus)))
 }
 
 pub fn run(args: AnalyzeArgs) -> Result<()> {
@@ -48,6 +101,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     }
     let lesioned = args.lesion.iter().map(|l| Pathway::from_name(l).map_err(UsageError)).collect::<Result<Vec<_>, _>>()?;
     let run = TrainedRun::load(&args.run).with_context(|| format!("cannot load run {}", args.run.display()))?;
+    let switch = switch_request(&args, &run.config)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create output directory {}", args.out.display()))?;
     let options = AnalyzeOptions {
         trials: args.trials,
@@ -55,7 +109,16 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         subspace_dim: args.subspace_dim,
         lesioned,
     };
-    let steps = analyze::progress_steps(run.config.train.tasks.len());
+    // a switch test's job is built (and its request checked) before the long analyses start
+    let (switch_job, switch_note) = match switch {
+        Ok((spec, taus)) => {
+            let job = SwitchJob::new(run.config.clone(), run.params.clone(), run.step, &spec, taus, None).map_err(|e| UsageError(format!("--switch: {e}")))?;
+            (Some(job), None)
+        }
+        Err(reason) => (None, Some(reason)),
+    };
+    let switch_units = switch_job.as_ref().map_or(0, |job| job.result.progress().1 as u64);
+    let steps = analyze::progress_steps(run.config.train.tasks.len()) + switch_units;
     let progress = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(steps) };
     progress.set_style(
         ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").expect("valid template"),
@@ -64,17 +127,31 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         progress.set_message(what.to_string());
         progress.inc(1);
     })?;
+    let mut tables: Vec<(String, String)> = output.tables.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+    let mut figures: Vec<(String, String)> = output.figures.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+    if let Some(job) = switch_job {
+        let result = job.run_all(&mut || {
+            progress.set_message("task switching");
+            progress.inc(1);
+        });
+        tables.push(("switching.csv".into(), result.switching_csv()));
+        tables.push(("transient.csv".into(), result.transient_csv()));
+        figures.extend(result.figures());
+    }
     progress.finish_and_clear();
     let mut written = Vec::new();
-    for (name, text) in &output.tables {
+    for (name, text) in &tables {
         let path = args.out.join(name);
         write_atomic(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
         written.push(name.to_string());
     }
-    for (stem, svg) in &output.figures {
+    for (stem, svg) in &figures {
         plot::write_figure(&args.out, stem, svg).map_err(anyhow::Error::msg)?;
         written.push(format!("{stem}.png, {stem}.svg"));
     }
     println!("analysed {} (step {}); wrote {} in {}", run.name, run.step, written.join(", "), args.out.display());
+    if let Some(reason) = switch_note {
+        println!("no task-switch test: {reason}");
+    }
     Ok(())
 }

@@ -161,6 +161,63 @@ pub struct ModelConfig {
     pub synaptic_rank: usize,
     /// Scale of the initial U_k, V_k entries (× 1/sqrt(N) each, so U_k V_kᵀ starts small).
     pub synaptic_init_scale: f32,
+    /// Per-pathway context time constants τ_p in ms (MODEL.md §2): pathway p sees the context
+    /// low-pass filtered, τ_p dc_p/dt = −c_p + c(t), i.e. c_p ← c_p + (dt/τ_p)(c − c_p) per step
+    /// (0 = instant). The filter starts at steady state (c_p = c at the first step), so with the
+    /// constant context of ordinary trials it changes nothing: training, evaluation and the fused
+    /// kernel ignore it. It matters only when the context changes mid-trial: the task-switch
+    /// trials of `modulab analyze --switch` and the app's Switching panel.
+    pub context_tau_ms: ContextTaus,
+}
+
+/// The context time constant of each pathway, in ms (0 = the pathway follows the context at once).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextTaus {
+    /// τ of the bias pathway (E c_bias).
+    pub bias: f32,
+    /// τ of the gain pathway (g(c_gain)).
+    pub gain: f32,
+    /// τ of the synaptic pathway (W(c_synaptic)).
+    pub synaptic: f32,
+}
+
+impl ContextTaus {
+    /// Every pathway instant (τ = 0).
+    pub const INSTANT: ContextTaus = ContextTaus { bias: 0.0, gain: 0.0, synaptic: 0.0 };
+
+    pub fn get(&self, pathway: Pathway) -> f32 {
+        match pathway {
+            Pathway::Bias => self.bias,
+            Pathway::Gain => self.gain,
+            Pathway::Synaptic => self.synaptic,
+        }
+    }
+
+    pub fn set(&mut self, pathway: Pathway, tau_ms: f32) {
+        match pathway {
+            Pathway::Bias => self.bias = tau_ms,
+            Pathway::Gain => self.gain = tau_ms,
+            Pathway::Synaptic => self.synaptic = tau_ms,
+        }
+    }
+
+    /// Only `pathway` slow, with time constant `tau_ms`; the others instant.
+    pub fn only(pathway: Pathway, tau_ms: f32) -> ContextTaus {
+        let mut taus = ContextTaus::INSTANT;
+        taus.set(pathway, tau_ms);
+        taus
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        for p in Pathway::ALL {
+            let tau = self.get(p);
+            if !(tau.is_finite() && tau >= 0.0) {
+                return Err(format!("model.context_tau_ms.{} must be a number ≥ 0 (ms; 0 = instant), got {tau}", p.name()));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for ModelConfig {
@@ -179,6 +236,7 @@ impl Default for ModelConfig {
             synaptic_form: SynapticForm::Lowrank,
             synaptic_rank: 1,
             synaptic_init_scale: 1.0,
+            context_tau_ms: ContextTaus::INSTANT,
         }
     }
 }
@@ -225,6 +283,6 @@ impl ModelConfig {
         if seen.len() != self.pathways.len() {
             return Err("model.pathways lists a pathway twice".into());
         }
-        Ok(())
+        self.context_tau_ms.validate()
     }
 }

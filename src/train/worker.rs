@@ -43,6 +43,7 @@ use super::eval::{EvalOptions, evaluate, evaluate_params};
 use super::metrics::{self, METRICS_FILE, MetricsRow};
 use super::probe::{PcaView, ProbeTrials, Trajectories, fit_pca, pca_view, run_probe};
 use super::{TrainError, Trainer};
+use crate::analysis::switching::{SwitchJob, SwitchRequest, SwitchResult};
 use crate::analysis::{Ambiguity, AmbiguityKind, Pca};
 use crate::config::Config;
 use crate::model::{ParamSet, Pathway};
@@ -98,6 +99,11 @@ pub enum Command {
     Sweep { kind: AmbiguityKind, levels: Vec<f32> },
     /// Stop a sweep in progress (what it measured so far stays in the snapshot).
     CancelSweep,
+    /// Run task-switch trials on a frozen copy of the current network, one (pathway, τ) point
+    /// at a time interleaved with training; replaces a switch test in progress.
+    Switching(Box<SwitchRequest>),
+    /// Stop a switch test in progress (its computed points stay in the snapshot).
+    CancelSwitching,
     /// End the thread.
     Stop,
     /// Panic inside the training code (to test that a panic becomes [`Event::Failed`]).
@@ -263,6 +269,8 @@ pub struct Snapshot {
     pub trajectories: Option<Arc<Trajectories>>,
     /// The probe trials' hidden states on shared principal axes.
     pub pca: Option<Arc<PcaView>>,
+    /// The latest (or current) task-switch test.
+    pub switching: Option<Arc<SwitchResult>>,
 }
 
 /// Called after the worker sent something (the app wakes its UI with it).
@@ -305,6 +313,7 @@ impl Worker {
             evals_since_fit: 0,
             sweep: None,
             sweep_turn: false,
+            switching: None,
         };
         let thread = std::thread::Builder::new()
             .name("modulab-training".into())
@@ -406,6 +415,8 @@ struct WorkerState {
     sweep: Option<SweepJob>,
     /// While training, sweep units and steps take turns.
     sweep_turn: bool,
+    /// A task-switch test in progress (takes turns with training like a sweep).
+    switching: Option<SwitchJob>,
 }
 
 /// Work a command asked for, done once the command queue is empty.
@@ -452,7 +463,8 @@ impl WorkerState {
                 || self.dirty.lesions
                 || self.dirty.ambiguity
                 || self.dirty.probe
-                || self.sweep.is_some();
+                || self.sweep.is_some()
+                || self.switching.is_some();
             let command = if busy {
                 match self.commands.try_recv() {
                     Ok(c) => Some(c),
@@ -508,6 +520,9 @@ impl WorkerState {
         if self.sweep.is_some() && (!running || self.sweep_turn) {
             self.sweep_turn = false;
             self.guarded(|state| state.sweep_unit().map(|_| StepOutcome::Stepped));
+        } else if self.switching.is_some() && (!running || self.sweep_turn) {
+            self.sweep_turn = false;
+            self.switching_unit();
         } else if running {
             self.sweep_turn = true;
             self.guarded_step();
@@ -561,6 +576,12 @@ impl WorkerState {
                     self.publish();
                 }
             }
+            Command::Switching(request) => self.start_switching(*request),
+            Command::CancelSwitching => {
+                if self.switching.take().is_some() {
+                    self.outbox.emit(Event::Warning("switch test cancelled; the points computed so far stay on the plots".into()));
+                }
+            }
             Command::SaveCheckpoint(dir) => self.save_checkpoint(dir),
             Command::LoadCheckpoint(path) => self.load_checkpoint(path),
             Command::Stop => {}
@@ -582,6 +603,7 @@ impl WorkerState {
         self.pca = None;
         self.evals_since_fit = 0;
         self.sweep = None;
+        self.switching = None;
         self.dirty = Dirty::default();
         self.probe = None;
     }
@@ -923,6 +945,45 @@ impl WorkerState {
         self.publish();
     }
 
+    fn start_switching(&mut self, request: SwitchRequest) {
+        let Some(trainer) = self.trainer.as_ref() else {
+            self.outbox.emit(Event::Warning("no network to test: press Reset".into()));
+            return;
+        };
+        let SwitchRequest { spec, taus_ms, combination } = request;
+        let (config, params, step) = (trainer.config.clone(), trainer.params.clone(), trainer.step);
+        // a frozen copy: training may go on while the test runs
+        let created = catch_unwind(AssertUnwindSafe(|| SwitchJob::new(config, params, step, &spec, taus_ms, combination)));
+        match created {
+            Ok(Ok(job)) => {
+                self.latest.switching = Some(Arc::new(job.result.clone()));
+                self.switching = Some(job);
+                self.sweep_turn = true;
+                self.publish();
+            }
+            Ok(Err(e)) => self.outbox.emit(Event::Warning(format!("switch test not started: {e}"))),
+            Err(payload) => self.outbox.emit(Event::Warning(format!("switch test failed: {}", panic_message(&*payload)))),
+        }
+    }
+
+    /// Compute one point of the switch test in progress. A failure ends the test, not the run.
+    fn switching_unit(&mut self) {
+        let Some(mut job) = self.switching.take() else { return };
+        match catch_unwind(AssertUnwindSafe(|| {
+            let done = job.run_unit();
+            (job, done)
+        })) {
+            Ok((job, done)) => {
+                self.latest.switching = Some(Arc::new(job.result.clone()));
+                if !done {
+                    self.switching = Some(job);
+                }
+                self.publish();
+            }
+            Err(payload) => self.outbox.emit(Event::Warning(format!("switch test failed: {}", panic_message(&*payload)))),
+        }
+    }
+
     /// Score one level of one task of the sweep in progress.
     fn sweep_unit(&mut self) -> Result<(), TrainError> {
         let Some(job) = self.sweep.as_mut() else { return Ok(()) };
@@ -964,6 +1025,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::switching::SwitchSpec;
+    use crate::model::ContextTaus;
 
     /// A network small enough to step in a few milliseconds.
     fn tiny() -> Config {
@@ -1081,6 +1144,36 @@ mod tests {
             assert!(Instant::now() < deadline, "timed out waiting for a snapshot; seen {seen:?}");
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    #[test]
+    fn a_switch_test_runs_beside_training_on_a_frozen_copy() {
+        let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+        let mut seen = Vec::new();
+        let config = tiny();
+        let spec = SwitchSpec { trials: 4, ..SwitchSpec::default_for(&config) };
+        let combination = ContextTaus { bias: 50.0, gain: 0.0, synaptic: 0.0 };
+        let request = SwitchRequest { spec: spec.clone(), taus_ms: vec![0.0, 100.0], combination: Some(combination) };
+        worker.send(Command::Switching(Box::new(request)));
+        worker.send(Command::Start);
+        let done = wait_snapshot(&worker, &mut seen, |s| s.switching.as_ref().is_some_and(|r| r.is_complete()));
+        let result = done.switching.expect("switching");
+        // the quick preset has the bias pathway only; the network tested is the untrained one
+        assert_eq!((result.step, result.pathways.len(), result.progress()), (0, 1, (3, 3)));
+        let direct = SwitchJob::new(config.clone(), Trainer::new(config).params, 0, &spec, vec![0.0, 100.0], Some(combination))
+            .expect("job")
+            .run_all(&mut || {});
+        assert_eq!(*result, direct);
+        // training was not disturbed
+        wait_for(&worker, &mut seen, |e| matches!(e, Event::Finished { .. }));
+        let mut by_hand = Trainer::new(tiny());
+        let expected: Vec<(u64, f32)> = (0..12).map(|_| by_hand.step().map(|r| (r.step, r.loss)).expect("step")).collect();
+        assert_eq!(losses(&seen), expected);
+        // a request the network cannot answer is a warning, and the run goes on
+        let bad = SwitchRequest { spec: SwitchSpec { from: Task::DmsGo, ..spec }, taus_ms: vec![0.0], combination: None };
+        worker.send(Command::Switching(Box::new(bad)));
+        let warning = wait_for(&worker, &mut seen, |e| matches!(e, Event::Warning(_)));
+        assert!(matches!(&warning, Event::Warning(text) if text.contains("dmsgo")), "{warning:?}");
     }
 
     #[test]

@@ -1,0 +1,444 @@
+//! The Switching panel (MODEL.md §2 time scales): switch the task cue mid-trial and watch how
+//! fast each pathway lets the network follow, as a function of each pathway's context time
+//! constant τ. The test runs on the worker, on a frozen copy of the current network.
+
+use eframe::egui;
+use egui_plot::{Corner, Legend, Line, LineStyle, Plot, PlotPoints};
+
+use super::export::{PlotData, PlotExport, Series, export_menu_ui};
+use super::{Panel, PanelContext, heading_ui};
+use crate::analysis::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchRequest, SwitchResult, SwitchSpec};
+use crate::config::Config;
+use crate::model::{ContextTaus, Pathway};
+use crate::tasks::Task;
+use crate::train::worker::Command;
+
+/// The sliders' range of τ, in ms.
+const TAU_SLIDER_MAX_MS: f32 = 2000.0;
+/// The range of the switch time after stimulus onset, in ms.
+const AFTER_ONSET_MAX_MS: f32 = 1500.0;
+
+/// The panel's choices (kept while the app runs) and where its plots were drawn.
+pub struct SwitchingPanel {
+    from: Option<Task>,
+    to: Option<Task>,
+    /// The τ values to sweep, as typed (ms, comma-separated).
+    taus_text: String,
+    /// The sliders: one combination of the three time constants.
+    combination: ContextTaus,
+    /// The run whose `model.context_tau_ms` the sliders were last set from.
+    sliders_from: Option<ContextTaus>,
+    after_onset_ms: f32,
+    /// The pathway whose transients are drawn.
+    shown: Pathway,
+    perf_rect: egui::Rect,
+    transient_rect: egui::Rect,
+}
+
+impl Default for SwitchingPanel {
+    fn default() -> Self {
+        Self {
+            from: None,
+            to: None,
+            taus_text: DEFAULT_TAUS_MS.map(|t| t.to_string()).join(", "),
+            combination: ContextTaus::INSTANT,
+            sliders_from: None,
+            after_onset_ms: 0.0,
+            shown: Pathway::Bias,
+            perf_rect: egui::Rect::NOTHING,
+            transient_rect: egui::Rect::NOTHING,
+        }
+    }
+}
+
+/// Parse "0, 20, 50" into time constants (ms), or say what is wrong.
+pub fn parse_taus(text: &str) -> Result<Vec<f32>, String> {
+    let taus = text
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| match t.trim().parse::<f32>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+            _ => Err(format!("'{}' is not a time constant in ms (a number ≥ 0)", t.trim())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if taus.is_empty() { Err("give at least one τ, e.g. 0, 50, 200".into()) } else { Ok(taus) }
+}
+
+/// What τ means, for the sliders' tooltips.
+fn tau_tooltip(pathway: Pathway, dt_ms: f32) -> String {
+    let what = match pathway {
+        Pathway::Bias => "each neuron's threshold (the bias E c)",
+        Pathway::Gain => "each neuron's gain (the slope g(c))",
+        Pathway::Synaptic => "the recurrent weights (W(c) = W_rec + Σ c_k U_k V_kᵀ)",
+    };
+    format!(
+        "τ of the {} pathway: how slowly {what} follows a change of task cue.\n\n\
+         The pathway sees its own copy of the cue, c_{0}, which moves toward the new cue as\n\
+         τ dc_{0}/dt = −c_{0} + c(t): after τ ms it has covered 63% of the way, after 3τ 95%.\n\
+         0 = at once (so is any τ ≤ dt = {dt_ms} ms at this time step). On ordinary trials the cue never\n\
+         changes, so τ changes nothing there; it matters only when the task switches mid-trial.",
+        pathway.name()
+    )
+}
+
+impl Panel for SwitchingPanel {
+    fn title(&self) -> &'static str {
+        "Task switching"
+    }
+
+    fn help(&self) -> &'static str {
+        "In training the task cue (context) never changes within a trial. Here it does: each test \
+         trial belongs to the task To (its stimuli, its right answer), but the cue says From until \
+         the switch (at the first stimulus onset, plus the delay you set) and To afterwards. Each \
+         pathway can follow the new cue at its own speed, set by its time constant τ (hover the \
+         sliders). The test gives one pathway a τ while the others follow at once, for each τ in \
+         the list, and measures two things: the performance on To after the switch (top plot: the \
+         grey line is the performance with the right cue from the start), and how far the hidden \
+         activity is from where it would be without the switch, step by step after it (bottom plot: \
+         0 = caught up; 1 = as far off as the activity is large). A slow pathway keeps the old \
+         task's settings for a while: a long transient, and wrong answers if the trial ends before \
+         it settles. Compare which pathway the network relies on: the one whose slowness hurts most."
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+        heading_ui(ui, self, cx.settings);
+        let Some(config) = cx.run.config.clone() else {
+            ui.label("Waiting for the network…");
+            return;
+        };
+        self.follow_run(&config);
+        self.controls_ui(ui, cx, &config);
+        let result = cx.run.snapshot.as_ref().and_then(|s| s.switching.as_deref());
+        status_ui(ui, result);
+        ui.separator();
+        let caption = ui.text_style_height(&egui::TextStyle::Body).max(ui.spacing().interact_size.y) + 2.0 * ui.spacing().item_spacing.y;
+        let plot_height = ((ui.available_height() - 2.0 * caption - 24.0) / 2.0).max(100.0);
+        perf_plot_ui(ui, cx, result, plot_height, &mut self.perf_rect);
+        ui.separator();
+        // the transient plot shows a pathway the tested network has
+        if let Some(r) = result
+            && !r.pathways.iter().any(|s| s.pathway == self.shown)
+            && let Some(first) = r.pathways.first()
+        {
+            self.shown = first.pathway;
+        }
+        transient_plot_ui(ui, cx, result, &mut self.shown, plot_height, &mut self.transient_rect);
+    }
+}
+
+impl SwitchingPanel {
+    /// Keep the choices valid for the current run: tasks it trained, sliders at its configured τ.
+    fn follow_run(&mut self, config: &Config) {
+        let tasks = &config.train.tasks;
+        let default = SwitchSpec::default_for(config);
+        if !self.from.is_some_and(|t| tasks.contains(&t)) {
+            self.from = Some(default.from);
+        }
+        if !self.to.is_some_and(|t| tasks.contains(&t)) {
+            self.to = Some(default.to);
+        }
+        if self.sliders_from != Some(config.model.context_tau_ms) {
+            self.combination = config.model.context_tau_ms;
+            self.sliders_from = Some(config.model.context_tau_ms);
+        }
+    }
+
+    fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, config: &Config) {
+        let tasks = config.train.tasks.clone();
+        ui.horizontal(|ui| {
+            task_combo_ui(ui, "From", "switch-from", &mut self.from, &tasks, "The task the cue names before the switch");
+            task_combo_ui(ui, "To", "switch-to", &mut self.to, &tasks, "The task of the trials: their stimuli, their right answer, and the cue after the switch. Pick the same task as From for a control without a switch");
+            ui.add(egui::Slider::new(&mut self.after_onset_ms, 0.0..=AFTER_ONSET_MAX_MS).text("switch after onset (ms)").step_by(config.tasks.dt_ms as f64))
+                .on_hover_text(
+                    "When the cue changes: this long after the first stimulus appears (0 = with the stimulus). \
+                     A switch after the end of the trial is moved to its last step",
+                );
+        });
+        let parsed = parse_taus(&self.taus_text);
+        ui.horizontal(|ui| {
+            ui.label("τ values (ms)").on_hover_text("The time constants tried for each pathway, comma-separated; one point per value on the plots");
+            ui.add(egui::TextEdit::singleline(&mut self.taus_text).desired_width(240.0).id_salt("switch-taus"))
+                .on_hover_text("e.g. 0, 20, 50, 100, 200, 500 (ms). 0 = the pathway follows the new cue at once");
+            if let Err(e) = &parsed {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Your combination").on_hover_text(
+                "All three time constants at once, tested as one extra curve (dashed) on the transient plot. \
+                 They start at the run's model.context_tau_ms",
+            );
+            for pathway in Pathway::ALL {
+                let mut tau = self.combination.get(pathway);
+                let has = config.model.has(pathway);
+                let slider = egui::Slider::new(&mut tau, 0.0..=TAU_SLIDER_MAX_MS).logarithmic(true).smallest_positive(1.0).text(format!("τ {}", pathway.name()));
+                ui.add_enabled(has, slider)
+                    .on_hover_text(tau_tooltip(pathway, config.tasks.dt_ms))
+                    .on_disabled_hover_text(format!("This network has no {} pathway (Setup)", pathway.name()));
+                self.combination.set(pathway, tau);
+            }
+        });
+        let running = cx.run.snapshot.as_ref().and_then(|s| s.switching.as_ref()).is_some_and(|r| !r.is_complete());
+        ui.horizontal(|ui| {
+            let ready = parsed.is_ok() && !config.model.pathways.is_empty();
+            let button = ui
+                .add_enabled(ready, egui::Button::new("Run switch test"))
+                .on_hover_text(format!(
+                    "Test a frozen copy of the current network on {DEFAULT_TRIALS} switch trials per point: each pathway at each τ, \
+                     then your combination. Training goes on meanwhile"
+                ))
+                .on_disabled_hover_text(if config.model.pathways.is_empty() {
+                    "This network has no context pathway: a change of cue changes nothing"
+                } else {
+                    "Fix the τ values first"
+                });
+            if button.clicked()
+                && let (Ok(taus_ms), Some(from), Some(to)) = (parsed.clone(), self.from, self.to)
+            {
+                let spec = SwitchSpec { from, to, trials: DEFAULT_TRIALS, switch_after_onset_ms: self.after_onset_ms };
+                cx.commands.push(Command::Switching(Box::new(SwitchRequest { spec, taus_ms, combination: Some(self.combination) })));
+            }
+            if ui.add_enabled(running, egui::Button::new("Cancel switch test")).on_hover_text("Stop; the points computed so far stay").clicked() {
+                cx.commands.push(Command::CancelSwitching);
+            }
+        });
+    }
+}
+
+fn task_combo_ui(ui: &mut egui::Ui, label: &str, id: &str, value: &mut Option<Task>, tasks: &[Task], tip: &str) {
+    ui.label(label).on_hover_text(tip);
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(value.map_or("–", |t| t.label()))
+        .show_ui(ui, |ui| {
+            for task in tasks {
+                ui.selectable_value(value, Some(*task), task.label()).on_hover_text(task.description());
+            }
+        })
+        .response
+        .on_hover_text(tip);
+}
+
+fn status_ui(ui: &mut egui::Ui, result: Option<&SwitchResult>) {
+    ui.horizontal(|ui| {
+        let Some(r) = result else {
+            ui.label("No test yet: press Run switch test.");
+            return;
+        };
+        let (done, total) = r.progress();
+        let text = if done == total {
+            format!("{} to {}, network at step {}", r.from.label(), r.to.label(), r.step)
+        } else {
+            format!("{done} / {total}")
+        };
+        ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(text).desired_width(260.0))
+            .on_hover_text("One unit is one pathway at one τ (then your combination)");
+        ui.label(format!(
+            "switch at {:.0} ms of a {:.0} ms trial; correct without a switch {:.0}%",
+            r.switch_step as f32 * r.dt_ms,
+            r.steps as f32 * r.dt_ms,
+            100.0 * r.perf_unswitched
+        ));
+        if let Some((taus, Some(o))) = &r.combination {
+            ui.label(format!(
+                "your combination (τ {:.0}/{:.0}/{:.0} ms): {:.0}% correct, mean distance {:.3}",
+                taus.bias,
+                taus.gain,
+                taus.synaptic,
+                100.0 * o.perf,
+                o.mean_distance()
+            ))
+            .on_hover_text("τ of bias / gain / synaptic, and the outcome with all three at once");
+        }
+    });
+}
+
+/// Performance against τ: one series per pathway, then the no-switch level.
+fn perf_export(result: Option<&SwitchResult>) -> PlotExport {
+    let mut series = Vec::new();
+    let mut title = "Performance after a switch against tau".to_string();
+    if let Some(r) = result {
+        title = format!("Performance after a switch from {} to {} against tau (network at step {})", r.from.name(), r.to.name(), r.step);
+        for sweep in &r.pathways {
+            series.push(Series { name: sweep.pathway.name().into(), points: r.perf_points(sweep).into_iter().map(|(x, y)| [x, y]).collect() });
+        }
+        let hi = r.taus_ms.iter().copied().fold(0.0f32, f32::max) as f64;
+        series.push(Series { name: "no switch".into(), points: vec![[0.0, r.perf_unswitched], [hi, r.perf_unswitched]] });
+    }
+    PlotExport { name: "switching-perf".into(), title, x_label: "tau (ms)".into(), y_label: "fraction correct".into(), log_y: false, data: PlotData::Lines(series) }
+}
+
+fn pathway_color(pathway: Pathway) -> egui::Color32 {
+    let hex = crate::analysis::switching::pathway_color(pathway);
+    egui::Color32::from_hex(hex).unwrap_or(egui::Color32::GRAY)
+}
+
+fn perf_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, result: Option<&SwitchResult>, height: f32, rect: &mut egui::Rect) {
+    ui.horizontal(|ui| {
+        ui.label("Performance after the switch against τ").on_hover_text(
+            "One line per pathway: that pathway slow with time constant τ, the others instant. Grey dashed: the performance \
+             with the right cue from the start (the ceiling)",
+        );
+        export_menu_ui(ui, cx.files, *rect, || perf_export(result));
+    });
+    let grey = ui.visuals().weak_text_color();
+    let shown = ui.scope(|ui| {
+        Plot::new("switching-perf")
+            .height(height)
+            .include_x(0.0)
+            .include_y(0.0)
+            .include_y(1.0)
+            .x_axis_label("τ (ms)")
+            .y_axis_label("fraction correct")
+            .allow_scroll(false)
+            .legend(Legend::default().position(Corner::RightBottom).follow_insertion_order(true))
+            .show(ui, |plot_ui| {
+                let Some(r) = result else { return };
+                for sweep in &r.pathways {
+                    let points: Vec<[f64; 2]> = r.perf_points(sweep).into_iter().map(|(x, y)| [x, y]).collect();
+                    plot_ui.line(Line::new(sweep.pathway.name(), PlotPoints::from(points)).width(2.0).color(pathway_color(sweep.pathway)));
+                }
+                let hi = r.taus_ms.iter().copied().fold(0.0f32, f32::max) as f64;
+                let level = vec![[0.0, r.perf_unswitched], [hi, r.perf_unswitched]];
+                plot_ui.line(Line::new("no switch", PlotPoints::from(level)).color(grey).style(LineStyle::dashed_loose()));
+            })
+    });
+    *rect = shown.response.rect;
+}
+
+/// One pathway's transients (one series per τ), then the combination's.
+fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport {
+    let mut series = Vec::new();
+    let mut title = "Distance from the unswitched trajectory after the switch".to_string();
+    if let Some(r) = result {
+        title = format!("Switching transient of the {} pathway, {} to {} (network at step {})", shown.name(), r.from.name(), r.to.name(), r.step);
+        if let Some(sweep) = r.pathways.iter().find(|s| s.pathway == shown) {
+            for (tau, outcome) in r.taus_ms.iter().zip(&sweep.outcomes) {
+                if let Some(o) = outcome {
+                    series.push(Series { name: format!("tau {tau} ms"), points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect() });
+                }
+            }
+        }
+        if let Some((_, Some(o))) = &r.combination {
+            series.push(Series { name: "your combination".into(), points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect() });
+        }
+    }
+    PlotExport {
+        name: format!("switching-transient-{}", shown.name()),
+        title,
+        x_label: "time after the switch (ms)".into(),
+        y_label: "distance".into(),
+        log_y: false,
+        data: PlotData::Lines(series),
+    }
+}
+
+/// The colour of the `i`-th of `count` τ values: a ramp from yellow (fast) through orange and
+/// pink to violet (slow), bright enough on both themes, so the order of the curves reads at a glance.
+fn tau_color(i: usize, count: usize) -> egui::Color32 {
+    let stops = [(230.0, 200.0, 20.0), (245.0, 140.0, 50.0), (225.0, 75.0, 115.0), (165.0, 65.0, 200.0), (95.0, 95.0, 240.0)];
+    let x = if count > 1 { i as f32 / (count - 1) as f32 } else { 0.0 } * (stops.len() - 1) as f32;
+    let (k, f) = ((x.floor() as usize).min(stops.len() - 2), x - x.floor().min((stops.len() - 2) as f32));
+    let (a, b) = (stops[k], stops[k + 1]);
+    let mix = |p: f32, q: f32| (p + (q - p) * f).round() as u8;
+    egui::Color32::from_rgb(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+fn transient_plot_ui(
+    ui: &mut egui::Ui,
+    cx: &mut PanelContext<'_>,
+    result: Option<&SwitchResult>,
+    shown: &mut Pathway,
+    height: f32,
+    rect: &mut egui::Rect,
+) {
+    ui.horizontal(|ui| {
+        ui.label("Transient of").on_hover_text(
+            "Distance of the hidden activity from the same trials without a switch, from the switch on (averaged over trials, \
+             divided by the activity's typical size): how long the network takes to settle into the new task",
+        );
+        if let Some(r) = result {
+            for sweep in &r.pathways {
+                ui.selectable_value(shown, sweep.pathway, sweep.pathway.name())
+                    .on_hover_text(format!("Show the transients with the {} pathway slow, one line per τ", sweep.pathway.name()));
+            }
+        }
+        export_menu_ui(ui, cx.files, *rect, || transient_export(result, *shown));
+    });
+    let strong = ui.visuals().strong_text_color();
+    let plotted = ui.scope(|ui| {
+        Plot::new("switching-transient")
+            .height(height)
+            .include_x(0.0)
+            .include_y(0.0)
+            .x_axis_label("time after the switch (ms)")
+            .y_axis_label("distance")
+            .allow_scroll(false)
+            .legend(Legend::default().position(Corner::RightTop).follow_insertion_order(true))
+            .show(ui, |plot_ui| {
+                let Some(r) = result else { return };
+                let export = transient_export(Some(r), *shown);
+                let PlotData::Lines(series) = export.data else { return };
+                let combination = r.combination.as_ref().is_some_and(|(_, o)| o.is_some());
+                let swept = series.len() - usize::from(combination);
+                for (i, s) in series.into_iter().enumerate() {
+                    let line = Line::new(s.name, PlotPoints::from(s.points));
+                    plot_ui.line(if i >= swept {
+                        line.width(2.5).color(strong).style(LineStyle::dashed_loose())
+                    } else {
+                        line.width(1.5).color(tau_color(i, swept))
+                    });
+                }
+            })
+    });
+    *rect = plotted.response.rect;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::switching::{PathwaySweep, SwitchOutcome};
+
+    #[test]
+    fn tau_colours_run_from_the_first_stop_to_the_last() {
+        assert_eq!(tau_color(0, 6), egui::Color32::from_rgb(230, 200, 20));
+        assert_eq!(tau_color(5, 6), egui::Color32::from_rgb(95, 95, 240));
+        assert_eq!(tau_color(0, 1), egui::Color32::from_rgb(230, 200, 20));
+        // halfway is the middle stop
+        assert_eq!(tau_color(2, 5), egui::Color32::from_rgb(225, 75, 115));
+    }
+
+    #[test]
+    fn tau_lists_parse_or_say_what_is_wrong() {
+        assert_eq!(parse_taus("0, 20,50 ,"), Ok(vec![0.0, 20.0, 50.0]));
+        assert!(parse_taus("0, -1").unwrap_err().contains("'-1'"));
+        assert!(parse_taus("fast").unwrap_err().contains("'fast'"));
+        assert!(parse_taus(" ").unwrap_err().contains("at least one"));
+    }
+
+    #[test]
+    fn exports_hold_every_computed_point() {
+        let outcome = |perf: f64| Some(SwitchOutcome { perf, distance: vec![0.5, 0.25] });
+        let result = SwitchResult {
+            from: Task::FdGo,
+            to: Task::FdAnti,
+            step: 7,
+            trials: 4,
+            dt_ms: 20.0,
+            steps: 10,
+            switch_step: 8,
+            taus_ms: vec![0.0, 100.0],
+            perf_unswitched: 1.0,
+            pathways: vec![PathwaySweep { pathway: Pathway::Gain, outcomes: vec![outcome(1.0), None] }],
+            combination: Some((ContextTaus::only(Pathway::Gain, 30.0), outcome(0.5))),
+        };
+        let perf = perf_export(Some(&result));
+        assert!(perf.title.contains("from fdgo to fdanti"), "{}", perf.title);
+        assert_eq!(perf.to_csv(), "series,tau (ms),fraction correct\ngain,0,1\nno switch,0,1\nno switch,100,1\n");
+        let transient = transient_export(Some(&result), Pathway::Gain);
+        assert_eq!(
+            transient.to_csv(),
+            "series,time after the switch (ms),distance\ntau 0 ms,0,0.5\ntau 0 ms,20,0.25\nyour combination,0,0.5\nyour combination,20,0.25\n"
+        );
+        assert_eq!(perf_export(None).to_csv(), "series,tau (ms),fraction correct\n");
+    }
+}
