@@ -1,0 +1,87 @@
+//! Throughput of the packing sweep (`modulab sweep packing`, issue 5B): cells of size 32 with
+//! K = 8 tasks, trained exactly as the sweep trains them (`packing::run_cell`), one cell alone on
+//! one thread and two cells side by side (the sweep's default on 2 cores: one job per core).
+//!
+//! The criterion is set out of reach so every cell runs its whole budget of `BUDGET` steps: the
+//! figures are the cost of a budget-limited cell. Cells that reach the criterion stop earlier.
+//! `cargo bench --bench packing` prints criterion's figures and then cells/hour.
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use modulab::analysis::packing::{Cell, PackingPlan, PathwaySet, TaskOrder};
+use modulab::config::Config;
+
+const SIZE: usize = 32;
+const TASKS: usize = 8;
+const BUDGET: u64 = 300;
+
+fn plan() -> PackingPlan {
+    PackingPlan {
+        base: Config::default(),
+        sizes: vec![SIZE],
+        task_counts: vec![TASKS],
+        pathway_sets: vec!["bias+synaptic".parse::<PathwaySet>().unwrap()],
+        seeds: vec![1, 2],
+        budget_steps: BUDGET,
+        // unreachable (performance is at most 1), so no cell stops early
+        criterion: 1.0,
+        order: TaskOrder::Families,
+    }
+}
+
+fn run(plan: &PackingPlan, cell: &Cell) {
+    let result = modulab::analysis::packing::run_cell(plan, cell, 1, &AtomicBool::new(false)).expect("cell trains");
+    assert!(result.is_some());
+}
+
+fn bench_packing(c: &mut Criterion) {
+    modulab::tune_allocator();
+    let plan = plan();
+    plan.validate().unwrap();
+    let cells = plan.cells();
+    let mut group = c.benchmark_group("packing");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(20));
+    let mut alone = Duration::ZERO;
+    let mut alone_iters = 0;
+    group.bench_function(format!("cell N={SIZE} K={TASKS} {BUDGET} steps, 1 job"), |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                run(&plan, &cells[0]);
+            }
+            let spent = start.elapsed();
+            alone += spent;
+            alone_iters += iters;
+            spent
+        })
+    });
+    let mut pair = Duration::ZERO;
+    let mut pair_iters = 0;
+    group.bench_function(format!("2 cells N={SIZE} K={TASKS} {BUDGET} steps, 2 jobs"), |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                std::thread::scope(|s| {
+                    for cell in &cells {
+                        s.spawn(|| run(&plan, cell));
+                    }
+                });
+            }
+            let spent = start.elapsed();
+            pair += spent;
+            pair_iters += iters;
+            spent
+        })
+    });
+    group.finish();
+    let per_cell = alone.as_secs_f64() / alone_iters as f64;
+    let per_pair = pair.as_secs_f64() / pair_iters as f64;
+    println!("\npacking throughput, N = {SIZE}, K = {TASKS}, {BUDGET}-step budget (criterion out of reach):");
+    println!("  1 job : {:>6.2} s/cell  {:>8.0} cells/hour  {:>6.0} steps/s", per_cell, 3600.0 / per_cell, BUDGET as f64 / per_cell);
+    println!("  2 jobs: {:>6.2} s/pair  {:>8.0} cells/hour  {:>6.0} steps/s", per_pair, 7200.0 / per_pair, 2.0 * BUDGET as f64 / per_pair);
+}
+
+criterion_group!(benches, bench_packing);
+criterion_main!(benches);
