@@ -11,7 +11,10 @@
 //! export menu and file-choice machinery every plot uses.
 
 pub mod export;
+pub use ambiguity::ComparedRun;
+pub use packing::{PackingForm, PackingPanel, SweepEnd};
 mod ambiguity;
+mod packing;
 mod pca;
 mod setup;
 mod status;
@@ -74,10 +77,11 @@ pub enum Tab {
     Ambiguity,
     Trajectories,
     Pca,
+    Packing,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca];
+    pub const ALL: [Tab; 5] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Packing];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -85,6 +89,7 @@ impl Tab {
             Tab::Ambiguity => "Ambiguity",
             Tab::Trajectories => "Trajectories",
             Tab::Pca => "PCA",
+            Tab::Packing => "Packing",
         }
     }
 
@@ -94,6 +99,7 @@ impl Tab {
             Tab::Ambiguity => "How well the network does when the task cue (context) is unclear",
             Tab::Trajectories => "One trial in detail: inputs, target, the network's output and its hidden units",
             Tab::Pca => "The hidden activity of every task on shared principal components",
+            Tab::Packing => "How many tasks fit into networks of each size, per pathway set: a small sweep in the background",
         }
     }
 }
@@ -319,6 +325,7 @@ pub struct ModulabApp {
     ambiguity_panel: ambiguity::AmbiguityPanel,
     trajectories: trajectories::TrajectoriesPanel,
     pca: pca::PcaPanel,
+    packing: packing::PackingPanel,
     status: status::StatusPanel,
     files: export::Files,
     /// A run to load once the worker is up.
@@ -351,6 +358,7 @@ impl ModulabApp {
             ambiguity_panel: ambiguity::AmbiguityPanel::default(),
             trajectories: trajectories::TrajectoriesPanel::default(),
             pca: pca::PcaPanel::default(),
+            packing: packing::PackingPanel::default(),
             status: status::StatusPanel,
             files: export::Files::new(options.file_dialogs),
             open_run: options.open_run,
@@ -387,6 +395,20 @@ impl ModulabApp {
     /// The ambiguity the Ambiguity panel asks for.
     pub fn ambiguity(&self) -> Ambiguity {
         self.ambiguity
+    }
+
+    /// The runs loaded for comparison in the Ambiguity panel.
+    pub fn compared_runs(&self) -> &[ambiguity::ComparedRun] {
+        self.ambiguity_panel.compared_runs()
+    }
+
+    /// The Packing panel (its sweep and results).
+    pub fn packing(&self) -> &packing::PackingPanel {
+        &self.packing
+    }
+
+    pub fn packing_mut(&mut self) -> &mut packing::PackingPanel {
+        &mut self.packing
     }
 
     /// Start the worker (first frame), drain its events within the budget, take the latest
@@ -466,9 +488,13 @@ impl ModulabApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let mut commands = Vec::new();
         let ctx = ui.ctx().clone();
-        let Self { settings, run, draft, preset, lesions, ambiguity, setup, training, ambiguity_panel, trajectories, pca, status, files, .. } =
-            self;
+        let Self {
+            settings, run, draft, preset, lesions, ambiguity, setup, training, ambiguity_panel, trajectories, pca, packing, status, files, ..
+        } = self;
         let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files };
+        // background work of panels that may not be shown
+        ambiguity_panel.poll(&ctx, &mut cx);
+        packing.poll(&ctx, &mut cx);
 
         egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &mut cx));
         egui::Panel::bottom("status").show(ui, |ui| status.ui(ui, &mut cx));
@@ -490,6 +516,7 @@ impl ModulabApp {
                 Tab::Ambiguity => ambiguity_panel.ui(ui, &mut cx),
                 Tab::Trajectories => trajectories.ui(ui, &mut cx),
                 Tab::Pca => pca.ui(ui, &mut cx),
+                Tab::Packing => packing.ui(ui, &mut cx),
             }
         });
         self.files.ui(&ctx);
@@ -540,8 +567,9 @@ impl eframe::App for ModulabApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        // stop and join the worker now rather than whenever the app is dropped
+        // stop and join the worker and a packing sweep now rather than whenever the app is dropped
         self.worker = None;
+        self.packing.stop();
     }
 }
 
