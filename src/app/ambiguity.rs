@@ -365,7 +365,8 @@ fn sweep_controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option
     }
     for (i, run) in compare.runs().iter().enumerate() {
         ui.horizontal(|ui| {
-            ui.colored_label(compare_color(i), "━").on_hover_text("This run's colour on the plot");
+            let (swatch, _) = ui.allocate_exact_size(egui::vec2(18.0, ui.spacing().interact_size.y), egui::Sense::hover());
+            ui.painter().hline(swatch.x_range(), swatch.center().y, egui::Stroke::new(3.0, compare_color(i)));
             ui.label(&run.label).on_hover_text(format!(
                 "{}: trained {} steps on {} tasks, {} units",
                 run.dir.display(),
@@ -469,8 +470,8 @@ fn sweep_plot_ui(
     };
     ui.horizontal(|ui| {
         ui.label(title).on_hover_text(
-            "Current run — thick: mean over tasks; dashed: the worst task; thin: each task. Each run added for \
-             comparison — its colour: mean over its tasks; dashed: its worst task. Click a legend entry to hide it.",
+            "Current run: thick, the mean over tasks; dashed, the worst task; thin, each task. Each run added for \
+             comparison, in its colour: the mean over its tasks; dashed, its worst task. Click a legend entry to hide it.",
         );
         let config = cx.run.config.as_ref();
         export_menu_ui(ui, cx.files, *rect, || sweep_export(sweep, config, compared));
@@ -577,7 +578,7 @@ enum Job {
 
 /// What the comparison thread sends back.
 enum Reply {
-    Loaded { id: u64, result: Result<TrainedRun, String> },
+    Loaded { id: u64, result: Result<Box<TrainedRun>, String> },
     /// Every task's row at one level.
     Level { id: u64, sweep_id: u64, rows: Vec<AmbiguityRow> },
     Failed { id: u64, text: String },
@@ -634,7 +635,7 @@ impl ComparisonThread {
                 }
                 let alive = match job {
                     Job::Load { id, dir } => {
-                        let result = TrainedRun::load(&dir).map_err(|e| format!("cannot load run {}: {e}", dir.display()));
+                        let result = TrainedRun::load(&dir).map(Box::new).map_err(|e| format!("cannot load run {}: {e}", dir.display()));
                         send(Reply::Loaded { id, result })
                     }
                     Job::Sweep { id, sweep_id, run, kind, levels, cancel } => {
@@ -772,7 +773,7 @@ impl Comparisons {
                                 id,
                                 dir,
                                 label,
-                                run: Arc::new(run),
+                                run: Arc::new(*run),
                                 swept: None,
                                 rows: Vec::new(),
                                 cancel: Arc::new(AtomicBool::new(false)),

@@ -464,7 +464,7 @@ impl PackingPanel {
         let criterion = self.plan.as_ref().map_or(self.form.criterion, |p| p.criterion);
         PlotExport {
             name: "capacity".into(),
-            title: format!("Capacity: the largest K with every task ≥ {criterion}"),
+            title: format!("Capacity: the largest K with every task at {criterion} or better"),
             x_label: "network size N".into(),
             y_label: "capacity (tasks)".into(),
             log_y: false,
@@ -559,7 +559,7 @@ impl PackingPanel {
                                         });
                                     }
                                     None => {
-                                        ui.weak("·").on_hover_text("not finished yet");
+                                        ui.weak("-").on_hover_text("not finished yet");
                                     }
                                 }
                             }
