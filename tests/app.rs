@@ -356,7 +356,7 @@ fn ambiguity_trajectories_and_pca_panels_follow_the_network() {
 
     // Drawing stays cheap: the worker computes, the UI only draws (the fastest of a few frames
     // of each view, so a busy machine does not make this flaky)
-    for tab in ["Training", "Ambiguity", "Trajectories", "PCA"] {
+    for tab in ["Training", "Ambiguity", "Trajectories", "PCA", "Packing"] {
         // the tab is the topmost node with this label ("Training" is also a heading and a label)
         harness
             .get_all_by_label(tab)

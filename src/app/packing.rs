@@ -39,8 +39,8 @@ pub struct PackingForm {
 
 impl Default for PackingForm {
     /// 27 cells (3 sizes × 3 task counts × 3 pathway sets) of at most 600 steps each on the
-    /// `quick` preset: measured at about 3 minutes on 2 busy cores (debug build, another job
-    /// running), less in a release build.
+    /// `quick` preset: measured at 3 min 58 s in the app on 2 cores shared with other jobs (debug
+    /// build; the same cells at 1000 steps took 4 min 19 s through the CLI).
     fn default() -> Self {
         PackingForm {
             sizes: "8,16,32".into(),
@@ -348,18 +348,19 @@ impl PackingPanel {
         let running = self.running();
         let form = &mut self.form;
         ui.add_enabled_ui(!running, |ui| {
+            let field_height = ui.spacing().interact_size.y;
             egui::Grid::new("packing-form").num_columns(4).spacing([12.0, 4.0]).show(ui, |ui| {
                 let label = ui.label("Sizes N");
-                ui.add(egui::TextEdit::singleline(&mut form.sizes).desired_width(140.0)).labelled_by(label.id).on_hover_text(
+                ui.add_sized([220.0, field_height], egui::TextEdit::singleline(&mut form.sizes)).labelled_by(label.id).on_hover_text(
                     "Network sizes (recurrent units), comma-separated. Each size is trained separately.",
                 );
                 let label = ui.label("Task counts K");
-                ui.add(egui::TextEdit::singleline(&mut form.task_counts).desired_width(140.0)).labelled_by(label.id).on_hover_text(
+                ui.add_sized([220.0, field_height], egui::TextEdit::singleline(&mut form.task_counts)).labelled_by(label.id).on_hover_text(
                     "How many tasks each cell learns at once, comma-separated: a cell with K tasks trains the first K of the order.",
                 );
                 ui.end_row();
                 let label = ui.label("Pathway sets");
-                ui.add(egui::TextEdit::singleline(&mut form.pathways).desired_width(220.0)).labelled_by(label.id).on_hover_text(
+                ui.add_sized([220.0, field_height], egui::TextEdit::singleline(&mut form.pathways)).labelled_by(label.id).on_hover_text(
                     "Which modulation pathways carry the task context, comma-separated sets; join pathways with '+' \
                      (bias, gain, synaptic, e.g. bias,synaptic,bias+synaptic).",
                 );
@@ -488,13 +489,20 @@ impl PackingPanel {
         ui.horizontal(|ui| {
             ui.label("Capacity against network size").on_hover_text(
                 "Per pathway set: the largest K whose cell met the criterion, at each size (mean over seeds). While \
-                 a size's cells are still running, its point is a lower bound.",
+                 a size's cells are still running, its point is a lower bound. Sets with the same capacity share a \
+                 line: the first set is drawn widest underneath, so each stays visible.",
             );
             let export = self.capacity_export();
             export_menu_ui(ui, cx.files, self.capacity_rect, || export);
         });
         let capacity = self.capacity();
-        let max_k = self.plan.as_ref().and_then(|p| p.task_counts.iter().max().copied()).unwrap_or(1);
+        // the axes span the whole sweep from the start, so they stay put as cells finish
+        let plan = self.plan.clone().or_else(|| self.form.plan().ok());
+        let max_k = plan.as_ref().and_then(|p| p.task_counts.iter().max().copied()).unwrap_or(1);
+        let (min_n, max_n) = plan
+            .as_ref()
+            .and_then(|p| Some((*p.sizes.iter().min()?, *p.sizes.iter().max()?)))
+            .unwrap_or((1, 1));
         let shown = ui.scope(|ui| {
             Plot::new("packing-capacity")
                 .height(height)
@@ -502,14 +510,23 @@ impl PackingPanel {
                 .y_axis_label("capacity (tasks)")
                 .include_y(0.0)
                 .include_y(max_k as f64)
+                .include_x(min_n as f64)
+                .include_x(max_n as f64)
                 .allow_scroll(false)
                 .legend(Legend::default().position(Corner::LeftTop))
                 .show(ui, |plot_ui| {
+                    // capacities are small whole numbers, so sets often share a line: the first is
+                    // drawn widest, each next one narrower on top, so that every set stays visible
+                    let n = capacity.len();
                     for (i, (name, points)) in capacity.iter().enumerate() {
                         let color = task_color(i);
-                        plot_ui.line(Line::new(name.clone(), PlotPoints::from(points.clone())).width(2.0).color(color));
+                        let wider = (n - 1 - i) as f32;
+                        plot_ui.line(Line::new(name.clone(), PlotPoints::from(points.clone())).width(2.0 + 3.0 * wider).color(color));
                         plot_ui.points(
-                            Points::new(name.clone(), PlotPoints::from(points.clone())).radius(4.0).shape(MarkerShape::Circle).color(color),
+                            Points::new(name.clone(), PlotPoints::from(points.clone()))
+                                .radius(4.0 + 3.0 * wider)
+                                .shape(MarkerShape::Circle)
+                                .color(color),
                         );
                     }
                 })
@@ -521,7 +538,7 @@ impl PackingPanel {
         ui.horizontal(|ui| {
             ui.label("Worst task after training").on_hover_text(
                 "Each finished cell's worst-task performance at its last evaluation (mean over seeds): rows are sizes \
-                 N, columns task counts K, one table per pathway set. Bold: the cell met the criterion.",
+                 N, columns task counts K, one table per pathway set. Framed, in bold: the cell met the criterion.",
             );
             let export = self.table_export();
             export_menu_with_ui(ui, cx.files, self.table_rect, false, || export);
@@ -549,8 +566,10 @@ impl PackingPanel {
                                         let fill = colormap(*v as f32);
                                         let text = egui::RichText::new(format!("{v:.2}"))
                                             .color(if *v > 0.6 { egui::Color32::BLACK } else { egui::Color32::WHITE });
+                                        // a met cell is framed (and its number bold)
                                         let text = if met { text.strong() } else { text };
-                                        egui::Frame::new().fill(fill).inner_margin(egui::Margin::symmetric(6, 2)).show(ui, |ui| {
+                                        let stroke = if met { egui::Stroke::new(2.0, ui.visuals().strong_text_color()) } else { egui::Stroke::NONE };
+                                        egui::Frame::new().fill(fill).stroke(stroke).inner_margin(egui::Margin::symmetric(6, 2)).show(ui, |ui| {
                                             ui.label(text).on_hover_text(format!(
                                                 "{} with N = {size}, K = {k}: worst task {v:.2}{}",
                                                 panel.title,
