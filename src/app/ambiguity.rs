@@ -113,7 +113,9 @@ impl Panel for AmbiguityPanel {
          goes on. Sweep tests a whole range of blur levels on a frozen copy of the network and \
          draws performance against ambiguity: a network that degrades gracefully has a flat \
          curve. Compare pathways (Setup) to see which kind of modulation copes best with an \
-         unclear instruction."
+         unclear instruction. Add run for comparison… loads saved runs (e.g. trained with other \
+         pathways) and sweeps them the same way, each drawn as its own coloured curve beside the \
+         current run's."
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
@@ -904,6 +906,12 @@ mod tests {
         let mut compare = Comparisons::default();
         assert!(compare.add(run_dir.clone(), &ctx).is_none());
         assert!(compare.add(dir.path().join("missing"), &ctx).is_none());
+        // a corrupt checkpoint: the saved one, truncated
+        let corrupt = dir.path().join("corrupt");
+        std::fs::create_dir_all(corrupt.join("checkpoint")).expect("dir");
+        let bytes = std::fs::read(run_dir.join("checkpoint").join("state.bin")).expect("state.bin");
+        std::fs::write(corrupt.join("checkpoint").join("state.bin"), &bytes[..bytes.len() / 2]).expect("write");
+        assert!(compare.add(corrupt, &ctx).is_none());
         let levels = [0.0, 1.0];
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let mut notices = Vec::new();
@@ -916,7 +924,9 @@ mod tests {
         assert_eq!(run.label, "saved (bias)");
         assert_eq!(run.rows.len(), 4, "2 levels × 2 tasks");
         assert!(run.rows.iter().all(|r| r.kind == AmbiguityKind::Uniform && (0.0..=1.0).contains(&r.perf)));
-        assert!(notices.iter().any(|(level, text)| *level == Level::Error && text.contains("cannot load run") && text.contains("missing")), "{notices:?}");
+        let refused = |what: &str| notices.iter().any(|(level, text)| *level == Level::Error && text.contains("cannot load run") && text.contains(what));
+        assert!(refused("missing") && refused("corrupt"), "{notices:?}");
+        assert_eq!(compare.runs().len(), 1, "only the good run is added");
         // a new sweep replaces the rows; removing the run drops it
         assert!(compare.sweep_all(AmbiguityKind::Mixture, &[0.5]).is_none());
         assert!(compare.runs()[0].rows.is_empty());
