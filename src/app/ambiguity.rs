@@ -48,7 +48,9 @@ impl AmbiguityPanel {
     /// thread's results; problems go to the status bar.
     pub fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         for dir in cx.files.take_compare_runs() {
-            self.compare.add(dir, ctx);
+            if let Some(problem) = self.compare.add(dir, ctx) {
+                cx.files.set_notice(Level::Error, problem);
+            }
         }
         // a run that arrives is swept like the current run's latest sweep (or, before any, at
         // the selected kind)
@@ -690,7 +692,8 @@ impl Comparisons {
         thread.jobs.send(job).map_err(|_| "the comparison thread stopped; restart the app".to_string())
     }
 
-    /// Load the run in `dir` (on the thread); it is swept once loaded (see [`Self::poll`]).
+    /// Load the run in `dir` (on the thread); it is swept once loaded (see [`Self::poll`]). A
+    /// problem starting the thread is returned for the status bar.
     pub fn add(&mut self, dir: PathBuf, ctx: &egui::Context) -> Option<String> {
         let id = self.next_id;
         self.next_id += 1;
