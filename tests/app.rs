@@ -356,7 +356,7 @@ fn ambiguity_trajectories_and_pca_panels_follow_the_network() {
 
     // Drawing stays cheap: the worker computes, the UI only draws (the fastest of a few frames
     // of each view, so a busy machine does not make this flaky)
-    for tab in ["Training", "Ambiguity", "Trajectories", "PCA"] {
+    for tab in ["Training", "Ambiguity", "Trajectories", "PCA", "Packing"] {
         // the tab is the topmost node with this label ("Training" is also a heading and a label)
         harness
             .get_all_by_label(tab)
@@ -525,4 +525,118 @@ fn the_switching_panel_runs_a_switch_test_and_exports_its_curves() {
     let text = export_csv(&mut harness, 1, &dir.path().join("switching-transient-synaptic.csv"));
     let expected = result.pathways[1].outcomes[5].as_ref().expect("τ 500").distance[0];
     assert!(text.contains(&format!("tau 500 ms,0,{expected}")), "{text}");
+}
+
+#[test]
+fn compare_a_saved_run_in_the_ambiguity_sweep() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let saved = dir.path().join("saved-run");
+    let mut harness = harness();
+    run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
+    step_n(&mut harness, 4);
+    file_menu(&mut harness, "Save checkpoint…");
+    choose_path(&mut harness, &saved, "Save");
+    run_until(&mut harness, "the save", |app| notice_contains(app, "saved the run at step 4"));
+
+    // a directory that is not a run: an error in the status bar, and the app goes on
+    harness.get_by_label("Ambiguity").click();
+    harness.run_steps(2);
+    harness.get_by_label("Add run for comparison…").click();
+    choose_path(&mut harness, dir.path(), "Add");
+    run_until(&mut harness, "the refusal", |app| notice_contains(app, "cannot load run"));
+    assert!(harness.state().compared_runs().is_empty());
+
+    // the saved run: loaded, then swept with the current run
+    harness.get_by_label("Add run for comparison…").click();
+    choose_path(&mut harness, &saved, "Add");
+    run_until(&mut harness, "the compared run", |app| app.compared_runs().len() == 1);
+    assert!(harness.query_by_label_contains("saved-run (bias)").is_some(), "the run is listed by name and pathways");
+    harness.get_by_label("Sweep").click();
+    run_until(&mut harness, "both sweeps", |app| {
+        let current = app.run_data().snapshot.as_ref().and_then(|s| s.sweep.as_ref()).is_some_and(|s| s.is_complete());
+        current && app.compared_runs()[0].progress() == (11, 11)
+    });
+    let current = harness.state().run_data().snapshot.as_ref().and_then(|s| s.sweep.clone()).expect("sweep");
+    let compared = &harness.state().compared_runs()[0];
+    assert_eq!(current.summary().len(), 11, "the current run's curve");
+    assert_eq!(compared.summary().len(), 11, "the saved run's curve");
+    assert_eq!(compared.swept.as_ref().map(|(kind, levels)| (*kind, levels.clone())), Some((current.kind, current.levels.clone())));
+    // the saved network is the current one (nothing trained since): the same curve up to trial sampling
+    assert!(compared.summary().iter().all(|(_, mean, worst)| (0.0..=1.0).contains(mean) && worst <= mean));
+
+    // the plot's CSV is an ambiguity.csv table of both runs
+    let text = export_csv(&mut harness, 1, &dir.path().join("sweep.csv"));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("run,pathways,seed,kind,level,task,perf"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.iter().filter(|l| l.starts_with("current run,bias,")).count(), 11 * 4);
+    let saved_name = saved.display().to_string();
+    assert_eq!(rows.iter().filter(|l| l.starts_with(&format!("{saved_name},bias,"))).count(), 11 * 4);
+
+    harness.get_by_label("Remove").click();
+    harness.run_steps(2);
+    assert!(harness.state().compared_runs().is_empty(), "removed");
+}
+
+#[test]
+fn packing_sweep_runs_to_the_end_and_cancels_pausing_training_meanwhile() {
+    let mut config = tiny();
+    config.train.steps = 1_000_000;
+    let mut harness = harness_with(AppOptions { config, preset: None, file_dialogs: false, ..AppOptions::default() });
+    run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
+    harness.get_by_label("Packing").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("27 cells").is_some(), "the default sweep's size is shown");
+    {
+        let form = harness.state_mut().packing_mut().form_mut();
+        form.sizes = "8,12".into();
+        form.task_counts = "1,2".into();
+        form.pathways = "bias,synaptic".into();
+        form.budget_steps = 4;
+    }
+    harness.run_steps(2);
+    harness.get_by_label("Run").click();
+    run_until(&mut harness, "the tiny sweep", |app| app.packing().end().is_some());
+    assert_eq!(harness.state().packing().end(), Some(&modulab::app::SweepEnd::Finished));
+    assert_eq!(harness.state().packing().results().len(), 8);
+    let capacity = harness.state().packing().capacity();
+    assert_eq!(capacity.len(), 2, "a line per pathway set");
+    assert!(capacity.iter().all(|(_, points)| points.len() == 2), "a point per size: {capacity:?}");
+    assert!(notice_contains(harness.state(), "packing sweep done: 8 cells"));
+    // Save table… writes the CLI's packing.csv
+    let dir = tempfile::tempdir().expect("tempdir");
+    harness.get_by_label("Save table…").click();
+    let table = dir.path().join("packing.csv");
+    choose_path(&mut harness, &table, "Write file");
+    run_until(&mut harness, "the table", |app| notice_contains(app, "exported"));
+    let text = std::fs::read_to_string(&table).expect("packing.csv written");
+    assert_eq!(text, modulab::analysis::packing::to_csv(harness.state().packing().results()));
+    assert_eq!(modulab::analysis::packing::parse_csv(&text, "packing.csv").expect("the CLI reads it").len(), 8);
+
+    // while training: a long sweep pauses it, Cancel stops the sweep promptly and training resumes
+    click_tab(&mut harness, "Training");
+    harness.get_by_label("Train").click();
+    run_until(&mut harness, "training", |app| app.run_data().state == RunState::Running);
+    harness.get_by_label("Packing").click();
+    harness.run_steps(2);
+    harness.state_mut().packing_mut().form_mut().budget_steps = 1_000_000;
+    harness.run_steps(2);
+    harness.get_by_label("Run").click();
+    run_until(&mut harness, "the pause", |app| app.run_data().state == RunState::Paused && app.packing().running());
+    assert!(harness.query_by_label_contains("Training is paused while the sweep runs").is_some());
+    harness.get_by_label("Cancel").click();
+    let cancelled = Instant::now();
+    run_until(&mut harness, "the cancel", |app| app.packing().end().is_some());
+    assert!(cancelled.elapsed() < Duration::from_secs(20), "cancelled in {:?}", cancelled.elapsed());
+    assert_eq!(harness.state().packing().end(), Some(&modulab::app::SweepEnd::Cancelled));
+    run_until(&mut harness, "training again", |app| app.run_data().state == RunState::Running);
+    click_tab(&mut harness, "Training");
+    harness.get_by_label("Pause").click();
+    run_until(&mut harness, "the pause", |app| app.run_data().state == RunState::Paused);
+}
+
+/// Show the view `tab` (the topmost node with that label: "Training" is also a heading).
+fn click_tab(harness: &mut Harness<'_, ModulabApp>, tab: &str) {
+    harness.get_all_by_label(tab).min_by(|a, b| a.rect().min.y.total_cmp(&b.rect().min.y)).expect("tab").click();
+    harness.run_steps(2);
 }

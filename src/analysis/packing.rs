@@ -9,7 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use crate::config::Config;
 use crate::model::Pathway;
@@ -349,6 +350,53 @@ pub fn run_cell(plan: &PackingPlan, cell: &Cell, threads: usize, cancel: &Atomic
     }))
 }
 
+/// How to split `cores` between cells trained at once: (cells at once, threads per cell). One
+/// thread per cell while there are enough cells (small networks gain little from more threads).
+pub fn parallelism(cores: usize, cells: usize) -> (usize, usize) {
+    let jobs = cores.min(cells).max(1);
+    (jobs, (cores / jobs).max(1))
+}
+
+/// Train `cells` on `jobs` threads at once (each cell with `threads` threads), and hand every
+/// outcome of [`run_cell`] to `on_outcome` on the calling thread as soon as its cell ends (in the
+/// order cells finish). No new cell starts once `cancel` is raised (`on_outcome` may raise it,
+/// e.g. after a failure); cells in progress then stop at their next step and report `Ok(None)`.
+/// Returns when every thread has stopped.
+pub fn run_cells(
+    plan: &PackingPlan,
+    cells: &[Cell],
+    jobs: usize,
+    threads: usize,
+    cancel: &AtomicBool,
+    mut on_outcome: impl FnMut(Result<Option<CellResult>, String>),
+) {
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<Result<Option<CellResult>, String>>();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= cells.len() || cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let outcome = run_cell(plan, &cells[i], threads, cancel);
+                    let stop = outcome.is_err();
+                    if tx.send(outcome).is_err() || stop {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for outcome in rx {
+            on_outcome(outcome);
+        }
+    });
+}
+
 /// Capacity of one (pathway set, size, seed): the largest K whose cell met the criterion.
 /// Zero when none did.
 fn capacity_per_seed(results: &[CellResult]) -> BTreeMap<(PathwaySet, usize), BTreeMap<u64, usize>> {
@@ -543,6 +591,36 @@ mod tests {
         assert_eq!(maps.row_labels, vec!["8", "16"]);
         assert_eq!(maps.panels[0].values[0][0], Some(0.95));
         assert_eq!(maps.panels[0].values[1][1], None);
+    }
+
+    #[test]
+    fn cores_go_to_cells_first_then_threads() {
+        assert_eq!(parallelism(2, 27), (2, 1));
+        assert_eq!(parallelism(4, 1), (1, 4));
+        assert_eq!(parallelism(4, 3), (3, 1));
+        assert_eq!(parallelism(2, 0), (1, 2));
+    }
+
+    #[test]
+    fn run_cells_reports_every_cell_and_starts_none_once_cancelled() {
+        let plan = PackingPlan {
+            base: Config::from_preset("quick", &["model.n_units=8".into(), "train.eval_every=2".into(), "train.eval_trials=4".into()]).unwrap(),
+            sizes: vec![8],
+            task_counts: vec![1, 2],
+            pathway_sets: vec!["bias".parse().unwrap()],
+            seeds: vec![0],
+            budget_steps: 2,
+            criterion: 0.9,
+            order: TaskOrder::Families,
+        };
+        let cells = plan.cells();
+        let mut seen = Vec::new();
+        run_cells(&plan, &cells, 2, 1, &AtomicBool::new(false), |outcome| seen.push(outcome.unwrap().unwrap().cell));
+        seen.sort();
+        assert_eq!(seen, cells);
+        let mut called = false;
+        run_cells(&plan, &cells, 2, 1, &AtomicBool::new(true), |_| called = true);
+        assert!(!called, "no cell starts after a cancel");
     }
 
     #[test]

@@ -1,13 +1,23 @@
 //! The Context ambiguity panel (MODEL.md §4A): score the current network while its task cue is
-//! blurred, live, and sweep the blur to draw performance against ambiguity.
+//! blurred, live, and sweep the blur to draw performance against ambiguity, beside the same
+//! sweep of saved runs loaded for comparison ([`Comparisons`], on a thread of its own).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
 
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, LineStyle, Plot, PlotPoints};
 
-use super::export::{PlotData, PlotExport, Series, export_menu_ui};
-use super::{Panel, PanelContext, heading_ui, task_color};
+use super::export::{FileJob, PlotData, PlotExport, Series, export_menu_ui};
+use super::{Level, Panel, PanelContext, heading_ui, task_color};
+use crate::analysis::sweep::{self, AmbiguityRow, TrainedRun};
 use crate::analysis::{Ambiguity, AmbiguityKind};
-use crate::train::worker::{AmbiguityEval, Command, SweepResult};
+use crate::config::Config;
+use crate::model::Pathway;
+use crate::train::worker::{AmbiguityEval, Command, SWEEP_TRIALS, SweepResult};
 
 /// Levels in a sweep (evenly spaced over the kind's slider range).
 const SWEEP_LEVELS: usize = 11;
@@ -16,15 +26,46 @@ const LABEL_WIDTH: f32 = 90.0;
 /// The bars of the unambiguous (clear-cue) performance.
 const CLEAR_GREY: egui::Color32 = egui::Color32::from_gray(120);
 
-/// Where each plot was drawn last frame (an exported PNG is cropped to it).
+/// The name of the current run in the sweep's table (the `run` column of `ambiguity.csv`).
+pub const CURRENT_RUN: &str = "current run";
+
+/// The saved runs compared with the current one, and where each plot was drawn last frame (an
+/// exported PNG is cropped to it).
 pub struct AmbiguityPanel {
+    compare: Comparisons,
     bars_rect: egui::Rect,
     sweep_rect: egui::Rect,
 }
 
 impl Default for AmbiguityPanel {
     fn default() -> Self {
-        Self { bars_rect: egui::Rect::NOTHING, sweep_rect: egui::Rect::NOTHING }
+        Self { compare: Comparisons::default(), bars_rect: egui::Rect::NOTHING, sweep_rect: egui::Rect::NOTHING }
+    }
+}
+
+impl AmbiguityPanel {
+    /// Every frame, shown or not: take run directories chosen for comparison and the comparison
+    /// thread's results; problems go to the status bar.
+    pub fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+        for dir in cx.files.take_compare_runs() {
+            if let Some(problem) = self.compare.add(dir, ctx) {
+                cx.files.set_notice(Level::Error, problem);
+            }
+        }
+        // a run that arrives is swept like the current run's latest sweep (or, before any, at
+        // the selected kind)
+        let (kind, levels) = match cx.run.snapshot.as_ref().and_then(|s| s.sweep.as_deref()) {
+            Some(s) => (s.kind, s.levels.clone()),
+            None => (cx.ambiguity.kind, sweep_levels(cx.ambiguity.kind)),
+        };
+        for (level, text) in self.compare.poll(kind, &levels) {
+            cx.files.set_notice(level, text);
+        }
+    }
+
+    /// The runs loaded for comparison.
+    pub fn compared_runs(&self) -> &[ComparedRun] {
+        &self.compare.runs
     }
 }
 
@@ -74,7 +115,9 @@ impl Panel for AmbiguityPanel {
          goes on. Sweep tests a whole range of blur levels on a frozen copy of the network and \
          draws performance against ambiguity: a network that degrades gracefully has a flat \
          curve. Compare pathways (Setup) to see which kind of modulation copes best with an \
-         unclear instruction."
+         unclear instruction. Add run for comparison… loads saved runs (e.g. trained with other \
+         pathways) and sweeps them the same way, each drawn as its own coloured curve beside the \
+         current run's."
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
@@ -85,13 +128,15 @@ impl Panel for AmbiguityPanel {
         ui.separator();
         // each plot under a caption line with its Export menu
         let caption = ui.text_style_height(&egui::TextStyle::Body).max(ui.spacing().interact_size.y) + 2.0 * ui.spacing().item_spacing.y;
-        let sweep_row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
+        // the sweep's controls, and a row per compared run
+        let rows = 1 + self.compare.runs().len() + self.compare.loading().count();
+        let sweep_row = rows as f32 * (ui.spacing().interact_size.y + ui.spacing().item_spacing.y);
         let plot_height = ((ui.available_height() - 2.0 * caption - sweep_row - 24.0) / 2.0).max(100.0);
         bars_ui(ui, cx, latest, plot_height, &mut self.bars_rect);
         ui.separator();
         let sweep = cx.run.snapshot.as_ref().and_then(|s| s.sweep.as_deref());
-        sweep_controls_ui(ui, cx, sweep);
-        sweep_plot_ui(ui, cx, sweep, plot_height, &mut self.sweep_rect);
+        sweep_controls_ui(ui, cx, sweep, &mut self.compare);
+        sweep_plot_ui(ui, cx, sweep, self.compare.runs(), plot_height, &mut self.sweep_rect);
     }
 }
 
@@ -200,28 +245,8 @@ fn bars_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, latest: Option<&Ambigui
         export_menu_ui(ui, cx.files, *rect, || bars_export(latest));
     });
     let labels: Vec<&'static str> = latest.map(|e| e.clean.iter().map(|(t, _)| t.label()).collect()).unwrap_or_default();
-    let n = labels.len();
-    // one tick per task; with many tasks, label every few so the names do not overlap
-    // (hovering a bar names its task)
-    let every = (LABEL_WIDTH / (ui.available_width() / n.max(1) as f32)).ceil().max(1.0) as usize;
     // the scope's rect holds the plot with its axes and tick labels (the PNG export's crop)
-    let shown = ui.scope(|ui| Plot::new("ambiguity-bars")
-        .height(height)
-        .x_grid_spacer(move |_| (0..n).map(|i| label_mark(i, every)).collect())
-        .include_y(0.0)
-        .include_y(1.0)
-        .allow_scroll(false)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .legend(Legend::default().position(Corner::RightTop))
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize) % every == 0 {
-                labels.get(i as usize).map_or(String::new(), |l| l.to_string())
-            } else {
-                String::new()
-            }
-        })
+    let shown = ui.scope(|ui| task_bars_plot("ambiguity-bars", height, labels, ui.available_width())
         .show(ui, |plot_ui| {
             let Some(e) = latest else { return };
             let clean = e
@@ -242,6 +267,31 @@ fn bars_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, latest: Option<&Ambigui
     *rect = shown.response.rect;
 }
 
+/// A fixed bar chart of one value in [0, 1] per task (bars at x = 0, 1, …), each task named under
+/// its bars — every few tasks when the names would overlap in `width` points (hovering a bar names
+/// its task) — with the legend at the top right. The Training and Ambiguity panels' bars.
+pub fn task_bars_plot<'a>(id: &str, height: f32, labels: Vec<&'static str>, width: f32) -> Plot<'a> {
+    let n = labels.len();
+    let every = (LABEL_WIDTH / (width / n.max(1) as f32)).ceil().max(1.0) as usize;
+    Plot::new(id)
+        .height(height)
+        .x_grid_spacer(move |_| (0..n).map(|i| label_mark(i, every)).collect())
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .legend(Legend::default().position(Corner::RightTop))
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize) % every == 0 {
+                labels.get(i as usize).map_or(String::new(), |l| l.to_string())
+            } else {
+                String::new()
+            }
+        })
+}
+
 /// The grid mark of bar `i` when every `every`-th bar is labelled. egui_plot paints a tick label
 /// only if marks of its step size are at least ~60 points apart, so labelled marks claim a step
 /// of `every` bars and the others a step of one (they get a grid line but no label).
@@ -256,28 +306,34 @@ pub fn sweep_levels(kind: AmbiguityKind) -> Vec<f32> {
     (0..SWEEP_LEVELS).map(|i| lo + (hi - lo) * i as f32 / (SWEEP_LEVELS - 1) as f32).collect()
 }
 
-fn sweep_controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option<&SweepResult>) {
+fn sweep_controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option<&SweepResult>, compare: &mut Comparisons) {
     ui.horizontal(|ui| {
         let kind = cx.ambiguity.kind;
-        let running = sweep.is_some_and(|s| !s.is_complete() && !s.cancelled);
+        let running = sweep.is_some_and(|s| !s.is_complete() && !s.cancelled) || compare.sweeping();
         if ui
             .button("Sweep")
             .on_hover_text(format!(
                 "Test a frozen copy of the current network at {SWEEP_LEVELS} levels of {} ambiguity ({}) and draw \
-                 performance against the level. Training goes on meanwhile, one step between test batches.",
+                 performance against the level. Training goes on meanwhile, one step between test batches. \
+                 Runs added for comparison are swept the same way, on a thread of their own.",
                 kind.name(),
                 sweep_levels(kind).iter().map(|l| format!("{l:.1}")).collect::<Vec<_>>().join(", ")
             ))
             .clicked()
         {
-            cx.commands.push(Command::Sweep { kind, levels: sweep_levels(kind) });
+            let levels = sweep_levels(kind);
+            if let Some(problem) = compare.sweep_all(kind, &levels) {
+                cx.files.set_notice(Level::Error, problem);
+            }
+            cx.commands.push(Command::Sweep { kind, levels });
         }
         if ui
             .add_enabled(running, egui::Button::new("Cancel sweep"))
-            .on_hover_text("Stop the sweep; the levels measured so far stay on the plot")
+            .on_hover_text("Stop the sweep (of the current run and of the runs added); the levels measured so far stay on the plot")
             .clicked()
         {
             cx.commands.push(Command::CancelSweep);
+            compare.cancel();
         }
         if let Some(s) = sweep {
             let (done, total) = s.progress();
@@ -289,9 +345,69 @@ fn sweep_controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option
                 format!("{done} / {total}")
             };
             ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(text).desired_width(260.0))
-                .on_hover_text("Sweep progress: one unit is one level of one task");
+                .on_hover_text("Sweep progress of the current run: one unit is one level of one task");
+        }
+        ui.separator();
+        if ui
+            .button("Add run for comparison…")
+            .on_hover_text(
+                "Load a saved run (a run directory from `modulab train` or Save checkpoint…) and sweep it the same \
+                 way, to draw its curve beside the current run's: e.g. a bias-only and a bias+synaptic network. \
+                 Loaded runs are tested intact (lesions apply to the current run only).",
+            )
+            .clicked()
+        {
+            cx.files.begin(FileJob::CompareRun, ui.ctx());
         }
     });
+    let mut remove = None;
+    for dir in compare.loading() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.weak(format!("loading {}…", dir.display()));
+        });
+    }
+    for (i, run) in compare.runs().iter().enumerate() {
+        ui.horizontal(|ui| {
+            let (swatch, _) = ui.allocate_exact_size(egui::vec2(18.0, ui.spacing().interact_size.y), egui::Sense::hover());
+            ui.painter().hline(swatch.x_range(), swatch.center().y, egui::Stroke::new(3.0, compare_color(i)));
+            ui.label(&run.label).on_hover_text(format!(
+                "{}: trained {} steps on {} tasks, {} units",
+                run.dir.display(),
+                run.run.step,
+                run.run.config.train.tasks.len(),
+                run.run.config.model.n_units
+            ));
+            let (done, total) = run.progress();
+            let text = match &run.swept {
+                None => "not swept".to_string(),
+                Some((kind, _)) if done == total => format!("done: {}", kind.name()),
+                Some(_) if run.cancel.load(Ordering::Relaxed) => format!("stopped after {done} of {total} levels"),
+                Some(_) => format!("{done} / {total} levels"),
+            };
+            ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(text).desired_width(200.0))
+                .on_hover_text("This run's sweep: one unit is one level (every task at once)");
+            if ui.button("Remove").on_hover_text(format!("Take {} off the plot", run.label)).clicked() {
+                remove = Some(i);
+            }
+        });
+    }
+    if let Some(i) = remove {
+        compare.remove(i);
+    }
+}
+
+/// The colour of the `i`-th run added for comparison (apart from the task colours' hues).
+fn compare_color(i: usize) -> egui::Color32 {
+    const COLORS: [egui::Color32; 6] = [
+        egui::Color32::from_rgb(214, 39, 40),
+        egui::Color32::from_rgb(31, 119, 180),
+        egui::Color32::from_rgb(44, 160, 44),
+        egui::Color32::from_rgb(148, 103, 189),
+        egui::Color32::from_rgb(255, 127, 14),
+        egui::Color32::from_rgb(140, 86, 75),
+    ];
+    COLORS[i % COLORS.len()]
 }
 
 /// (level, performance) of task number `t` at every level measured so far.
@@ -299,28 +415,51 @@ fn sweep_points(s: &SweepResult, t: usize) -> Vec<[f64; 2]> {
     s.levels.iter().zip(&s.perf).filter_map(|(level, row)| row[t].map(|p| [*level as f64, p as f64])).collect()
 }
 
-/// The sweep plot's data: every task's curve, then the mean and the worst task.
-fn sweep_export(sweep: Option<&SweepResult>) -> PlotExport {
-    let mut series = Vec::new();
+/// (level, mean) and (level, min) points of a summary.
+fn mean_and_worst(summary: &[(f32, f32, f32)]) -> (Vec<[f64; 2]>, Vec<[f64; 2]>) {
+    summary.iter().map(|(l, m, w)| ([*l as f64, *m as f64], [*l as f64, *w as f64])).unzip()
+}
+
+/// The sweep plot's data. The CSV is a `modulab sweep ambiguity` table (`ambiguity.csv`'s
+/// columns): the current run's rows (run [`CURRENT_RUN`]), then each compared run's. The SVG draws
+/// what the plot shows: every task's curve, the mean and the worst task of the current run, then
+/// each compared run's mean and worst task.
+fn sweep_export(sweep: Option<&SweepResult>, config: Option<&Config>, compared: &[ComparedRun]) -> PlotExport {
+    let mut lines = Vec::new();
+    let mut rows = Vec::new();
     let mut title = "Performance against ambiguity".to_string();
     if let Some(s) = sweep {
         title = format!("Performance against {} ambiguity (network at step {})", s.kind.name(), s.step);
-        series.extend(s.tasks.iter().enumerate().map(|(t, task)| Series { name: task.label().into(), points: sweep_points(s, t) }));
-        let summary = s.summary();
-        series.push(Series { name: "mean".into(), points: summary.iter().map(|(l, m, _)| [*l as f64, *m as f64]).collect() });
-        series.push(Series { name: "worst".into(), points: summary.iter().map(|(l, _, m)| [*l as f64, *m as f64]).collect() });
+        lines.extend(s.tasks.iter().enumerate().map(|(t, task)| Series { name: task.label().into(), points: sweep_points(s, t) }));
+        let (mean, worst) = mean_and_worst(&s.summary());
+        lines.push(Series { name: format!("{CURRENT_RUN} mean"), points: mean });
+        lines.push(Series { name: format!("{CURRENT_RUN} worst"), points: worst });
+        rows.extend(current_rows(s, config));
+    }
+    for run in compared {
+        let (mean, worst) = mean_and_worst(&run.summary());
+        lines.push(Series { name: format!("{} mean", run.label), points: mean });
+        lines.push(Series { name: format!("{} worst", run.label), points: worst });
+        rows.extend(run.rows.iter().cloned());
     }
     PlotExport {
-        name: "ambiguity-sweep".into(),
+        name: "ambiguity".into(),
         title,
         x_label: "level".into(),
         y_label: "fraction correct".into(),
         log_y: false,
-        data: PlotData::Lines(series),
+        data: PlotData::Table { csv: sweep::ambiguity_csv(&rows), lines: Some(lines) },
     }
 }
 
-fn sweep_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option<&SweepResult>, height: f32, rect: &mut egui::Rect) {
+fn sweep_plot_ui(
+    ui: &mut egui::Ui,
+    cx: &mut PanelContext<'_>,
+    sweep: Option<&SweepResult>,
+    compared: &[ComparedRun],
+    height: f32,
+    rect: &mut egui::Rect,
+) {
     let title = match sweep {
         Some(s) => {
             let lesions = if s.lesioned.is_empty() {
@@ -330,16 +469,20 @@ fn sweep_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option<&Sw
             };
             format!("Performance against {} ambiguity (network at step {}, {} trials per point{lesions})", s.kind.name(), s.step, s.trials)
         }
+        None if !compared.is_empty() => "Performance against ambiguity (press Sweep for the current run)".to_string(),
         None => "Performance against ambiguity (press Sweep)".to_string(),
     };
     ui.horizontal(|ui| {
         ui.label(title).on_hover_text(
-            "Thick: mean over tasks; dashed: the worst task; thin: each task. Click a legend entry to hide it.",
+            "Current run: thick, the mean over tasks; dashed, the worst task; thin, each task. Each run added for \
+             comparison, in its colour: the mean over its tasks; dashed, its worst task. Click a legend entry to hide it.",
         );
-        export_menu_ui(ui, cx.files, *rect, || sweep_export(sweep));
+        let config = cx.run.config.as_ref();
+        export_menu_ui(ui, cx.files, *rect, || sweep_export(sweep, config, compared));
     });
     let strong = ui.visuals().strong_text_color();
-    let range = level_range(sweep.map_or(AmbiguityKind::Mixture, |s| s.kind));
+    let kind = sweep.map(|s| s.kind).or_else(|| compared.iter().find_map(|r| r.swept.as_ref().map(|(k, _)| *k)));
+    let range = level_range(kind.unwrap_or(AmbiguityKind::Mixture));
     let shown = ui.scope(|ui| Plot::new("ambiguity-sweep")
         .height(height)
         .include_x(*range.start())
@@ -350,18 +493,336 @@ fn sweep_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option<&Sw
         .allow_scroll(false)
         .legend(Legend::default().position(Corner::RightTop))
         .show(ui, |plot_ui| {
-            let Some(s) = sweep else { return };
-            for (t, task) in s.tasks.iter().enumerate() {
-                let points = sweep_points(s, t);
-                plot_ui.line(Line::new(task.label(), PlotPoints::from(points)).width(1.0).color(task_color(t)));
+            if let Some(s) = sweep {
+                for (t, task) in s.tasks.iter().enumerate() {
+                    let points = sweep_points(s, t);
+                    plot_ui.line(Line::new(task.label(), PlotPoints::from(points)).width(1.0).color(task_color(t)));
+                }
+                let (mean, worst) = mean_and_worst(&s.summary());
+                plot_ui.line(Line::new(format!("{CURRENT_RUN} mean"), PlotPoints::from(mean)).width(3.0).color(strong));
+                plot_ui.line(
+                    Line::new(format!("{CURRENT_RUN} worst"), PlotPoints::from(worst)).width(2.0).color(strong).style(LineStyle::dashed_loose()),
+                );
             }
-            let summary = s.summary();
-            let mean: Vec<[f64; 2]> = summary.iter().map(|(l, m, _)| [*l as f64, *m as f64]).collect();
-            let min: Vec<[f64; 2]> = summary.iter().map(|(l, _, m)| [*l as f64, *m as f64]).collect();
-            plot_ui.line(Line::new("mean", PlotPoints::from(mean)).width(3.0).color(strong));
-            plot_ui.line(Line::new("worst", PlotPoints::from(min)).width(2.0).color(strong).style(LineStyle::dashed_loose()));
+            // one legend entry per compared run: its mean and worst lines share the name
+            for (i, run) in compared.iter().enumerate() {
+                let (mean, worst) = mean_and_worst(&run.summary());
+                let color = compare_color(i);
+                plot_ui.line(Line::new(run.label.clone(), PlotPoints::from(mean)).width(2.5).color(color));
+                plot_ui.line(Line::new(run.label.clone(), PlotPoints::from(worst)).width(1.5).color(color).style(LineStyle::dashed_loose()));
+            }
         }));
     *rect = shown.response.rect;
+}
+
+/// A saved run loaded for comparison, with its sweep so far.
+pub struct ComparedRun {
+    /// Tells this run's replies apart from a removed run's.
+    id: u64,
+    pub dir: PathBuf,
+    /// How the plot names it: the directory's name and the run's pathways, `bias-s1 (bias)`.
+    pub label: String,
+    run: Arc<TrainedRun>,
+    /// The kind and levels of the sweep under way or done (None: not swept yet).
+    pub swept: Option<(AmbiguityKind, Vec<f32>)>,
+    /// The sweep's rows so far, level by level (every task of a level arrives at once), as
+    /// `modulab sweep ambiguity` writes them.
+    pub rows: Vec<AmbiguityRow>,
+    /// Raised to stop this run's sweep (a new sweep, Cancel or Remove).
+    cancel: Arc<AtomicBool>,
+    /// Which sweep of this run is the current one (replies of an older one are dropped).
+    sweep_id: u64,
+}
+
+impl ComparedRun {
+    /// (levels done, levels in the sweep).
+    pub fn progress(&self) -> (usize, usize) {
+        let total = self.swept.as_ref().map_or(0, |(_, levels)| levels.len());
+        let done = self.summary().len();
+        (done, total)
+    }
+
+    pub fn pathways(&self) -> String {
+        self.run.pathways()
+    }
+
+    /// (level, mean, min) over tasks of every level measured.
+    pub fn summary(&self) -> Vec<(f32, f32, f32)> {
+        summarise(&self.rows)
+    }
+}
+
+/// (level, mean over tasks, worst task) of rows, one per level, in the order levels appear.
+fn summarise(rows: &[AmbiguityRow]) -> Vec<(f32, f32, f32)> {
+    let mut out: Vec<(f32, f32, f32, usize)> = Vec::new();
+    for row in rows {
+        match out.iter_mut().find(|(level, ..)| *level == row.level) {
+            Some((_, sum, min, n)) => {
+                *sum += row.perf;
+                *min = min.min(row.perf);
+                *n += 1;
+            }
+            None => out.push((row.level, row.perf, row.perf, 1)),
+        }
+    }
+    out.into_iter().map(|(level, sum, min, n)| (level, sum / n as f32, min)).collect()
+}
+
+/// The label of a run directory: its last component and the run's pathways.
+pub fn run_label(dir: &Path, pathways: &str) -> String {
+    let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    format!("{name} ({pathways})")
+}
+
+/// Work for the comparison thread.
+enum Job {
+    Load { id: u64, dir: PathBuf },
+    Sweep { id: u64, sweep_id: u64, run: Arc<TrainedRun>, kind: AmbiguityKind, levels: Vec<f32>, cancel: Arc<AtomicBool> },
+}
+
+/// What the comparison thread sends back.
+enum Reply {
+    Loaded { id: u64, result: Result<Box<TrainedRun>, String> },
+    /// Every task's row at one level.
+    Level { id: u64, sweep_id: u64, rows: Vec<AmbiguityRow> },
+    Failed { id: u64, text: String },
+}
+
+/// Saved runs loaded for comparison, and the thread that loads and sweeps them (started with the
+/// first run; stopped and joined on drop). Each run is swept by
+/// [`crate::analysis::sweep::sweep_run`], the function behind `modulab sweep ambiguity`, one
+/// level at a time so that a sweep stops within a level of being cancelled.
+#[derive(Default)]
+pub struct Comparisons {
+    runs: Vec<ComparedRun>,
+    /// Runs asked for and still loading: (id, directory).
+    loading: Vec<(u64, PathBuf)>,
+    next_id: u64,
+    thread: Option<ComparisonThread>,
+}
+
+struct ComparisonThread {
+    jobs: Sender<Job>,
+    replies: Receiver<Reply>,
+    shutdown: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Drop for ComparisonThread {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+        // a closed channel ends the thread's loop once the level in progress is done
+        let (dead, _) = mpsc::channel();
+        self.jobs = dead;
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl ComparisonThread {
+    fn spawn(ctx: &egui::Context) -> std::io::Result<Self> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (reply_tx, replies) = mpsc::channel::<Reply>();
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let stop = shutdown.clone();
+        let waker = ctx.clone();
+        let handle = std::thread::Builder::new().name("modulab-compare".into()).spawn(move || {
+            let send = |reply: Reply| {
+                let sent = reply_tx.send(reply).is_ok();
+                waker.request_repaint();
+                sent
+            };
+            while let Ok(job) = job_rx.recv() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let alive = match job {
+                    Job::Load { id, dir } => {
+                        let result = TrainedRun::load(&dir).map(Box::new).map_err(|e| format!("cannot load run {}: {e}", dir.display()));
+                        send(Reply::Loaded { id, result })
+                    }
+                    Job::Sweep { id, sweep_id, run, kind, levels, cancel } => {
+                        let mut alive = true;
+                        for level in levels {
+                            if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            // the same trials per task as the current run's sweep; one context
+                            // draw per trial (noise is fresh in every trial)
+                            match sweep::sweep_run(&run, kind, &[level], Some(SWEEP_TRIALS), 1, &mut || {}) {
+                                Ok(rows) => alive = send(Reply::Level { id, sweep_id, rows }),
+                                Err(e) => {
+                                    alive = send(Reply::Failed { id, text: format!("sweep of {} failed: {e}", run.name) });
+                                    break;
+                                }
+                            }
+                            if !alive {
+                                break;
+                            }
+                        }
+                        alive
+                    }
+                };
+                if !alive {
+                    break;
+                }
+            }
+        })?;
+        Ok(ComparisonThread { jobs, replies, shutdown, handle: Some(handle) })
+    }
+}
+
+impl Comparisons {
+    pub fn runs(&self) -> &[ComparedRun] {
+        &self.runs
+    }
+
+    /// Directories still loading.
+    pub fn loading(&self) -> impl Iterator<Item = &Path> {
+        self.loading.iter().map(|(_, dir)| dir.as_path())
+    }
+
+    fn send(&mut self, job: Job, ctx: Option<&egui::Context>) -> Result<(), String> {
+        if self.thread.is_none() {
+            let ctx = ctx.ok_or("the comparison thread is not running")?;
+            self.thread = Some(ComparisonThread::spawn(ctx).map_err(|e| format!("cannot start the comparison thread: {e}"))?);
+        }
+        let thread = self.thread.as_ref().ok_or("the comparison thread is not running")?;
+        thread.jobs.send(job).map_err(|_| "the comparison thread stopped; restart the app".to_string())
+    }
+
+    /// Load the run in `dir` (on the thread); it is swept once loaded (see [`Self::poll`]). A
+    /// problem starting the thread is returned for the status bar.
+    pub fn add(&mut self, dir: PathBuf, ctx: &egui::Context) -> Option<String> {
+        let id = self.next_id;
+        self.next_id += 1;
+        match self.send(Job::Load { id, dir: dir.clone() }, Some(ctx)) {
+            Ok(()) => {
+                self.loading.push((id, dir));
+                None
+            }
+            Err(e) => Some(e),
+        }
+    }
+
+    pub fn remove(&mut self, index: usize) {
+        if index < self.runs.len() {
+            let run = self.runs.remove(index);
+            run.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Sweep every loaded run at these levels of `kind`, replacing sweeps under way.
+    pub fn sweep_all(&mut self, kind: AmbiguityKind, levels: &[f32]) -> Option<String> {
+        let mut problem = None;
+        for i in 0..self.runs.len() {
+            if let Err(e) = self.sweep(i, kind, levels) {
+                problem = Some(e);
+            }
+        }
+        problem
+    }
+
+    fn sweep(&mut self, index: usize, kind: AmbiguityKind, levels: &[f32]) -> Result<(), String> {
+        let sweep_id = self.next_id;
+        self.next_id += 1;
+        let run = &mut self.runs[index];
+        run.sweep_id = sweep_id;
+        run.cancel.store(true, Ordering::Relaxed);
+        run.cancel = Arc::new(AtomicBool::new(false));
+        run.swept = Some((kind, levels.to_vec()));
+        run.rows.clear();
+        let job = Job::Sweep { id: run.id, sweep_id, run: run.run.clone(), kind, levels: levels.to_vec(), cancel: run.cancel.clone() };
+        self.send(job, None)
+    }
+
+    /// Stop every sweep under way (the levels measured so far stay).
+    pub fn cancel(&mut self) {
+        for run in &mut self.runs {
+            run.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a loaded run's sweep is under way.
+    pub fn sweeping(&self) -> bool {
+        self.runs.iter().any(|r| {
+            let (done, total) = r.progress();
+            done < total && !r.cancel.load(Ordering::Relaxed)
+        })
+    }
+
+    /// Take the thread's replies; a newly loaded run is swept at `levels` of `kind`. Returns the
+    /// messages for the status bar.
+    pub fn poll(&mut self, kind: AmbiguityKind, levels: &[f32]) -> Vec<(Level, String)> {
+        let mut notices = Vec::new();
+        let replies: Vec<Reply> = match &self.thread {
+            Some(thread) => thread.replies.try_iter().collect(),
+            None => return notices,
+        };
+        for reply in replies {
+            match reply {
+                Reply::Loaded { id, result } => {
+                    let Some(at) = self.loading.iter().position(|(i, _)| *i == id) else { continue };
+                    let (_, dir) = self.loading.remove(at);
+                    match result {
+                        Ok(run) => {
+                            let mut label = run_label(&dir, &run.pathways());
+                            // two runs with one name would share a legend entry
+                            let same = self.runs.iter().filter(|r| r.label == label || r.label.starts_with(&format!("{label} #"))).count();
+                            if same > 0 {
+                                label = format!("{label} #{}", same + 1);
+                            }
+                            notices.push((Level::Info, format!("loaded {} (step {}) for comparison", dir.display(), run.step)));
+                            self.runs.push(ComparedRun {
+                                id,
+                                dir,
+                                label,
+                                run: Arc::new(*run),
+                                swept: None,
+                                rows: Vec::new(),
+                                cancel: Arc::new(AtomicBool::new(false)),
+                                sweep_id: 0,
+                            });
+                            if let Err(e) = self.sweep(self.runs.len() - 1, kind, levels) {
+                                notices.push((Level::Error, e));
+                            }
+                        }
+                        Err(text) => notices.push((Level::Error, text)),
+                    }
+                }
+                Reply::Level { id, sweep_id, rows } => {
+                    // a reply of a removed run, or of a sweep since replaced, is dropped
+                    if let Some(run) = self.runs.iter_mut().find(|r| r.id == id && r.sweep_id == sweep_id) {
+                        run.rows.extend(rows);
+                    }
+                }
+                Reply::Failed { id, text } => {
+                    if let Some(run) = self.runs.iter_mut().find(|r| r.id == id) {
+                        run.cancel.store(true, Ordering::Relaxed);
+                        notices.push((Level::Error, text));
+                    }
+                }
+            }
+        }
+        notices
+    }
+}
+
+/// The current run's sweep as rows of `ambiguity.csv` (run [`CURRENT_RUN`]); levels not measured
+/// for a task have no row.
+pub fn current_rows(sweep: &SweepResult, config: Option<&Config>) -> Vec<AmbiguityRow> {
+    let pathways = config.map_or(String::new(), |c| Pathway::set_label(&c.model.pathways));
+    let seed = config.map_or(0, |c| c.train.seed);
+    let mut rows = Vec::new();
+    for (level, perf) in sweep.levels.iter().zip(&sweep.perf) {
+        for (task, p) in sweep.tasks.iter().zip(perf) {
+            if let Some(p) = p {
+                rows.push(AmbiguityRow { run: CURRENT_RUN.into(), pathways: pathways.clone(), seed, kind: sweep.kind, level: *level, task: *task, perf: *p });
+            }
+        }
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -369,8 +830,16 @@ mod tests {
     use super::*;
     use crate::tasks::Task;
 
+    fn tiny() -> Config {
+        Config::from_preset("quick", &["model.n_units=8".into(), r#"train.tasks=["fdgo","fdanti"]"#.into()]).expect("config")
+    }
+
+    fn row(run: &str, level: f32, task: Task, perf: f32) -> AmbiguityRow {
+        AmbiguityRow { run: run.into(), pathways: "bias".into(), seed: 0, kind: AmbiguityKind::Mixture, level, task, perf }
+    }
+
     #[test]
-    fn sweep_export_has_each_measured_point_then_mean_and_worst() {
+    fn sweep_export_is_an_ambiguity_table_of_the_current_and_compared_runs() {
         let sweep = SweepResult {
             kind: AmbiguityKind::Mixture,
             step: 12,
@@ -382,10 +851,89 @@ mod tests {
             trials: 32,
             cancelled: false,
         };
-        let export = sweep_export(Some(&sweep));
-        assert_eq!(export.to_csv(), "series,level,fraction correct\nGo,0,1\nGo,0.5,0.25\nAnti,0,0.5\nmean,0,0.75\nworst,0,0.5\n");
+        let config = tiny();
+        let trainer = crate::train::Trainer::new(config.clone());
+        let compared = ComparedRun {
+            id: 0,
+            dir: "runs/gain-s1".into(),
+            label: "gain-s1 (bias)".into(),
+            run: Arc::new(TrainedRun { name: "runs/gain-s1".into(), config: config.clone(), params: trainer.params.clone(), step: 40 }),
+            swept: Some((AmbiguityKind::Mixture, vec![0.0, 0.5])),
+            rows: vec![row("runs/gain-s1", 0.0, Task::FdGo, 0.75), row("runs/gain-s1", 0.0, Task::FdAnti, 0.25)],
+            cancel: Arc::new(AtomicBool::new(false)),
+            sweep_id: 0,
+        };
+        assert_eq!(compared.progress(), (1, 2));
+        let export = sweep_export(Some(&sweep), Some(&config), std::slice::from_ref(&compared));
+        assert_eq!(
+            export.to_csv(),
+            "run,pathways,seed,kind,level,task,perf\n\
+             current run,bias,0,mixture,0,fdgo,1.000000\n\
+             current run,bias,0,mixture,0,fdanti,0.500000\n\
+             current run,bias,0,mixture,0.5,fdgo,0.250000\n\
+             runs/gain-s1,bias,0,mixture,0,fdgo,0.750000\n\
+             runs/gain-s1,bias,0,mixture,0,fdanti,0.250000\n"
+        );
         assert!(export.title.contains("mixture") && export.title.contains("step 12"), "{}", export.title);
-        // before any sweep: a header and nothing else
-        assert_eq!(sweep_export(None).to_csv(), "series,level,fraction correct\n");
+        // the SVG draws the plot's lines: 2 tasks, the current run's mean and worst, the compared run's
+        let PlotData::Table { lines: Some(lines), .. } = &export.data else { panic!("a table with lines") };
+        let names: Vec<&str> = lines.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["Go", "Anti", "current run mean", "current run worst", "gain-s1 (bias) mean", "gain-s1 (bias) worst"]);
+        assert_eq!(lines[4].points, vec![[0.0, 0.5]]);
+        assert_eq!(lines[5].points, vec![[0.0, 0.25]]);
+        assert_eq!(export.to_svg().expect("svg").matches("<polyline").count(), 6);
+        // before any sweep: the header and nothing else
+        assert_eq!(sweep_export(None, None, &[]).to_csv(), "run,pathways,seed,kind,level,task,perf\n");
+    }
+
+    #[test]
+    fn summaries_average_the_tasks_of_each_level_in_order() {
+        let rows = vec![
+            row("a", 0.5, Task::FdGo, 1.0),
+            row("a", 0.5, Task::FdAnti, 0.5),
+            row("a", 0.0, Task::FdGo, 0.25),
+            row("a", 0.0, Task::FdAnti, 0.75),
+        ];
+        assert_eq!(summarise(&rows), vec![(0.5, 0.75, 0.5), (0.0, 0.5, 0.25)]);
+        assert_eq!(run_label(Path::new("runs/bias-s0"), "bias+synaptic"), "bias-s0 (bias+synaptic)");
+    }
+
+    #[test]
+    fn a_compared_run_loads_and_sweeps_and_a_bad_directory_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run_dir = dir.path().join("saved");
+        let mut trainer = crate::train::Trainer::new(tiny());
+        trainer.step = 3;
+        crate::train::checkpoint::save(&run_dir.join("checkpoint"), &trainer).expect("saved");
+        let ctx = egui::Context::default();
+        let mut compare = Comparisons::default();
+        assert!(compare.add(run_dir.clone(), &ctx).is_none());
+        assert!(compare.add(dir.path().join("missing"), &ctx).is_none());
+        // a corrupt checkpoint: the saved one, truncated
+        let corrupt = dir.path().join("corrupt");
+        std::fs::create_dir_all(corrupt.join("checkpoint")).expect("dir");
+        let bytes = std::fs::read(run_dir.join("checkpoint").join("state.bin")).expect("state.bin");
+        std::fs::write(corrupt.join("checkpoint").join("state.bin"), &bytes[..bytes.len() / 2]).expect("write");
+        assert!(compare.add(corrupt, &ctx).is_none());
+        let levels = [0.0, 1.0];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut notices = Vec::new();
+        while compare.runs().first().is_none_or(|r| r.progress() != (2, 2)) || compare.loading().count() > 0 {
+            assert!(std::time::Instant::now() < deadline, "timed out; {notices:?}");
+            notices.extend(compare.poll(AmbiguityKind::Uniform, &levels));
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let run = &compare.runs()[0];
+        assert_eq!(run.label, "saved (bias)");
+        assert_eq!(run.rows.len(), 4, "2 levels × 2 tasks");
+        assert!(run.rows.iter().all(|r| r.kind == AmbiguityKind::Uniform && (0.0..=1.0).contains(&r.perf)));
+        let refused = |what: &str| notices.iter().any(|(level, text)| *level == Level::Error && text.contains("cannot load run") && text.contains(what));
+        assert!(refused("missing") && refused("corrupt"), "{notices:?}");
+        assert_eq!(compare.runs().len(), 1, "only the good run is added");
+        // a new sweep replaces the rows; removing the run drops it
+        assert!(compare.sweep_all(AmbiguityKind::Mixture, &[0.5]).is_none());
+        assert!(compare.runs()[0].rows.is_empty());
+        compare.remove(0);
+        assert!(compare.runs().is_empty());
     }
 }

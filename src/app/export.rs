@@ -67,12 +67,15 @@ pub enum PlotData {
     /// Paths through a space (PCA trajectories): per series, a row of values per point, one
     /// value per entry of `columns`; a line from column `axes[0]` (x) against `axes[1]` (y).
     Paths { series_label: String, columns: Vec<String>, series: Vec<(String, Vec<Vec<f64>>)>, axes: [usize; 2] },
+    /// A table with columns of its own (the same as a CLI command's CSV, e.g. `ambiguity.csv`),
+    /// written as is; drawn as `lines` in SVG (`None`: no SVG, e.g. a heat map).
+    Table { csv: String, lines: Option<Vec<Series>> },
 }
 
 impl PlotData {
     /// Whether [`PlotExport::to_svg`] can draw it (heat maps: no).
     pub fn svg_supported(&self) -> bool {
-        !matches!(self, PlotData::Columns { heat: true, .. })
+        !matches!(self, PlotData::Columns { heat: true, .. } | PlotData::Table { lines: None, .. })
     }
 }
 
@@ -136,6 +139,7 @@ impl PlotExport {
                     out.push('\n');
                 }
             }
+            PlotData::Table { csv, .. } => out.push_str(csv),
             PlotData::Paths { series_label, columns, series, .. } => {
                 out.push_str(&csv_field(series_label));
                 columns.iter().for_each(|name| out.push_str(&format!(",{}", csv_field(name))));
@@ -156,7 +160,10 @@ impl PlotExport {
     /// Columns and paths as the curves the SVG writer draws (heat maps have none).
     fn as_lines(&self) -> Option<PlotExport> {
         let series = match &self.data {
-            PlotData::Lines(_) | PlotData::Bars { .. } | PlotData::Columns { heat: true, .. } => return None,
+            PlotData::Lines(_) | PlotData::Bars { .. } | PlotData::Columns { heat: true, .. } | PlotData::Table { lines: None, .. } => {
+                return None;
+            }
+            PlotData::Table { lines: Some(lines), .. } => lines.clone(),
             PlotData::Columns { x, columns, heat: false } => columns
                 .iter()
                 .map(|(name, values)| Series { name: name.clone(), points: x.iter().zip(values).map(|(x, y)| [*x, *y]).collect() })
@@ -212,7 +219,7 @@ impl PlotExport {
                 series.iter().flat_map(|(_, v)| v).filter(|v| usable(**v)).for_each(|v| y_range.include(y_of(*v)));
             }
             // drawn as lines above
-            PlotData::Columns { .. } | PlotData::Paths { .. } => {}
+            PlotData::Columns { .. } | PlotData::Paths { .. } | PlotData::Table { .. } => {}
         }
         let (x_range, mut y_range) = (x_range.or_unit(), y_range.or_unit());
         // headroom above the data for the legend
@@ -289,7 +296,7 @@ impl PlotExport {
                 legend(&mut svg, series.iter().map(|(name, _)| name.as_str()), left + w - 10.0, top + 10.0);
             }
             // drawn as lines above
-            PlotData::Columns { .. } | PlotData::Paths { .. } => {}
+            PlotData::Columns { .. } | PlotData::Paths { .. } | PlotData::Table { .. } => {}
         }
         svg.push_str(&format!(
             "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n\
@@ -430,6 +437,8 @@ pub enum FileJob {
     Export { format: ExportFormat, plot: Box<PlotExport>, rect: egui::Rect },
     SaveCheckpoint,
     LoadCheckpoint,
+    /// A saved run to compare with the current one (Ambiguity panel); see [`Files::take_compare_runs`].
+    CompareRun,
 }
 
 impl FileJob {
@@ -438,6 +447,7 @@ impl FileJob {
             FileJob::Export { format, plot, .. } => format!("Export {} as {}", plot.title, format.extension().to_uppercase()),
             FileJob::SaveCheckpoint => "Save checkpoint".into(),
             FileJob::LoadCheckpoint => "Load checkpoint".into(),
+            FileJob::CompareRun => "Add run for comparison".into(),
         }
     }
 
@@ -447,6 +457,7 @@ impl FileJob {
             FileJob::Export { .. } => "Write file",
             FileJob::SaveCheckpoint => "Save",
             FileJob::LoadCheckpoint => "Load",
+            FileJob::CompareRun => "Add",
         }
     }
 
@@ -454,7 +465,7 @@ impl FileJob {
         match self {
             FileJob::Export { format, plot, .. } => format!("{}.{}", plot.name, format.extension()),
             FileJob::SaveCheckpoint => "runs/modulab-app".into(),
-            FileJob::LoadCheckpoint => "runs/".into(),
+            FileJob::LoadCheckpoint | FileJob::CompareRun => "runs/".into(),
         }
     }
 }
@@ -482,12 +493,23 @@ pub struct Files {
     notice: Option<Message>,
     /// Checkpoint commands for the worker, taken by the app after the frame.
     commands: Vec<Command>,
+    /// Run directories chosen for comparison, taken by the Ambiguity panel.
+    compare_runs: Vec<PathBuf>,
 }
 
 impl Files {
     pub fn new(dialogs: bool) -> Self {
         let (results_tx, results) = mpsc::channel();
-        Files { dialogs, dialog: None, field: None, results_tx, results, notice: None, commands: Vec::new() }
+        Files {
+            dialogs,
+            dialog: None,
+            field: None,
+            results_tx,
+            results,
+            notice: None,
+            commands: Vec::new(),
+            compare_runs: Vec::new(),
+        }
     }
 
     /// The latest outcome of a file operation (saved, exported, or why not).
@@ -506,6 +528,11 @@ impl Files {
 
     pub fn take_commands(&mut self) -> Vec<Command> {
         std::mem::take(&mut self.commands)
+    }
+
+    /// The run directories chosen through [`FileJob::CompareRun`] since the last call.
+    pub fn take_compare_runs(&mut self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.compare_runs)
     }
 
     /// Ask for a path for `job`: a dialog when one can open, else the path field.
@@ -588,10 +615,12 @@ impl Files {
                 }
                 ui.horizontal(|ui| {
                     let label = ui.label("File path");
-                    let hint = if matches!(field.job, FileJob::Export { .. }) {
-                        "Where to write the file (relative paths start in the folder modulab was started from)"
-                    } else {
-                        "A run directory (it holds checkpoint/, config.toml and metrics.csv), or a checkpoint directory to load"
+                    let hint = match field.job {
+                        FileJob::Export { .. } => "Where to write the file (relative paths start in the folder modulab was started from)",
+                        FileJob::CompareRun => "A run directory written by `modulab train` or Save checkpoint… (it holds checkpoint/)",
+                        FileJob::SaveCheckpoint | FileJob::LoadCheckpoint => {
+                            "A run directory (it holds checkpoint/, config.toml and metrics.csv), or a checkpoint directory to load"
+                        }
                     };
                     let edit = ui
                         .add(egui::TextEdit::singleline(&mut field.text).desired_width(360.0))
@@ -633,6 +662,10 @@ impl Files {
             FileJob::LoadCheckpoint => {
                 self.set_notice(Level::Info, format!("loading {}…", path.display()));
                 self.commands.push(Command::LoadCheckpoint(path));
+            }
+            FileJob::CompareRun => {
+                self.compare_runs.push(path);
+                ctx.request_repaint();
             }
             FileJob::Export { format, plot, rect } => {
                 let path = with_extension(path, format.extension());
@@ -816,6 +849,16 @@ mod tests {
         let svg = paths.to_svg().expect("paths as lines");
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert!(svg.contains(">Go<"));
+    }
+
+    #[test]
+    fn a_table_is_written_as_is_and_drawn_from_its_lines() {
+        let table = |drawn| PlotExport { data: PlotData::Table { csv: "a,b\n1,2\n".into(), lines: drawn }, ..lines() };
+        let with_lines = table(Some(vec![Series { name: "x".into(), points: vec![[0.0, 1.0], [1.0, 2.0]] }]));
+        assert_eq!(with_lines.to_csv(), "a,b\n1,2\n");
+        assert_eq!(with_lines.to_svg().expect("svg").matches("<polyline").count(), 1);
+        let without = table(None);
+        assert!(!without.data.svg_supported() && without.to_svg().is_err(), "no lines: no SVG");
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! export menu and file-choice machinery every plot uses.
 
 pub mod export;
+pub use ambiguity::ComparedRun;
+pub use packing::{PackingForm, PackingPanel, SweepEnd};
 mod ambiguity;
+mod packing;
 mod pca;
 mod setup;
 mod status;
@@ -76,10 +79,11 @@ pub enum Tab {
     Trajectories,
     Pca,
     Switching,
+    Packing,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 5] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Switching];
+    pub const ALL: [Tab; 6] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Switching, Tab::Packing];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -88,6 +92,7 @@ impl Tab {
             Tab::Trajectories => "Trajectories",
             Tab::Pca => "PCA",
             Tab::Switching => "Switching",
+            Tab::Packing => "Packing",
         }
     }
 
@@ -98,6 +103,7 @@ impl Tab {
             Tab::Trajectories => "One trial in detail: inputs, target, the network's output and its hidden units",
             Tab::Pca => "The hidden activity of every task on shared principal components",
             Tab::Switching => "Switch the task cue mid-trial: how fast each pathway follows, as a function of its time constant",
+            Tab::Packing => "How many tasks fit into networks of each size, per pathway set: a small sweep in the background",
         }
     }
 }
@@ -324,6 +330,7 @@ pub struct ModulabApp {
     trajectories: trajectories::TrajectoriesPanel,
     pca: pca::PcaPanel,
     switching: switching::SwitchingPanel,
+    packing: packing::PackingPanel,
     status: status::StatusPanel,
     files: export::Files,
     /// A run to load once the worker is up.
@@ -357,6 +364,7 @@ impl ModulabApp {
             trajectories: trajectories::TrajectoriesPanel::default(),
             pca: pca::PcaPanel::default(),
             switching: switching::SwitchingPanel::default(),
+            packing: packing::PackingPanel::default(),
             status: status::StatusPanel,
             files: export::Files::new(options.file_dialogs),
             open_run: options.open_run,
@@ -393,6 +401,20 @@ impl ModulabApp {
     /// The ambiguity the Ambiguity panel asks for.
     pub fn ambiguity(&self) -> Ambiguity {
         self.ambiguity
+    }
+
+    /// The runs loaded for comparison in the Ambiguity panel.
+    pub fn compared_runs(&self) -> &[ambiguity::ComparedRun] {
+        self.ambiguity_panel.compared_runs()
+    }
+
+    /// The Packing panel (its sweep and results).
+    pub fn packing(&self) -> &packing::PackingPanel {
+        &self.packing
+    }
+
+    pub fn packing_mut(&mut self) -> &mut packing::PackingPanel {
+        &mut self.packing
     }
 
     /// Start the worker (first frame), drain its events within the budget, take the latest
@@ -472,9 +494,13 @@ impl ModulabApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let mut commands = Vec::new();
         let ctx = ui.ctx().clone();
-        let Self { settings, run, draft, preset, lesions, ambiguity, setup, training, ambiguity_panel, trajectories, pca, switching, status, files, .. } =
-            self;
+        let Self {
+            settings, run, draft, preset, lesions, ambiguity, setup, training, ambiguity_panel, trajectories, pca, switching, packing, status, files, ..
+        } = self;
         let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files };
+        // background work of panels that may not be shown
+        ambiguity_panel.poll(&ctx, &mut cx);
+        packing.poll(&ctx, &mut cx);
 
         egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &mut cx));
         egui::Panel::bottom("status").show(ui, |ui| status.ui(ui, &mut cx));
@@ -497,6 +523,7 @@ impl ModulabApp {
                 Tab::Trajectories => trajectories.ui(ui, &mut cx),
                 Tab::Pca => pca.ui(ui, &mut cx),
                 Tab::Switching => switching.ui(ui, &mut cx),
+                Tab::Packing => packing.ui(ui, &mut cx),
             }
         });
         self.files.ui(&ctx);
@@ -547,8 +574,9 @@ impl eframe::App for ModulabApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        // stop and join the worker now rather than whenever the app is dropped
+        // stop and join the worker and a packing sweep now rather than whenever the app is dropped
         self.worker = None;
+        self.packing.stop();
     }
 }
 

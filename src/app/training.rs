@@ -320,22 +320,7 @@ fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
     let lesioned = latest.and_then(|e| e.lesioned.as_ref());
     let width = if lesioned.is_some() { 0.4 } else { 0.7 };
     let offset = if lesioned.is_some() { 0.2 } else { 0.0 };
-    let shown = ui.scope(|ui| Plot::new("latest")
-        .height(height)
-        .include_y(0.0)
-        .include_y(1.0)
-        .allow_scroll(false)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .legend(Legend::default().position(Corner::RightTop))
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 {
-                labels.get(i as usize).map_or(String::new(), |l| l.to_string())
-            } else {
-                String::new()
-            }
-        })
+    let shown = ui.scope(|ui| super::ambiguity::task_bars_plot("latest", height, labels, ui.available_width())
         .show(ui, |plot_ui| {
             if let Some(e) = latest {
                 let bars = e

@@ -1,8 +1,7 @@
 //! `modulab sweep …`: the ambiguity and packing experiments, sharding for clusters, merging.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -319,50 +318,26 @@ fn packing_cmd(args: PackingArgs) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / jobs).max(1);
     let progress = bar(todo.len() as u64, args.quiet, "cells");
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<Result<Option<CellResult>, String>>();
     let mut failure = None;
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (plan, todo, next) = (&plan, &todo, &next);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= todo.len() || INTERRUPTED.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let outcome = packing::run_cell(plan, &todo[i], threads, &INTERRUPTED);
-                    let stop = outcome.is_err();
-                    if tx.send(outcome).is_err() || stop {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for outcome in rx {
-            match outcome {
-                Ok(Some(result)) => {
-                    progress.set_message(format!(
-                        "{}: {}",
-                        packing::cell_label(&result.cell),
-                        result.steps_to_criterion.map_or(format!("perf_min {:.2}", result.perf_min), |s| format!("criterion at step {s}"))
-                    ));
-                    results.push(result);
-                    // the table on disk always holds every finished cell
-                    if let Err(e) = write_atomic(&table_path, packing::to_csv(&results).as_bytes()) {
-                        failure = Some(format!("cannot write {}: {e}", table_path.display()));
-                        INTERRUPTED.store(true, Ordering::SeqCst);
-                    }
-                    progress.inc(1);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    INTERRUPTED.store(true, Ordering::SeqCst);
-                }
+    packing::run_cells(&plan, &todo, jobs, threads, &INTERRUPTED, |outcome| match outcome {
+        Ok(Some(result)) => {
+            progress.set_message(format!(
+                "{}: {}",
+                packing::cell_label(&result.cell),
+                result.steps_to_criterion.map_or(format!("perf_min {:.2}", result.perf_min), |s| format!("criterion at step {s}"))
+            ));
+            results.push(result);
+            // the table on disk always holds every finished cell
+            if let Err(e) = write_atomic(&table_path, packing::to_csv(&results).as_bytes()) {
+                failure = Some(format!("cannot write {}: {e}", table_path.display()));
+                INTERRUPTED.store(true, Ordering::SeqCst);
             }
+            progress.inc(1);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            failure.get_or_insert(e);
+            INTERRUPTED.store(true, Ordering::SeqCst);
         }
     });
     progress.finish_and_clear();
