@@ -4,6 +4,7 @@
 //!
 //! The criterion is set out of reach so every cell runs its whole budget of `BUDGET` steps: the
 //! figures are the cost of a budget-limited cell. Cells that reach the criterion stop earlier.
+//! Base settings: the `quick` preset, as `modulab sweep packing` without `--preset`.
 //! `cargo bench --bench packing` prints criterion's figures and then cells/hour.
 
 use std::sync::atomic::AtomicBool;
@@ -19,7 +20,8 @@ const BUDGET: u64 = 300;
 
 fn plan() -> PackingPlan {
     PackingPlan {
-        base: Config::default(),
+        // the sweep's default base settings
+        base: Config::from_preset("quick", &[]).expect("quick preset"),
         sizes: vec![SIZE],
         task_counts: vec![TASKS],
         pathway_sets: vec!["bias+synaptic".parse::<PathwaySet>().unwrap()],
@@ -42,7 +44,7 @@ fn bench_packing(c: &mut Criterion) {
     plan.validate().unwrap();
     let cells = plan.cells();
     let mut group = c.benchmark_group("packing");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(20));
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(30));
     let mut alone = Duration::ZERO;
     let mut alone_iters = 0;
     group.bench_function(format!("cell N={SIZE} K={TASKS} {BUDGET} steps, 1 job"), |b| {
