@@ -494,9 +494,13 @@ fn sweep_plot_ui(
         .legend(Legend::default().position(Corner::RightTop))
         .show(ui, |plot_ui| {
             if let Some(s) = sweep {
+                // faint beside compared runs, whose colours they would otherwise be mistaken for
+                let task_alpha = if compared.is_empty() { 1.0 } else { 0.3 };
                 for (t, task) in s.tasks.iter().enumerate() {
                     let points = sweep_points(s, t);
-                    plot_ui.line(Line::new(task.label(), PlotPoints::from(points)).width(1.0).color(task_color(t)));
+                    plot_ui.line(
+                        Line::new(task.label(), PlotPoints::from(points)).width(1.0).color(task_color(t).gamma_multiply(task_alpha)),
+                    );
                 }
                 let (mean, worst) = mean_and_worst(&s.summary());
                 plot_ui.line(Line::new(format!("{CURRENT_RUN} mean"), PlotPoints::from(mean)).width(3.0).color(strong));
