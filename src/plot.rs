@@ -117,13 +117,7 @@ impl LineChart {
         }
         let _ = write!(svg, r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#444"/>"##);
         text(&mut svg, left + plot_w / 2.0, height - 18.0, 14.0, "middle", &self.x_label);
-        let _ = write!(
-            svg,
-            r##"<text x="18" y="{:.1}" font-size="14" text-anchor="middle" transform="rotate(-90 18 {:.1})">{}</text>"##,
-            top + plot_h / 2.0,
-            top + plot_h / 2.0,
-            esc(&self.y_label)
-        );
+        y_axis_label(&mut svg, top + plot_h / 2.0, 14.0, &self.y_label);
         // bands under lines
         for (i, s) in self.series.iter().enumerate() {
             if s.band.len() < 2 {
@@ -197,13 +191,7 @@ impl HeatMaps {
             }
             text(&mut svg, x0 + panel_w / 2.0, top + panel_h + 38.0, 13.0, "middle", &self.x_label);
         }
-        let _ = write!(
-            svg,
-            r##"<text x="18" y="{:.1}" font-size="13" text-anchor="middle" transform="rotate(-90 18 {:.1})">{}</text>"##,
-            top + panel_h / 2.0,
-            top + panel_h / 2.0,
-            esc(&self.y_label)
-        );
+        y_axis_label(&mut svg, top + panel_h / 2.0, 13.0, &self.y_label);
         // colour bar
         let bx = width - 80.0;
         let steps = 20;
@@ -239,6 +227,15 @@ fn svg_header(width: f64, height: f64) -> String {
 
 fn text(svg: &mut String, x: f64, y: f64, size: f64, anchor: &str, content: &str) {
     let _ = write!(svg, r#"<text x="{x:.1}" y="{y:.1}" font-size="{size}" text-anchor="{anchor}">{}</text>"#, esc(content));
+}
+
+/// The y axis's label, rotated to read upwards, centred on `y` at the left edge.
+fn y_axis_label(svg: &mut String, y: f64, size: f64, label: &str) {
+    let _ = write!(
+        svg,
+        r#"<text x="18" y="{y:.1}" font-size="{size}" text-anchor="middle" transform="rotate(-90 18 {y:.1})">{}</text>"#,
+        esc(label)
+    );
 }
 
 /// A perceptually uniform colour scale (viridis, piecewise linear through 6 stops).
