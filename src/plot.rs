@@ -27,6 +27,8 @@ pub struct Series {
     pub band: Vec<(f64, f64, f64)>,
     /// Points only, no connecting line (a scatter, e.g. eigenvalues in the complex plane).
     pub markers_only: bool,
+    /// Hollow markers (white inside, e.g. unstable fixed points beside filled stable ones).
+    pub hollow: bool,
 }
 
 /// A line chart: x against y, one line per series.
@@ -140,7 +142,8 @@ impl LineChart {
                 let _ = write!(svg, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2.2"/>"#, points.join(" "));
             }
             for (x, y) in &s.points {
-                let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"/>"#, sx(*x), sy(y.clamp(y_lo, y_hi)));
+                let fill = if s.hollow { format!(r##"#ffffff" stroke="{color}" stroke-width="1.5"##) } else { color.clone() };
+                let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{fill}"/>"#, sx(*x), sy(y.clamp(y_lo, y_hi)));
             }
             // legend
             let ly = top + 10.0 + 22.0 * i as f64;

@@ -10,7 +10,13 @@
 
 use nalgebra::DVector;
 
+use super::Pca;
+use super::analyze::{sample_states, stimulus_input};
 use super::dynamics::{FixedPoint, FixedPointOptions, StepMap, find_fixed_points};
+use crate::config::Config;
+use crate::model::{ParamSet, Pathway};
+use crate::plot::{LineChart, Series};
+use crate::train::probe::TaskTrajectories;
 
 /// The context c(α) = (1−α) e_from + α e_to over `k` tasks.
 pub fn interpolated_context(k: usize, from: usize, to: usize, alpha: f64) -> Vec<f32> {
@@ -79,6 +85,111 @@ pub fn continue_fixed_points(
         slices.push(slice);
     }
     slices
+}
+
+/// One fixed point at one α, placed in the shared PCA space.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BifurcationPoint {
+    pub alpha: f64,
+    /// Follows the point along α (see the module's documentation).
+    pub id: usize,
+    /// Coordinates on the first (up to) three pooled principal axes.
+    pub pcs: Vec<f64>,
+    pub speed: f64,
+    pub stable: bool,
+    pub unstable_dims: usize,
+    pub max_abs_eigenvalue: f64,
+}
+
+/// The fixed points of trained task `from`'s stimulus-epoch dynamics (its input, as in
+/// `fixed_points.csv`) along c(α) = (1−α) e_from + α e_to, for each α of `alphas`, continued
+/// from α to α. Fresh starts: `starts` states, half sampled from each task's trajectories.
+/// `progress(done, total)` is called after each α.
+#[allow(clippy::too_many_arguments)]
+pub fn interpolate(
+    config: &Config,
+    params: &ParamSet,
+    lesioned: &[Pathway],
+    (from, to): (&TaskTrajectories, &TaskTrajectories),
+    (from_index, to_index): (usize, usize),
+    alphas: &[f64],
+    starts: usize,
+    pca: &Pca,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Vec<BifurcationPoint> {
+    let k = config.train.tasks.len();
+    let u = stimulus_input(from);
+    let map_at = |alpha: f64| {
+        let map = StepMap::new(config, params, &interpolated_context(k, from_index, to_index, alpha), lesioned);
+        let drive = map.drive_with_input(u);
+        (map, drive)
+    };
+    let mut fresh = sample_states(from, starts.div_ceil(2));
+    fresh.extend(sample_states(to, starts / 2));
+    // only the rates' map is needed to place the points: the same for every α
+    let placer = map_at(0.0).0;
+    let mut done = 0;
+    let slices = continue_fixed_points(map_at, alphas, &fresh, &FixedPointOptions::default(), &mut |_| {
+        done += 1;
+        progress(done, alphas.len());
+    });
+    let mut points = Vec::new();
+    for slice in slices {
+        for (id, p) in slice.points {
+            let rates: Vec<f32> = placer.rates_of(&p.state).iter().map(|v| *v as f32).collect();
+            let coords = pca.project(&rates);
+            points.push(BifurcationPoint {
+                alpha: slice.alpha,
+                id,
+                pcs: coords.iter().take(3).map(|v| *v as f64).collect(),
+                speed: p.speed,
+                stable: p.is_stable(),
+                unstable_dims: p.unstable_dimensions(),
+                max_abs_eigenvalue: p.eigenvalues.first().map_or(0.0, |e| e.norm()),
+            });
+        }
+    }
+    points
+}
+
+/// `alpha,point,pc1,pc2,pc3,speed,stable,unstable_dims,max_abs_eigenvalue`.
+pub fn bifurcation_csv(points: &[BifurcationPoint]) -> String {
+    let mut text = String::from("alpha,point,pc1,pc2,pc3,speed,stable,unstable_dims,max_abs_eigenvalue\n");
+    for p in points {
+        let pc = |i: usize| p.pcs.get(i).map_or(String::new(), |v| format!("{v:.6}"));
+        text.push_str(&format!(
+            "{:.4},{},{},{},{},{:.3e},{},{},{:.6}\n",
+            p.alpha,
+            p.id,
+            pc(0),
+            pc(1),
+            pc(2),
+            p.speed,
+            p.stable,
+            p.unstable_dims,
+            p.max_abs_eigenvalue
+        ));
+    }
+    text
+}
+
+/// PC1 of every fixed point against α: stable points filled, unstable hollow.
+pub fn bifurcation_chart(points: &[BifurcationPoint], from: &str, to: &str) -> LineChart {
+    let series = |stable: bool| Series {
+        name: if stable { "stable".into() } else { "unstable".into() },
+        color: if stable { "#4e79a7".into() } else { "#e15759".into() },
+        points: points.iter().filter(|p| p.stable == stable).map(|p| (p.alpha, p.pcs.first().copied().unwrap_or(0.0))).collect(),
+        markers_only: true,
+        hollow: !stable,
+        ..Series::default()
+    };
+    LineChart {
+        title: format!("Fixed points of {from} as the context moves to {to}"),
+        x_label: format!("α: context (1−α)·{from} + α·{to}"),
+        y_label: "PC1 of the fixed point".into(),
+        y_range: None,
+        series: vec![series(true), series(false)],
+    }
 }
 
 #[cfg(test)]

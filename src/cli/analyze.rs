@@ -12,6 +12,7 @@ use crate::analysis::analyze::{self, AnalyzeOptions};
 use crate::analysis::sweep::TrainedRun;
 use crate::model::Pathway;
 use crate::plot;
+use crate::tasks::Task;
 use crate::train::checkpoint::write_atomic;
 
 #[derive(Args, Debug)]
@@ -34,6 +35,14 @@ pub struct AnalyzeArgs {
     /// Analyse with this pathway lesioned (bias, gain or synaptic). Repeatable.
     #[arg(long = "lesion", value_name = "PATHWAY")]
     pub lesion: Vec<String>,
+    /// The bifurcation view: fixed points of task FROM's stimulus-epoch dynamics as the context
+    /// moves from FROM to TO, c(α) = (1−α)·e_FROM + α·e_TO (two trained task names, e.g.
+    /// `dm1:dm2`); writes bifurcation.csv and bifurcation.png/svg.
+    #[arg(long, value_name = "FROM:TO")]
+    pub interpolate: Option<String>,
+    /// Values of α from 0 to 1 along the interpolation (at least 2).
+    #[arg(long, default_value_t = 21)]
+    pub alphas: usize,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -49,13 +58,24 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     let lesioned = args.lesion.iter().map(|l| Pathway::from_name(l).map_err(UsageError)).collect::<Result<Vec<_>, _>>()?;
     let run = TrainedRun::load(&args.run).with_context(|| format!("cannot load run {}", args.run.display()))?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    let interpolate = match &args.interpolate {
+        None => None,
+        Some(text) => {
+            let (from, to) = parse_interpolation(text, &run.config.train.tasks).map_err(UsageError)?;
+            if args.alphas < 2 {
+                return Err(UsageError("--alphas must be at least 2".into()).into());
+            }
+            Some((from, to, args.alphas))
+        }
+    };
     let options = AnalyzeOptions {
         trials: args.trials,
         fixed_point_starts: args.fixed_point_starts,
         subspace_dim: args.subspace_dim,
         lesioned,
+        interpolate,
     };
-    let steps = analyze::progress_steps(run.config.train.tasks.len());
+    let steps = analyze::progress_steps(run.config.train.tasks.len(), &options);
     let progress = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(steps) };
     progress.set_style(
         ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").expect("valid template"),
@@ -77,4 +97,36 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     }
     println!("analysed {} (step {}); wrote {} in {}", run.name, run.step, written.join(", "), args.out.display());
     Ok(())
+}
+
+/// `FROM:TO` as indices into the run's trained tasks.
+fn parse_interpolation(text: &str, tasks: &[Task]) -> Result<(usize, usize), String> {
+    let (from, to) = text.split_once(':').ok_or_else(|| format!("--interpolate wants FROM:TO (two task names), got {text:?}"))?;
+    let index = |name: &str| {
+        let task = Task::from_name(name.trim()).map_err(|e| e.to_string())?;
+        tasks.iter().position(|t| *t == task).ok_or_else(|| {
+            let trained: Vec<&str> = tasks.iter().map(|t| t.name()).collect();
+            format!("task {name:?} was not trained in this run (trained: {})", trained.join(", "))
+        })
+    };
+    let (from, to) = (index(from)?, index(to)?);
+    if from == to {
+        return Err("--interpolate needs two different tasks".into());
+    }
+    Ok((from, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_names_two_trained_tasks() {
+        let tasks = [Task::FdGo, Task::DelayGo, Task::Dm1];
+        assert_eq!(parse_interpolation("fdgo:dm1", &tasks), Ok((0, 2)));
+        assert!(parse_interpolation("fdgo", &tasks).unwrap_err().contains("FROM:TO"));
+        assert!(parse_interpolation("fdgo:fdgo", &tasks).unwrap_err().contains("different"));
+        assert!(parse_interpolation("fdgo:dm2", &tasks).unwrap_err().contains("not trained"));
+        assert!(parse_interpolation("fdgo:nonsense", &tasks).is_err());
+    }
 }
