@@ -250,7 +250,7 @@ fn angles_csv(names: &[&str], bases: &[DMatrix<f64>], k: usize) -> String {
 
 /// Yang et al. (2019)'s task variance: for each unit and task, the variance of the unit's rate
 /// over every trial and step of the task; normalised by the unit's largest over tasks.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TaskVariance {
     /// The kept units (summed variance above [`NEGLIGIBLE_VARIANCE`] of the largest), in
     /// display order: grouped by preferred task (task order), most selective first.

@@ -59,32 +59,48 @@ pub fn continue_fixed_points(
     options: &FixedPointOptions,
     on_slice: &mut dyn FnMut(&Slice),
 ) -> Vec<Slice> {
-    let mut slices: Vec<Slice> = Vec::with_capacity(alphas.len());
-    let mut next_id = 0;
-    for &alpha in alphas {
-        let previous: &[(usize, FixedPoint)] = slices.last().map_or(&[], |s| &s.points);
-        let (map, drive) = map_at(alpha);
-        let starts: Vec<DVector<f64>> = previous.iter().map(|(_, p)| p.state.clone()).chain(fresh.iter().cloned()).collect();
-        let found = find_fixed_points(&map, &drive, &starts, options);
+    let mut continuation = Continuation::default();
+    alphas
+        .iter()
+        .map(|&alpha| {
+            let (map, drive) = map_at(alpha);
+            let slice = continuation.next(alpha, &map, &drive, fresh, options);
+            on_slice(&slice);
+            slice
+        })
+        .collect()
+}
+
+/// The state carried from one α to the next: the last slice's points and the next new id.
+#[derive(Clone, Debug, Default)]
+pub struct Continuation {
+    previous: Vec<(usize, FixedPoint)>,
+    next_id: usize,
+}
+
+impl Continuation {
+    /// The fixed points at `alpha` of `map` with the constant `drive`, searched from the
+    /// previous slice's points, then from `fresh`.
+    pub fn next(&mut self, alpha: f64, map: &StepMap, drive: &DVector<f64>, fresh: &[DVector<f64>], options: &FixedPointOptions) -> Slice {
+        let starts: Vec<DVector<f64>> = self.previous.iter().map(|(_, p)| p.state.clone()).chain(fresh.iter().cloned()).collect();
+        let found = find_fixed_points(map, drive, &starts, options);
         let mut points: Vec<(usize, FixedPoint)> = found
             .into_iter()
             .map(|p| {
-                let id = match previous.get(p.first_start) {
+                let id = match self.previous.get(p.first_start) {
                     Some((id, _)) => *id,
                     None => {
-                        next_id += 1;
-                        next_id - 1
+                        self.next_id += 1;
+                        self.next_id - 1
                     }
                 };
                 (id, p)
             })
             .collect();
         points.sort_by_key(|(id, _)| *id);
-        let slice = Slice { alpha, points };
-        on_slice(&slice);
-        slices.push(slice);
+        self.previous = points.clone();
+        Slice { alpha, points }
     }
-    slices
 }
 
 /// One fixed point at one α, placed in the shared PCA space.
@@ -101,9 +117,46 @@ pub struct BifurcationPoint {
     pub max_abs_eigenvalue: f64,
 }
 
-/// The fixed points of trained task `from`'s stimulus-epoch dynamics (its input, as in
-/// `fixed_points.csv`) along c(α) = (1−α) e_from + α e_to, for each α of `alphas`, continued
-/// from α to α. Fresh starts: `starts` states, half sampled from each task's trajectories.
+/// The step map and constant drive of trained task `from`'s stimulus epoch (its input, as in
+/// `fixed_points.csv`) under c(α) = (1−α) e_from + α e_to.
+pub fn map_at(config: &Config, params: &ParamSet, lesioned: &[Pathway], from: &TaskTrajectories, (from_index, to_index): (usize, usize), alpha: f64) -> (StepMap, DVector<f64>) {
+    let k = config.train.tasks.len();
+    let map = StepMap::new(config, params, &interpolated_context(k, from_index, to_index, alpha), lesioned);
+    let drive = map.drive_with_input(stimulus_input(from));
+    (map, drive)
+}
+
+/// Fresh starts for the interpolation: `starts` states, half sampled from each task's trajectories.
+pub fn fresh_starts(from: &TaskTrajectories, to: &TaskTrajectories, starts: usize) -> Vec<DVector<f64>> {
+    let mut fresh = sample_states(from, starts.div_ceil(2));
+    fresh.extend(sample_states(to, starts / 2));
+    fresh
+}
+
+/// A slice's points placed in the PCA space by the rates of `map` (any α: the rates of a state
+/// do not depend on the context).
+pub fn place(slice: &Slice, map: &StepMap, pca: &Pca) -> Vec<BifurcationPoint> {
+    slice
+        .points
+        .iter()
+        .map(|(id, p)| {
+            let rates: Vec<f32> = map.rates_of(&p.state).iter().map(|v| *v as f32).collect();
+            let coords = pca.project(&rates);
+            BifurcationPoint {
+                alpha: slice.alpha,
+                id: *id,
+                pcs: coords.iter().take(3).map(|v| *v as f64).collect(),
+                speed: p.speed,
+                stable: p.is_stable(),
+                unstable_dims: p.unstable_dimensions(),
+                max_abs_eigenvalue: p.eigenvalues.first().map_or(0.0, |e| e.norm()),
+            }
+        })
+        .collect()
+}
+
+/// The fixed points of trained task `from`'s stimulus-epoch dynamics along c(α) = (1−α) e_from +
+/// α e_to, for each α of `alphas`, continued from α to α; fresh starts from [`fresh_starts`].
 /// `progress(done, total)` is called after each α.
 #[allow(clippy::too_many_arguments)]
 pub fn interpolate(
@@ -111,45 +164,20 @@ pub fn interpolate(
     params: &ParamSet,
     lesioned: &[Pathway],
     (from, to): (&TaskTrajectories, &TaskTrajectories),
-    (from_index, to_index): (usize, usize),
+    indices: (usize, usize),
     alphas: &[f64],
     starts: usize,
     pca: &Pca,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Vec<BifurcationPoint> {
-    let k = config.train.tasks.len();
-    let u = stimulus_input(from);
-    let map_at = |alpha: f64| {
-        let map = StepMap::new(config, params, &interpolated_context(k, from_index, to_index, alpha), lesioned);
-        let drive = map.drive_with_input(u);
-        (map, drive)
-    };
-    let mut fresh = sample_states(from, starts.div_ceil(2));
-    fresh.extend(sample_states(to, starts / 2));
-    // only the rates' map is needed to place the points: the same for every α
-    let placer = map_at(0.0).0;
+    let fresh = fresh_starts(from, to, starts);
+    let placer = map_at(config, params, lesioned, from, indices, 0.0).0;
     let mut done = 0;
-    let slices = continue_fixed_points(map_at, alphas, &fresh, &FixedPointOptions::default(), &mut |_| {
+    let slices = continue_fixed_points(|alpha| map_at(config, params, lesioned, from, indices, alpha), alphas, &fresh, &FixedPointOptions::default(), &mut |_| {
         done += 1;
         progress(done, alphas.len());
     });
-    let mut points = Vec::new();
-    for slice in slices {
-        for (id, p) in slice.points {
-            let rates: Vec<f32> = placer.rates_of(&p.state).iter().map(|v| *v as f32).collect();
-            let coords = pca.project(&rates);
-            points.push(BifurcationPoint {
-                alpha: slice.alpha,
-                id,
-                pcs: coords.iter().take(3).map(|v| *v as f64).collect(),
-                speed: p.speed,
-                stable: p.is_stable(),
-                unstable_dims: p.unstable_dimensions(),
-                max_abs_eigenvalue: p.eigenvalues.first().map_or(0.0, |e| e.norm()),
-            });
-        }
-    }
-    points
+    slices.iter().flat_map(|slice| place(slice, &placer, pca)).collect()
 }
 
 /// `alpha,point,pc1,pc2,pc3,speed,stable,unstable_dims,max_abs_eigenvalue`.
