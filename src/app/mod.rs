@@ -12,6 +12,7 @@
 
 pub mod export;
 mod ambiguity;
+mod dynamics;
 mod pca;
 mod setup;
 mod status;
@@ -74,10 +75,11 @@ pub enum Tab {
     Ambiguity,
     Trajectories,
     Pca,
+    Dynamics,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca];
+    pub const ALL: [Tab; 5] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Dynamics];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -85,6 +87,7 @@ impl Tab {
             Tab::Ambiguity => "Ambiguity",
             Tab::Trajectories => "Trajectories",
             Tab::Pca => "PCA",
+            Tab::Dynamics => "Dynamics",
         }
     }
 
@@ -94,6 +97,7 @@ impl Tab {
             Tab::Ambiguity => "How well the network does when the task cue (context) is unclear",
             Tab::Trajectories => "One trial in detail: inputs, target, the network's output and its hidden units",
             Tab::Pca => "The hidden activity of every task on shared principal components",
+            Tab::Dynamics => "Fixed points and how they change between tasks, connectivity spectra, and which units serve which task",
         }
     }
 }
@@ -319,6 +323,7 @@ pub struct ModulabApp {
     ambiguity_panel: ambiguity::AmbiguityPanel,
     trajectories: trajectories::TrajectoriesPanel,
     pca: pca::PcaPanel,
+    dynamics: dynamics::DynamicsPanel,
     status: status::StatusPanel,
     files: export::Files,
     /// A run to load once the worker is up.
@@ -351,6 +356,7 @@ impl ModulabApp {
             ambiguity_panel: ambiguity::AmbiguityPanel::default(),
             trajectories: trajectories::TrajectoriesPanel::default(),
             pca: pca::PcaPanel::default(),
+            dynamics: dynamics::DynamicsPanel::default(),
             status: status::StatusPanel,
             files: export::Files::new(options.file_dialogs),
             open_run: options.open_run,
@@ -466,7 +472,7 @@ impl ModulabApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let mut commands = Vec::new();
         let ctx = ui.ctx().clone();
-        let Self { settings, run, draft, preset, lesions, ambiguity, setup, training, ambiguity_panel, trajectories, pca, status, files, .. } =
+        let Self { settings, run, draft, preset, lesions, ambiguity, setup, training, ambiguity_panel, trajectories, pca, dynamics, status, files, .. } =
             self;
         let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files };
 
@@ -490,6 +496,7 @@ impl ModulabApp {
                 Tab::Ambiguity => ambiguity_panel.ui(ui, &mut cx),
                 Tab::Trajectories => trajectories.ui(ui, &mut cx),
                 Tab::Pca => pca.ui(ui, &mut cx),
+                Tab::Dynamics => dynamics.ui(ui, &mut cx),
             }
         });
         self.files.ui(&ctx);

@@ -422,7 +422,7 @@ fn heat_image(t: &TaskTrajectories, trial: usize, map: HeatMap) -> egui::ColorIm
 }
 
 /// A perceptual dark-blue → green → yellow map (close to viridis) for x in [0, 1].
-fn colormap(x: f32) -> egui::Color32 {
+pub(super) fn colormap(x: f32) -> egui::Color32 {
     const STOPS: [[f32; 3]; 5] =
         [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
     let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
