@@ -392,7 +392,7 @@ pub fn find_fixed_points(map: &StepMap, d: &DVector<f64>, starts: &[DVector<f64>
         point.eigenvalues = values;
     }
     // stable sort: ties keep the order the points were found in
-    found.sort_by(|a, b| b.hits.cmp(&a.hits));
+    found.sort_by_key(|p| std::cmp::Reverse(p.hits));
     found
 }
 
