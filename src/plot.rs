@@ -314,6 +314,21 @@ mod tests {
     }
 
     #[test]
+    fn hollow_markers_are_white_inside() {
+        let chart = LineChart {
+            series: vec![
+                Series { name: "stable".into(), points: vec![(0.0, 1.0)], markers_only: true, ..Series::default() },
+                Series { name: "unstable".into(), points: vec![(1.0, 0.0)], markers_only: true, hollow: true, ..Series::default() },
+            ],
+            ..LineChart::default()
+        };
+        let svg = chart.to_svg();
+        assert_eq!(svg.matches(r##"fill="#ffffff" stroke="##).count(), 1, "{svg}");
+        assert!(!svg.contains("<polyline"), "markers only: {svg}");
+        assert_eq!(svg.matches("rotate(-90").count(), 1, "one y-axis label");
+    }
+
+    #[test]
     fn heat_maps_mark_missing_cells() {
         let maps = HeatMaps {
             title: "t".into(),

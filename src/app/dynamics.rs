@@ -9,11 +9,12 @@
 //! so the slider only picks.
 
 use eframe::egui;
-use egui_plot::{Corner, Legend, Line, MarkerShape, Plot, PlotImage, PlotPoint, PlotPoints, Points, VLine};
+use egui_plot::{Corner, GridMark, Legend, Line, MarkerShape, Plot, PlotImage, PlotPoint, PlotPoints, Points, VLine};
 
 use super::export::{PlotData, PlotExport, Series, export_menu_ui, export_menu_with_ui};
 use super::trajectories::colormap;
 use super::{Panel, PanelContext, heading_ui, task_color};
+use crate::analysis::AmbiguityKind;
 use crate::analysis::bifurcation::BifurcationPoint;
 use crate::train::dynamics::{DynamicsRequest, DynamicsResult};
 use crate::train::worker::Command;
@@ -27,6 +28,8 @@ pub struct DynamicsPanel {
     alphas: usize,
     /// The α grid index the slider shows.
     alpha_index: usize,
+    /// The slider follows the Ambiguity tab's mixture level.
+    follow_cue: bool,
     /// The heat map's texture and the result it was built from (by address).
     heat: Option<(usize, egui::TextureHandle)>,
     rects: [egui::Rect; 4],
@@ -34,7 +37,7 @@ pub struct DynamicsPanel {
 
 impl Default for DynamicsPanel {
     fn default() -> Self {
-        Self { task: 0, other: 1, alphas: 11, alpha_index: 0, heat: None, rects: [egui::Rect::NOTHING; 4] }
+        Self { task: 0, other: 1, alphas: 11, alpha_index: 0, follow_cue: false, heat: None, rects: [egui::Rect::NOTHING; 4] }
     }
 }
 
@@ -135,12 +138,22 @@ impl DynamicsPanel {
             ui.horizontal(|ui| {
                 let last = r.alphas.len() - 1;
                 let computed = r.slices.len();
+                let mixture = (cx.ambiguity.kind == AmbiguityKind::Mixture).then_some(cx.ambiguity.level as f64);
+                if let (true, Some(level)) = (self.follow_cue, mixture) {
+                    self.alpha_index = nearest(&r.alphas, level);
+                }
                 let shown = r.alphas[self.alpha_index.min(last)];
                 ui.add(egui::Slider::new(&mut self.alpha_index, 0..=last).show_value(false).text(format!("α = {shown:.2}")))
                     .on_hover_text(
                         "The context blend c = (1−α)·task + α·other (the mixture ambiguity level λ): the fixed points at this α \
                          are drawn in the PCA view and marked in the bifurcation plot",
                     );
+                ui.add_enabled(mixture.is_some(), egui::Checkbox::new(&mut self.follow_cue, "follow the cue ambiguity"))
+                    .on_hover_text(
+                        "Show the α nearest to the Ambiguity tab's mixture level: move that slider and see which fixed points \
+                         the blurred cue gives the network",
+                    )
+                    .on_disabled_hover_text("Set the Ambiguity tab's kind to mixture to follow its level");
                 if self.alpha_index >= computed {
                     ui.weak("(not computed yet)");
                 }
@@ -247,7 +260,10 @@ impl DynamicsPanel {
         let (rows, cols) = (variance.units.len().max(1) as f64, r.tasks.len() as f64);
         let names: Vec<String> = r.tasks.iter().map(|t| t.label().to_string()).collect();
         let shown = ui.scope(|ui| {
+            let k = r.tasks.len();
             Plot::new("dyn-variance").height(height - 30.0).x_axis_label("task").y_axis_label("unit (grouped)").allow_scroll(false).allow_drag(false).allow_zoom(false).show_grid([false, false])
+                // one mark in the middle of each task's column, labelled with the task
+                .x_grid_spacer(move |_| (0..k).map(|i| GridMark { value: i as f64 + 0.5, step_size: 1.0 }).collect())
                 .x_axis_formatter(move |mark, _| {
                     let i = (mark.value - 0.5).round();
                     if (mark.value - 0.5 - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
@@ -258,6 +274,11 @@ impl DynamicsPanel {
         });
         self.rects[3] = shown.response.rect;
     }
+}
+
+/// The index of the grid value nearest to `value`.
+fn nearest(grid: &[f64], value: f64) -> usize {
+    (0..grid.len()).min_by(|&a, &b| (grid[a] - value).abs().total_cmp(&(grid[b] - value).abs())).unwrap_or(0)
 }
 
 fn task_picker(ui: &mut egui::Ui, id: &str, label: &str, value: &mut usize, names: &[&str], tip: &str) {
@@ -376,6 +397,14 @@ mod tests {
             slices: vec![vec![point(0.0, 0, true)], vec![point(1.0, 0, true), point(1.0, 1, false)]],
             ..DynamicsResult::default()
         }
+    }
+
+    #[test]
+    fn the_slider_follows_the_nearest_alpha() {
+        let grid = [0.0, 0.25, 0.5, 0.75, 1.0];
+        assert_eq!(nearest(&grid, 0.3), 1);
+        assert_eq!(nearest(&grid, 0.9), 4);
+        assert_eq!(nearest(&grid, 0.0), 0);
     }
 
     #[test]
