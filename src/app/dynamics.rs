@@ -217,7 +217,9 @@ impl DynamicsPanel {
             ui.label(format!("Connectivity spectrum under the {} context", r.tasks[task].label())).on_hover_text(
                 "Eigenvalues of the effective recurrent weights diag(g(c))·W(c) under this task's context, with the unit \
                  circle: eigenvalues near or beyond it give slow, lasting or self-exciting activity; the context pathways \
-                 change the dynamics by moving them (compare the grey spectrum of the other task)",
+                 change the dynamics by moving them (compare the grey spectrum of the other task). The bias pathway only \
+                 shifts the units' inputs, so with it alone every context has the same spectrum (the grey points hide \
+                 under the coloured ones); gain and synaptic modulation move the eigenvalues",
             );
             export_menu_with_ui(ui, cx.files, rect, false, || spectrum_export(r));
         });
