@@ -12,7 +12,8 @@
 //! (re-evaluating under a new ambiguity, after a lesion) is done once per burst, so dragging a
 //! slider costs one re-evaluation per burst, not one per frame. An ambiguity sweep runs one
 //! (level, task) unit at a time, alternating with training steps, on a frozen copy of the
-//! network taken when it started.
+//! network taken when it started; a dynamics analysis ([`super::dynamics`]) runs the same way,
+//! one part (the trajectories, then one α of its fixed-point continuation) at a time.
 //!
 //! After every event the worker calls the `wake` callback (the app passes
 //! `egui::Context::request_repaint_after`). A panic while training becomes an
