@@ -27,6 +27,8 @@ pub struct Series {
     pub band: Vec<(f64, f64, f64)>,
     /// Points only, no connecting line (a scatter, e.g. eigenvalues in the complex plane).
     pub markers_only: bool,
+    /// Hollow markers (white inside, e.g. unstable fixed points beside filled stable ones).
+    pub hollow: bool,
 }
 
 /// A line chart: x against y, one line per series.
@@ -117,13 +119,7 @@ impl LineChart {
         }
         let _ = write!(svg, r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#444"/>"##);
         text(&mut svg, left + plot_w / 2.0, height - 18.0, 14.0, "middle", &self.x_label);
-        let _ = write!(
-            svg,
-            r##"<text x="18" y="{:.1}" font-size="14" text-anchor="middle" transform="rotate(-90 18 {:.1})">{}</text>"##,
-            top + plot_h / 2.0,
-            top + plot_h / 2.0,
-            esc(&self.y_label)
-        );
+        y_axis_label(&mut svg, top + plot_h / 2.0, 14.0, &self.y_label);
         // bands under lines
         for (i, s) in self.series.iter().enumerate() {
             if s.band.len() < 2 {
@@ -146,7 +142,8 @@ impl LineChart {
                 let _ = write!(svg, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2.2"/>"#, points.join(" "));
             }
             for (x, y) in &s.points {
-                let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"/>"#, sx(*x), sy(y.clamp(y_lo, y_hi)));
+                let fill = if s.hollow { format!(r##"#ffffff" stroke="{color}" stroke-width="1.5"##) } else { color.clone() };
+                let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{fill}"/>"#, sx(*x), sy(y.clamp(y_lo, y_hi)));
             }
             // legend
             let ly = top + 10.0 + 22.0 * i as f64;
@@ -197,13 +194,7 @@ impl HeatMaps {
             }
             text(&mut svg, x0 + panel_w / 2.0, top + panel_h + 38.0, 13.0, "middle", &self.x_label);
         }
-        let _ = write!(
-            svg,
-            r##"<text x="18" y="{:.1}" font-size="13" text-anchor="middle" transform="rotate(-90 18 {:.1})">{}</text>"##,
-            top + panel_h / 2.0,
-            top + panel_h / 2.0,
-            esc(&self.y_label)
-        );
+        y_axis_label(&mut svg, top + panel_h / 2.0, 13.0, &self.y_label);
         // colour bar
         let bx = width - 80.0;
         let steps = 20;
@@ -239,6 +230,15 @@ fn svg_header(width: f64, height: f64) -> String {
 
 fn text(svg: &mut String, x: f64, y: f64, size: f64, anchor: &str, content: &str) {
     let _ = write!(svg, r#"<text x="{x:.1}" y="{y:.1}" font-size="{size}" text-anchor="{anchor}">{}</text>"#, esc(content));
+}
+
+/// The y axis's label, rotated to read upwards, centred on `y` at the left edge.
+fn y_axis_label(svg: &mut String, y: f64, size: f64, label: &str) {
+    let _ = write!(
+        svg,
+        r#"<text x="18" y="{y:.1}" font-size="{size}" text-anchor="middle" transform="rotate(-90 18 {y:.1})">{}</text>"#,
+        esc(label)
+    );
 }
 
 /// A perceptually uniform colour scale (viridis, piecewise linear through 6 stops).
@@ -311,6 +311,21 @@ mod tests {
         let pixel = |x: u32, y: u32| image.pixel(x, y).unwrap().demultiply();
         assert!(image.pixels().iter().any(|p| p.demultiply().red() == 0x4e && p.demultiply().green() == 0x79));
         assert!((250..470).any(|x| (15..32).any(|y| pixel(x, y).red() < 100)), "title text rendered");
+    }
+
+    #[test]
+    fn hollow_markers_are_white_inside() {
+        let chart = LineChart {
+            series: vec![
+                Series { name: "stable".into(), points: vec![(0.0, 1.0)], markers_only: true, ..Series::default() },
+                Series { name: "unstable".into(), points: vec![(1.0, 0.0)], markers_only: true, hollow: true, ..Series::default() },
+            ],
+            ..LineChart::default()
+        };
+        let svg = chart.to_svg();
+        assert_eq!(svg.matches(r##"fill="#ffffff" stroke="##).count(), 1, "{svg}");
+        assert!(!svg.contains("<polyline"), "markers only: {svg}");
+        assert_eq!(svg.matches("rotate(-90").count(), 1, "one y-axis label");
     }
 
     #[test]

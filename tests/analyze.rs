@@ -137,3 +137,40 @@ fn a_bad_run_directory_is_a_clear_error() {
     let o = modulab(&["analyze", "--run", ".", "--out", out.to_str().unwrap(), "--lesion", "nonsense", "--quiet"]);
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn interpolate_writes_the_bifurcation_view_and_checks_its_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    check(&modulab(&[
+        "train", "--preset", "quick", "--steps", "3", "--quiet", "--out", run.to_str().unwrap(),
+        "--set", "model.n_units=16", "--set", "train.batch_size=8", "--set", "train.eval_trials=8",
+    ]));
+    let out = dir.path().join("analysis");
+    let base = ["analyze", "--run", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--trials", "4", "--fixed-point-starts", "6", "--quiet"];
+    let with = |extra: &[&str]| modulab(&[&base[..], extra].concat());
+    check(&with(&["--interpolate", "fdgo:fdanti", "--alphas", "5"]));
+    let text = read(&out.join("bifurcation.csv"));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("alpha,point,pc1,pc2,pc3,speed,stable,unstable_dims,max_abs_eigenvalue"));
+    let alphas: Vec<f64> = lines.map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    // every α of the grid, in order, each with at least one fixed point on this small network
+    let mut distinct = alphas.clone();
+    distinct.dedup();
+    assert_eq!(distinct, vec![0.0, 0.25, 0.5, 0.75, 1.0], "{text}");
+    for ext in ["png", "svg"] {
+        assert!(std::fs::metadata(out.join(format!("bifurcation.{ext}"))).unwrap().len() > 1000);
+    }
+    // bad input: a clear usage error (exit code 2), no panic
+    for (extra, says) in [
+        (&["--interpolate", "fdgo"][..], "FROM:TO"),
+        (&["--interpolate", "fdgo:dm1"][..], "not trained"),
+        (&["--interpolate", "fdgo:fdgo"][..], "different"),
+        (&["--interpolate", "fdgo:fdanti", "--alphas", "1"][..], "--alphas"),
+    ] {
+        let o = with(extra);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(stderr.contains(says) && !stderr.contains("panicked"), "{extra:?}: {stderr}");
+    }
+}

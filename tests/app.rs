@@ -640,3 +640,39 @@ fn click_tab(harness: &mut Harness<'_, ModulabApp>, tab: &str) {
     harness.get_all_by_label(tab).min_by(|a, b| a.rect().min.y.total_cmp(&b.rect().min.y)).expect("tab").click();
     harness.run_steps(2);
 }
+
+#[test]
+fn dynamics_panel_computes_fixed_points_along_the_interpolation() {
+    let mut harness = harness();
+    harness.get_by_label("Train").click();
+    run_until(&mut harness, "an evaluation", |app| app.run_data().evaluations.iter().any(|e| e.step > 0));
+    harness.get_by_label("Pause").click();
+    run_until(&mut harness, "the pause", |app| app.run_data().state == RunState::Paused);
+
+    harness.get_by_label("Dynamics").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("Press Compute").is_some());
+    harness.get_by_label("Compute").click();
+    run_until(&mut harness, "the dynamics analysis", |app| {
+        app.run_data().snapshot.as_ref().and_then(|s| s.dynamics.as_ref()).is_some_and(|d| d.is_complete())
+    });
+    let result = harness.state().run_data().snapshot.clone().and_then(|s| s.dynamics).expect("dynamics");
+    assert!(result.error.is_none(), "{:?}", result.error);
+    assert_eq!((result.task, result.other, result.alphas.len(), result.slices.len()), (0, 1, 11, 11));
+    assert_eq!(result.spectra.len(), 4);
+    assert!(result.variance.as_ref().is_some_and(|v| !v.units.is_empty()));
+    harness.run_steps(2);
+    for label in ["Fixed points at α = 0.00", "Bifurcation view", "Connectivity spectrum", "Normalised task variance"] {
+        assert!(harness.query_by_label_contains(label).is_some(), "{label} is shown");
+    }
+    // the slider picks an α of the grid: the PCA view follows
+    harness.get_by_role(Role::Slider).set_value_accesskit(10.0);
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("Fixed points at α = 1.00").is_some());
+    // exports: the bifurcation (third plot) as CSV, one row per fixed point and α
+    let dir = tempfile::tempdir().unwrap();
+    assert!(offers_svg(&mut harness, 2), "the bifurcation view draws as SVG");
+    let csv = export_csv(&mut harness, 2, &dir.path().join("bifurcation.csv"));
+    assert!(csv.starts_with("fixed point,alpha,PC1,PC2,PC3,stable"), "{csv}");
+    assert_eq!(csv.lines().count() - 1, result.slices.iter().map(Vec::len).sum::<usize>());
+}

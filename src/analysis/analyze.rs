@@ -10,7 +10,8 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::dynamics::{FixedPoint, FixedPointOptions, StepMap, find_fixed_points};
+use super::bifurcation;
+use super::dynamics::{FixedPoint, FixedPointOptions, StepMap, default_threads, find_fixed_points, parallel_map};
 use super::{Ambiguity, Covariance, Pca, PcaError};
 use crate::config::Config;
 use crate::model::{ParamSet, Pathway};
@@ -36,11 +37,14 @@ pub struct AnalyzeOptions {
     /// k: each task's subspace is its top-k principal axes.
     pub subspace_dim: usize,
     pub lesioned: Vec<Pathway>,
+    /// The bifurcation view: (from, to) task indices into `train.tasks` and the number of α
+    /// values from 0 to 1 (`bifurcation.csv` and its figure); `None` = not computed.
+    pub interpolate: Option<(usize, usize, usize)>,
 }
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        Self { trials: 32, fixed_point_starts: 64, subspace_dim: 3, lesioned: Vec::new() }
+        Self { trials: 32, fixed_point_starts: 64, subspace_dim: 3, lesioned: Vec::new(), interpolate: None }
     }
 }
 
@@ -54,9 +58,9 @@ pub struct AnalyzeOutput {
 }
 
 /// The number of progress steps [`analyze`] reports: trajectories, PCA, angles, task variance,
-/// then fixed points and spectrum once per task.
-pub fn progress_steps(tasks: usize) -> u64 {
-    4 + 2 * tasks as u64
+/// then fixed points and spectrum once per task, then one per α of the interpolation.
+pub fn progress_steps(tasks: usize, options: &AnalyzeOptions) -> u64 {
+    4 + 2 * tasks as u64 + options.interpolate.map_or(0, |(_, _, alphas)| alphas as u64)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +90,14 @@ pub fn analyze(
     if options.trials == 0 || options.subspace_dim == 0 {
         return Err(AnalyzeError::Invalid("trials and subspace dimension must be at least 1".into()));
     }
+    if let Some((from, to, alphas)) = options.interpolate {
+        let k = config.train.tasks.len();
+        if from >= k || to >= k || from == to || alphas < 2 {
+            return Err(AnalyzeError::Invalid(format!(
+                "the interpolation needs two different trained tasks (of {k}) and at least 2 values of α"
+            )));
+        }
+    }
     let traj = trajectories(config, params, step, options)?;
     progress("trajectories");
     let n = config.model.n_units;
@@ -95,10 +107,9 @@ pub fn analyze(
     let mut pooled = Covariance::new(n);
     traj.tasks.iter().for_each(|t| pooled.add_rows(&t.rates));
     let pca = pooled.fit(POOLED_COMPONENTS.min(n))?;
-    let task_pcas = traj
-        .tasks
-        .iter()
-        .map(|t| Pca::fit(&t.rates, n, options.subspace_dim.min(n)))
+    // one eigen-decomposition per task: in parallel (each fit is deterministic on its own)
+    let task_pcas = parallel_map(&traj.tasks, default_threads(), |t| Pca::fit(&t.rates, n, options.subspace_dim.min(n)))
+        .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
     let mut tables = vec![("pca.csv", pca_csv(&pca.explained_variance_ratio()))];
     let mut participation = String::from("task,participation_ratio\n");
@@ -161,6 +172,23 @@ pub fn analyze(
         series: scatter,
     };
     figures.push(("spectrum", chart.to_svg()));
+
+    // 6. the bifurcation view along a context interpolation
+    if let Some((from, to, alphas)) = options.interpolate {
+        let points = bifurcation::interpolate(
+            config,
+            params,
+            &options.lesioned,
+            (&traj.tasks[from], &traj.tasks[to]),
+            (from, to),
+            &bifurcation::alpha_grid(alphas),
+            options.fixed_point_starts,
+            &pca,
+            &mut |_, _| progress("bifurcation"),
+        );
+        tables.push(("bifurcation.csv", bifurcation::bifurcation_csv(&points)));
+        figures.push(("bifurcation", bifurcation::bifurcation_chart(&points, names[from], names[to]).to_svg()));
+    }
     Ok(AnalyzeOutput { tables, figures })
 }
 
@@ -222,7 +250,7 @@ fn angles_csv(names: &[&str], bases: &[DMatrix<f64>], k: usize) -> String {
 
 /// Yang et al. (2019)'s task variance: for each unit and task, the variance of the unit's rate
 /// over every trial and step of the task; normalised by the unit's largest over tasks.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TaskVariance {
     /// The kept units (summed variance above [`NEGLIGIBLE_VARIANCE`] of the largest), in
     /// display order: grouped by preferred task (task order), most selective first.
@@ -299,14 +327,14 @@ impl TaskVariance {
 /// The input mid-way through the first trial's stimulus epoch (the first epoch named
 /// "stimulus"; the trial's middle step when a task has none): the constant input whose fixed
 /// points organise the stimulus-period dynamics.
-fn stimulus_input(t: &TaskTrajectories) -> &[f32] {
+pub(crate) fn stimulus_input(t: &TaskTrajectories) -> &[f32] {
     let step = t.epochs.iter().find(|e| e.name == "stimulus").map_or(t.steps / 2, |e| (e.start + e.end) / 2);
     t.input(0, step.min(t.steps - 1))
 }
 
 /// `count` states spread evenly over the task's trials and steps (deterministic). They are
 /// rates; in the voltage form they serve as starting guesses for x, which the search corrects.
-fn sample_states(t: &TaskTrajectories, count: usize) -> Vec<DVector<f64>> {
+pub(crate) fn sample_states(t: &TaskTrajectories, count: usize) -> Vec<DVector<f64>> {
     let total = t.trials * t.steps;
     (0..count.min(total))
         .map(|i| {

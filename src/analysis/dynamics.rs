@@ -178,13 +178,7 @@ impl StepMap {
     /// 1−α once per silent unit plus those of the active units' block. Splitting them off is
     /// exact, smaller, and avoids the exactly-zero rows the general eigen-solver struggles with.
     pub fn jacobian_eigenvalues(&self, s: &DVector<f64>, d: &DVector<f64>) -> Vec<Complex<f64>> {
-        let slope: Vec<f64> = match self.state_form {
-            StateForm::Rate => {
-                let pre = (&self.w * s + d).component_mul(&self.gain);
-                (0..self.n_units()).map(|i| phi_prime(self.activation, pre[i]) * self.gain[i]).collect()
-            }
-            StateForm::Voltage => s.iter().map(|x| phi_prime(self.activation, *x)).collect(),
-        };
+        let slope = self.slopes(s, d);
         let active: Vec<usize> = (0..slope.len()).filter(|i| slope[*i] != 0.0).collect();
         let silent = slope.len() - active.len();
         let full = self.jacobian(s, d);
@@ -192,6 +186,71 @@ impl StepMap {
         let mut values = if active.is_empty() { Vec::new() } else { eigenvalues(block) };
         values.extend(std::iter::repeat_n(Complex::new(1.0 - self.alpha, 0.0), silent));
         sorted_by_modulus(values)
+    }
+
+    /// The activation slope that scales each unit's row (rate form: φ′(pre) g) or column
+    /// (voltage form: φ′(x)) of the Jacobian's recurrent part; zero for a silent ReLU unit.
+    fn slopes(&self, s: &DVector<f64>, d: &DVector<f64>) -> Vec<f64> {
+        match self.state_form {
+            StateForm::Rate => {
+                let pre = (&self.w * s + d).component_mul(&self.gain);
+                (0..self.n_units()).map(|i| phi_prime(self.activation, pre[i]) * self.gain[i]).collect()
+            }
+            StateForm::Voltage => s.iter().map(|x| phi_prime(self.activation, *x)).collect(),
+        }
+    }
+
+    /// The Newton step δ solving (J − I) δ = −r at s, where r = F(s) − s; `None` if the system
+    /// is singular.
+    ///
+    /// A silent unit's row (rate form) or column (voltage form) of J − I is −α on the diagonal
+    /// and zero elsewhere, so the system is block triangular: only the active units' block is
+    /// factorised (exactly the full Newton step, at a fraction of the cost when many units are
+    /// silent). Rate form: δ_s = r_s / α, then A_aa δ_a = −r_a − A_as δ_s. Voltage form:
+    /// A_aa δ_a = −r_a, then δ_s = (r_s + A_sa δ_a) / α.
+    pub fn newton_step(&self, s: &DVector<f64>, d: &DVector<f64>, r: &DVector<f64>) -> Option<DVector<f64>> {
+        let n = self.n_units();
+        let a = self.alpha;
+        let slope = self.slopes(s, d);
+        let active: Vec<usize> = (0..n).filter(|i| slope[*i] != 0.0).collect();
+        let silent: Vec<usize> = (0..n).filter(|i| slope[*i] == 0.0).collect();
+        // J − I = −α I + α·(slope-scaled) W(c), restricted to the blocks needed
+        let entry = |i: usize, k: usize| {
+            let coupling = match self.state_form {
+                StateForm::Rate => a * slope[i] * self.w[(i, k)],
+                StateForm::Voltage => a * self.gain[i] * self.w[(i, k)] * slope[k],
+            };
+            coupling - if i == k { a } else { 0.0 }
+        };
+        let mut delta = DVector::zeros(n);
+        let solve_active = |rhs: DVector<f64>| -> Option<DVector<f64>> {
+            if active.is_empty() {
+                return Some(DVector::zeros(0));
+            }
+            let block = DMatrix::from_fn(active.len(), active.len(), |i, k| entry(active[i], active[k]));
+            block.lu().solve(&rhs)
+        };
+        match self.state_form {
+            StateForm::Rate => {
+                silent.iter().for_each(|&i| delta[i] = r[i] / a);
+                let rhs = DVector::from_fn(active.len(), |i, _| {
+                    let row = active[i];
+                    -r[row] - silent.iter().map(|&k| entry(row, k) * delta[k]).sum::<f64>()
+                });
+                let da = solve_active(rhs)?;
+                active.iter().zip(da.iter()).for_each(|(&i, v)| delta[i] = *v);
+            }
+            StateForm::Voltage => {
+                let rhs = DVector::from_fn(active.len(), |i, _| -r[active[i]]);
+                let da = solve_active(rhs)?;
+                active.iter().zip(da.iter()).for_each(|(&i, v)| delta[i] = *v);
+                for &i in &silent {
+                    let coupled: f64 = active.iter().map(|&k| entry(i, k) * delta[k]).sum();
+                    delta[i] = (r[i] + coupled) / a;
+                }
+            }
+        }
+        delta.iter().all(|v| v.is_finite()).then_some(delta)
     }
 
     /// q(s) = ½‖F(s) − s‖².
@@ -240,6 +299,8 @@ pub struct FixedPoint {
     pub eigenvalues: Vec<Complex<f64>>,
     /// How many starts ended here.
     pub hits: usize,
+    /// The index of the first start (in the order given) that ended here.
+    pub first_start: usize,
 }
 
 impl FixedPoint {
@@ -256,75 +317,171 @@ impl FixedPoint {
 /// Settings of the fixed-point search.
 #[derive(Clone, Debug)]
 pub struct FixedPointOptions {
-    /// Levenberg–Marquardt iterations per start.
+    /// Trust-region iterations per start (at most).
     pub max_iterations: usize,
     /// A point is kept when q falls below this (a slow point up to this speed).
     pub speed_tolerance: f64,
     /// Points closer than this (Euclidean, in state units) are one point.
     pub merge_distance: f64,
+    /// Threads that search from different starts at once (the result does not depend on it).
+    pub threads: usize,
 }
+
+/// The threads the analyses use by default: the machine's cores, at most [`MAX_THREADS`].
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, MAX_THREADS)
+}
+
+/// At most this many threads per parallel analysis.
+pub const MAX_THREADS: usize = 8;
 
 impl Default for FixedPointOptions {
     fn default() -> Self {
-        Self { max_iterations: 200, speed_tolerance: 1e-10, merge_distance: 1e-3 }
+        Self { max_iterations: 200, speed_tolerance: 1e-10, merge_distance: 1e-3, threads: default_threads() }
     }
 }
 
-/// Minimise q from every start (Levenberg–Marquardt on F(s) − s, which converges to stable and
-/// unstable points alike), keep the points with q below the tolerance, and merge duplicates.
-/// Sorted: most hits first.
+/// `f` applied to every item on up to `threads` scoped threads, results in the items' order.
+/// Threads take the next item from a shared counter; since each result depends on its item
+/// only, the output is the same whatever the number of threads.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut parts: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        done.push((i, f(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("an analysis thread panicked")).collect()
+    });
+    let mut all: Vec<(usize, R)> = parts.drain(..).flatten().collect();
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Minimise q from every start, keep the points with q below the tolerance, and merge
+/// duplicates (in the starts' order, so the result does not depend on the threads). Sorted:
+/// most hits first.
+///
+/// Each start is refined by a dogleg trust-region method (`minimise_speed`), in parallel over
+/// starts on `options.threads` threads.
 pub fn find_fixed_points(map: &StepMap, d: &DVector<f64>, starts: &[DVector<f64>], options: &FixedPointOptions) -> Vec<FixedPoint> {
-    let n = map.n_units();
-    let identity = DMatrix::<f64>::identity(n, n);
+    let ends = parallel_map(starts, options.threads, |start| minimise_speed(map, d, start.clone(), options));
     let mut found: Vec<FixedPoint> = Vec::new();
-    for start in starts {
-        let mut s = start.clone();
-        let mut residual = map.step(&s, d) - &s;
-        let mut q = 0.5 * residual.norm_squared();
-        let mut lambda = 1e-3;
-        for _ in 0..options.max_iterations {
-            if q < options.speed_tolerance * 1e-6 {
-                break;
-            }
-            let a = map.jacobian(&s, d) - &identity;
-            let gradient = a.transpose() * &residual;
-            let normal = a.transpose() * &a;
-            let mut improved = false;
-            // raise the damping until a step lowers q (at most a few tries per iteration)
-            for _ in 0..8 {
-                let damped = &normal + &identity * lambda;
-                let Some(delta) = damped.cholesky().map(|ch| ch.solve(&(-&gradient))) else {
-                    lambda *= 10.0;
-                    continue;
-                };
-                let candidate = &s + delta;
-                let candidate_residual = map.step(&candidate, d) - &candidate;
-                let candidate_q = 0.5 * candidate_residual.norm_squared();
-                if candidate_q < q {
-                    (s, residual, q) = (candidate, candidate_residual, candidate_q);
-                    lambda = (lambda * 0.3).max(1e-12);
-                    improved = true;
-                    break;
-                }
-                lambda *= 10.0;
-            }
-            if !improved {
-                break;
-            }
-        }
-        if q > options.speed_tolerance {
-            continue;
-        }
+    for (index, end) in ends.into_iter().enumerate() {
+        let Some((s, q)) = end else { continue };
         match found.iter_mut().find(|p| (&p.state - &s).norm() < options.merge_distance) {
             Some(point) => point.hits += 1,
-            None => found.push(FixedPoint { eigenvalues: Vec::new(), speed: q, state: s, hits: 1 }),
+            None => found.push(FixedPoint { eigenvalues: Vec::new(), speed: q, state: s, hits: 1, first_start: index }),
         }
     }
-    for point in &mut found {
-        point.eigenvalues = map.jacobian_eigenvalues(&point.state, d);
+    let eigenvalues = parallel_map(&found, options.threads, |p| map.jacobian_eigenvalues(&p.state, d));
+    for (point, values) in found.iter_mut().zip(eigenvalues) {
+        point.eigenvalues = values;
     }
-    found.sort_by(|a, b| b.hits.cmp(&a.hits));
+    // stable sort: ties keep the order the points were found in
+    found.sort_by_key(|p| std::cmp::Reverse(p.hits));
     found
+}
+
+/// A start is abandoned when q fell by less than 0.1 % over this many iterations.
+const STALL_WINDOW: usize = 25;
+
+/// Refine one start; the end point and its q if q is below the tolerance.
+///
+/// Powell's dogleg trust-region method on F(s) − s = 0 (as in MINPACK's `hybrd`): the step is
+/// the Newton step when it fits in the trust region, else a blend of it with the steepest-descent
+/// (Cauchy) step of q; the region grows or shrinks with how well the linear model predicted the
+/// fall of q. It converges quadratically to stable and unstable points alike, needs one
+/// factorisation per iteration (of the active units' block only, [`StepMap::newton_step`]), and
+/// still makes progress where the Jacobian is singular.
+fn minimise_speed(map: &StepMap, d: &DVector<f64>, start: DVector<f64>, options: &FixedPointOptions) -> Option<(DVector<f64>, f64)> {
+    let n = map.n_units();
+    let mut s = start;
+    let mut residual = map.step(&s, d) - &s;
+    let mut q = 0.5 * residual.norm_squared();
+    let mut radius = s.norm().max(1.0);
+    let done = options.speed_tolerance * 1e-6;
+    // q at each iteration, to give up on a start that has stalled
+    let mut history: Vec<f64> = Vec::with_capacity(options.max_iterations);
+    for iteration in 0..options.max_iterations {
+        if q < done || !q.is_finite() {
+            break;
+        }
+        // stalled: less than 0.1 % lower than STALL_WINDOW iterations ago. Converging to a point
+        // (quadratically; to a degenerate point, q still falls ×4 per step) never looks like
+        // this; creeping along a minimum of q above zero (a slow point, or a ReLU kink) does
+        if iteration >= STALL_WINDOW && q > history[iteration - STALL_WINDOW] * (1.0 - 1e-3) {
+            break;
+        }
+        history.push(q);
+        let mut a = map.jacobian(&s, d);
+        (0..n).for_each(|i| a[(i, i)] -= 1.0);
+        // ∇q = Aᵀr; the Cauchy point minimises the linear model along −∇q
+        let gradient = a.tr_mul(&residual);
+        let g_norm = gradient.norm();
+        if g_norm == 0.0 {
+            break;
+        }
+        let a_g = &a * &gradient;
+        let cauchy = &gradient * -(g_norm * g_norm / a_g.norm_squared().max(f64::MIN_POSITIVE));
+        let newton = map.newton_step(&s, d, &residual);
+        // a full Newton step that lowers q is taken even beyond the region: with ReLU units q is
+        // only piecewise smooth, and the trust region alone stalls at its kinks, while the
+        // Newton step jumps to the fixed point of the next linear piece
+        if let Some(full) = newton.as_ref().filter(|step| step.norm() > radius) {
+            let candidate = &s + full;
+            let candidate_residual = map.step(&candidate, d) - &candidate;
+            let candidate_q = 0.5 * candidate_residual.norm_squared();
+            if candidate_q < q {
+                radius = full.norm();
+                (s, residual, q) = (candidate, candidate_residual, candidate_q);
+                continue;
+            }
+        }
+        let step = match newton {
+            Some(newton) if newton.norm() <= radius => newton,
+            _ if cauchy.norm() >= radius => &gradient * (-radius / g_norm),
+            None => cauchy,
+            Some(newton) => {
+                // the point where the segment cauchy → newton leaves the region: |c + τ(n − c)| = Δ
+                let dir = &newton - &cauchy;
+                let (aa, bb, cc) = (dir.norm_squared(), 2.0 * cauchy.dot(&dir), cauchy.norm_squared() - radius * radius);
+                let tau = (-bb + (bb * bb - 4.0 * aa * cc).max(0.0).sqrt()) / (2.0 * aa);
+                cauchy + dir * tau.clamp(0.0, 1.0)
+            }
+        };
+        let predicted = q - 0.5 * (&residual + &a * &step).norm_squared();
+        let candidate = &s + &step;
+        let candidate_residual = map.step(&candidate, d) - &candidate;
+        let candidate_q = 0.5 * candidate_residual.norm_squared();
+        let ratio = if predicted > 0.0 { (q - candidate_q) / predicted } else { -1.0 };
+        let step_norm = step.norm();
+        if ratio < 0.25 {
+            radius = 0.25 * step_norm;
+        } else if ratio > 0.75 {
+            radius = radius.max(2.0 * step_norm);
+        }
+        if ratio > 1e-4 && candidate_q < q {
+            (s, residual, q) = (candidate, candidate_residual, candidate_q);
+        }
+        if radius < 1e-14 * (1.0 + s.norm()) {
+            break;
+        }
+    }
+    (q <= options.speed_tolerance).then_some((s, q))
 }
 
 #[cfg(test)]
@@ -379,6 +536,60 @@ mod tests {
             let origin = points.iter().find(|p| p.state.norm() < 1e-6).expect("the origin");
             assert_eq!(origin.unstable_dimensions(), 3);
         }
+    }
+
+    #[test]
+    fn the_newton_step_solves_the_full_system_with_silent_units() {
+        // relu units 0 and 1 silent: the block solve must equal the dense solve of (J − I) δ = −r
+        let n = 6;
+        let mut rng = Rng::seed_from(9);
+        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() as f64 * 0.4);
+        let d = DVector::from_fn(n, |i, _| if i < 2 { -40.0 } else { 0.8 });
+        for form in [StateForm::Rate, StateForm::Voltage] {
+            let mut m = map(w.clone(), d.clone(), Activation::Relu, form);
+            m.gain = DVector::from_fn(n, |i, _| 0.7 + 0.1 * i as f64);
+            let s = DVector::from_fn(n, |i, _| if i < 2 { if form == StateForm::Rate { 0.3 } else { -0.6 } } else { 0.2 * i as f64 });
+            let r = m.step(&s, &d) - &s;
+            let full = (m.jacobian(&s, &d) - DMatrix::identity(n, n)).lu().solve(&(-&r)).unwrap();
+            let block = m.newton_step(&s, &d, &r).unwrap();
+            assert!((&full - &block).norm() < 1e-10, "{form:?}: {full} vs {block}");
+        }
+    }
+
+    #[test]
+    fn the_search_does_not_depend_on_the_number_of_threads() {
+        let n = 12;
+        let mut rng = Rng::seed_from(21);
+        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() as f64 * 0.6);
+        let d = DVector::from_fn(n, |_, _| rng.normal() as f64 * 0.3);
+        // a multistable tanh network, and a relu one weak enough to have a fixed point
+        for (activation, form, scale) in [(Activation::Tanh, StateForm::Rate, 2.0), (Activation::Relu, StateForm::Voltage, 0.25)] {
+            let m = map(w.clone() * scale, d.clone(), activation, form);
+            let starts = random_starts(n, 40, 1.5, 4);
+            let run = |threads| find_fixed_points(&m, &m.drive, &starts, &FixedPointOptions { threads, ..FixedPointOptions::default() });
+            let one = run(1);
+            assert!(!one.is_empty(), "{activation:?} {form:?}");
+            for threads in [2, 3, 8] {
+                let other = run(threads);
+                assert_eq!(one.len(), other.len());
+                for (a, b) in one.iter().zip(&other) {
+                    // the same bits: every start is refined alone, and merged in the starts' order
+                    assert_eq!(a.state, b.state);
+                    assert_eq!(a.hits, b.hits);
+                    assert_eq!(a.speed.to_bits(), b.speed.to_bits());
+                    assert_eq!(a.eigenvalues, b.eigenvalues);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_map_keeps_the_order() {
+        let items: Vec<usize> = (0..37).collect();
+        for threads in [1, 2, 5, 100] {
+            assert_eq!(parallel_map(&items, threads, |i| i * i), items.iter().map(|i| i * i).collect::<Vec<_>>());
+        }
+        assert!(parallel_map(&[] as &[usize], 4, |i| *i).is_empty());
     }
 
     #[test]

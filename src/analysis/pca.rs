@@ -46,8 +46,16 @@ struct ChunkProducts {
     product: Vec<f32>,
 }
 
+/// Column blocks of the cross product: only the blocks on and below the diagonal are multiplied
+/// (the product is symmetric), 10 of 16 at 4 blocks: 37 % less work than the full product.
+const SYMMETRY_BLOCKS: usize = 4;
+
 /// The sums of one chunk of rows, shifted by `shift`.
 fn chunk_products(chunk: &[f32], shift: &[f32]) -> ChunkProducts {
+    chunk_products_blocked(chunk, shift, if shift.len() >= 64 { SYMMETRY_BLOCKS } else { 1 })
+}
+
+fn chunk_products_blocked(chunk: &[f32], shift: &[f32], blocks: usize) -> ChunkProducts {
     let n = shift.len();
     let rows = chunk.len() / n;
     let mut shifted = Vec::with_capacity(chunk.len());
@@ -59,20 +67,33 @@ fn chunk_products(chunk: &[f32], shift: &[f32]) -> ChunkProducts {
         sum.iter_mut().zip(row).for_each(|(s, x)| *s += *x as f64);
     }
     let mut product = vec![0.0f32; n * n];
-    // product [N, N] = shiftedᵀ [N, rows] · shifted [rows, N]
-    // SAFETY: shifted holds rows × n values and product n × n; the strides below read shifted
-    // transposed (element (i, r) at r·n + i) and write product row-major.
-    unsafe {
-        gemm::gemm(
-            n, n, rows,
-            product.as_mut_ptr(), 1, n as isize,
-            false,
-            shifted.as_ptr(), n as isize, 1,
-            shifted.as_ptr(), 1, n as isize,
-            0.0f32, 1.0f32, false, false, false,
-            // single-threaded: the same bits whatever the machine's load (determinism)
-            gemm::Parallelism::None,
-        );
+    let size = n.div_ceil(blocks.max(1));
+    let ranges: Vec<(usize, usize)> = (0..n).step_by(size).map(|lo| (lo, (lo + size).min(n))).collect();
+    for (bi, &(i0, i1)) in ranges.iter().enumerate() {
+        for &(j0, j1) in &ranges[..=bi] {
+            // product[i0..i1, j0..j1] = shifted[:, i0..i1]ᵀ · shifted[:, j0..j1]
+            // SAFETY: shifted holds rows × n values and product n × n; the block's rows i0..i1
+            // and columns j0..j1 lie inside both, read through shifted transposed (element
+            // (i, r) at r·n + i0 + i) and written row-major with row stride n.
+            unsafe {
+                gemm::gemm(
+                    i1 - i0, j1 - j0, rows,
+                    product.as_mut_ptr().add(i0 * n + j0), 1, n as isize,
+                    false,
+                    shifted.as_ptr().add(i0), n as isize, 1,
+                    shifted.as_ptr().add(j0), 1, n as isize,
+                    0.0f32, 1.0f32, false, false, false,
+                    // single-threaded: the same bits whatever the machine's load (determinism)
+                    gemm::Parallelism::None,
+                );
+            }
+        }
+    }
+    // mirror the blocks below the diagonal into the ones above it
+    for i in 0..n {
+        for j in 0..i {
+            product[j * n + i] = product[i * n + j];
+        }
     }
     ChunkProducts { rows, sum, product }
 }
@@ -614,6 +635,29 @@ mod tests {
         let secs = (started.elapsed() - generating).as_secs_f64();
         eprintln!("PCA of {} × {n} (without generating the data): {secs:.3} s", 20 * rows_per_task);
         assert!((pca.explained_variance_ratio().iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_symmetric_blocks_give_the_full_product() {
+        let (n, rows) = (70, 300);
+        let mut rng = Rng::seed_from(8);
+        let mut data = vec![0.0f32; rows * n];
+        rng.fill_normal(&mut data, 1.0);
+        data.iter_mut().for_each(|x| *x = x.max(0.0));
+        let shift = vec![0.25f32; n];
+        let full = chunk_products_blocked(&data, &shift, 1);
+        for blocks in [2, 3, SYMMETRY_BLOCKS] {
+            let blocked = chunk_products_blocked(&data, &shift, blocks);
+            assert_eq!(blocked.sum, full.sum);
+            for (a, b) in blocked.product.iter().zip(&full.product) {
+                assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{blocks} blocks: {a} vs {b}");
+            }
+            // and against an f64 reference
+            for (i, j) in [(0, 0), (69, 3), (5, 64), (40, 41)] {
+                let exact: f64 = data.chunks_exact(n).map(|r| (r[i] - 0.25) as f64 * (r[j] - 0.25) as f64).sum();
+                assert!((blocked.product[i * n + j] as f64 - exact).abs() < 1e-3 * (1.0 + exact.abs()));
+            }
+        }
     }
 
     /// The size the app fits live (and a later issue's 20 × 64 × 150): timing printed, bounded

@@ -14,6 +14,7 @@ pub mod export;
 pub use ambiguity::ComparedRun;
 pub use packing::{PackingForm, PackingPanel, SweepEnd};
 mod ambiguity;
+mod dynamics;
 mod packing;
 mod pca;
 mod setup;
@@ -78,12 +79,14 @@ pub enum Tab {
     Ambiguity,
     Trajectories,
     Pca,
+    Dynamics,
     Switching,
     Packing,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 6] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Switching, Tab::Packing];
+    pub const ALL: [Tab; 7] =
+        [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Dynamics, Tab::Switching, Tab::Packing];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -93,6 +96,7 @@ impl Tab {
             Tab::Pca => "PCA",
             Tab::Switching => "Switching",
             Tab::Packing => "Packing",
+            Tab::Dynamics => "Dynamics",
         }
     }
 
@@ -104,6 +108,7 @@ impl Tab {
             Tab::Pca => "The hidden activity of every task on shared principal components",
             Tab::Switching => "Switch the task cue mid-trial: how fast each pathway follows, as a function of its time constant",
             Tab::Packing => "How many tasks fit into networks of each size, per pathway set: a small sweep in the background",
+            Tab::Dynamics => "Fixed points and how they change between tasks, connectivity spectra, and which units serve which task",
         }
     }
 }
@@ -331,6 +336,7 @@ pub struct ModulabApp {
     pca: pca::PcaPanel,
     switching: switching::SwitchingPanel,
     packing: packing::PackingPanel,
+    dynamics: dynamics::DynamicsPanel,
     status: status::StatusPanel,
     files: export::Files,
     /// A run to load once the worker is up.
@@ -365,6 +371,7 @@ impl ModulabApp {
             pca: pca::PcaPanel::default(),
             switching: switching::SwitchingPanel::default(),
             packing: packing::PackingPanel::default(),
+            dynamics: dynamics::DynamicsPanel::default(),
             status: status::StatusPanel,
             files: export::Files::new(options.file_dialogs),
             open_run: options.open_run,
@@ -495,7 +502,23 @@ impl ModulabApp {
         let mut commands = Vec::new();
         let ctx = ui.ctx().clone();
         let Self {
-            settings, run, draft, preset, lesions, ambiguity, setup, training, ambiguity_panel, trajectories, pca, switching, packing, status, files, ..
+            settings,
+            run,
+            draft,
+            preset,
+            lesions,
+            ambiguity,
+            setup,
+            training,
+            ambiguity_panel,
+            trajectories,
+            pca,
+            dynamics,
+            switching,
+            packing,
+            status,
+            files,
+            ..
         } = self;
         let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files };
         // background work of panels that may not be shown
@@ -524,6 +547,7 @@ impl ModulabApp {
                 Tab::Pca => pca.ui(ui, &mut cx),
                 Tab::Switching => switching.ui(ui, &mut cx),
                 Tab::Packing => packing.ui(ui, &mut cx),
+                Tab::Dynamics => dynamics.ui(ui, &mut cx),
             }
         });
         self.files.ui(&ctx);

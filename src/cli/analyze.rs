@@ -12,9 +12,9 @@ use crate::analysis::analyze::{self, AnalyzeOptions};
 use crate::analysis::sweep::TrainedRun;
 use crate::analysis::switching::{self, SwitchJob, SwitchSpec};
 use crate::config::Config;
-use crate::tasks::Task;
 use crate::model::Pathway;
 use crate::plot;
+use crate::tasks::Task;
 use crate::train::checkpoint::write_atomic;
 
 #[derive(Args, Debug)]
@@ -50,6 +50,14 @@ pub struct AnalyzeArgs {
     /// The switch comes this many ms after the first stimulus onset.
     #[arg(long = "switch-after-ms", default_value_t = 0.0)]
     pub switch_after_ms: f32,
+    /// The bifurcation view: fixed points of task FROM's stimulus-epoch dynamics as the context
+    /// moves from FROM to TO, c(α) = (1−α)·e_FROM + α·e_TO (two trained task names, e.g.
+    /// `dm1:dm2`); writes bifurcation.csv and bifurcation.png/svg.
+    #[arg(long, value_name = "FROM:TO")]
+    pub interpolate: Option<String>,
+    /// Values of α from 0 to 1 along the interpolation (at least 2).
+    #[arg(long, default_value_t = 21)]
+    pub alphas: usize,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -103,11 +111,22 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     let run = TrainedRun::load(&args.run).with_context(|| format!("cannot load run {}", args.run.display()))?;
     let switch = switch_request(&args, &run.config)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    let interpolate = match &args.interpolate {
+        None => None,
+        Some(text) => {
+            let (from, to) = parse_interpolation(text, &run.config.train.tasks).map_err(UsageError)?;
+            if args.alphas < 2 {
+                return Err(UsageError("--alphas must be at least 2".into()).into());
+            }
+            Some((from, to, args.alphas))
+        }
+    };
     let options = AnalyzeOptions {
         trials: args.trials,
         fixed_point_starts: args.fixed_point_starts,
         subspace_dim: args.subspace_dim,
         lesioned,
+        interpolate,
     };
     // a switch test's job is built (and its request checked) before the long analyses start
     let (switch_job, switch_note) = match switch {
@@ -118,7 +137,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         Err(reason) => (None, Some(reason)),
     };
     let switch_units = switch_job.as_ref().map_or(0, |job| job.result.progress().1 as u64);
-    let steps = analyze::progress_steps(run.config.train.tasks.len()) + switch_units;
+    let steps = analyze::progress_steps(run.config.train.tasks.len(), &options) + switch_units;
     let progress = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(steps) };
     progress.set_style(
         ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").expect("valid template"),
@@ -154,4 +173,36 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         println!("no task-switch test: {reason}");
     }
     Ok(())
+}
+
+/// `FROM:TO` as indices into the run's trained tasks.
+fn parse_interpolation(text: &str, tasks: &[Task]) -> Result<(usize, usize), String> {
+    let (from, to) = text.split_once(':').ok_or_else(|| format!("--interpolate wants FROM:TO (two task names), got {text:?}"))?;
+    let index = |name: &str| {
+        let task = Task::from_name(name.trim()).map_err(|e| e.to_string())?;
+        tasks.iter().position(|t| *t == task).ok_or_else(|| {
+            let trained: Vec<&str> = tasks.iter().map(|t| t.name()).collect();
+            format!("task {name:?} was not trained in this run (trained: {})", trained.join(", "))
+        })
+    };
+    let (from, to) = (index(from)?, index(to)?);
+    if from == to {
+        return Err("--interpolate needs two different tasks".into());
+    }
+    Ok((from, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_names_two_trained_tasks() {
+        let tasks = [Task::FdGo, Task::DelayGo, Task::Dm1];
+        assert_eq!(parse_interpolation("fdgo:dm1", &tasks), Ok((0, 2)));
+        assert!(parse_interpolation("fdgo", &tasks).unwrap_err().contains("FROM:TO"));
+        assert!(parse_interpolation("fdgo:fdgo", &tasks).unwrap_err().contains("different"));
+        assert!(parse_interpolation("fdgo:dm2", &tasks).unwrap_err().contains("not trained"));
+        assert!(parse_interpolation("fdgo:nonsense", &tasks).is_err());
+    }
 }

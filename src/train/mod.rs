@@ -6,6 +6,7 @@
 
 pub mod adam;
 pub mod checkpoint;
+pub mod dynamics;
 pub mod eval;
 pub mod metrics;
 pub mod probe;

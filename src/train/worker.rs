@@ -12,7 +12,8 @@
 //! (re-evaluating under a new ambiguity, after a lesion) is done once per burst, so dragging a
 //! slider costs one re-evaluation per burst, not one per frame. An ambiguity sweep runs one
 //! (level, task) unit at a time, alternating with training steps, on a frozen copy of the
-//! network taken when it started.
+//! network taken when it started; a dynamics analysis ([`super::dynamics`]) runs the same way,
+//! one part (the trajectories, then one α of its fixed-point continuation) at a time.
 //!
 //! After every event the worker calls the `wake` callback (the app passes
 //! `egui::Context::request_repaint_after`). A panic while training becomes an
@@ -39,6 +40,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::checkpoint::{self, RUN_CHECKPOINT_DIR, write_atomic};
+use super::dynamics::{DynamicsJob, DynamicsRequest, DynamicsResult};
 use super::eval::{EvalOptions, evaluate, evaluate_params};
 use super::metrics::{self, METRICS_FILE, MetricsRow};
 use super::probe::{PcaView, ProbeTrials, Trajectories, fit_pca, pca_view, run_probe};
@@ -104,6 +106,10 @@ pub enum Command {
     Switching(Box<SwitchRequest>),
     /// Stop a switch test in progress (its computed points stay in the snapshot).
     CancelSwitching,
+    /// Analyse the dynamics of a frozen copy of the current network (task variance, spectra,
+    /// fixed points along a context interpolation; see [`super::dynamics`]), one unit at a time
+    /// interleaved with training; replaces an analysis in progress.
+    AnalyzeDynamics(DynamicsRequest),
     /// End the thread.
     Stop,
     /// Panic inside the training code (to test that a panic becomes [`Event::Failed`]).
@@ -271,6 +277,8 @@ pub struct Snapshot {
     pub pca: Option<Arc<PcaView>>,
     /// The latest (or current) task-switch test.
     pub switching: Option<Arc<SwitchResult>>,
+    /// The latest (or current) dynamics analysis.
+    pub dynamics: Option<Arc<DynamicsResult>>,
 }
 
 /// Called after the worker sent something (the app wakes its UI with it).
@@ -314,6 +322,8 @@ impl Worker {
             sweep: None,
             sweep_turn: false,
             switching: None,
+            dynamics: None,
+            dynamics_turn: false,
         };
         let thread = std::thread::Builder::new()
             .name("modulab-training".into())
@@ -417,6 +427,9 @@ struct WorkerState {
     sweep_turn: bool,
     /// A task-switch test in progress (takes turns with training like a sweep).
     switching: Option<SwitchJob>,
+    dynamics: Option<DynamicsJob>,
+    /// While training, dynamics units and the rest take turns.
+    dynamics_turn: bool,
 }
 
 /// Work a command asked for, done once the command queue is empty.
@@ -464,7 +477,8 @@ impl WorkerState {
                 || self.dirty.ambiguity
                 || self.dirty.probe
                 || self.sweep.is_some()
-                || self.switching.is_some();
+                || self.switching.is_some()
+                || self.dynamics.is_some();
             let command = if busy {
                 match self.commands.try_recv() {
                     Ok(c) => Some(c),
@@ -517,6 +531,12 @@ impl WorkerState {
             return;
         }
         let running = self.run_state == RunState::Running;
+        if self.dynamics.is_some() && (!running || self.dynamics_turn) {
+            self.dynamics_turn = false;
+            self.dynamics_unit();
+            return;
+        }
+        self.dynamics_turn = true;
         if self.sweep.is_some() && (!running || self.sweep_turn) {
             self.sweep_turn = false;
             self.guarded(|state| state.sweep_unit().map(|_| StepOutcome::Stepped));
@@ -569,6 +589,7 @@ impl WorkerState {
                 }
             }
             Command::Sweep { kind, levels } => self.start_sweep(kind, levels),
+            Command::AnalyzeDynamics(request) => self.start_dynamics(request),
             Command::CancelSweep => {
                 if let Some(mut job) = self.sweep.take() {
                     job.result.cancelled = true;
@@ -604,6 +625,7 @@ impl WorkerState {
         self.evals_since_fit = 0;
         self.sweep = None;
         self.switching = None;
+        self.dynamics = None;
         self.dirty = Dirty::default();
         self.probe = None;
     }
@@ -982,6 +1004,49 @@ impl WorkerState {
             }
             Err(payload) => self.outbox.emit(Event::Warning(format!("switch test failed: {}", panic_message(&*payload)))),
         }
+    }
+
+    fn start_dynamics(&mut self, request: DynamicsRequest) {
+        let Some(trainer) = self.trainer.as_ref() else {
+            self.outbox.emit(Event::Warning("no network to analyse: press Reset".into()));
+            return;
+        };
+        let lesioned: Vec<Pathway> = self.lesions.iter().copied().filter(|p| trainer.config.model.has(*p)).collect();
+        // a frozen copy: training may go on while the analysis runs
+        match DynamicsJob::new(trainer.config.clone(), trainer.params.clone(), trainer.step, lesioned, request) {
+            Ok(job) => {
+                self.latest.dynamics = Some(job.snapshot());
+                self.dynamics = Some(job);
+                self.dynamics_turn = true;
+                self.publish();
+            }
+            Err(message) => self.outbox.emit(Event::Warning(message)),
+        }
+    }
+
+    /// One unit of the dynamics analysis in progress. A failure (or panic) ends the analysis
+    /// with its message in the result, not the run: the network itself is fine.
+    fn dynamics_unit(&mut self) {
+        let Some(job) = self.dynamics.as_mut() else { return };
+        let outcome = match catch_unwind(AssertUnwindSafe(|| job.unit())) {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(payload) => Err(format!("the analysis panicked: {}", panic_message(&*payload))),
+        };
+        let mut result = job.snapshot();
+        let done = match outcome {
+            Ok(done) => done,
+            Err(message) => {
+                Arc::make_mut(&mut result).error = Some(message.clone());
+                self.outbox.emit(Event::Warning(format!("dynamics analysis failed: {message}")));
+                true
+            }
+        };
+        self.latest.dynamics = Some(result);
+        if done {
+            self.dynamics = None;
+        }
+        self.publish();
     }
 
     /// Score one level of one task of the sweep in progress.

@@ -1,0 +1,426 @@
+//! The Dynamics panel (MODEL.md §4C): the trained network as a dynamical system. Which units
+//! serve which task (normalised task variance), the spectrum of the effective connectivity under
+//! each context, and the fixed points of one task's stimulus-epoch dynamics in the shared PCA
+//! view, followed along the context interpolation toward another task (a bifurcation view: the
+//! α slider is the mixture ambiguity level of the Ambiguity panel with one fixed other task).
+//!
+//! Everything is computed by the worker on a frozen copy of the network ([`Command::AnalyzeDynamics`]),
+//! one unit at a time between training steps; every α of the grid is computed in the background,
+//! so the slider only picks.
+
+use eframe::egui;
+use egui_plot::{Corner, GridMark, Legend, Line, MarkerShape, Plot, PlotImage, PlotPoint, PlotPoints, Points, VLine};
+
+use super::export::{PlotData, PlotExport, Series, export_menu_ui, export_menu_with_ui};
+use super::trajectories::colormap;
+use super::{Panel, PanelContext, heading_ui, task_color};
+use crate::analysis::AmbiguityKind;
+use crate::analysis::bifurcation::BifurcationPoint;
+use crate::train::dynamics::{DynamicsRequest, DynamicsResult};
+use crate::train::worker::Command;
+
+const STABLE: egui::Color32 = egui::Color32::from_rgb(0x4e, 0x79, 0xa7);
+const UNSTABLE: egui::Color32 = egui::Color32::from_rgb(0xe1, 0x57, 0x59);
+
+pub struct DynamicsPanel {
+    task: usize,
+    other: usize,
+    alphas: usize,
+    /// The α grid index the slider shows.
+    alpha_index: usize,
+    /// The slider follows the Ambiguity tab's mixture level.
+    follow_cue: bool,
+    /// The heat map's texture and the result it was built from (by address).
+    heat: Option<(usize, egui::TextureHandle)>,
+    rects: [egui::Rect; 4],
+}
+
+impl Default for DynamicsPanel {
+    fn default() -> Self {
+        Self { task: 0, other: 1, alphas: 11, alpha_index: 0, follow_cue: false, heat: None, rects: [egui::Rect::NOTHING; 4] }
+    }
+}
+
+impl Panel for DynamicsPanel {
+    fn title(&self) -> &'static str {
+        "Dynamics: fixed points, spectra, task variance"
+    }
+
+    fn help(&self) -> &'static str {
+        "A recurrent network is a dynamical system: at every step its state moves by a rule that \
+         depends on the input and the task context. A fixed point is a state the rule leaves where \
+         it is. A stable fixed point attracts nearby states (filled dots): the network settles \
+         there and can hold a memory or a decision. An unstable one (hollow dots) pushes states \
+         away along some directions: it separates the basins of the stable ones, like a ridge \
+         between two valleys. Stability is read from the eigenvalues of the one-step map's \
+         Jacobian at the point: all inside the unit circle = stable. The fixed points are searched \
+         for from many states visited by the network, for the selected task's context and its \
+         stimulus input, and drawn in the same principal-component view as the trajectories. \
+         Moving α blends the context toward another task, c = (1−α)·task + α·other: watch points \
+         move, merge and change stability (a bifurcation). The spectrum shows the eigenvalues of \
+         the effective recurrent weights under each context: eigenvalues near or outside the unit \
+         circle mean slow or self-sustaining activity, so the context reshapes the dynamics by \
+         moving them. The heat map shows, for each unit, how much its activity varies in each task \
+         (1 = its most active task): units cluster into groups that serve a few tasks."
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+        heading_ui(ui, self, cx.settings);
+        let Some(config) = cx.run.config.as_ref() else {
+            ui.weak("Waiting for the network…");
+            return;
+        };
+        let names: Vec<&str> = config.train.tasks.iter().map(|t| t.label()).collect();
+        let result = cx.run.snapshot.as_ref().and_then(|s| s.dynamics.clone());
+        self.controls_ui(ui, cx, &names, result.as_deref());
+        ui.separator();
+        let Some(result) = result else {
+            ui.weak("Press Compute to analyse the current network (training goes on meanwhile).");
+            return;
+        };
+        if let Some(error) = &result.error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("The analysis failed: {error}"));
+        }
+        if result.variance.is_none() {
+            ui.weak("Computing the trajectories…");
+            return;
+        }
+        self.alpha_index = self.alpha_index.min(result.alphas.len().saturating_sub(1));
+        let height = ((ui.available_height() - 40.0) / 2.0).max(140.0);
+        let width = ui.available_width();
+        ui.columns(2, |columns| {
+            columns[0].set_max_width(width / 2.0);
+            self.pca_ui(&mut columns[0], cx, &result, height);
+            self.spectrum_ui(&mut columns[0], cx, &result, height);
+            self.bifurcation_ui(&mut columns[1], cx, &result, height);
+            self.variance_ui(&mut columns[1], cx, &result, height);
+        });
+    }
+}
+
+impl DynamicsPanel {
+    fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, names: &[&str], result: Option<&DynamicsResult>) {
+        let k = names.len();
+        if k < 2 {
+            ui.weak("The dynamics view needs a network trained on at least two tasks.");
+            return;
+        }
+        self.task = self.task.min(k - 1);
+        self.other = self.other.min(k - 1);
+        ui.horizontal(|ui| {
+            task_picker(ui, "dyn-task", "task", &mut self.task, names, "The task whose context and stimulus input define the dynamics");
+            task_picker(ui, "dyn-other", "toward", &mut self.other, names, "The task the context is blended toward as α goes from 0 to 1");
+            ui.add(egui::DragValue::new(&mut self.alphas).range(2..=41).prefix("α values: "))
+                .on_hover_text("How many values of α from 0 to 1 are computed (each one is a fixed-point search)");
+            let valid = self.task != self.other;
+            let busy = result.is_some_and(|r| !r.is_complete());
+            let label = if busy { "Restart" } else { "Compute" };
+            if ui
+                .add_enabled(valid, egui::Button::new(label))
+                .on_hover_text("Analyse a frozen copy of the current network (with the current lesions) in the background")
+                .on_disabled_hover_text("Pick two different tasks")
+                .clicked()
+            {
+                cx.commands.push(Command::AnalyzeDynamics(DynamicsRequest { task: self.task, other: self.other, alphas: self.alphas }));
+                self.alpha_index = 0;
+            }
+            if let Some(r) = result {
+                let (done, total) = r.progress();
+                if !r.is_complete() {
+                    ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(120.0).text(format!("{done}/{total}")))
+                        .on_hover_text("Parts done: the trajectories, then one fixed-point search per value of α");
+                } else {
+                    ui.weak(format!("network at step {}", r.step));
+                }
+            }
+        });
+        if let Some(r) = result.filter(|r| r.alphas.len() > 1) {
+            ui.horizontal(|ui| {
+                let last = r.alphas.len() - 1;
+                let computed = r.slices.len();
+                let mixture = (cx.ambiguity.kind == AmbiguityKind::Mixture).then_some(cx.ambiguity.level as f64);
+                if let (true, Some(level)) = (self.follow_cue, mixture) {
+                    self.alpha_index = nearest(&r.alphas, level);
+                }
+                let shown = r.alphas[self.alpha_index.min(last)];
+                ui.add(egui::Slider::new(&mut self.alpha_index, 0..=last).show_value(false).text(format!("α = {shown:.2}")))
+                    .on_hover_text(
+                        "The context blend c = (1−α)·task + α·other (the mixture ambiguity level λ): the fixed points at this α \
+                         are drawn in the PCA view and marked in the bifurcation plot",
+                    );
+                ui.add_enabled(mixture.is_some(), egui::Checkbox::new(&mut self.follow_cue, "follow the cue ambiguity"))
+                    .on_hover_text(
+                        "Show the α nearest to the Ambiguity tab's mixture level: move that slider and see which fixed points \
+                         the blurred cue gives the network",
+                    )
+                    .on_disabled_hover_text("Set the Ambiguity tab's kind to mixture to follow its level");
+                if self.alpha_index >= computed {
+                    ui.weak("(not computed yet)");
+                }
+                ui.weak(format!("{} toward {}", r.tasks[r.task].label(), r.tasks[r.other].label()));
+            });
+        }
+    }
+
+    fn pca_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, r: &DynamicsResult, height: f32) {
+        let points = r.slices.get(self.alpha_index).cloned().unwrap_or_default();
+        let alpha = r.alphas.get(self.alpha_index).copied().unwrap_or(0.0);
+        let rect = self.rects[0];
+        ui.horizontal(|ui| {
+            ui.label(format!("Fixed points at α = {alpha:.2} on PC1–PC2")).on_hover_text(
+                "The two tasks' mean trajectories (lines) and the fixed points of the blended context (filled: stable, \
+                 hollow: unstable) on the principal axes of every task's activity",
+            );
+            export_menu_with_ui(ui, cx.files, rect, false, || pca_export(r, &points, alpha));
+        });
+        let shown = ui.scope(|ui| {
+            Plot::new("dyn-pca").height(height - 30.0).x_axis_label("PC1").y_axis_label("PC2").allow_scroll(false).legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
+                for t in [r.task, r.other] {
+                    let path: Vec<[f64; 2]> = r.trajectories[t].iter().map(|p| [p[0], p[1]]).collect();
+                    plot_ui.line(Line::new(r.tasks[t].label(), PlotPoints::from(path)).color(task_color(t)).width(1.5));
+                }
+                let (stable, unstable): (Vec<&BifurcationPoint>, Vec<&BifurcationPoint>) = points.iter().partition(|p| p.stable);
+                let xy = |ps: &[&BifurcationPoint]| PlotPoints::from(ps.iter().map(|p| [p.pcs[0], p.pcs.get(1).copied().unwrap_or(0.0)]).collect::<Vec<_>>());
+                plot_ui.points(Points::new("stable", xy(&stable)).shape(MarkerShape::Circle).radius(6.0).color(STABLE).filled(true));
+                plot_ui.points(Points::new("unstable", xy(&unstable)).shape(MarkerShape::Circle).radius(6.0).color(UNSTABLE).filled(false));
+            })
+        });
+        self.rects[0] = shown.response.rect;
+    }
+
+    fn bifurcation_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, r: &DynamicsResult, height: f32) {
+        let alpha = r.alphas.get(self.alpha_index).copied().unwrap_or(0.0);
+        let rect = self.rects[1];
+        ui.horizontal(|ui| {
+            ui.label("Bifurcation view: PC1 of the fixed points against α").on_hover_text(
+                "Each dot is a fixed point at one α (filled: stable, hollow: unstable). A branch that ends where a stable \
+                 and an unstable branch meet is a saddle-node bifurcation: the attractor the task relied on disappears",
+            );
+            export_menu_ui(ui, cx.files, rect, || bifurcation_export(r));
+        });
+        let all: Vec<&BifurcationPoint> = r.slices.iter().flatten().collect();
+        let shown = ui.scope(|ui| {
+            Plot::new("dyn-bifurcation").height(height - 30.0).x_axis_label("α").y_axis_label("PC1").include_x(0.0).include_x(1.0).allow_scroll(false).legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
+                let pick = |stable: bool| PlotPoints::from(all.iter().filter(|p| p.stable == stable).map(|p| [p.alpha, p.pcs[0]]).collect::<Vec<_>>());
+                plot_ui.points(Points::new("stable", pick(true)).radius(4.0).color(STABLE).filled(true));
+                plot_ui.points(Points::new("unstable", pick(false)).radius(4.0).color(UNSTABLE).filled(false));
+                plot_ui.vline(VLine::new("α shown", alpha).color(egui::Color32::GRAY));
+            })
+        });
+        self.rects[1] = shown.response.rect;
+    }
+
+    fn spectrum_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, r: &DynamicsResult, height: f32) {
+        let rect = self.rects[2];
+        let task = r.task;
+        ui.horizontal(|ui| {
+            ui.label(format!("Connectivity spectrum under the {} context", r.tasks[task].label())).on_hover_text(
+                "Eigenvalues of the effective recurrent weights diag(g(c))·W(c) under this task's context, with the unit \
+                 circle: eigenvalues near or beyond it give slow, lasting or self-exciting activity; the context pathways \
+                 change the dynamics by moving them (compare the grey spectrum of the other task). The bias pathway only \
+                 shifts the units' inputs, so with it alone every context has the same spectrum (the grey points hide \
+                 under the coloured ones); gain and synaptic modulation move the eigenvalues",
+            );
+            export_menu_with_ui(ui, cx.files, rect, false, || spectrum_export(r));
+        });
+        let shown = ui.scope(|ui| {
+            Plot::new("dyn-spectrum").height(height - 30.0).data_aspect(1.0).x_axis_label("Re λ").y_axis_label("Im λ").allow_scroll(false).legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
+                let circle: Vec<[f64; 2]> = (0..=100).map(|i| std::f64::consts::TAU * i as f64 / 100.0).map(|t| [t.cos(), t.sin()]).collect();
+                plot_ui.line(Line::new("unit circle", PlotPoints::from(circle)).color(egui::Color32::GRAY).width(1.0));
+                plot_ui.points(Points::new(r.tasks[r.other].label(), PlotPoints::from(r.spectra[r.other].clone())).radius(2.0).color(egui::Color32::from_gray(160)));
+                plot_ui.points(Points::new(r.tasks[task].label(), PlotPoints::from(r.spectra[task].clone())).radius(2.5).color(task_color(task)));
+            })
+        });
+        self.rects[2] = shown.response.rect;
+    }
+
+    fn variance_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, r: &DynamicsResult, height: f32) {
+        let Some(variance) = &r.variance else { return };
+        let rect = self.rects[3];
+        ui.horizontal(|ui| {
+            ui.label(format!("Normalised task variance ({} active units)", variance.units.len())).on_hover_text(
+                "Rows: units, grouped by the task they vary most in (most selective first); columns: tasks. A cell is the \
+                 variance of the unit's activity in that task divided by its largest over tasks (yellow = 1). Blocks \
+                 along the diagonal are clusters of task-specialised units; rows bright everywhere are shared units",
+            );
+            export_menu_with_ui(ui, cx.files, rect, false, || variance_export(r));
+        });
+        let key = r as *const DynamicsResult as usize;
+        if self.heat.as_ref().is_none_or(|(k, _)| *k != key) {
+            let (rows, cols) = (variance.units.len().max(1), r.tasks.len());
+            let mut pixels = Vec::with_capacity(rows * cols);
+            for row in 0..rows {
+                for col in 0..cols {
+                    pixels.push(colormap(variance.normalised.get(row).and_then(|v| v.get(col)).copied().unwrap_or(0.0) as f32));
+                }
+            }
+            let image = egui::ColorImage::new([cols, rows], pixels);
+            let handle = ui.ctx().load_texture("dyn-task-variance", image, egui::TextureOptions::NEAREST);
+            self.heat = Some((key, handle));
+        }
+        let Some((_, texture)) = &self.heat else { return };
+        let (rows, cols) = (variance.units.len().max(1) as f64, r.tasks.len() as f64);
+        let names: Vec<String> = r.tasks.iter().map(|t| t.label().to_string()).collect();
+        let shown = ui.scope(|ui| {
+            let k = r.tasks.len();
+            Plot::new("dyn-variance").height(height - 30.0).x_axis_label("task").y_axis_label("unit (grouped)").allow_scroll(false).allow_drag(false).allow_zoom(false).show_grid([false, false])
+                // one mark in the middle of each task's column, labelled with the task
+                .x_grid_spacer(move |_| (0..k).map(|i| GridMark { value: i as f64 + 0.5, step_size: 1.0 }).collect())
+                .x_axis_formatter(move |mark, _| {
+                    let i = (mark.value - 0.5).round();
+                    if (mark.value - 0.5 - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+                })
+                .show(ui, |plot_ui| {
+                    plot_ui.image(PlotImage::new("task variance", texture.id(), PlotPoint::new(cols / 2.0, rows / 2.0), [cols as f32, rows as f32]));
+                })
+        });
+        self.rects[3] = shown.response.rect;
+    }
+}
+
+/// The index of the grid value nearest to `value`.
+fn nearest(grid: &[f64], value: f64) -> usize {
+    (0..grid.len()).min_by(|&a, &b| (grid[a] - value).abs().total_cmp(&(grid[b] - value).abs())).unwrap_or(0)
+}
+
+fn task_picker(ui: &mut egui::Ui, id: &str, label: &str, value: &mut usize, names: &[&str], tip: &str) {
+    ui.label(label).on_hover_text(tip);
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(names[*value])
+        .show_ui(ui, |ui| {
+            for (i, name) in names.iter().enumerate() {
+                ui.selectable_value(value, i, *name);
+            }
+        })
+        .response
+        .on_hover_text(tip);
+}
+
+/// The PCA view's data: both mean trajectories and the fixed points at α.
+fn pca_export(r: &DynamicsResult, points: &[BifurcationPoint], alpha: f64) -> PlotExport {
+    let columns = ["index", "PC1", "PC2", "PC3"].map(String::from).to_vec();
+    let mut series: Vec<(String, Vec<Vec<f64>>)> = [r.task, r.other]
+        .iter()
+        .map(|&t| (format!("{} trajectory", r.tasks[t].label()), r.trajectories[t].iter().enumerate().map(|(i, p)| vec![i as f64, p[0], p[1], p[2]]).collect()))
+        .collect();
+    for stable in [true, false] {
+        let rows = points.iter().filter(|p| p.stable == stable).map(|p| vec![p.id as f64, p.pcs[0], p.pcs.get(1).copied().unwrap_or(0.0), p.pcs.get(2).copied().unwrap_or(0.0)]).collect();
+        series.push((if stable { "stable fixed points".into() } else { "unstable fixed points".into() }, rows));
+    }
+    PlotExport {
+        name: format!("dynamics-fixed-points-alpha{alpha:.2}"),
+        title: format!("Fixed points of {} toward {} at α = {alpha:.2} (step {})", r.tasks[r.task].label(), r.tasks[r.other].label(), r.step),
+        x_label: "PC1".into(),
+        y_label: "PC2".into(),
+        log_y: false,
+        data: PlotData::Paths { series_label: "series".into(), columns, series, axes: [1, 2] },
+    }
+}
+
+/// The bifurcation view's data: one path per continued fixed point (its id), over α.
+fn bifurcation_export(r: &DynamicsResult) -> PlotExport {
+    let columns = ["alpha", "PC1", "PC2", "PC3", "stable", "unstable dims", "max |eigenvalue|"].map(String::from).to_vec();
+    let mut ids: Vec<usize> = r.slices.iter().flatten().map(|p| p.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let series = ids
+        .iter()
+        .map(|&id| {
+            let rows = r
+                .slices
+                .iter()
+                .flatten()
+                .filter(|p| p.id == id)
+                .map(|p| vec![p.alpha, p.pcs[0], p.pcs.get(1).copied().unwrap_or(0.0), p.pcs.get(2).copied().unwrap_or(0.0), f64::from(u8::from(p.stable)), p.unstable_dims as f64, p.max_abs_eigenvalue])
+                .collect();
+            (format!("point {id}"), rows)
+        })
+        .collect();
+    PlotExport {
+        name: "dynamics-bifurcation".into(),
+        title: format!("Fixed points of {} as the context moves to {} (step {})", r.tasks[r.task].label(), r.tasks[r.other].label(), r.step),
+        x_label: "alpha".into(),
+        y_label: "PC1".into(),
+        log_y: false,
+        data: PlotData::Paths { series_label: "fixed point".into(), columns, series, axes: [0, 1] },
+    }
+}
+
+/// Every context's eigenvalues.
+fn spectrum_export(r: &DynamicsResult) -> PlotExport {
+    let series = r.tasks.iter().zip(&r.spectra).map(|(t, s)| Series { name: t.label().to_string(), points: s.clone() }).collect();
+    PlotExport {
+        name: "dynamics-spectrum".into(),
+        title: format!("Eigenvalues of the effective connectivity per task context (step {})", r.step),
+        x_label: "Re".into(),
+        y_label: "Im".into(),
+        log_y: false,
+        data: PlotData::Lines(series),
+    }
+}
+
+/// The heat map's numbers: one column per task, one row per unit in the drawn order.
+fn variance_export(r: &DynamicsResult) -> PlotExport {
+    let variance = r.variance.clone().unwrap_or_else(|| crate::analysis::analyze::TaskVariance { units: Vec::new(), normalised: Vec::new() });
+    let columns = r
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(t, task)| (task.label().to_string(), variance.normalised.iter().map(|row| row[t]).collect()))
+        .collect();
+    PlotExport {
+        name: "dynamics-task-variance".into(),
+        title: format!("Normalised task variance (step {})", r.step),
+        x_label: "unit".into(),
+        y_label: "variance / unit's max".into(),
+        log_y: false,
+        data: PlotData::Columns { x: variance.units.iter().map(|u| *u as f64).collect(), columns, heat: true },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::analyze::TaskVariance;
+    use crate::tasks::Task;
+
+    fn result() -> DynamicsResult {
+        let point = |alpha, id, stable| BifurcationPoint { alpha, id, pcs: vec![1.0, 2.0, 3.0], speed: 0.0, stable, unstable_dims: usize::from(!stable), max_abs_eigenvalue: 0.5 };
+        DynamicsResult {
+            step: 7,
+            tasks: vec![Task::FdGo, Task::FdAnti],
+            task: 0,
+            other: 1,
+            explained: vec![0.5, 0.3, 0.1],
+            trajectories: vec![vec![[0.0, 1.0, 2.0]], vec![[1.0, 1.0, 1.0]]],
+            variance: Some(TaskVariance { units: vec![3, 1], normalised: vec![vec![1.0, 0.5], vec![0.25, 1.0]] }),
+            spectra: vec![vec![[0.5, 0.0]], vec![[0.9, 0.1]]],
+            alphas: vec![0.0, 1.0],
+            slices: vec![vec![point(0.0, 0, true)], vec![point(1.0, 0, true), point(1.0, 1, false)]],
+            ..DynamicsResult::default()
+        }
+    }
+
+    #[test]
+    fn the_slider_follows_the_nearest_alpha() {
+        let grid = [0.0, 0.25, 0.5, 0.75, 1.0];
+        assert_eq!(nearest(&grid, 0.3), 1);
+        assert_eq!(nearest(&grid, 0.9), 4);
+        assert_eq!(nearest(&grid, 0.0), 0);
+    }
+
+    #[test]
+    fn exports_hold_the_drawn_numbers() {
+        let r = result();
+        let b = bifurcation_export(&r).to_csv();
+        assert!(b.starts_with("fixed point,alpha,PC1,PC2,PC3,stable,unstable dims,max |eigenvalue|\n"), "{b}");
+        assert!(b.contains("point 0,0,1,2,3,1,0,0.5\n") && b.contains("point 1,1,1,2,3,0,1,0.5\n"), "{b}");
+        assert!(bifurcation_export(&r).to_svg().is_ok());
+        let v = variance_export(&r).to_csv();
+        assert!(v.starts_with("unit,") && v.contains("3,1,0.5"), "{v}");
+        let p = pca_export(&r, &r.slices[1], 1.0).to_csv();
+        assert!(p.contains("unstable fixed points,1,1,2,3"), "{p}");
+        let s = spectrum_export(&r).to_csv();
+        assert!(s.contains("0.9,0.1"), "{s}");
+    }
+}
