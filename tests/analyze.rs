@@ -46,7 +46,7 @@ fn analyze_writes_every_table_and_figure() {
     let participation = read(&out.join("participation.csv"));
     assert!(participation.lines().last().unwrap().starts_with("pooled,"), "{participation}");
     let variance = read(&out.join("task_variance.csv"));
-    assert!(variance.lines().next().unwrap().starts_with("unit,preferred_task,"), "{variance}");
+    assert!(variance.lines().next().unwrap().starts_with("unit,cluster,preferred_task,"), "{variance}");
     for line in variance.lines().skip(1) {
         let max = line.split(',').skip(2).map(|v| v.parse::<f64>().unwrap()).fold(0.0, f64::max);
         assert!((max - 1.0).abs() < 1e-6, "{line}");

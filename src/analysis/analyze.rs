@@ -4,13 +4,14 @@
 //! a fixed stream so the result depends only on the run and the options):
 //! - PCA of the hidden rates pooled over every task, and each task's participation ratio;
 //! - principal angles between the tasks' own top-k PCA subspaces;
-//! - Yang et al. (2019)'s normalised task variance per unit, units grouped by preferred task;
+//! - Yang et al. (2019)'s normalised task variance per unit, units clustered (k-means, silhouette);
 //! - fixed and slow points under each task's context and stimulus-epoch input;
 //! - the spectrum of the effective recurrent connectivity under each task's context.
 
 use nalgebra::{DMatrix, DVector};
 
 use super::bifurcation;
+use super::cluster::cluster_by_silhouette;
 use super::dynamics::{FixedPoint, FixedPointOptions, StepMap, default_threads, find_fixed_points, parallel_map};
 use super::{Ambiguity, Covariance, Pca, PcaError};
 use crate::config::Config;
@@ -249,15 +250,24 @@ fn angles_csv(names: &[&str], bases: &[DMatrix<f64>], k: usize) -> String {
 }
 
 /// Yang et al. (2019)'s task variance: for each unit and task, the variance of the unit's rate
-/// over every trial and step of the task; normalised by the unit's largest over tasks.
-#[derive(Clone, Debug, PartialEq)]
+/// over every trial and step of the task; normalised by the unit's largest over tasks; units
+/// clustered like theirs (k-means on the normalised rows, k chosen by the silhouette score).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TaskVariance {
     /// The kept units (summed variance above [`NEGLIGIBLE_VARIANCE`] of the largest), in
-    /// display order: grouped by preferred task (task order), most selective first.
+    /// display order: cluster by cluster (clusters ordered by the task their centre prefers),
+    /// inside a cluster by preferred task, most selective first.
     pub units: Vec<usize>,
     /// normalised[i][t] for kept unit `units[i]`; each row's maximum is 1.
     pub normalised: Vec<Vec<f64>>,
+    /// The cluster of each kept unit (numbered in display order, from 0).
+    pub clusters: Vec<usize>,
+    /// Mean silhouette of that clustering (0 when there is one cluster).
+    pub silhouette: f64,
 }
+
+/// The largest number of clusters tried (Yang et al. found ~10–15 in 20-task networks).
+const MAX_CLUSTERS: usize = 20;
 
 impl TaskVariance {
     pub fn new(tasks: &[TaskTrajectories]) -> Self {
@@ -279,28 +289,58 @@ impl TaskVariance {
     pub fn from_raw(raw: &[Vec<f64>], n: usize) -> Self {
         let totals: Vec<f64> = (0..n).map(|i| raw.iter().map(|t| t[i]).sum()).collect();
         let largest = totals.iter().copied().fold(0.0, f64::max);
-        let mut rows: Vec<(usize, usize, f64, Vec<f64>)> = Vec::new();
-        for i in (0..n).filter(|&i| largest > 0.0 && totals[i] > NEGLIGIBLE_VARIANCE * largest) {
-            let max = raw.iter().map(|t| t[i]).fold(0.0, f64::max);
-            let row: Vec<f64> = raw.iter().map(|t| t[i] / max).collect();
-            let preferred = row.iter().position(|v| *v == 1.0).unwrap_or(0);
-            // selectivity: a unit active in one task only sums to 1, one active in all to K
-            let spread: f64 = row.iter().sum();
-            rows.push((preferred, i, spread, row));
+        let kept: Vec<usize> = (0..n).filter(|&i| largest > 0.0 && totals[i] > NEGLIGIBLE_VARIANCE * largest).collect();
+        let rows: Vec<Vec<f64>> = kept
+            .iter()
+            .map(|&i| {
+                let max = raw.iter().map(|t| t[i]).fold(0.0, f64::max);
+                raw.iter().map(|t| t[i] / max).collect()
+            })
+            .collect();
+        let clustering = cluster_by_silhouette(&rows, 2..=MAX_CLUSTERS, 0);
+        // the task a row (or a cluster centre) prefers, and its spread: a unit active in one
+        // task only sums to 1, one active in all to K
+        let preferred = |row: &[f64]| row.iter().enumerate().fold((0, f64::MIN), |a, (t, &v)| if v > a.1 { (t, v) } else { a }).0;
+        let spread = |row: &[f64]| row.iter().sum::<f64>();
+        let mut cluster_order: Vec<usize> = (0..clustering.k()).collect();
+        cluster_order.sort_by(|&a, &b| {
+            let (ca, cb) = (&clustering.centres[a], &clustering.centres[b]);
+            preferred(ca).cmp(&preferred(cb)).then(spread(ca).total_cmp(&spread(cb))).then(a.cmp(&b))
+        });
+        let mut rank = vec![0; clustering.k()];
+        for (position, &c) in cluster_order.iter().enumerate() {
+            rank[c] = position;
         }
-        // deterministic: preferred task, then most selective, then unit index
-        rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.total_cmp(&b.2)).then(a.1.cmp(&b.1)));
-        Self { units: rows.iter().map(|r| r.1).collect(), normalised: rows.into_iter().map(|r| r.3).collect() }
+        let mut order: Vec<usize> = (0..kept.len()).collect();
+        // deterministic: cluster, preferred task, most selective, unit index
+        order.sort_by(|&a, &b| {
+            rank[clustering.labels[a]]
+                .cmp(&rank[clustering.labels[b]])
+                .then(preferred(&rows[a]).cmp(&preferred(&rows[b])))
+                .then(spread(&rows[a]).total_cmp(&spread(&rows[b])))
+                .then(kept[a].cmp(&kept[b]))
+        });
+        Self {
+            units: order.iter().map(|&i| kept[i]).collect(),
+            normalised: order.iter().map(|&i| rows[i].clone()).collect(),
+            clusters: order.iter().map(|&i| rank[clustering.labels[i]]).collect(),
+            silhouette: clustering.silhouette,
+        }
     }
 
-    /// `unit,preferred_task,<one column per task>`, in display order.
+    /// Number of clusters.
+    pub fn cluster_count(&self) -> usize {
+        self.clusters.iter().max().map_or(0, |c| c + 1)
+    }
+
+    /// `unit,cluster,preferred_task,<one column per task>`, in display order.
     pub fn csv(&self, names: &[&str]) -> String {
-        let mut text = String::from("unit,preferred_task");
+        let mut text = String::from("unit,cluster,preferred_task");
         names.iter().for_each(|n| text.push_str(&format!(",{n}")));
         text.push('\n');
-        for (unit, row) in self.units.iter().zip(&self.normalised) {
+        for ((unit, row), cluster) in self.units.iter().zip(&self.normalised).zip(&self.clusters) {
             let preferred = row.iter().position(|v| *v == 1.0).unwrap_or(0);
-            text.push_str(&format!("{unit},{}", names[preferred]));
+            text.push_str(&format!("{unit},{cluster},{}", names[preferred]));
             row.iter().for_each(|v| text.push_str(&format!(",{v:.6}")));
             text.push('\n');
         }
@@ -311,7 +351,7 @@ impl TaskVariance {
         HeatMaps {
             title: "Normalised task variance".into(),
             x_label: "task".into(),
-            y_label: "unit (grouped by preferred task)".into(),
+            y_label: format!("unit ({} clusters, silhouette {:.2})", self.cluster_count(), self.silhouette),
             col_labels: names.iter().map(|s| s.to_string()).collect(),
             row_labels: self.units.iter().map(|u| u.to_string()).collect(),
             range: (0.0, 1.0),
@@ -393,16 +433,39 @@ mod tests {
         // 3 tasks × 4 units; unit 3 is silent
         let raw = vec![vec![4.0, 0.5, 1.0, 0.0], vec![2.0, 1.0, 1.0, 0.0], vec![0.0, 0.25, 1.0, 0.0]];
         let tv = TaskVariance::from_raw(&raw, 4);
-        assert_eq!(tv.units.len(), 3);
+        let mut units = tv.units.clone();
+        units.sort();
+        assert_eq!(units, vec![0, 1, 2]);
         for row in &tv.normalised {
             let max = row.iter().copied().fold(0.0, f64::max);
             assert!((max - 1.0).abs() < 1e-12, "{row:?}");
         }
-        // unit 0 prefers task 0, unit 1 task 1; unit 2 ties (first task) but is the least selective
-        assert_eq!(tv.units, vec![0, 2, 1]);
-        assert_eq!(tv.normalised[0], vec![1.0, 0.5, 0.0]);
+        let unit0 = tv.units.iter().position(|&u| u == 0).unwrap();
+        assert_eq!(tv.normalised[unit0], vec![1.0, 0.5, 0.0]);
         let csv = tv.csv(&["a", "b", "c"]);
-        assert_eq!(csv.lines().next(), Some("unit,preferred_task,a,b,c"));
-        assert!(csv.lines().nth(1).unwrap().starts_with("0,a,1.000000,0.500000,0.000000"));
+        assert_eq!(csv.lines().next(), Some("unit,cluster,preferred_task,a,b,c"));
+        assert!(csv.contains(&format!("\n0,{},a,1.000000,0.500000,0.000000\n", tv.clusters[unit0])), "{csv}");
+    }
+
+    #[test]
+    fn units_with_the_same_task_profile_form_one_contiguous_cluster() {
+        // 4 tasks × 30 units in three groups: task-0 specialists, task-2/3 units, generalists
+        let profiles = [[1.0, 0.05, 0.05, 0.05], [0.05, 0.05, 1.0, 0.9], [1.0, 0.95, 0.9, 1.0]];
+        let mut rng = crate::rng::Rng::seed_from(2);
+        let group = |u: usize| (u * 7) % 3;
+        let raw: Vec<Vec<f64>> = (0..4)
+            .map(|t| (0..30).map(|u| profiles[group(u)][t] * (2.0 + u as f64 * 0.1) + 0.01 * rng.uniform()).collect())
+            .collect();
+        let tv = TaskVariance::from_raw(&raw, 30);
+        assert_eq!(tv.cluster_count(), 3, "silhouette {}", tv.silhouette);
+        assert!(tv.silhouette > 0.7, "{}", tv.silhouette);
+        for (i, &unit) in tv.units.iter().enumerate() {
+            // display order = cluster order, and a cluster is exactly one group
+            assert!(i == 0 || tv.clusters[i] >= tv.clusters[i - 1]);
+            let same: Vec<usize> = tv.units.iter().zip(&tv.clusters).filter(|(_, c)| **c == tv.clusters[i]).map(|(u, _)| group(*u)).collect();
+            assert!(same.iter().all(|g| *g == group(unit)));
+        }
+        // clusters ordered by the task their centre prefers: the task-0 groups come before task 2/3
+        assert_eq!(group(tv.units[tv.units.len() - 1]), 1);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod ambiguity;
 pub mod analyze;
+pub mod cluster;
 pub mod bifurcation;
 pub mod dynamics;
 pub mod packing;

@@ -730,7 +730,9 @@ mod tests {
         for sweep in &result.pathways {
             let outcomes: Vec<&SwitchOutcome> = sweep.outcomes.iter().map(|o| o.as_ref().unwrap()).collect();
             let means: Vec<f64> = outcomes.iter().map(|o| o.mean_distance()).collect();
-            assert!(means.windows(2).all(|w| w[1] > w[0]), "{:?}: {means:?}", sweep.pathway);
+            // a short τ may even smooth the switch (see the README), but τ of a large part of the
+            // trial always lags behind the instant switch
+            assert!(means[2] > means[0] && means[3] > means[2], "{:?}: {means:?}", sweep.pathway);
             // late in the trial the fast switch has settled more than the slow one
             let late = |o: &SwitchOutcome| o.distance[o.distance.len() * 3 / 4];
             assert!(late(outcomes[3]) > late(outcomes[0]), "{:?}", sweep.pathway);

@@ -261,9 +261,10 @@ impl DynamicsPanel {
         let Some((_, texture)) = &self.heat else { return };
         let (rows, cols) = (variance.units.len().max(1) as f64, r.tasks.len() as f64);
         let names: Vec<String> = r.tasks.iter().map(|t| t.label().to_string()).collect();
+        let unit_label = format!("unit ({} clusters)", variance.cluster_count());
         let shown = ui.scope(|ui| {
             let k = r.tasks.len();
-            Plot::new("dyn-variance").height(height - 30.0).x_axis_label("task").y_axis_label("unit (grouped)").allow_scroll(false).allow_drag(false).allow_zoom(false).show_grid([false, false])
+            Plot::new("dyn-variance").height(height - 30.0).x_axis_label("task").y_axis_label(unit_label).allow_scroll(false).allow_drag(false).allow_zoom(false).show_grid([false, false])
                 // one mark in the middle of each task's column, labelled with the task
                 .x_grid_spacer(move |_| (0..k).map(|i| GridMark { value: i as f64 + 0.5, step_size: 1.0 }).collect())
                 .x_axis_formatter(move |mark, _| {
@@ -361,7 +362,7 @@ fn spectrum_export(r: &DynamicsResult) -> PlotExport {
 
 /// The heat map's numbers: one column per task, one row per unit in the drawn order.
 fn variance_export(r: &DynamicsResult) -> PlotExport {
-    let variance = r.variance.clone().unwrap_or_else(|| crate::analysis::analyze::TaskVariance { units: Vec::new(), normalised: Vec::new() });
+    let variance = r.variance.clone().unwrap_or_default();
     let columns = r
         .tasks
         .iter()
@@ -393,7 +394,7 @@ mod tests {
             other: 1,
             explained: vec![0.5, 0.3, 0.1],
             trajectories: vec![vec![[0.0, 1.0, 2.0]], vec![[1.0, 1.0, 1.0]]],
-            variance: Some(TaskVariance { units: vec![3, 1], normalised: vec![vec![1.0, 0.5], vec![0.25, 1.0]] }),
+            variance: Some(TaskVariance { units: vec![3, 1], normalised: vec![vec![1.0, 0.5], vec![0.25, 1.0]], clusters: vec![0, 1], silhouette: 0.0 }),
             spectra: vec![vec![[0.5, 0.0]], vec![[0.9, 0.1]]],
             alphas: vec![0.0, 1.0],
             slices: vec![vec![point(0.0, 0, true)], vec![point(1.0, 0, true), point(1.0, 1, false)]],
