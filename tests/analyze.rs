@@ -48,7 +48,7 @@ fn analyze_writes_every_table_and_figure() {
     let variance = read(&out.join("task_variance.csv"));
     assert!(variance.lines().next().unwrap().starts_with("unit,cluster,preferred_task,"), "{variance}");
     for line in variance.lines().skip(1) {
-        let max = line.split(',').skip(2).map(|v| v.parse::<f64>().unwrap()).fold(0.0, f64::max);
+        let max = line.split(',').skip(3).map(|v| v.parse::<f64>().unwrap()).fold(0.0, f64::max);
         assert!((max - 1.0).abs() < 1e-6, "{line}");
     }
     // 16 eigenvalues per task context
