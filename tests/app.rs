@@ -662,7 +662,7 @@ fn dynamics_panel_computes_fixed_points_along_the_interpolation() {
     assert_eq!(result.spectra.len(), 4);
     assert!(result.variance.as_ref().is_some_and(|v| !v.units.is_empty()));
     harness.run_steps(2);
-    for label in ["Fixed points at α = 0.00", "Bifurcation view", "Connectivity spectrum", "Normalised task variance"] {
+    for label in ["Fixed points at α = 0.00", "Bifurcation view", "Connectivity spectrum", "Task variance ("] {
         assert!(harness.query_by_label_contains(label).is_some(), "{label} is shown");
     }
     // the slider picks an α of the grid: the PCA view follows
@@ -675,4 +675,21 @@ fn dynamics_panel_computes_fixed_points_along_the_interpolation() {
     let csv = export_csv(&mut harness, 2, &dir.path().join("bifurcation.csv"));
     assert!(csv.starts_with("fixed point,alpha,PC1,PC2,PC3,stable"), "{csv}");
     assert_eq!(csv.lines().count() - 1, result.slices.iter().map(Vec::len).sum::<usize>());
+    // the fourth plot: task subspaces' principal angles (angles.csv of `modulab analyze`) and
+    // each task's participation ratio, beside the pooled one
+    let subspaces = result.subspaces.as_ref().expect("task subspaces");
+    harness.get_by_label("Subspace angles").click();
+    harness.run_steps(2);
+    let csv = export_csv(&mut harness, 3, &dir.path().join("angles.csv"));
+    assert_eq!(csv.lines().next(), Some("task_a,task_b,angle_1_deg,angle_2_deg,angle_3_deg"));
+    assert_eq!(csv.lines().count() - 1, 6, "one row per pair of the 4 tasks: {csv}");
+    let first_angle: f64 = csv.lines().nth(1).unwrap().split(',').nth(2).unwrap().parse().unwrap();
+    assert!((first_angle - subspaces.angles[0][1][0]).abs() < 1e-3, "{csv}");
+    harness.get_by_label("Participation").click();
+    harness.run_steps(2);
+    let csv = export_csv(&mut harness, 3, &dir.path().join("participation.csv"));
+    assert_eq!(csv.lines().next(), Some("task,participation ratio"));
+    assert_eq!(csv.lines().count() - 1, 5, "4 tasks and the pooled value: {csv}");
+    assert!(csv.contains(&format!("all tasks pooled,{}", result.pooled_participation)), "{csv}");
+    assert!(subspaces.participation.iter().all(|p| *p >= 1.0 - 1e-9), "{:?}", subspaces.participation);
 }

@@ -108,14 +108,11 @@ pub fn analyze(
     let mut pooled = Covariance::new(n);
     traj.tasks.iter().for_each(|t| pooled.add_rows(&t.rates));
     let pca = pooled.fit(POOLED_COMPONENTS.min(n))?;
-    // one eigen-decomposition per task: in parallel (each fit is deterministic on its own)
-    let task_pcas = parallel_map(&traj.tasks, default_threads(), |t| Pca::fit(&t.rates, n, options.subspace_dim.min(n)))
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
+    let subspaces = TaskSubspaces::new(&traj.tasks, n, options.subspace_dim)?;
     let mut tables = vec![("pca.csv", pca_csv(&pca.explained_variance_ratio()))];
     let mut participation = String::from("task,participation_ratio\n");
-    for (name, p) in names.iter().zip(&task_pcas) {
-        participation.push_str(&format!("{name},{:.6}\n", p.participation_ratio()));
+    for (name, p) in names.iter().zip(&subspaces.participation) {
+        participation.push_str(&format!("{name},{p:.6}\n"));
     }
     participation.push_str(&format!("pooled,{:.6}\n", pca.participation_ratio()));
     tables.push(("participation.csv", participation));
@@ -123,8 +120,7 @@ pub fn analyze(
     progress("PCA");
 
     // 2. principal angles between task subspaces
-    let bases: Vec<DMatrix<f64>> = task_pcas.iter().map(basis).collect();
-    tables.push(("angles.csv", angles_csv(&names, &bases, options.subspace_dim.min(n))));
+    tables.push(("angles.csv", subspaces.angles_csv(&names)));
     progress("principal angles");
 
     // 3. normalised task variance
@@ -233,20 +229,52 @@ pub fn principal_angles(qa: &DMatrix<f64>, qb: &DMatrix<f64>) -> Vec<f64> {
     cosines.iter().map(|c| c.clamp(-1.0, 1.0).acos().to_degrees()).collect()
 }
 
-fn angles_csv(names: &[&str], bases: &[DMatrix<f64>], k: usize) -> String {
-    let mut text = String::from("task_a,task_b");
-    (1..=k).for_each(|i| text.push_str(&format!(",angle_{i}_deg")));
-    text.push('\n');
-    for a in 0..bases.len() {
-        for b in a + 1..bases.len() {
-            let angles = principal_angles(&bases[a], &bases[b]);
-            text.push_str(&format!("{},{}", names[a], names[b]));
-            // a task with fewer than k axes (tiny networks) leaves the missing angles empty
-            (0..k).for_each(|i| text.push_str(&angles.get(i).map_or(",".to_string(), |v| format!(",{v:.4}"))));
-            text.push('\n');
-        }
+/// Each task's own principal subspace (its top `dim` axes): how many dimensions its activity
+/// spans, and how it sits relative to every other task's (the pathway sets differ here).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskSubspaces {
+    pub dim: usize,
+    /// Participation ratio of each task's states (its whole spectrum).
+    pub participation: Vec<f64>,
+    /// angles[a][b]: principal angles (degrees, smallest first) between the subspaces of tasks
+    /// a and b; empty on the diagonal.
+    pub angles: Vec<Vec<Vec<f64>>>,
+}
+
+impl TaskSubspaces {
+    pub fn new(tasks: &[TaskTrajectories], n: usize, dim: usize) -> Result<Self, PcaError> {
+        let dim = dim.min(n);
+        // one eigen-decomposition per task: in parallel (each fit is deterministic on its own)
+        let pcas = parallel_map(tasks, default_threads(), |t| Pca::fit(&t.rates, n, dim)).into_iter().collect::<Result<Vec<_>, _>>()?;
+        let bases: Vec<DMatrix<f64>> = pcas.iter().map(basis).collect();
+        let angles = (0..bases.len())
+            .map(|a| (0..bases.len()).map(|b| if a == b { Vec::new() } else { principal_angles(&bases[a], &bases[b]) }).collect())
+            .collect();
+        Ok(Self { dim, participation: pcas.iter().map(Pca::participation_ratio).collect(), angles })
     }
-    text
+
+    /// The mean principal angle between tasks a and b (degrees; 0 on the diagonal).
+    pub fn mean_angle(&self, a: usize, b: usize) -> f64 {
+        let angles = &self.angles[a][b];
+        if angles.is_empty() { 0.0 } else { angles.iter().sum::<f64>() / angles.len() as f64 }
+    }
+
+    /// `task_a,task_b,angle_1_deg,…`: one row per pair of tasks.
+    pub fn angles_csv(&self, names: &[&str]) -> String {
+        let k = self.dim;
+        let mut text = String::from("task_a,task_b");
+        (1..=k).for_each(|i| text.push_str(&format!(",angle_{i}_deg")));
+        text.push('\n');
+        for a in 0..self.angles.len() {
+            for b in a + 1..self.angles.len() {
+                text.push_str(&format!("{},{}", names[a], names[b]));
+                // a task with fewer than k axes (tiny networks) leaves the missing angles empty
+                (0..k).for_each(|i| text.push_str(&self.angles[a][b].get(i).map_or(",".to_string(), |v| format!(",{v:.4}"))));
+                text.push('\n');
+            }
+        }
+        text
+    }
 }
 
 /// Yang et al. (2019)'s task variance: for each unit and task, the variance of the unit's rate

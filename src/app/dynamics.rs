@@ -9,10 +9,11 @@
 //! so the slider only picks.
 
 use eframe::egui;
-use egui_plot::{Corner, GridMark, Legend, Line, MarkerShape, Plot, PlotImage, PlotPoint, PlotPoints, Points, VLine};
+use egui_plot::{Bar, BarChart, Corner, GridMark, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage, PlotPoint, PlotPoints, Points, VLine};
 
 use super::export::{PlotData, PlotExport, Series, export_menu_ui, export_menu_with_ui};
 use super::trajectories::colormap;
+use super::ambiguity::task_bars_plot;
 use super::{Panel, PanelContext, heading_ui, task_color};
 use crate::analysis::AmbiguityKind;
 use crate::analysis::bifurcation::BifurcationPoint;
@@ -30,14 +31,33 @@ pub struct DynamicsPanel {
     alpha_index: usize,
     /// The slider follows the Ambiguity tab's mixture level.
     follow_cue: bool,
-    /// The heat map's texture and the result it was built from (by address).
-    heat: Option<(usize, egui::TextureHandle)>,
+    /// What the fourth plot shows.
+    cells: CellView,
+    /// The heat map's texture, the result it was built from (by address) and what it shows.
+    heat: Option<(usize, CellView, egui::TextureHandle)>,
     rects: [egui::Rect; 4],
+}
+
+/// The fourth plot: which units serve which task, or how the tasks' subspaces relate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CellView {
+    TaskVariance,
+    Angles,
+    Participation,
 }
 
 impl Default for DynamicsPanel {
     fn default() -> Self {
-        Self { task: 0, other: 1, alphas: 11, alpha_index: 0, follow_cue: false, heat: None, rects: [egui::Rect::NOTHING; 4] }
+        Self {
+            task: 0,
+            other: 1,
+            alphas: 11,
+            alpha_index: 0,
+            follow_cue: false,
+            cells: CellView::TaskVariance,
+            heat: None,
+            rects: [egui::Rect::NOTHING; 4],
+        }
     }
 }
 
@@ -238,45 +258,100 @@ impl DynamicsPanel {
         let Some(variance) = &r.variance else { return };
         let rect = self.rects[3];
         ui.horizontal(|ui| {
-            ui.label(format!("Normalised task variance ({} active units)", variance.units.len())).on_hover_text(
-                "Rows: units, grouped by the task they vary most in (most selective first); columns: tasks. A cell is the \
-                 variance of the unit's activity in that task divided by its largest over tasks (yellow = 1). Blocks \
-                 along the diagonal are clusters of task-specialised units; rows bright everywhere are shared units",
+            ui.selectable_value(&mut self.cells, CellView::TaskVariance, format!("Task variance ({} units)", variance.units.len())).on_hover_text(
+                "Rows: units, grouped into clusters (k-means on these rows, the number of clusters chosen by the silhouette \
+                 score, as Yang et al. 2019 did); columns: tasks. A cell is the variance of the unit's activity in that \
+                 task divided by its largest over tasks (yellow = 1). Blocks along the diagonal are clusters of \
+                 task-specialised units; rows bright everywhere are shared units",
             );
-            export_menu_with_ui(ui, cx.files, rect, false, || variance_export(r));
+            ui.selectable_value(&mut self.cells, CellView::Angles, "Subspace angles").on_hover_text(
+                "Each task's activity spans a few directions (its own top 3 principal axes). A cell is the mean principal \
+                 angle between two tasks' subspaces: 0° (dark) = the tasks use the same directions, 90° (yellow) = \
+                 orthogonal, non-interfering directions. How a network packs tasks shows here, and it differs between \
+                 pathway sets",
+            );
+            ui.selectable_value(&mut self.cells, CellView::Participation, "Participation").on_hover_text(
+                "The participation ratio (Σλ)²/Σλ² of each task's activity: roughly how many dimensions it really uses \
+                 (1 = a line). The dashed line is all tasks pooled: well above each task's own means the tasks use \
+                 different directions",
+            );
+            let view = self.cells;
+            export_menu_with_ui(ui, cx.files, rect, false, || match view {
+                CellView::TaskVariance => variance_export(r),
+                CellView::Angles => angles_export(r),
+                CellView::Participation => participation_export(r),
+            });
         });
-        let key = r as *const DynamicsResult as usize;
-        if self.heat.as_ref().is_none_or(|(k, _)| *k != key) {
-            let (rows, cols) = (variance.units.len().max(1), r.tasks.len());
-            let mut pixels = Vec::with_capacity(rows * cols);
-            for row in 0..rows {
-                for col in 0..cols {
-                    pixels.push(colormap(variance.normalised.get(row).and_then(|v| v.get(col)).copied().unwrap_or(0.0) as f32));
-                }
-            }
-            let image = egui::ColorImage::new([cols, rows], pixels);
-            let handle = ui.ctx().load_texture("dyn-task-variance", image, egui::TextureOptions::NEAREST);
-            self.heat = Some((key, handle));
-        }
-        let Some((_, texture)) = &self.heat else { return };
-        let (rows, cols) = (variance.units.len().max(1) as f64, r.tasks.len() as f64);
+        let k = r.tasks.len();
         let names: Vec<String> = r.tasks.iter().map(|t| t.label().to_string()).collect();
-        let unit_label = format!("unit ({} clusters)", variance.cluster_count());
+        let key = r as *const DynamicsResult as usize;
+        let subspaces = r.subspaces.clone().unwrap_or_default();
+        if self.cells == CellView::Participation {
+            let labels: Vec<&'static str> = r.tasks.iter().map(|t| t.label()).collect();
+            let shown = ui.scope(|ui| {
+                task_bars_plot("dyn-participation", height - 30.0, labels, ui.available_width()).y_axis_label("participation ratio").show(ui, |plot_ui| {
+                    let bars = subspaces.participation.iter().enumerate().map(|(i, p)| Bar::new(i as f64, *p).width(0.6).name(names[i].as_str()).fill(task_color(i))).collect();
+                    plot_ui.bar_chart(BarChart::new("each task", bars));
+                    plot_ui.hline(HLine::new("all tasks pooled", r.pooled_participation).style(LineStyle::dashed_loose()));
+                })
+            });
+            self.rects[3] = shown.response.rect;
+            return;
+        }
+        // heat maps: units × tasks, or tasks × tasks
+        let rows = if self.cells == CellView::Angles { k } else { variance.units.len() };
+        if self.heat.as_ref().is_none_or(|(at, view, _)| *at != key || *view != self.cells) {
+            let value = |row: usize, col: usize| match self.cells {
+                CellView::Angles => subspaces.angles.get(row).map_or(0.0, |_| subspaces.mean_angle(row, col) / 90.0),
+                _ => variance.normalised.get(row).and_then(|v| v.get(col)).copied().unwrap_or(0.0),
+            };
+            // image rows run top down: the first row on top
+            let pixels = (0..rows.max(1)).flat_map(|row| (0..k).map(move |col| (row, col))).map(|(row, col)| colormap(value(row, col) as f32)).collect();
+            let image = egui::ColorImage::new([k, rows.max(1)], pixels);
+            let handle = ui.ctx().load_texture("dyn-cells", image, egui::TextureOptions::NEAREST);
+            self.heat = Some((key, self.cells, handle));
+        }
+        let Some((_, _, texture)) = &self.heat else { return };
+        let (rows_f, cols) = (rows.max(1) as f64, k as f64);
+        let y_label = match self.cells {
+            CellView::Angles => "task (mean principal angle, 0°–90°)".to_string(),
+            _ => format!("unit ({} clusters, first on top)", variance.cluster_count()),
+        };
+        let row_names = (self.cells == CellView::Angles).then(|| names.clone());
         let shown = ui.scope(|ui| {
-            let k = r.tasks.len();
-            Plot::new("dyn-variance").height(height - 30.0).x_axis_label("task").y_axis_label(unit_label).allow_scroll(false).allow_drag(false).allow_zoom(false).show_grid([false, false])
+            let mut plot = Plot::new("dyn-cells")
+                .height(height - 30.0)
+                .x_axis_label("task")
+                .y_axis_label(y_label)
+                .allow_scroll(false)
+                .allow_drag(false)
+                .allow_zoom(false)
+                .show_grid([false, false])
                 // one mark in the middle of each task's column, labelled with the task
                 .x_grid_spacer(move |_| (0..k).map(|i| GridMark { value: i as f64 + 0.5, step_size: 1.0 }).collect())
-                .x_axis_formatter(move |mark, _| {
-                    let i = (mark.value - 0.5).round();
-                    if (mark.value - 0.5 - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
-                })
-                .show(ui, |plot_ui| {
-                    plot_ui.image(PlotImage::new("task variance", texture.id(), PlotPoint::new(cols / 2.0, rows / 2.0), [cols as f32, rows as f32]));
-                })
+                .x_axis_formatter(move |mark, _| middle_label(mark.value, &names));
+            if let Some(row_names) = row_names {
+                // rows are tasks too, the first on top
+                let rows = row_names.len();
+                plot = plot
+                    .y_grid_spacer(move |_| (0..rows).map(|i| GridMark { value: i as f64 + 0.5, step_size: 1.0 }).collect())
+                    .y_axis_formatter(move |mark, _| {
+                        let reversed: Vec<String> = row_names.iter().rev().cloned().collect();
+                        middle_label(mark.value, &reversed)
+                    });
+            }
+            plot.show(ui, |plot_ui| {
+                plot_ui.image(PlotImage::new("cells", texture.id(), PlotPoint::new(cols / 2.0, rows_f / 2.0), [cols as f32, rows_f as f32]));
+            })
         });
         self.rects[3] = shown.response.rect;
     }
+}
+
+/// The name of the cell whose middle is at `value` (marks sit at i + 0.5), or nothing.
+fn middle_label(value: f64, names: &[String]) -> String {
+    let i = (value - 0.5).round();
+    if (value - 0.5 - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
 }
 
 /// The index of the grid value nearest to `value`.
@@ -360,6 +435,35 @@ fn spectrum_export(r: &DynamicsResult) -> PlotExport {
     }
 }
 
+/// The angles heat map's numbers: `angles.csv` of `modulab analyze` (every principal angle).
+fn angles_export(r: &DynamicsResult) -> PlotExport {
+    let names: Vec<&str> = r.tasks.iter().map(|t| t.name()).collect();
+    PlotExport {
+        name: "dynamics-subspace-angles".into(),
+        title: format!("Principal angles between task subspaces (step {})", r.step),
+        x_label: "task".into(),
+        y_label: "task".into(),
+        log_y: false,
+        data: PlotData::Table { csv: r.subspaces.clone().unwrap_or_default().angles_csv(&names), lines: None },
+    }
+}
+
+/// The participation ratios: one bar per task, and the pooled value as a last category.
+fn participation_export(r: &DynamicsResult) -> PlotExport {
+    let mut categories: Vec<String> = r.tasks.iter().map(|t| t.label().to_string()).collect();
+    categories.push("all tasks pooled".into());
+    let mut values = r.subspaces.as_ref().map(|s| s.participation.clone()).unwrap_or_default();
+    values.push(r.pooled_participation);
+    PlotExport {
+        name: "dynamics-participation".into(),
+        title: format!("Participation ratio per task (step {})", r.step),
+        x_label: "task".into(),
+        y_label: "participation ratio".into(),
+        log_y: false,
+        data: PlotData::Bars { categories, series: vec![("participation ratio".into(), values)] },
+    }
+}
+
 /// The heat map's numbers: one column per task, one row per unit in the drawn order.
 fn variance_export(r: &DynamicsResult) -> PlotExport {
     let variance = r.variance.clone().unwrap_or_default();
@@ -382,7 +486,7 @@ fn variance_export(r: &DynamicsResult) -> PlotExport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::analyze::TaskVariance;
+    use crate::analysis::analyze::{TaskSubspaces, TaskVariance};
     use crate::tasks::Task;
 
     fn result() -> DynamicsResult {
@@ -423,5 +527,12 @@ mod tests {
         assert!(p.contains("unstable fixed points,1,1,2,3"), "{p}");
         let s = spectrum_export(&r).to_csv();
         assert!(s.contains("0.9,0.1"), "{s}");
+        let mut r = r;
+        r.subspaces = Some(TaskSubspaces { dim: 2, participation: vec![1.5, 2.5], angles: vec![vec![vec![], vec![10.0, 80.0]], vec![vec![10.0, 80.0], vec![]]] });
+        r.pooled_participation = 3.0;
+        assert_eq!(angles_export(&r).to_csv(), "task_a,task_b,angle_1_deg,angle_2_deg\nfdgo,fdanti,10.0000,80.0000\n");
+        assert_eq!(r.subspaces.as_ref().unwrap().mean_angle(1, 0), 45.0);
+        let p = participation_export(&r).to_csv();
+        assert!(p.contains("Go,1.5\n") && p.contains("all tasks pooled,3\n"), "{p}");
     }
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::TrainError;
-use crate::analysis::analyze::{AnalyzeOptions, TaskVariance, trajectories};
+use crate::analysis::analyze::{AnalyzeOptions, TaskSubspaces, TaskVariance, trajectories};
 use crate::analysis::bifurcation::{self, BifurcationPoint, Continuation};
 use crate::analysis::dynamics::{FixedPointOptions, StepMap};
 use crate::analysis::{Covariance, Pca};
@@ -45,6 +45,10 @@ pub struct DynamicsResult {
     /// Each task's trial-averaged trajectory on PC1–3.
     pub trajectories: Vec<Vec<[f64; 3]>>,
     pub variance: Option<TaskVariance>,
+    /// Each task's PC1–3 subspace: participation ratios and principal angles between tasks.
+    pub subspaces: Option<TaskSubspaces>,
+    /// Participation ratio of every task's states pooled.
+    pub pooled_participation: f64,
     /// Eigenvalues (re, im) of diag(g(c)) W(c) under each task's context.
     pub spectra: Vec<Vec<[f64; 2]>>,
     pub alphas: Vec<f64>,
@@ -149,6 +153,14 @@ impl DynamicsJob {
             .iter()
             .map(|t| pca.project(&t.mean_rates()).chunks_exact(k).map(|c| std::array::from_fn(|i| c.get(i).copied().unwrap_or(0.0) as f64)).collect())
             .collect();
+        self.result.pooled_participation = pca.participation_ratio();
+        match TaskSubspaces::new(&traj.tasks, n, COMPONENTS) {
+            Ok(subspaces) => self.result.subspaces = Some(subspaces),
+            Err(e) => {
+                self.result.error = Some(format!("PCA of a task failed: {e}"));
+                return Ok(());
+            }
+        }
         self.result.variance = Some(TaskVariance::new(&traj.tasks));
         let tasks = self.result.tasks.len();
         self.result.spectra = (0..tasks)
