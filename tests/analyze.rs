@@ -115,6 +115,7 @@ fn analyze_writes_the_task_switch_tables_and_figures() {
         (["--switch", "fdgo"], "FROM:TO"),
         (["--switch", "fdgo:dmsgo"], "dmsgo"),
         (["--taus", "0,-3"], "--taus"),
+        (["--epoch", "nonsense"], "fixation, stimulus, delay, response"),
     ] {
         let mut all = vec!["analyze", "--run", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
         all.extend(args);
@@ -123,6 +124,28 @@ fn analyze_writes_the_task_switch_tables_and_figures() {
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+}
+
+/// Fixed points under another epoch's input: a different input, so (in general) other points.
+#[test]
+fn the_fixed_point_epoch_is_a_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    check(&modulab(&[
+        "train", "--preset", "quick", "--steps", "20", "--quiet", "--out", run.to_str().unwrap(), "--set", "model.n_units=16",
+        "--set", "train.batch_size=8", "--set", "train.eval_trials=8",
+    ]));
+    let analyse = |epoch: &str| {
+        let out = dir.path().join(epoch);
+        check(&modulab(&[
+            "analyze", "--run", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--trials", "4", "--fixed-point-starts", "8",
+            "--epoch", epoch, "--quiet",
+        ]));
+        read(&out.join("fixed_points.csv"))
+    };
+    let (stimulus, response) = (analyse("stimulus"), analyse("response"));
+    assert!(stimulus.lines().count() > 1 && response.lines().count() > 1, "{stimulus}\n{response}");
+    assert_ne!(stimulus, response, "the response epoch's input (no fixation cue) gives other fixed points");
 }
 
 #[test]

@@ -38,6 +38,8 @@ pub struct AnalyzeOptions {
     /// k: each task's subspace is its top-k principal axes.
     pub subspace_dim: usize,
     pub lesioned: Vec<Pathway>,
+    /// The task epoch whose input the fixed points are searched under.
+    pub epoch: TaskEpoch,
     /// The bifurcation view: (from, to) task indices into `train.tasks` and the number of α
     /// values from 0 to 1 (`bifurcation.csv` and its figure); `None` = not computed.
     pub interpolate: Option<(usize, usize, usize)>,
@@ -45,7 +47,7 @@ pub struct AnalyzeOptions {
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        Self { trials: 32, fixed_point_starts: 64, subspace_dim: 3, lesioned: Vec::new(), interpolate: None }
+        Self { trials: 32, fixed_point_starts: 64, subspace_dim: 3, lesioned: Vec::new(), epoch: TaskEpoch::Stimulus, interpolate: None }
     }
 }
 
@@ -139,7 +141,7 @@ pub fn analyze(
         let mut c = vec![0.0f32; k];
         c[index] = 1.0;
         let map = StepMap::new(config, params, &c, &options.lesioned);
-        let u = stimulus_input(t);
+        let u = epoch_input(t, options.epoch);
         let drive = map.drive_with_input(u);
         let starts = sample_states(t, options.fixed_point_starts);
         let points = find_fixed_points(&map, &drive, &starts, &fp_options);
@@ -176,6 +178,7 @@ pub fn analyze(
             config,
             params,
             &options.lesioned,
+            options.epoch,
             (&traj.tasks[from], &traj.tasks[to]),
             (from, to),
             &bifurcation::alpha_grid(alphas),
@@ -392,11 +395,46 @@ impl TaskVariance {
     }
 }
 
-/// The input mid-way through the first trial's stimulus epoch (the first epoch named
-/// "stimulus"; the trial's middle step when a task has none): the constant input whose fixed
-/// points organise the stimulus-period dynamics.
-pub(crate) fn stimulus_input(t: &TaskTrajectories) -> &[f32] {
-    let step = t.epochs.iter().find(|e| e.name == "stimulus").map_or(t.steps / 2, |e| (e.start + e.end) / 2);
+/// The task epoch whose constant input defines the dynamics a fixed-point search looks at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TaskEpoch {
+    Fixation,
+    #[default]
+    Stimulus,
+    Delay,
+    Response,
+}
+
+impl TaskEpoch {
+    pub const ALL: [TaskEpoch; 4] = [TaskEpoch::Fixation, TaskEpoch::Stimulus, TaskEpoch::Delay, TaskEpoch::Response];
+
+    /// The epoch's name in the task generator (and on the command line).
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskEpoch::Fixation => "fixation",
+            TaskEpoch::Stimulus => "stimulus",
+            TaskEpoch::Delay => "delay",
+            TaskEpoch::Response => "response",
+        }
+    }
+}
+
+impl std::str::FromStr for TaskEpoch {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|e| e.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|e| e.name()).collect();
+            format!("unknown epoch {s:?}: one of {}", names.join(", "))
+        })
+    }
+}
+
+/// The input mid-way through the first trial's `epoch` (the first epoch of that name; the
+/// trial's middle step when the task has none, e.g. no delay in fdgo): the constant input whose
+/// fixed points organise that period's dynamics.
+pub(crate) fn epoch_input(t: &TaskTrajectories, epoch: TaskEpoch) -> &[f32] {
+    let step = t.epochs.iter().find(|e| e.name == epoch.name()).map_or(t.steps / 2, |e| (e.start + e.end) / 2);
     t.input(0, step.min(t.steps - 1))
 }
 

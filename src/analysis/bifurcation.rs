@@ -11,7 +11,7 @@
 use nalgebra::DVector;
 
 use super::Pca;
-use super::analyze::{sample_states, stimulus_input};
+use super::analyze::{TaskEpoch, epoch_input, sample_states};
 use super::dynamics::{FixedPoint, FixedPointOptions, StepMap, find_fixed_points};
 use crate::config::Config;
 use crate::model::{ParamSet, Pathway};
@@ -117,12 +117,20 @@ pub struct BifurcationPoint {
     pub max_abs_eigenvalue: f64,
 }
 
-/// The step map and constant drive of trained task `from`'s stimulus epoch (its input, as in
+/// The step map and constant drive of trained task `from`'s `epoch` (its input, as in
 /// `fixed_points.csv`) under c(α) = (1−α) e_from + α e_to.
-pub fn map_at(config: &Config, params: &ParamSet, lesioned: &[Pathway], from: &TaskTrajectories, (from_index, to_index): (usize, usize), alpha: f64) -> (StepMap, DVector<f64>) {
+pub fn map_at(
+    config: &Config,
+    params: &ParamSet,
+    lesioned: &[Pathway],
+    epoch: TaskEpoch,
+    from: &TaskTrajectories,
+    (from_index, to_index): (usize, usize),
+    alpha: f64,
+) -> (StepMap, DVector<f64>) {
     let k = config.train.tasks.len();
     let map = StepMap::new(config, params, &interpolated_context(k, from_index, to_index, alpha), lesioned);
-    let drive = map.drive_with_input(stimulus_input(from));
+    let drive = map.drive_with_input(epoch_input(from, epoch));
     (map, drive)
 }
 
@@ -163,6 +171,7 @@ pub fn interpolate(
     config: &Config,
     params: &ParamSet,
     lesioned: &[Pathway],
+    epoch: TaskEpoch,
     (from, to): (&TaskTrajectories, &TaskTrajectories),
     indices: (usize, usize),
     alphas: &[f64],
@@ -171,9 +180,9 @@ pub fn interpolate(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Vec<BifurcationPoint> {
     let fresh = fresh_starts(from, to, starts);
-    let placer = map_at(config, params, lesioned, from, indices, 0.0).0;
+    let placer = map_at(config, params, lesioned, epoch, from, indices, 0.0).0;
     let mut done = 0;
-    let slices = continue_fixed_points(|alpha| map_at(config, params, lesioned, from, indices, alpha), alphas, &fresh, &FixedPointOptions::default(), &mut |_| {
+    let slices = continue_fixed_points(|alpha| map_at(config, params, lesioned, epoch, from, indices, alpha), alphas, &fresh, &FixedPointOptions::default(), &mut |_| {
         done += 1;
         progress(done, alphas.len());
     });

@@ -1,6 +1,6 @@
 //! The Dynamics panel (MODEL.md §4C): the trained network as a dynamical system. Which units
 //! serve which task (normalised task variance), the spectrum of the effective connectivity under
-//! each context, and the fixed points of one task's stimulus-epoch dynamics in the shared PCA
+//! each context, and the fixed points of one task's dynamics in a chosen epoch (stimulus by default) in the shared PCA
 //! view, followed along the context interpolation toward another task (a bifurcation view: the
 //! α slider is the mixture ambiguity level of the Ambiguity panel with one fixed other task).
 //!
@@ -16,6 +16,7 @@ use super::trajectories::colormap;
 use super::ambiguity::task_bars_plot;
 use super::{Panel, PanelContext, heading_ui, task_color};
 use crate::analysis::AmbiguityKind;
+use crate::analysis::analyze::TaskEpoch;
 use crate::analysis::bifurcation::BifurcationPoint;
 use crate::train::dynamics::{DynamicsRequest, DynamicsResult};
 use crate::train::worker::Command;
@@ -26,6 +27,7 @@ const UNSTABLE: egui::Color32 = egui::Color32::from_rgb(0xe1, 0x57, 0x59);
 pub struct DynamicsPanel {
     task: usize,
     other: usize,
+    epoch: TaskEpoch,
     alphas: usize,
     /// The α grid index the slider shows.
     alpha_index: usize,
@@ -51,6 +53,7 @@ impl Default for DynamicsPanel {
         Self {
             task: 0,
             other: 1,
+            epoch: TaskEpoch::Stimulus,
             alphas: 11,
             alpha_index: 0,
             follow_cue: false,
@@ -75,7 +78,7 @@ impl Panel for DynamicsPanel {
          between two valleys. Stability is read from the eigenvalues of the one-step map's \
          Jacobian at the point: all inside the unit circle = stable. The fixed points are searched \
          for from many states visited by the network, for the selected task's context and its \
-         stimulus input, and drawn in the same principal-component view as the trajectories. \
+         input in the chosen epoch of its trial (the stimulus, by default), and drawn in the same principal-component view as the trajectories. \
          Moving α blends the context toward another task, c = (1−α)·task + α·other: watch points \
          move, merge and change stability (a bifurcation). The spectrum shows the eigenvalues of \
          the effective recurrent weights under each context: eigenvalues near or outside the unit \
@@ -128,8 +131,21 @@ impl DynamicsPanel {
         self.task = self.task.min(k - 1);
         self.other = self.other.min(k - 1);
         ui.horizontal(|ui| {
-            task_picker(ui, "dyn-task", "task", &mut self.task, names, "The task whose context and stimulus input define the dynamics");
+            task_picker(ui, "dyn-task", "task", &mut self.task, names, "The task whose context and input (in the chosen epoch) define the dynamics");
             task_picker(ui, "dyn-other", "toward", &mut self.other, names, "The task the context is blended toward as α goes from 0 to 1");
+            egui::ComboBox::from_id_salt("dyn-epoch")
+                .selected_text(format!("{} epoch", self.epoch.name()))
+                .show_ui(ui, |ui| {
+                    for epoch in TaskEpoch::ALL {
+                        ui.selectable_value(&mut self.epoch, epoch, epoch.name());
+                    }
+                })
+                .response
+                .on_hover_text(
+                    "Fixed points depend on the input: they are searched under the constant input mid-way through this epoch \
+                     of the task's trial (fixation: before any stimulus; stimulus: while it is shown; delay: holding it in \
+                     memory; response: after the go cue). A task without the epoch uses its trial's middle step",
+                );
             ui.add(egui::DragValue::new(&mut self.alphas).range(2..=41).prefix("α values: "))
                 .on_hover_text("How many values of α from 0 to 1 are computed (each one is a fixed-point search)");
             let valid = self.task != self.other;
@@ -141,7 +157,7 @@ impl DynamicsPanel {
                 .on_disabled_hover_text("Pick two different tasks")
                 .clicked()
             {
-                cx.commands.push(Command::AnalyzeDynamics(DynamicsRequest { task: self.task, other: self.other, alphas: self.alphas }));
+                cx.commands.push(Command::AnalyzeDynamics(DynamicsRequest { task: self.task, other: self.other, alphas: self.alphas, epoch: self.epoch }));
                 self.alpha_index = 0;
             }
             if let Some(r) = result {
@@ -187,7 +203,7 @@ impl DynamicsPanel {
         let alpha = r.alphas.get(self.alpha_index).copied().unwrap_or(0.0);
         let rect = self.rects[0];
         ui.horizontal(|ui| {
-            ui.label(format!("Fixed points at α = {alpha:.2} on PC1–PC2")).on_hover_text(
+            ui.label(format!("Fixed points at α = {alpha:.2} ({} epoch) on PC1–PC2", r.epoch.name())).on_hover_text(
                 "The two tasks' mean trajectories (lines) and the fixed points of the blended context (filled: stable, \
                  hollow: unstable) on the principal axes of every task's activity",
             );

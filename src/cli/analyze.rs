@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::UsageError;
-use crate::analysis::analyze::{self, AnalyzeOptions};
+use crate::analysis::analyze::{self, AnalyzeOptions, TaskEpoch};
 use crate::analysis::sweep::TrainedRun;
 use crate::analysis::switching::{self, SwitchJob, SwitchSpec};
 use crate::config::Config;
@@ -50,6 +50,11 @@ pub struct AnalyzeArgs {
     /// The switch comes this many ms after the first stimulus onset.
     #[arg(long = "switch-after-ms", default_value_t = 0.0)]
     pub switch_after_ms: f32,
+    /// The task epoch whose input the fixed points (and the bifurcation view) are searched
+    /// under: fixation, stimulus, delay or response (a task without that epoch uses its trial's
+    /// middle step).
+    #[arg(long, default_value = "stimulus", value_parser = parse_epoch)]
+    pub epoch: TaskEpoch,
     /// The bifurcation view: fixed points of task FROM's stimulus-epoch dynamics as the context
     /// moves from FROM to TO, c(α) = (1−α)·e_FROM + α·e_TO (two trained task names, e.g.
     /// `dm1:dm2`); writes bifurcation.csv and bifurcation.png/svg.
@@ -126,6 +131,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         fixed_point_starts: args.fixed_point_starts,
         subspace_dim: args.subspace_dim,
         lesioned,
+        epoch: args.epoch,
         interpolate,
     };
     // a switch test's job is built (and its request checked) before the long analyses start
@@ -173,6 +179,10 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         println!("no task-switch test: {reason}");
     }
     Ok(())
+}
+
+fn parse_epoch(text: &str) -> Result<TaskEpoch, String> {
+    text.parse()
 }
 
 /// `FROM:TO` as indices into the run's trained tasks.

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::TrainError;
-use crate::analysis::analyze::{AnalyzeOptions, TaskSubspaces, TaskVariance, trajectories};
+use crate::analysis::analyze::{AnalyzeOptions, TaskEpoch, TaskSubspaces, TaskVariance, trajectories};
 use crate::analysis::bifurcation::{self, BifurcationPoint, Continuation};
 use crate::analysis::dynamics::{FixedPointOptions, StepMap};
 use crate::analysis::{Covariance, Pca};
@@ -30,6 +30,8 @@ pub struct DynamicsRequest {
     pub task: usize,
     pub other: usize,
     pub alphas: usize,
+    /// The epoch of `task` whose input the fixed points are searched under.
+    pub epoch: TaskEpoch,
 }
 
 /// What the analysis found so far.
@@ -40,6 +42,7 @@ pub struct DynamicsResult {
     pub tasks: Vec<Task>,
     pub task: usize,
     pub other: usize,
+    pub epoch: TaskEpoch,
     /// Fraction of the variance on PC1–3.
     pub explained: Vec<f64>,
     /// Each task's trial-averaged trajectory on PC1–3.
@@ -97,6 +100,7 @@ impl DynamicsJob {
             tasks,
             task: request.task,
             other: request.other,
+            epoch: request.epoch,
             alphas: bifurcation::alpha_grid(request.alphas),
             ..DynamicsResult::default()
         };
@@ -122,7 +126,7 @@ impl DynamicsJob {
                 let alpha = self.result.alphas[index];
                 let indices = (self.result.task, self.result.other);
                 let (from, to) = (&traj.tasks[indices.0], &traj.tasks[indices.1]);
-                let (map, drive) = bifurcation::map_at(&self.config, &self.params, &self.result.lesioned, from, indices, alpha);
+                let (map, drive) = bifurcation::map_at(&self.config, &self.params, &self.result.lesioned, self.result.epoch, from, indices, alpha);
                 let fresh = bifurcation::fresh_starts(from, to, DYNAMICS_STARTS);
                 let slice = self.continuation.next(alpha, &map, &drive, &fresh, &FixedPointOptions::default());
                 self.result.slices.push(bifurcation::place(&slice, &map, pca));
@@ -185,9 +189,9 @@ mod tests {
     fn a_job_runs_setup_then_one_unit_per_alpha() {
         let config = Config::from_preset("quick", &["model.n_units=16".into()]).unwrap();
         let params = ParamSet::init(&config.model, super::super::dims(&config), &mut Rng::seed_from(1));
-        assert!(DynamicsJob::new(config.clone(), params.clone(), 0, Vec::new(), DynamicsRequest { task: 0, other: 0, alphas: 3 }).is_err());
-        assert!(DynamicsJob::new(config.clone(), params.clone(), 0, Vec::new(), DynamicsRequest { task: 0, other: 9, alphas: 3 }).is_err());
-        let mut job = DynamicsJob::new(config.clone(), params, 0, Vec::new(), DynamicsRequest { task: 0, other: 1, alphas: 3 }).unwrap();
+        assert!(DynamicsJob::new(config.clone(), params.clone(), 0, Vec::new(), DynamicsRequest { task: 0, other: 0, alphas: 3, epoch: TaskEpoch::Stimulus }).is_err());
+        assert!(DynamicsJob::new(config.clone(), params.clone(), 0, Vec::new(), DynamicsRequest { task: 0, other: 9, alphas: 3, epoch: TaskEpoch::Stimulus }).is_err());
+        let mut job = DynamicsJob::new(config.clone(), params, 0, Vec::new(), DynamicsRequest { task: 0, other: 1, alphas: 3, epoch: TaskEpoch::Delay }).unwrap();
         assert_eq!(job.result().progress(), (0, 4));
         assert!(!job.unit().unwrap());
         let r = job.result();
