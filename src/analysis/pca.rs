@@ -613,30 +613,6 @@ mod tests {
         assert_eq!(pca.explained_variance_ratio(), vec![0.0, 0.0]);
     }
 
-    /// The later issue's size, 20 tasks × 64 trials × 150 steps of 256 units, fed in per-task
-    /// chunks as the worker would: `cargo test --lib -- --ignored pca_of_20_tasks_x_64 --nocapture`.
-    #[test]
-    #[ignore]
-    fn pca_of_20_tasks_x_64_trials_x_150_steps() {
-        let (n, rows_per_task) = (256, 64 * 150);
-        let mut rng = Rng::seed_from(6);
-        let mut task = vec![0.0f32; rows_per_task * n];
-        let started = std::time::Instant::now();
-        let mut cov = Covariance::new(n);
-        let mut generating = std::time::Duration::ZERO;
-        for _ in 0..20 {
-            let t = std::time::Instant::now();
-            rng.fill_normal(&mut task, 1.0);
-            task.iter_mut().for_each(|x| *x = x.max(0.0));
-            generating += t.elapsed();
-            cov.add_rows(&task);
-        }
-        let pca = cov.fit(10).expect("fit");
-        let secs = (started.elapsed() - generating).as_secs_f64();
-        eprintln!("PCA of {} × {n} (without generating the data): {secs:.3} s", 20 * rows_per_task);
-        assert!((pca.explained_variance_ratio().iter().sum::<f64>() - 1.0).abs() < 1e-9);
-    }
-
     #[test]
     fn the_symmetric_blocks_give_the_full_product() {
         let (n, rows) = (70, 300);
