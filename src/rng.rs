@@ -85,7 +85,7 @@ impl Rng {
     ///
     /// Box–Muller on [`FILL_LANES`] xoshiro128++ generators side by side, seeded from this one
     /// (SplitMix64, like [`Rng::seed_from`]). Each pair of 32-bit draws (a, b) gives two samples:
-    /// u = (a >> 8 + 1)/2^24 ∈ (0, 1] sets the radius √(−2 ln u), b >> 10 an angle in [0, π/2),
+    /// u = ((a >> 8) + 1)/2^24 ∈ (0, 1] sets the radius √(−2 ln u), b >> 10 an angle in [0, π/2),
     /// and two bits of a the signs of the two coordinates (four reflections of a quarter circle
     /// make the angle uniform on the whole circle). ln, sin and cos are polynomials built only
     /// from correctly rounded operations (+, ×, fused multiply–add, √), so the same code
@@ -94,8 +94,8 @@ impl Rng {
     /// polynomials are accurate to about one f32 rounding; the 24-bit u puts the largest
     /// possible sample at 5.77 std (a true normal exceeds that once in 10^8 draws).
     /// This generator advances by one draw per lane (or one per pair for fills shorter than
-    /// [`LANE_FILL_MIN`]). It replaced a ziggurat whose table gathers made it 2.6× slower here
-    /// (the input noise is most of a trial batch's generation time).
+    /// [`LANE_FILL_MIN`]). It replaced a ziggurat bound by its table gathers: for a trial batch's
+    /// 349k input-noise samples 0.45 ms there, 0.16 ms here with AVX-512 and 0.33 ms with AVX2.
     /// This stream is not the one [`Rng::normal`] produces.
     pub fn fill_normal(&mut self, out: &mut [f32], std: f32) {
         if out.len() < LANE_FILL_MIN {

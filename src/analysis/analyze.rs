@@ -5,7 +5,7 @@
 //! - PCA of the hidden rates pooled over every task, and each task's participation ratio;
 //! - principal angles between the tasks' own top-k PCA subspaces;
 //! - Yang et al. (2019)'s normalised task variance per unit, units clustered (k-means, silhouette);
-//! - fixed and slow points under each task's context and stimulus-epoch input;
+//! - fixed and slow points under each task's context and the input of a chosen epoch (stimulus by default);
 //! - the spectrum of the effective recurrent connectivity under each task's context.
 
 use nalgebra::{DMatrix, DVector};
@@ -297,6 +297,11 @@ pub struct TaskVariance {
     pub silhouette: f64,
 }
 
+/// The task a row of normalised variances (or a cluster centre) peaks at; the first on ties.
+fn preferred_task(row: &[f64]) -> usize {
+    row.iter().enumerate().fold((0, f64::MIN), |a, (t, &v)| if v > a.1 { (t, v) } else { a }).0
+}
+
 /// The largest number of clusters tried (Yang et al. found ~10–15 in 20-task networks).
 const MAX_CLUSTERS: usize = 20;
 
@@ -331,7 +336,7 @@ impl TaskVariance {
         let clustering = cluster_by_silhouette(&rows, 2..=MAX_CLUSTERS, 0);
         // the task a row (or a cluster centre) prefers, and its spread: a unit active in one
         // task only sums to 1, one active in all to K
-        let preferred = |row: &[f64]| row.iter().enumerate().fold((0, f64::MIN), |a, (t, &v)| if v > a.1 { (t, v) } else { a }).0;
+        let preferred = preferred_task;
         let spread = |row: &[f64]| row.iter().sum::<f64>();
         let mut cluster_order: Vec<usize> = (0..clustering.k()).collect();
         cluster_order.sort_by(|&a, &b| {
@@ -370,8 +375,7 @@ impl TaskVariance {
         names.iter().for_each(|n| text.push_str(&format!(",{n}")));
         text.push('\n');
         for ((unit, row), cluster) in self.units.iter().zip(&self.normalised).zip(&self.clusters) {
-            let preferred = row.iter().position(|v| *v == 1.0).unwrap_or(0);
-            text.push_str(&format!("{unit},{cluster},{}", names[preferred]));
+            text.push_str(&format!("{unit},{cluster},{}", names[preferred_task(row)]));
             row.iter().for_each(|v| text.push_str(&format!(",{v:.6}")));
             text.push('\n');
         }

@@ -1,6 +1,6 @@
 //! Fixed points along a context interpolation (a bifurcation view, MODEL.md §4A and §4C): under
 //! c(α) = (1−α) e_i + α e_j, the mixture ambiguity of §4A with one fixed other task j at level
-//! λ = α, how the fixed points of task i's stimulus-epoch dynamics move, appear, merge and
+//! λ = α, how the fixed points of task i's dynamics (under one epoch's input) move, appear, merge and
 //! change stability as α goes from 0 (task i's context) to 1 (task j's).
 //!
 //! Continuation: at each α of the grid the search starts from the previous α's points first
@@ -163,7 +163,7 @@ pub fn place(slice: &Slice, map: &StepMap, pca: &Pca) -> Vec<BifurcationPoint> {
         .collect()
 }
 
-/// The fixed points of trained task `from`'s stimulus-epoch dynamics along c(α) = (1−α) e_from +
+/// The fixed points of trained task `from`'s `epoch` dynamics along c(α) = (1−α) e_from +
 /// α e_to, for each α of `alphas`, continued from α to α; fresh starts from [`fresh_starts`].
 /// `progress(done, total)` is called after each α.
 #[allow(clippy::too_many_arguments)]

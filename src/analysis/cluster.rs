@@ -30,8 +30,12 @@ const MAX_ITERATIONS: usize = 200;
 /// in range (2 ≤ k < number of points), gives one cluster.
 pub fn cluster_by_silhouette(points: &[Vec<f64>], ks: std::ops::RangeInclusive<usize>, seed: u64) -> Clustering {
     let n = points.len();
+    // more clusters than distinct points would leave some empty (k-means would only churn)
+    let mut distinct: Vec<Vec<u64>> = points.iter().map(|p| p.iter().map(|x| x.to_bits()).collect()).collect();
+    distinct.sort();
+    distinct.dedup();
     let mut best: Option<Clustering> = None;
-    for k in ks.filter(|&k| k >= 2 && k < n) {
+    for k in ks.filter(|&k| k >= 2 && k < n && k <= distinct.len()) {
         let mut clustering = kmeans(points, k, seed ^ k as u64);
         clustering.silhouette = silhouette(points, &clustering.labels, k);
         if best.as_ref().is_none_or(|b| clustering.silhouette > b.silhouette) {

@@ -310,6 +310,19 @@ impl SwitchOutcome {
     }
 }
 
+/// Parse "0, 20, 50" into time constants (ms), or say what is wrong.
+pub fn parse_taus(text: &str) -> Result<Vec<f32>, String> {
+    let taus = text
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| match t.trim().parse::<f32>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+            _ => Err(format!("'{}' is not a time constant in ms (a number ≥ 0)", t.trim())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if taus.is_empty() { Err("give at least one τ, e.g. 0, 50, 200".into()) } else { Ok(taus) }
+}
+
 /// One pathway's sweep over τ (the other pathways instant).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PathwaySweep {
@@ -337,6 +350,8 @@ pub struct SwitchResult {
     pub pathways: Vec<PathwaySweep>,
     /// A chosen combination of time constants (the app's sliders) and its outcome.
     pub combination: Option<(ContextTaus, Option<SwitchOutcome>)>,
+    /// Cancelled or failed before it completed (what it computed stays).
+    pub stopped: bool,
 }
 
 impl SwitchResult {
@@ -354,6 +369,11 @@ impl SwitchResult {
     pub fn is_complete(&self) -> bool {
         let (done, total) = self.progress();
         done == total
+    }
+
+    /// Still being computed: neither complete nor stopped.
+    pub fn in_progress(&self) -> bool {
+        !self.stopped && !self.is_complete()
     }
 
     /// (τ, perf) of one pathway's computed points.
@@ -526,6 +546,7 @@ impl SwitchJob {
             perf_unswitched,
             pathways,
             combination: combination.map(|c| (c, None)),
+            stopped: false,
         };
         Ok(SwitchJob { config, params, trials, reference, norm, next: 0, result })
     }

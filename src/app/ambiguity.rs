@@ -546,10 +546,6 @@ impl ComparedRun {
         (done, total)
     }
 
-    pub fn pathways(&self) -> String {
-        self.run.pathways()
-    }
-
     /// (level, mean, min) over tasks of every level measured.
     pub fn summary(&self) -> Vec<(f32, f32, f32)> {
         summarise(&self.rows)

@@ -8,6 +8,8 @@
 //! one unit at a time between training steps; every α of the grid is computed in the background,
 //! so the slider only picks.
 
+use std::sync::Arc;
+
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, GridMark, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage, PlotPoint, PlotPoints, Points, VLine};
 
@@ -35,8 +37,8 @@ pub struct DynamicsPanel {
     follow_cue: bool,
     /// What the fourth plot shows.
     cells: CellView,
-    /// The heat map's texture, the result it was built from (by address) and what it shows.
-    heat: Option<(usize, CellView, egui::TextureHandle)>,
+    /// The heat map's texture, the result it was built from and what it shows.
+    heat: Option<(Arc<DynamicsResult>, CellView, egui::TextureHandle)>,
     rects: [egui::Rect; 4],
 }
 
@@ -263,14 +265,14 @@ impl DynamicsPanel {
             Plot::new("dyn-spectrum").height(height - 30.0).data_aspect(1.0).x_axis_label("Re λ").y_axis_label("Im λ").allow_scroll(false).legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
                 let circle: Vec<[f64; 2]> = (0..=100).map(|i| std::f64::consts::TAU * i as f64 / 100.0).map(|t| [t.cos(), t.sin()]).collect();
                 plot_ui.line(Line::new("unit circle", PlotPoints::from(circle)).color(egui::Color32::GRAY).width(1.0));
-                plot_ui.points(Points::new(r.tasks[r.other].label(), PlotPoints::from(r.spectra[r.other].clone())).radius(2.0).color(egui::Color32::from_gray(160)));
-                plot_ui.points(Points::new(r.tasks[task].label(), PlotPoints::from(r.spectra[task].clone())).radius(2.5).color(task_color(task)));
+                plot_ui.points(Points::new(r.tasks[r.other].label(), PlotPoints::from(r.spectra.get(r.other).cloned().unwrap_or_default())).radius(2.0).color(egui::Color32::from_gray(160)));
+                plot_ui.points(Points::new(r.tasks[task].label(), PlotPoints::from(r.spectra.get(task).cloned().unwrap_or_default())).radius(2.5).color(task_color(task)));
             })
         });
         self.rects[2] = shown.response.rect;
     }
 
-    fn variance_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, r: &DynamicsResult, height: f32) {
+    fn variance_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, r: &Arc<DynamicsResult>, height: f32) {
         let Some(variance) = &r.variance else { return };
         let rect = self.rects[3];
         ui.horizontal(|ui| {
@@ -300,7 +302,6 @@ impl DynamicsPanel {
         });
         let k = r.tasks.len();
         let names: Vec<String> = r.tasks.iter().map(|t| t.label().to_string()).collect();
-        let key = r as *const DynamicsResult as usize;
         let subspaces = r.subspaces.clone().unwrap_or_default();
         if self.cells == CellView::Participation {
             let labels: Vec<&'static str> = r.tasks.iter().map(|t| t.label()).collect();
@@ -316,7 +317,8 @@ impl DynamicsPanel {
         }
         // heat maps: units × tasks, or tasks × tasks
         let rows = if self.cells == CellView::Angles { k } else { variance.units.len() };
-        if self.heat.as_ref().is_none_or(|(at, view, _)| *at != key || *view != self.cells) {
+        // held, so a later result cannot be mistaken for this one (the worker publishes a new Arc)
+        if self.heat.as_ref().is_none_or(|(built_from, view, _)| !Arc::ptr_eq(built_from, r) || *view != self.cells) {
             let value = |row: usize, col: usize| match self.cells {
                 CellView::Angles => subspaces.angles.get(row).map_or(0.0, |_| subspaces.mean_angle(row, col) / 90.0),
                 _ => variance.normalised.get(row).and_then(|v| v.get(col)).copied().unwrap_or(0.0),
@@ -325,7 +327,7 @@ impl DynamicsPanel {
             let pixels = (0..rows.max(1)).flat_map(|row| (0..k).map(move |col| (row, col))).map(|(row, col)| colormap(value(row, col) as f32)).collect();
             let image = egui::ColorImage::new([k, rows.max(1)], pixels);
             let handle = ui.ctx().load_texture("dyn-cells", image, egui::TextureOptions::NEAREST);
-            self.heat = Some((key, self.cells, handle));
+            self.heat = Some((Arc::clone(r), self.cells, handle));
         }
         let Some((_, _, texture)) = &self.heat else { return };
         let (rows_f, cols) = (rows.max(1) as f64, k as f64);

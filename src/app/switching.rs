@@ -7,7 +7,7 @@ use egui_plot::{Corner, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::export::{PlotData, PlotExport, Series, export_menu_ui};
 use super::{Panel, PanelContext, heading_ui};
-use crate::analysis::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchRequest, SwitchResult, SwitchSpec};
+use crate::analysis::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchRequest, SwitchResult, SwitchSpec, parse_taus};
 use crate::config::Config;
 use crate::model::{ContextTaus, Pathway};
 use crate::tasks::Task;
@@ -49,19 +49,6 @@ impl Default for SwitchingPanel {
             transient_rect: egui::Rect::NOTHING,
         }
     }
-}
-
-/// Parse "0, 20, 50" into time constants (ms), or say what is wrong.
-pub fn parse_taus(text: &str) -> Result<Vec<f32>, String> {
-    let taus = text
-        .split(',')
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| match t.trim().parse::<f32>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-            _ => Err(format!("'{}' is not a time constant in ms (a number ≥ 0)", t.trim())),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if taus.is_empty() { Err("give at least one τ, e.g. 0, 50, 200".into()) } else { Ok(taus) }
 }
 
 /// What τ means, for the sliders' tooltips.
@@ -178,7 +165,7 @@ impl SwitchingPanel {
                 self.combination.set(pathway, tau);
             }
         });
-        let running = cx.run.snapshot.as_ref().and_then(|s| s.switching.as_ref()).is_some_and(|r| !r.is_complete());
+        let running = cx.run.snapshot.as_ref().and_then(|s| s.switching.as_ref()).is_some_and(|r| r.in_progress());
         ui.horizontal(|ui| {
             let ready = parsed.is_ok() && !config.model.pathways.is_empty();
             let button = ui
@@ -227,6 +214,8 @@ fn status_ui(ui: &mut egui::Ui, result: Option<&SwitchResult>) {
         let (done, total) = r.progress();
         let text = if done == total {
             format!("{} to {}, network at step {}", r.from.label(), r.to.label(), r.step)
+        } else if r.stopped {
+            format!("stopped at {done} / {total}")
         } else {
             format!("{done} / {total}")
         };
@@ -430,6 +419,7 @@ mod tests {
             perf_unswitched: 1.0,
             pathways: vec![PathwaySweep { pathway: Pathway::Gain, outcomes: vec![outcome(1.0), None] }],
             combination: Some((ContextTaus::only(Pathway::Gain, 30.0), outcome(0.5))),
+            stopped: false,
         };
         let perf = perf_export(Some(&result));
         assert!(perf.title.contains("from fdgo to fdanti"), "{}", perf.title);

@@ -55,7 +55,7 @@ pub struct AnalyzeArgs {
     /// middle step).
     #[arg(long, default_value = "stimulus", value_parser = parse_epoch)]
     pub epoch: TaskEpoch,
-    /// The bifurcation view: fixed points of task FROM's stimulus-epoch dynamics as the context
+    /// The bifurcation view: fixed points of task FROM's dynamics (under its --epoch input) as the context
     /// moves from FROM to TO, c(α) = (1−α)·e_FROM + α·e_TO (two trained task names, e.g.
     /// `dm1:dm2`); writes bifurcation.csv and bifurcation.png/svg.
     #[arg(long, value_name = "FROM:TO")]
@@ -71,14 +71,7 @@ pub struct AnalyzeArgs {
 /// The switch test `--switch`, `--taus`, `--switch-trials` and `--switch-after-ms` ask for, or
 /// `None` (with the reason) when the run has nothing to switch.
 fn switch_request(args: &AnalyzeArgs, config: &Config) -> Result<Result<(SwitchSpec, Vec<f32>), &'static str>, UsageError> {
-    let taus = args
-        .taus
-        .split(',')
-        .map(|t| match t.trim().parse::<f32>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-            _ => Err(UsageError(format!("--taus: '{}' is not a time constant in ms (a number ≥ 0)", t.trim()))),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let taus = switching::parse_taus(&args.taus).map_err(|e| UsageError(format!("--taus: {e}")))?;
     if args.switch_trials == 0 {
         return Err(UsageError("--switch-trials must be at least 1".into()));
     }

@@ -165,7 +165,6 @@ impl DynamicsJob {
                 return Ok(());
             }
         }
-        self.result.variance = Some(TaskVariance::new(&traj.tasks));
         let tasks = self.result.tasks.len();
         self.result.spectra = (0..tasks)
             .map(|t| {
@@ -174,6 +173,8 @@ impl DynamicsJob {
                 StepMap::new(&self.config, &self.params, &c, &self.result.lesioned).connectivity_spectrum().iter().map(|e| [e.re, e.im]).collect()
             })
             .collect();
+        // last: the panel draws once this is set, so everything else must be there by then
+        self.result.variance = Some(TaskVariance::new(&traj.tasks));
         self.traj = Some(traj);
         self.pca = Some(pca);
         Ok(())

@@ -600,6 +600,7 @@ impl WorkerState {
             Command::Switching(request) => self.start_switching(*request),
             Command::CancelSwitching => {
                 if self.switching.take().is_some() {
+                    self.stop_switching();
                     self.outbox.emit(Event::Warning("switch test cancelled; the points computed so far stay on the plots".into()));
                 }
             }
@@ -1002,7 +1003,18 @@ impl WorkerState {
                 }
                 self.publish();
             }
-            Err(payload) => self.outbox.emit(Event::Warning(format!("switch test failed: {}", panic_message(&*payload)))),
+            Err(payload) => {
+                self.stop_switching();
+                self.outbox.emit(Event::Warning(format!("switch test failed: {}", panic_message(&*payload))));
+            }
+        }
+    }
+
+    /// Mark the published switch test as stopped (cancelled or failed), so the UI stops waiting.
+    fn stop_switching(&mut self) {
+        if let Some(result) = self.latest.switching.as_mut() {
+            Arc::make_mut(result).stopped = true;
+            self.publish();
         }
     }
 
@@ -1239,6 +1251,14 @@ mod tests {
         worker.send(Command::Switching(Box::new(bad)));
         let warning = wait_for(&worker, &mut seen, |e| matches!(e, Event::Warning(_)));
         assert!(matches!(&warning, Event::Warning(text) if text.contains("dmsgo")), "{warning:?}");
+        // a long test cancelled after it started: marked stopped, so the UI stops waiting for it
+        let long = SwitchRequest { spec: spec.clone(), taus_ms: (0..200).map(|i| i as f32).collect(), combination: None };
+        worker.send(Command::Switching(Box::new(long)));
+        wait_snapshot(&worker, &mut seen, |s| s.switching.as_ref().is_some_and(|r| r.taus_ms.len() == 200 && r.progress().0 > 0));
+        worker.send(Command::CancelSwitching);
+        let stopped = wait_snapshot(&worker, &mut seen, |s| s.switching.as_ref().is_some_and(|r| r.stopped));
+        let result = stopped.switching.expect("switching");
+        assert!(!result.in_progress() && !result.is_complete(), "{:?}", result.progress());
     }
 
     #[test]
