@@ -19,9 +19,7 @@
 //! size; block partial sums are reduced in block order, so the results are bit-identical for
 //! every thread count.
 
-use gemm::{Parallelism, gemm};
-
-use super::scan::{ScanDims, block_trials, run_blocks, thread_count};
+use super::scan::{ScanDims, block_trials, matmul, run_blocks, thread_count};
 
 /// The readout's weights and the loss's data.
 #[derive(Clone, Copy, Debug)]
@@ -115,6 +113,7 @@ pub fn loss_forward(
                     n,
                     lin.as_mut_ptr(),
                     n_out,
+                    false,
                     r.as_ptr(),
                     n,
                     1,
@@ -189,6 +188,7 @@ pub fn loss_backward(
                         n_out,
                         gr.as_mut_ptr(),
                         n,
+                        false,
                         dl.as_ptr(),
                         n_out,
                         1,
@@ -204,6 +204,7 @@ pub fn loss_backward(
                         m,
                         part.as_mut_ptr(),
                         width,
+                        false,
                         dl.as_ptr(),
                         1,
                         n_out,
@@ -245,55 +246,6 @@ pub fn loss_backward(
 #[inline(always)]
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
-}
-
-/// Single-threaded `dst = scale · lhs · rhs` on strided row-major views (`dst` has unit column
-/// stride and row stride `dst_rs`).
-///
-/// # Safety
-/// Pointers must be valid for the given shapes and strides, and `dst` must not alias the operands.
-#[allow(clippy::too_many_arguments)]
-unsafe fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_rs: usize,
-    lhs: *const f32,
-    lhs_rs: usize,
-    lhs_cs: usize,
-    rhs: *const f32,
-    rhs_rs: usize,
-    rhs_cs: usize,
-    scale: f32,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    // gemm takes (column, row) strides; with read_dst = false, dst = scale · lhs · rhs.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            dst_rs as isize,
-            false,
-            lhs,
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs,
-            rhs_cs as isize,
-            rhs_rs as isize,
-            0.0,
-            scale,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
 }
 
 #[cfg(test)]

@@ -263,14 +263,15 @@ pub(crate) fn run_blocks<I: Send>(items: Vec<I>, threads: usize, f: impl Fn(I) +
     });
 }
 
-/// Single-threaded `dst = [dst +] lhs · rhs` on strided row-major views.
+/// Single-threaded `dst = [dst +] scale · lhs · rhs` on strided row-major views (`dst` has unit
+/// column stride and row stride `dst_rs`). Shared by the scan and the readout kernels.
 ///
 /// # Safety
 /// Pointers must be valid for the given shapes and strides, and `dst` must
 /// not alias `lhs`/`rhs`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-unsafe fn matmul(
+pub(super) unsafe fn matmul(
     m: usize,
     n: usize,
     k: usize,
@@ -283,9 +284,13 @@ unsafe fn matmul(
     rhs: *const f32,
     rhs_rs: usize,
     rhs_cs: usize,
+    scale: f32,
 ) {
-    // Strides are element counts; gemm wants isize and (col, row) order.
-    // The destination is always row-major with unit column stride.
+    if m == 0 || n == 0 {
+        return;
+    }
+    // Strides are element counts; gemm wants isize and (col, row) order. With
+    // `accumulate`, dst = 1 · dst + scale · lhs · rhs; otherwise dst is not read.
     unsafe {
         gemm(
             m,
@@ -302,7 +307,7 @@ unsafe fn matmul(
             rhs_cs as isize,
             rhs_rs as isize,
             1.0,
-            1.0,
+            scale,
             false,
             false,
             false,
@@ -546,6 +551,7 @@ fn forward_block_impl<A: Act>(
                     wt.as_ptr(),
                     n,
                     1,
+                    1.0,
                 )
             },
             BlockW::PerTrial(w) => {
@@ -566,6 +572,7 @@ fn forward_block_impl<A: Act>(
                             r_t.add(bi * tn),
                             1,
                             1,
+                            1.0,
                         )
                     };
                 }
@@ -806,6 +813,7 @@ fn backward_block_impl<A: Act>(
                     w.as_ptr(),
                     n,
                     1,
+                    1.0,
                 )
             },
             BlockW::PerTrial(w) => {
@@ -826,6 +834,7 @@ fn backward_block_impl<A: Act>(
                             dz_t.add(bi * tn),
                             1,
                             1,
+                            1.0,
                         )
                     };
                 }
@@ -856,6 +865,7 @@ fn backward_block_impl<A: Act>(
                 rates[base..base + tn - n].as_ptr(),
                 n,
                 1,
+                1.0,
             )
         };
     };
