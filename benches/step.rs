@@ -145,12 +145,24 @@ fn matmul(a: &[f32], w: &[f32], out: &mut [f32]) {
     // SAFETY: the pointers and strides describe the three row-major buffers exactly.
     unsafe {
         gemm::gemm(
-            BATCH, UNITS, UNITS,
-            out.as_mut_ptr(), 1, UNITS as isize,
+            BATCH,
+            UNITS,
+            UNITS,
+            out.as_mut_ptr(),
+            1,
+            UNITS as isize,
             false,
-            a.as_ptr(), 1, UNITS as isize,
-            w.as_ptr(), 1, UNITS as isize,
-            0.0f32, 1.0f32, false, false, false,
+            a.as_ptr(),
+            1,
+            UNITS as isize,
+            w.as_ptr(),
+            1,
+            UNITS as isize,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
             gemm::Parallelism::None,
         );
     }
@@ -194,9 +206,7 @@ fn bench_generate(c: &mut Criterion) {
     let mut noise = vec![0.0f32; BATCH * 84 * config.tasks.n_inputs()];
     group.bench_function("noise/one-thread", |b| b.iter(|| rng.fill_normal(&mut noise, 0.1)));
     let chunk = noise.len() / 4;
-    group.bench_function("noise/all-cores", |b| {
-        b.iter(|| rng.fill_normal_chunked(&mut noise, 0.1, chunk, 0))
-    });
+    group.bench_function("noise/all-cores", |b| b.iter(|| rng.fill_normal_chunked(&mut noise, 0.1, chunk, 0)));
     group.finish();
 }
 

@@ -3,10 +3,10 @@
 use std::time::Instant;
 
 use modulab::config::Config;
-use modulab::model::scan::{self, ScanDims, ScanSpec};
 use modulab::model::Rnn;
+use modulab::model::scan::{self, ScanDims, ScanSpec};
 use modulab::rng::Rng;
-use modulab::train::{batch_input, one_hot_rows, rec_noise, rnn_spec, device};
+use modulab::train::{batch_input, device, one_hot_rows, rec_noise, rnn_spec};
 
 fn main() {
     modulab::tune_allocator();
@@ -104,18 +104,32 @@ pub fn ops(dev: &burn::tensor::Device) {
     let time = |name: &str, f: &mut dyn FnMut()| {
         f();
         let s = Instant::now();
-        for _ in 0..10 { f(); }
+        for _ in 0..10 {
+            f();
+        }
         println!("{name:<30} {:8.2} ms", s.elapsed().as_secs_f64() * 100.0);
     };
     let t: Tensor<3> = Tensor::from_data(TensorData::new(v.clone(), [64, 100, 256]), dev);
-    time("from_data [64,100,256]", &mut || { let _t: Tensor<3> = Tensor::from_data(TensorData::new(v.clone(), [64, 100, 256]), dev); });
-    time("into_data", &mut || { let _ = t.clone().into_data().try_into_vec::<f32>().unwrap(); });
+    time("from_data [64,100,256]", &mut || {
+        let _t: Tensor<3> = Tensor::from_data(TensorData::new(v.clone(), [64, 100, 256]), dev);
+    });
+    time("into_data", &mut || {
+        let _ = t.clone().into_data().try_into_vec::<f32>().unwrap();
+    });
     let u: Tensor<2> = Tensor::ones([6400, 65], dev);
     let w: Tensor<2> = Tensor::ones([256, 65], dev);
-    time("matmul 6400x65x256", &mut || { let _ = u.clone().matmul(w.clone().transpose()).into_data(); });
+    time("matmul 6400x65x256", &mut || {
+        let _ = u.clone().matmul(w.clone().transpose()).into_data();
+    });
     let s: Tensor<3> = Tensor::ones([64, 1, 256], dev);
-    time("broadcast add", &mut || { let _ = (t.clone() + s.clone()).into_data(); });
+    time("broadcast add", &mut || {
+        let _ = (t.clone() + s.clone()).into_data();
+    });
     let wo: Tensor<2> = Tensor::ones([33, 256], dev);
-    time("matmul 6400x256x33", &mut || { let _ = t.clone().reshape([6400, 256]).matmul(wo.clone().transpose()).into_data(); });
-    time("sum_dim T", &mut || { let _ = t.clone().sum_dim(1).into_data(); });
+    time("matmul 6400x256x33", &mut || {
+        let _ = t.clone().reshape([6400, 256]).matmul(wo.clone().transpose()).into_data();
+    });
+    time("sum_dim T", &mut || {
+        let _ = t.clone().sum_dim(1).into_data();
+    });
 }

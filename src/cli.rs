@@ -14,8 +14,8 @@ use crate::model::Pathway;
 use crate::rng::Rng;
 use crate::tasks::{self, Task};
 use crate::train::checkpoint::{self, write_atomic};
-use crate::train::metrics::{self, METRICS_FILE, MetricsRow};
 use crate::train::eval::{EvalOptions, Evaluation, evaluate_params};
+use crate::train::metrics::{self, METRICS_FILE, MetricsRow};
 use crate::train::{self, ProgressSink, RunEnd, StepReport, Trainer};
 
 mod analyze;
@@ -249,7 +249,13 @@ fn gui_cmd(args: GuiArgs) -> Result<()> {
     })
 }
 
-fn resolve_config(source: &ConfigSource, sets: &[String], seed: Option<u64>, steps: Option<u64>, backend: Option<BackendArg>) -> Result<Config, UsageError> {
+fn resolve_config(
+    source: &ConfigSource,
+    sets: &[String],
+    seed: Option<u64>,
+    steps: Option<u64>,
+    backend: Option<BackendArg>,
+) -> Result<Config, UsageError> {
     let mut overrides = sets.to_vec();
     if let Some(seed) = seed {
         overrides.push(format!("train.seed={seed}"));
@@ -304,13 +310,8 @@ impl MetricsLog {
     }
 
     fn append(&mut self, trainer: &Trainer, loss: f64, eval: &Evaluation) -> std::io::Result<()> {
-        let row = MetricsRow {
-            step: trainer.step,
-            trials: trainer.trials,
-            loss,
-            elapsed_secs: trainer.elapsed_secs(),
-            perf: eval.perf.clone(),
-        };
+        let row =
+            MetricsRow { step: trainer.step, trials: trainer.trials, loss, elapsed_secs: trainer.elapsed_secs(), perf: eval.perf.clone() };
         self.text.push_str(&row.to_csv_line());
         self.text.push('\n');
         self.flush()
@@ -346,12 +347,7 @@ impl ProgressSink for CliSink {
         self.loss_count += 1;
         self.bar.set_position(report.step);
         if report.step % 10 == 0 {
-            self.bar.set_message(format!(
-                "loss {:.4} | {} | {:.1} steps/s",
-                report.loss,
-                self.last_perf,
-                self.steps_per_sec(trainer.step)
-            ));
+            self.bar.set_message(format!("loss {:.4} | {} | {:.1} steps/s", report.loss, self.last_perf, self.steps_per_sec(trainer.step)));
         }
     }
 
@@ -397,7 +393,15 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         let step = ckpt.step;
         let mut trainer = ckpt.into_trainer();
         // the step budget and runtime (backend, threads) may change on resume
-        trainer = Trainer::from_parts(config.clone(), trainer.params, trainer.adam, trainer.rng, trainer.step, trainer.trials, trainer.elapsed_before_secs);
+        trainer = Trainer::from_parts(
+            config.clone(),
+            trainer.params,
+            trainer.adam,
+            trainer.rng,
+            trainer.step,
+            trainer.trials,
+            trainer.elapsed_before_secs,
+        );
         (trainer, MetricsLog::resume(out, &config.train.tasks, step)?)
     } else {
         (Trainer::new(config.clone()), MetricsLog::create(out, &config.train.tasks))
@@ -436,12 +440,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         RunEnd::Converged => "converged (every task reached train.stop_at_perf)",
         RunEnd::Cancelled => "cancelled",
     };
-    println!(
-        "{label} at step {} in {:.1}s; {} written",
-        trainer.step,
-        trainer.elapsed_secs(),
-        out.display()
-    );
+    println!("{label} at step {} in {:.1}s; {} written", trainer.step, trainer.elapsed_secs(), out.display());
     Ok(())
 }
 
@@ -477,11 +476,7 @@ fn eval_cmd(args: EvalArgs) -> Result<()> {
         Some(s) => s.parse::<Ambiguity>().map_err(UsageError)?,
         None => Ambiguity::none(),
     };
-    let lesioned = args
-        .lesions
-        .iter()
-        .map(|l| Pathway::from_name(l).map_err(UsageError))
-        .collect::<Result<Vec<_>, _>>()?;
+    let lesioned = args.lesions.iter().map(|l| Pathway::from_name(l).map_err(UsageError)).collect::<Result<Vec<_>, _>>()?;
     if args.trials == Some(0) {
         return Err(UsageError("--trials must be at least 1".into()).into());
     }
@@ -493,8 +488,14 @@ fn eval_cmd(args: EvalArgs) -> Result<()> {
         let doc = serde_json::json!({ "perf": perf, "perf_min": eval.perf_min(), "perf_mean": eval.perf_mean() });
         println!("{doc}");
     } else {
-        println!("run {} at step {} ({}), ambiguity {}, lesioned [{}]", args.run.display(), ckpt.step,
-            Pathway::set_label(&config.model.pathways), ambiguity, Pathway::set_label(&options.lesioned));
+        println!(
+            "run {} at step {} ({}), ambiguity {}, lesioned [{}]",
+            args.run.display(),
+            ckpt.step,
+            Pathway::set_label(&config.model.pathways),
+            ambiguity,
+            Pathway::set_label(&options.lesioned)
+        );
         for (task, p) in &eval.perf {
             println!("  {:<16} {:.3}", task.name(), p);
         }
@@ -522,8 +523,8 @@ fn tasks_cmd(command: TasksCommand) -> Result<()> {
             }
             let config = Config { tasks: tasks::TaskSettings { encoding, ..Default::default() }, ..Default::default() };
             let alpha = config.model.alpha(config.tasks.dt_ms);
-            let trials = tasks::generate(task, &config.tasks, batch, alpha, &mut Rng::seed_from(seed))
-                .map_err(|e| UsageError(e.to_string()))?;
+            let trials =
+                tasks::generate(task, &config.tasks, batch, alpha, &mut Rng::seed_from(seed)).map_err(|e| UsageError(e.to_string()))?;
             let battery = Task::all_for(encoding);
             let k = battery.len();
             let index = battery.iter().position(|t| *t == task).expect("supported task is in the battery");

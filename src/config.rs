@@ -145,10 +145,7 @@ pub const PRESETS: &[(&str, &str)] = &[
 
 /// The one-line summary of a preset: its first comment line.
 pub fn preset_summary(text: &str) -> &str {
-    text.lines()
-        .find_map(|l| l.strip_prefix('#'))
-        .map(str::trim)
-        .unwrap_or("")
+    text.lines().find_map(|l| l.strip_prefix('#')).map(str::trim).unwrap_or("")
 }
 
 fn preset_names() -> String {
@@ -167,20 +164,14 @@ pub fn preset_text(name: &str) -> Result<&'static str, ConfigError> {
 impl Config {
     /// Parse a TOML document (missing fields take their defaults), apply `--set` overrides,
     /// and validate.
-    pub fn from_toml_with_overrides(
-        text: &str,
-        origin: &str,
-        overrides: &[String],
-    ) -> Result<Config, ConfigError> {
+    pub fn from_toml_with_overrides(text: &str, origin: &str, overrides: &[String]) -> Result<Config, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid { origin: origin_label(origin), message };
         let mut doc: toml::Table = toml::from_str(text).map_err(|e| invalid(one_line(&e.to_string())))?;
         for assignment in overrides {
             apply_override(&mut doc, assignment)?;
         }
         check_keys(&doc)?;
-        let config: Config = toml::Value::Table(doc)
-            .try_into()
-            .map_err(|e: toml::de::Error| invalid(one_line(&e.to_string())))?;
+        let config: Config = toml::Value::Table(doc).try_into().map_err(|e: toml::de::Error| invalid(one_line(&e.to_string())))?;
         config.validate().map_err(invalid)?;
         Ok(config)
     }
@@ -197,8 +188,7 @@ impl Config {
     }
 
     pub fn from_file(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
         Self::from_toml_with_overrides(&text, &path.display().to_string(), overrides)
     }
 
@@ -253,9 +243,7 @@ fn one_line(message: &str) -> String {
 /// Set `a.b.c = value` in the document. The value is parsed as TOML; a bare word that is not
 /// valid TOML (e.g. `ndarray`) is taken as a string, so quoting is optional on the command line.
 fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
-    let (key, raw) = assignment
-        .split_once('=')
-        .ok_or_else(|| ConfigError::BadAssignment(assignment.to_string()))?;
+    let (key, raw) = assignment.split_once('=').ok_or_else(|| ConfigError::BadAssignment(assignment.to_string()))?;
     let key = key.trim();
     let raw = raw.trim();
     if key.is_empty() {
@@ -268,13 +256,10 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<(), ConfigE
     let parts: Vec<&str> = key.split('.').collect();
     let mut table = doc;
     for part in &parts[..parts.len() - 1] {
-        let entry = table
-            .entry(part.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        table = entry.as_table_mut().ok_or_else(|| ConfigError::UnknownKey {
-            key: key.to_string(),
-            valid: format!("'{part}' is a value, not a section"),
-        })?;
+        let entry = table.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::UnknownKey { key: key.to_string(), valid: format!("'{part}' is a value, not a section") })?;
     }
     table.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())
@@ -324,11 +309,7 @@ mod tests {
     fn overrides_apply_and_round_trip() {
         let c = Config::from_preset(
             "quick",
-            &[
-                "model.n_units=48".into(),
-                "runtime.backend=ndarray".into(),
-                r#"model.pathways=["gain","synaptic"]"#.into(),
-            ],
+            &["model.n_units=48".into(), "runtime.backend=ndarray".into(), r#"model.pathways=["gain","synaptic"]"#.into()],
         )
         .unwrap();
         assert_eq!(c.model.n_units, 48);

@@ -4,13 +4,13 @@
 
 pub mod analysis;
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod model;
 pub mod plot;
 pub mod rng;
 pub mod tasks;
 pub mod train;
-pub mod cli;
 
 /// Keep freed large buffers in the process instead of returning them to the OS.
 ///

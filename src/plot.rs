@@ -183,7 +183,10 @@ impl HeatMaps {
                         Some(v) => viridis(((v - lo) / (hi - lo)).clamp(0.0, 1.0)),
                         None => "#dddddd".into(),
                     };
-                    let _ = write!(svg, r##"<rect x="{x:.1}" y="{y:.1}" width="{cell:.1}" height="{cell:.1}" fill="{fill}" stroke="#ffffff" stroke-width="0.5"/>"##);
+                    let _ = write!(
+                        svg,
+                        r##"<rect x="{x:.1}" y="{y:.1}" width="{cell:.1}" height="{cell:.1}" fill="{fill}" stroke="#ffffff" stroke-width="0.5"/>"##
+                    );
                 }
                 if p == 0 {
                     text(&mut svg, x0 - 6.0, y + cell / 2.0 + 4.0, 11.0, "end", self.row_labels.get(r).map_or("", |s| s));
@@ -201,7 +204,8 @@ impl HeatMaps {
         for i in 0..steps {
             let t = i as f64 / (steps - 1) as f64;
             let y = top + panel_h * (1.0 - (i + 1) as f64 / steps as f64);
-            let _ = write!(svg, r#"<rect x="{bx}" y="{y:.1}" width="14" height="{:.1}" fill="{}"/>"#, panel_h / steps as f64 + 0.5, viridis(t));
+            let _ =
+                write!(svg, r#"<rect x="{bx}" y="{y:.1}" width="14" height="{:.1}" fill="{}"/>"#, panel_h / steps as f64 + 0.5, viridis(t));
         }
         text(&mut svg, bx + 18.0, top + 8.0, 11.0, "start", &tick_label(hi));
         text(&mut svg, bx + 18.0, top + panel_h, 11.0, "start", &tick_label(lo));

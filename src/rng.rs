@@ -23,9 +23,7 @@ impl Rng {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^ (z >> 31)
         };
-        Self {
-            state: [next(), next(), next(), next()],
-        }
+        Self { state: [next(), next(), next(), next()] }
     }
 
     /// An independent generator derived from this one's next output and a stream label, so that
@@ -130,20 +128,14 @@ impl Rng {
     /// only on this generator's state, `out.len()` and `chunk`, never on the thread count; this
     /// generator advances by one draw per chunk.
     pub fn fill_normal_chunked(&mut self, out: &mut [f32], std: f32, chunk: usize, threads: usize) {
-        let mut jobs: Vec<(Rng, &mut [f32])> = out
-            .chunks_mut(chunk.max(1))
-            .enumerate()
-            .map(|(i, part)| (self.fork(i as u64), part))
-            .collect();
+        let mut jobs: Vec<(Rng, &mut [f32])> =
+            out.chunks_mut(chunk.max(1)).enumerate().map(|(i, part)| (self.fork(i as u64), part)).collect();
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }
         .clamp(1, jobs.len().max(1));
-        let fill = |jobs: &mut [(Rng, &mut [f32])]| {
-            jobs.iter_mut()
-                .for_each(|(rng, part)| rng.fill_normal(part, std))
-        };
+        let fill = |jobs: &mut [(Rng, &mut [f32])]| jobs.iter_mut().for_each(|(rng, part)| rng.fill_normal(part, std));
         if threads == 1 {
             return fill(&mut jobs);
         }
@@ -275,16 +267,9 @@ fn ln_unit(u: f32) -> f32 {
     let x = m - 1.0;
     let z = x * x;
     let mut p = 7.037_683_6e-2_f32;
-    for c in [
-        -1.151_461_1e-1,
-        1.167_699_9e-1,
-        -1.242_014_1e-1,
-        1.424_932_3e-1,
-        -1.666_805_8e-1,
-        2.000_071_5e-1,
-        -2.499_999_4e-1,
-        3.333_333_1e-1,
-    ] {
+    for c in
+        [-1.151_461_1e-1, 1.167_699_9e-1, -1.242_014_1e-1, 1.424_932_3e-1, -1.666_805_8e-1, 2.000_071_5e-1, -2.499_999_4e-1, 3.333_333_1e-1]
+    {
         p = p.mul_add(x, c);
     }
     let mut y = (x * z) * p;
@@ -355,16 +340,9 @@ mod tests {
                 + t * (0.374_091_96
                     + t * (0.096_784_18
                         + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                            + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
         let erfc = t * poly.exp();
-        if x >= 0.0 {
-            1.0 - 0.5 * erfc
-        } else {
-            0.5 * erfc
-        }
+        if x >= 0.0 { 1.0 - 0.5 * erfc } else { 0.5 * erfc }
     }
 
     #[test]
@@ -375,22 +353,16 @@ mod tests {
         r.fill_normal(&mut xs, 1.0);
         let mean = xs.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
         let var = xs.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n as f64;
-        let kurtosis =
-            xs.iter().map(|&x| (x as f64 - mean).powi(4)).sum::<f64>() / n as f64 / (var * var);
+        let kurtosis = xs.iter().map(|&x| (x as f64 - mean).powi(4)).sum::<f64>() / n as f64 / (var * var);
         assert!(mean.abs() < 2e-3, "mean {mean}");
         assert!((var - 1.0).abs() < 3e-3, "variance {var}");
         assert!((kurtosis - 3.0).abs() < 0.02, "kurtosis {kurtosis}");
         // CDF at many points, including the tail beyond r = 3.44 and the layer edges.
-        for &q in &[
-            -4.0, -3.5, -3.0, -2.0, -1.0, -0.5, -0.1, 0.0, 0.3, 0.7, 1.5, 2.5, 3.3, 3.6, 4.2,
-        ] {
+        for &q in &[-4.0, -3.5, -3.0, -2.0, -1.0, -0.5, -0.1, 0.0, 0.3, 0.7, 1.5, 2.5, 3.3, 3.6, 4.2] {
             let empirical = xs.iter().filter(|&&x| (x as f64) < q).count() as f64 / n as f64;
             let expected = normal_cdf(q);
             let sd = (expected * (1.0 - expected) / n as f64).sqrt();
-            assert!(
-                (empirical - expected).abs() < 5.0 * sd + 1e-6,
-                "P(x < {q}) = {empirical}, expected {expected}"
-            );
+            assert!((empirical - expected).abs() < 5.0 * sd + 1e-6, "P(x < {q}) = {empirical}, expected {expected}");
         }
         // A chi-square over 100 equiprobable-ish bins in [-3, 3] plus the two tails.
         let edges: Vec<f64> = (0..=100).map(|k| -3.0 + 0.06 * k as f64).collect();

@@ -20,12 +20,36 @@ fn analyze_writes_every_table_and_figure() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     check(&modulab(&[
-        "train", "--preset", "quick", "--steps", "3", "--quiet", "--out", run.to_str().unwrap(),
-        "--set", "model.n_units=16", "--set", "train.batch_size=8", "--set", "train.eval_trials=8",
-        "--set", r#"model.pathways=["bias","gain"]"#,
+        "train",
+        "--preset",
+        "quick",
+        "--steps",
+        "3",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+        "--set",
+        "model.n_units=16",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.eval_trials=8",
+        "--set",
+        r#"model.pathways=["bias","gain"]"#,
     ]));
     let out = dir.path().join("analysis");
-    let args = ["analyze", "--run", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--trials", "8", "--fixed-point-starts", "8", "--quiet"];
+    let args = [
+        "analyze",
+        "--run",
+        run.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--trials",
+        "8",
+        "--fixed-point-starts",
+        "8",
+        "--quiet",
+    ];
     check(&modulab(&args));
     let headers = [
         ("pca.csv", "pc,variance_ratio,cumulative"),
@@ -75,14 +99,43 @@ fn analyze_writes_the_task_switch_tables_and_figures() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     check(&modulab(&[
-        "train", "--preset", "quick", "--steps", "3", "--quiet", "--out", run.to_str().unwrap(),
-        "--set", "model.n_units=16", "--set", "train.batch_size=8", "--set", "train.eval_trials=8",
-        "--set", r#"model.pathways=["bias","synaptic"]"#, "--set", "model.context_tau_ms.gain=30",
+        "train",
+        "--preset",
+        "quick",
+        "--steps",
+        "3",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+        "--set",
+        "model.n_units=16",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.eval_trials=8",
+        "--set",
+        r#"model.pathways=["bias","synaptic"]"#,
+        "--set",
+        "model.context_tau_ms.gain=30",
     ]));
     let out = dir.path().join("analysis");
     check(&modulab(&[
-        "analyze", "--run", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--trials", "4", "--fixed-point-starts", "2",
-        "--switch", "fdgo:fdanti", "--taus", "0, 100,400", "--switch-trials", "6", "--quiet",
+        "analyze",
+        "--run",
+        run.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--trials",
+        "4",
+        "--fixed-point-starts",
+        "2",
+        "--switch",
+        "fdgo:fdanti",
+        "--taus",
+        "0, 100,400",
+        "--switch-trials",
+        "6",
+        "--quiet",
     ]));
     let switching = read(&out.join("switching.csv"));
     let lines: Vec<&str> = switching.lines().collect();
@@ -91,7 +144,14 @@ fn analyze_writes_the_task_switch_tables_and_figures() {
     let keys: Vec<String> = lines[1..].iter().map(|l| l.split(',').take(4).collect::<Vec<_>>().join(",")).collect();
     assert_eq!(
         keys,
-        ["bias,0,fdgo,fdanti", "bias,100,fdgo,fdanti", "bias,400,fdgo,fdanti", "synaptic,0,fdgo,fdanti", "synaptic,100,fdgo,fdanti", "synaptic,400,fdgo,fdanti"]
+        [
+            "bias,0,fdgo,fdanti",
+            "bias,100,fdgo,fdanti",
+            "bias,400,fdgo,fdanti",
+            "synaptic,0,fdgo,fdanti",
+            "synaptic,100,fdgo,fdanti",
+            "synaptic,400,fdgo,fdanti"
+        ]
     );
     for line in &lines[1..] {
         let perf: f64 = line.split(',').nth(4).unwrap().parse().unwrap();
@@ -132,14 +192,36 @@ fn the_fixed_point_epoch_is_a_choice() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     check(&modulab(&[
-        "train", "--preset", "quick", "--steps", "20", "--quiet", "--out", run.to_str().unwrap(), "--set", "model.n_units=16",
-        "--set", "train.batch_size=8", "--set", "train.eval_trials=8",
+        "train",
+        "--preset",
+        "quick",
+        "--steps",
+        "20",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+        "--set",
+        "model.n_units=16",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.eval_trials=8",
     ]));
     let analyse = |epoch: &str| {
         let out = dir.path().join(epoch);
         check(&modulab(&[
-            "analyze", "--run", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--trials", "4", "--fixed-point-starts", "8",
-            "--epoch", epoch, "--quiet",
+            "analyze",
+            "--run",
+            run.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--trials",
+            "4",
+            "--fixed-point-starts",
+            "8",
+            "--epoch",
+            epoch,
+            "--quiet",
         ]));
         read(&out.join("fixed_points.csv"))
     };
@@ -166,11 +248,34 @@ fn interpolate_writes_the_bifurcation_view_and_checks_its_tasks() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     check(&modulab(&[
-        "train", "--preset", "quick", "--steps", "3", "--quiet", "--out", run.to_str().unwrap(),
-        "--set", "model.n_units=16", "--set", "train.batch_size=8", "--set", "train.eval_trials=8",
+        "train",
+        "--preset",
+        "quick",
+        "--steps",
+        "3",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+        "--set",
+        "model.n_units=16",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.eval_trials=8",
     ]));
     let out = dir.path().join("analysis");
-    let base = ["analyze", "--run", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--trials", "4", "--fixed-point-starts", "6", "--quiet"];
+    let base = [
+        "analyze",
+        "--run",
+        run.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--trials",
+        "4",
+        "--fixed-point-starts",
+        "6",
+        "--quiet",
+    ];
     let with = |extra: &[&str]| modulab(&[&base[..], extra].concat());
     check(&with(&["--interpolate", "fdgo:fdanti", "--alphas", "5"]));
     let text = read(&out.join("bifurcation.csv"));

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use eframe::egui::accesskit::Role;
 use modulab::analysis::{Ambiguity, AmbiguityKind};
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
@@ -98,16 +98,12 @@ fn train_until_an_evaluation_toggle_pathways_lesion_and_reset() {
     assert_eq!(harness.state().run_data().config.as_ref().map(|c| c.model.pathways.clone()), Some(vec![Pathway::Bias]));
 
     harness.get_by_label("Restart with these settings").click();
-    run_until(&mut harness, "the restart", |app| {
-        app.run_data().config.as_ref().is_some_and(|c| c.model.pathways.len() == 3)
-    });
+    run_until(&mut harness, "the restart", |app| app.run_data().config.as_ref().is_some_and(|c| c.model.pathways.len() == 3));
     assert!(harness.state().run_data().loss.is_empty(), "a restart clears the run data");
 
     // Train the new network to its first evaluation, then lesion each pathway
     harness.get_by_label("Train").click();
-    run_until(&mut harness, "an evaluation of the new network", |app| {
-        app.run_data().evaluations.iter().any(|e| e.step > 0)
-    });
+    run_until(&mut harness, "an evaluation of the new network", |app| app.run_data().evaluations.iter().any(|e| e.step > 0));
     for pathway in Pathway::ALL {
         let label = format!("Lesion {}", pathway.name());
         harness.get_by_label(&label).click();
@@ -135,9 +131,7 @@ fn an_untrained_network_takes_setting_changes_at_once() {
     let mut harness = harness();
     run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
     harness.get_by_label("gain").click();
-    run_until(&mut harness, "the new configuration", |app| {
-        app.run_data().config.as_ref().is_some_and(|c| c.model.has(Pathway::Gain))
-    });
+    run_until(&mut harness, "the new configuration", |app| app.run_data().config.as_ref().is_some_and(|c| c.model.has(Pathway::Gain)));
     assert!(harness.query_by_label("Restart with these settings").is_none());
 }
 
@@ -257,9 +251,7 @@ fn save_then_load_a_checkpoint_and_train_on() {
     harness.get_by_label("Reset").click();
     run_until(&mut harness, "the reset", |app| app.run_data().step == 0 && app.run_data().loss.is_empty());
     harness.get_by_label("gain").click();
-    run_until(&mut harness, "the gain network", |app| {
-        app.run_data().config.as_ref().is_some_and(|c| c.model.has(Pathway::Gain))
-    });
+    run_until(&mut harness, "the gain network", |app| app.run_data().config.as_ref().is_some_and(|c| c.model.has(Pathway::Gain)));
 
     file_menu(&mut harness, "Load checkpoint…");
     choose_path(&mut harness, &saved, "Load");
@@ -358,11 +350,7 @@ fn ambiguity_trajectories_and_pca_panels_follow_the_network() {
     // of each view, so a busy machine does not make this flaky)
     for tab in ["Training", "Ambiguity", "Trajectories", "PCA", "Packing"] {
         // the tab is the topmost node with this label ("Training" is also a heading and a label)
-        harness
-            .get_all_by_label(tab)
-            .min_by(|a, b| a.rect().min.y.total_cmp(&b.rect().min.y))
-            .expect("tab")
-            .click();
+        harness.get_all_by_label(tab).min_by(|a, b| a.rect().min.y.total_cmp(&b.rect().min.y)).expect("tab").click();
         harness.run_steps(2);
         assert_eq!(harness.state().settings().tab.label(), tab, "the {tab} view is shown");
         let fastest = (0..5)
@@ -438,9 +426,12 @@ fn export_the_ambiguity_trajectories_and_pca_plots_as_csv() {
     let text = export_csv(&mut harness, 0, &dir.path().join("ambiguity-bars.csv"));
     let eval = snapshot.ambiguity.as_ref().expect("ambiguity");
     let mut expected = vec![format!("task,clear cue,{} {:.2}", eval.ambiguity.kind.name(), eval.ambiguity.level)];
-    expected.extend(eval.clean.iter().zip(&eval.ambiguous).map(|((task, clean), (_, blurred))| {
-        format!("{},{},{}", task.label(), *clean as f64, *blurred as f64)
-    }));
+    expected.extend(
+        eval.clean
+            .iter()
+            .zip(&eval.ambiguous)
+            .map(|((task, clean), (_, blurred))| format!("{},{},{}", task.label(), *clean as f64, *blurred as f64)),
+    );
     assert_eq!(text.lines().collect::<Vec<_>>(), expected);
 
     // Trajectories: the hidden units' heat map of the first task's first trial, one row per step
@@ -452,9 +443,8 @@ fn export_the_ambiguity_trajectories_and_pca_plots_as_csv() {
     let header: Vec<String> = std::iter::once("time (ms)".to_string()).chain((0..t.n_units).map(|u| format!("unit {u}"))).collect();
     assert_eq!(text.lines().next(), Some(header.join(",").as_str()));
     let dt = t.dt_ms as f64;
-    let expected: Vec<Vec<f64>> = (0..t.steps)
-        .map(|s| std::iter::once(s as f64 * dt + dt / 2.0).chain(t.rate(0, s).iter().map(|r| *r as f64)).collect())
-        .collect();
+    let expected: Vec<Vec<f64>> =
+        (0..t.steps).map(|s| std::iter::once(s as f64 * dt + dt / 2.0).chain(t.rate(0, s).iter().map(|r| *r as f64)).collect()).collect();
     assert_eq!(numbers(&text, 0), expected, "every unit's rate at every step of the trial");
     // and its inputs: fixation first, then the two rings
     let text = export_csv(&mut harness, 0, &dir.path().join("inputs.csv"));

@@ -16,11 +16,16 @@ fn stderr(o: &Output) -> String {
 }
 
 const SMALL: &[&str] = &[
-    "--set", "model.n_units=16",
-    "--set", "train.batch_size=8",
-    "--set", "train.eval_every=3",
-    "--set", "train.eval_trials=8",
-    "--set", "train.checkpoint_every=3",
+    "--set",
+    "model.n_units=16",
+    "--set",
+    "train.batch_size=8",
+    "--set",
+    "train.eval_every=3",
+    "--set",
+    "train.eval_trials=8",
+    "--set",
+    "train.checkpoint_every=3",
 ];
 
 fn train(out: &Path, steps: &str, extra: &[&str]) -> Output {
@@ -47,10 +52,7 @@ fn train_writes_config_metrics_and_checkpoint_and_resumes_exactly() {
     assert!(o.status.success(), "{}", stderr(&o));
     let metrics = std::fs::read_to_string(full.join("metrics.csv")).unwrap();
     let mut lines = metrics.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        "step,trials,loss,elapsed_secs,perf_min,perf_mean,perf_fdgo,perf_reactgo,perf_delaygo,perf_fdanti"
-    );
+    assert_eq!(lines.next().unwrap(), "step,trials,loss,elapsed_secs,perf_min,perf_mean,perf_fdgo,perf_reactgo,perf_delaygo,perf_fdanti");
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 2);
     assert!(rows[0].starts_with("3,24,") && rows[1].starts_with("6,48,"), "{rows:?}");

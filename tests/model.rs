@@ -16,9 +16,7 @@ const N: usize = 10;
 const K: usize = 4;
 
 fn all_pathway_sets() -> Vec<Vec<Pathway>> {
-    (0..8u8)
-        .map(|mask| Pathway::ALL.into_iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, p)| p).collect())
-        .collect()
+    (0..8u8).map(|mask| Pathway::ALL.into_iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, p)| p).collect()).collect()
 }
 
 fn spec(pathways: &[Pathway], fused: bool) -> RnnSpec {

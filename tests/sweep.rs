@@ -17,14 +17,22 @@ fn stderr(o: &Output) -> String {
 
 /// 2 sizes × 2 task counts × 2 pathway sets = 8 cells of a few steps each.
 const PACKING: &[&str] = &[
-    "sweep", "packing",
-    "--sizes", "8,12",
-    "--task-counts", "1,2",
-    "--pathways", "bias,gain+synaptic",
-    "--budget-steps", "6",
-    "--set", "train.batch_size=8",
-    "--set", "train.eval_every=3",
-    "--set", "train.eval_trials=8",
+    "sweep",
+    "packing",
+    "--sizes",
+    "8,12",
+    "--task-counts",
+    "1,2",
+    "--pathways",
+    "bias,gain+synaptic",
+    "--budget-steps",
+    "6",
+    "--set",
+    "train.batch_size=8",
+    "--set",
+    "train.eval_every=3",
+    "--set",
+    "train.eval_trials=8",
     "--quiet",
 ];
 
@@ -100,9 +108,30 @@ fn slurm_script_is_written_and_checks_its_arguments() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("packing.sbatch");
     let o = modulab(&[
-        "sweep", "slurm", "--shards", "8", "--cpus", "4", "--time", "01:00:00", "--sbatch=--partition=cpu",
-        "--binary", "/opt/bin/modulab", "--script", script.to_str().unwrap(), "--",
-        "--sizes", "8,16", "--task-counts", "2,4", "--pathways", "bias,gain", "--budget-steps", "500", "--out", "/scratch/pack",
+        "sweep",
+        "slurm",
+        "--shards",
+        "8",
+        "--cpus",
+        "4",
+        "--time",
+        "01:00:00",
+        "--sbatch=--partition=cpu",
+        "--binary",
+        "/opt/bin/modulab",
+        "--script",
+        script.to_str().unwrap(),
+        "--",
+        "--sizes",
+        "8,16",
+        "--task-counts",
+        "2,4",
+        "--pathways",
+        "bias,gain",
+        "--budget-steps",
+        "500",
+        "--out",
+        "/scratch/pack",
     ]);
     check(&o);
     let text = read(&script);
@@ -114,8 +143,23 @@ fn slurm_script_is_written_and_checks_its_arguments() {
     // bad packing arguments fail now, with exit code 2, and write nothing
     let bad = dir.path().join("bad.sbatch");
     let o = modulab(&[
-        "sweep", "slurm", "--shards", "2", "--script", bad.to_str().unwrap(), "--",
-        "--sizes", "8", "--task-counts", "2", "--pathways", "bias+spin", "--budget-steps", "5", "--out", "x",
+        "sweep",
+        "slurm",
+        "--shards",
+        "2",
+        "--script",
+        bad.to_str().unwrap(),
+        "--",
+        "--sizes",
+        "8",
+        "--task-counts",
+        "2",
+        "--pathways",
+        "bias+spin",
+        "--budget-steps",
+        "5",
+        "--out",
+        "x",
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown pathway 'spin'"), "{}", stderr(&o));
@@ -130,15 +174,41 @@ fn ambiguity_sweep_scores_every_run_level_and_task() {
         let run = dir.path().join(name);
         let set = format!("model.pathways={pathways}");
         check(&modulab(&[
-            "train", "--preset", "quick", "--steps", "3", "--quiet", "--out", run.to_str().unwrap(),
-            "--set", "model.n_units=16", "--set", "train.batch_size=8", "--set", "train.eval_trials=8", "--set", &set,
+            "train",
+            "--preset",
+            "quick",
+            "--steps",
+            "3",
+            "--quiet",
+            "--out",
+            run.to_str().unwrap(),
+            "--set",
+            "model.n_units=16",
+            "--set",
+            "train.batch_size=8",
+            "--set",
+            "train.eval_trials=8",
+            "--set",
+            &set,
         ]));
         runs.push(run);
     }
     let out = dir.path().join("amb");
     let o = modulab(&[
-        "sweep", "ambiguity", "--runs", runs[0].to_str().unwrap(), runs[1].to_str().unwrap(), "--kind", "mixture",
-        "--levels", "0,0.5,1", "--trials", "8", "--quiet", "--out", out.to_str().unwrap(),
+        "sweep",
+        "ambiguity",
+        "--runs",
+        runs[0].to_str().unwrap(),
+        runs[1].to_str().unwrap(),
+        "--kind",
+        "mixture",
+        "--levels",
+        "0,0.5,1",
+        "--trials",
+        "8",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     check(&o);
     let table = read(&out.join("ambiguity.csv"));
@@ -149,7 +219,18 @@ fn ambiguity_sweep_scores_every_run_level_and_task() {
     assert!(lines.iter().any(|l| l.contains(",gain,0,mixture,1,fdanti,")));
     assert!(out.join("ambiguity.png").exists() && out.join("ambiguity.svg").exists());
 
-    let o = modulab(&["sweep", "ambiguity", "--runs", runs[0].to_str().unwrap(), "--kind", "fog", "--levels", "0", "--out", out.to_str().unwrap()]);
+    let o = modulab(&[
+        "sweep",
+        "ambiguity",
+        "--runs",
+        runs[0].to_str().unwrap(),
+        "--kind",
+        "fog",
+        "--levels",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("valid kinds: mixture, noise, uniform, amplitude"));
 }

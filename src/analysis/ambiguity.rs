@@ -23,8 +23,7 @@ pub enum AmbiguityKind {
 }
 
 impl AmbiguityKind {
-    pub const ALL: [AmbiguityKind; 4] =
-        [AmbiguityKind::Mixture, AmbiguityKind::Noise, AmbiguityKind::Uniform, AmbiguityKind::Amplitude];
+    pub const ALL: [AmbiguityKind; 4] = [AmbiguityKind::Mixture, AmbiguityKind::Noise, AmbiguityKind::Uniform, AmbiguityKind::Amplitude];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -111,13 +110,10 @@ impl FromStr for Ambiguity {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let valid = "valid kinds: mixture, noise, uniform, amplitude";
-        let (kind, level) = s
-            .split_once(':')
-            .ok_or_else(|| format!("bad ambiguity '{s}': expected KIND:LEVEL, e.g. mixture:0.3 ({valid})"))?;
-        let kind = AmbiguityKind::ALL
-            .into_iter()
-            .find(|k| k.name() == kind)
-            .ok_or_else(|| format!("unknown ambiguity kind '{kind}'; {valid}"))?;
+        let (kind, level) =
+            s.split_once(':').ok_or_else(|| format!("bad ambiguity '{s}': expected KIND:LEVEL, e.g. mixture:0.3 ({valid})"))?;
+        let kind =
+            AmbiguityKind::ALL.into_iter().find(|k| k.name() == kind).ok_or_else(|| format!("unknown ambiguity kind '{kind}'; {valid}"))?;
         let level: f32 = level
             .parse()
             .ok()

@@ -18,8 +18,8 @@ use crate::config::Config;
 use crate::model::{ParamSet, Pathway};
 use crate::plot::{HeatMaps, HeatPanel, LineChart, Series};
 use crate::tasks::Task;
-use crate::train::probe::{ProbeTrials, TaskTrajectories, Trajectories, run_probe};
 use crate::train::TrainError;
+use crate::train::probe::{ProbeTrials, TaskTrajectories, Trajectories, run_probe};
 
 /// Separates the analysis trials' random stream from training, evaluation and the app's probes.
 const ANALYZE_STREAM: u64 = 0x616e_616c;
@@ -214,7 +214,13 @@ fn pca_chart(pca: &Pca, tasks: &[TaskTrajectories]) -> LineChart {
             Series { name: t.task.name().to_string(), points, ..Series::default() }
         })
         .collect();
-    LineChart { title: "Mean trajectories on the pooled principal axes".into(), x_label: "PC1".into(), y_label: "PC2".into(), y_range: None, series }
+    LineChart {
+        title: "Mean trajectories on the pooled principal axes".into(),
+        x_label: "PC1".into(),
+        y_label: "PC2".into(),
+        y_range: None,
+        series,
+    }
 }
 
 /// The fit's axes as the orthonormal columns of an [N, k] matrix.
@@ -523,16 +529,16 @@ mod tests {
         let profiles = [[1.0, 0.05, 0.05, 0.05], [0.05, 0.05, 1.0, 0.9], [1.0, 0.95, 0.9, 1.0]];
         let mut rng = crate::rng::Rng::seed_from(2);
         let group = |u: usize| (u * 7) % 3;
-        let raw: Vec<Vec<f64>> = (0..4)
-            .map(|t| (0..30).map(|u| profiles[group(u)][t] * (2.0 + u as f64 * 0.1) + 0.01 * rng.uniform()).collect())
-            .collect();
+        let raw: Vec<Vec<f64>> =
+            (0..4).map(|t| (0..30).map(|u| profiles[group(u)][t] * (2.0 + u as f64 * 0.1) + 0.01 * rng.uniform()).collect()).collect();
         let tv = TaskVariance::from_raw(&raw, 30);
         assert_eq!(tv.cluster_count(), 3, "silhouette {}", tv.silhouette);
         assert!(tv.silhouette > 0.7, "{}", tv.silhouette);
         for (i, &unit) in tv.units.iter().enumerate() {
             // display order = cluster order, and a cluster is exactly one group
             assert!(i == 0 || tv.clusters[i] >= tv.clusters[i - 1]);
-            let same: Vec<usize> = tv.units.iter().zip(&tv.clusters).filter(|(_, c)| **c == tv.clusters[i]).map(|(u, _)| group(*u)).collect();
+            let same: Vec<usize> =
+                tv.units.iter().zip(&tv.clusters).filter(|(_, c)| **c == tv.clusters[i]).map(|(u, _)| group(*u)).collect();
             assert!(same.iter().all(|g| *g == group(unit)));
         }
         // clusters ordered by the task their centre prefers: the task-0 groups come before task 2/3

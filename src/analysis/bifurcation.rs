@@ -182,10 +182,16 @@ pub fn interpolate(
     let fresh = fresh_starts(from, to, starts);
     let placer = map_at(config, params, lesioned, epoch, from, indices, 0.0).0;
     let mut done = 0;
-    let slices = continue_fixed_points(|alpha| map_at(config, params, lesioned, epoch, from, indices, alpha), alphas, &fresh, &FixedPointOptions::default(), &mut |_| {
-        done += 1;
-        progress(done, alphas.len());
-    });
+    let slices = continue_fixed_points(
+        |alpha| map_at(config, params, lesioned, epoch, from, indices, alpha),
+        alphas,
+        &fresh,
+        &FixedPointOptions::default(),
+        &mut |_| {
+            done += 1;
+            progress(done, alphas.len());
+        },
+    );
     slices.iter().flat_map(|slice| place(slice, &placer, pca)).collect()
 }
 

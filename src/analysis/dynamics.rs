@@ -40,7 +40,11 @@ pub(crate) fn phi(kind: Activation, x: f64) -> f64 {
 fn phi_prime(kind: Activation, x: f64) -> f64 {
     match kind {
         Activation::Relu => {
-            if x > 0.0 { 1.0 } else { 0.0 }
+            if x > 0.0 {
+                1.0
+            } else {
+                0.0
+            }
         }
         Activation::Softplus => 1.0 / (1.0 + (-x).exp()),
         Activation::Tanh => 1.0 - x.tanh().powi(2),
@@ -513,7 +517,8 @@ mod tests {
         assert_eq!(points.len(), 1, "{points:?}");
         assert!((&points[0].state - &expected).norm() < 1e-6);
         assert!(points[0].is_stable());
-        let mut expected_eigen: Vec<f64> = (DMatrix::identity(n, n) * 0.8 + &w * 0.2).complex_eigenvalues().iter().map(|e| e.norm()).collect();
+        let mut expected_eigen: Vec<f64> =
+            (DMatrix::identity(n, n) * 0.8 + &w * 0.2).complex_eigenvalues().iter().map(|e| e.norm()).collect();
         expected_eigen.sort_by(|a, b| b.total_cmp(a));
         let found: Vec<f64> = points[0].eigenvalues.iter().map(|e| e.norm()).collect();
         assert!(expected_eigen.iter().zip(&found).all(|(a, b)| (a - b).abs() < 1e-9));

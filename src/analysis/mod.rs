@@ -3,8 +3,8 @@
 
 pub mod ambiguity;
 pub mod analyze;
-pub mod cluster;
 pub mod bifurcation;
+pub mod cluster;
 pub mod dynamics;
 pub mod packing;
 pub mod pca;

@@ -342,12 +342,7 @@ pub fn run_cell(plan: &PackingPlan, cell: &Cell, threads: usize, cancel: &Atomic
         return Ok(None);
     }
     let last = sink.last.ok_or_else(|| format!("cell {}: no evaluation ran", cell_label(cell)))?;
-    Ok(Some(CellResult {
-        cell: cell.clone(),
-        steps_to_criterion: sink.reached_at,
-        perf_min: last.perf_min(),
-        perf_mean: last.perf_mean(),
-    }))
+    Ok(Some(CellResult { cell: cell.clone(), steps_to_criterion: sink.reached_at, perf_min: last.perf_min(), perf_mean: last.perf_mean() }))
 }
 
 /// How to split `cores` between cells trained at once: (cells at once, threads per cell). One
@@ -509,7 +504,12 @@ mod tests {
     use super::*;
 
     fn result(size: usize, k: usize, set: &str, seed: u64, reached: Option<u64>, perf_min: f64) -> CellResult {
-        CellResult { cell: Cell { size, k, pathways: set.parse().unwrap(), seed }, steps_to_criterion: reached, perf_min, perf_mean: perf_min }
+        CellResult {
+            cell: Cell { size, k, pathways: set.parse().unwrap(), seed },
+            steps_to_criterion: reached,
+            perf_min,
+            perf_mean: perf_min,
+        }
     }
 
     #[test]
@@ -604,7 +604,8 @@ mod tests {
     #[test]
     fn run_cells_reports_every_cell_and_starts_none_once_cancelled() {
         let plan = PackingPlan {
-            base: Config::from_preset("quick", &["model.n_units=8".into(), "train.eval_every=2".into(), "train.eval_trials=4".into()]).unwrap(),
+            base: Config::from_preset("quick", &["model.n_units=8".into(), "train.eval_every=2".into(), "train.eval_trials=4".into()])
+                .unwrap(),
             sizes: vec![8],
             task_counts: vec![1, 2],
             pathway_sets: vec!["bias".parse().unwrap()],

@@ -77,12 +77,24 @@ fn chunk_products_blocked(chunk: &[f32], shift: &[f32], blocks: usize) -> ChunkP
             // (i, r) at r·n + i0 + i) and written row-major with row stride n.
             unsafe {
                 gemm::gemm(
-                    i1 - i0, j1 - j0, rows,
-                    product.as_mut_ptr().add(i0 * n + j0), 1, n as isize,
+                    i1 - i0,
+                    j1 - j0,
+                    rows,
+                    product.as_mut_ptr().add(i0 * n + j0),
+                    1,
+                    n as isize,
                     false,
-                    shifted.as_ptr().add(i0), n as isize, 1,
-                    shifted.as_ptr().add(j0), 1, n as isize,
-                    0.0f32, 1.0f32, false, false, false,
+                    shifted.as_ptr().add(i0),
+                    n as isize,
+                    1,
+                    shifted.as_ptr().add(j0),
+                    1,
+                    n as isize,
+                    0.0f32,
+                    1.0f32,
+                    false,
+                    false,
+                    false,
                     // single-threaded: the same bits whatever the machine's load (determinism)
                     gemm::Parallelism::None,
                 );
@@ -113,13 +125,7 @@ pub struct Covariance {
 
 impl Covariance {
     pub fn new(n: usize) -> Self {
-        Self {
-            n,
-            count: 0,
-            shift: None,
-            sum: vec![0.0; n],
-            cross: vec![0.0; n * n],
-        }
+        Self { n, count: 0, shift: None, sum: vec![0.0; n], cross: vec![0.0; n * n] }
     }
 
     pub fn dim(&self) -> usize {

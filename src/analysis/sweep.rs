@@ -86,12 +86,8 @@ pub fn sweep_run(
     for &level in levels {
         let mut sums: Vec<(Task, f64)> = Vec::new();
         for draw in 0..draws {
-            let options = EvalOptions {
-                trials,
-                ambiguity: Ambiguity { kind, level },
-                stream: 0xA4B1 + draw as u64,
-                ..EvalOptions::default()
-            };
+            let options =
+                EvalOptions { trials, ambiguity: Ambiguity { kind, level }, stream: 0xA4B1 + draw as u64, ..EvalOptions::default() };
             let eval = evaluate_params(&run.config, &run.params, run.step, &options)?;
             if sums.is_empty() {
                 sums = eval.perf.iter().map(|(t, _)| (*t, 0.0)).collect();

@@ -427,7 +427,12 @@ impl SwitchResult {
         let mut series: Vec<Series> = self
             .pathways
             .iter()
-            .map(|s| Series { name: s.pathway.name().into(), color: pathway_color(s.pathway).into(), points: self.perf_points(s), ..Series::default() })
+            .map(|s| Series {
+                name: s.pathway.name().into(),
+                color: pathway_color(s.pathway).into(),
+                points: self.perf_points(s),
+                ..Series::default()
+            })
             .collect();
         let (lo, hi) = (self.taus_ms.iter().copied().fold(f32::INFINITY, f32::min), self.taus_ms.iter().copied().fold(0.0, f32::max));
         series.push(Series {
@@ -451,7 +456,9 @@ impl SwitchResult {
             .taus_ms
             .iter()
             .zip(&sweep.outcomes)
-            .filter_map(|(tau, o)| o.as_ref().map(|o| Series { name: format!("τ = {tau} ms"), points: self.transient_points(o), ..Series::default() }))
+            .filter_map(|(tau, o)| {
+                o.as_ref().map(|o| Series { name: format!("τ = {tau} ms"), points: self.transient_points(o), ..Series::default() })
+            })
             .collect();
         LineChart {
             title: format!("Switching transient of the {} pathway ({} to {})", sweep.pathway.name(), self.from.name(), self.to.name()),
@@ -724,7 +731,8 @@ mod tests {
             let traj = run_probe(&config, &trainer.params, trainer.step, &probe, Ambiguity::none(), &[]).expect("probe run");
             for (index, (batch, task)) in probe.batches.iter().zip(&traj.tasks).enumerate() {
                 let raw = switch_schedule(config.train.tasks.len(), index, index, batch.steps, 0);
-                let run = simulate(&config, &trainer.params, batch, &PathwayContexts::filtered(&raw, config.tasks.dt_ms, ContextTaus::INSTANT));
+                let run =
+                    simulate(&config, &trainer.params, batch, &PathwayContexts::filtered(&raw, config.tasks.dt_ms, ContextTaus::INSTANT));
                 let rate_error = run.rates.iter().zip(&task.rates).map(|(a, b)| (a - *b as f64).abs()).fold(0.0, f64::max);
                 let output_error = run.outputs.iter().zip(&task.outputs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
                 assert!(rate_error < 1e-4, "{overrides:?} {:?}: rates differ by {rate_error}", batch.task);
@@ -744,7 +752,8 @@ mod tests {
         Rng::seed_from(7).fill_normal(&mut params.get_mut(params::CTX_GAIN).unwrap().data, 0.3);
         let spec = SwitchSpec { from: Task::FdGo, to: Task::FdAnti, trials: 8, switch_after_onset_ms: 0.0 };
         let taus = vec![0.0, 50.0, 200.0, 1000.0];
-        let job = SwitchJob::new(config, params, 0, &spec, taus.clone(), Some(ContextTaus { bias: 200.0, gain: 200.0, synaptic: 200.0 })).unwrap();
+        let job = SwitchJob::new(config, params, 0, &spec, taus.clone(), Some(ContextTaus { bias: 200.0, gain: 200.0, synaptic: 200.0 }))
+            .unwrap();
         let result = job.run_all(&mut || {});
         assert!(result.is_complete());
         assert_eq!(result.pathways.len(), 3);
@@ -782,7 +791,8 @@ mod tests {
             trainer.step().expect("step");
         }
         let spec = SwitchSpec { from: Task::FdGo, to: Task::FdAnti, trials: 8, switch_after_onset_ms: 0.0 };
-        let result = SwitchJob::new(config, trainer.params, trainer.step, &spec, vec![0.0, 100.0, 1000.0], None).unwrap().run_all(&mut || {});
+        let result =
+            SwitchJob::new(config, trainer.params, trainer.step, &spec, vec![0.0, 100.0, 1000.0], None).unwrap().run_all(&mut || {});
         // not monotone in general: here a bias pathway with τ = 100 ms gives a slightly SMALLER
         // transient than the instant switch (a gentler change of cue); a very slow one (τ = 1 s,
         // about the trial's length) lags, on average and at the end

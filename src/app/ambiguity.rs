@@ -145,10 +145,7 @@ fn controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
     ui.horizontal(|ui| {
         ui.label("Kind").on_hover_text("How the task cue is made ambiguous (hover each choice)");
         for kind in AmbiguityKind::ALL {
-            if ui
-                .selectable_label(cx.ambiguity.kind == kind, kind.name())
-                .on_hover_text(kind_tooltip(kind))
-                .clicked()
+            if ui.selectable_label(cx.ambiguity.kind == kind, kind.name()).on_hover_text(kind_tooltip(kind)).clicked()
                 && cx.ambiguity.kind != kind
             {
                 let range = level_range(kind);
@@ -162,16 +159,11 @@ fn controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
             AmbiguityKind::Noise => "σ",
             AmbiguityKind::Amplitude => "a",
         };
-        ui.add(egui::Slider::new(level, level_range(*kind)).text(format!("level {symbol}")).step_by(0.01))
-            .on_hover_text(format!(
-                "How ambiguous the cue is; the network is re-tested at once as you move it.\n\n{}",
-                kind_tooltip(*kind)
-            ));
-        if ui
-            .button("Clear cue")
-            .on_hover_text("Back to the unambiguous cue (the level at which c = e_i)")
-            .clicked()
-        {
+        ui.add(egui::Slider::new(level, level_range(*kind)).text(format!("level {symbol}")).step_by(0.01)).on_hover_text(format!(
+            "How ambiguous the cue is; the network is re-tested at once as you move it.\n\n{}",
+            kind_tooltip(*kind)
+        ));
+        if ui.button("Clear cue").on_hover_text("Back to the unambiguous cue (the level at which c = e_i)").clicked() {
             *level = kind.clean_level();
         }
     });
@@ -200,11 +192,8 @@ fn status_ui(ui: &mut egui::Ui, latest: Option<&AmbiguityEval>, asked: Ambiguity
             ))
             .on_hover_text("Mean and worst task performance under this ambiguity, and with the clear cue on the same trials");
             ui.separator();
-            let lesions = if e.lesioned.is_empty() {
-                String::new()
-            } else {
-                format!(", {} lesioned", crate::model::Pathway::set_label(&e.lesioned))
-            };
+            let lesions =
+                if e.lesioned.is_empty() { String::new() } else { format!(", {} lesioned", crate::model::Pathway::set_label(&e.lesioned)) };
             ui.weak(format!("step {}, {} trials per task{lesions}, {:.0} ms", e.step, e.trials, 1000.0 * e.secs))
                 .on_hover_text("The network tested, test trials per task, and how long the worker took");
             if e.ambiguity != asked {
@@ -223,9 +212,8 @@ fn ambiguous_name(e: &AmbiguityEval) -> String {
 fn bars_export(latest: Option<&AmbiguityEval>) -> PlotExport {
     let categories = latest.map(|e| e.clean.iter().map(|(t, _)| t.label().to_string()).collect()).unwrap_or_default();
     let values = |perf: &[(crate::tasks::Task, f32)]| perf.iter().map(|(_, p)| *p as f64).collect::<Vec<_>>();
-    let series = latest
-        .map(|e| vec![("clear cue".to_string(), values(&e.clean)), (ambiguous_name(e), values(&e.ambiguous))])
-        .unwrap_or_default();
+    let series =
+        latest.map(|e| vec![("clear cue".to_string(), values(&e.clean)), (ambiguous_name(e), values(&e.ambiguous))]).unwrap_or_default();
     let about = latest.map_or(String::new(), |e| format!(" ({}, step {})", ambiguous_name(e), e.step));
     PlotExport {
         name: "ambiguity-bars".into(),
@@ -239,15 +227,14 @@ fn bars_export(latest: Option<&AmbiguityEval>) -> PlotExport {
 
 fn bars_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, latest: Option<&AmbiguityEval>, height: f32, rect: &mut egui::Rect) {
     ui.horizontal(|ui| {
-        ui.label("Performance per task: clear cue and ambiguous cue").on_hover_text(
-            "Fraction of correct test trials of each task, with the right cue (grey) and the ambiguous one (coloured)",
-        );
+        ui.label("Performance per task: clear cue and ambiguous cue")
+            .on_hover_text("Fraction of correct test trials of each task, with the right cue (grey) and the ambiguous one (coloured)");
         export_menu_ui(ui, cx.files, *rect, || bars_export(latest));
     });
     let labels: Vec<&'static str> = latest.map(|e| e.clean.iter().map(|(t, _)| t.label()).collect()).unwrap_or_default();
     // the scope's rect holds the plot with its axes and tick labels (the PNG export's crop)
-    let shown = ui.scope(|ui| task_bars_plot("ambiguity-bars", height, labels, ui.available_width())
-        .show(ui, |plot_ui| {
+    let shown = ui.scope(|ui| {
+        task_bars_plot("ambiguity-bars", height, labels, ui.available_width()).show(ui, |plot_ui| {
             let Some(e) = latest else { return };
             let clean = e
                 .clean
@@ -263,7 +250,8 @@ fn bars_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, latest: Option<&Ambigui
                 .map(|(i, (t, p))| Bar::new(i as f64 + 0.2, *p as f64).width(0.4).name(t.label()).fill(task_color(i)))
                 .collect();
             plot_ui.bar_chart(BarChart::new(ambiguous_name(e), ambiguous).color(task_color(0)));
-        }));
+        })
+    });
     *rect = shown.response.rect;
 }
 
@@ -462,11 +450,8 @@ fn sweep_plot_ui(
 ) {
     let title = match sweep {
         Some(s) => {
-            let lesions = if s.lesioned.is_empty() {
-                String::new()
-            } else {
-                format!(", {} lesioned", crate::model::Pathway::set_label(&s.lesioned))
-            };
+            let lesions =
+                if s.lesioned.is_empty() { String::new() } else { format!(", {} lesioned", crate::model::Pathway::set_label(&s.lesioned)) };
             format!("Performance against {} ambiguity (network at step {}, {} trials per point{lesions})", s.kind.name(), s.step, s.trials)
         }
         None if !compared.is_empty() => "Performance against ambiguity (press Sweep for the current run)".to_string(),
@@ -483,39 +468,46 @@ fn sweep_plot_ui(
     let strong = ui.visuals().strong_text_color();
     let kind = sweep.map(|s| s.kind).or_else(|| compared.iter().find_map(|r| r.swept.as_ref().map(|(k, _)| *k)));
     let range = level_range(kind.unwrap_or(AmbiguityKind::Mixture));
-    let shown = ui.scope(|ui| Plot::new("ambiguity-sweep")
-        .height(height)
-        .include_x(*range.start())
-        .include_x(*range.end())
-        .include_y(0.0)
-        .include_y(1.0)
-        .x_axis_label("level")
-        .allow_scroll(false)
-        .legend(Legend::default().position(Corner::RightTop))
-        .show(ui, |plot_ui| {
-            if let Some(s) = sweep {
-                // faint beside compared runs, whose colours they would otherwise be mistaken for
-                let task_alpha = if compared.is_empty() { 1.0 } else { 0.3 };
-                for (t, task) in s.tasks.iter().enumerate() {
-                    let points = sweep_points(s, t);
+    let shown = ui.scope(|ui| {
+        Plot::new("ambiguity-sweep")
+            .height(height)
+            .include_x(*range.start())
+            .include_x(*range.end())
+            .include_y(0.0)
+            .include_y(1.0)
+            .x_axis_label("level")
+            .allow_scroll(false)
+            .legend(Legend::default().position(Corner::RightTop))
+            .show(ui, |plot_ui| {
+                if let Some(s) = sweep {
+                    // faint beside compared runs, whose colours they would otherwise be mistaken for
+                    let task_alpha = if compared.is_empty() { 1.0 } else { 0.3 };
+                    for (t, task) in s.tasks.iter().enumerate() {
+                        let points = sweep_points(s, t);
+                        plot_ui.line(
+                            Line::new(task.label(), PlotPoints::from(points)).width(1.0).color(task_color(t).gamma_multiply(task_alpha)),
+                        );
+                    }
+                    let (mean, worst) = mean_and_worst(&s.summary());
+                    plot_ui.line(Line::new(format!("{CURRENT_RUN} mean"), PlotPoints::from(mean)).width(3.0).color(strong));
                     plot_ui.line(
-                        Line::new(task.label(), PlotPoints::from(points)).width(1.0).color(task_color(t).gamma_multiply(task_alpha)),
+                        Line::new(format!("{CURRENT_RUN} worst"), PlotPoints::from(worst))
+                            .width(2.0)
+                            .color(strong)
+                            .style(LineStyle::dashed_loose()),
                     );
                 }
-                let (mean, worst) = mean_and_worst(&s.summary());
-                plot_ui.line(Line::new(format!("{CURRENT_RUN} mean"), PlotPoints::from(mean)).width(3.0).color(strong));
-                plot_ui.line(
-                    Line::new(format!("{CURRENT_RUN} worst"), PlotPoints::from(worst)).width(2.0).color(strong).style(LineStyle::dashed_loose()),
-                );
-            }
-            // one legend entry per compared run: its mean and worst lines share the name
-            for (i, run) in compared.iter().enumerate() {
-                let (mean, worst) = mean_and_worst(&run.summary());
-                let color = compare_color(i);
-                plot_ui.line(Line::new(run.label.clone(), PlotPoints::from(mean)).width(2.5).color(color));
-                plot_ui.line(Line::new(run.label.clone(), PlotPoints::from(worst)).width(1.5).color(color).style(LineStyle::dashed_loose()));
-            }
-        }));
+                // one legend entry per compared run: its mean and worst lines share the name
+                for (i, run) in compared.iter().enumerate() {
+                    let (mean, worst) = mean_and_worst(&run.summary());
+                    let color = compare_color(i);
+                    plot_ui.line(Line::new(run.label.clone(), PlotPoints::from(mean)).width(2.5).color(color));
+                    plot_ui.line(
+                        Line::new(run.label.clone(), PlotPoints::from(worst)).width(1.5).color(color).style(LineStyle::dashed_loose()),
+                    );
+                }
+            })
+    });
     *rect = shown.response.rect;
 }
 
@@ -582,10 +574,20 @@ enum Job {
 
 /// What the comparison thread sends back.
 enum Reply {
-    Loaded { id: u64, result: Result<Box<TrainedRun>, String> },
+    Loaded {
+        id: u64,
+        result: Result<Box<TrainedRun>, String>,
+    },
     /// Every task's row at one level.
-    Level { id: u64, sweep_id: u64, rows: Vec<AmbiguityRow> },
-    Failed { id: u64, text: String },
+    Level {
+        id: u64,
+        sweep_id: u64,
+        rows: Vec<AmbiguityRow>,
+    },
+    Failed {
+        id: u64,
+        text: String,
+    },
 }
 
 /// Saved runs loaded for comparison, and the thread that loads and sweeps them (started with the
@@ -818,7 +820,15 @@ pub fn current_rows(sweep: &SweepResult, config: Option<&Config>) -> Vec<Ambigui
     for (level, perf) in sweep.levels.iter().zip(&sweep.perf) {
         for (task, p) in sweep.tasks.iter().zip(perf) {
             if let Some(p) = p {
-                rows.push(AmbiguityRow { run: CURRENT_RUN.into(), pathways: pathways.clone(), seed, kind: sweep.kind, level: *level, task: *task, perf: *p });
+                rows.push(AmbiguityRow {
+                    run: CURRENT_RUN.into(),
+                    pathways: pathways.clone(),
+                    seed,
+                    kind: sweep.kind,
+                    level: *level,
+                    task: *task,
+                    perf: *p,
+                });
             }
         }
     }
@@ -927,7 +937,9 @@ mod tests {
         assert_eq!(run.label, "saved (bias)");
         assert_eq!(run.rows.len(), 4, "2 levels × 2 tasks");
         assert!(run.rows.iter().all(|r| r.kind == AmbiguityKind::Uniform && (0.0..=1.0).contains(&r.perf)));
-        let refused = |what: &str| notices.iter().any(|(level, text)| *level == Level::Error && text.contains("cannot load run") && text.contains(what));
+        let refused = |what: &str| {
+            notices.iter().any(|(level, text)| *level == Level::Error && text.contains("cannot load run") && text.contains(what))
+        };
         assert!(refused("missing") && refused("corrupt"), "{notices:?}");
         assert_eq!(compare.runs().len(), 1, "only the good run is added");
         // a new sweep replaces the rows; removing the run drops it

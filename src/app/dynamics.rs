@@ -11,11 +11,13 @@
 use std::sync::Arc;
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Corner, GridMark, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage, PlotPoint, PlotPoints, Points, VLine};
+use egui_plot::{
+    Bar, BarChart, Corner, GridMark, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage, PlotPoint, PlotPoints, Points, VLine,
+};
 
+use super::ambiguity::task_bars_plot;
 use super::export::{PlotData, PlotExport, Series, export_menu_ui, export_menu_with_ui};
 use super::trajectories::colormap;
-use super::ambiguity::task_bars_plot;
 use super::{Panel, PanelContext, heading_ui, task_color};
 use crate::analysis::AmbiguityKind;
 use crate::analysis::analyze::TaskEpoch;
@@ -133,7 +135,14 @@ impl DynamicsPanel {
         self.task = self.task.min(k - 1);
         self.other = self.other.min(k - 1);
         ui.horizontal(|ui| {
-            task_picker(ui, "dyn-task", "task", &mut self.task, names, "The task whose context and input (in the chosen epoch) define the dynamics");
+            task_picker(
+                ui,
+                "dyn-task",
+                "task",
+                &mut self.task,
+                names,
+                "The task whose context and input (in the chosen epoch) define the dynamics",
+            );
             task_picker(ui, "dyn-other", "toward", &mut self.other, names, "The task the context is blended toward as α goes from 0 to 1");
             egui::ComboBox::from_id_salt("dyn-epoch")
                 .selected_text(format!("{} epoch", self.epoch.name()))
@@ -159,7 +168,12 @@ impl DynamicsPanel {
                 .on_disabled_hover_text("Pick two different tasks")
                 .clicked()
             {
-                cx.commands.push(Command::AnalyzeDynamics(DynamicsRequest { task: self.task, other: self.other, alphas: self.alphas, epoch: self.epoch }));
+                cx.commands.push(Command::AnalyzeDynamics(DynamicsRequest {
+                    task: self.task,
+                    other: self.other,
+                    alphas: self.alphas,
+                    epoch: self.epoch,
+                }));
                 self.alpha_index = 0;
             }
             if let Some(r) = result {
@@ -181,11 +195,10 @@ impl DynamicsPanel {
                     self.alpha_index = nearest(&r.alphas, level);
                 }
                 let shown = r.alphas[self.alpha_index.min(last)];
-                ui.add(egui::Slider::new(&mut self.alpha_index, 0..=last).show_value(false).text(format!("α = {shown:.2}")))
-                    .on_hover_text(
-                        "The context blend c = (1−α)·task + α·other (the mixture ambiguity level λ): the fixed points at this α \
+                ui.add(egui::Slider::new(&mut self.alpha_index, 0..=last).show_value(false).text(format!("α = {shown:.2}"))).on_hover_text(
+                    "The context blend c = (1−α)·task + α·other (the mixture ambiguity level λ): the fixed points at this α \
                          are drawn in the PCA view and marked in the bifurcation plot",
-                    );
+                );
                 ui.add_enabled(mixture.is_some(), egui::Checkbox::new(&mut self.follow_cue, "follow the cue ambiguity"))
                     .on_hover_text(
                         "Show the α nearest to the Ambiguity tab's mixture level: move that slider and see which fixed points \
@@ -212,16 +225,26 @@ impl DynamicsPanel {
             export_menu_with_ui(ui, cx.files, rect, false, || pca_export(r, &points, alpha));
         });
         let shown = ui.scope(|ui| {
-            Plot::new("dyn-pca").height(height - 30.0).x_axis_label("PC1").y_axis_label("PC2").allow_scroll(false).legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
-                for t in [r.task, r.other] {
-                    let path: Vec<[f64; 2]> = r.trajectories[t].iter().map(|p| [p[0], p[1]]).collect();
-                    plot_ui.line(Line::new(r.tasks[t].label(), PlotPoints::from(path)).color(task_color(t)).width(1.5));
-                }
-                let (stable, unstable): (Vec<&BifurcationPoint>, Vec<&BifurcationPoint>) = points.iter().partition(|p| p.stable);
-                let xy = |ps: &[&BifurcationPoint]| PlotPoints::from(ps.iter().map(|p| [p.pcs[0], p.pcs.get(1).copied().unwrap_or(0.0)]).collect::<Vec<_>>());
-                plot_ui.points(Points::new("stable", xy(&stable)).shape(MarkerShape::Circle).radius(6.0).color(STABLE).filled(true));
-                plot_ui.points(Points::new("unstable", xy(&unstable)).shape(MarkerShape::Circle).radius(6.0).color(UNSTABLE).filled(false));
-            })
+            Plot::new("dyn-pca")
+                .height(height - 30.0)
+                .x_axis_label("PC1")
+                .y_axis_label("PC2")
+                .allow_scroll(false)
+                .legend(Legend::default().position(Corner::RightTop))
+                .show(ui, |plot_ui| {
+                    for t in [r.task, r.other] {
+                        let path: Vec<[f64; 2]> = r.trajectories[t].iter().map(|p| [p[0], p[1]]).collect();
+                        plot_ui.line(Line::new(r.tasks[t].label(), PlotPoints::from(path)).color(task_color(t)).width(1.5));
+                    }
+                    let (stable, unstable): (Vec<&BifurcationPoint>, Vec<&BifurcationPoint>) = points.iter().partition(|p| p.stable);
+                    let xy = |ps: &[&BifurcationPoint]| {
+                        PlotPoints::from(ps.iter().map(|p| [p.pcs[0], p.pcs.get(1).copied().unwrap_or(0.0)]).collect::<Vec<_>>())
+                    };
+                    plot_ui.points(Points::new("stable", xy(&stable)).shape(MarkerShape::Circle).radius(6.0).color(STABLE).filled(true));
+                    plot_ui.points(
+                        Points::new("unstable", xy(&unstable)).shape(MarkerShape::Circle).radius(6.0).color(UNSTABLE).filled(false),
+                    );
+                })
         });
         self.rects[0] = shown.response.rect;
     }
@@ -238,12 +261,22 @@ impl DynamicsPanel {
         });
         let all: Vec<&BifurcationPoint> = r.slices.iter().flatten().collect();
         let shown = ui.scope(|ui| {
-            Plot::new("dyn-bifurcation").height(height - 30.0).x_axis_label("α").y_axis_label("PC1").include_x(0.0).include_x(1.0).allow_scroll(false).legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
-                let pick = |stable: bool| PlotPoints::from(all.iter().filter(|p| p.stable == stable).map(|p| [p.alpha, p.pcs[0]]).collect::<Vec<_>>());
-                plot_ui.points(Points::new("stable", pick(true)).radius(4.0).color(STABLE).filled(true));
-                plot_ui.points(Points::new("unstable", pick(false)).radius(4.0).color(UNSTABLE).filled(false));
-                plot_ui.vline(VLine::new("α shown", alpha).color(egui::Color32::GRAY));
-            })
+            Plot::new("dyn-bifurcation")
+                .height(height - 30.0)
+                .x_axis_label("α")
+                .y_axis_label("PC1")
+                .include_x(0.0)
+                .include_x(1.0)
+                .allow_scroll(false)
+                .legend(Legend::default().position(Corner::RightTop))
+                .show(ui, |plot_ui| {
+                    let pick = |stable: bool| {
+                        PlotPoints::from(all.iter().filter(|p| p.stable == stable).map(|p| [p.alpha, p.pcs[0]]).collect::<Vec<_>>())
+                    };
+                    plot_ui.points(Points::new("stable", pick(true)).radius(4.0).color(STABLE).filled(true));
+                    plot_ui.points(Points::new("unstable", pick(false)).radius(4.0).color(UNSTABLE).filled(false));
+                    plot_ui.vline(VLine::new("α shown", alpha).color(egui::Color32::GRAY));
+                })
         });
         self.rects[1] = shown.response.rect;
     }
@@ -262,12 +295,28 @@ impl DynamicsPanel {
             export_menu_with_ui(ui, cx.files, rect, false, || spectrum_export(r));
         });
         let shown = ui.scope(|ui| {
-            Plot::new("dyn-spectrum").height(height - 30.0).data_aspect(1.0).x_axis_label("Re λ").y_axis_label("Im λ").allow_scroll(false).legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
-                let circle: Vec<[f64; 2]> = (0..=100).map(|i| std::f64::consts::TAU * i as f64 / 100.0).map(|t| [t.cos(), t.sin()]).collect();
-                plot_ui.line(Line::new("unit circle", PlotPoints::from(circle)).color(egui::Color32::GRAY).width(1.0));
-                plot_ui.points(Points::new(r.tasks[r.other].label(), PlotPoints::from(r.spectra.get(r.other).cloned().unwrap_or_default())).radius(2.0).color(egui::Color32::from_gray(160)));
-                plot_ui.points(Points::new(r.tasks[task].label(), PlotPoints::from(r.spectra.get(task).cloned().unwrap_or_default())).radius(2.5).color(task_color(task)));
-            })
+            Plot::new("dyn-spectrum")
+                .height(height - 30.0)
+                .data_aspect(1.0)
+                .x_axis_label("Re λ")
+                .y_axis_label("Im λ")
+                .allow_scroll(false)
+                .legend(Legend::default().position(Corner::RightTop))
+                .show(ui, |plot_ui| {
+                    let circle: Vec<[f64; 2]> =
+                        (0..=100).map(|i| std::f64::consts::TAU * i as f64 / 100.0).map(|t| [t.cos(), t.sin()]).collect();
+                    plot_ui.line(Line::new("unit circle", PlotPoints::from(circle)).color(egui::Color32::GRAY).width(1.0));
+                    plot_ui.points(
+                        Points::new(r.tasks[r.other].label(), PlotPoints::from(r.spectra.get(r.other).cloned().unwrap_or_default()))
+                            .radius(2.0)
+                            .color(egui::Color32::from_gray(160)),
+                    );
+                    plot_ui.points(
+                        Points::new(r.tasks[task].label(), PlotPoints::from(r.spectra.get(task).cloned().unwrap_or_default()))
+                            .radius(2.5)
+                            .color(task_color(task)),
+                    );
+                })
         });
         self.rects[2] = shown.response.rect;
     }
@@ -276,12 +325,13 @@ impl DynamicsPanel {
         let Some(variance) = &r.variance else { return };
         let rect = self.rects[3];
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.cells, CellView::TaskVariance, format!("Task variance ({} units)", variance.units.len())).on_hover_text(
-                "Rows: units, grouped into clusters (k-means on these rows, the number of clusters chosen by the silhouette \
+            ui.selectable_value(&mut self.cells, CellView::TaskVariance, format!("Task variance ({} units)", variance.units.len()))
+                .on_hover_text(
+                    "Rows: units, grouped into clusters (k-means on these rows, the number of clusters chosen by the silhouette \
                  score, as Yang et al. 2019 did); columns: tasks. A cell is the variance of the unit's activity in that \
                  task divided by its largest over tasks (yellow = 1). Blocks along the diagonal are clusters of \
                  task-specialised units; rows bright everywhere are shared units",
-            );
+                );
             ui.selectable_value(&mut self.cells, CellView::Angles, "Subspace angles").on_hover_text(
                 "Each task's activity spans a few directions (its own top 3 principal axes). A cell is the mean principal \
                  angle between two tasks' subspaces: 0° (dark) = the tasks use the same directions, 90° (yellow) = \
@@ -306,11 +356,19 @@ impl DynamicsPanel {
         if self.cells == CellView::Participation {
             let labels: Vec<&'static str> = r.tasks.iter().map(|t| t.label()).collect();
             let shown = ui.scope(|ui| {
-                task_bars_plot("dyn-participation", height - 30.0, labels, ui.available_width()).y_axis_label("participation ratio").show(ui, |plot_ui| {
-                    let bars = subspaces.participation.iter().enumerate().map(|(i, p)| Bar::new(i as f64, *p).width(0.6).name(names[i].as_str()).fill(task_color(i))).collect();
-                    plot_ui.bar_chart(BarChart::new("each task", bars));
-                    plot_ui.hline(HLine::new("all tasks pooled", r.pooled_participation).style(LineStyle::dashed_loose()));
-                })
+                task_bars_plot("dyn-participation", height - 30.0, labels, ui.available_width()).y_axis_label("participation ratio").show(
+                    ui,
+                    |plot_ui| {
+                        let bars = subspaces
+                            .participation
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| Bar::new(i as f64, *p).width(0.6).name(names[i].as_str()).fill(task_color(i)))
+                            .collect();
+                        plot_ui.bar_chart(BarChart::new("each task", bars));
+                        plot_ui.hline(HLine::new("all tasks pooled", r.pooled_participation).style(LineStyle::dashed_loose()));
+                    },
+                )
             });
             self.rects[3] = shown.response.rect;
             return;
@@ -324,7 +382,10 @@ impl DynamicsPanel {
                 _ => variance.normalised.get(row).and_then(|v| v.get(col)).copied().unwrap_or(0.0),
             };
             // image rows run top down: the first row on top
-            let pixels = (0..rows.max(1)).flat_map(|row| (0..k).map(move |col| (row, col))).map(|(row, col)| colormap(value(row, col) as f32)).collect();
+            let pixels = (0..rows.max(1))
+                .flat_map(|row| (0..k).map(move |col| (row, col)))
+                .map(|(row, col)| colormap(value(row, col) as f32))
+                .collect();
             let image = egui::ColorImage::new([k, rows.max(1)], pixels);
             let handle = ui.ctx().load_texture("dyn-cells", image, egui::TextureOptions::NEAREST);
             self.heat = Some((Arc::clone(r), self.cells, handle));
@@ -359,7 +420,12 @@ impl DynamicsPanel {
                     });
             }
             plot.show(ui, |plot_ui| {
-                plot_ui.image(PlotImage::new("cells", texture.id(), PlotPoint::new(cols / 2.0, rows_f / 2.0), [cols as f32, rows_f as f32]));
+                plot_ui.image(PlotImage::new(
+                    "cells",
+                    texture.id(),
+                    PlotPoint::new(cols / 2.0, rows_f / 2.0),
+                    [cols as f32, rows_f as f32],
+                ));
             })
         });
         self.rects[3] = shown.response.rect;
@@ -395,15 +461,29 @@ fn pca_export(r: &DynamicsResult, points: &[BifurcationPoint], alpha: f64) -> Pl
     let columns = ["index", "PC1", "PC2", "PC3"].map(String::from).to_vec();
     let mut series: Vec<(String, Vec<Vec<f64>>)> = [r.task, r.other]
         .iter()
-        .map(|&t| (format!("{} trajectory", r.tasks[t].label()), r.trajectories[t].iter().enumerate().map(|(i, p)| vec![i as f64, p[0], p[1], p[2]]).collect()))
+        .map(|&t| {
+            (
+                format!("{} trajectory", r.tasks[t].label()),
+                r.trajectories[t].iter().enumerate().map(|(i, p)| vec![i as f64, p[0], p[1], p[2]]).collect(),
+            )
+        })
         .collect();
     for stable in [true, false] {
-        let rows = points.iter().filter(|p| p.stable == stable).map(|p| vec![p.id as f64, p.pcs[0], p.pcs.get(1).copied().unwrap_or(0.0), p.pcs.get(2).copied().unwrap_or(0.0)]).collect();
+        let rows = points
+            .iter()
+            .filter(|p| p.stable == stable)
+            .map(|p| vec![p.id as f64, p.pcs[0], p.pcs.get(1).copied().unwrap_or(0.0), p.pcs.get(2).copied().unwrap_or(0.0)])
+            .collect();
         series.push((if stable { "stable fixed points".into() } else { "unstable fixed points".into() }, rows));
     }
     PlotExport {
         name: format!("dynamics-fixed-points-alpha{alpha:.2}"),
-        title: format!("Fixed points of {} toward {} at α = {alpha:.2} (step {})", r.tasks[r.task].label(), r.tasks[r.other].label(), r.step),
+        title: format!(
+            "Fixed points of {} toward {} at α = {alpha:.2} (step {})",
+            r.tasks[r.task].label(),
+            r.tasks[r.other].label(),
+            r.step
+        ),
         x_label: "PC1".into(),
         y_label: "PC2".into(),
         log_y: false,
@@ -425,14 +505,29 @@ fn bifurcation_export(r: &DynamicsResult) -> PlotExport {
                 .iter()
                 .flatten()
                 .filter(|p| p.id == id)
-                .map(|p| vec![p.alpha, p.pcs[0], p.pcs.get(1).copied().unwrap_or(0.0), p.pcs.get(2).copied().unwrap_or(0.0), f64::from(u8::from(p.stable)), p.unstable_dims as f64, p.max_abs_eigenvalue])
+                .map(|p| {
+                    vec![
+                        p.alpha,
+                        p.pcs[0],
+                        p.pcs.get(1).copied().unwrap_or(0.0),
+                        p.pcs.get(2).copied().unwrap_or(0.0),
+                        f64::from(u8::from(p.stable)),
+                        p.unstable_dims as f64,
+                        p.max_abs_eigenvalue,
+                    ]
+                })
                 .collect();
             (format!("point {id}"), rows)
         })
         .collect();
     PlotExport {
         name: "dynamics-bifurcation".into(),
-        title: format!("Fixed points of {} as the context moves to {} (step {})", r.tasks[r.task].label(), r.tasks[r.other].label(), r.step),
+        title: format!(
+            "Fixed points of {} as the context moves to {} (step {})",
+            r.tasks[r.task].label(),
+            r.tasks[r.other].label(),
+            r.step
+        ),
         x_label: "alpha".into(),
         y_label: "PC1".into(),
         log_y: false,
@@ -508,7 +603,15 @@ mod tests {
     use crate::tasks::Task;
 
     fn result() -> DynamicsResult {
-        let point = |alpha, id, stable| BifurcationPoint { alpha, id, pcs: vec![1.0, 2.0, 3.0], speed: 0.0, stable, unstable_dims: usize::from(!stable), max_abs_eigenvalue: 0.5 };
+        let point = |alpha, id, stable| BifurcationPoint {
+            alpha,
+            id,
+            pcs: vec![1.0, 2.0, 3.0],
+            speed: 0.0,
+            stable,
+            unstable_dims: usize::from(!stable),
+            max_abs_eigenvalue: 0.5,
+        };
         DynamicsResult {
             step: 7,
             tasks: vec![Task::FdGo, Task::FdAnti],
@@ -516,7 +619,12 @@ mod tests {
             other: 1,
             explained: vec![0.5, 0.3, 0.1],
             trajectories: vec![vec![[0.0, 1.0, 2.0]], vec![[1.0, 1.0, 1.0]]],
-            variance: Some(TaskVariance { units: vec![3, 1], normalised: vec![vec![1.0, 0.5], vec![0.25, 1.0]], clusters: vec![0, 1], silhouette: 0.0 }),
+            variance: Some(TaskVariance {
+                units: vec![3, 1],
+                normalised: vec![vec![1.0, 0.5], vec![0.25, 1.0]],
+                clusters: vec![0, 1],
+                silhouette: 0.0,
+            }),
             spectra: vec![vec![[0.5, 0.0]], vec![[0.9, 0.1]]],
             alphas: vec![0.0, 1.0],
             slices: vec![vec![point(0.0, 0, true)], vec![point(1.0, 0, true), point(1.0, 1, false)]],
@@ -546,7 +654,11 @@ mod tests {
         let s = spectrum_export(&r).to_csv();
         assert!(s.contains("0.9,0.1"), "{s}");
         let mut r = r;
-        r.subspaces = Some(TaskSubspaces { dim: 2, participation: vec![1.5, 2.5], angles: vec![vec![vec![], vec![10.0, 80.0]], vec![vec![10.0, 80.0], vec![]]] });
+        r.subspaces = Some(TaskSubspaces {
+            dim: 2,
+            participation: vec![1.5, 2.5],
+            angles: vec![vec![vec![], vec![10.0, 80.0]], vec![vec![10.0, 80.0], vec![]]],
+        });
         r.pooled_participation = 3.0;
         assert_eq!(angles_export(&r).to_csv(), "task_a,task_b,angle_1_deg,angle_2_deg\nfdgo,fdanti,10.0000,80.0000\n");
         assert_eq!(r.subspaces.as_ref().unwrap().mean_angle(1, 0), 45.0);

@@ -228,9 +228,7 @@ impl PlotExport {
         let py = |y: f64| top + h - (y - y_range.min) / (y_range.max - y_range.min) * h;
 
         // axes and ticks
-        svg.push_str(&format!(
-            "<rect x=\"{left}\" y=\"{top}\" width=\"{w}\" height=\"{h}\" fill=\"none\" stroke=\"#888\"/>\n"
-        ));
+        svg.push_str(&format!("<rect x=\"{left}\" y=\"{top}\" width=\"{w}\" height=\"{h}\" fill=\"none\" stroke=\"#888\"/>\n"));
         let y_ticks = if self.log_y { log_ticks(y_range.min, y_range.max) } else { nice_ticks(y_range.min, y_range.max) };
         for t in y_ticks {
             let label = if self.log_y { short_number(10f64.powf(t)) } else { format!("{t}") };
@@ -247,11 +245,7 @@ impl PlotExport {
         match &self.data {
             PlotData::Lines(series) => {
                 for t in nice_ticks(x_range.min, x_range.max) {
-                    svg.push_str(&format!(
-                        "<text x=\"{:.2}\" y=\"{}\" text-anchor=\"middle\">{t}</text>\n",
-                        px(t),
-                        top + h + 18.0
-                    ));
+                    svg.push_str(&format!("<text x=\"{:.2}\" y=\"{}\" text-anchor=\"middle\">{t}</text>\n", px(t), top + h + 18.0));
                 }
                 for (k, s) in series.iter().enumerate() {
                     let points: Vec<String> = s
@@ -391,11 +385,7 @@ fn legend<'a>(svg: &mut String, names: impl Iterator<Item = &'a str>, right: f64
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
 pub fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
 fn xml_escape(text: &str) -> String {
@@ -434,7 +424,11 @@ pub fn png_of_region(image: &egui::ColorImage, rect: egui::Rect, pixels_per_poin
 /// What a chosen path is for.
 #[derive(Clone, Debug)]
 pub enum FileJob {
-    Export { format: ExportFormat, plot: Box<PlotExport>, rect: egui::Rect },
+    Export {
+        format: ExportFormat,
+        plot: Box<PlotExport>,
+        rect: egui::Rect,
+    },
     SaveCheckpoint,
     LoadCheckpoint,
     /// A saved run to compare with the current one (Ambiguity panel); see [`Files::take_compare_runs`].
@@ -500,16 +494,7 @@ pub struct Files {
 impl Files {
     pub fn new(dialogs: bool) -> Self {
         let (results_tx, results) = mpsc::channel();
-        Files {
-            dialogs,
-            dialog: None,
-            field: None,
-            results_tx,
-            results,
-            notice: None,
-            commands: Vec::new(),
-            compare_runs: Vec::new(),
-        }
+        Files { dialogs, dialog: None, field: None, results_tx, results, notice: None, commands: Vec::new(), compare_runs: Vec::new() }
     }
 
     /// The latest outcome of a file operation (saved, exported, or why not).
@@ -622,10 +607,8 @@ impl Files {
                             "A run directory (it holds checkpoint/, config.toml and metrics.csv), or a checkpoint directory to load"
                         }
                     };
-                    let edit = ui
-                        .add(egui::TextEdit::singleline(&mut field.text).desired_width(360.0))
-                        .labelled_by(label.id)
-                        .on_hover_text(hint);
+                    let edit =
+                        ui.add(egui::TextEdit::singleline(&mut field.text).desired_width(360.0)).labelled_by(label.id).on_hover_text(hint);
                     if edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                         confirmed = true;
                     }

@@ -60,14 +60,7 @@ pub struct UiSettings {
 
 impl Default for UiSettings {
     fn default() -> Self {
-        Self {
-            show_setup: true,
-            loss_log_scale: true,
-            help_open: false,
-            tab: Tab::Training,
-            units_heat_map: true,
-            pca_3d: false,
-        }
+        Self { show_setup: true, loss_log_scale: true, help_open: false, tab: Tab::Training, units_heat_map: true, pca_3d: false }
     }
 }
 
@@ -85,8 +78,7 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] =
-        [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Dynamics, Tab::Switching, Tab::Packing];
+    pub const ALL: [Tab; 7] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Dynamics, Tab::Switching, Tab::Packing];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -224,11 +216,7 @@ impl RunData {
 
     /// Start over with a run loaded from a checkpoint, its history included.
     fn load(&mut self, loaded: &LoadedRun) {
-        let evaluations = loaded
-            .history
-            .iter()
-            .map(|row| EvalResult { step: row.step, perf: row.perf.clone(), lesioned: None })
-            .collect();
+        let evaluations = loaded.history.iter().map(|row| EvalResult { step: row.step, perf: row.perf.clone(), lesioned: None }).collect();
         // metrics.csv has the mean loss since the previous evaluation: one point per row
         let loss = loaded.history.iter().filter(|r| r.loss.is_finite()).map(|r| [r.step as f64, r.loss]).collect();
         *self = RunData {
@@ -352,9 +340,7 @@ impl ModulabApp {
     /// The app with settings restored from `storage` (if any). The worker starts on the first
     /// frame, when the egui context to wake is known.
     pub fn new(options: AppOptions, storage: Option<&dyn eframe::Storage>) -> Self {
-        let settings = storage
-            .and_then(|s| eframe::get_value::<UiSettings>(s, eframe::APP_KEY))
-            .unwrap_or_default();
+        let settings = storage.and_then(|s| eframe::get_value::<UiSettings>(s, eframe::APP_KEY)).unwrap_or_default();
         Self {
             settings,
             run: RunData::default(),
@@ -650,10 +636,6 @@ pub fn run(options: AppOptions) -> anyhow::Result<()> {
             .with_min_inner_size([800.0, 500.0]),
         ..Default::default()
     };
-    eframe::run_native(
-        "modulab",
-        native,
-        Box::new(move |cc| Ok(Box::new(ModulabApp::new(options, cc.storage)))),
-    )
-    .map_err(|e| anyhow::anyhow!("cannot open the app window: {e}"))
+    eframe::run_native("modulab", native, Box::new(move |cc| Ok(Box::new(ModulabApp::new(options, cc.storage)))))
+        .map_err(|e| anyhow::anyhow!("cannot open the app window: {e}"))
 }

@@ -397,10 +397,15 @@ impl PackingPanel {
                 ),
                 Err(e) => format!("Fix the settings first: {e}"),
             };
-            if ui.add_enabled(can_run, egui::Button::new("Run")).on_hover_text(run_tip).on_disabled_hover_text(match &cells {
-                Err(e) => format!("Fix the settings first: {e}"),
-                Ok(_) => "A sweep is running".into(),
-            }).clicked() {
+            if ui
+                .add_enabled(can_run, egui::Button::new("Run"))
+                .on_hover_text(run_tip)
+                .on_disabled_hover_text(match &cells {
+                    Err(e) => format!("Fix the settings first: {e}"),
+                    Ok(_) => "A sweep is running".into(),
+                })
+                .clicked()
+            {
                 self.start(cx, ui.ctx());
             }
             if ui
@@ -440,7 +445,12 @@ impl PackingPanel {
             let fraction = done as f32 / self.total_cells as f32;
             let elapsed = self.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
             let text = match (&self.end, self.running()) {
-                (_, true) => format!("{done} / {} cells, {} elapsed, {}", self.total_cells, duration(elapsed), eta_text(done, self.total_cells, elapsed)),
+                (_, true) => format!(
+                    "{done} / {} cells, {} elapsed, {}",
+                    self.total_cells,
+                    duration(elapsed),
+                    eta_text(done, self.total_cells, elapsed)
+                ),
                 (Some(SweepEnd::Finished), _) => format!("done: {done} cells in {}", duration(self.took_secs.unwrap_or(0.0))),
                 (Some(SweepEnd::Cancelled), _) => format!("cancelled after {done} of {} cells", self.total_cells),
                 (Some(SweepEnd::Failed(e)), _) => format!("stopped after {done} of {} cells: {e}", self.total_cells),
@@ -499,10 +509,7 @@ impl PackingPanel {
         // the axes span the whole sweep from the start, so they stay put as cells finish
         let plan = self.plan.clone().or_else(|| self.form.plan().ok());
         let max_k = plan.as_ref().and_then(|p| p.task_counts.iter().max().copied()).unwrap_or(1);
-        let (min_n, max_n) = plan
-            .as_ref()
-            .and_then(|p| Some((*p.sizes.iter().min()?, *p.sizes.iter().max()?)))
-            .unwrap_or((1, 1));
+        let (min_n, max_n) = plan.as_ref().and_then(|p| Some((*p.sizes.iter().min()?, *p.sizes.iter().max()?))).unwrap_or((1, 1));
         let shown = ui.scope(|ui| {
             Plot::new("packing-capacity")
                 .height(height)
@@ -564,18 +571,25 @@ impl PackingPanel {
                                     Some(v) => {
                                         let met = self.met(&panel.title, size, k);
                                         let fill = colormap(*v as f32);
-                                        let text = egui::RichText::new(format!("{v:.2}"))
-                                            .color(if *v > 0.6 { egui::Color32::BLACK } else { egui::Color32::WHITE });
+                                        let text = egui::RichText::new(format!("{v:.2}")).color(if *v > 0.6 {
+                                            egui::Color32::BLACK
+                                        } else {
+                                            egui::Color32::WHITE
+                                        });
                                         // a met cell is framed (and its number bold)
                                         let text = if met { text.strong() } else { text };
-                                        let stroke = if met { egui::Stroke::new(2.0, ui.visuals().strong_text_color()) } else { egui::Stroke::NONE };
-                                        egui::Frame::new().fill(fill).stroke(stroke).inner_margin(egui::Margin::symmetric(6, 2)).show(ui, |ui| {
-                                            ui.label(text).on_hover_text(format!(
-                                                "{} with N = {size}, K = {k}: worst task {v:.2}{}",
-                                                panel.title,
-                                                if met { ", criterion met" } else { "" }
-                                            ));
-                                        });
+                                        let stroke =
+                                            if met { egui::Stroke::new(2.0, ui.visuals().strong_text_color()) } else { egui::Stroke::NONE };
+                                        egui::Frame::new().fill(fill).stroke(stroke).inner_margin(egui::Margin::symmetric(6, 2)).show(
+                                            ui,
+                                            |ui| {
+                                                ui.label(text).on_hover_text(format!(
+                                                    "{} with N = {size}, K = {k}: worst task {v:.2}{}",
+                                                    panel.title,
+                                                    if met { ", criterion met" } else { "" }
+                                                ));
+                                            },
+                                        );
                                     }
                                     None => {
                                         ui.weak("-").on_hover_text("not finished yet");
@@ -662,7 +676,13 @@ mod tests {
 
     #[test]
     fn a_tiny_sweep_runs_to_the_end_and_a_cancelled_one_stops_at_once() {
-        let mut form = PackingForm { sizes: "8".into(), task_counts: "1,2".into(), pathways: "bias".into(), budget_steps: 4, ..PackingForm::default() };
+        let mut form = PackingForm {
+            sizes: "8".into(),
+            task_counts: "1,2".into(),
+            pathways: "bias".into(),
+            budget_steps: 4,
+            ..PackingForm::default()
+        };
         let plan = form.plan().expect("plan");
         let job = PackingJob::spawn(plan, || {}).expect("thread");
         let mut cells = 0;

@@ -75,9 +75,8 @@ impl PcaPanel {
         self.x_pc = self.x_pc.min(k - 1);
         self.y_pc = self.y_pc.min(k - 1);
         ui.horizontal(|ui| {
-            ui.checkbox(&mut cx.settings.pca_3d, "3-D view").on_hover_text(
-                "Show PC1, PC2 and PC3 together as a 3-D picture; drag the plot to turn it",
-            );
+            ui.checkbox(&mut cx.settings.pca_3d, "3-D view")
+                .on_hover_text("Show PC1, PC2 and PC3 together as a 3-D picture; drag the plot to turn it");
             if cx.settings.pca_3d {
                 if ui.button("Reset view").on_hover_text("Turn the 3-D view back to its starting angle").clicked() {
                     (self.yaw, self.pitch) = (Self::default().yaw, Self::default().pitch);
@@ -125,38 +124,35 @@ impl PcaPanel {
         if three_d {
             plot = plot.allow_drag(false).show_axes([false, false]).show_grid([false, false]);
         }
-        let project = |p: &[f32]| -> [f64; 2] {
-            if three_d {
-                rotate(p[0], p[1], p[2], yaw, pitch)
-            } else {
-                [p[x_pc] as f64, p[y_pc] as f64]
-            }
-        };
+        let project =
+            |p: &[f32]| -> [f64; 2] { if three_d { rotate(p[0], p[1], p[2], yaw, pitch) } else { [p[x_pc] as f64, p[y_pc] as f64] } };
         // the scope's rect holds the plot with its axes and tick labels (the PNG export's crop)
-        let shown = ui.scope(|ui| plot.show(ui, |plot_ui| {
-            for (i, (task, coords)) in view.tasks.iter().enumerate() {
-                let color = task_color(i);
-                let points: Vec<[f64; 2]> = coords.chunks_exact(k).map(project).collect();
-                if let (Some(first), Some(last)) = (points.first().copied(), points.last().copied()) {
-                    plot_ui.line(Line::new(task.label(), PlotPoints::from(points)).color(color).width(2.0));
-                    plot_ui.points(
-                        Points::new(task.label(), PlotPoints::from(vec![first])).shape(MarkerShape::Circle).radius(5.0).color(color),
-                    );
-                    plot_ui.points(
-                        Points::new(task.label(), PlotPoints::from(vec![last])).shape(MarkerShape::Square).radius(5.0).color(color),
-                    );
+        let shown = ui.scope(|ui| {
+            plot.show(ui, |plot_ui| {
+                for (i, (task, coords)) in view.tasks.iter().enumerate() {
+                    let color = task_color(i);
+                    let points: Vec<[f64; 2]> = coords.chunks_exact(k).map(project).collect();
+                    if let (Some(first), Some(last)) = (points.first().copied(), points.last().copied()) {
+                        plot_ui.line(Line::new(task.label(), PlotPoints::from(points)).color(color).width(2.0));
+                        plot_ui.points(
+                            Points::new(task.label(), PlotPoints::from(vec![first])).shape(MarkerShape::Circle).radius(5.0).color(color),
+                        );
+                        plot_ui.points(
+                            Points::new(task.label(), PlotPoints::from(vec![last])).shape(MarkerShape::Square).radius(5.0).color(color),
+                        );
+                    }
                 }
-            }
-            if three_d {
-                // the PC axes, drawn through the origin, so the rotation can be read
-                let reach = view.tasks.iter().flat_map(|(_, c)| c.iter()).fold(0.0f32, |m, v| m.max(v.abs())) * 0.6;
-                for (axis, name) in [[reach, 0.0, 0.0], [0.0, reach, 0.0], [0.0, 0.0, reach]].iter().zip(["PC1", "PC2", "PC3"]) {
-                    let end = rotate(axis[0], axis[1], axis[2], yaw, pitch);
-                    plot_ui.line(Line::new("", PlotPoints::from(vec![[0.0, 0.0], end])).color(egui::Color32::GRAY).width(1.0));
-                    plot_ui.text(egui_plot::Text::new("", end.into(), name).color(egui::Color32::GRAY));
+                if three_d {
+                    // the PC axes, drawn through the origin, so the rotation can be read
+                    let reach = view.tasks.iter().flat_map(|(_, c)| c.iter()).fold(0.0f32, |m, v| m.max(v.abs())) * 0.6;
+                    for (axis, name) in [[reach, 0.0, 0.0], [0.0, reach, 0.0], [0.0, 0.0, reach]].iter().zip(["PC1", "PC2", "PC3"]) {
+                        let end = rotate(axis[0], axis[1], axis[2], yaw, pitch);
+                        plot_ui.line(Line::new("", PlotPoints::from(vec![[0.0, 0.0], end])).color(egui::Color32::GRAY).width(1.0));
+                        plot_ui.text(egui_plot::Text::new("", end.into(), name).color(egui::Color32::GRAY));
+                    }
                 }
-            }
-        }));
+            })
+        });
         self.trajectories_rect = shown.response.rect;
         let response = shown.inner;
         if three_d {
@@ -282,25 +278,27 @@ fn variance_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, view: &PcaView, hei
     let k = view.components;
     // label every few components so that labels are far enough apart to be painted
     let every = (90.0 / (ui.available_width() / k.max(1) as f32)).ceil().max(1.0) as usize;
-    let shown = ui.scope(|ui| Plot::new("pca-variance")
-        .height(height - 30.0)
-        .include_y(0.0)
-        .x_axis_label("PC")
-        // one tick per component (the automatic spacing would label only every tenth)
-        .x_grid_spacer(move |_| (1..=k).map(|i| label_mark(i - 1, every)).map(|m| GridMark { value: m.value + 1.0, ..m }).collect())
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            let labelled = (i as usize).saturating_sub(1) % every == 0;
-            if (mark.value - i).abs() < 1e-6 && (1.0..=k as f64).contains(&i) && labelled { format!("{i:.0}") } else { String::new() }
-        })
-        .allow_scroll(false)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .legend(Legend::default().position(Corner::RightTop))
-        .show(ui, |plot_ui| {
-            plot_ui.bar_chart(BarChart::new("at fit", fitted).color(grey));
-            plot_ui.bar_chart(BarChart::new("now", current).color(task_color(0)));
-        }));
+    let shown = ui.scope(|ui| {
+        Plot::new("pca-variance")
+            .height(height - 30.0)
+            .include_y(0.0)
+            .x_axis_label("PC")
+            // one tick per component (the automatic spacing would label only every tenth)
+            .x_grid_spacer(move |_| (1..=k).map(|i| label_mark(i - 1, every)).map(|m| GridMark { value: m.value + 1.0, ..m }).collect())
+            .x_axis_formatter(move |mark, _| {
+                let i = mark.value.round();
+                let labelled = (i as usize).saturating_sub(1) % every == 0;
+                if (mark.value - i).abs() < 1e-6 && (1.0..=k as f64).contains(&i) && labelled { format!("{i:.0}") } else { String::new() }
+            })
+            .allow_scroll(false)
+            .allow_drag(false)
+            .allow_zoom(false)
+            .legend(Legend::default().position(Corner::RightTop))
+            .show(ui, |plot_ui| {
+                plot_ui.bar_chart(BarChart::new("at fit", fitted).color(grey));
+                plot_ui.bar_chart(BarChart::new("now", current).color(task_color(0)));
+            })
+    });
     *rect = shown.response.rect;
 }
 

@@ -164,8 +164,7 @@ fn network_ui(ui: &mut egui::Ui, draft: &mut Config) {
 }
 
 fn pathways_ui(ui: &mut egui::Ui, draft: &mut Config) {
-    ui.strong("Context pathways")
-        .on_hover_text("How the network is told which task to do. Any combination, including none.");
+    ui.strong("Context pathways").on_hover_text("How the network is told which task to do. Any combination, including none.");
     for pathway in Pathway::ALL {
         let mut on = draft.model.has(pathway);
         if ui.checkbox(&mut on, pathway.name()).on_hover_text(pathway_tooltip(pathway)).changed() {
@@ -226,13 +225,8 @@ fn training_settings_ui(ui: &mut egui::Ui, draft: &mut Config) {
     ui.strong("Training");
     egui::Grid::new("training-settings").num_columns(2).show(ui, |ui| {
         ui.label("Learning rate").on_hover_text("Adam's step size");
-        ui.add(
-            egui::DragValue::new(&mut draft.train.learning_rate)
-                .range(1e-5..=1e-1)
-                .speed(1e-4)
-                .max_decimals(5),
-        )
-        .on_hover_text("Adam's step size: larger learns faster but may become unstable (try 1e-3 to 3e-3)");
+        ui.add(egui::DragValue::new(&mut draft.train.learning_rate).range(1e-5..=1e-1).speed(1e-4).max_decimals(5))
+            .on_hover_text("Adam's step size: larger learns faster but may become unstable (try 1e-3 to 3e-3)");
         ui.end_row();
 
         ui.label("Batch size").on_hover_text("Trials per optimiser step");

@@ -143,7 +143,8 @@ impl SwitchingPanel {
         });
         let parsed = parse_taus(&self.taus_text);
         ui.horizontal(|ui| {
-            ui.label("τ values (ms)").on_hover_text("The time constants tried for each pathway, comma-separated; one point per value on the plots");
+            ui.label("τ values (ms)")
+                .on_hover_text("The time constants tried for each pathway, comma-separated; one point per value on the plots");
             ui.add(egui::TextEdit::singleline(&mut self.taus_text).desired_width(240.0).id_salt("switch-taus"))
                 .on_hover_text("e.g. 0, 20, 50, 100, 200, 500 (ms). 0 = the pathway follows the new cue at once");
             if let Err(e) = &parsed {
@@ -158,7 +159,10 @@ impl SwitchingPanel {
             for pathway in Pathway::ALL {
                 let mut tau = self.combination.get(pathway);
                 let has = config.model.has(pathway);
-                let slider = egui::Slider::new(&mut tau, 0.0..=TAU_SLIDER_MAX_MS).logarithmic(true).smallest_positive(1.0).text(format!("τ {}", pathway.name()));
+                let slider = egui::Slider::new(&mut tau, 0.0..=TAU_SLIDER_MAX_MS)
+                    .logarithmic(true)
+                    .smallest_positive(1.0)
+                    .text(format!("τ {}", pathway.name()));
                 ui.add_enabled(has, slider)
                     .on_hover_text(tau_tooltip(pathway, config.tasks.dt_ms))
                     .on_disabled_hover_text(format!("This network has no {} pathway (Setup)", pathway.name()));
@@ -185,7 +189,11 @@ impl SwitchingPanel {
                 let spec = SwitchSpec { from, to, trials: DEFAULT_TRIALS, switch_after_onset_ms: self.after_onset_ms };
                 cx.commands.push(Command::Switching(Box::new(SwitchRequest { spec, taus_ms, combination: Some(self.combination) })));
             }
-            if ui.add_enabled(running, egui::Button::new("Cancel switch test")).on_hover_text("Stop; the points computed so far stay").clicked() {
+            if ui
+                .add_enabled(running, egui::Button::new("Cancel switch test"))
+                .on_hover_text("Stop; the points computed so far stay")
+                .clicked()
+            {
                 cx.commands.push(Command::CancelSwitching);
             }
         });
@@ -248,12 +256,22 @@ fn perf_export(result: Option<&SwitchResult>) -> PlotExport {
     if let Some(r) = result {
         title = format!("Performance after a switch from {} to {} against tau (network at step {})", r.from.name(), r.to.name(), r.step);
         for sweep in &r.pathways {
-            series.push(Series { name: sweep.pathway.name().into(), points: r.perf_points(sweep).into_iter().map(|(x, y)| [x, y]).collect() });
+            series.push(Series {
+                name: sweep.pathway.name().into(),
+                points: r.perf_points(sweep).into_iter().map(|(x, y)| [x, y]).collect(),
+            });
         }
         let hi = r.taus_ms.iter().copied().fold(0.0f32, f32::max) as f64;
         series.push(Series { name: "no switch".into(), points: vec![[0.0, r.perf_unswitched], [hi, r.perf_unswitched]] });
     }
-    PlotExport { name: "switching-perf".into(), title, x_label: "tau (ms)".into(), y_label: "fraction correct".into(), log_y: false, data: PlotData::Lines(series) }
+    PlotExport {
+        name: "switching-perf".into(),
+        title,
+        x_label: "tau (ms)".into(),
+        y_label: "fraction correct".into(),
+        log_y: false,
+        data: PlotData::Lines(series),
+    }
 }
 
 fn pathway_color(pathway: Pathway) -> egui::Color32 {
@@ -299,16 +317,26 @@ fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport
     let mut series = Vec::new();
     let mut title = "Distance from the unswitched trajectory after the switch".to_string();
     if let Some(r) = result {
-        title = format!("Switching transient of the {} pathway, {} to {} (network at step {})", shown.name(), r.from.name(), r.to.name(), r.step);
+        title = format!(
+            "Switching transient of the {} pathway, {} to {} (network at step {})",
+            shown.name(),
+            r.from.name(),
+            r.to.name(),
+            r.step
+        );
         if let Some(sweep) = r.pathways.iter().find(|s| s.pathway == shown) {
             for (tau, outcome) in r.taus_ms.iter().zip(&sweep.outcomes) {
                 if let Some(o) = outcome {
-                    series.push(Series { name: format!("tau {tau} ms"), points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect() });
+                    series.push(Series {
+                        name: format!("tau {tau} ms"),
+                        points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect(),
+                    });
                 }
             }
         }
         if let Some((_, Some(o))) = &r.combination {
-            series.push(Series { name: "your combination".into(), points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect() });
+            series
+                .push(Series { name: "your combination".into(), points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect() });
         }
     }
     PlotExport {

@@ -81,11 +81,7 @@ fn controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
     let state = cx.run.state;
     ui.horizontal(|ui| {
         let can_train = matches!(state, RunState::Ready | RunState::Paused);
-        if ui
-            .add_enabled(can_train, egui::Button::new("Train"))
-            .on_hover_text("Start training, or go on after a pause")
-            .clicked()
-        {
+        if ui.add_enabled(can_train, egui::Button::new("Train")).on_hover_text("Start training, or go on after a pause").clicked() {
             cx.commands.push(Command::Start);
         }
         if ui
@@ -111,16 +107,14 @@ fn controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
             cx.commands.push(Command::Reset(Box::new(cx.draft.clone())));
         }
         ui.separator();
-        ui.checkbox(&mut cx.settings.loss_log_scale, "Log scale")
-            .on_hover_text("Plot the loss on a logarithmic axis");
+        ui.checkbox(&mut cx.settings.loss_log_scale, "Log scale").on_hover_text("Plot the loss on a logarithmic axis");
         ui.checkbox(&mut cx.settings.show_setup, "Setup panel").on_hover_text("Show or hide the Setup panel");
     });
 }
 
 fn stats_ui(ui: &mut egui::Ui, run: &RunData) {
     ui.horizontal(|ui| {
-        ui.label(format!("step {} / {}", run.step, run.total_steps()))
-            .on_hover_text("Optimiser steps done / steps in the run");
+        ui.label(format!("step {} / {}", run.step, run.total_steps())).on_hover_text("Optimiser steps done / steps in the run");
         ui.separator();
         ui.label(format!("{:.1} steps/s", run.steps_per_sec)).on_hover_text("Training speed over the last steps");
         ui.separator();
@@ -201,11 +195,8 @@ fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
 /// The performance curves' data: one series per trained task, every evaluation.
 fn performance_export(run: &RunData) -> PlotExport {
     let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
-    let series = tasks
-        .iter()
-        .enumerate()
-        .map(|(i, task)| Series { name: task.label().into(), points: performance_points(run, i, *task) })
-        .collect();
+    let series =
+        tasks.iter().enumerate().map(|(i, task)| Series { name: task.label().into(), points: performance_points(run, i, *task) }).collect();
     PlotExport {
         name: "performance".into(),
         title: "Performance per task".into(),
@@ -241,10 +232,7 @@ fn bars_export(run: &RunData) -> PlotExport {
 
 /// (step, performance) of trained task number `i` over every evaluation.
 fn performance_points(run: &RunData, i: usize, task: Task) -> Vec<[f64; 2]> {
-    run.evaluations
-        .iter()
-        .filter_map(|e| e.perf.get(i).filter(|(t, _)| *t == task).map(|(_, p)| [e.step as f64, *p as f64]))
-        .collect()
+    run.evaluations.iter().filter_map(|e| e.perf.get(i).filter(|(t, _)| *t == task).map(|(_, p)| [e.step as f64, *p as f64])).collect()
 }
 
 fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
@@ -264,14 +252,12 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
         .collect();
     let mut plot = Plot::new("loss").height(height).x_axis_label("step").allow_scroll(false);
     if log {
-        plot = plot
-            .y_axis_formatter(|mark, _| short_number(10f64.powf(mark.value)))
-            .label_formatter(|hover| {
-                let point = match hover {
-                    HoverPosition::NearDataPoint { position, .. } | HoverPosition::Elsewhere { position } => position,
-                };
-                Some(format!("step {:.0}\nloss {:.3e}", point.x, 10f64.powf(point.y)))
-            });
+        plot = plot.y_axis_formatter(|mark, _| short_number(10f64.powf(mark.value))).label_formatter(|hover| {
+            let point = match hover {
+                HoverPosition::NearDataPoint { position, .. } | HoverPosition::Elsewhere { position } => position,
+            };
+            Some(format!("step {:.0}\nloss {:.3e}", point.x, 10f64.powf(point.y)))
+        });
     }
     let smoothed = moving_average(&points, SMOOTHING_STEPS);
     // the scope's rect holds the plot with its axes and tick labels (the PNG export's crop)
@@ -287,24 +273,25 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
 fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
     let run = cx.run;
     ui.horizontal(|ui| {
-        ui.label("Performance per task")
-            .on_hover_text("Fraction of correct test trials of each task; click a legend entry to hide it");
+        ui.label("Performance per task").on_hover_text("Fraction of correct test trials of each task; click a legend entry to hide it");
         export_menu_ui(ui, cx.files, *rect, || performance_export(run));
     });
     let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
-    let shown = ui.scope(|ui| Plot::new("performance")
-        .height(height)
-        .x_axis_label("step")
-        .include_y(0.0)
-        .include_y(1.0)
-        .allow_scroll(false)
-        .legend(Legend::default().position(Corner::RightBottom))
-        .show(ui, |plot_ui| {
-            for (i, task) in tasks.iter().enumerate() {
-                let points = performance_points(run, i, *task);
-                plot_ui.line(Line::new(task.label(), PlotPoints::from(thinned(&points))).width(1.5).color(task_color(i)));
-            }
-        }));
+    let shown = ui.scope(|ui| {
+        Plot::new("performance")
+            .height(height)
+            .x_axis_label("step")
+            .include_y(0.0)
+            .include_y(1.0)
+            .allow_scroll(false)
+            .legend(Legend::default().position(Corner::RightBottom))
+            .show(ui, |plot_ui| {
+                for (i, task) in tasks.iter().enumerate() {
+                    let points = performance_points(run, i, *task);
+                    plot_ui.line(Line::new(task.label(), PlotPoints::from(thinned(&points))).width(1.5).color(task_color(i)));
+                }
+            })
+    });
     *rect = shown.response.rect;
 }
 
@@ -320,8 +307,8 @@ fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
     let lesioned = latest.and_then(|e| e.lesioned.as_ref());
     let width = if lesioned.is_some() { 0.4 } else { 0.7 };
     let offset = if lesioned.is_some() { 0.2 } else { 0.0 };
-    let shown = ui.scope(|ui| super::ambiguity::task_bars_plot("latest", height, labels, ui.available_width())
-        .show(ui, |plot_ui| {
+    let shown = ui.scope(|ui| {
+        super::ambiguity::task_bars_plot("latest", height, labels, ui.available_width()).show(ui, |plot_ui| {
             if let Some(e) = latest {
                 let bars = e
                     .perf
@@ -340,6 +327,7 @@ fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
                     plot_ui.bar_chart(BarChart::new(name, bars));
                 }
             }
-        }));
+        })
+    });
     *rect = shown.response.rect;
 }

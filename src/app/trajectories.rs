@@ -116,19 +116,15 @@ impl TrajectoriesPanel {
             self.trial = shown.saturating_sub(1);
             let t = &data.tasks[self.task];
             let correct = t.correct.get(self.trial).copied().unwrap_or(0.0) > 0.5;
-            let (text, color) = if correct {
-                ("correct", egui::Color32::from_rgb(80, 170, 90))
-            } else {
-                ("wrong", ui.visuals().error_fg_color)
-            };
+            let (text, color) =
+                if correct { ("correct", egui::Color32::from_rgb(80, 170, 90)) } else { ("wrong", ui.visuals().error_fg_color) };
             ui.colored_label(color, text)
                 .on_hover_text("Whether the network got this trial right (judged at the last step, as in the evaluation)");
             let right = t.correct.iter().filter(|c| **c > 0.5).count();
             ui.weak(format!("({right} of {trials} right)")).on_hover_text("Correct trials among this task's test trials");
             ui.separator();
-            ui.checkbox(&mut cx.settings.units_heat_map, "All units as a heat map").on_hover_text(
-                "On: every hidden unit as one row of a heat map. Off: lines for the most variable units of this trial.",
-            );
+            ui.checkbox(&mut cx.settings.units_heat_map, "All units as a heat map")
+                .on_hover_text("On: every hidden unit as one row of a heat map. Off: lines for the most variable units of this trial.");
             ui.separator();
             ui.weak(about_network(data)).on_hover_text("The network shown: its training step, and any ambiguity or lesions applied");
         });
@@ -158,10 +154,7 @@ impl TrajectoriesPanel {
         } else {
             (None, None)
         };
-        let units = cx
-            .settings
-            .units_heat_map
-            .then(|| self.texture(ui, key(HeatMap::Units), || heat_image(t, trial, HeatMap::Units)));
+        let units = cx.settings.units_heat_map.then(|| self.texture(ui, key(HeatMap::Units), || heat_image(t, trial, HeatMap::Units)));
 
         let about = about_network(data);
         let rects = &mut self.rects;
@@ -172,10 +165,17 @@ impl TrajectoriesPanel {
         });
         let n_in = t.n_in as f64;
         // each scope's rect holds its plot with axes and tick labels (the PNG export's crop)
-        let shown = ui.scope(|ui| time_plot("traj-inputs", link, height, duration).y_axis_label("input").show(ui, |plot_ui| {
-            plot_ui.image(PlotImage::new("inputs", inputs.id(), PlotPoint::new(duration / 2.0, n_in / 2.0), [duration as f32, n_in as f32]));
-            epochs_ui(plot_ui, &t.epochs, dt, false);
-        }));
+        let shown = ui.scope(|ui| {
+            time_plot("traj-inputs", link, height, duration).y_axis_label("input").show(ui, |plot_ui| {
+                plot_ui.image(PlotImage::new(
+                    "inputs",
+                    inputs.id(),
+                    PlotPoint::new(duration / 2.0, n_in / 2.0),
+                    [duration as f32, n_in as f32],
+                ));
+                epochs_ui(plot_ui, &t.epochs, dt, false);
+            })
+        });
         rects.inputs = shown.response.rect;
 
         ui.horizontal(|ui| {
@@ -185,39 +185,52 @@ impl TrajectoriesPanel {
             );
             export_menu_with_ui(ui, cx.files, rects.outputs, !ring_heat, || outputs_export(t, trial, ring_heat, &about));
         });
-        let shown = ui.scope(|ui| time_plot("traj-outputs", link, height, duration).y_axis_label("output").show(ui, |plot_ui| {
-            epochs_ui(plot_ui, &t.epochs, dt, true);
-            let series = |of: &dyn Fn(usize) -> f32| -> Vec<[f64; 2]> {
-                (0..t.steps).map(|s| [s as f64 * dt + dt / 2.0, of(s) as f64]).collect()
-            };
-            plot_ui.line(
-                Line::new("fixation target", PlotPoints::from(series(&|s| t.target(trial, s)[0])))
-                    .color(egui::Color32::GRAY)
-                    .style(LineStyle::dashed_loose()),
-            );
-            plot_ui.line(Line::new("fixation output", PlotPoints::from(series(&|s| t.output(trial, s)[0]))).color(color).width(2.0));
-            match (&target_ring, &output_ring) {
-                (Some(target), Some(output)) => {
-                    // two blocks above the fixation trace: output on y ∈ [1.2, 2.2], target on [2.3, 3.3]
-                    plot_ui.image(PlotImage::new("response output", output.id(), PlotPoint::new(duration / 2.0, 1.7), [duration as f32, 1.0]));
-                    plot_ui.image(PlotImage::new("response target", target.id(), PlotPoint::new(duration / 2.0, 2.8), [duration as f32, 1.0]));
-                    plot_ui.text(egui_plot::Text::new("", PlotPoint::new(0.0, 2.8), "target").anchor(egui::Align2::LEFT_CENTER));
-                    plot_ui.text(egui_plot::Text::new("", PlotPoint::new(0.0, 1.7), "output").anchor(egui::Align2::LEFT_CENTER));
-                }
-                _ => {
-                    // compact encoding: (cos, sin) of the response, output against target
-                    for c in 1..t.n_out {
-                        let name = if c == 1 { "cos" } else { "sin" };
-                        plot_ui.line(
-                            Line::new(format!("{name} target"), PlotPoints::from(series(&|s| t.target(trial, s)[c])))
-                                .color(egui::Color32::GRAY)
-                                .style(LineStyle::dashed_loose()),
-                        );
-                        plot_ui.line(Line::new(format!("{name} output"), PlotPoints::from(series(&|s| t.output(trial, s)[c]))).width(1.5));
+        let shown = ui.scope(|ui| {
+            time_plot("traj-outputs", link, height, duration).y_axis_label("output").show(ui, |plot_ui| {
+                epochs_ui(plot_ui, &t.epochs, dt, true);
+                let series = |of: &dyn Fn(usize) -> f32| -> Vec<[f64; 2]> {
+                    (0..t.steps).map(|s| [s as f64 * dt + dt / 2.0, of(s) as f64]).collect()
+                };
+                plot_ui.line(
+                    Line::new("fixation target", PlotPoints::from(series(&|s| t.target(trial, s)[0])))
+                        .color(egui::Color32::GRAY)
+                        .style(LineStyle::dashed_loose()),
+                );
+                plot_ui.line(Line::new("fixation output", PlotPoints::from(series(&|s| t.output(trial, s)[0]))).color(color).width(2.0));
+                match (&target_ring, &output_ring) {
+                    (Some(target), Some(output)) => {
+                        // two blocks above the fixation trace: output on y ∈ [1.2, 2.2], target on [2.3, 3.3]
+                        plot_ui.image(PlotImage::new(
+                            "response output",
+                            output.id(),
+                            PlotPoint::new(duration / 2.0, 1.7),
+                            [duration as f32, 1.0],
+                        ));
+                        plot_ui.image(PlotImage::new(
+                            "response target",
+                            target.id(),
+                            PlotPoint::new(duration / 2.0, 2.8),
+                            [duration as f32, 1.0],
+                        ));
+                        plot_ui.text(egui_plot::Text::new("", PlotPoint::new(0.0, 2.8), "target").anchor(egui::Align2::LEFT_CENTER));
+                        plot_ui.text(egui_plot::Text::new("", PlotPoint::new(0.0, 1.7), "output").anchor(egui::Align2::LEFT_CENTER));
+                    }
+                    _ => {
+                        // compact encoding: (cos, sin) of the response, output against target
+                        for c in 1..t.n_out {
+                            let name = if c == 1 { "cos" } else { "sin" };
+                            plot_ui.line(
+                                Line::new(format!("{name} target"), PlotPoints::from(series(&|s| t.target(trial, s)[c])))
+                                    .color(egui::Color32::GRAY)
+                                    .style(LineStyle::dashed_loose()),
+                            );
+                            plot_ui
+                                .line(Line::new(format!("{name} output"), PlotPoints::from(series(&|s| t.output(trial, s)[c]))).width(1.5));
+                        }
                     }
                 }
-            }
-        }));
+            })
+        });
         rects.outputs = shown.response.rect;
 
         let n = t.n_units as f64;
@@ -231,20 +244,27 @@ impl TrajectoriesPanel {
             export_menu_with_ui(ui, cx.files, rects.units, !heat, || units_export(t, trial, heat, &about));
         });
         let plot = time_plot("traj-units", link, height, duration).y_axis_label(if heat { "unit" } else { "rate" });
-        let shown = ui.scope(|ui| plot.show(ui, |plot_ui| match &units {
-            Some(texture) => {
-                plot_ui.image(PlotImage::new("units", texture.id(), PlotPoint::new(duration / 2.0, n / 2.0), [duration as f32, n as f32]));
-                epochs_ui(plot_ui, &t.epochs, dt, false);
-            }
-            None => {
-                epochs_ui(plot_ui, &t.epochs, dt, true);
-                for unit in most_variable_units(t, trial, UNIT_LINES) {
-                    let points: Vec<[f64; 2]> =
-                        (0..t.steps).map(|s| [s as f64 * dt + dt / 2.0, t.rate(trial, s)[unit] as f64]).collect();
-                    plot_ui.line(Line::new(format!("unit {unit}"), PlotPoints::from(points)).width(1.5));
+        let shown = ui.scope(|ui| {
+            plot.show(ui, |plot_ui| match &units {
+                Some(texture) => {
+                    plot_ui.image(PlotImage::new(
+                        "units",
+                        texture.id(),
+                        PlotPoint::new(duration / 2.0, n / 2.0),
+                        [duration as f32, n as f32],
+                    ));
+                    epochs_ui(plot_ui, &t.epochs, dt, false);
                 }
-            }
-        }));
+                None => {
+                    epochs_ui(plot_ui, &t.epochs, dt, true);
+                    for unit in most_variable_units(t, trial, UNIT_LINES) {
+                        let points: Vec<[f64; 2]> =
+                            (0..t.steps).map(|s| [s as f64 * dt + dt / 2.0, t.rate(trial, s)[unit] as f64]).collect();
+                        plot_ui.line(Line::new(format!("unit {unit}"), PlotPoints::from(points)).width(1.5));
+                    }
+                }
+            })
+        });
         rects.units = shown.response.rect;
     }
 
@@ -364,11 +384,7 @@ fn epochs_ui(plot_ui: &mut egui_plot::PlotUi<'_>, epochs: &[Epoch], dt: f64, sha
         let (start, end) = (epoch.start as f64 * dt, epoch.end as f64 * dt);
         if shade {
             let [r, g, b] = epoch_rgb(epoch.name);
-            plot_ui.span(
-                Span::new(epoch.name, start..=end)
-                    .fill(egui::Color32::from_rgba_unmultiplied(r, g, b, 36))
-                    .border_width(0.0),
-            );
+            plot_ui.span(Span::new(epoch.name, start..=end).fill(egui::Color32::from_rgba_unmultiplied(r, g, b, 36)).border_width(0.0));
         } else {
             plot_ui.vline(VLine::new(epoch.name, start).color(egui::Color32::from_white_alpha(90)).width(1.0));
         }
@@ -423,8 +439,7 @@ fn heat_image(t: &TaskTrajectories, trial: usize, map: HeatMap) -> egui::ColorIm
 
 /// A perceptual dark-blue → green → yellow map (close to viridis) for x in [0, 1].
 pub(super) fn colormap(x: f32) -> egui::Color32 {
-    const STOPS: [[f32; 3]; 5] =
-        [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
+    const STOPS: [[f32; 3]; 5] = [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
     let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
     let pos = x * (STOPS.len() - 1) as f32;
     let i = (pos.floor() as usize).min(STOPS.len() - 2);

@@ -83,9 +83,8 @@ fn switch_request(args: &AnalyzeArgs, config: &Config) -> Result<Result<(SwitchS
     spec.switch_after_onset_ms = args.switch_after_ms;
     match &args.switch {
         Some(text) => {
-            let (from, to) = text
-                .split_once(':')
-                .ok_or_else(|| UsageError(format!("--switch '{text}': expected FROM:TO, e.g. fdgo:fdanti")))?;
+            let (from, to) =
+                text.split_once(':').ok_or_else(|| UsageError(format!("--switch '{text}': expected FROM:TO, e.g. fdgo:fdanti")))?;
             let task = |name: &str| Task::from_name(name).map_err(|e| UsageError(format!("--switch: {e}")));
             (spec.from, spec.to) = (task(from)?, task(to)?);
         }
@@ -130,7 +129,8 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     // a switch test's job is built (and its request checked) before the long analyses start
     let (switch_job, switch_note) = match switch {
         Ok((spec, taus)) => {
-            let job = SwitchJob::new(run.config.clone(), run.params.clone(), run.step, &spec, taus, None).map_err(|e| UsageError(format!("--switch: {e}")))?;
+            let job = SwitchJob::new(run.config.clone(), run.params.clone(), run.step, &spec, taus, None)
+                .map_err(|e| UsageError(format!("--switch: {e}")))?;
             (Some(job), None)
         }
         Err(reason) => (None, Some(reason)),

@@ -9,9 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::UsageError;
+use crate::analysis::AmbiguityKind;
 use crate::analysis::packing::{self, CellResult, PackingPlan, PathwaySet};
 use crate::analysis::sweep::{self, TrainedRun};
-use crate::analysis::AmbiguityKind;
 use crate::config::Config;
 use crate::plot;
 use crate::train::checkpoint::write_atomic;
@@ -183,7 +183,12 @@ fn ambiguity_cmd(args: AmbiguityArgs) -> Result<()> {
     let csv_path = args.out.join("ambiguity.csv");
     write_atomic(&csv_path, sweep::ambiguity_csv(&rows).as_bytes()).with_context(|| format!("cannot write {}", csv_path.display()))?;
     plot::write_figure(&args.out, "ambiguity", &sweep::ambiguity_chart(&rows).to_svg()).map_err(anyhow::Error::msg)?;
-    println!("{} runs × {} levels evaluated; wrote ambiguity.csv, ambiguity.png, ambiguity.svg in {}", runs.len(), levels.len(), args.out.display());
+    println!(
+        "{} runs × {} levels evaluated; wrote ambiguity.csv, ambiguity.png, ambiguity.svg in {}",
+        runs.len(),
+        levels.len(),
+        args.out.display()
+    );
     Ok(())
 }
 
@@ -298,7 +303,8 @@ fn packing_cmd(args: PackingArgs) -> Result<()> {
         Some(_) => {}
         None => {
             let text = toml::to_string(&stored).expect("plan serialises");
-            write_atomic(&args.out.join(PLAN_FILE), text.as_bytes()).with_context(|| format!("cannot write {}", args.out.join(PLAN_FILE).display()))?;
+            write_atomic(&args.out.join(PLAN_FILE), text.as_bytes())
+                .with_context(|| format!("cannot write {}", args.out.join(PLAN_FILE).display()))?;
         }
     }
     let table_path = args.out.join(&table_name);
@@ -350,7 +356,12 @@ fn packing_cmd(args: PackingArgs) -> Result<()> {
         std::process::exit(130);
     }
     if shard.is_some() {
-        println!("shard done: {} cells in {}; when every shard is done: modulab sweep merge --out {}", cells.len(), table_path.display(), args.out.display());
+        println!(
+            "shard done: {} cells in {}; when every shard is done: modulab sweep merge --out {}",
+            cells.len(),
+            table_path.display(),
+            args.out.display()
+        );
     } else {
         write_packing_figures(&args.out, &results, plan.criterion)?;
         println!("{} cells; wrote {PACKING_FILE}, capacity.png/.svg, packing_perf.png/.svg in {}", cells.len(), args.out.display());
@@ -395,7 +406,8 @@ fn slurm_cmd(args: SlurmArgs) -> Result<()> {
         return Err(UsageError("--shards and --cpus must be at least 1".into()).into());
     }
     // check the packing arguments now, not on the cluster
-    let packing_args = PackingArgs::try_parse_from(std::iter::once("packing").chain(args.packing.iter().map(String::as_str))).map_err(|e| UsageError(format!("bad packing arguments after --: {}", e.to_string().trim())))?;
+    let packing_args = PackingArgs::try_parse_from(std::iter::once("packing").chain(args.packing.iter().map(String::as_str)))
+        .map_err(|e| UsageError(format!("bad packing arguments after --: {}", e.to_string().trim())))?;
     if packing_args.shard.is_some() || packing_args.jobs.is_some() {
         return Err(UsageError("leave --shard and --jobs out of the packing arguments: the script sets them per array task".into()).into());
     }

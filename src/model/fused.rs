@@ -13,16 +13,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::Autodiff;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, ExtensionType, Flex, NdArray, TensorMetadata, backend_extension};
 use burn::tensor::{Tensor, TensorData};
 
-use super::rnn::{Recurrent, RnnInput, RnnSpec};
 use super::readout::{self, ReadoutSpec};
+use super::rnn::{Recurrent, RnnInput, RnnSpec};
 use super::scan::{self, ScanCache, ScanDims, ScanSpec};
 
 /// The differentiable inputs of the scan.
@@ -256,7 +256,8 @@ impl<B: HostBuffers> Backward<B, 4> for ScanBackward {
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let ScanState { host, cache, device } = ops.state;
         let wanted = ops.parents.each_ref().map(Option::is_some);
-        let host_grads = B::with_host(grads.consume::<B>(&ops.node), |grad_rates| host_scan_grads(&host, &cache, grad_rates.to_vec(), wanted));
+        let host_grads =
+            B::with_host(grads.consume::<B>(&ops.node), |grad_rates| host_scan_grads(&host, &cache, grad_rates.to_vec(), wanted));
         for (node, grad) in ops.parents.into_iter().zip(host_grads) {
             if let (Some(node), Some((data, shape))) = (node, grad) {
                 grads.register::<B>(node.id, B::float_from_data(TensorData::new(data, shape), &device));
@@ -374,12 +375,24 @@ fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: Strided, rhs: Stri
     // SAFETY: the asserts above keep every index gemm reads or writes inside its slice.
     unsafe {
         gemm::gemm(
-            m, n, k,
-            dst.as_mut_ptr(), 1, n as isize,
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
             false,
-            lhs.data.as_ptr(), lhs.col_stride as isize, lhs.row_stride as isize,
-            rhs.data.as_ptr(), rhs.col_stride as isize, rhs.row_stride as isize,
-            0.0f32, 1.0f32, false, false, false,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
             gemm::Parallelism::None,
         );
     }
@@ -451,7 +464,15 @@ pub trait RecurrentLoss: Backend {
 /// Run the scan, the readout and the masked MSE as one operation (any device). Same value and
 /// gradients as `masked_mse(forward(..).outputs, targets, mask)`, but autodiff sees one node, and
 /// neither the rates nor their gradient are ever copied into a burn tensor.
-pub fn loss(tensors: ScanTensors, w_out: Tensor<2>, b_out: Tensor<1>, input: &RnnInput, spec: &RnnSpec, targets: Arc<Vec<f32>>, mask: Arc<Vec<f32>>) -> Tensor<1> {
+pub fn loss(
+    tensors: ScanTensors,
+    w_out: Tensor<2>,
+    b_out: Tensor<1>,
+    input: &RnnInput,
+    spec: &RnnSpec,
+    targets: Arc<Vec<f32>>,
+    mask: Arc<Vec<f32>>,
+) -> Tensor<1> {
     let weights = match tensors.recurrent {
         Recurrent::Shared(w) => w.into_dispatch(),
         Recurrent::PerTrial(w) => w.into_dispatch(),
@@ -554,11 +575,8 @@ impl<B: HostBuffers> Backward<B, 6> for LossBackward {
         let [p0, p1, p2, p3, p4, p5] = ops.parents;
         let scan_parents = [p0, p1, p2, p3];
         let wanted = scan_parents.each_ref().map(Option::is_some);
-        let scan_grads: [Option<HostGrad>; 4] = if wanted.contains(&true) {
-            host_scan_grads(&host.scan, &host.cache, readout.rates, wanted)
-        } else {
-            Default::default()
-        };
+        let scan_grads: [Option<HostGrad>; 4] =
+            if wanted.contains(&true) { host_scan_grads(&host.scan, &host.cache, readout.rates, wanted) } else { Default::default() };
         let n = host.scan.dims.units;
         let readout_grads = [Some((readout.w_out, vec![host.n_out, n])), Some((readout.b_out, vec![host.n_out]))];
         let parents = scan_parents.into_iter().chain([p4, p5]);

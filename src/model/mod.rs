@@ -14,11 +14,11 @@
 //! work on it, identically for every backend); [`Rnn`] is the burn `Module` built from it for one
 //! forward/backward pass.
 
-pub mod params;
-pub mod rnn;
-pub mod readout;
-pub mod scan;
 pub mod fused;
+pub mod params;
+pub mod readout;
+pub mod rnn;
+pub mod scan;
 
 use serde::{Deserialize, Serialize};
 
@@ -57,11 +57,7 @@ impl Pathway {
 
     /// A pathway set written as `bias+synaptic` (or `none`).
     pub fn set_label(set: &[Pathway]) -> String {
-        if set.is_empty() {
-            "none".to_string()
-        } else {
-            set.iter().map(|p| p.name()).collect::<Vec<_>>().join("+")
-        }
+        if set.is_empty() { "none".to_string() } else { set.iter().map(|p| p.name()).collect::<Vec<_>>().join("+") }
     }
 }
 
@@ -266,10 +262,7 @@ impl ModelConfig {
             return Err("model.n_units must be at least 1".into());
         }
         if !(self.tau_ms >= dt_ms) {
-            return Err(format!(
-                "model.tau_ms ({}) must be at least tasks.dt_ms ({dt_ms}) so that α = dt/τ ≤ 1",
-                self.tau_ms
-            ));
+            return Err(format!("model.tau_ms ({}) must be at least tasks.dt_ms ({dt_ms}) so that α = dt/τ ≤ 1", self.tau_ms));
         }
         if !(self.sigma_rec >= 0.0) {
             return Err("model.sigma_rec must be ≥ 0".into());

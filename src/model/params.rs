@@ -62,13 +62,7 @@ impl ParamSet {
     /// The names and shapes a config implies, in storage order.
     pub fn layout(config: &ModelConfig, dims: Dims) -> Vec<(&'static str, Vec<usize>)> {
         let Dims { n_in, n_out, n_units: n, n_contexts: k } = dims;
-        let mut layout = vec![
-            (W_IN, vec![n, n_in]),
-            (B_REC, vec![n]),
-            (W_REC, vec![n, n]),
-            (W_OUT, vec![n_out, n]),
-            (B_OUT, vec![n_out]),
-        ];
+        let mut layout = vec![(W_IN, vec![n, n_in]), (B_REC, vec![n]), (W_REC, vec![n, n]), (W_OUT, vec![n_out, n]), (B_OUT, vec![n_out])];
         if config.has(Pathway::Bias) {
             layout.push((CTX_BIAS, vec![k, n]));
         }
@@ -138,14 +132,8 @@ impl ParamSet {
         let found: Vec<(&str, &[usize])> = self.tensors.iter().map(|t| (t.name.as_str(), t.shape.as_slice())).collect();
         let expected_ref: Vec<(&str, &[usize])> = expected.iter().map(|(n, s)| (*n, s.as_slice())).collect();
         if found != expected_ref {
-            let show = |v: &[(&str, &[usize])]| {
-                v.iter().map(|(n, s)| format!("{n}{s:?}")).collect::<Vec<_>>().join(" ")
-            };
-            return Err(format!(
-                "the parameters do not match the configuration: expected {}, found {}",
-                show(&expected_ref),
-                show(&found)
-            ));
+            let show = |v: &[(&str, &[usize])]| v.iter().map(|(n, s)| format!("{n}{s:?}")).collect::<Vec<_>>().join(" ");
+            return Err(format!("the parameters do not match the configuration: expected {}, found {}", show(&expected_ref), show(&found)));
         }
         for t in &self.tensors {
             if t.data.len() != t.shape.iter().product::<usize>() {

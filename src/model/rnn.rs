@@ -150,8 +150,7 @@ impl Rnn {
         };
 
         let n_out = self.spec.dims.n_out;
-        let linear = rates.clone().reshape([b * t, n]).matmul(self.w_out.val().transpose())
-            + self.b_out.val().unsqueeze::<2>();
+        let linear = rates.clone().reshape([b * t, n]).matmul(self.w_out.val().transpose()) + self.b_out.val().unsqueeze::<2>();
         let outputs = match self.spec.encoding {
             Encoding::Ring => sigmoid(linear),
             Encoding::Compact => linear,
@@ -248,8 +247,7 @@ impl Rnn {
         let mut rate: Tensor<2> = Tensor::zeros([b, n], &device);
         let mut voltage: Tensor<2> = Tensor::zeros([b, n], &device);
         let mut rates = Vec::with_capacity(t);
-        let noise: Option<Tensor<3>> =
-            input.rec_noise.as_ref().map(|v| Tensor::from_data(TensorData::new(v.to_vec(), [b, t, n]), &device));
+        let noise: Option<Tensor<3>> = input.rec_noise.as_ref().map(|v| Tensor::from_data(TensorData::new(v.to_vec(), [b, t, n]), &device));
         for step in 0..t {
             let u = inputs.clone().narrow(1, step, 1).reshape([b, n_in]);
             let mut z = u.matmul(w_in_t.clone()) + static_drive.clone();
@@ -258,13 +256,12 @@ impl Rnn {
             }
             z = z + match &recurrent {
                 Recurrent::Shared(w) => rate.clone().matmul(w.clone().transpose()),
-                Recurrent::PerTrial(w) => rate
-                    .clone()
-                    .unsqueeze_dim::<3>(1)
-                    .matmul(w.clone().swap_dims(1, 2))
-                    .reshape([b, n]),
+                Recurrent::PerTrial(w) => rate.clone().unsqueeze_dim::<3>(1).matmul(w.clone().swap_dims(1, 2)).reshape([b, n]),
             };
-            let pre = match &gain { Some(g) => z * g.clone(), None => z };
+            let pre = match &gain {
+                Some(g) => z * g.clone(),
+                None => z,
+            };
             match self.spec.config.state_form {
                 StateForm::Rate => {
                     rate = rate * (1.0 - alpha) + activation(pre, self.spec.config.activation) * alpha;

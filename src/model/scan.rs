@@ -175,11 +175,7 @@ impl Act for SoftplusAct {
     fn dphi(x: f32) -> f32 {
         // Logistic sigmoid, written so that exp never overflows.
         let e = (-x.abs()).exp();
-        if x >= 0.0 {
-            1.0 / (1.0 + e)
-        } else {
-            e / (1.0 + e)
-        }
+        if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) }
     }
 }
 
@@ -228,11 +224,7 @@ pub(crate) fn block_trials(batch: usize) -> usize {
 const BLOCK_TRIALS: usize = 16;
 
 pub(crate) fn thread_count(requested: usize) -> usize {
-    if requested > 0 {
-        requested
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    }
+    if requested > 0 { requested } else { std::thread::available_parallelism().map_or(1, |n| n.get()) }
 }
 
 /// Runs `f` on every item, spreading contiguous runs of items over at most
@@ -361,19 +353,8 @@ pub fn scan_forward(spec: &ScanSpec, drive: Vec<f32>, w: Recurrent, gain: &[f32]
     let voltage = spec.form == StateForm::Voltage;
     let mut rates = vec![0.0f32; d.btn()];
     let mut z = drive;
-    let mut x = if voltage {
-        vec![0.0f32; d.btn()]
-    } else {
-        Vec::new()
-    };
-    let cache_of = |z, x, rates| ScanCache {
-        dims: d,
-        activation: spec.activation,
-        form: spec.form,
-        z,
-        x,
-        rates,
-    };
+    let mut x = if voltage { vec![0.0f32; d.btn()] } else { Vec::new() };
+    let cache_of = |z, x, rates| ScanCache { dims: d, activation: spec.activation, form: spec.form, z, x, rates };
     if d.btn() == 0 {
         return cache_of(z, x, rates);
     }
@@ -398,9 +379,7 @@ pub fn scan_forward(spec: &ScanSpec, drive: Vec<f32>, w: Recurrent, gain: &[f32]
             let b0 = i * g;
             let w = match (bw, w) {
                 (Some(wt), _) => BlockW::Shared(wt),
-                (None, Recurrent::PerTrial(w)) => {
-                    BlockW::PerTrial(&w[b0 * n * n..(b0 + trials) * n * n])
-                }
+                (None, Recurrent::PerTrial(w)) => BlockW::PerTrial(&w[b0 * n * n..(b0 + trials) * n * n]),
                 (None, Recurrent::Shared(_)) => unreachable!(),
             };
             items.push(FwdBlock {
@@ -414,11 +393,7 @@ pub fn scan_forward(spec: &ScanSpec, drive: Vec<f32>, w: Recurrent, gain: &[f32]
         }
     }
     let (steps, alpha, act, form) = (t, spec.alpha, spec.activation, spec.form);
-    run_blocks(
-        items,
-        thread_count(spec.threads),
-        |blk| with_act!(act, A => forward_block::<A>(blk, steps, n, alpha, form)),
-    );
+    run_blocks(items, thread_count(spec.threads), |blk| with_act!(act, A => forward_block::<A>(blk, steps, n, alpha, form)));
     cache_of(z, x, rates)
 }
 
@@ -457,32 +432,13 @@ fn forward_block<A: Act>(blk: FwdBlock, t_len: usize, n: usize, alpha: &[f32], f
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn forward_block_avx2<A: Act>(
-    blk: FwdBlock,
-    t_len: usize,
-    n: usize,
-    alpha: &[f32],
-    form: StateForm,
-) {
+fn forward_block_avx2<A: Act>(blk: FwdBlock, t_len: usize, n: usize, alpha: &[f32], form: StateForm) {
     forward_block_impl::<A>(blk, t_len, n, alpha, form)
 }
 
 #[inline(always)]
-fn forward_block_impl<A: Act>(
-    blk: FwdBlock,
-    t_len: usize,
-    n: usize,
-    alpha: &[f32],
-    form: StateForm,
-) {
-    let FwdBlock {
-        trials,
-        gain,
-        w,
-        rates,
-        z,
-        x,
-    } = blk;
+fn forward_block_impl<A: Act>(blk: FwdBlock, t_len: usize, n: usize, alpha: &[f32], form: StateForm) {
+    let FwdBlock { trials, gain, w, rates, z, x } = blk;
     let tn = t_len * n;
     // Stand-in for r_0 = x_0 = 0.
     let zeros = vec![0.0f32; n];
@@ -537,44 +493,12 @@ fn forward_block_impl<A: Act>(
         match w {
             // SAFETY: row b of each view is at offset b·tn inside this
             // block's buffers, which hold `trials` rows of length tn; Wᵀ is n×n.
-            BlockW::Shared(wt) => unsafe {
-                matmul(
-                    trials,
-                    n,
-                    n,
-                    z_next,
-                    tn,
-                    true,
-                    r_t,
-                    tn,
-                    1,
-                    wt.as_ptr(),
-                    n,
-                    1,
-                    1.0,
-                )
-            },
+            BlockW::Shared(wt) => unsafe { matmul(trials, n, n, z_next, tn, true, r_t, tn, 1, wt.as_ptr(), n, 1, 1.0) },
             BlockW::PerTrial(w) => {
                 for bi in 0..trials {
                     // z += W_b r as a column: [n,n]·[n,1].
                     // SAFETY: as above, for trial bi's row and its own W_b.
-                    unsafe {
-                        matmul(
-                            n,
-                            1,
-                            n,
-                            z_next.add(bi * tn),
-                            1,
-                            true,
-                            w[bi * n * n..].as_ptr(),
-                            n,
-                            1,
-                            r_t.add(bi * tn),
-                            1,
-                            1,
-                            1.0,
-                        )
-                    };
+                    unsafe { matmul(n, 1, n, z_next.add(bi * tn), 1, true, w[bi * n * n..].as_ptr(), n, 1, r_t.add(bi * tn), 1, 1, 1.0) };
                 }
             }
         }
@@ -594,21 +518,13 @@ fn forward_block_impl<A: Act>(
 ///
 /// Returns `dL/d drive` (`[B,T,N]`), `dL/dW` (`[N,N]` summed over the batch
 /// if shared, `[B,N,N]` if per trial) and `dL/dg` (`[B,N]`).
-pub fn scan_backward(
-    spec: &ScanSpec,
-    w: Recurrent,
-    gain: &[f32],
-    cache: &ScanCache,
-    grad_rates: Vec<f32>,
-) -> ScanGrads {
+pub fn scan_backward(spec: &ScanSpec, w: Recurrent, gain: &[f32], cache: &ScanCache, grad_rates: Vec<f32>) -> ScanGrads {
     check_common(spec, &w, gain);
     let d = spec.dims;
     let (b, t, n) = (d.batch, d.steps, d.units);
     let cd = cache.dims;
     assert!(
-        (cd.batch, cd.steps, cd.units) == (b, t, n)
-            && cache.form == spec.form
-            && cache.activation == spec.activation,
+        (cd.batch, cd.steps, cd.units) == (b, t, n) && cache.form == spec.form && cache.activation == spec.activation,
         "cache does not match spec"
     );
     assert_eq!(grad_rates.len(), d.btn(), "grad_rates must be [B,T,N]");
@@ -620,21 +536,10 @@ pub fn scan_backward(
     let mut grad_gain = vec![0.0f32; b * n];
     // Shared W: one [N,N] partial per block, summed in block order below.
     // Per trial: the final [B,N,N] gradient, each block writing its trials.
-    let mut grad_w = vec![
-        0.0f32;
-        if shared {
-            n_blocks.max(1) * n * n
-        } else {
-            b * n * n
-        }
-    ];
+    let mut grad_w = vec![0.0f32; if shared { n_blocks.max(1) * n * n } else { b * n * n }];
     if d.btn() == 0 {
         grad_w.truncate(if shared { n * n } else { b * n * n });
-        return ScanGrads {
-            drive: grad_drive,
-            w: grad_w,
-            gain: grad_gain,
-        };
+        return ScanGrads { drive: grad_drive, w: grad_w, gain: grad_gain };
     }
 
     let bs = g * t * n;
@@ -642,11 +547,7 @@ pub fn scan_backward(
     let mut items = Vec::with_capacity(n_blocks);
     {
         let mut xs = cache.x.chunks(bs);
-        for (i, ((gd, dgain), dw)) in grad_drive
-            .chunks_mut(bs)
-            .zip(grad_gain.chunks_mut(g * n))
-            .zip(grad_w.chunks_mut(w_chunk))
-            .enumerate()
+        for (i, ((gd, dgain), dw)) in grad_drive.chunks_mut(bs).zip(grad_gain.chunks_mut(g * n)).zip(grad_w.chunks_mut(w_chunk)).enumerate()
         {
             let trials = gd.len() / (t * n);
             let b0 = i * g;
@@ -654,18 +555,12 @@ pub fn scan_backward(
             items.push(BwdBlock {
                 trials,
                 z: &cache.z[blk.clone()],
-                x: if spec.form == StateForm::Voltage {
-                    xs.next().unwrap()
-                } else {
-                    &[]
-                },
+                x: if spec.form == StateForm::Voltage { xs.next().unwrap() } else { &[] },
                 rates: &cache.rates[blk],
                 gain: &gain[b0 * n..(b0 + trials) * n],
                 w: match w {
                     Recurrent::Shared(w) => BlockW::Shared(w),
-                    Recurrent::PerTrial(w) => {
-                        BlockW::PerTrial(&w[b0 * n * n..(b0 + trials) * n * n])
-                    }
+                    Recurrent::PerTrial(w) => BlockW::PerTrial(&w[b0 * n * n..(b0 + trials) * n * n]),
                 },
                 grad_drive: gd,
                 grad_gain: dgain,
@@ -674,11 +569,7 @@ pub fn scan_backward(
         }
     }
     let (steps, alpha, act, form) = (t, spec.alpha, spec.activation, spec.form);
-    run_blocks(
-        items,
-        thread_count(spec.threads),
-        |blk| with_act!(act, A => backward_block::<A>(blk, steps, n, alpha, form)),
-    );
+    run_blocks(items, thread_count(spec.threads), |blk| with_act!(act, A => backward_block::<A>(blk, steps, n, alpha, form)));
 
     if shared {
         // Fixed block order => same bits for any thread count.
@@ -688,11 +579,7 @@ pub fn scan_backward(
         }
         grad_w.truncate(n * n);
     }
-    ScanGrads {
-        drive: grad_drive,
-        w: grad_w,
-        gain: grad_gain,
-    }
+    ScanGrads { drive: grad_drive, w: grad_w, gain: grad_gain }
 }
 
 /// One block of trials for the backward; slices are the block's part of the
@@ -722,35 +609,13 @@ fn backward_block<A: Act>(blk: BwdBlock, t_len: usize, n: usize, alpha: &[f32], 
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn backward_block_avx2<A: Act>(
-    blk: BwdBlock,
-    t_len: usize,
-    n: usize,
-    alpha: &[f32],
-    form: StateForm,
-) {
+fn backward_block_avx2<A: Act>(blk: BwdBlock, t_len: usize, n: usize, alpha: &[f32], form: StateForm) {
     backward_block_impl::<A>(blk, t_len, n, alpha, form)
 }
 
 #[inline(always)]
-fn backward_block_impl<A: Act>(
-    blk: BwdBlock,
-    t_len: usize,
-    n: usize,
-    alpha: &[f32],
-    form: StateForm,
-) {
-    let BwdBlock {
-        trials,
-        z,
-        x,
-        rates,
-        gain,
-        w,
-        grad_drive,
-        grad_gain,
-        grad_w,
-    } = blk;
+fn backward_block_impl<A: Act>(blk: BwdBlock, t_len: usize, n: usize, alpha: &[f32], form: StateForm) {
+    let BwdBlock { trials, z, x, rates, gain, w, grad_drive, grad_gain, grad_w } = blk;
     let tn = t_len * n;
     // rec[b] = Wᵀ dz_{t+1}; carry[b] = dr_{t+1} (rate) or dx_{t+1} (voltage).
     // Both are zero beyond the last step. Allocated once per block.
@@ -799,43 +664,13 @@ fn backward_block_impl<A: Act>(
         match w {
             // SAFETY: dz rows are at b·tn inside this block's buffer; rec is
             // [trials,n]; W is [n,n].
-            BlockW::Shared(w) => unsafe {
-                matmul(
-                    trials,
-                    n,
-                    n,
-                    rec.as_mut_ptr(),
-                    n,
-                    false,
-                    dz_t,
-                    tn,
-                    1,
-                    w.as_ptr(),
-                    n,
-                    1,
-                    1.0,
-                )
-            },
+            BlockW::Shared(w) => unsafe { matmul(trials, n, n, rec.as_mut_ptr(), n, false, dz_t, tn, 1, w.as_ptr(), n, 1, 1.0) },
             BlockW::PerTrial(w) => {
                 for bi in 0..trials {
                     // rec_b = W_bᵀ dz_b as a column: lhs (j,i) = W_b[i][j].
                     // SAFETY: as above, for trial bi.
                     unsafe {
-                        matmul(
-                            n,
-                            1,
-                            n,
-                            rec[bi * n..].as_mut_ptr(),
-                            1,
-                            false,
-                            w[bi * n * n..].as_ptr(),
-                            1,
-                            n,
-                            dz_t.add(bi * tn),
-                            1,
-                            1,
-                            1.0,
-                        )
+                        matmul(n, 1, n, rec[bi * n..].as_mut_ptr(), 1, false, w[bi * n * n..].as_ptr(), 1, n, dz_t.add(bi * tn), 1, 1, 1.0)
                     };
                 }
             }
@@ -895,9 +730,7 @@ mod tests {
             (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
         }
         fn vec(&mut self, len: usize, lo: f64, hi: f64) -> Vec<f32> {
-            (0..len)
-                .map(|_| (lo + (hi - lo) * self.next()) as f32)
-                .collect()
+            (0..len).map(|_| (lo + (hi - lo) * self.next()) as f32).collect()
         }
     }
 
@@ -946,11 +779,7 @@ mod tests {
         }
 
         fn forward(&self) -> RefFwd {
-            let ScanDims {
-                batch,
-                steps,
-                units: n,
-            } = self.d;
+            let ScanDims { batch, steps, units: n } = self.d;
             let len = batch * steps * n;
             let (mut r, mut z, mut x) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
             for b in 0..batch {
@@ -985,11 +814,7 @@ mod tests {
 
         /// Returns (d drive, dW as [B,N,N], d gain).
         fn backward(&self, f: &RefFwd, gr: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-            let ScanDims {
-                batch,
-                steps,
-                units: n,
-            } = self.d;
+            let ScanDims { batch, steps, units: n } = self.d;
             let mut dd = vec![0.0; batch * steps * n];
             let mut dw = vec![0.0; batch * n * n];
             let mut dg = vec![0.0; batch * n];
@@ -1068,42 +893,17 @@ mod tests {
             }
         }
         fn spec(&self, threads: usize) -> ScanSpec<'_> {
-            ScanSpec {
-                dims: self.d,
-                alpha: &self.alpha,
-                activation: self.act,
-                form: self.form,
-                threads,
-            }
+            ScanSpec { dims: self.d, alpha: &self.alpha, activation: self.act, form: self.form, threads }
         }
         fn w(&self) -> Recurrent<'_> {
-            if self.shared {
-                Recurrent::Shared(&self.w)
-            } else {
-                Recurrent::PerTrial(&self.w)
-            }
+            if self.shared { Recurrent::Shared(&self.w) } else { Recurrent::PerTrial(&self.w) }
         }
         fn problem(&self) -> Problem {
             let f = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
             let n = self.d.units;
-            let w = if self.shared {
-                (0..self.d.batch)
-                    .flat_map(|_| self.w.iter())
-                    .map(|&x| f64::from(x))
-                    .collect()
-            } else {
-                f(&self.w)
-            };
+            let w = if self.shared { (0..self.d.batch).flat_map(|_| self.w.iter()).map(|&x| f64::from(x)).collect() } else { f(&self.w) };
             assert_eq!(w.len(), self.d.batch * n * n);
-            Problem {
-                d: self.d,
-                act: self.act,
-                form: self.form,
-                alpha: f(&self.alpha),
-                drive: f(&self.drive),
-                w,
-                gain: f(&self.gain),
-            }
+            Problem { d: self.d, act: self.act, form: self.form, alpha: f(&self.alpha), drive: f(&self.drive), w, gain: f(&self.gain) }
         }
         fn run(&self, threads: usize) -> (Vec<f32>, ScanGrads) {
             let spec = self.spec(threads);
@@ -1118,10 +918,7 @@ mod tests {
         let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-3);
         for (k, (&g, &w)) in got.iter().zip(want).enumerate() {
             let err = (f64::from(g) - w).abs();
-            assert!(
-                err <= rel * (w.abs() + scale),
-                "{what}[{k}]: got {g}, want {w} (err {err:.3e}, scale {scale:.3e})"
-            );
+            assert!(err <= rel * (w.abs() + scale), "{what}[{k}]: got {g}, want {w} (err {err:.3e}, scale {scale:.3e})");
         }
     }
 
@@ -1139,22 +936,10 @@ mod tests {
     }
 
     const SMALL: [ScanDims; 3] = [
-        ScanDims {
-            batch: 3,
-            steps: 7,
-            units: 5,
-        },
-        ScanDims {
-            batch: 5,
-            steps: 4,
-            units: 9,
-        },
+        ScanDims { batch: 3, steps: 7, units: 5 },
+        ScanDims { batch: 5, steps: 4, units: 9 },
         // More than one block of trials, and units past gemm's tiny-matrix path.
-        ScanDims {
-            batch: 21,
-            steps: 6,
-            units: 40,
-        },
+        ScanDims { batch: 21, steps: 6, units: 40 },
     ];
 
     #[test]
@@ -1191,9 +976,7 @@ mod tests {
                 let n = d.units;
                 let dw = if c.shared {
                     // Sum the reference's per-trial gradients over the batch.
-                    (0..n * n)
-                        .map(|k| (0..d.batch).map(|b| dw[b * n * n + k]).sum())
-                        .collect()
+                    (0..n * n).map(|k| (0..d.batch).map(|b| dw[b * n * n + k]).sum()).collect()
                 } else {
                     dw
                 };
@@ -1206,38 +989,32 @@ mod tests {
     /// L = Σ grad_rates ⊙ r in f64 against the reference gradients.
     #[test]
     fn reference_backward_matches_finite_differences() {
-        let d = ScanDims {
-            batch: 2,
-            steps: 5,
-            units: 4,
-        };
+        let d = ScanDims { batch: 2, steps: 5, units: 4 };
         for c in all_cases(d, 7) {
             let mut p = c.problem();
             let gr: Vec<f64> = c.grad_rates.iter().map(|&x| f64::from(x)).collect();
             let f = p.forward();
             let (dd, dw, dg) = p.backward(&f, &gr);
-            let loss =
-                |p: &Problem| -> f64 { p.forward().r.iter().zip(&gr).map(|(r, g)| r * g).sum() };
+            let loss = |p: &Problem| -> f64 { p.forward().r.iter().zip(&gr).map(|(r, g)| r * g).sum() };
             let eps = 1e-6;
-            let mut check =
-                |name: &str, get: fn(&mut Problem) -> &mut Vec<f64>, analytic: &[f64]| {
-                    for k in 0..analytic.len() {
-                        let orig = get(&mut p)[k];
-                        get(&mut p)[k] = orig + eps;
-                        let lp = loss(&p);
-                        get(&mut p)[k] = orig - eps;
-                        let lm = loss(&p);
-                        get(&mut p)[k] = orig;
-                        let fd = (lp - lm) / (2.0 * eps);
-                        assert!(
-                            (fd - analytic[k]).abs() <= 1e-6 * (1.0 + fd.abs()),
-                            "{name}[{k}] {:?} {:?}: fd {fd} vs analytic {}",
-                            c.act,
-                            c.form,
-                            analytic[k]
-                        );
-                    }
-                };
+            let mut check = |name: &str, get: fn(&mut Problem) -> &mut Vec<f64>, analytic: &[f64]| {
+                for k in 0..analytic.len() {
+                    let orig = get(&mut p)[k];
+                    get(&mut p)[k] = orig + eps;
+                    let lp = loss(&p);
+                    get(&mut p)[k] = orig - eps;
+                    let lm = loss(&p);
+                    get(&mut p)[k] = orig;
+                    let fd = (lp - lm) / (2.0 * eps);
+                    assert!(
+                        (fd - analytic[k]).abs() <= 1e-6 * (1.0 + fd.abs()),
+                        "{name}[{k}] {:?} {:?}: fd {fd} vs analytic {}",
+                        c.act,
+                        c.form,
+                        analytic[k]
+                    );
+                }
+            };
             check("drive", |p| &mut p.drive, &dd);
             check("w", |p| &mut p.w, &dw);
             check("gain", |p| &mut p.gain, &dg);
@@ -1247,21 +1024,9 @@ mod tests {
     #[test]
     fn bit_identical_across_thread_counts() {
         let dims = [
-            ScanDims {
-                batch: 37,
-                steps: 9,
-                units: 33,
-            },
-            ScanDims {
-                batch: 50,
-                steps: 5,
-                units: 70,
-            },
-            ScanDims {
-                batch: 3,
-                steps: 7,
-                units: 5,
-            },
+            ScanDims { batch: 37, steps: 9, units: 33 },
+            ScanDims { batch: 50, steps: 5, units: 70 },
+            ScanDims { batch: 3, steps: 7, units: 5 },
         ];
         for (di, &d) in dims.iter().enumerate() {
             for c in all_cases(d, 5000 + di as u64) {
@@ -1269,10 +1034,7 @@ mod tests {
                 for threads in [2, 3, 8, 0] {
                     let (r, g) = c.run(threads);
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                    let tag = format!(
-                        "{:?} {:?} shared={} threads={threads}",
-                        c.act, c.form, c.shared
-                    );
+                    let tag = format!("{:?} {:?} shared={} threads={threads}", c.act, c.form, c.shared);
                     assert_eq!(bits(&r), bits(&r1), "rates {tag}");
                     assert_eq!(bits(&g.drive), bits(&g1.drive), "d drive {tag}");
                     assert_eq!(bits(&g.w), bits(&g1.w), "dW {tag}");
@@ -1285,21 +1047,9 @@ mod tests {
     #[test]
     fn single_step_and_single_trial() {
         for d in [
-            ScanDims {
-                batch: 1,
-                steps: 1,
-                units: 3,
-            },
-            ScanDims {
-                batch: 1,
-                steps: 6,
-                units: 1,
-            },
-            ScanDims {
-                batch: 4,
-                steps: 1,
-                units: 6,
-            },
+            ScanDims { batch: 1, steps: 1, units: 3 },
+            ScanDims { batch: 1, steps: 6, units: 1 },
+            ScanDims { batch: 4, steps: 1, units: 6 },
         ] {
             for c in all_cases(d, 9) {
                 let p = c.problem();
@@ -1317,18 +1067,7 @@ mod tests {
 
     #[test]
     fn empty_dims_do_not_panic() {
-        for d in [
-            ScanDims {
-                batch: 0,
-                steps: 4,
-                units: 3,
-            },
-            ScanDims {
-                batch: 2,
-                steps: 0,
-                units: 3,
-            },
-        ] {
+        for d in [ScanDims { batch: 0, steps: 4, units: 3 }, ScanDims { batch: 2, steps: 0, units: 3 }] {
             let c = Case::new(1, d, Activation::Relu, StateForm::Rate, true);
             let (r, g) = c.run(2);
             assert!(r.is_empty() && g.drive.is_empty());

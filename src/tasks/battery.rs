@@ -51,29 +51,17 @@ const RESPONSE_MS: f64 = 500.0;
 pub(super) fn plan(task: Task, settings: &TaskSettings, batch: usize, rng: &mut Rng) -> Plan {
     match task {
         Task::FdGo | Task::FdAnti => fixed_duration_go(task == Task::FdAnti, settings, batch, rng),
-        Task::ReactGo | Task::ReactAnti => {
-            reaction_go(task == Task::ReactAnti, settings, batch, rng)
-        }
-        Task::DelayGo | Task::DelayAnti => {
-            delayed_go(task == Task::DelayAnti, settings, batch, rng)
-        }
+        Task::ReactGo | Task::ReactAnti => reaction_go(task == Task::ReactAnti, settings, batch, rng),
+        Task::DelayGo | Task::DelayAnti => delayed_go(task == Task::DelayAnti, settings, batch, rng),
         Task::Dm1 => simultaneous_decision(Attend::Ring(0), Rings::One(0), settings, batch, rng),
         Task::Dm2 => simultaneous_decision(Attend::Ring(1), Rings::One(1), settings, batch, rng),
-        Task::ContextDm1 => {
-            simultaneous_decision(Attend::Ring(0), Rings::Independent, settings, batch, rng)
-        }
-        Task::ContextDm2 => {
-            simultaneous_decision(Attend::Ring(1), Rings::Independent, settings, batch, rng)
-        }
+        Task::ContextDm1 => simultaneous_decision(Attend::Ring(0), Rings::Independent, settings, batch, rng),
+        Task::ContextDm2 => simultaneous_decision(Attend::Ring(1), Rings::Independent, settings, batch, rng),
         Task::MultiDm => simultaneous_decision(Attend::Sum, Rings::Split, settings, batch, rng),
         Task::DelayDm1 => delayed_decision(Attend::Ring(0), Rings::One(0), settings, batch, rng),
         Task::DelayDm2 => delayed_decision(Attend::Ring(1), Rings::One(1), settings, batch, rng),
-        Task::ContextDelayDm1 => {
-            delayed_decision(Attend::Ring(0), Rings::Independent, settings, batch, rng)
-        }
-        Task::ContextDelayDm2 => {
-            delayed_decision(Attend::Ring(1), Rings::Independent, settings, batch, rng)
-        }
+        Task::ContextDelayDm1 => delayed_decision(Attend::Ring(0), Rings::Independent, settings, batch, rng),
+        Task::ContextDelayDm2 => delayed_decision(Attend::Ring(1), Rings::Independent, settings, batch, rng),
         Task::MultiDelayDm => delayed_decision(Attend::Sum, Rings::Split, settings, batch, rng),
         Task::DmsGo => matching(Matching::Location, true, settings, batch, rng),
         Task::DmsNogo => matching(Matching::Location, false, settings, batch, rng),
@@ -89,11 +77,7 @@ fn epoch(name: &'static str, start: usize, end: usize) -> Epoch {
 /// Wrap an angle into [0, 2π) and store it as f32 (guarding the f32 rounding up to 2π).
 fn wrap_angle(theta: f64) -> f32 {
     let wrapped = theta.rem_euclid(TAU) as f32;
-    if wrapped >= std::f32::consts::TAU {
-        0.0
-    } else {
-        wrapped
-    }
+    if wrapped >= std::f32::consts::TAU { 0.0 } else { wrapped }
 }
 
 fn uniform_angles(batch: usize, rng: &mut Rng) -> Vec<f64> {
@@ -118,20 +102,11 @@ fn steps_from_uniform(settings: &TaskSettings, rng: &mut Rng, lo_ms: f64, hi_ms:
 /// Response to the stimulus (go) or to the opposite side (anti).
 fn go_targets(locations: &[f64], anti: bool) -> Vec<Option<f32>> {
     let shift = if anti { PI } else { 0.0 };
-    locations
-        .iter()
-        .map(|&theta| Some(wrap_angle(theta + shift)))
-        .collect()
+    locations.iter().map(|&theta| Some(wrap_angle(theta + shift))).collect()
 }
 
 fn single_stimulus(ring: usize, on: usize, off: usize, locations: &[f64]) -> Stimulus {
-    Stimulus {
-        ring,
-        on,
-        off,
-        location: locations.iter().map(|&theta| wrap_angle(theta)).collect(),
-        strength: vec![1.0; locations.len()],
-    }
+    Stimulus { ring, on, off, location: locations.iter().map(|&theta| wrap_angle(theta)).collect(), strength: vec![1.0; locations.len()] }
 }
 
 /// fdgo / fdanti: the stimulus appears and stays on; the go cue (fixation off) comes later.
@@ -148,11 +123,7 @@ fn fixed_duration_go(anti: bool, settings: &TaskSettings, batch: usize, rng: &mu
         go,
         stimuli: vec![single_stimulus(ring, stim_on, steps, &locations)],
         target_angle: go_targets(&locations, anti),
-        epochs: vec![
-            epoch("fixation", 0, stim_on),
-            epoch("stimulus", stim_on, go),
-            epoch("response", go, steps),
-        ],
+        epochs: vec![epoch("fixation", 0, stim_on), epoch("stimulus", stim_on, go), epoch("response", go, steps)],
     }
 }
 
@@ -169,10 +140,7 @@ fn reaction_go(anti: bool, settings: &TaskSettings, batch: usize, rng: &mut Rng)
         go: stim_on,
         stimuli: vec![single_stimulus(ring, stim_on, steps, &locations)],
         target_angle: go_targets(&locations, anti),
-        epochs: vec![
-            epoch("fixation", 0, stim_on),
-            epoch("response", stim_on, steps),
-        ],
+        epochs: vec![epoch("fixation", 0, stim_on), epoch("response", stim_on, steps)],
     }
 }
 
@@ -286,11 +254,7 @@ fn decision_locations(batch: usize, rng: &mut Rng) -> [Vec<f64>; 2] {
 }
 
 /// The location of the stronger stimulus by the attended evidence.
-fn decision_targets(
-    attend: Attend,
-    strengths: &Strengths,
-    locations: &[Vec<f64>; 2],
-) -> Vec<Option<f32>> {
+fn decision_targets(attend: Attend, strengths: &Strengths, locations: &[Vec<f64>; 2]) -> Vec<Option<f32>> {
     (0..locations[0].len())
         .map(|trial| {
             let evidence = |stimulus: usize| match attend {
@@ -304,12 +268,7 @@ fn decision_targets(
 }
 
 /// The stimuli of a decision trial: stimulus k on every ring that carries it, during `windows[k]`.
-fn decision_stimuli(
-    rings: Rings,
-    strengths: &Strengths,
-    locations: &[Vec<f64>; 2],
-    windows: [(usize, usize); 2],
-) -> Vec<Stimulus> {
+fn decision_stimuli(rings: Rings, strengths: &Strengths, locations: &[Vec<f64>; 2], windows: [(usize, usize); 2]) -> Vec<Stimulus> {
     let used_rings: &[usize] = match rings {
         Rings::One(0) => &[0],
         Rings::One(_) => &[1],
@@ -323,10 +282,7 @@ fn decision_stimuli(
                 on,
                 off,
                 location: locations[stimulus].iter().map(|&t| wrap_angle(t)).collect(),
-                strength: strengths[ring][stimulus]
-                    .iter()
-                    .map(|&s| s as f32)
-                    .collect(),
+                strength: strengths[ring][stimulus].iter().map(|&s| s as f32).collect(),
             });
         }
     }
@@ -334,13 +290,7 @@ fn decision_stimuli(
 }
 
 /// dm1, dm2, contextdm1, contextdm2, multidm: both stimuli at once, then the go cue.
-fn simultaneous_decision(
-    attend: Attend,
-    rings: Rings,
-    settings: &TaskSettings,
-    batch: usize,
-    rng: &mut Rng,
-) -> Plan {
+fn simultaneous_decision(attend: Attend, rings: Rings, settings: &TaskSettings, batch: usize, rng: &mut Rng) -> Plan {
     let stim_on = steps_from_uniform(settings, rng, 100.0, 400.0);
     let go = stim_on + steps_from_choice(settings, rng, &[400.0, 800.0, 1600.0]);
     let steps = go + settings.steps(RESPONSE_MS);
@@ -353,22 +303,12 @@ fn simultaneous_decision(
         go,
         stimuli: decision_stimuli(rings, &strengths, &locations, [(stim_on, go); 2]),
         target_angle: decision_targets(attend, &strengths, &locations),
-        epochs: vec![
-            epoch("fixation", 0, stim_on),
-            epoch("stimulus", stim_on, go),
-            epoch("response", go, steps),
-        ],
+        epochs: vec![epoch("fixation", 0, stim_on), epoch("stimulus", stim_on, go), epoch("response", go, steps)],
     }
 }
 
 /// delaydm1/2, contextdelaydm1/2, multidelaydm: the two stimuli one after the other.
-fn delayed_decision(
-    attend: Attend,
-    rings: Rings,
-    settings: &TaskSettings,
-    batch: usize,
-    rng: &mut Rng,
-) -> Plan {
+fn delayed_decision(attend: Attend, rings: Rings, settings: &TaskSettings, batch: usize, rng: &mut Rng) -> Plan {
     let stim1_on = steps_from_choice(settings, rng, &[200.0, 400.0, 600.0]);
     let stim1_off = stim1_on + steps_from_choice(settings, rng, &[200.0, 400.0, 600.0]);
     let stim2_on = stim1_off + steps_from_choice(settings, rng, &[200.0, 400.0, 800.0, 1600.0]);
@@ -413,13 +353,7 @@ const CATEGORY_LOCATIONS_PI: [f64; 10] = [0.1, 0.3, 0.5, 0.7, 0.9, 1.1, 1.3, 1.5
 
 /// dmsgo, dmsnogo, dmcgo, dmcnogo: sample, delay, test. The fixation cue stays on all trial and
 /// test onset is the go signal; respond to the test on a (non-)match, else keep fixating.
-fn matching(
-    kind: Matching,
-    respond_on_match: bool,
-    settings: &TaskSettings,
-    batch: usize,
-    rng: &mut Rng,
-) -> Plan {
+fn matching(kind: Matching, respond_on_match: bool, settings: &TaskSettings, batch: usize, rng: &mut Rng) -> Plan {
     // The two stimuli's modalities are drawn independently, once per batch.
     let ring1 = rng.below(2);
     let ring2 = rng.below(2);
@@ -463,10 +397,7 @@ fn matching(
         steps,
         fixation_off: steps,
         go: stim2_on,
-        stimuli: vec![
-            single_stimulus(ring1, stim1_on, stim1_off, &sample),
-            single_stimulus(ring2, stim2_on, steps, &test),
-        ],
+        stimuli: vec![single_stimulus(ring1, stim1_on, stim1_off, &sample), single_stimulus(ring2, stim2_on, steps, &test)],
         target_angle,
         epochs: vec![
             epoch("fixation", 0, stim1_on),

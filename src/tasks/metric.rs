@@ -50,11 +50,7 @@ fn wrap(angle: f32) -> f32 {
 ///
 /// # Panics
 /// If `last_outputs.len() != target_angle.len() * settings.n_outputs()`.
-pub fn performance_last(
-    last_outputs: &[f32],
-    target_angle: &[Option<f32>],
-    settings: &TaskSettings,
-) -> Vec<f32> {
+pub fn performance_last(last_outputs: &[f32], target_angle: &[Option<f32>], settings: &TaskSettings) -> Vec<f32> {
     let n_out = settings.n_outputs();
     assert_eq!(
         last_outputs.len(),

@@ -188,10 +188,7 @@ impl Task {
         Task::ALL
             .into_iter()
             .find(|t| t.name().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| TaskError::UnknownTask {
-                name: s.to_string(),
-                valid: Task::ALL.map(Task::name).join(", "),
-            })
+            .ok_or_else(|| TaskError::UnknownTask { name: s.to_string(), valid: Task::ALL.map(Task::name).join(", ") })
     }
 
     /// Position in [`Task::ALL`] (Yang's rule index).
@@ -231,14 +228,10 @@ impl Task {
         match self {
             Task::FdGo | Task::ReactGo | Task::DelayGo => "Go",
             Task::FdAnti | Task::ReactAnti | Task::DelayAnti => "Anti",
-            Task::Dm1 | Task::Dm2 | Task::ContextDm1 | Task::ContextDm2 | Task::MultiDm => {
-                "Decision making"
+            Task::Dm1 | Task::Dm2 | Task::ContextDm1 | Task::ContextDm2 | Task::MultiDm => "Decision making",
+            Task::DelayDm1 | Task::DelayDm2 | Task::ContextDelayDm1 | Task::ContextDelayDm2 | Task::MultiDelayDm => {
+                "Delayed decision making"
             }
-            Task::DelayDm1
-            | Task::DelayDm2
-            | Task::ContextDelayDm1
-            | Task::ContextDelayDm2
-            | Task::MultiDelayDm => "Delayed decision making",
             Task::DmsGo | Task::DmsNogo | Task::DmcGo | Task::DmcNogo => "Matching",
         }
     }
@@ -246,54 +239,22 @@ impl Task {
     /// One plain-English line describing what the network must do.
     pub fn description(self) -> &'static str {
         match self {
-            Task::FdGo => {
-                "A stimulus appears while the network fixates; when the fixation cue goes off, point to the stimulus."
-            }
-            Task::ReactGo => {
-                "Keep fixating; as soon as a stimulus appears, point to it straight away."
-            }
-            Task::DelayGo => {
-                "A stimulus flashes briefly; remember where it was and point there when the fixation cue goes off."
-            }
-            Task::FdAnti => {
-                "A stimulus appears while the network fixates; when the fixation cue goes off, point to the opposite side."
-            }
-            Task::ReactAnti => {
-                "Keep fixating; as soon as a stimulus appears, point to the opposite side straight away."
-            }
-            Task::DelayAnti => {
-                "A stimulus flashes briefly; remember it and point to the opposite side when the fixation cue goes off."
-            }
-            Task::Dm1 => {
-                "Two stimuli on ring 1 at once; point to the stronger one when the fixation cue goes off."
-            }
-            Task::Dm2 => {
-                "Two stimuli on ring 2 at once; point to the stronger one when the fixation cue goes off."
-            }
-            Task::ContextDm1 => {
-                "Two stimuli on both rings; judge only ring 1 and point to its stronger stimulus, ignoring ring 2."
-            }
-            Task::ContextDm2 => {
-                "Two stimuli on both rings; judge only ring 2 and point to its stronger stimulus, ignoring ring 1."
-            }
-            Task::MultiDm => {
-                "Two stimuli on both rings; add up each stimulus's strength over the two rings and point to the stronger."
-            }
-            Task::DelayDm1 => {
-                "Two stimuli on ring 1, one after the other with a delay; point to the stronger one."
-            }
-            Task::DelayDm2 => {
-                "Two stimuli on ring 2, one after the other with a delay; point to the stronger one."
-            }
-            Task::ContextDelayDm1 => {
-                "Two stimuli in sequence on both rings; judge only ring 1 and point to its stronger stimulus."
-            }
-            Task::ContextDelayDm2 => {
-                "Two stimuli in sequence on both rings; judge only ring 2 and point to its stronger stimulus."
-            }
-            Task::MultiDelayDm => {
-                "Two stimuli in sequence on both rings; add up the two rings and point to the stronger stimulus."
-            }
+            Task::FdGo => "A stimulus appears while the network fixates; when the fixation cue goes off, point to the stimulus.",
+            Task::ReactGo => "Keep fixating; as soon as a stimulus appears, point to it straight away.",
+            Task::DelayGo => "A stimulus flashes briefly; remember where it was and point there when the fixation cue goes off.",
+            Task::FdAnti => "A stimulus appears while the network fixates; when the fixation cue goes off, point to the opposite side.",
+            Task::ReactAnti => "Keep fixating; as soon as a stimulus appears, point to the opposite side straight away.",
+            Task::DelayAnti => "A stimulus flashes briefly; remember it and point to the opposite side when the fixation cue goes off.",
+            Task::Dm1 => "Two stimuli on ring 1 at once; point to the stronger one when the fixation cue goes off.",
+            Task::Dm2 => "Two stimuli on ring 2 at once; point to the stronger one when the fixation cue goes off.",
+            Task::ContextDm1 => "Two stimuli on both rings; judge only ring 1 and point to its stronger stimulus, ignoring ring 2.",
+            Task::ContextDm2 => "Two stimuli on both rings; judge only ring 2 and point to its stronger stimulus, ignoring ring 1.",
+            Task::MultiDm => "Two stimuli on both rings; add up each stimulus's strength over the two rings and point to the stronger.",
+            Task::DelayDm1 => "Two stimuli on ring 1, one after the other with a delay; point to the stronger one.",
+            Task::DelayDm2 => "Two stimuli on ring 2, one after the other with a delay; point to the stronger one.",
+            Task::ContextDelayDm1 => "Two stimuli in sequence on both rings; judge only ring 1 and point to its stronger stimulus.",
+            Task::ContextDelayDm2 => "Two stimuli in sequence on both rings; judge only ring 2 and point to its stronger stimulus.",
+            Task::MultiDelayDm => "Two stimuli in sequence on both rings; add up the two rings and point to the stronger stimulus.",
             Task::DmsGo => {
                 "A sample, a delay, then a test stimulus; point to the test only if it is at the same place as the sample, else keep fixating."
             }
@@ -303,9 +264,7 @@ impl Task {
             Task::DmcGo => {
                 "A sample, a delay, then a test; point to the test only if it is in the same category (upper or lower half), else keep fixating."
             }
-            Task::DmcNogo => {
-                "A sample, a delay, then a test; point to the test only if it is in the other category, else keep fixating."
-            }
+            Task::DmcNogo => "A sample, a delay, then a test; point to the test only if it is in the other category, else keep fixating.",
         }
     }
 
@@ -324,19 +283,12 @@ impl Task {
     pub fn check_supported(self, enc: Encoding) -> Result<(), TaskError> {
         match self.unsupported_reason(enc) {
             None => Ok(()),
-            Some(reason) => Err(TaskError::Unsupported {
-                task: self,
-                encoding: enc,
-                reason,
-            }),
+            Some(reason) => Err(TaskError::Unsupported { task: self, encoding: enc, reason }),
         }
     }
 
     fn unsupported_reason(self, enc: Encoding) -> Option<&'static str> {
-        let simultaneous = matches!(
-            self,
-            Task::Dm1 | Task::Dm2 | Task::ContextDm1 | Task::ContextDm2 | Task::MultiDm
-        );
+        let simultaneous = matches!(self, Task::Dm1 | Task::Dm2 | Task::ContextDm1 | Task::ContextDm2 | Task::MultiDm);
         (enc == Encoding::Compact && simultaneous).then_some(COMPACT_SIMULTANEOUS_REASON)
     }
 }
@@ -361,14 +313,8 @@ pub enum TaskError {
     #[error("unknown task '{name}'; valid tasks are: {valid}")]
     UnknownTask { name: String, valid: String },
     /// The task exists but is ill-posed in this encoding.
-    #[error(
-        "task '{task}' is not available in the {encoding} encoding: {reason}; use encoding = \"ring\""
-    )]
-    Unsupported {
-        task: Task,
-        encoding: Encoding,
-        reason: &'static str,
-    },
+    #[error("task '{task}' is not available in the {encoding} encoding: {reason}; use encoding = \"ring\"")]
+    Unsupported { task: Task, encoding: Encoding, reason: &'static str },
     /// A setting or argument is out of range.
     #[error("invalid task settings: {0}")]
     InvalidSettings(String),
@@ -397,13 +343,7 @@ pub struct TaskSettings {
 
 impl Default for TaskSettings {
     fn default() -> Self {
-        Self {
-            encoding: Encoding::Ring,
-            dt_ms: 20.0,
-            ring_units: DEFAULT_RING_UNITS,
-            input_noise: 0.01,
-            tolerance_pi: 0.2,
-        }
+        Self { encoding: Encoding::Ring, dt_ms: 20.0, ring_units: DEFAULT_RING_UNITS, input_noise: 0.01, tolerance_pi: 0.2 }
     }
 }
 
@@ -435,22 +375,13 @@ impl TaskSettings {
             return bad(format!("dt_ms must be in (0, 100], got {}", self.dt_ms));
         }
         if self.encoding == Encoding::Ring && self.ring_units < 4 {
-            return bad(format!(
-                "ring_units must be at least 4, got {}",
-                self.ring_units
-            ));
+            return bad(format!("ring_units must be at least 4, got {}", self.ring_units));
         }
         if !(self.input_noise.is_finite() && self.input_noise >= 0.0) {
-            return bad(format!(
-                "input_noise must be >= 0, got {}",
-                self.input_noise
-            ));
+            return bad(format!("input_noise must be >= 0, got {}", self.input_noise));
         }
         if !(self.tolerance_pi > 0.0 && self.tolerance_pi <= 1.0) {
-            return bad(format!(
-                "tolerance_pi must be in (0, 1], got {}",
-                self.tolerance_pi
-            ));
+            return bad(format!("tolerance_pi must be in (0, 1], got {}", self.tolerance_pi));
         }
         Ok(())
     }
@@ -538,24 +469,14 @@ impl TrialBatch {
 /// Draw a batch of `batch` trials of `task`. `alpha` = dt/τ of the network, which scales the
 /// input noise (std sqrt(2/α)·`input_noise`). Everything random comes from `rng`, so the same
 /// generator state gives the same batch.
-pub fn generate(
-    task: Task,
-    settings: &TaskSettings,
-    batch: usize,
-    alpha: f32,
-    rng: &mut crate::rng::Rng,
-) -> Result<TrialBatch, TaskError> {
+pub fn generate(task: Task, settings: &TaskSettings, batch: usize, alpha: f32, rng: &mut crate::rng::Rng) -> Result<TrialBatch, TaskError> {
     settings.validate()?;
     task.check_supported(settings.encoding)?;
     if batch == 0 {
-        return Err(TaskError::InvalidSettings(
-            "batch size must be at least 1".into(),
-        ));
+        return Err(TaskError::InvalidSettings("batch size must be at least 1".into()));
     }
     if !(alpha.is_finite() && alpha > 0.0 && alpha <= 1.0) {
-        return Err(TaskError::InvalidSettings(format!(
-            "alpha must be in (0, 1], got {alpha}"
-        )));
+        return Err(TaskError::InvalidSettings(format!("alpha must be in (0, 1], got {alpha}")));
     }
     let plan = battery::plan(task, settings, batch, rng);
     Ok(render::render(task, settings, &plan, alpha, rng))

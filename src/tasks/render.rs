@@ -2,8 +2,8 @@
 
 use super::battery::Plan;
 use super::{
-    BUMP_PEAK, BUMP_WIDTH, Encoding, FIXATION_TARGET, MASK_FIXATION_FACTOR, MASK_GRACE_MS,
-    MASK_PRE_GO, MASK_RESPONSE, MASK_SETTLE_MS, RING_BASELINE, Task, TaskSettings, TrialBatch,
+    BUMP_PEAK, BUMP_WIDTH, Encoding, FIXATION_TARGET, MASK_FIXATION_FACTOR, MASK_GRACE_MS, MASK_PRE_GO, MASK_RESPONSE, MASK_SETTLE_MS,
+    RING_BASELINE, Task, TaskSettings, TrialBatch,
 };
 use crate::rng::Rng;
 
@@ -17,15 +17,10 @@ pub(super) struct RingCode {
 impl RingCode {
     pub(super) fn new(encoding: Encoding, ring_units: usize) -> Self {
         let preferred = match encoding {
-            Encoding::Ring => (0..ring_units)
-                .map(|i| (std::f64::consts::TAU * i as f64 / ring_units as f64) as f32)
-                .collect(),
+            Encoding::Ring => (0..ring_units).map(|i| (std::f64::consts::TAU * i as f64 / ring_units as f64) as f32).collect(),
             Encoding::Compact => Vec::new(),
         };
-        Self {
-            encoding,
-            preferred,
-        }
+        Self { encoding, preferred }
     }
 
     /// Units per ring.
@@ -63,13 +58,7 @@ impl RingCode {
     }
 }
 
-pub(super) fn render(
-    task: Task,
-    settings: &TaskSettings,
-    plan: &Plan,
-    alpha: f32,
-    rng: &mut Rng,
-) -> TrialBatch {
+pub(super) fn render(task: Task, settings: &TaskSettings, plan: &Plan, alpha: f32, rng: &mut Rng) -> TrialBatch {
     let encoding = settings.encoding;
     let code = RingCode::new(encoding, settings.ring_units);
     let width = code.width();
@@ -97,11 +86,7 @@ pub(super) fn render(
     for stimulus in &plan.stimuli {
         let first_unit = 1 + stimulus.ring * width;
         for (trial, trial_inputs) in inputs.chunks_exact_mut(trial_len).enumerate() {
-            code.encode(
-                stimulus.location[trial],
-                stimulus.strength[trial],
-                &mut pattern,
-            );
+            code.encode(stimulus.location[trial], stimulus.strength[trial], &mut pattern);
             let shown = &mut trial_inputs[stimulus.on * n_in..stimulus.off * n_in];
             for row in shown.chunks_exact_mut(n_in) {
                 for (x, p) in row[first_unit..first_unit + width].iter_mut().zip(&pattern) {

@@ -10,26 +10,16 @@ use crate::rng::Rng;
 const ALPHA: f32 = 0.2;
 
 fn settings(encoding: Encoding) -> TaskSettings {
-    TaskSettings {
-        encoding,
-        ..TaskSettings::default()
-    }
+    TaskSettings { encoding, ..TaskSettings::default() }
 }
 
 fn noiseless(encoding: Encoding) -> TaskSettings {
-    TaskSettings {
-        encoding,
-        input_noise: 0.0,
-        ..TaskSettings::default()
-    }
+    TaskSettings { encoding, input_noise: 0.0, ..TaskSettings::default() }
 }
 
 /// Every (task, encoding) pair the battery offers.
 fn supported_pairs() -> Vec<(Task, Encoding)> {
-    Encoding::ALL
-        .into_iter()
-        .flat_map(|enc| Task::all_for(enc).into_iter().map(move |t| (t, enc)))
-        .collect()
+    Encoding::ALL.into_iter().flat_map(|enc| Task::all_for(enc).into_iter().map(move |t| (t, enc))).collect()
 }
 
 fn gen_batch(task: Task, s: &TaskSettings, batch: usize, seed: u64) -> TrialBatch {
@@ -57,27 +47,17 @@ fn decode_stimulus(enc: Encoding, s: &TaskSettings, row: &[f32], ring: usize) ->
             let strength = sum / (BUMP_PEAK * BUMP_WIDTH / h * (2.0 * PI).sqrt());
             (response_angle(enc, units), strength)
         }
-        Encoding::Compact => (
-            response_angle(enc, units),
-            (units[0] * units[0] + units[1] * units[1]).sqrt(),
-        ),
+        Encoding::Compact => (response_angle(enc, units), (units[0] * units[0] + units[1] * units[1]).sqrt()),
     }
 }
 
 fn ring_energy(s: &TaskSettings, row: &[f32], ring: usize) -> f32 {
     let width = s.encoding.units_per_ring(s.ring_units);
-    row[1 + ring * width..1 + (ring + 1) * width]
-        .iter()
-        .map(|x| x.abs())
-        .sum()
+    row[1 + ring * width..1 + (ring + 1) * width].iter().map(|x| x.abs()).sum()
 }
 
 fn epoch<'a>(trials: &'a TrialBatch, name: &str) -> &'a Epoch {
-    trials
-        .epochs
-        .iter()
-        .find(|e| e.name == name)
-        .unwrap_or_else(|| panic!("no epoch {name}"))
+    trials.epochs.iter().find(|e| e.name == name).unwrap_or_else(|| panic!("no epoch {name}"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,16 +78,7 @@ fn names_follow_yangs_order_and_round_trip() {
         assert_eq!(json, format!("\"{}\"", task.name()));
         assert_eq!(serde_json::from_str::<Task>(&json).unwrap(), task);
         assert!(!task.description().is_empty() && !task.label().is_empty());
-        assert!(
-            [
-                "Go",
-                "Anti",
-                "Decision making",
-                "Delayed decision making",
-                "Matching"
-            ]
-            .contains(&task.family())
-        );
+        assert!(["Go", "Anti", "Decision making", "Delayed decision making", "Matching"].contains(&task.family()));
     }
 }
 
@@ -125,28 +96,13 @@ fn unknown_name_lists_valid_names() {
 #[test]
 fn encoding_sizes_and_names() {
     assert_eq!(Encoding::default(), Encoding::Ring);
-    assert_eq!(
-        (Encoding::Ring.n_inputs(), Encoding::Ring.n_outputs()),
-        (65, 33)
-    );
-    assert_eq!(
-        (Encoding::Compact.n_inputs(), Encoding::Compact.n_outputs()),
-        (5, 3)
-    );
-    assert_eq!(
-        serde_json::to_string(&Encoding::Compact).unwrap(),
-        "\"compact\""
-    );
+    assert_eq!((Encoding::Ring.n_inputs(), Encoding::Ring.n_outputs()), (65, 33));
+    assert_eq!((Encoding::Compact.n_inputs(), Encoding::Compact.n_outputs()), (5, 3));
+    assert_eq!(serde_json::to_string(&Encoding::Compact).unwrap(), "\"compact\"");
     assert_eq!(Encoding::Ring.name(), "ring");
-    let s = TaskSettings {
-        ring_units: 16,
-        ..TaskSettings::default()
-    };
+    let s = TaskSettings { ring_units: 16, ..TaskSettings::default() };
     assert_eq!((s.n_inputs(), s.n_outputs()), (33, 17));
-    let c = TaskSettings {
-        ring_units: 16,
-        ..settings(Encoding::Compact)
-    };
+    let c = TaskSettings { ring_units: 16, ..settings(Encoding::Compact) };
     assert_eq!((c.n_inputs(), c.n_outputs()), (5, 3));
 }
 
@@ -154,29 +110,17 @@ fn encoding_sizes_and_names() {
 fn settings_serde_defaults_and_rejects_unknown_fields() {
     let s: TaskSettings = serde_json::from_str("{}").unwrap();
     assert_eq!(s, TaskSettings::default());
-    assert_eq!(
-        (s.dt_ms, s.ring_units, s.input_noise, s.tolerance_pi),
-        (20.0, 32, 0.01, 0.2)
-    );
+    assert_eq!((s.dt_ms, s.ring_units, s.input_noise, s.tolerance_pi), (20.0, 32, 0.01, 0.2));
     let c: TaskSettings = serde_json::from_str(r#"{"encoding":"compact"}"#).unwrap();
     assert_eq!(c.encoding, Encoding::Compact);
     assert!(serde_json::from_str::<TaskSettings>(r#"{"encodng":"compact"}"#).is_err());
-    let bad = TaskSettings {
-        dt_ms: 0.0,
-        ..TaskSettings::default()
-    };
+    let bad = TaskSettings { dt_ms: 0.0, ..TaskSettings::default() };
     assert!(matches!(bad.validate(), Err(TaskError::InvalidSettings(_))));
 }
 
 #[test]
 fn compact_refuses_the_five_simultaneous_decision_tasks() {
-    let refused = [
-        Task::Dm1,
-        Task::Dm2,
-        Task::ContextDm1,
-        Task::ContextDm2,
-        Task::MultiDm,
-    ];
+    let refused = [Task::Dm1, Task::Dm2, Task::ContextDm1, Task::ContextDm2, Task::MultiDm];
     assert_eq!(Task::all_for(Encoding::Ring).len(), 20);
     assert_eq!(Task::all_for(Encoding::Compact).len(), 15);
     for task in Task::ALL {
@@ -234,11 +178,7 @@ fn shapes_for_every_task_and_encoding() {
         assert_eq!(t.epochs.last().unwrap().start, t.go_step);
         for pair in t.epochs.windows(2) {
             assert_eq!(pair[0].end, pair[1].start, "{task}");
-            assert!(
-                pair[0].start < pair[0].end,
-                "{task}: empty epoch {:?}",
-                pair[0]
-            );
+            assert!(pair[0].start < pair[0].end, "{task}: empty epoch {:?}", pair[0]);
         }
     }
 }
@@ -270,15 +210,9 @@ fn trial_lengths_stay_in_the_spec_ranges() {
             min = min.min(t.steps);
             max = max.max(t.steps);
         }
-        assert!(
-            lo <= min && max <= hi,
-            "{task}/{enc}: lengths {min}..{max} outside {lo}..{hi}"
-        );
+        assert!(lo <= min && max <= hi, "{task}/{enc}: lengths {min}..{max} outside {lo}..{hi}");
         // And the draws actually explore most of the range.
-        assert!(
-            (max - min) * 10 >= (hi - lo) * 7,
-            "{task}/{enc}: only {min}..{max}"
-        );
+        assert!((max - min) * 10 >= (hi - lo) * 7, "{task}/{enc}: only {min}..{max}");
     }
 }
 
@@ -301,10 +235,7 @@ fn mask_layout() {
                 };
                 let row = t.mask_at(b, step);
                 assert_eq!(row[0], 2.0 * expected, "{task} step {step}");
-                assert!(
-                    row[1..].iter().all(|&m| m == expected),
-                    "{task} step {step}"
-                );
+                assert!(row[1..].iter().all(|&m| m == expected), "{task} step {step}");
             }
         }
     }
@@ -326,12 +257,7 @@ fn input_noise_has_the_right_std_on_every_unit() {
         let v: Vec<f32> = xs.collect();
         (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt()
     };
-    assert_close(
-        std(&mut noise.iter().copied()),
-        expected,
-        0.02 * expected,
-        "all units",
-    );
+    assert_close(std(&mut noise.iter().copied()), expected, 0.02 * expected, "all units");
     let fixation = std(&mut noise.chunks_exact(a.n_in).map(|row| row[0]));
     assert_close(fixation, expected, 0.05 * expected, "fixation unit");
 }
@@ -352,11 +278,7 @@ fn render_matches_the_plan_exactly() {
             for step in 0..t.steps {
                 let mut expected = vec![0.0f32; t.n_in];
                 expected[0] = if step < plan.fixation_off { 1.0 } else { 0.0 };
-                for stim in plan
-                    .stimuli
-                    .iter()
-                    .filter(|st| (st.on..st.off).contains(&step))
-                {
+                for stim in plan.stimuli.iter().filter(|st| (st.on..st.off).contains(&step)) {
                     code.encode(stim.location[b], stim.strength[b], &mut pattern);
                     let first = 1 + stim.ring * width;
                     for (x, p) in expected[first..first + width].iter_mut().zip(&pattern) {
@@ -375,11 +297,7 @@ fn render_matches_the_plan_exactly() {
 fn targets_fixate_then_respond() {
     for (task, enc) in supported_pairs() {
         let t = gen_batch(task, &settings(enc), 16, 8);
-        let baseline = if enc == Encoding::Ring {
-            RING_BASELINE
-        } else {
-            0.0
-        };
+        let baseline = if enc == Encoding::Ring { RING_BASELINE } else { 0.0 };
         for b in 0..t.batch {
             for step in 0..t.steps {
                 let row = t.target(b, step);
@@ -394,10 +312,7 @@ fn targets_fixate_then_respond() {
             if let Some(theta) = t.target_angle[b] {
                 let row = last_target_row(&t, b);
                 let decoded = response_angle(enc, &row[1..]);
-                assert!(
-                    circular_distance(decoded, theta) < 1e-3,
-                    "{task}: {decoded} vs {theta}"
-                );
+                assert!(circular_distance(decoded, theta) < 1e-3, "{task}: {decoded} vs {theta}");
                 match enc {
                     Encoding::Ring => {
                         let peak = row[1..].iter().cloned().fold(f32::MIN, f32::max);
@@ -415,40 +330,20 @@ fn targets_fixate_then_respond() {
 
 #[test]
 fn go_and_anti_respond_toward_and_away_from_the_stimulus() {
-    let tasks = [
-        (Task::FdGo, 0.0),
-        (Task::ReactGo, 0.0),
-        (Task::DelayGo, 0.0),
-        (Task::FdAnti, PI),
-        (Task::ReactAnti, PI),
-        (Task::DelayAnti, PI),
-    ];
+    let tasks =
+        [(Task::FdGo, 0.0), (Task::ReactGo, 0.0), (Task::DelayGo, 0.0), (Task::FdAnti, PI), (Task::ReactAnti, PI), (Task::DelayAnti, PI)];
     for enc in Encoding::ALL {
         let s = noiseless(enc);
         for (task, shift) in tasks {
             let t = gen_batch(task, &s, 32, 13);
-            let shown = epoch(
-                &t,
-                if task.name().starts_with("react") {
-                    "response"
-                } else {
-                    "stimulus"
-                },
-            );
-            let ring = if ring_energy(&s, t.input(0, shown.start), 0) > 0.0 {
-                0
-            } else {
-                1
-            };
+            let shown = epoch(&t, if task.name().starts_with("react") { "response" } else { "stimulus" });
+            let ring = if ring_energy(&s, t.input(0, shown.start), 0) > 0.0 { 0 } else { 1 };
             for b in 0..t.batch {
                 let (theta, strength) = decode_stimulus(enc, &s, t.input(b, shown.start), ring);
                 assert_close(strength, 1.0, 1e-3, "strength");
                 let target = t.target_angle[b].unwrap();
                 let error = circular_distance(target, theta + shift);
-                assert!(
-                    error < 1e-3,
-                    "{task}/{enc}: target {target}, stimulus {theta}"
-                );
+                assert!(error < 1e-3, "{task}/{enc}: target {target}, stimulus {theta}");
             }
         }
     }
@@ -478,12 +373,7 @@ fn reaction_tasks_go_at_stimulus_onset_with_fixation_cue_on_throughout() {
 fn fixation_cue_goes_off_at_go_in_the_other_go_tasks() {
     for enc in Encoding::ALL {
         let s = noiseless(enc);
-        for task in [
-            Task::FdGo,
-            Task::DelayGo,
-            Task::DelayDm1,
-            Task::MultiDelayDm,
-        ] {
+        for task in [Task::FdGo, Task::DelayGo, Task::DelayDm1, Task::MultiDelayDm] {
             let t = gen_batch(task, &s, 3, 4);
             for step in 0..t.steps {
                 let expected = if step < t.go_step { 1.0 } else { 0.0 };
@@ -510,25 +400,12 @@ fn decision_tasks_pick_the_stronger_evidence() {
     let mut disagreements = [0usize; 3];
     let mut trials = 0;
     for seed in 0..50 {
-        for (i, task) in [
-            Task::Dm1,
-            Task::Dm2,
-            Task::ContextDm1,
-            Task::ContextDm2,
-            Task::MultiDm,
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (i, task) in [Task::Dm1, Task::Dm2, Task::ContextDm1, Task::ContextDm2, Task::MultiDm].into_iter().enumerate() {
             let plan = battery::plan(task, &s, 16, &mut Rng::seed_from(seed));
             // Stimuli are listed ring by ring, [stimulus 1, stimulus 2] on each ring used.
-            let on_ring = |ring: usize| -> Vec<_> {
-                plan.stimuli.iter().filter(|st| st.ring == ring).collect()
-            };
+            let on_ring = |ring: usize| -> Vec<_> { plan.stimuli.iter().filter(|st| st.ring == ring).collect() };
             for b in 0..16 {
-                let strength = |ring: usize, k: usize| {
-                    on_ring(ring).get(k).map_or(0.0, |st| st.strength[b] as f64)
-                };
+                let strength = |ring: usize, k: usize| on_ring(ring).get(k).map_or(0.0, |st| st.strength[b] as f64);
                 let location = plan.stimuli[0].location[b];
                 let other = plan.stimuli[1].location[b];
                 let sep = circular_distance(location, other);
@@ -550,17 +427,8 @@ fn decision_tasks_pick_the_stronger_evidence() {
                 let coherence = |ev: [f64; 2]| ((ev[0] - ev[1]) / 2.0).abs();
                 let sign = |ev: [f64; 2]| ev[0] > ev[1];
                 if matches!(task, Task::Dm1 | Task::ContextDm1 | Task::ContextDm2) {
-                    let c = coherence(if task == Task::ContextDm2 {
-                        ring2
-                    } else {
-                        ring1
-                    });
-                    assert!(
-                        [0.01, 0.02, 0.04, 0.08]
-                            .iter()
-                            .any(|k| (c - k).abs() < 1e-5),
-                        "{task}: coherence {c}"
-                    );
+                    let c = coherence(if task == Task::ContextDm2 { ring2 } else { ring1 });
+                    assert!([0.01, 0.02, 0.04, 0.08].iter().any(|k| (c - k).abs() < 1e-5), "{task}: coherence {c}");
                 }
                 if matches!(task, Task::ContextDm1 | Task::ContextDm2) {
                     trials += 1;
@@ -583,14 +451,8 @@ fn decision_tasks_pick_the_stronger_evidence() {
     }
     // The unattended ring disagrees about half the time: reading the wrong ring must fail.
     let fraction = (disagreements[0] + disagreements[1]) as f64 / trials as f64;
-    assert!(
-        (0.4..0.6).contains(&fraction),
-        "contextdm disagreement fraction {fraction}"
-    );
-    assert!(
-        disagreements[2] > 0,
-        "multidm: ring 1 alone should sometimes mislead"
-    );
+    assert!((0.4..0.6).contains(&fraction), "contextdm disagreement fraction {fraction}");
+    assert!(disagreements[2] > 0, "multidm: ring 1 alone should sometimes mislead");
 }
 
 #[test]
@@ -598,10 +460,7 @@ fn delayed_decisions_from_the_arrays() {
     // End to end: decode both stimuli from the noise-free inputs, check the target at the end.
     for enc in Encoding::ALL {
         let s = noiseless(enc);
-        for task in Task::ALL
-            .into_iter()
-            .filter(|t| t.family() == "Delayed decision making")
-        {
+        for task in Task::ALL.into_iter().filter(|t| t.family() == "Delayed decision making") {
             for seed in 0..10 {
                 let t = gen_batch(task, &s, 16, seed);
                 let first = epoch(&t, "stimulus").start;
@@ -624,14 +483,8 @@ fn delayed_decisions_from_the_arrays() {
                     let expected = if s1 > s2 { loc1 } else { loc2 };
                     let target = t.target_angle[b].unwrap();
                     assert!(circular_distance(target, expected) < 1e-3, "{task}/{enc}");
-                    let coherence =
-                        (s1 - s2).abs() / if task == Task::MultiDelayDm { 4.0 } else { 2.0 };
-                    assert!(
-                        [0.08, 0.16, 0.32]
-                            .iter()
-                            .any(|k| (coherence - k).abs() < 2e-3),
-                        "{task}/{enc}: coherence {coherence}"
-                    );
+                    let coherence = (s1 - s2).abs() / if task == Task::MultiDelayDm { 4.0 } else { 2.0 };
+                    assert!([0.08, 0.16, 0.32].iter().any(|k| (coherence - k).abs() < 2e-3), "{task}/{enc}: coherence {coherence}");
                     if matches!(task, Task::DelayDm1) {
                         assert_eq!((b1, b2), (0.0, 0.0), "delaydm1 uses ring 1 only");
                     }
@@ -656,10 +509,7 @@ fn matching_tasks_respond_or_keep_fixating() {
                 assert_eq!(response.start, t.go_step, "test onset is the go signal");
                 let response_ms = (t.steps - t.go_step) as f32 * t.dt_ms;
                 if category {
-                    assert!(
-                        [200.0, 400.0, 600.0].contains(&response_ms),
-                        "{response_ms}"
-                    );
+                    assert!([200.0, 400.0, 600.0].contains(&response_ms), "{response_ms}");
                 } else {
                     assert_eq!(response_ms, 500.0);
                 }
@@ -680,10 +530,7 @@ fn matching_tasks_respond_or_keep_fixating() {
                         (theta1 < PI) == (theta2 < PI)
                     } else {
                         let d = circular_distance(theta1, theta2);
-                        assert!(
-                            !(1e-3..=PI / 9.0 - 1e-3).contains(&d),
-                            "non-match offset {d}"
-                        );
+                        assert!(!(1e-3..=PI / 9.0 - 1e-3).contains(&d), "non-match offset {d}");
                         d < 1e-3
                     };
                     total += 1;
@@ -701,10 +548,7 @@ fn matching_tasks_respond_or_keep_fixating() {
                 }
             }
             let fraction = matches as f64 / total as f64;
-            assert!(
-                (0.35..0.65).contains(&fraction),
-                "{task}: match fraction {fraction}"
-            );
+            assert!((0.35..0.65).contains(&fraction), "{task}: match fraction {fraction}");
         }
     }
 }
@@ -716,11 +560,7 @@ fn modality_is_shared_within_a_batch_and_varies_across_batches() {
     for seed in 0..20 {
         let t = gen_batch(Task::FdGo, &s, 8, seed);
         let step = t.steps - 1;
-        let ring = if ring_energy(&s, t.input(0, step), 0) > 0.0 {
-            0
-        } else {
-            1
-        };
+        let ring = if ring_energy(&s, t.input(0, step), 0) > 0.0 { 0 } else { 1 };
         rings_seen[ring] = true;
         for b in 0..t.batch {
             assert!(ring_energy(&s, t.input(b, step), ring) > 0.0);
@@ -766,18 +606,8 @@ fn performance_on_hand_made_outputs() {
         let s = settings(enc);
         let theta = 1.0f32;
         let cases: Vec<(Vec<f32>, Option<f32>, f32, &str)> = vec![
-            (
-                responding_row(enc, &s, theta),
-                Some(theta),
-                1.0,
-                "perfect response",
-            ),
-            (
-                responding_row(enc, &s, theta + 0.5 * PI),
-                Some(theta),
-                0.0,
-                "wrong angle",
-            ),
+            (responding_row(enc, &s, theta), Some(theta), 1.0, "perfect response"),
+            (responding_row(enc, &s, theta + 0.5 * PI), Some(theta), 0.0, "wrong angle"),
             (
                 {
                     let mut row = responding_row(enc, &s, theta);
@@ -789,18 +619,8 @@ fn performance_on_hand_made_outputs() {
                 "right angle but still fixating",
             ),
             (fixating_row(&s), None, 1.0, "fixating when it should"),
-            (
-                responding_row(enc, &s, theta),
-                None,
-                0.0,
-                "breaking fixation",
-            ),
-            (
-                fixating_row(&s),
-                Some(theta),
-                0.0,
-                "fixating when it should respond",
-            ),
+            (responding_row(enc, &s, theta), None, 0.0, "breaking fixation"),
+            (fixating_row(&s), Some(theta), 0.0, "fixating when it should respond"),
         ];
         let outputs: Vec<f32> = cases.iter().flat_map(|c| c.0.clone()).collect();
         let targets: Vec<Option<f32>> = cases.iter().map(|c| c.1).collect();
@@ -819,18 +639,11 @@ fn tolerance_boundary() {
             for direction in [1.0, -1.0] {
                 let response = target + direction * offset_pi * PI;
                 let lenient_settings = settings(enc);
-                let strict_settings = TaskSettings {
-                    tolerance_pi: 0.1,
-                    ..settings(enc)
-                };
+                let strict_settings = TaskSettings { tolerance_pi: 0.1, ..settings(enc) };
                 let row = responding_row(enc, &lenient_settings, response);
                 let p_lenient = performance_last(&row, &[Some(target)], &lenient_settings)[0];
                 let p_strict = performance_last(&row, &[Some(target)], &strict_settings)[0];
-                assert_eq!(
-                    (p_strict, p_lenient),
-                    (strict, lenient),
-                    "{enc} offset {offset_pi}π"
-                );
+                assert_eq!((p_strict, p_lenient), (strict, lenient), "{enc} offset {offset_pi}π");
             }
         }
     }
@@ -863,10 +676,7 @@ fn response_angle_decodes_both_encodings() {
         let theta = TAU * k as f32 / 64.0 + 0.01;
         let ring = responding_row(Encoding::Ring, &s, theta);
         let decoded = response_angle(Encoding::Ring, &ring[1..]);
-        assert!(
-            circular_distance(decoded, theta) < 1e-4,
-            "{theta} -> {decoded}"
-        );
+        assert!(circular_distance(decoded, theta) < 1e-4, "{theta} -> {decoded}");
         assert!((0.0..TAU).contains(&decoded));
         let compact = response_angle(Encoding::Compact, &[theta.cos(), theta.sin()]);
         assert!(circular_distance(compact, theta) < 1e-5);
@@ -882,8 +692,7 @@ fn matching_sample_and_test_modalities_are_drawn_independently() {
     for seed in 0..40 {
         let t = gen_batch(Task::DmsGo, &s, 4, seed);
         let sample = epoch(&t, "stimulus").start;
-        let ring_at =
-            |b: usize, step: usize| usize::from(ring_energy(&s, t.input(b, step), 0) == 0.0);
+        let ring_at = |b: usize, step: usize| usize::from(ring_energy(&s, t.input(b, step), 0) == 0.0);
         let combination = (ring_at(0, sample), ring_at(0, t.steps - 1));
         for b in 1..t.batch {
             assert_eq!((ring_at(b, sample), ring_at(b, t.steps - 1)), combination);
@@ -895,10 +704,7 @@ fn matching_sample_and_test_modalities_are_drawn_independently() {
 
 #[test]
 fn other_step_lengths_rescale_timing_and_mask() {
-    let fine = TaskSettings {
-        dt_ms: 10.0,
-        ..settings(Encoding::Ring)
-    };
+    let fine = TaskSettings { dt_ms: 10.0, ..settings(Encoding::Ring) };
     for seed in 0..20 {
         let t = gen_batch(Task::DelayGo, &fine, 2, seed);
         assert!((120..=340).contains(&t.steps), "{}", t.steps);

@@ -126,7 +126,8 @@ impl DynamicsJob {
                 let alpha = self.result.alphas[index];
                 let indices = (self.result.task, self.result.other);
                 let (from, to) = (&traj.tasks[indices.0], &traj.tasks[indices.1]);
-                let (map, drive) = bifurcation::map_at(&self.config, &self.params, &self.result.lesioned, self.result.epoch, from, indices, alpha);
+                let (map, drive) =
+                    bifurcation::map_at(&self.config, &self.params, &self.result.lesioned, self.result.epoch, from, indices, alpha);
                 let fresh = bifurcation::fresh_starts(from, to, DYNAMICS_STARTS);
                 let slice = self.continuation.next(alpha, &map, &drive, &fresh, &FixedPointOptions::default());
                 self.result.slices.push(bifurcation::place(&slice, &map, pca));
@@ -155,7 +156,12 @@ impl DynamicsJob {
         self.result.trajectories = traj
             .tasks
             .iter()
-            .map(|t| pca.project(&t.mean_rates()).chunks_exact(k).map(|c| std::array::from_fn(|i| c.get(i).copied().unwrap_or(0.0) as f64)).collect())
+            .map(|t| {
+                pca.project(&t.mean_rates())
+                    .chunks_exact(k)
+                    .map(|c| std::array::from_fn(|i| c.get(i).copied().unwrap_or(0.0) as f64))
+                    .collect()
+            })
             .collect();
         self.result.pooled_participation = pca.participation_ratio();
         match TaskSubspaces::new(&traj.tasks, n, COMPONENTS) {
@@ -170,7 +176,11 @@ impl DynamicsJob {
             .map(|t| {
                 let mut c = vec![0.0f32; tasks];
                 c[t] = 1.0;
-                StepMap::new(&self.config, &self.params, &c, &self.result.lesioned).connectivity_spectrum().iter().map(|e| [e.re, e.im]).collect()
+                StepMap::new(&self.config, &self.params, &c, &self.result.lesioned)
+                    .connectivity_spectrum()
+                    .iter()
+                    .map(|e| [e.re, e.im])
+                    .collect()
             })
             .collect();
         // last: the panel draws once this is set, so everything else must be there by then
@@ -190,9 +200,34 @@ mod tests {
     fn a_job_runs_setup_then_one_unit_per_alpha() {
         let config = Config::from_preset("quick", &["model.n_units=16".into()]).unwrap();
         let params = ParamSet::init(&config.model, super::super::dims(&config), &mut Rng::seed_from(1));
-        assert!(DynamicsJob::new(config.clone(), params.clone(), 0, Vec::new(), DynamicsRequest { task: 0, other: 0, alphas: 3, epoch: TaskEpoch::Stimulus }).is_err());
-        assert!(DynamicsJob::new(config.clone(), params.clone(), 0, Vec::new(), DynamicsRequest { task: 0, other: 9, alphas: 3, epoch: TaskEpoch::Stimulus }).is_err());
-        let mut job = DynamicsJob::new(config.clone(), params, 0, Vec::new(), DynamicsRequest { task: 0, other: 1, alphas: 3, epoch: TaskEpoch::Delay }).unwrap();
+        assert!(
+            DynamicsJob::new(
+                config.clone(),
+                params.clone(),
+                0,
+                Vec::new(),
+                DynamicsRequest { task: 0, other: 0, alphas: 3, epoch: TaskEpoch::Stimulus }
+            )
+            .is_err()
+        );
+        assert!(
+            DynamicsJob::new(
+                config.clone(),
+                params.clone(),
+                0,
+                Vec::new(),
+                DynamicsRequest { task: 0, other: 9, alphas: 3, epoch: TaskEpoch::Stimulus }
+            )
+            .is_err()
+        );
+        let mut job = DynamicsJob::new(
+            config.clone(),
+            params,
+            0,
+            Vec::new(),
+            DynamicsRequest { task: 0, other: 1, alphas: 3, epoch: TaskEpoch::Delay },
+        )
+        .unwrap();
         assert_eq!(job.result().progress(), (0, 4));
         assert!(!job.unit().unwrap());
         let r = job.result();

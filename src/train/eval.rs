@@ -73,11 +73,9 @@ pub fn evaluate_params(config: &Config, params: &ParamSet, step: u64, options: &
     let mut rng = Rng::seed_from(config.train.seed ^ 0x5EED_E7A1).fork(step).fork(options.stream);
     let mut perf = Vec::with_capacity(selected.len());
     for task in selected {
-        let index = trained.iter().position(|t| *t == task).ok_or_else(|| {
-            tasks::TaskError::UnknownTask {
-                name: format!("{} (not trained in this run)", task.name()),
-                valid: trained.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
-            }
+        let index = trained.iter().position(|t| *t == task).ok_or_else(|| tasks::TaskError::UnknownTask {
+            name: format!("{} (not trained in this run)", task.name()),
+            valid: trained.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "),
         })?;
         let mut correct = 0.0f64;
         let mut remaining = trials_per_task;
@@ -88,16 +86,8 @@ pub fn evaluate_params(config: &Config, params: &ParamSet, step: u64, options: &
             let noise = rec_noise(&trials, config, alpha, &mut rng);
             let (context, shared) = options.ambiguity.contexts(index, k, batch, &mut rng);
             let forward = model.forward(batch_input(&trials, context, shared, noise, &device), &options.lesioned);
-            let last = forward
-                .outputs
-                .narrow(1, trials.steps - 1, 1)
-                .into_data()
-                .try_into_vec::<f32>()
-                .expect("f32 outputs");
-            correct += tasks::performance_last(&last, &trials.target_angle, &config.tasks)
-                .iter()
-                .map(|p| *p as f64)
-                .sum::<f64>();
+            let last = forward.outputs.narrow(1, trials.steps - 1, 1).into_data().try_into_vec::<f32>().expect("f32 outputs");
+            correct += tasks::performance_last(&last, &trials.target_angle, &config.tasks).iter().map(|p| *p as f64).sum::<f64>();
         }
         perf.push((task, (correct / trials_per_task as f64) as f32));
     }

@@ -30,15 +30,8 @@ impl MetricsRow {
 
     /// The row as a CSV line (no newline).
     pub fn to_csv_line(&self) -> String {
-        let mut row = format!(
-            "{},{},{},{:.3},{},{}",
-            self.step,
-            self.trials,
-            self.loss,
-            self.elapsed_secs,
-            self.perf_min(),
-            self.perf_mean()
-        );
+        let mut row =
+            format!("{},{},{},{:.3},{},{}", self.step, self.trials, self.loss, self.elapsed_secs, self.perf_min(), self.perf_mean());
         self.perf.iter().for_each(|(_, p)| row.push_str(&format!(",{p}")));
         row
     }
@@ -83,11 +76,7 @@ pub fn parse(text: &str, tasks: &[Task]) -> Result<Vec<MetricsRow>, String> {
         let trials = fields[1].parse::<u64>().map_err(|_| bad("bad trials"))?;
         let loss = number(2)?;
         let elapsed_secs = number(3)?;
-        let perf = tasks
-            .iter()
-            .enumerate()
-            .map(|(k, t)| number(6 + k).map(|p| (*t, p as f32)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let perf = tasks.iter().enumerate().map(|(k, t)| number(6 + k).map(|p| (*t, p as f32))).collect::<Result<Vec<_>, _>>()?;
         rows.push(MetricsRow { step, trials, loss, elapsed_secs, perf });
     }
     Ok(rows)

@@ -108,7 +108,15 @@ impl Trainer {
         Self::from_parts(config, params, adam, rng, 0, 0, 0.0)
     }
 
-    pub fn from_parts(config: Config, params: ParamSet, adam: AdamState, rng: Rng, step: u64, trials: u64, elapsed_before_secs: f64) -> Self {
+    pub fn from_parts(
+        config: Config,
+        params: ParamSet,
+        adam: AdamState,
+        rng: Rng,
+        step: u64,
+        trials: u64,
+        elapsed_before_secs: f64,
+    ) -> Self {
         let device = device(config.runtime.backend, true);
         let spec = rnn_spec(&config);
         Self { config, params, adam, rng, step, trials, elapsed_before_secs, started: Instant::now(), device, spec }
@@ -127,13 +135,7 @@ impl Trainer {
 
     pub fn adam_settings(&self) -> AdamSettings {
         let t = &self.config.train;
-        AdamSettings {
-            learning_rate: t.learning_rate,
-            beta1: t.beta1,
-            beta2: t.beta2,
-            epsilon: t.epsilon,
-            clip_value: t.grad_clip_value,
-        }
+        AdamSettings { learning_rate: t.learning_rate, beta1: t.beta1, beta2: t.beta2, epsilon: t.epsilon, clip_value: t.grad_clip_value }
     }
 
     /// One optimiser step on a fresh batch of one task drawn uniformly from the enabled tasks.

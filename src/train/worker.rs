@@ -31,8 +31,8 @@
 //! untrained network after every reset so the curves start at chance level.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -185,15 +185,27 @@ pub enum Event {
     /// The worker started over with a new configuration (the UI clears its run data).
     Reset(Box<Config>),
     State(RunState),
-    Step { step: u64, loss: f32, steps_per_sec: f64, trials: u64, train_secs: f64 },
+    Step {
+        step: u64,
+        loss: f32,
+        steps_per_sec: f64,
+        trials: u64,
+        train_secs: f64,
+    },
     Evaluation(EvalResult),
     Warning(String),
     /// Training failed (an error or a panic); the message says why.
     Failed(String),
     /// All steps done, or converged.
-    Finished { step: u64, converged: bool },
+    Finished {
+        step: u64,
+        converged: bool,
+    },
     /// [`Command::SaveCheckpoint`] wrote the run at `step` into `dir`.
-    CheckpointSaved { dir: PathBuf, step: u64 },
+    CheckpointSaved {
+        dir: PathBuf,
+        step: u64,
+    },
     /// [`Command::LoadCheckpoint`] replaced the run; an evaluation of it follows.
     CheckpointLoaded(Box<LoadedRun>),
     /// Saving or loading failed; the current run is unchanged. The message says why.
@@ -325,9 +337,7 @@ impl Worker {
             dynamics: None,
             dynamics_turn: false,
         };
-        let thread = std::thread::Builder::new()
-            .name("modulab-training".into())
-            .spawn(move || state.main())?;
+        let thread = std::thread::Builder::new().name("modulab-training".into()).spawn(move || state.main())?;
         Ok(Worker { commands, events, snapshot, stop, thread: Some(thread) })
     }
 
@@ -557,9 +567,9 @@ impl WorkerState {
                     self.set_state(RunState::Running);
                 }
                 RunState::Running => {}
-                RunState::Finished => self.outbox.emit(Event::Warning(
-                    "this run is finished: press Reset to start a new one, or raise the number of steps".into(),
-                )),
+                RunState::Finished => self
+                    .outbox
+                    .emit(Event::Warning("this run is finished: press Reset to start a new one, or raise the number of steps".into())),
                 RunState::Failed => self.outbox.emit(Event::Warning("training failed: press Reset to start over".into())),
             },
             Command::Pause => {
@@ -826,10 +836,7 @@ impl WorkerState {
     /// trajectories, PCA), send the result and fill the slot.
     fn evaluate_and_publish(&mut self, refit: Refit) -> Result<EvalResult, TrainError> {
         let Some(trainer) = self.trainer.as_ref() else {
-            return Err(TrainError::Task(crate::tasks::TaskError::UnknownTask {
-                name: "(no network)".into(),
-                valid: String::new(),
-            }));
+            return Err(TrainError::Task(crate::tasks::TaskError::UnknownTask { name: "(no network)".into(), valid: String::new() }));
         };
         let intact = evaluate(trainer, &EvalOptions::default())?;
         let active: Vec<Pathway> = self.lesions.iter().copied().filter(|p| trainer.config.model.has(*p)).collect();
@@ -867,12 +874,8 @@ impl WorkerState {
         let lesioned = self.active_lesions();
         let Some(trainer) = self.trainer.as_ref() else { return Ok(()) };
         let started = Instant::now();
-        let options = EvalOptions {
-            trials: Some(AMBIGUITY_TRIALS),
-            lesioned: lesioned.clone(),
-            stream: AMBIGUITY_STREAM,
-            ..EvalOptions::default()
-        };
+        let options =
+            EvalOptions { trials: Some(AMBIGUITY_TRIALS), lesioned: lesioned.clone(), stream: AMBIGUITY_STREAM, ..EvalOptions::default() };
         // the unambiguous score on the same trials; reused while only the ambiguity moves
         let clean = match &self.latest.ambiguity {
             Some(previous) if previous.step == trainer.step && previous.lesioned == lesioned => previous.clean.clone(),
@@ -1169,10 +1172,7 @@ mod tests {
         // every step exactly once, and evaluations at 3, 6, 9, 12
         let steps: Vec<u64> = losses(&seen).iter().map(|(s, _)| *s).collect();
         assert_eq!(steps, (1..=12).collect::<Vec<_>>());
-        let evals: Vec<u64> = seen
-            .iter()
-            .filter_map(|e| if let Event::Evaluation(r) = e { Some(r.step) } else { None })
-            .collect();
+        let evals: Vec<u64> = seen.iter().filter_map(|e| if let Event::Evaluation(r) = e { Some(r.step) } else { None }).collect();
         assert_eq!(evals, vec![0, 3, 6, 9, 12]);
         let snapshot = worker.take_snapshot().expect("a snapshot after evaluations");
         assert_eq!(snapshot.step, 12);
