@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use modulab::analysis::Covariance;
-use modulab::analysis::analyze::{AnalyzeOptions, analyze};
 use modulab::config::Config;
+use modulab::experiments::analyze::{AnalyzeOptions, analyze};
 use modulab::model::ParamSet;
 use modulab::rng::Rng;
 

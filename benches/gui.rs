@@ -24,8 +24,8 @@ use criterion::Criterion;
 use eframe::egui;
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
+use modulab::runner::{Command, Event, RunState, Worker};
 use modulab::train::eval::{EvalOptions, evaluate};
-use modulab::train::worker::{Command, Event, RunState, Worker};
 use modulab::train::{self, NoProgress, Trainer};
 
 const FRAME_BUDGET_MS: f64 = 16.0;

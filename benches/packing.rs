@@ -12,8 +12,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use modulab::analysis::packing::{Cell, PackingPlan, PathwaySet, TaskOrder};
 use modulab::config::Config;
+use modulab::experiments::packing::{Cell, PackingPlan, PathwaySet, TaskOrder};
 
 const SIZE: usize = 32;
 const TASKS: usize = 8;
@@ -35,7 +35,8 @@ fn plan() -> PackingPlan {
 }
 
 fn run(plan: &PackingPlan, cell: &Cell) {
-    let result = modulab::analysis::packing::run_cell(plan, cell, 1, &AtomicBool::new(false)).expect("cell trains").expect("not cancelled");
+    let result =
+        modulab::experiments::packing::run_cell(plan, cell, 1, &AtomicBool::new(false)).expect("cell trains").expect("not cancelled");
     assert!(result.steps_to_criterion.is_none(), "the cell stopped early: the figures would not be of a {BUDGET}-step cell");
 }
 

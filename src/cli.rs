@@ -10,10 +10,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::analysis::Ambiguity;
 use crate::config::{self, BackendKind, Config, ConfigError};
+use crate::io::write_atomic;
 use crate::model::Pathway;
 use crate::rng::Rng;
 use crate::tasks::{self, Task};
-use crate::train::checkpoint::{self, write_atomic};
+use crate::train::checkpoint;
 use crate::train::eval::{EvalOptions, Evaluation, evaluate_params};
 use crate::train::metrics::{self, METRICS_FILE, MetricsRow};
 use crate::train::{self, ProgressSink, RunEnd, StepReport, Trainer};
@@ -51,7 +52,7 @@ pub enum Command {
         #[command(subcommand)]
         command: SweepCommand,
     },
-    /// Analyse one trained run's dynamics (MODEL.md §4C): PCA, subspace angles, task variance,
+    /// Analyse one trained run's dynamics (docs/MODEL.md §4C): PCA, subspace angles, task variance,
     /// fixed points and connectivity spectra, as CSV tables and figures in --out.
     Analyze(AnalyzeArgs),
     /// Open the desktop app (also what `modulab` with no command does).
@@ -309,9 +310,7 @@ impl MetricsLog {
         Ok(log)
     }
 
-    fn append(&mut self, trainer: &Trainer, loss: f64, eval: &Evaluation) -> std::io::Result<()> {
-        let row =
-            MetricsRow { step: trainer.step, trials: trainer.trials, loss, elapsed_secs: trainer.elapsed_secs(), perf: eval.perf.clone() };
+    fn append(&mut self, row: &MetricsRow) -> std::io::Result<()> {
         self.text.push_str(&row.to_csv_line());
         self.text.push('\n');
         self.flush()
@@ -326,8 +325,6 @@ impl MetricsLog {
 struct CliSink {
     bar: ProgressBar,
     log: MetricsLog,
-    loss_sum: f64,
-    loss_count: u64,
     session_start: Instant,
     session_first_step: u64,
     quiet: bool,
@@ -343,27 +340,22 @@ impl CliSink {
 
 impl ProgressSink for CliSink {
     fn on_step(&mut self, trainer: &Trainer, report: &StepReport) {
-        self.loss_sum += report.loss as f64;
-        self.loss_count += 1;
         self.bar.set_position(report.step);
         if report.step % 10 == 0 {
             self.bar.set_message(format!("loss {:.4} | {} | {:.1} steps/s", report.loss, self.last_perf, self.steps_per_sec(trainer.step)));
         }
     }
 
-    fn on_eval(&mut self, trainer: &Trainer, eval: &Evaluation) {
-        let loss = self.loss_sum / self.loss_count.max(1) as f64;
-        self.loss_sum = 0.0;
-        self.loss_count = 0;
+    fn on_eval(&mut self, trainer: &Trainer, eval: &Evaluation, row: &MetricsRow) {
         self.last_perf = format!("perf min {:.2} mean {:.2}", eval.perf_min(), eval.perf_mean());
-        if let Err(e) = self.log.append(trainer, loss, eval) {
+        if let Err(e) = self.log.append(row) {
             self.error.get_or_insert(e);
         }
         if self.quiet {
             println!(
                 "step {} loss {:.5} perf_min {:.3} perf_mean {:.3} ({:.1} steps/s)",
                 trainer.step,
-                loss,
+                row.loss,
                 eval.perf_min(),
                 eval.perf_mean(),
                 self.steps_per_sec(trainer.step)
@@ -420,8 +412,6 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     let mut sink = CliSink {
         bar,
         log,
-        loss_sum: 0.0,
-        loss_count: 0,
         session_start: Instant::now(),
         session_first_step: trainer.step,
         quiet: args.quiet,

@@ -1,6 +1,6 @@
 //! The run configuration: one TOML document with a section per concern.
 //!
-//! Every field has a default (MODEL.md's), so a preset or a user file only names what it changes.
+//! Every field has a default (docs/MODEL.md's), so a preset or a user file only names what it changes.
 //! `--set KEY=VALUE` edits the document by its TOML path before it is checked, so the same
 //! validation (unknown keys, bad values) covers files, presets and the command line.
 
@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ModelConfig;
-use crate::tasks::{Task, TaskSettings};
+use crate::model::{ModelConfig, Readout};
+use crate::tasks::{Encoding, Task, TaskSettings};
 
 /// A complete, validated run configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
@@ -162,6 +162,15 @@ pub fn preset_text(name: &str) -> Result<&'static str, ConfigError> {
 }
 
 impl Config {
+    /// How the network's outputs are read: the ring encoding's targets lie in [0, 1] (sigmoid
+    /// readout), the compact encoding's are linear.
+    pub fn readout(&self) -> Readout {
+        match self.tasks.encoding {
+            Encoding::Ring => Readout::Sigmoid,
+            Encoding::Compact => Readout::Linear,
+        }
+    }
+
     /// Parse a TOML document (missing fields take their defaults), apply `--set` overrides,
     /// and validate.
     pub fn from_toml_with_overrides(text: &str, origin: &str, overrides: &[String]) -> Result<Config, ConfigError> {

@@ -1,16 +1,21 @@
 //! modulab: watch a recurrent network learn many tasks at once, and see how neuromodulation lets
-//! one network hold them. A reconstruction of Vedovati & Ching (2024); see `MODEL.md`-derived docs
-//! in the README.
+//! one network hold them. A reconstruction of Vedovati & Ching (2024); the spec is `docs/MODEL.md`,
+//! the map of the code `ARCHITECTURE.md`.
 
+// The layers, lowest first: a module imports only modules listed above it (ARCHITECTURE.md;
+// tests/layers.rs checks it).
+pub mod rng;
+pub mod io;
+pub mod figure;
+pub mod tasks;
+pub mod model;
+pub mod config;
 pub mod analysis;
+pub mod train;
+pub mod experiments;
+pub mod runner;
 pub mod app;
 pub mod cli;
-pub mod config;
-pub mod model;
-pub mod plot;
-pub mod rng;
-pub mod tasks;
-pub mod train;
 
 /// Keep freed large buffers in the process instead of returning them to the OS.
 ///

@@ -11,7 +11,7 @@ use modulab::analysis::{Ambiguity, AmbiguityKind};
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
 use modulab::model::Pathway;
-use modulab::train::worker::RunState;
+use modulab::runner::RunState;
 
 fn tiny() -> Config {
     Config::from_preset(
@@ -600,8 +600,8 @@ fn packing_sweep_runs_to_the_end_and_cancels_pausing_training_meanwhile() {
     choose_path(&mut harness, &table, "Write file");
     run_until(&mut harness, "the table", |app| notice_contains(app, "exported"));
     let text = std::fs::read_to_string(&table).expect("packing.csv written");
-    assert_eq!(text, modulab::analysis::packing::to_csv(harness.state().packing().results()));
-    assert_eq!(modulab::analysis::packing::parse_csv(&text, "packing.csv").expect("the CLI reads it").len(), 8);
+    assert_eq!(text, modulab::experiments::packing::to_csv(harness.state().packing().results()));
+    assert_eq!(modulab::experiments::packing::parse_csv(&text, "packing.csv").expect("the CLI reads it").len(), 8);
 
     // while training: a long sweep pauses it, Cancel stops the sweep promptly and training resumes
     click_tab(&mut harness, "Training");

@@ -7,7 +7,7 @@ use modulab::config::{BackendKind, Config};
 use modulab::model::Pathway;
 use modulab::train::checkpoint::{self, CheckpointError};
 use modulab::train::eval::{EvalOptions, evaluate_params};
-use modulab::train::{self, Evaluation, NoProgress, ProgressSink, StepReport, Trainer};
+use modulab::train::{self, Evaluation, MetricsRow, NoProgress, ProgressSink, StepReport, Trainer};
 
 fn small(sets: &[&str]) -> Config {
     let mut overrides: Vec<String> = vec![
@@ -32,7 +32,7 @@ impl ProgressSink for Record {
     fn on_step(&mut self, _: &Trainer, report: &StepReport) {
         self.losses.push(report.loss);
     }
-    fn on_eval(&mut self, _: &Trainer, eval: &Evaluation) {
+    fn on_eval(&mut self, _: &Trainer, eval: &Evaluation, _: &MetricsRow) {
         self.evals.push(eval.clone());
     }
 }

@@ -4,10 +4,10 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use modulab::config::{BackendKind, Config};
 use modulab::model::params::Dims;
-use modulab::model::rnn::{RnnSpec, masked_mse};
-use modulab::model::{Activation, ModelConfig, ParamSet, Pathway, Rnn, RnnInput, StateForm, SynapticForm};
+use modulab::model::pass::RnnSpec;
+use modulab::model::rnn::masked_mse;
+use modulab::model::{Activation, ModelConfig, ParamSet, Pathway, Readout, Rnn, RnnInput, StateForm, SynapticForm};
 use modulab::rng::Rng;
-use modulab::tasks::Encoding;
 use modulab::train::device;
 
 const B: usize = 3;
@@ -21,14 +21,7 @@ fn all_pathway_sets() -> Vec<Vec<Pathway>> {
 
 fn spec(pathways: &[Pathway], fused: bool) -> RnnSpec {
     let config = ModelConfig { n_units: N, pathways: pathways.to_vec(), synaptic_rank: 2, ..Default::default() };
-    RnnSpec {
-        config,
-        dims: Dims { n_in: 5, n_out: 3, n_units: N, n_contexts: K },
-        alpha: 0.2,
-        encoding: Encoding::Compact,
-        fused,
-        threads: 2,
-    }
+    RnnSpec { config, dims: Dims { n_in: 5, n_out: 3, n_units: N, n_contexts: K }, alpha: 0.2, readout: Readout::Linear, fused, threads: 2 }
 }
 
 /// Parameters with every pathway parameter non-zero (G and M start at 0 otherwise).
@@ -170,7 +163,7 @@ fn fused_training_loss_matches_plain_burn() {
     let mixed_context: Vec<f32> = (0..B * K).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.3).collect();
     for backend in [BackendKind::Flex, BackendKind::Ndarray] {
         let device = device(backend, true);
-        for encoding in [Encoding::Ring, Encoding::Compact] {
+        for encoding in [Readout::Sigmoid, Readout::Linear] {
             for (context, shared) in [(one_hot(2), true), (mixed_context.clone(), false)] {
                 let mut rng = Rng::seed_from(11);
                 let mut targets = vec![0.0; B * T * 3];
@@ -178,7 +171,7 @@ fn fused_training_loss_matches_plain_burn() {
                 let mask: Vec<f32> = (0..B * T * 3).map(|i| (i % 4) as f32 * 0.5).collect();
                 let run = |fused: bool| {
                     let mut spec = spec(&Pathway::ALL, fused);
-                    spec.encoding = encoding;
+                    spec.readout = encoding;
                     let p = params(&spec, 8);
                     let model = Rnn::from_params(&p, spec, &device);
                     let loss = model.loss(input(&device, context.clone(), shared, 9), targets.clone(), mask.clone());

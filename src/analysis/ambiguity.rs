@@ -1,4 +1,4 @@
-//! Context ambiguity (MODEL.md §4A): the context a frozen network sees while it is scored against
+//! Context ambiguity (docs/MODEL.md §4A): the context a frozen network sees while it is scored against
 //! task i's targets.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The trained network as a dynamical system (MODEL.md §4C): its one-step map F(s, u, c) on the
+//! The trained network as a dynamical system (docs/MODEL.md §4C): its one-step map F(s, u, c) on the
 //! host, fixed and slow points (minima of q(s) = ½‖F(s) − s‖²), the Jacobian's eigenvalues there,
 //! and the spectrum of the effective recurrent connectivity under a context.
 //!

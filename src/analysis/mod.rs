@@ -1,15 +1,11 @@
-//! Experiments on trained networks: context ambiguity, task packing, and the dynamics (PCA,
-//! fixed points, connectivity spectra).
+//! Mathematics on networks and their data, independent of training: context ambiguity, PCA,
+//! clustering, and the host one-step map of the RNN with its fixed points and spectra.
+//! The experiments that train and score networks live one layer up, in [`crate::experiments`].
 
 pub mod ambiguity;
-pub mod analyze;
-pub mod bifurcation;
 pub mod cluster;
 pub mod dynamics;
-pub mod packing;
 pub mod pca;
-pub mod sweep;
-pub mod switching;
 
 pub use ambiguity::{Ambiguity, AmbiguityKind};
 pub use pca::{Covariance, Pca, PcaError};

@@ -1,4 +1,4 @@
-//! Principal component analysis of hidden states (MODEL.md §4C), in plain Rust.
+//! Principal component analysis of hidden states (docs/MODEL.md §4C), in plain Rust.
 //!
 //! The covariance is accumulated in chunks ([`Covariance::add_rows`]) so a caller never needs all
 //! states in one buffer, with the cross products done by `gemm` (the slow part: rows × N² work;

@@ -1,4 +1,4 @@
-//! The Context ambiguity panel (MODEL.md §4A): score the current network while its task cue is
+//! The Context ambiguity panel (docs/MODEL.md §4A): score the current network while its task cue is
 //! blurred, live, and sweep the blur to draw performance against ambiguity, beside the same
 //! sweep of saved runs loaded for comparison ([`Comparisons`], on a thread of its own).
 
@@ -13,11 +13,12 @@ use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, LineStyle, Plot, 
 
 use super::export::{FileJob, PlotData, PlotExport, Series, export_menu_ui};
 use super::{Level, Panel, PanelContext, heading_ui, task_color};
-use crate::analysis::sweep::{self, AmbiguityRow, TrainedRun};
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
+use crate::experiments::sweep::{self, AmbiguityRow, TrainedRun};
 use crate::model::Pathway;
-use crate::train::worker::{AmbiguityEval, Command, SWEEP_TRIALS, SweepResult};
+use crate::runner::job::Stopped;
+use crate::runner::{AmbiguityEval, Command, SWEEP_TRIALS, SweepResult};
 
 /// Levels in a sweep (evenly spaced over the kind's slider range).
 const SWEEP_LEVELS: usize = 11;
@@ -297,7 +298,7 @@ pub fn sweep_levels(kind: AmbiguityKind) -> Vec<f32> {
 fn sweep_controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option<&SweepResult>, compare: &mut Comparisons) {
     ui.horizontal(|ui| {
         let kind = cx.ambiguity.kind;
-        let running = sweep.is_some_and(|s| !s.is_complete() && !s.cancelled) || compare.sweeping();
+        let running = sweep.is_some_and(SweepResult::is_running) || compare.sweeping();
         if ui
             .button("Sweep")
             .on_hover_text(format!(
@@ -325,8 +326,11 @@ fn sweep_controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option
         }
         if let Some(s) = sweep {
             let (done, total) = s.progress();
-            let text = if s.cancelled {
-                format!("cancelled after {done} of {total}")
+            let text = if let Some(stopped) = &s.stopped {
+                match stopped {
+                    Stopped::Cancelled => format!("cancelled after {done} of {total}"),
+                    Stopped::Failed(why) => format!("failed after {done} of {total}: {why}"),
+                }
             } else if done == total {
                 format!("done: {} at step {}", s.kind.name(), s.step)
             } else {
@@ -592,7 +596,7 @@ enum Reply {
 
 /// Saved runs loaded for comparison, and the thread that loads and sweeps them (started with the
 /// first run; stopped and joined on drop). Each run is swept by
-/// [`crate::analysis::sweep::sweep_run`], the function behind `modulab sweep ambiguity`, one
+/// [`crate::experiments::sweep::sweep_run`], the function behind `modulab sweep ambiguity`, one
 /// level at a time so that a sweep stops within a level of being cancelled.
 #[derive(Default)]
 pub struct Comparisons {
@@ -859,7 +863,7 @@ mod tests {
             // the second level is measured for the first task only: no mean or worst there yet
             perf: vec![vec![Some(1.0), Some(0.5)], vec![Some(0.25), None]],
             trials: 32,
-            cancelled: false,
+            stopped: None,
         };
         let config = tiny();
         let trainer = crate::train::Trainer::new(config.clone());

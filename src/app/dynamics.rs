@@ -1,4 +1,4 @@
-//! The Dynamics panel (MODEL.md §4C): the trained network as a dynamical system. Which units
+//! The Dynamics panel (docs/MODEL.md §4C): the trained network as a dynamical system. Which units
 //! serve which task (normalised task variance), the spectrum of the effective connectivity under
 //! each context, and the fixed points of one task's dynamics in a chosen epoch (stimulus by default) in the shared PCA
 //! view, followed along the context interpolation toward another task (a bifurcation view: the
@@ -20,10 +20,10 @@ use super::export::{PlotData, PlotExport, Series, export_menu_ui, export_menu_wi
 use super::trajectories::colormap;
 use super::{Panel, PanelContext, heading_ui, task_color};
 use crate::analysis::AmbiguityKind;
-use crate::analysis::analyze::TaskEpoch;
-use crate::analysis::bifurcation::BifurcationPoint;
-use crate::train::dynamics::{DynamicsRequest, DynamicsResult};
-use crate::train::worker::Command;
+use crate::experiments::bifurcation::BifurcationPoint;
+use crate::experiments::search_start::TaskEpoch;
+use crate::runner::Command;
+use crate::runner::dynamics::{DynamicsRequest, DynamicsResult};
 
 const STABLE: egui::Color32 = egui::Color32::from_rgb(0x4e, 0x79, 0xa7);
 const UNSTABLE: egui::Color32 = egui::Color32::from_rgb(0xe1, 0x57, 0x59);
@@ -599,7 +599,7 @@ fn variance_export(r: &DynamicsResult) -> PlotExport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::analyze::{TaskSubspaces, TaskVariance};
+    use crate::experiments::analyze::{TaskSubspaces, TaskVariance};
     use crate::tasks::Task;
 
     fn result() -> DynamicsResult {

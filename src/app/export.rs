@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use super::{Level, Message};
-use crate::train::checkpoint::write_atomic;
-use crate::train::worker::Command;
+use crate::io::{csv_field, write_atomic};
+use crate::runner::Command;
 
 /// A dialog that reports "nothing chosen" faster than this never opened (the portal and the
 /// zenity fallback both failed): no person cancels a dialog this quickly.
@@ -381,11 +381,6 @@ fn legend<'a>(svg: &mut String, names: impl Iterator<Item = &'a str>, right: f64
             xml_escape(name)
         ));
     }
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break.
-pub fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
 fn xml_escape(text: &str) -> String {

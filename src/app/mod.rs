@@ -5,7 +5,7 @@
 //! - [`RunData`]: what the worker sent about the current run (never persisted);
 //! - the draft [`Config`] the Setup panel edits, applied to the worker by a reset.
 //!
-//! The worker thread ([`crate::train::worker`]) owns the network; the app sends it commands and
+//! The worker thread ([`crate::runner`]) owns the network; the app sends it commands and
 //! drains its events in [`eframe::App::logic`] within a time budget, so the UI never waits.
 //! One file per panel; each implements the small [`Panel`] trait. [`export`] is the shared
 //! export menu and file-choice machinery every plot uses.
@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::model::Pathway;
-use crate::train::worker::{Command, EvalResult, Event, LoadedRun, RunState, Snapshot, Worker};
+use crate::runner::{Command, EvalResult, Event, LoadedRun, RunState, Snapshot, Worker};
 
 /// At most this much UI-thread time per frame goes into draining worker events.
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);

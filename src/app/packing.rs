@@ -1,4 +1,4 @@
-//! The Packing panel (MODEL.md §4B): a small task-packing sweep run in the background, its
+//! The Packing panel (docs/MODEL.md §4B): a small task-packing sweep run in the background, its
 //! capacity curve and worst-task table filling in as cells finish.
 //!
 //! The cells are trained by [`packing::run_cells`], the scheduler of `modulab sweep packing`, on a
@@ -18,9 +18,9 @@ use egui_plot::{Corner, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 use super::export::{ExportFormat, FileJob, PlotData, PlotExport, Series, export_menu_ui, export_menu_with_ui};
 use super::trajectories::colormap;
 use super::{Level, Panel, PanelContext, heading_ui, task_color};
-use crate::analysis::packing::{self, CellResult, PackingPlan, PathwaySet, TaskOrder};
 use crate::config::Config;
-use crate::train::worker::{Command, RunState};
+use crate::experiments::packing::{self, CellResult, PackingPlan, PathwaySet, TaskOrder};
+use crate::runner::{Command, RunState};
 
 /// How often the progress line (elapsed time, ETA) is redrawn while nothing else happens.
 const TICK: Duration = Duration::from_millis(500);

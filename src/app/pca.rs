@@ -1,4 +1,4 @@
-//! The PCA panel (MODEL.md §4C): every task's trial-averaged hidden trajectory on principal axes
+//! The PCA panel (docs/MODEL.md §4C): every task's trial-averaged hidden trajectory on principal axes
 //! shared by all tasks, with variance explained and the participation ratio.
 //!
 //! The worker fits the axes (pooled hidden states of the probe trials of every task) every few

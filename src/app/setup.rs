@@ -5,8 +5,8 @@ use eframe::egui;
 use super::{Panel, PanelContext, heading_ui};
 use crate::config::{self, Config};
 use crate::model::{Activation, Pathway};
+use crate::runner::{Command, RunState};
 use crate::tasks::Task;
-use crate::train::worker::{Command, RunState};
 
 /// The task families in Yang's order.
 const FAMILIES: [&str; 5] = ["Go", "Anti", "Decision making", "Delayed decision making", "Matching"];

@@ -3,7 +3,7 @@
 use eframe::egui;
 
 use super::{Level, Panel, PanelContext};
-use crate::train::worker::RunState;
+use crate::runner::RunState;
 
 pub struct StatusPanel;
 

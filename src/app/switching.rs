@@ -1,4 +1,4 @@
-//! The Switching panel (MODEL.md §2 time scales): switch the task cue mid-trial and watch how
+//! The Switching panel (docs/MODEL.md §2 time scales): switch the task cue mid-trial and watch how
 //! fast each pathway lets the network follow, as a function of each pathway's context time
 //! constant τ. The test runs on the worker, on a frozen copy of the current network.
 
@@ -7,11 +7,11 @@ use egui_plot::{Corner, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::export::{PlotData, PlotExport, Series, export_menu_ui};
 use super::{Panel, PanelContext, heading_ui};
-use crate::analysis::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchRequest, SwitchResult, SwitchSpec, parse_taus};
 use crate::config::Config;
+use crate::experiments::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchRequest, SwitchResult, SwitchSpec, parse_taus};
 use crate::model::{ContextTaus, Pathway};
+use crate::runner::Command;
 use crate::tasks::Task;
-use crate::train::worker::Command;
 
 /// The sliders' range of τ, in ms.
 const TAU_SLIDER_MAX_MS: f32 = 2000.0;
@@ -275,7 +275,7 @@ fn perf_export(result: Option<&SwitchResult>) -> PlotExport {
 }
 
 fn pathway_color(pathway: Pathway) -> egui::Color32 {
-    let hex = crate::analysis::switching::pathway_color(pathway);
+    let hex = crate::experiments::switching::pathway_color(pathway);
     egui::Color32::from_hex(hex).unwrap_or(egui::Color32::GRAY)
 }
 
@@ -413,7 +413,7 @@ fn transient_plot_ui(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::switching::{PathwaySweep, SwitchOutcome};
+    use crate::experiments::switching::{PathwaySweep, SwitchOutcome};
 
     #[test]
     fn tau_colours_run_from_the_first_stop_to_the_last() {

@@ -6,8 +6,8 @@ use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, Plot, PlotPo
 
 use super::export::{PlotData, PlotExport, Series, export_menu_ui};
 use super::{Panel, PanelContext, RunData, heading_ui, task_color};
+use crate::runner::{Command, RunState};
 use crate::tasks::Task;
-use crate::train::worker::{Command, RunState};
 
 /// Curves are thinned to about this many points (drawing cost stays flat on long runs).
 const MAX_CURVE_POINTS: usize = 2000;

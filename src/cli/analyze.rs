@@ -1,5 +1,5 @@
 //! `modulab analyze`: PCA, subspace angles, task variance, fixed points and connectivity spectra
-//! of one trained run (MODEL.md §4C), and its task-switch transients (MODEL.md §2 time scales).
+//! of one trained run (docs/MODEL.md §4C), and its task-switch transients (docs/MODEL.md §2 time scales).
 
 use std::path::PathBuf;
 
@@ -8,14 +8,15 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::UsageError;
-use crate::analysis::analyze::{self, AnalyzeOptions, TaskEpoch};
-use crate::analysis::sweep::TrainedRun;
-use crate::analysis::switching::{self, SwitchJob, SwitchSpec};
 use crate::config::Config;
+use crate::experiments::analyze::{self, AnalyzeOptions};
+use crate::experiments::search_start::TaskEpoch;
+use crate::experiments::sweep::TrainedRun;
+use crate::experiments::switching::{self, SwitchJob, SwitchSpec};
+use crate::figure;
+use crate::io::write_atomic;
 use crate::model::Pathway;
-use crate::plot;
 use crate::tasks::Task;
-use crate::train::checkpoint::write_atomic;
 
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
@@ -164,7 +165,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         written.push(name.to_string());
     }
     for (stem, svg) in &figures {
-        plot::write_figure(&args.out, stem, svg).map_err(anyhow::Error::msg)?;
+        figure::write_figure(&args.out, stem, svg).map_err(anyhow::Error::msg)?;
         written.push(format!("{stem}.png, {stem}.svg"));
     }
     println!("analysed {} (step {}); wrote {} in {}", run.name, run.step, written.join(", "), args.out.display());

@@ -10,18 +10,18 @@ use serde::{Deserialize, Serialize};
 
 use super::UsageError;
 use crate::analysis::AmbiguityKind;
-use crate::analysis::packing::{self, CellResult, PackingPlan, PathwaySet};
-use crate::analysis::sweep::{self, TrainedRun};
 use crate::config::Config;
-use crate::plot;
-use crate::train::checkpoint::write_atomic;
+use crate::experiments::packing::{self, CellResult, PackingPlan, PathwaySet};
+use crate::experiments::sweep::{self, TrainedRun};
+use crate::figure;
+use crate::io::write_atomic;
 
 #[derive(Subcommand, Debug)]
 pub enum SweepCommand {
-    /// Evaluate trained runs over levels of context ambiguity (MODEL.md §4A); writes
+    /// Evaluate trained runs over levels of context ambiguity (docs/MODEL.md §4A); writes
     /// OUT/ambiguity.csv, OUT/ambiguity.png and OUT/ambiguity.svg.
     Ambiguity(AmbiguityArgs),
-    /// Train every (size, task count, pathway set, seed) cell to a step budget (MODEL.md §4B);
+    /// Train every (size, task count, pathway set, seed) cell to a step budget (docs/MODEL.md §4B);
     /// writes OUT/packing.csv (or a shard file), OUT/capacity.{png,svg}, OUT/packing_perf.{png,svg}.
     Packing(PackingArgs),
     /// Join the shard files of a packing sweep into OUT/packing.csv and draw its figures.
@@ -182,7 +182,7 @@ fn ambiguity_cmd(args: AmbiguityArgs) -> Result<()> {
     progress.finish_and_clear();
     let csv_path = args.out.join("ambiguity.csv");
     write_atomic(&csv_path, sweep::ambiguity_csv(&rows).as_bytes()).with_context(|| format!("cannot write {}", csv_path.display()))?;
-    plot::write_figure(&args.out, "ambiguity", &sweep::ambiguity_chart(&rows).to_svg()).map_err(anyhow::Error::msg)?;
+    figure::write_figure(&args.out, "ambiguity", &sweep::ambiguity_chart(&rows).to_svg()).map_err(anyhow::Error::msg)?;
     println!(
         "{} runs × {} levels evaluated; wrote ambiguity.csv, ambiguity.png, ambiguity.svg in {}",
         runs.len(),
@@ -370,8 +370,8 @@ fn packing_cmd(args: PackingArgs) -> Result<()> {
 }
 
 fn write_packing_figures(out: &Path, results: &[CellResult], criterion: f64) -> Result<()> {
-    plot::write_figure(out, "capacity", &packing::capacity_chart(results, criterion).to_svg()).map_err(anyhow::Error::msg)?;
-    plot::write_figure(out, "packing_perf", &packing::perf_heat_maps(results).to_svg()).map_err(anyhow::Error::msg)
+    figure::write_figure(out, "capacity", &packing::capacity_chart(results, criterion).to_svg()).map_err(anyhow::Error::msg)?;
+    figure::write_figure(out, "packing_perf", &packing::perf_heat_maps(results).to_svg()).map_err(anyhow::Error::msg)
 }
 
 fn merge_cmd(args: MergeArgs) -> Result<()> {

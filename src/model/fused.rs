@@ -21,8 +21,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, ExtensionType, Flex, NdArray, TensorMetadata, backend_extension};
 use burn::tensor::{Tensor, TensorData};
 
+use super::pass::{Readout, Recurrent, RnnInput, RnnSpec};
 use super::readout::{self, ReadoutSpec};
-use super::rnn::{Recurrent, RnnInput, RnnSpec};
 use super::scan::{self, ScanCache, ScanDims, ScanSpec};
 
 /// The differentiable inputs of the scan.
@@ -477,13 +477,8 @@ pub fn loss(
         Recurrent::Shared(w) => w.into_dispatch(),
         Recurrent::PerTrial(w) => w.into_dispatch(),
     };
-    let settings = LossSettings {
-        scan: scan_settings(input, spec),
-        targets,
-        mask,
-        n_out: spec.dims.n_out,
-        sigmoid: spec.encoding == crate::tasks::Encoding::Ring,
-    };
+    let settings =
+        LossSettings { scan: scan_settings(input, spec), targets, mask, n_out: spec.dims.n_out, sigmoid: spec.readout == Readout::Sigmoid };
     let operands = LossOperands {
         static_drive: tensors.static_drive.into_dispatch(),
         w_in: tensors.w_in.into_dispatch(),

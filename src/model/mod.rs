@@ -1,5 +1,5 @@
 //! The network: a leaky rate RNN (Yang et al. 2019) whose task context arrives through up to three
-//! neuromodulatory pathways (MODEL.md §1–2).
+//! neuromodulatory pathways (docs/MODEL.md §1–2).
 //!
 //! ```text
 //! z_t   = W(c) r_{t-1} + W_in u_t + b + [bias] E c + sqrt(2/α) σ_rec ξ_t
@@ -16,6 +16,7 @@
 
 pub mod fused;
 pub mod params;
+pub mod pass;
 pub mod readout;
 pub mod rnn;
 pub mod scan;
@@ -23,7 +24,8 @@ pub mod scan;
 use serde::{Deserialize, Serialize};
 
 pub use params::{ParamSet, ParamTensor};
-pub use rnn::{Forward, Rnn, RnnInput};
+pub use pass::{Forward, Readout, RnnInput};
+pub use rnn::Rnn;
 
 /// One way context reaches the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -127,7 +129,7 @@ pub enum SynapticForm {
     Elementwise,
 }
 
-/// The network's settings (MODEL.md §1–2 defaults).
+/// The network's settings (docs/MODEL.md §1–2 defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
@@ -157,7 +159,7 @@ pub struct ModelConfig {
     pub synaptic_rank: usize,
     /// Scale of the initial U_k, V_k entries (× 1/sqrt(N) each, so U_k V_kᵀ starts small).
     pub synaptic_init_scale: f32,
-    /// Per-pathway context time constants τ_p in ms (MODEL.md §2): pathway p sees the context
+    /// Per-pathway context time constants τ_p in ms (docs/MODEL.md §2): pathway p sees the context
     /// low-pass filtered, τ_p dc_p/dt = −c_p + c(t), i.e. c_p ← c_p + (dt/τ_p)(c − c_p) per step
     /// (0 = instant). The filter starts at steady state (c_p = c at the first step), so with the
     /// constant context of ordinary trials it changes nothing: training, evaluation and the fused

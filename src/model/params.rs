@@ -82,7 +82,7 @@ impl ParamSet {
         layout
     }
 
-    /// Fresh parameters drawn from `rng` (MODEL.md §1–2 initialisation).
+    /// Fresh parameters drawn from `rng` (docs/MODEL.md §1–2 initialisation).
     pub fn init(config: &ModelConfig, dims: Dims, rng: &mut Rng) -> Self {
         let n = dims.n_units;
         let tensors = Self::layout(config, dims)

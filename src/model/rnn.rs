@@ -6,9 +6,9 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::{relu, sigmoid, softplus};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::params::{self, Dims, ParamSet};
-use super::{Activation, GainForm, ModelConfig, Pathway, StateForm, SynapticForm};
-use crate::tasks::Encoding;
+use super::params::{self, ParamSet};
+use super::pass::{Forward, Readout, Recurrent, RnnInput, RnnSpec};
+use super::{Activation, GainForm, Pathway, StateForm, SynapticForm};
 
 /// The leaky RNN with its context pathways (see the module docs of [`crate::model`] for the
 /// equations). Built from a host [`ParamSet`] for one pass; parameters of switched-off pathways
@@ -37,43 +37,6 @@ pub struct Rnn {
     pub syn_m: Option<Param<Tensor<2>>>,
     #[module(skip)]
     pub spec: RnnSpec,
-}
-
-/// The settings a forward pass needs besides the parameters.
-#[derive(Clone, Debug)]
-pub struct RnnSpec {
-    pub config: ModelConfig,
-    pub dims: Dims,
-    pub alpha: f32,
-    pub encoding: Encoding,
-    /// Use the fused recurrent kernel.
-    pub fused: bool,
-    /// Threads for the fused kernel (0 = all cores).
-    pub threads: usize,
-}
-
-/// One batch of network input.
-pub struct RnnInput {
-    /// u [B, T, n_in] (row-major host data; inputs need no gradient)
-    pub inputs: Arc<Vec<f32>>,
-    /// [B, T, n_in]
-    pub input_shape: [usize; 3],
-    /// c [B, K]: the context each trial sees (one-hot in training; anything in evaluation).
-    pub context: Tensor<2>,
-    /// True when every trial has the same context (as in training); lets the synaptic pathway
-    /// build one W(c) instead of one per trial.
-    pub context_shared: bool,
-    /// sqrt(2/α)·σ_rec·ξ [B, T, N] (row-major host data), already scaled; `None` for a
-    /// noise-free pass. It needs no gradient, so the fused kernel adds it on the host.
-    pub rec_noise: Option<Arc<Vec<f32>>>,
-}
-
-/// What a forward pass returns.
-pub struct Forward {
-    /// y [B, T, n_out]
-    pub outputs: Tensor<3>,
-    /// r [B, T, N]
-    pub rates: Tensor<3>,
 }
 
 fn param<const D: usize>(p: &params::ParamTensor, device: &Device) -> Param<Tensor<D>> {
@@ -151,9 +114,9 @@ impl Rnn {
 
         let n_out = self.spec.dims.n_out;
         let linear = rates.clone().reshape([b * t, n]).matmul(self.w_out.val().transpose()) + self.b_out.val().unsqueeze::<2>();
-        let outputs = match self.spec.encoding {
-            Encoding::Ring => sigmoid(linear),
-            Encoding::Compact => linear,
+        let outputs = match self.spec.readout {
+            Readout::Sigmoid => sigmoid(linear),
+            Readout::Linear => linear,
         };
         Forward { outputs: outputs.reshape([b, t, n_out]), rates }
     }
@@ -275,14 +238,6 @@ impl Rnn {
         }
         Tensor::stack(rates, 1)
     }
-}
-
-/// The recurrent weights a batch sees.
-pub enum Recurrent {
-    /// [N, N], the same for every trial.
-    Shared(Tensor<2>),
-    /// [B, N, N], one per trial.
-    PerTrial(Tensor<3>),
 }
 
 fn activation(x: Tensor<2>, kind: Activation) -> Tensor<2> {

@@ -1,6 +1,6 @@
 //! The logic and timing of each task: what is shown when, and what the right answer is.
 //!
-//! Follows Yang et al.'s `task.py` in its "random" mode, with MODEL.md §3 as the spec where
+//! Follows Yang et al.'s `task.py` in its "random" mode, with docs/MODEL.md §3 as the spec where
 //! they differ (one seeded generator for everything, multidm included). Timings are drawn in ms
 //! and converted to steps piece by piece with `int(ms/dt)`, as Yang does, so the trial lengths
 //! land exactly in Yang's ranges at dt = 20 ms.

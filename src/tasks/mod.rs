@@ -1,6 +1,6 @@
 //! The Yang et al. (2019) battery of 20 cognitive tasks, as trial batches for a rate RNN.
 //!
-//! Spec: `MODEL.md` §3. A batch holds trials of ONE task that share their timing and stimulus
+//! Spec: `docs/MODEL.md` §3. A batch holds trials of ONE task that share their timing and stimulus
 //! modality (drawn once per batch, Yang's "random" mode); only locations and strengths vary per
 //! trial, so every trial of a batch has the same length and no padding is needed.
 //!

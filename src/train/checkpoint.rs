@@ -7,7 +7,7 @@
 //! is a copy of the config for people. Both are written to a temporary file and renamed, so a crash
 //! mid-write leaves the previous checkpoint whole.
 
-use std::io::Write;
+use crate::io::write_atomic;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -176,27 +176,6 @@ pub fn locate(path: &Path) -> Located {
         .filter(|parent| parent.join(super::metrics::METRICS_FILE).is_file())
         .map(Path::to_path_buf);
     Located { checkpoint, run_dir }
-}
-
-/// Write `bytes` to `path` through a temporary file in the same directory and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    // unique per call, so two writes of one path at once (the app writes from helper threads)
-    // never share a temporary file; the last rename wins, each file whole
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp{}-{n}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

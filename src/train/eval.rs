@@ -33,7 +33,7 @@ impl Default for EvalOptions {
     }
 }
 
-/// Per-task performance (fraction of correct trials, MODEL.md §3 metric).
+/// Per-task performance (fraction of correct trials, docs/MODEL.md §3 metric).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
     pub step: u64,

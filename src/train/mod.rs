@@ -5,12 +5,11 @@
 //! app's worker thread drives the same function with a sink that sends events to the UI.
 
 pub mod adam;
+pub mod cadence;
 pub mod checkpoint;
-pub mod dynamics;
 pub mod eval;
 pub mod metrics;
 pub mod probe;
-pub mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -19,13 +18,15 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::config::{BackendKind, Config};
 use crate::model::params::Dims;
-use crate::model::rnn::RnnSpec;
+use crate::model::pass::RnnSpec;
 use crate::model::{ParamSet, Rnn, RnnInput};
 use crate::rng::Rng;
 use crate::tasks::{self, Task, TrialBatch};
 
 pub use adam::{AdamSettings, AdamState};
+pub use cadence::{Advanced, Cadence};
 pub use eval::{Evaluation, evaluate};
+pub use metrics::MetricsRow;
 
 /// Why training stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,8 @@ pub enum TrainError {
     Task(#[from] tasks::TaskError),
     #[error("{0}")]
     Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("there is no network (training failed): press Reset to start over")]
+    NoNetwork,
 }
 
 /// The burn device for a backend (`autodiff` for training).
@@ -66,7 +69,7 @@ pub fn rnn_spec(config: &Config) -> RnnSpec {
         config: config.model.clone(),
         dims: dims(config),
         alpha: config.model.alpha(config.tasks.dt_ms),
-        encoding: config.tasks.encoding,
+        readout: config.readout(),
         fused: config.runtime.fused,
         threads: config.runtime.threads,
     }
@@ -219,7 +222,8 @@ pub fn batch_input(trials: &TrialBatch, context: Vec<f32>, context_shared: bool,
 /// Receives progress from [`run`]. Every method has a no-op default.
 pub trait ProgressSink {
     fn on_step(&mut self, _trainer: &Trainer, _report: &StepReport) {}
-    fn on_eval(&mut self, _trainer: &Trainer, _eval: &Evaluation) {}
+    /// An evaluation and the `metrics.csv` row that records it.
+    fn on_eval(&mut self, _trainer: &Trainer, _eval: &Evaluation, _row: &MetricsRow) {}
     fn on_checkpoint(&mut self, _trainer: &Trainer) {}
 }
 
@@ -238,43 +242,33 @@ pub enum RunEnd {
     Cancelled,
 }
 
-/// Train until `config.train.steps`, evaluating every `eval_every` steps and saving a checkpoint
-/// every `checkpoint_every` steps (and at the end) when `checkpoint_dir` is given.
-/// `cancel` is checked before every step.
+/// Train until `config.train.steps` through the [`Cadence`] (evaluating every `eval_every`
+/// steps, stopping when every task reached `stop_at_perf`), saving a checkpoint when one is due
+/// if `checkpoint_dir` is given. `cancel` is checked before every step.
 pub fn run(
     trainer: &mut Trainer,
     sink: &mut dyn ProgressSink,
     cancel: &AtomicBool,
     checkpoint_dir: Option<&std::path::Path>,
 ) -> Result<RunEnd, TrainError> {
-    let total = trainer.config.train.steps;
-    let eval_every = trainer.config.train.eval_every;
-    let checkpoint_every = trainer.config.train.checkpoint_every;
-    let stop_at = trainer.config.train.stop_at_perf;
-    let save = |trainer: &Trainer, sink: &mut dyn ProgressSink| -> Result<(), TrainError> {
-        if let Some(dir) = checkpoint_dir {
-            checkpoint::save(dir, trainer)?;
-            sink.on_checkpoint(trainer);
-        }
-        Ok(())
-    };
-    while trainer.step < total {
+    let mut cadence = Cadence::default();
+    while trainer.step < trainer.config.train.steps {
         if cancel.load(Ordering::Relaxed) {
             return Ok(RunEnd::Cancelled);
         }
-        let report = trainer.step()?;
-        sink.on_step(trainer, &report);
-        let last = trainer.step == total;
-        if trainer.step % eval_every == 0 || last {
-            let evaluation = evaluate(trainer, &eval::EvalOptions::default())?;
-            sink.on_eval(trainer, &evaluation);
-            if stop_at > 0.0 && evaluation.perf_min() >= stop_at {
-                save(trainer, sink)?;
-                return Ok(RunEnd::Converged);
-            }
+        let advanced = cadence.advance(trainer, &Trainer::elapsed_secs)?;
+        sink.on_step(trainer, &advanced.report);
+        if let Some((eval, row)) = &advanced.evaluation {
+            sink.on_eval(trainer, eval, row);
         }
-        if last || (checkpoint_every > 0 && trainer.step % checkpoint_every == 0) {
-            save(trainer, sink)?;
+        if advanced.checkpoint_due
+            && let Some(dir) = checkpoint_dir
+        {
+            checkpoint::save(dir, trainer)?;
+            sink.on_checkpoint(trainer);
+        }
+        if advanced.end == Some(RunEnd::Converged) {
+            return Ok(RunEnd::Converged);
         }
     }
     Ok(RunEnd::Finished)

@@ -1,5 +1,5 @@
 //! Probe trials: a fixed set of trials per task run through the current network, for the
-//! Trajectories and PCA panels (MODEL.md §4C).
+//! Trajectories and PCA panels (docs/MODEL.md §4C).
 //!
 //! The trials are drawn once per run from their own random stream, so successive evaluations
 //! show the SAME trials: a student watches one trial's outputs improve as the network learns,
@@ -66,7 +66,7 @@ pub struct TaskTrajectories {
     pub outputs: Vec<f32>,
     /// Hidden rates r [trials, steps, N].
     pub rates: Vec<f32>,
-    /// Per trial: 1 if correct at the last step (MODEL.md §3 metric), else 0.
+    /// Per trial: 1 if correct at the last step (docs/MODEL.md §3 metric), else 0.
     pub correct: Vec<f32>,
 }
 

@@ -1,19 +1,19 @@
-//! The app's dynamics analysis (MODEL.md §4C), run by the worker on a frozen copy of the network
+//! The app's dynamics analysis (docs/MODEL.md §4C), run by the worker on a frozen copy of the network
 //! one unit at a time between training steps (like an ambiguity sweep): first the trajectories,
 //! their shared PCA, the normalised task variance and the connectivity spectrum of every task
 //! context; then the fixed points of one task along the context interpolation toward another
 //! task, one α per unit (α = 0 is the task itself), continued from α to α.
 
-use std::sync::Arc;
-
-use super::TrainError;
-use crate::analysis::analyze::{AnalyzeOptions, TaskEpoch, TaskSubspaces, TaskVariance, trajectories};
-use crate::analysis::bifurcation::{self, BifurcationPoint, Continuation};
+use super::job::{Job, Stopped};
 use crate::analysis::dynamics::{FixedPointOptions, StepMap};
 use crate::analysis::{Covariance, Pca};
 use crate::config::Config;
+use crate::experiments::analyze::{AnalyzeOptions, TaskSubspaces, TaskVariance, trajectories};
+use crate::experiments::bifurcation::{self, BifurcationPoint, Continuation};
+use crate::experiments::search_start::TaskEpoch;
 use crate::model::{ParamSet, Pathway};
 use crate::tasks::Task;
+use crate::train::TrainError;
 use crate::train::probe::Trajectories;
 
 /// Test trials per task (fewer than `modulab analyze`'s 32: the app answers within seconds).
@@ -107,16 +107,8 @@ impl DynamicsJob {
         Ok(Self { config, params, traj: None, pca: None, continuation: Continuation::default(), result })
     }
 
-    pub fn result(&self) -> &DynamicsResult {
-        &self.result
-    }
-
-    pub fn snapshot(&self) -> Arc<DynamicsResult> {
-        Arc::new(self.result.clone())
-    }
-
     /// Do the next unit of work; true when everything is done.
-    pub fn unit(&mut self) -> Result<bool, TrainError> {
+    fn next_unit(&mut self) -> Result<bool, TrainError> {
         if self.result.is_complete() {
             return Ok(true);
         }
@@ -191,6 +183,29 @@ impl DynamicsJob {
     }
 }
 
+impl Job for DynamicsJob {
+    type Output = DynamicsResult;
+
+    fn name(&self) -> &'static str {
+        "dynamics analysis"
+    }
+
+    fn unit(&mut self) -> Result<bool, String> {
+        self.next_unit().map_err(|e| e.to_string())
+    }
+
+    fn output(&self) -> &DynamicsResult {
+        &self.result
+    }
+
+    fn stop(&mut self, why: Stopped) {
+        self.result.error = Some(match why {
+            Stopped::Cancelled => "cancelled".into(),
+            Stopped::Failed(message) => message,
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,7 +214,7 @@ mod tests {
     #[test]
     fn a_job_runs_setup_then_one_unit_per_alpha() {
         let config = Config::from_preset("quick", &["model.n_units=16".into()]).unwrap();
-        let params = ParamSet::init(&config.model, super::super::dims(&config), &mut Rng::seed_from(1));
+        let params = ParamSet::init(&config.model, crate::train::dims(&config), &mut Rng::seed_from(1));
         assert!(
             DynamicsJob::new(
                 config.clone(),
@@ -228,9 +243,9 @@ mod tests {
             DynamicsRequest { task: 0, other: 1, alphas: 3, epoch: TaskEpoch::Delay },
         )
         .unwrap();
-        assert_eq!(job.result().progress(), (0, 4));
+        assert_eq!(job.output().progress(), (0, 4));
         assert!(!job.unit().unwrap());
-        let r = job.result();
+        let r = job.output();
         assert_eq!(r.progress(), (1, 4));
         assert_eq!(r.trajectories.len(), config.train.tasks.len());
         assert_eq!(r.spectra.len(), config.train.tasks.len());
@@ -238,7 +253,7 @@ mod tests {
         assert!(!job.unit().unwrap());
         assert!(!job.unit().unwrap());
         assert!(job.unit().unwrap());
-        let r = job.result();
+        let r = job.output();
         assert!(r.is_complete());
         assert_eq!(r.alphas, vec![0.0, 0.5, 1.0]);
         assert_eq!(r.slices.len(), 3);

@@ -1,13 +1,14 @@
-//! Experiment A (MODEL.md §4A): performance of frozen trained networks as their context becomes
+//! Experiment A (docs/MODEL.md §4A): performance of frozen trained networks as their context becomes
 //! ambiguous, over a list of levels; the table and the figure of `modulab sweep ambiguity`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Ambiguity, AmbiguityKind};
+use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
+use crate::figure::{LineChart, Series};
+use crate::io::csv_field;
 use crate::model::{ParamSet, Pathway};
-use crate::plot::{LineChart, Series};
 use crate::tasks::Task;
 use crate::train::TrainError;
 use crate::train::checkpoint;
@@ -61,11 +62,6 @@ impl AmbiguityRow {
             self.perf
         )
     }
-}
-
-/// Quote a CSV field when it needs it (run names are paths).
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// Evaluate `run` at every level of `kind`. Noise draws a fresh context per trial, so its

@@ -1,4 +1,4 @@
-//! Time scales and task switching (MODEL.md §2 "time scales", issue 5 D).
+//! Time scales and task switching (docs/MODEL.md §2 "time scales", issue 5 D).
 //!
 //! Each pathway p may see the context low-pass filtered with its own time constant τ_p:
 //!
@@ -28,12 +28,12 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use super::dynamics::{StepMap, phi};
+use crate::analysis::dynamics::{StepMap, phi};
 use crate::config::Config;
-use crate::model::{ContextTaus, ParamSet, Pathway, params};
-use crate::plot::{LineChart, Series};
+use crate::figure::{LineChart, Series};
+use crate::model::{ContextTaus, ParamSet, Pathway, Readout, params};
 use crate::rng::Rng;
-use crate::tasks::{self, Encoding, Task, TaskError, TrialBatch};
+use crate::tasks::{self, Task, TaskError, TrialBatch};
 use crate::train::{TrainError, rnn_spec};
 
 /// The τ values (ms) swept by default.
@@ -156,7 +156,7 @@ pub fn simulate(config: &Config, params: &ParamSet, trials: &TrialBatch, context
     let w_out = matrix(params::W_OUT);
     let n_out = w_out.nrows();
     let b_out = DVector::from_iterator(n_out, params.get(params::B_OUT).expect("b_out").data.iter().map(|v| *v as f64));
-    let sigmoid = config.tasks.encoding == Encoding::Ring;
+    let sigmoid = config.readout() == Readout::Sigmoid;
     // each pathway's part of the map, rebuilt only when its context changes
     let mut parts: Vec<Option<(Vec<f64>, StepMap)>> = vec![None, None, None];
     let mut rate = DMatrix::<f64>::zeros(n, b);
@@ -284,7 +284,7 @@ impl SwitchTrials {
     }
 }
 
-/// What the app asks the worker to test (see [`crate::train::worker::Command::Switching`]).
+/// What the app asks the worker to test (see [`crate::runner::Command::Switching`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SwitchRequest {
     pub spec: SwitchSpec,
@@ -481,7 +481,7 @@ impl SwitchResult {
 
 /// The colour of a pathway in figures (the palette's first three).
 pub fn pathway_color(pathway: Pathway) -> &'static str {
-    crate::plot::PALETTE[match pathway {
+    crate::figure::PALETTE[match pathway {
         Pathway::Bias => 0,
         Pathway::Gain => 1,
         Pathway::Synaptic => 2,

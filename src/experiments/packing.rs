@@ -1,4 +1,4 @@
-//! Experiment B (MODEL.md §4B), task packing: how many tasks fit into a network of N units with
+//! Experiment B (docs/MODEL.md §4B), task packing: how many tasks fit into a network of N units with
 //! each pathway set. Every cell (size N, task count K, pathway set, seed) trains the first K tasks
 //! of a fixed task order to a step budget, stopping early once every task reaches the criterion.
 //!
@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use crate::config::Config;
+use crate::figure::{HeatMaps, HeatPanel, LineChart, Series};
 use crate::model::Pathway;
-use crate::plot::{HeatMaps, HeatPanel, LineChart, Series};
 use crate::tasks::{Encoding, Task};
-use crate::train::{self, Evaluation, ProgressSink, RunEnd, TrainError, Trainer};
+use crate::train::{self, Evaluation, MetricsRow, ProgressSink, RunEnd, TrainError, Trainer};
 
 /// Which tasks a cell with K tasks trains: the first K of this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -315,7 +315,7 @@ struct CellSink {
 }
 
 impl ProgressSink for CellSink {
-    fn on_eval(&mut self, trainer: &Trainer, eval: &Evaluation) {
+    fn on_eval(&mut self, trainer: &Trainer, eval: &Evaluation, _row: &MetricsRow) {
         if self.reached_at.is_none() && eval.perf_min() >= self.criterion {
             self.reached_at = Some(trainer.step);
         }

@@ -1,4 +1,4 @@
-//! Fixed points along a context interpolation (a bifurcation view, MODEL.md §4A and §4C): under
+//! Fixed points along a context interpolation (a bifurcation view, docs/MODEL.md §4A and §4C): under
 //! c(α) = (1−α) e_i + α e_j, the mixture ambiguity of §4A with one fixed other task j at level
 //! λ = α, how the fixed points of task i's dynamics (under one epoch's input) move, appear, merge and
 //! change stability as α goes from 0 (task i's context) to 1 (task j's).
@@ -10,12 +10,12 @@
 
 use nalgebra::DVector;
 
-use super::Pca;
-use super::analyze::{TaskEpoch, epoch_input, sample_states};
-use super::dynamics::{FixedPoint, FixedPointOptions, StepMap, find_fixed_points};
+use super::search_start::{TaskEpoch, epoch_input, sample_states};
+use crate::analysis::Pca;
+use crate::analysis::dynamics::{FixedPoint, FixedPointOptions, StepMap, find_fixed_points};
 use crate::config::Config;
+use crate::figure::{LineChart, Series};
 use crate::model::{ParamSet, Pathway};
-use crate::plot::{LineChart, Series};
 use crate::train::probe::TaskTrajectories;
 
 /// The context c(α) = (1−α) e_from + α e_to over `k` tasks.

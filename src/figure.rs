@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::train::checkpoint::write_atomic;
+use crate::io::write_atomic;
 
 /// A categorical palette (Tableau 10): distinguishable, colour-blind friendlier than pure hues.
 pub const PALETTE: [&str; 10] =

@@ -1,4 +1,4 @@
-//! `modulab analyze` (MODEL.md §4C): the dynamics of one trained network, as tables and figures.
+//! `modulab analyze` (docs/MODEL.md §4C): the dynamics of one trained network, as tables and figures.
 //!
 //! Every analysis works on the same noise-free test trials (`trials` per trained task, drawn from
 //! a fixed stream so the result depends only on the run and the options):
@@ -8,15 +8,16 @@
 //! - fixed and slow points under each task's context and the input of a chosen epoch (stimulus by default);
 //! - the spectrum of the effective recurrent connectivity under each task's context.
 
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
 use super::bifurcation;
-use super::cluster::cluster_by_silhouette;
-use super::dynamics::{FixedPoint, FixedPointOptions, StepMap, default_threads, find_fixed_points, parallel_map};
-use super::{Ambiguity, Covariance, Pca, PcaError};
+use super::search_start::{TaskEpoch, epoch_input, sample_states};
+use crate::analysis::cluster::cluster_by_silhouette;
+use crate::analysis::dynamics::{FixedPoint, FixedPointOptions, StepMap, default_threads, find_fixed_points, parallel_map};
+use crate::analysis::{Ambiguity, Covariance, Pca, PcaError};
 use crate::config::Config;
+use crate::figure::{HeatMaps, HeatPanel, LineChart, Series};
 use crate::model::{ParamSet, Pathway};
-use crate::plot::{HeatMaps, HeatPanel, LineChart, Series};
 use crate::tasks::Task;
 use crate::train::TrainError;
 use crate::train::probe::{ProbeTrials, TaskTrajectories, Trajectories, run_probe};
@@ -403,62 +404,6 @@ impl TaskVariance {
             }],
         }
     }
-}
-
-/// The task epoch whose constant input defines the dynamics a fixed-point search looks at.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TaskEpoch {
-    Fixation,
-    #[default]
-    Stimulus,
-    Delay,
-    Response,
-}
-
-impl TaskEpoch {
-    pub const ALL: [TaskEpoch; 4] = [TaskEpoch::Fixation, TaskEpoch::Stimulus, TaskEpoch::Delay, TaskEpoch::Response];
-
-    /// The epoch's name in the task generator (and on the command line).
-    pub fn name(self) -> &'static str {
-        match self {
-            TaskEpoch::Fixation => "fixation",
-            TaskEpoch::Stimulus => "stimulus",
-            TaskEpoch::Delay => "delay",
-            TaskEpoch::Response => "response",
-        }
-    }
-}
-
-impl std::str::FromStr for TaskEpoch {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|e| e.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Self::ALL.iter().map(|e| e.name()).collect();
-            format!("unknown epoch {s:?}: one of {}", names.join(", "))
-        })
-    }
-}
-
-/// The input mid-way through the first trial's `epoch` (the first epoch of that name; the
-/// trial's middle step when the task has none, e.g. no delay in fdgo): the constant input whose
-/// fixed points organise that period's dynamics.
-pub(crate) fn epoch_input(t: &TaskTrajectories, epoch: TaskEpoch) -> &[f32] {
-    let step = t.epochs.iter().find(|e| e.name == epoch.name()).map_or(t.steps / 2, |e| (e.start + e.end) / 2);
-    t.input(0, step.min(t.steps - 1))
-}
-
-/// `count` states spread evenly over the task's trials and steps (deterministic). They are
-/// rates; in the voltage form they serve as starting guesses for x, which the search corrects.
-pub(crate) fn sample_states(t: &TaskTrajectories, count: usize) -> Vec<DVector<f64>> {
-    let total = t.trials * t.steps;
-    (0..count.min(total))
-        .map(|i| {
-            let at = i * total / count.min(total);
-            let row = &t.rates[at * t.n_units..(at + 1) * t.n_units];
-            DVector::from_iterator(t.n_units, row.iter().map(|v| *v as f64))
-        })
-        .collect()
 }
 
 fn fixed_point_line(task: Task, index: usize, p: &FixedPoint, map: &StepMap, pca: &Pca) -> String {

@@ -1,0 +1,10 @@
+//! The experiments on trained networks: ambiguity sweeps, task packing, the dynamics analysis
+//! (`modulab analyze`), the bifurcation view and task switching. Each trains or scores networks
+//! through [`crate::train`], computes with [`crate::analysis`] and draws with [`crate::figure`].
+
+pub mod analyze;
+pub mod bifurcation;
+pub mod packing;
+pub mod search_start;
+pub mod sweep;
+pub mod switching;

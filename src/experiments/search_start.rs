@@ -1,0 +1,62 @@
+//! Where a fixed-point search looks: the task epoch whose constant input defines the dynamics,
+//! and starting states spread over the trajectories. Shared by `analyze` and the bifurcation view.
+
+use nalgebra::DVector;
+
+use crate::train::probe::TaskTrajectories;
+
+/// The task epoch whose constant input defines the dynamics a fixed-point search looks at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TaskEpoch {
+    Fixation,
+    #[default]
+    Stimulus,
+    Delay,
+    Response,
+}
+
+impl TaskEpoch {
+    pub const ALL: [TaskEpoch; 4] = [TaskEpoch::Fixation, TaskEpoch::Stimulus, TaskEpoch::Delay, TaskEpoch::Response];
+
+    /// The epoch's name in the task generator (and on the command line).
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskEpoch::Fixation => "fixation",
+            TaskEpoch::Stimulus => "stimulus",
+            TaskEpoch::Delay => "delay",
+            TaskEpoch::Response => "response",
+        }
+    }
+}
+
+impl std::str::FromStr for TaskEpoch {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|e| e.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|e| e.name()).collect();
+            format!("unknown epoch {s:?}: one of {}", names.join(", "))
+        })
+    }
+}
+
+/// The input mid-way through the first trial's `epoch` (the first epoch of that name; the
+/// trial's middle step when the task has none, e.g. no delay in fdgo): the constant input whose
+/// fixed points organise that period's dynamics.
+pub fn epoch_input(t: &TaskTrajectories, epoch: TaskEpoch) -> &[f32] {
+    let step = t.epochs.iter().find(|e| e.name == epoch.name()).map_or(t.steps / 2, |e| (e.start + e.end) / 2);
+    t.input(0, step.min(t.steps - 1))
+}
+
+/// `count` states spread evenly over the task's trials and steps (deterministic). They are
+/// rates; in the voltage form they serve as starting guesses for x, which the search corrects.
+pub fn sample_states(t: &TaskTrajectories, count: usize) -> Vec<DVector<f64>> {
+    let total = t.trials * t.steps;
+    (0..count.min(total))
+        .map(|i| {
+            let at = i * total / count.min(total);
+            let row = &t.rates[at * t.n_units..(at + 1) * t.n_units];
+            DVector::from_iterator(t.n_units, row.iter().map(|v| *v as f64))
+        })
+        .collect()
+}

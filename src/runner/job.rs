@@ -1,0 +1,156 @@
+//! One kind of background job, and one failure policy for all of them.
+//!
+//! Every computation the app runs in the background beside training (an ambiguity sweep, a
+//! task-switch test, a dynamics analysis) is a [`Job`]: it does one small unit of work at a time
+//! (the worker interleaves units with training steps, so neither starves), it has an output that
+//! fills in as it goes, and it can be stopped. [`turn`] runs one unit under the policy: an error
+//! or a panic ends that job — its output says it stopped and the message goes to the status
+//! bar — and never the training run.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+/// How a job ended before it was done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    Cancelled,
+    Failed(String),
+}
+
+/// A background computation done one unit at a time.
+pub trait Job {
+    /// What the job has found so far (published to the UI after every unit).
+    type Output: Clone;
+
+    /// What the job is, for messages ("ambiguity sweep").
+    fn name(&self) -> &'static str;
+
+    /// Do the next unit of work; `Ok(true)` once everything is done.
+    fn unit(&mut self) -> Result<bool, String>;
+
+    /// The output so far.
+    fn output(&self) -> &Self::Output;
+
+    /// Record in the output that the job ended early, so the UI stops waiting for it.
+    fn stop(&mut self, why: Stopped);
+}
+
+/// What one [`turn`] did.
+pub struct Turn<O> {
+    /// The output to publish.
+    pub output: Arc<O>,
+    /// Why the job failed, for the status bar (the job is gone).
+    pub failure: Option<String>,
+}
+
+/// Run one unit of the job in `slot` (nothing when the slot is empty). The slot is emptied when
+/// the job is done or has failed.
+pub fn turn<J: Job>(slot: &mut Option<J>) -> Option<Turn<J::Output>> {
+    let job = slot.as_mut()?;
+    let outcome = match catch_unwind(AssertUnwindSafe(|| job.unit())) {
+        Ok(result) => result,
+        Err(payload) => Err(format!("it panicked: {}", panic_message(&*payload))),
+    };
+    let (done, failure) = match outcome {
+        Ok(done) => (done, None),
+        Err(message) => {
+            job.stop(Stopped::Failed(message.clone()));
+            (true, Some(format!("{} failed: {message}", job.name())))
+        }
+    };
+    let output = Arc::new(job.output().clone());
+    if done {
+        *slot = None;
+    }
+    Some(Turn { output, failure })
+}
+
+/// Stop the job in `slot` (if any) as cancelled; its output, marked stopped, to publish.
+pub fn cancel<J: Job>(slot: &mut Option<J>) -> Option<Arc<J::Output>> {
+    let mut job = slot.take()?;
+    job.stop(Stopped::Cancelled);
+    Some(Arc::new(job.output().clone()))
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts to `until`; fails (or panics) at `fail_at`.
+    struct Counter {
+        until: u32,
+        fail_at: Option<(u32, bool)>,
+        /// (units done, how it stopped)
+        out: (u32, Option<Stopped>),
+    }
+
+    impl Job for Counter {
+        type Output = (u32, Option<Stopped>);
+        fn name(&self) -> &'static str {
+            "counter"
+        }
+        fn unit(&mut self) -> Result<bool, String> {
+            self.out.0 += 1;
+            match self.fail_at {
+                Some((at, true)) if at == self.out.0 => panic!("boom at {at}"),
+                Some((at, false)) if at == self.out.0 => Err(format!("error at {at}")),
+                _ => Ok(self.out.0 >= self.until),
+            }
+        }
+        fn output(&self) -> &Self::Output {
+            &self.out
+        }
+        fn stop(&mut self, why: Stopped) {
+            self.out.1 = Some(why);
+        }
+    }
+
+    fn counter(until: u32, fail_at: Option<(u32, bool)>) -> Option<Counter> {
+        Some(Counter { until, fail_at, out: (0, None) })
+    }
+
+    #[test]
+    fn a_job_runs_unit_by_unit_until_done() {
+        let mut slot = counter(3, None);
+        for expected in 1..=3 {
+            let turn = turn(&mut slot).expect("a job to run");
+            assert_eq!(turn.output.0, expected);
+            assert!(turn.failure.is_none());
+        }
+        assert!(slot.is_none(), "a finished job leaves its slot");
+        assert!(turn(&mut slot).is_none());
+    }
+
+    #[test]
+    fn an_error_or_a_panic_ends_the_job_with_its_message() {
+        for panics in [false, true] {
+            let mut slot = counter(10, Some((2, panics)));
+            assert!(turn(&mut slot).expect("unit 1").failure.is_none());
+            let failed = turn(&mut slot).expect("unit 2");
+            let message = failed.failure.expect("a failure message");
+            assert!(message.starts_with("counter failed: ") && message.contains("at 2"), "{message}");
+            assert!(matches!(&failed.output.1, Some(Stopped::Failed(m)) if m.contains("at 2")));
+            assert!(slot.is_none());
+        }
+    }
+
+    #[test]
+    fn cancel_marks_the_output_stopped() {
+        let mut slot = counter(10, None);
+        turn(&mut slot);
+        let output = cancel(&mut slot).expect("a job to cancel");
+        assert_eq!(*output, (1, Some(Stopped::Cancelled)));
+        assert!(slot.is_none() && cancel(&mut slot).is_none());
+    }
+}

@@ -1,0 +1,133 @@
+//! The live analyses the app shows beside training, redone after every evaluation and whenever
+//! the user moves the ambiguity slider or toggles a lesion: performance under the current
+//! ambiguity beside the clear cue's, the probe trials' trajectories, and their projection on
+//! principal axes — re-fitted every few evaluations on the intact network with the clear cue, so
+//! lesions and ambiguity show as moves in a fixed space.
+
+use std::time::Instant;
+
+use super::protocol::AmbiguityEval;
+use crate::analysis::{Ambiguity, Pca};
+use crate::model::Pathway;
+use crate::train::eval::{EvalOptions, evaluate};
+use crate::train::probe::{PcaView, ProbeTrials, Trajectories, fit_pca, pca_view, run_probe};
+use crate::train::{TrainError, Trainer};
+
+/// Trials per task for the live ambiguity re-evaluation: fewer than a full evaluation, so a
+/// slider move is answered within a fraction of a second even with 20 tasks and 256 units
+/// (measured: 32 trials × 20 tasks took 1.3 s on a 2-core machine under a load of 7, so 16 take
+/// about 0.65 s there and well under that on an idle one; see `probe::tests`). The sweep, which
+/// is not interactive, uses more.
+pub const AMBIGUITY_TRIALS: usize = 16;
+/// The PCA axes are re-fitted every this many periodic evaluations (in between, and after a
+/// lesion or ambiguity change, the new states are projected on the old axes).
+pub const PCA_REFIT_EVERY: u32 = 3;
+/// Random stream of the live ambiguity evaluation (apart from the periodic evaluation's stream 0).
+const AMBIGUITY_STREAM: u64 = 0xA4B1;
+
+/// Whether an analysis pass may re-fit the PCA axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refit {
+    /// A periodic evaluation: re-fit when due.
+    WhenDue,
+    /// The network is unchanged (lesions or ambiguity changed): project on the old axes.
+    Never,
+}
+
+/// What the live analyses keep between passes.
+pub struct LiveAnalysis {
+    /// The context ambiguity the user set.
+    pub ambiguity: Ambiguity,
+    /// This run's probe trials (drawn once per network).
+    probe: Option<ProbeTrials>,
+    /// The PCA axes and the step they were fitted at.
+    pca: Option<(Pca, u64)>,
+    /// Periodic evaluations since the axes were fitted.
+    evals_since_fit: u32,
+}
+
+/// The probe trials through the network and their projection.
+pub struct ProbeView {
+    pub trajectories: Trajectories,
+    pub pca: Option<PcaView>,
+    /// Why the axes were not re-fitted when they were due (e.g. a diverging network's NaN rates).
+    pub warning: Option<String>,
+}
+
+impl Default for LiveAnalysis {
+    fn default() -> Self {
+        LiveAnalysis { ambiguity: Ambiguity::none(), probe: None, pca: None, evals_since_fit: 0 }
+    }
+}
+
+impl LiveAnalysis {
+    /// Forget what belonged to the previous network (the ambiguity is the user's and stays).
+    pub fn forget_network(&mut self) {
+        *self = LiveAnalysis { ambiguity: self.ambiguity, ..LiveAnalysis::default() };
+    }
+
+    /// Per-task performance under the current ambiguity, beside the clear cue's on the same
+    /// trials. `previous`'s clear score is reused while only the ambiguity moved.
+    pub fn ambiguity_eval(
+        &self,
+        trainer: &Trainer,
+        lesioned: &[Pathway],
+        previous: Option<&AmbiguityEval>,
+    ) -> Result<AmbiguityEval, TrainError> {
+        let started = Instant::now();
+        let options =
+            EvalOptions { trials: Some(AMBIGUITY_TRIALS), lesioned: lesioned.to_vec(), stream: AMBIGUITY_STREAM, ..EvalOptions::default() };
+        let clean = match previous {
+            Some(previous) if previous.step == trainer.step && previous.lesioned == lesioned => previous.clean.clone(),
+            _ => evaluate(trainer, &options)?.perf,
+        };
+        let ambiguous = if self.ambiguity.level == self.ambiguity.kind.clean_level() {
+            clean.clone() // the context is exactly e_i: the same trials give the same score
+        } else {
+            evaluate(trainer, &EvalOptions { ambiguity: self.ambiguity, ..options })?.perf
+        };
+        Ok(AmbiguityEval {
+            step: trainer.step,
+            ambiguity: self.ambiguity,
+            lesioned: lesioned.to_vec(),
+            trials: AMBIGUITY_TRIALS,
+            clean,
+            ambiguous,
+            secs: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The probe trials through the network (current ambiguity and lesions), and their PCA:
+    /// re-fitted when due, else projected on the current axes.
+    pub fn probe(&mut self, trainer: &Trainer, lesioned: &[Pathway], refit: Refit) -> Result<ProbeView, TrainError> {
+        let probe = match &self.probe {
+            Some(probe) => probe,
+            None => self.probe.insert(ProbeTrials::draw(&trainer.config)?),
+        };
+        let trajectories = run_probe(&trainer.config, &trainer.params, trainer.step, probe, self.ambiguity, lesioned)?;
+        let due = self.pca.is_none() || (refit == Refit::WhenDue && self.evals_since_fit + 1 >= PCA_REFIT_EVERY);
+        let mut warning = None;
+        if due {
+            // the axes always describe the intact network with the clear cue; when lesions or
+            // ambiguity are set, the clear intact states are computed for the fit (only at a re-fit)
+            let clear = Ambiguity { kind: self.ambiguity.kind, level: self.ambiguity.kind.clean_level() };
+            let fitted = if lesioned.is_empty() && self.ambiguity == clear {
+                fit_pca(&trajectories)
+            } else {
+                fit_pca(&run_probe(&trainer.config, &trainer.params, trainer.step, probe, clear, &[])?)
+            };
+            match fitted {
+                Ok(pca) => {
+                    self.pca = Some((pca, trainer.step));
+                    self.evals_since_fit = 0;
+                }
+                // keep the old axes and say why
+                Err(e) => warning = Some(format!("PCA not updated: {e}")),
+            }
+        } else if refit == Refit::WhenDue {
+            self.evals_since_fit += 1;
+        }
+        let pca = self.pca.as_ref().map(|(pca, fitted)| pca_view(pca, *fitted, &trajectories));
+        Ok(ProbeView { trajectories, pca, warning })
+    }
+}

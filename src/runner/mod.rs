@@ -1,0 +1,24 @@
+//! Background work for the desktop app. One worker thread owns the training run
+//! ([`run`]); the app talks to it through a [`Worker`] handle ([`handle`]) with the messages of
+//! [`protocol`]. Everything else the app computes in the background is a [`job::Job`] that the
+//! worker runs one unit at a time between training steps ([`scheduler`]), with one failure
+//! policy: a failed job ends with its error shown, never the training run.
+
+pub mod checkpointing;
+pub mod dynamics;
+pub mod handle;
+pub mod job;
+pub mod live;
+pub mod outbox;
+pub mod protocol;
+pub mod run;
+pub mod scheduler;
+pub mod sweep;
+pub mod switching;
+#[cfg(test)]
+mod tests;
+
+pub use handle::Worker;
+pub use live::{AMBIGUITY_TRIALS, PCA_REFIT_EVERY};
+pub use protocol::{AmbiguityEval, Command, EvalResult, Event, LoadedRun, RunState, Snapshot, Waker};
+pub use sweep::{SWEEP_TRIALS, SweepResult};

@@ -1,0 +1,198 @@
+//! What the app and the worker thread say to each other (brush's two channels):
+//! - UI → worker: [`Command`]s;
+//! - worker → UI: small [`Event`]s on a bounded channel, and the heavy data in a [`Snapshot`]
+//!   slot that is overwritten, never queued, so a slow frame cannot back it up.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::dynamics::{DynamicsRequest, DynamicsResult};
+use super::sweep::SweepResult;
+use crate::analysis::{Ambiguity, AmbiguityKind};
+use crate::config::Config;
+use crate::experiments::switching::{SwitchRequest, SwitchResult};
+use crate::model::Pathway;
+use crate::tasks::Task;
+use crate::train::metrics::MetricsRow;
+use crate::train::probe::{PcaView, Trajectories};
+
+/// What the UI asks the worker to do.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Start training, or resume after a pause.
+    Start,
+    /// Stop stepping after the current step; the network is kept.
+    Pause,
+    /// One optimiser step (and the evaluation due at it), then stay paused.
+    StepOnce,
+    /// Throw the network away and start over (not training) with this configuration.
+    Reset(Box<Config>),
+    /// Evaluate with these pathways lesioned (test time only; training is not affected).
+    /// Applies at once: the current network is re-evaluated.
+    SetLesions(Vec<Pathway>),
+    /// Save the current run into this run directory (created if needed): the checkpoint in
+    /// `DIR/checkpoint/`, plus `DIR/config.toml` and `DIR/metrics.csv`. Training goes on.
+    SaveCheckpoint(PathBuf),
+    /// Replace the current run with a saved one: a run directory, a checkpoint directory or a
+    /// `state.bin` file. The current run is kept if the checkpoint cannot be read or is invalid.
+    /// The loaded run is paused (or finished), ready to train on.
+    LoadCheckpoint(PathBuf),
+    /// Score the network with its context made ambiguous this way (applies at once; a burst of
+    /// these is answered once, for the last).
+    SetAmbiguity(Ambiguity),
+    /// Score a frozen copy of the current network at each of these levels of one ambiguity
+    /// kind, interleaved with training; replaces a sweep in progress.
+    Sweep { kind: AmbiguityKind, levels: Vec<f32> },
+    /// Stop a sweep in progress (what it measured so far stays in the snapshot).
+    CancelSweep,
+    /// Run task-switch trials on a frozen copy of the current network, one (pathway, τ) point
+    /// at a time interleaved with training; replaces a switch test in progress.
+    Switching(Box<SwitchRequest>),
+    /// Stop a switch test in progress (its computed points stay in the snapshot).
+    CancelSwitching,
+    /// Analyse the dynamics of a frozen copy of the current network (task variance, spectra,
+    /// fixed points along a context interpolation; see [`super::dynamics`]), one unit at a time
+    /// interleaved with training; replaces an analysis in progress.
+    AnalyzeDynamics(DynamicsRequest),
+    /// End the thread.
+    Stop,
+    /// Panic inside the training code (to test that a panic becomes [`Event::Failed`]).
+    #[doc(hidden)]
+    InjectPanic,
+}
+
+/// What the run is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// A fresh network, not trained yet.
+    Ready,
+    Running,
+    Paused,
+    /// All `train.steps` done, or every task reached `train.stop_at_perf`.
+    Finished,
+    /// Training failed; reset to go on.
+    Failed,
+}
+
+impl RunState {
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Ready => "ready",
+            RunState::Running => "training",
+            RunState::Paused => "paused",
+            RunState::Finished => "finished",
+            RunState::Failed => "failed",
+        }
+    }
+}
+
+/// One evaluation: per-task performance of the intact network, and of the lesioned one when
+/// lesions are set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalResult {
+    pub step: u64,
+    pub perf: Vec<(Task, f32)>,
+    /// The lesioned pathways and the performance with them removed.
+    pub lesioned: Option<(Vec<Pathway>, Vec<(Task, f32)>)>,
+}
+
+impl EvalResult {
+    pub fn perf_mean(&self) -> f32 {
+        self.perf.iter().map(|(_, p)| p).sum::<f32>() / self.perf.len().max(1) as f32
+    }
+
+    pub fn perf_min(&self) -> f32 {
+        self.perf.iter().map(|(_, p)| *p).fold(f32::INFINITY, f32::min)
+    }
+}
+
+/// A run loaded from a checkpoint: replaces everything the UI knew about the previous run (one
+/// event, so the UI never sees half a switch).
+#[derive(Clone, Debug)]
+pub struct LoadedRun {
+    /// What the user pointed at.
+    pub path: PathBuf,
+    pub config: Config,
+    pub state: RunState,
+    pub step: u64,
+    pub trials: u64,
+    pub train_secs: f64,
+    /// The run's evaluations before the checkpoint (from its `metrics.csv`, when there is one).
+    pub history: Vec<MetricsRow>,
+    /// Why the history could not be read, if it could not.
+    pub history_problem: Option<String>,
+}
+
+/// A small message from the worker.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The worker started over with a new configuration (the UI clears its run data).
+    Reset(Box<Config>),
+    State(RunState),
+    Step {
+        step: u64,
+        loss: f32,
+        steps_per_sec: f64,
+        trials: u64,
+        train_secs: f64,
+    },
+    Evaluation(EvalResult),
+    Warning(String),
+    /// Training failed (an error or a panic); the message says why.
+    Failed(String),
+    /// All steps done, or converged.
+    Finished {
+        step: u64,
+        converged: bool,
+    },
+    /// [`Command::SaveCheckpoint`] wrote the run at `step` into `dir`.
+    CheckpointSaved {
+        dir: PathBuf,
+        step: u64,
+    },
+    /// [`Command::LoadCheckpoint`] replaced the run; an evaluation of it follows.
+    CheckpointLoaded(Box<LoadedRun>),
+    /// Saving or loading failed; the current run is unchanged. The message says why.
+    CheckpointFailed(String),
+}
+
+/// Per-task performance under one ambiguity, beside the unambiguous performance on the same
+/// trials (both with the current lesions).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AmbiguityEval {
+    pub step: u64,
+    pub ambiguity: Ambiguity,
+    pub lesioned: Vec<Pathway>,
+    /// Trials per task.
+    pub trials: usize,
+    pub clean: Vec<(Task, f32)>,
+    pub ambiguous: Vec<(Task, f32)>,
+    /// How long the re-evaluation took on the worker.
+    pub secs: f64,
+}
+
+/// The latest state of the run, overwritten after every evaluation or analysis. Large parts are
+/// behind `Arc`s, so publishing and taking a snapshot never copies them.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub step: u64,
+    pub trials: u64,
+    pub train_secs: f64,
+    pub evaluation: Option<EvalResult>,
+    /// Performance under the current ambiguity (re-evaluated with every evaluation and every
+    /// ambiguity or lesion change).
+    pub ambiguity: Option<AmbiguityEval>,
+    /// The latest (or current) ambiguity sweep.
+    pub sweep: Option<Arc<SweepResult>>,
+    /// The probe trials run through the network (current ambiguity and lesions).
+    pub trajectories: Option<Arc<Trajectories>>,
+    /// The probe trials' hidden states on shared principal axes.
+    pub pca: Option<Arc<PcaView>>,
+    /// The latest (or current) task-switch test.
+    pub switching: Option<Arc<SwitchResult>>,
+    /// The latest (or current) dynamics analysis.
+    pub dynamics: Option<Arc<DynamicsResult>>,
+}
+
+/// Called after the worker sent something (the app wakes its UI with it).
+pub type Waker = Box<dyn Fn() + Send>;

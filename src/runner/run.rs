@@ -1,0 +1,525 @@
+//! The worker thread's run: the state machine (ready, training, paused, finished, failed), the
+//! command handling, and the loop that gives each unit of work its turn.
+//!
+//! Commands are drained in bursts and the analysis they ask for (re-evaluating under a new
+//! ambiguity, after a lesion) is done once per burst, so dragging a slider costs one
+//! re-evaluation per burst, not one per frame. Background [`Job`](super::job::Job)s (an
+//! ambiguity sweep, a switch test, a dynamics analysis) run on frozen copies of the network, one
+//! unit at a time, taking turns with training steps ([`super::scheduler`]); a failed job ends
+//! with its error shown, never the training run.
+//!
+//! Training is deterministic like the CLI's [`crate::train::run`]: both advance through the same
+//! [`Cadence`], so the steps, evaluations and `metrics.csv` rows are the same (evaluation draws
+//! from its own random stream), plus one evaluation of the untrained network after every reset
+//! so the curves start at chance level. A panic while training becomes an [`Event::Failed`]; the
+//! worker then waits for a [`Command::Reset`].
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::checkpointing::{self, RestoredRun};
+use super::dynamics::{DynamicsJob, DynamicsRequest};
+use super::job::{self, panic_message};
+use super::live::{LiveAnalysis, Refit};
+use super::outbox::Outbox;
+use super::protocol::{Command, EvalResult, Event, LoadedRun, RunState, Snapshot};
+use super::scheduler::{Turn, Turns};
+use super::sweep::SweepJob;
+use crate::analysis::AmbiguityKind;
+use crate::config::Config;
+use crate::experiments::switching::{SwitchJob, SwitchRequest};
+use crate::model::{ParamSet, Pathway};
+use crate::train::eval::{EvalOptions, Evaluation, evaluate};
+use crate::train::metrics::MetricsRow;
+use crate::train::{Cadence, RunEnd, TrainError, Trainer};
+
+/// How long the worker sleeps waiting for commands when it has nothing to do.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+/// Steps/s is measured over the last this many steps.
+const RATE_WINDOW: usize = 32;
+
+/// Work a command asked for, done once the command queue is empty.
+#[derive(Clone, Copy, Debug, Default)]
+struct Dirty {
+    /// Lesions changed: everything is re-evaluated.
+    lesions: bool,
+    /// Ambiguity changed: its evaluation is redone ...
+    ambiguity: bool,
+    /// ... and then, unless the ambiguity changes again first, the probe trials and their
+    /// projection (so the bars answer a slider move as early as possible).
+    probe: bool,
+}
+
+impl Dirty {
+    fn any(self) -> bool {
+        self.lesions || self.ambiguity || self.probe
+    }
+}
+
+/// Everything the worker thread owns.
+pub struct Run {
+    commands: Receiver<Command>,
+    outbox: Outbox,
+    slot: Arc<Mutex<Option<Snapshot>>>,
+    /// `None` after a failure, until the next reset.
+    trainer: Option<Trainer>,
+    config: Config,
+    state: RunState,
+    lesions: Vec<Pathway>,
+    cadence: Cadence,
+    step_times: VecDeque<Instant>,
+    /// Seconds spent training in this run (pauses excluded).
+    train_secs: f64,
+    /// One row per evaluation during training, for `metrics.csv` when the run is saved.
+    history: Vec<MetricsRow>,
+    /// Analysis asked for by commands and not done yet.
+    dirty: Dirty,
+    live: LiveAnalysis,
+    /// What was last put in the slot (kept to update one part at a time).
+    latest: Snapshot,
+    turns: Turns,
+    sweep: Option<SweepJob>,
+    switching: Option<SwitchJob>,
+    dynamics: Option<DynamicsJob>,
+}
+
+impl Run {
+    pub fn new(commands: Receiver<Command>, outbox: Outbox, slot: Arc<Mutex<Option<Snapshot>>>, config: Config) -> Self {
+        Run {
+            commands,
+            outbox,
+            slot,
+            trainer: None,
+            config,
+            state: RunState::Ready,
+            lesions: Vec::new(),
+            cadence: Cadence::default(),
+            step_times: VecDeque::with_capacity(RATE_WINDOW + 1),
+            train_secs: 0.0,
+            history: Vec::new(),
+            dirty: Dirty::default(),
+            live: LiveAnalysis::default(),
+            latest: Snapshot::default(),
+            turns: Turns::default(),
+            sweep: None,
+            switching: None,
+            dynamics: None,
+        }
+    }
+
+    /// The thread's loop: every queued command is handled before any work, then one unit of work.
+    pub fn main(&mut self) {
+        self.reset(self.config.clone());
+        loop {
+            let busy = self.state == RunState::Running
+                || self.dirty.any()
+                || self.sweep.is_some()
+                || self.switching.is_some()
+                || self.dynamics.is_some();
+            let command = if busy {
+                match self.commands.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(mpsc::TryRecvError::Empty) => None,
+                    Err(mpsc::TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match self.commands.recv_timeout(IDLE_POLL) {
+                    Ok(c) => Some(c),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            };
+            if self.outbox.stopping() {
+                return;
+            }
+            match command {
+                Some(Command::Stop) => return,
+                // a burst of slider moves leads to one re-evaluation
+                Some(command) => self.handle(command),
+                None => self.work(),
+            }
+        }
+    }
+
+    /// One unit of work, most urgent first: answer an analysis request, then training and the
+    /// jobs in turn.
+    fn work(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        if self.trainer.is_some() && dirty.lesions {
+            self.guarded(|run| run.evaluate_and_publish(Refit::Never).map(|_| ()));
+            return;
+        }
+        if self.trainer.is_some() && dirty.ambiguity {
+            self.guarded(|run| {
+                run.analyse_ambiguity()?;
+                run.publish();
+                Ok(())
+            });
+            self.dirty.probe = true;
+            return;
+        }
+        if self.trainer.is_some() && dirty.probe {
+            self.guarded(|run| {
+                run.analyse_probe(Refit::Never)?;
+                run.publish();
+                Ok(())
+            });
+            return;
+        }
+        let running = self.state == RunState::Running;
+        let turn = self.turns.next(|turn| match turn {
+            Turn::Train => running,
+            Turn::Dynamics => self.dynamics.is_some(),
+            Turn::Sweep => self.sweep.is_some(),
+            Turn::Switching => self.switching.is_some(),
+        });
+        match turn {
+            Some(Turn::Train) => self.guarded_step(),
+            Some(Turn::Dynamics) => {
+                if let Some(turn) = job::turn(&mut self.dynamics) {
+                    self.latest.dynamics = Some(turn.output);
+                    self.job_done(turn.failure);
+                }
+            }
+            Some(Turn::Sweep) => {
+                if let Some(turn) = job::turn(&mut self.sweep) {
+                    self.latest.sweep = Some(turn.output);
+                    self.job_done(turn.failure);
+                }
+            }
+            Some(Turn::Switching) => {
+                if let Some(turn) = job::turn(&mut self.switching) {
+                    self.latest.switching = Some(turn.output);
+                    self.job_done(turn.failure);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Publish a job's new output and say why it failed, if it did.
+    fn job_done(&mut self, failure: Option<String>) {
+        self.publish();
+        if let Some(message) = failure {
+            self.outbox.emit(Event::Warning(message));
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Start => match self.state {
+                RunState::Ready | RunState::Paused => {
+                    self.step_times.clear();
+                    self.set_state(RunState::Running);
+                }
+                RunState::Running => {}
+                RunState::Finished => self
+                    .outbox
+                    .emit(Event::Warning("this run is finished: press Reset to start a new one, or raise the number of steps".into())),
+                RunState::Failed => self.outbox.emit(Event::Warning("training failed: press Reset to start over".into())),
+            },
+            Command::Pause => {
+                if self.state == RunState::Running {
+                    self.set_state(RunState::Paused);
+                }
+            }
+            Command::StepOnce => match self.state {
+                RunState::Ready | RunState::Paused | RunState::Running => {
+                    self.set_state(RunState::Paused);
+                    self.step_times.clear();
+                    self.guarded_step();
+                }
+                RunState::Finished | RunState::Failed => {
+                    self.outbox.emit(Event::Warning("nothing to step: press Reset to start a new run".into()))
+                }
+            },
+            Command::Reset(config) => self.reset(*config),
+            Command::SetLesions(lesions) => {
+                self.lesions = lesions;
+                self.dirty.lesions = true;
+            }
+            Command::SetAmbiguity(ambiguity) => {
+                if ambiguity != self.live.ambiguity {
+                    self.live.ambiguity = ambiguity;
+                    self.dirty.ambiguity = true;
+                }
+            }
+            Command::Sweep { kind, levels } => self.start_sweep(kind, levels),
+            Command::CancelSweep => {
+                if let Some(output) = job::cancel(&mut self.sweep) {
+                    self.latest.sweep = Some(output);
+                    self.publish();
+                }
+            }
+            Command::Switching(request) => self.start_switching(*request),
+            Command::CancelSwitching => {
+                if let Some(output) = job::cancel(&mut self.switching) {
+                    self.latest.switching = Some(output);
+                    self.publish();
+                    self.outbox.emit(Event::Warning("switch test cancelled; the points computed so far stay on the plots".into()));
+                }
+            }
+            Command::AnalyzeDynamics(request) => self.start_dynamics(request),
+            Command::SaveCheckpoint(dir) => self.save_checkpoint(dir),
+            Command::LoadCheckpoint(path) => self.load_checkpoint(path),
+            Command::Stop => {}
+            Command::InjectPanic => {
+                self.guarded(|_| -> Result<(), TrainError> { panic!("injected panic (test)") });
+            }
+        }
+    }
+
+    /// Forget what belonged to the previous network: the speed window, the loss accumulator,
+    /// the snapshot and every analysis (lesions and ambiguity are kept, like the UI's).
+    fn forget_network(&mut self) {
+        self.step_times.clear();
+        self.cadence.reset();
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = None;
+        }
+        self.latest = Snapshot::default();
+        self.live.forget_network();
+        self.sweep = None;
+        self.switching = None;
+        self.dynamics = None;
+        self.dirty = Dirty::default();
+    }
+
+    fn reset(&mut self, config: Config) {
+        self.config = config;
+        self.train_secs = 0.0;
+        self.history.clear();
+        self.forget_network();
+        self.outbox.emit(Event::Reset(Box::new(self.config.clone())));
+        let config = self.config.clone();
+        match catch_unwind(AssertUnwindSafe(|| Trainer::new(config))) {
+            Ok(trainer) => {
+                self.trainer = Some(trainer);
+                self.set_state(RunState::Ready);
+                // the untrained network's score (chance level), so the curves start at step 0;
+                // evaluation has its own random stream, so training is unchanged
+                self.guarded(|run| run.evaluate_and_publish(Refit::WhenDue).map(|_| ()));
+            }
+            Err(payload) => self.fail(format!("could not build the network: {}", panic_message(&*payload))),
+        }
+    }
+
+    fn set_state(&mut self, state: RunState) {
+        if self.state != state || state == RunState::Ready {
+            self.state = state;
+            self.outbox.emit(Event::State(state));
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        self.trainer = None;
+        self.set_state(RunState::Failed);
+        self.outbox.emit(Event::Failed(message));
+    }
+
+    /// Run `f` on the training run with errors and panics turned into [`Event::Failed`].
+    fn guarded<T>(&mut self, f: impl FnOnce(&mut Run) -> Result<T, TrainError>) -> Option<T> {
+        match catch_unwind(AssertUnwindSafe(|| f(self))) {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                self.fail(error.to_string());
+                None
+            }
+            Err(payload) => {
+                self.fail(format!("the training thread panicked: {}", panic_message(&*payload)));
+                None
+            }
+        }
+    }
+
+    /// One training step under [`Run::guarded`]; the run is finished when the cadence says so.
+    fn guarded_step(&mut self) {
+        if let Some(Some(end)) = self.guarded(Run::step) {
+            let step = self.trainer.as_ref().map_or(0, |t| t.step);
+            self.set_state(RunState::Finished);
+            self.outbox.emit(Event::Finished { step, converged: end == RunEnd::Converged });
+        }
+    }
+
+    /// One step through the shared cadence; `Some(end)` when the run ends with it.
+    fn step(&mut self) -> Result<Option<RunEnd>, TrainError> {
+        let Some(trainer) = self.trainer.as_mut() else { return Ok(Some(RunEnd::Finished)) };
+        if trainer.step >= trainer.config.train.steps {
+            return Ok(Some(RunEnd::Finished));
+        }
+        let started = Instant::now();
+        let train_secs = self.train_secs;
+        // the row records training time without pauses: the time so far plus this step's
+        let advanced = self.cadence.advance(trainer, &|_| train_secs + started.elapsed().as_secs_f64())?;
+        self.train_secs += started.elapsed().as_secs_f64();
+        let now = Instant::now();
+        self.step_times.push_back(now);
+        if self.step_times.len() > RATE_WINDOW {
+            self.step_times.pop_front();
+        }
+        let steps_per_sec = match (self.step_times.front(), self.step_times.len()) {
+            (Some(first), n) if n >= 2 => (n - 1) as f64 / (now - *first).as_secs_f64().max(1e-9),
+            _ => 0.0,
+        };
+        let (step, trials) = (trainer.step, trainer.trials);
+        let loss = advanced.report.loss;
+        self.outbox.emit(Event::Step { step, loss, steps_per_sec, trials, train_secs: self.train_secs });
+        if let Some((intact, row)) = advanced.evaluation {
+            self.history.push(row);
+            self.publish_evaluation(intact, Refit::WhenDue)?;
+        }
+        Ok(advanced.end)
+    }
+
+    /// Write the run into `dir` as a run directory; report success or failure.
+    fn save_checkpoint(&mut self, dir: PathBuf) {
+        let Some(trainer) = self.trainer.as_mut() else {
+            self.outbox.emit(Event::CheckpointFailed("there is no network to save (training failed): press Reset first".into()));
+            return;
+        };
+        let step = trainer.step;
+        match checkpointing::save_run(&dir, trainer, &self.history, self.train_secs) {
+            Ok(()) => self.outbox.emit(Event::CheckpointSaved { dir, step }),
+            Err(e) => self.outbox.emit(Event::CheckpointFailed(format!("could not save the checkpoint: {e}"))),
+        }
+    }
+
+    /// Read and check the checkpoint behind `path` completely, then (only then) replace the run.
+    fn load_checkpoint(&mut self, path: PathBuf) {
+        let RestoredRun { trainer, train_secs, history, history_problem } = match checkpointing::load_run(&path) {
+            Ok(restored) => restored,
+            Err(e) => return self.outbox.emit(Event::CheckpointFailed(format!("could not load: {e}; the current run is kept"))),
+        };
+        let (step, trials) = (trainer.step, trainer.trials);
+        // from here on the loaded run is the run
+        let state = if step >= trainer.config.train.steps {
+            RunState::Finished
+        } else if step == 0 {
+            RunState::Ready
+        } else {
+            RunState::Paused
+        };
+        self.config = trainer.config.clone();
+        self.trainer = Some(trainer);
+        self.state = state;
+        self.train_secs = train_secs;
+        self.history = history.clone();
+        self.forget_network();
+        let loaded = LoadedRun { path, config: self.config.clone(), state, step, trials, train_secs, history, history_problem };
+        self.outbox.emit(Event::CheckpointLoaded(Box::new(loaded)));
+        // the loaded network's current score (also with the lesions in force)
+        self.guarded(|run| run.evaluate_and_publish(Refit::WhenDue).map(|_| ()));
+    }
+
+    /// Evaluate the current network, then publish it like a periodic evaluation.
+    fn evaluate_and_publish(&mut self, refit: Refit) -> Result<EvalResult, TrainError> {
+        let Some(trainer) = self.trainer.as_ref() else { return Err(TrainError::NoNetwork) };
+        let intact = evaluate(trainer, &EvalOptions::default())?;
+        self.publish_evaluation(intact, refit)
+    }
+
+    /// Beside the intact evaluation, the lesioned one (when lesions are set) and the live
+    /// analyses; send the result and fill the slot.
+    fn publish_evaluation(&mut self, intact: Evaluation, refit: Refit) -> Result<EvalResult, TrainError> {
+        let active = self.active_lesions();
+        let Some(trainer) = self.trainer.as_ref() else { return Err(TrainError::NoNetwork) };
+        let lesioned = if active.is_empty() {
+            None
+        } else {
+            let options = EvalOptions { lesioned: active.clone(), ..EvalOptions::default() };
+            Some((active, evaluate(trainer, &options)?.perf))
+        };
+        let result = EvalResult { step: trainer.step, perf: intact.perf, lesioned };
+        self.latest.step = trainer.step;
+        self.latest.trials = trainer.trials;
+        self.latest.train_secs = self.train_secs;
+        self.latest.evaluation = Some(result.clone());
+        // the analyses go into the same snapshot, published once with the evaluation event
+        self.analyse_ambiguity()?;
+        self.analyse_probe(refit)?;
+        self.publish();
+        self.outbox.emit(Event::Evaluation(result.clone()));
+        Ok(result)
+    }
+
+    /// The lesions that apply to this network (pathways it has).
+    fn active_lesions(&self) -> Vec<Pathway> {
+        let has = |p: &Pathway| self.trainer.as_ref().is_some_and(|t| t.config.model.has(*p));
+        self.lesions.iter().copied().filter(has).collect()
+    }
+
+    fn analyse_ambiguity(&mut self) -> Result<(), TrainError> {
+        let lesioned = self.active_lesions();
+        let Some(trainer) = self.trainer.as_ref() else { return Ok(()) };
+        self.latest.ambiguity = Some(self.live.ambiguity_eval(trainer, &lesioned, self.latest.ambiguity.as_ref())?);
+        Ok(())
+    }
+
+    fn analyse_probe(&mut self, refit: Refit) -> Result<(), TrainError> {
+        let lesioned = self.active_lesions();
+        let Some(trainer) = self.trainer.as_ref() else { return Ok(()) };
+        let view = self.live.probe(trainer, &lesioned, refit)?;
+        if let Some(warning) = view.warning {
+            self.outbox.emit(Event::Warning(warning));
+        }
+        self.latest.pca = view.pca.map(Arc::new);
+        self.latest.trajectories = Some(Arc::new(view.trajectories));
+        Ok(())
+    }
+
+    /// Put the latest snapshot in the slot and wake the UI.
+    fn publish(&mut self) {
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some(self.latest.clone());
+        }
+        (self.outbox.wake)();
+    }
+
+    /// A frozen copy of the network for a job: (config, params, step, lesions in force).
+    fn frozen(&self, what: &str) -> Option<(Config, ParamSet, u64, Vec<Pathway>)> {
+        let Some(trainer) = self.trainer.as_ref() else {
+            self.outbox.emit(Event::Warning(format!("no network to {what}: press Reset")));
+            return None;
+        };
+        Some((trainer.config.clone(), trainer.params.clone(), trainer.step, self.active_lesions()))
+    }
+
+    fn start_sweep(&mut self, kind: AmbiguityKind, levels: Vec<f32>) {
+        let Some((config, params, step, lesioned)) = self.frozen("sweep") else { return };
+        if let Some(job) = SweepJob::new(config, params, step, lesioned, kind, levels) {
+            self.latest.sweep = Some(Arc::new(job::Job::output(&job).clone()));
+            self.sweep = Some(job);
+            self.publish();
+        }
+    }
+
+    fn start_switching(&mut self, request: SwitchRequest) {
+        let Some((config, params, step, _)) = self.frozen("test") else { return };
+        let SwitchRequest { spec, taus_ms, combination } = request;
+        match catch_unwind(AssertUnwindSafe(|| SwitchJob::new(config, params, step, &spec, taus_ms, combination))) {
+            Ok(Ok(job)) => {
+                self.latest.switching = Some(Arc::new(job.result.clone()));
+                self.switching = Some(job);
+                self.publish();
+            }
+            Ok(Err(e)) => self.outbox.emit(Event::Warning(format!("switch test not started: {e}"))),
+            Err(payload) => self.outbox.emit(Event::Warning(format!("switch test failed: {}", panic_message(&*payload)))),
+        }
+    }
+
+    fn start_dynamics(&mut self, request: DynamicsRequest) {
+        let Some((config, params, step, lesioned)) = self.frozen("analyse") else { return };
+        match DynamicsJob::new(config, params, step, lesioned, request) {
+            Ok(job) => {
+                self.latest.dynamics = Some(Arc::new(job::Job::output(&job).clone()));
+                self.dynamics = Some(job);
+                self.publish();
+            }
+            Err(message) => self.outbox.emit(Event::Warning(message)),
+        }
+    }
+}

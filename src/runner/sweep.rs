@@ -1,0 +1,130 @@
+//! The app's ambiguity sweep as a [`Job`]: a frozen copy of the network scored at each level of
+//! one ambiguity kind, one (level, task) unit at a time (docs/MODEL.md §4A).
+
+use super::job::{Job, Stopped};
+use crate::analysis::{Ambiguity, AmbiguityKind};
+use crate::config::Config;
+use crate::model::{ParamSet, Pathway};
+use crate::tasks::Task;
+use crate::train::eval::{EvalOptions, evaluate_params};
+
+/// Trials per task and level in an ambiguity sweep.
+pub const SWEEP_TRIALS: usize = 32;
+/// The sweep's random stream (apart from the periodic evaluation's stream 0).
+pub const SWEEP_STREAM: u64 = 0x5EE9;
+
+/// An ambiguity sweep: performance per level and task, filled in as it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepResult {
+    pub kind: AmbiguityKind,
+    /// The step of the network swept (a frozen copy: training goes on meanwhile).
+    pub step: u64,
+    pub lesioned: Vec<Pathway>,
+    pub levels: Vec<f32>,
+    pub tasks: Vec<Task>,
+    /// perf[level][task]; `None` where not measured yet.
+    pub perf: Vec<Vec<Option<f32>>>,
+    pub trials: usize,
+    /// Set when the sweep ended before every unit was measured.
+    pub stopped: Option<Stopped>,
+}
+
+impl SweepResult {
+    /// (level units done, total units): one unit is one level of one task.
+    pub fn progress(&self) -> (usize, usize) {
+        let done = self.perf.iter().flatten().filter(|p| p.is_some()).count();
+        (done, self.levels.len() * self.tasks.len())
+    }
+
+    pub fn is_complete(&self) -> bool {
+        let (done, total) = self.progress();
+        done == total
+    }
+
+    /// Still being computed: neither complete nor stopped.
+    pub fn is_running(&self) -> bool {
+        self.stopped.is_none() && !self.is_complete()
+    }
+
+    /// (level, mean, min) over tasks for every level measured for all tasks.
+    pub fn summary(&self) -> Vec<(f32, f32, f32)> {
+        self.levels
+            .iter()
+            .zip(&self.perf)
+            .filter(|(_, row)| row.iter().all(Option::is_some))
+            .map(|(level, row)| {
+                let values: Vec<f32> = row.iter().flatten().copied().collect();
+                let mean = values.iter().sum::<f32>() / values.len().max(1) as f32;
+                let min = values.iter().copied().fold(f32::INFINITY, f32::min);
+                (*level, mean, min)
+            })
+            .collect()
+    }
+}
+
+/// A sweep in progress, on a frozen copy of the network.
+pub struct SweepJob {
+    config: Config,
+    params: ParamSet,
+    /// The next (level, task) unit, counted level-major.
+    next: usize,
+    result: SweepResult,
+}
+
+impl SweepJob {
+    /// A sweep of a copy of the network (`step`, scored with `lesioned` off) at the finite
+    /// `levels` of `kind`; `None` when no level is finite.
+    pub fn new(config: Config, params: ParamSet, step: u64, lesioned: Vec<Pathway>, kind: AmbiguityKind, levels: Vec<f32>) -> Option<Self> {
+        let levels: Vec<f32> = levels.into_iter().filter(|l| l.is_finite()).collect();
+        if levels.is_empty() {
+            return None;
+        }
+        let tasks = config.train.tasks.clone();
+        let result = SweepResult {
+            kind,
+            step,
+            lesioned,
+            perf: vec![vec![None; tasks.len()]; levels.len()],
+            levels,
+            tasks,
+            trials: SWEEP_TRIALS,
+            stopped: None,
+        };
+        Some(Self { config, params, next: 0, result })
+    }
+}
+
+impl Job for SweepJob {
+    type Output = SweepResult;
+
+    fn name(&self) -> &'static str {
+        "ambiguity sweep"
+    }
+
+    /// Score one level of one task.
+    fn unit(&mut self) -> Result<bool, String> {
+        let n_tasks = self.result.tasks.len();
+        let (level_index, task_index) = (self.next / n_tasks, self.next % n_tasks);
+        let options = EvalOptions {
+            tasks: Some(vec![self.result.tasks[task_index]]),
+            trials: Some(SWEEP_TRIALS),
+            ambiguity: Ambiguity { kind: self.result.kind, level: self.result.levels[level_index] },
+            lesioned: self.result.lesioned.clone(),
+            // the same stream at every level: each level sees the same trials, so the curve's
+            // wiggles come from the ambiguity, not from a new sample
+            stream: SWEEP_STREAM,
+        };
+        let perf = evaluate_params(&self.config, &self.params, self.result.step, &options).map_err(|e| e.to_string())?.perf;
+        self.result.perf[level_index][task_index] = perf.first().map(|(_, p)| *p);
+        self.next += 1;
+        Ok(self.next >= n_tasks * self.result.levels.len())
+    }
+
+    fn output(&self) -> &SweepResult {
+        &self.result
+    }
+
+    fn stop(&mut self, why: Stopped) {
+        self.result.stopped = Some(why);
+    }
+}

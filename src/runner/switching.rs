@@ -1,0 +1,26 @@
+//! The app's task-switch test as a [`Job`]: the switching experiment's trials on a frozen copy
+//! of the network, one (pathway, τ) point at a time (docs/MODEL.md §2, time scales).
+
+use super::job::{Job, Stopped};
+use crate::experiments::switching::{SwitchJob, SwitchResult};
+
+impl Job for SwitchJob {
+    type Output = SwitchResult;
+
+    fn name(&self) -> &'static str {
+        "switch test"
+    }
+
+    fn unit(&mut self) -> Result<bool, String> {
+        Ok(self.run_unit())
+    }
+
+    fn output(&self) -> &SwitchResult {
+        &self.result
+    }
+
+    /// The result only records that it stopped; a failure's message goes to the status bar.
+    fn stop(&mut self, _why: Stopped) {
+        self.result.stopped = true;
+    }
+}

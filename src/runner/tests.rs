@@ -1,0 +1,422 @@
+//! The worker thread end to end: lifecycle, analyses, jobs beside training, checkpoints,
+//! failures, back-pressure.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::analysis::{Ambiguity, AmbiguityKind};
+use crate::config::Config;
+use crate::experiments::switching::{SwitchJob, SwitchRequest, SwitchSpec};
+use crate::model::{ContextTaus, Pathway};
+use crate::tasks::Task;
+use crate::train::eval::{EvalOptions, evaluate_params};
+use crate::train::metrics::{self, METRICS_FILE};
+use crate::train::{Trainer, checkpoint};
+use sweep::SWEEP_STREAM;
+
+/// A network small enough to step in a few milliseconds.
+fn tiny() -> Config {
+    Config::from_preset(
+        "quick",
+        &[
+            "model.n_units=16".into(),
+            "train.batch_size=8".into(),
+            "train.eval_every=3".into(),
+            "train.eval_trials=8".into(),
+            "train.steps=12".into(),
+        ],
+    )
+    .expect("tiny config")
+}
+
+/// Wait for an event matching `want`, collecting everything seen.
+fn wait_for(worker: &Worker, seen: &mut Vec<Event>, want: impl Fn(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        while let Some(event) = worker.try_recv() {
+            seen.push(event.clone());
+            if want(&event) {
+                return event;
+            }
+        }
+        assert!(Instant::now() < deadline, "timed out; seen {seen:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Wait until training has finished: it may have while something else was awaited.
+fn wait_finished(worker: &Worker, seen: &mut Vec<Event>) {
+    if !seen.iter().any(|e| matches!(e, Event::Finished { .. })) {
+        wait_for(worker, seen, |e| matches!(e, Event::Finished { .. }));
+    }
+}
+
+fn losses(events: &[Event]) -> Vec<(u64, f32)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step { step, loss, .. } => Some((*step, *loss)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn lifecycle_start_pause_resume_reset_and_drop() {
+    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let mut seen = Vec::new();
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::State(RunState::Ready)));
+
+    // step once: one step, then paused
+    worker.send(Command::StepOnce);
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Step { step: 1, .. }));
+
+    // start, then pause somewhere before the end
+    worker.send(Command::Start);
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::State(RunState::Running)));
+    worker.send(Command::Pause);
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::State(RunState::Paused | RunState::Finished)));
+
+    // resume to the end
+    worker.send(Command::Start);
+    let finished = wait_for(&worker, &mut seen, |e| matches!(e, Event::Finished { .. }));
+    assert!(matches!(finished, Event::Finished { step: 12, converged: false }), "{finished:?}");
+
+    // every step exactly once, and evaluations at 3, 6, 9, 12
+    let steps: Vec<u64> = losses(&seen).iter().map(|(s, _)| *s).collect();
+    assert_eq!(steps, (1..=12).collect::<Vec<_>>());
+    let evals: Vec<u64> = seen.iter().filter_map(|e| if let Event::Evaluation(r) = e { Some(r.step) } else { None }).collect();
+    assert_eq!(evals, vec![0, 3, 6, 9, 12]);
+    let snapshot = worker.take_snapshot().expect("a snapshot after evaluations");
+    assert_eq!(snapshot.step, 12);
+    assert_eq!(snapshot.evaluation.map(|e| e.perf.len()), Some(4));
+
+    // the same run as stepping a Trainer by hand: deterministic like the CLI
+    let mut trainer = Trainer::new(tiny());
+    let by_hand: Vec<(u64, f32)> = (0..12).map(|_| trainer.step().map(|r| (r.step, r.loss)).expect("step")).collect();
+    assert_eq!(losses(&seen), by_hand);
+
+    // lesions re-evaluate at once
+    worker.send(Command::SetLesions(vec![Pathway::Bias]));
+    let lesioned = wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(_)));
+    match lesioned {
+        Event::Evaluation(r) => assert_eq!(r.lesioned.map(|(p, perf)| (p, perf.len())), Some((vec![Pathway::Bias], 4))),
+        other => panic!("{other:?}"),
+    }
+
+    // reset starts over, ready again
+    let mut config = tiny();
+    config.model.n_units = 12;
+    worker.send(Command::Reset(Box::new(config)));
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Reset(c) if c.model.n_units == 12));
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::State(RunState::Ready)));
+
+    // drop joins within a timeout, even while training
+    worker.send(Command::Start);
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Step { .. }));
+    let started = Instant::now();
+    drop(worker);
+    assert!(started.elapsed() < Duration::from_secs(10), "drop took {:?}", started.elapsed());
+}
+
+/// Wait for a snapshot matching `want` (draining events meanwhile so the channel never fills).
+fn wait_snapshot(worker: &Worker, seen: &mut Vec<Event>, want: impl Fn(&Snapshot) -> bool) -> Snapshot {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        while let Some(event) = worker.try_recv() {
+            seen.push(event);
+        }
+        if let Some(snapshot) = worker.take_snapshot() {
+            if want(&snapshot) {
+                return snapshot;
+            }
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for a snapshot; seen {seen:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_switch_test_runs_beside_training_on_a_frozen_copy() {
+    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let mut seen = Vec::new();
+    let config = tiny();
+    let spec = SwitchSpec { trials: 4, ..SwitchSpec::default_for(&config) };
+    let combination = ContextTaus { bias: 50.0, gain: 0.0, synaptic: 0.0 };
+    let request = SwitchRequest { spec: spec.clone(), taus_ms: vec![0.0, 100.0], combination: Some(combination) };
+    worker.send(Command::Switching(Box::new(request)));
+    worker.send(Command::Start);
+    let done = wait_snapshot(&worker, &mut seen, |s| s.switching.as_ref().is_some_and(|r| r.is_complete()));
+    let result = done.switching.expect("switching");
+    // the quick preset has the bias pathway only; the network tested is the untrained one
+    assert_eq!((result.step, result.pathways.len(), result.progress()), (0, 1, (3, 3)));
+    let direct = SwitchJob::new(config.clone(), Trainer::new(config).params, 0, &spec, vec![0.0, 100.0], Some(combination))
+        .expect("job")
+        .run_all(&mut || {});
+    assert_eq!(*result, direct);
+    // training was not disturbed
+    wait_finished(&worker, &mut seen);
+    let mut by_hand = Trainer::new(tiny());
+    let expected: Vec<(u64, f32)> = (0..12).map(|_| by_hand.step().map(|r| (r.step, r.loss)).expect("step")).collect();
+    assert_eq!(losses(&seen), expected);
+    // a request the network cannot answer is a warning, and the run goes on
+    let bad = SwitchRequest { spec: SwitchSpec { from: Task::DmsGo, ..spec }, taus_ms: vec![0.0], combination: None };
+    worker.send(Command::Switching(Box::new(bad)));
+    let warning = wait_for(&worker, &mut seen, |e| matches!(e, Event::Warning(_)));
+    assert!(matches!(&warning, Event::Warning(text) if text.contains("dmsgo")), "{warning:?}");
+    // a long test cancelled after it started: marked stopped, so the UI stops waiting for it
+    let long = SwitchRequest { spec: spec.clone(), taus_ms: (0..200).map(|i| i as f32).collect(), combination: None };
+    worker.send(Command::Switching(Box::new(long)));
+    wait_snapshot(&worker, &mut seen, |s| s.switching.as_ref().is_some_and(|r| r.taus_ms.len() == 200 && r.progress().0 > 0));
+    worker.send(Command::CancelSwitching);
+    let stopped = wait_snapshot(&worker, &mut seen, |s| s.switching.as_ref().is_some_and(|r| r.stopped));
+    let result = stopped.switching.expect("switching");
+    assert!(!result.in_progress() && !result.is_complete(), "{:?}", result.progress());
+}
+
+#[test]
+fn analyses_follow_ambiguity_lesions_and_training() {
+    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let mut seen = Vec::new();
+    // the reset's evaluation comes with every analysis
+    let first = wait_snapshot(&worker, &mut seen, |s| s.trajectories.is_some() && s.pca.is_some() && s.ambiguity.is_some());
+    let trajectories = first.trajectories.expect("trajectories");
+    assert_eq!(trajectories.tasks.len(), 4);
+    for t in &trajectories.tasks {
+        assert_eq!(t.trials, crate::train::probe::PROBE_TRIALS);
+        assert_eq!(t.rates.len(), t.trials * t.steps * 16);
+        assert_eq!(t.outputs.len(), t.targets.len());
+        assert!(!t.epochs.is_empty());
+    }
+    let pca = first.pca.expect("pca");
+    assert_eq!((pca.fitted_step, pca.tasks.len()), (0, 4));
+    assert!(pca.explained.iter().sum::<f64>() <= 1.0 + 1e-9 && pca.participation_ratio >= 1.0);
+
+    // a burst of slider moves: the last one is answered (and the burst costs far less than
+    // 50 re-evaluations; the worker re-evaluates once per burst it sees)
+    for i in 0..50 {
+        worker.send(Command::SetAmbiguity(Ambiguity { kind: AmbiguityKind::Mixture, level: i as f32 / 49.0 }));
+    }
+    let last = Ambiguity { kind: AmbiguityKind::Mixture, level: 1.0 };
+    let answered = wait_snapshot(&worker, &mut seen, |s| s.ambiguity.as_ref().is_some_and(|a| a.ambiguity == last));
+    let eval = answered.ambiguity.clone().expect("ambiguity");
+    assert_eq!((eval.clean.len(), eval.ambiguous.len(), eval.trials), (4, 4, AMBIGUITY_TRIALS));
+    // then the trajectories and PCA are re-run under the new cue, on the same axes
+    let under_last = |s: &Snapshot| s.trajectories.as_ref().is_some_and(|t| t.ambiguity == last);
+    let projected = if under_last(&answered) { answered } else { wait_snapshot(&worker, &mut seen, under_last) };
+    let pca = projected.pca.expect("pca");
+    assert_eq!((pca.ambiguity, pca.fitted_step), (last, 0));
+
+    // at the clean level the same trials give the same score
+    let clean = Ambiguity { kind: AmbiguityKind::Amplitude, level: 1.0 };
+    worker.send(Command::SetAmbiguity(clean));
+    let answered = wait_snapshot(&worker, &mut seen, |s| s.ambiguity.as_ref().is_some_and(|a| a.ambiguity == clean));
+    let eval = answered.ambiguity.expect("ambiguity");
+    assert_eq!(eval.ambiguous, eval.clean);
+
+    // a lesion re-projects on the same axes
+    worker.send(Command::SetLesions(vec![Pathway::Bias]));
+    let lesioned = wait_snapshot(&worker, &mut seen, |s| s.pca.as_ref().is_some_and(|p| p.lesioned == [Pathway::Bias]));
+    assert_eq!(lesioned.pca.expect("pca").fitted_step, 0);
+    assert_eq!(lesioned.ambiguity.expect("ambiguity").lesioned, vec![Pathway::Bias]);
+    worker.send(Command::SetLesions(vec![]));
+
+    // a sweep of the untrained network, then training alongside it
+    let levels = vec![0.0, 0.5, 1.0];
+    worker.send(Command::Sweep { kind: AmbiguityKind::Mixture, levels: levels.clone() });
+    worker.send(Command::Start);
+    let swept = wait_snapshot(&worker, &mut seen, |s| s.sweep.as_ref().is_some_and(|w| w.is_complete()));
+    let sweep = swept.sweep.expect("sweep");
+    assert_eq!((sweep.step, sweep.levels.clone(), sweep.summary().len()), (0, levels.clone(), 3));
+    // every point is what a direct evaluation of the same network gives (deterministic)
+    let trainer = Trainer::new(tiny());
+    for (l, level) in levels.iter().enumerate() {
+        for (t, task) in trainer.config.train.tasks.iter().enumerate() {
+            let options = EvalOptions {
+                tasks: Some(vec![*task]),
+                trials: Some(SWEEP_TRIALS),
+                ambiguity: Ambiguity { kind: AmbiguityKind::Mixture, level: *level },
+                lesioned: vec![],
+                stream: SWEEP_STREAM,
+            };
+            let direct = evaluate_params(&trainer.config, &trainer.params, 0, &options).expect("eval");
+            assert_eq!(sweep.perf[l][t], direct.perf.first().map(|(_, p)| *p), "level {level} task {task}");
+        }
+    }
+
+    // training went on and is unchanged by the sweep and the analyses
+    wait_finished(&worker, &mut seen);
+    let mut by_hand = Trainer::new(tiny());
+    let expected: Vec<(u64, f32)> = (0..12).map(|_| by_hand.step().map(|r| (r.step, r.loss)).expect("step")).collect();
+    assert_eq!(losses(&seen), expected);
+    // axes fitted at reset (step 0), then every third periodic evaluation: 3, 6, 9 → re-fit at 9
+    // (the sweep's last snapshot may already be the final one)
+    let pca = if swept.step == 12 && swept.pca.is_some() {
+        swept.pca
+    } else {
+        wait_snapshot(&worker, &mut seen, |s| s.step == 12 && s.pca.is_some()).pca
+    };
+    let pca = pca.expect("pca");
+    assert_eq!((pca.fitted_step, pca.step), (9, 12));
+}
+
+#[test]
+fn pca_axes_are_fitted_on_the_intact_network_with_the_clear_cue() {
+    // the same training with and without a lesion and an ambiguous cue set all along: the
+    // axes (fitted at reset and at step 9) are the same, only the projected activity differs
+    let run = |lesions: Vec<Pathway>, ambiguity: Ambiguity| {
+        let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+        worker.send(Command::SetLesions(lesions));
+        worker.send(Command::SetAmbiguity(ambiguity));
+        worker.send(Command::Start);
+        let mut seen = Vec::new();
+        wait_for(&worker, &mut seen, |e| matches!(e, Event::Finished { .. }));
+        let end = wait_snapshot(&worker, &mut seen, |s| s.step == 12 && s.pca.is_some());
+        end.pca.expect("pca")
+    };
+    let plain = run(vec![], Ambiguity::none());
+    let altered = run(vec![Pathway::Bias], Ambiguity { kind: AmbiguityKind::Uniform, level: 0.7 });
+    assert_eq!((plain.fitted_step, altered.fitted_step), (9, 9));
+    assert_eq!(plain.explained, altered.explained);
+    assert_eq!(plain.participation_ratio, altered.participation_ratio);
+    assert_ne!(plain.tasks, altered.tasks, "the lesioned, ambiguous activity is drawn");
+    assert_eq!(altered.lesioned, vec![Pathway::Bias]);
+}
+
+#[test]
+fn a_panic_becomes_a_failed_event_and_reset_recovers() {
+    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let mut seen = Vec::new();
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
+    worker.send(Command::InjectPanic);
+    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::Failed(_)));
+    assert!(matches!(&failed, Event::Failed(m) if m.contains("injected panic")), "{failed:?}");
+    assert!(worker.is_alive(), "the worker survives a panic");
+    worker.send(Command::Start);
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Warning(m) if m.contains("Reset")));
+    worker.send(Command::Reset(Box::new(tiny())));
+    worker.send(Command::StepOnce);
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Step { step: 1, .. }));
+}
+
+/// Step `n` times one step at a time (deterministic: no pause race).
+fn step_n(worker: &Worker, seen: &mut Vec<Event>, n: u64) {
+    for _ in 0..n {
+        let before = losses(seen).last().map_or(0, |(s, _)| *s);
+        worker.send(Command::StepOnce);
+        wait_for(worker, seen, |e| matches!(e, Event::Step { step, .. } if *step == before + 1));
+    }
+}
+
+#[test]
+fn save_then_load_resumes_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run_dir = dir.path().join("run");
+    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let mut seen = Vec::new();
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
+    step_n(&worker, &mut seen, 6);
+    worker.send(Command::SaveCheckpoint(run_dir.clone()));
+    let saved = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointSaved { .. } | Event::CheckpointFailed(_)));
+    assert!(matches!(&saved, Event::CheckpointSaved { step: 6, dir } if *dir == run_dir), "{saved:?}");
+    // a run directory like `modulab train` writes: evaluations at 3 and 6 in metrics.csv
+    assert!(run_dir.join("checkpoint").join(checkpoint::STATE_FILE).is_file());
+    assert!(run_dir.join("config.toml").is_file());
+    let text = std::fs::read_to_string(run_dir.join(METRICS_FILE)).expect("metrics.csv");
+    let rows = metrics::parse(&text, &tiny().train.tasks).expect("parses");
+    assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), vec![3, 6]);
+
+    // train on to the end: the reference for steps 7..=12
+    worker.send(Command::Start);
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Finished { .. }));
+    let reference: Vec<(u64, f32)> = losses(&seen).into_iter().filter(|(s, _)| *s > 6).collect();
+    assert_eq!(reference.len(), 6);
+
+    // load the saved run back (it replaces the finished one) and train on: the same losses
+    let mut after = Vec::new();
+    worker.send(Command::LoadCheckpoint(run_dir.clone()));
+    let loaded = wait_for(&worker, &mut after, |e| matches!(e, Event::CheckpointLoaded(_) | Event::CheckpointFailed(_)));
+    match &loaded {
+        Event::CheckpointLoaded(l) => {
+            assert_eq!((l.step, l.state, l.history.len()), (6, RunState::Paused, 2), "{l:?}");
+            assert_eq!(l.history, rows);
+            assert_eq!(l.config, tiny());
+            assert!(l.history_problem.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+    wait_for(&worker, &mut after, |e| matches!(e, Event::Evaluation(r) if r.step == 6));
+    worker.send(Command::Start);
+    wait_for(&worker, &mut after, |e| matches!(e, Event::Finished { step: 12, .. }));
+    assert_eq!(losses(&after), reference, "a loaded run continues exactly where it was saved");
+
+    // the checkpoint directory itself (and its state.bin) load too, with the history next to it
+    for path in [run_dir.join("checkpoint"), run_dir.join("checkpoint").join(checkpoint::STATE_FILE)] {
+        worker.send(Command::LoadCheckpoint(path));
+        let loaded = wait_for(&worker, &mut after, |e| matches!(e, Event::CheckpointLoaded(_) | Event::CheckpointFailed(_)));
+        assert!(matches!(&loaded, Event::CheckpointLoaded(l) if l.step == 6 && l.history.len() == 2), "{loaded:?}");
+    }
+}
+
+#[test]
+fn a_corrupt_mismatched_or_missing_checkpoint_keeps_the_current_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let mut seen = Vec::new();
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
+    step_n(&worker, &mut seen, 2);
+
+    // a truncated state.bin: corrupt
+    worker.send(Command::SaveCheckpoint(dir.path().join("good")));
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointSaved { .. }));
+    let state = dir.path().join("good").join("checkpoint").join(checkpoint::STATE_FILE);
+    let bytes = std::fs::read(&state).expect("read");
+    let bad = dir.path().join("bad").join("checkpoint");
+    std::fs::create_dir_all(&bad).expect("mkdir");
+    std::fs::write(bad.join(checkpoint::STATE_FILE), &bytes[..bytes.len() / 2]).expect("write");
+    worker.send(Command::LoadCheckpoint(dir.path().join("bad")));
+    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointLoaded(_)));
+    assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("corrupt") && m.contains("kept")), "{failed:?}");
+
+    // parameters that do not fit the configuration they claim: mismatched
+    let mut other = Trainer::new({
+        let mut c = tiny();
+        c.model.n_units = 12;
+        c
+    });
+    other.config = tiny();
+    checkpoint::save(&dir.path().join("mismatched"), &other).expect("save");
+    worker.send(Command::LoadCheckpoint(dir.path().join("mismatched")));
+    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointLoaded(_)));
+    assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("does not match")), "{failed:?}");
+
+    // nothing there at all
+    worker.send(Command::LoadCheckpoint(dir.path().join("nothing")));
+    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointLoaded(_)));
+    assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("no checkpoint")), "{failed:?}");
+
+    // an unwritable place to save: an error, and the run goes on
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").expect("write");
+    worker.send(Command::SaveCheckpoint(blocker.join("run")));
+    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointSaved { .. }));
+    assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("could not save")), "{failed:?}");
+
+    // the run is the same run: the next step is step 3
+    worker.send(Command::StepOnce);
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Step { step: 3, .. }));
+}
+
+#[test]
+fn a_full_event_channel_never_blocks_drop() {
+    // nobody drains: steps are dropped, the evaluation waits, and drop still joins
+    let mut config = tiny();
+    config.train.steps = 5000;
+    config.train.eval_every = 1;
+    let worker = Worker::spawn(config, Box::new(|| {})).expect("spawn");
+    worker.send(Command::Start);
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    drop(worker);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
