@@ -341,7 +341,7 @@ impl CliSink {
 impl ProgressSink for CliSink {
     fn on_step(&mut self, trainer: &Trainer, report: &StepReport) {
         self.bar.set_position(report.step);
-        if report.step % 10 == 0 {
+        if report.step.is_multiple_of(10) {
             self.bar.set_message(format!("loss {:.4} | {} | {:.1} steps/s", report.loss, self.last_perf, self.steps_per_sec(trainer.step)));
         }
     }

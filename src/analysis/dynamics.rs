@@ -500,7 +500,7 @@ mod tests {
 
     fn random_starts(n: usize, count: usize, scale: f64, seed: u64) -> Vec<DVector<f64>> {
         let mut rng = Rng::seed_from(seed);
-        (0..count).map(|_| DVector::from_fn(n, |_, _| scale * (2.0 * rng.uniform() as f64 - 1.0))).collect()
+        (0..count).map(|_| DVector::from_fn(n, |_, _| scale * (2.0 * rng.uniform() - 1.0))).collect()
     }
 
     #[test]
@@ -509,7 +509,7 @@ mod tests {
         // there: r* = (I − W)⁻¹ b, and the Jacobian is (1−α) I + α W
         let n = 6;
         let mut rng = Rng::seed_from(3);
-        let w = DMatrix::from_fn(n, n, |_, _| 0.1 * rng.uniform() as f64);
+        let w = DMatrix::from_fn(n, n, |_, _| 0.1 * rng.uniform());
         let b = DVector::from_fn(n, |i, _| 1.0 + i as f64 * 0.1);
         let m = map(w.clone(), b.clone(), Activation::Relu, StateForm::Rate);
         let expected = (DMatrix::identity(n, n) - &w).try_inverse().unwrap() * &b;
@@ -548,7 +548,7 @@ mod tests {
         // relu units 0 and 1 silent: the block solve must equal the dense solve of (J − I) δ = −r
         let n = 6;
         let mut rng = Rng::seed_from(9);
-        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() as f64 * 0.4);
+        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() * 0.4);
         let d = DVector::from_fn(n, |i, _| if i < 2 { -40.0 } else { 0.8 });
         for form in [StateForm::Rate, StateForm::Voltage] {
             let mut m = map(w.clone(), d.clone(), Activation::Relu, form);
@@ -565,8 +565,8 @@ mod tests {
     fn the_search_does_not_depend_on_the_number_of_threads() {
         let n = 12;
         let mut rng = Rng::seed_from(21);
-        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() as f64 * 0.6);
-        let d = DVector::from_fn(n, |_, _| rng.normal() as f64 * 0.3);
+        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() * 0.6);
+        let d = DVector::from_fn(n, |_, _| rng.normal() * 0.3);
         // a multistable tanh network, and a relu one weak enough to have a fixed point
         for (activation, form, scale) in [(Activation::Tanh, StateForm::Rate, 2.0), (Activation::Relu, StateForm::Voltage, 0.25)] {
             let m = map(w.clone() * scale, d.clone(), activation, form);
@@ -603,7 +603,7 @@ mod tests {
         // 1−α twice plus those of the active 3×3 block, as for the full matrix
         let n = 5;
         let mut rng = Rng::seed_from(5);
-        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() as f64 * 0.3);
+        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() * 0.3);
         let d = DVector::from_fn(n, |i, _| if i < 2 { -50.0 } else { 1.0 });
         for form in [StateForm::Rate, StateForm::Voltage] {
             let m = map(w.clone(), d.clone(), Activation::Relu, form);
@@ -625,8 +625,8 @@ mod tests {
     fn jacobian_matches_finite_differences() {
         let n = 5;
         let mut rng = Rng::seed_from(11);
-        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() as f64 * 0.5);
-        let d = DVector::from_fn(n, |_, _| rng.normal() as f64);
+        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() * 0.5);
+        let d = DVector::from_fn(n, |_, _| rng.normal());
         for activation in [Activation::Softplus, Activation::Tanh] {
             for form in [StateForm::Rate, StateForm::Voltage] {
                 let mut m = map(w.clone(), d.clone(), activation, form);

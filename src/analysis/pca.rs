@@ -143,7 +143,7 @@ impl Covariance {
     /// same bits whatever the number of cores or the machine's load (determinism).
     pub fn add_rows(&mut self, data: &[f32]) {
         let n = self.n;
-        assert!(n > 0 && data.len() % n == 0, "add_rows: data must be whole rows of {n}");
+        assert!(n > 0 && data.len().is_multiple_of(n), "add_rows: data must be whole rows of {n}");
         let chunks: Vec<&[f32]> = data.chunks(CHUNK_ROWS * n).collect();
         let Some(first) = chunks.first() else { return };
         let shift = self
@@ -276,7 +276,7 @@ impl Pca {
     /// Coordinates of every row of `data` [rows, N] on the k axes: [rows, k] row-major.
     pub fn project(&self, data: &[f32]) -> Vec<f32> {
         let (n, k) = (self.n, self.k);
-        assert!(data.len() % n == 0, "project: data must be whole rows of {n}");
+        assert!(data.len().is_multiple_of(n), "project: data must be whole rows of {n}");
         let mut out = Vec::with_capacity(data.len() / n * k);
         let mut centred = vec![0.0f64; n];
         for row in data.chunks_exact(n) {

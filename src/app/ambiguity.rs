@@ -193,8 +193,7 @@ fn status_ui(ui: &mut egui::Ui, latest: Option<&AmbiguityEval>, asked: Ambiguity
             ))
             .on_hover_text("Mean and worst task performance under this ambiguity, and with the clear cue on the same trials");
             ui.separator();
-            let lesions =
-                if e.lesioned.is_empty() { String::new() } else { format!(", {} lesioned", crate::model::Pathway::set_label(&e.lesioned)) };
+            let lesions = if e.lesioned.is_empty() { String::new() } else { format!(", {} lesioned", Pathway::set_label(&e.lesioned)) };
             ui.weak(format!("step {}, {} trials per task{lesions}, {:.0} ms", e.step, e.trials, 1000.0 * e.secs))
                 .on_hover_text("The network tested, test trials per task, and how long the worker took");
             if e.ambiguity != asked {
@@ -273,7 +272,7 @@ pub fn task_bars_plot<'a>(id: &str, height: f32, labels: Vec<&'static str>, widt
         .legend(Legend::default().position(Corner::RightTop))
         .x_axis_formatter(move |mark, _| {
             let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize) % every == 0 {
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize).is_multiple_of(every) {
                 labels.get(i as usize).map_or(String::new(), |l| l.to_string())
             } else {
                 String::new()
@@ -285,7 +284,7 @@ pub fn task_bars_plot<'a>(id: &str, height: f32, labels: Vec<&'static str>, widt
 /// only if marks of its step size are at least ~60 points apart, so labelled marks claim a step
 /// of `every` bars and the others a step of one (they get a grid line but no label).
 pub fn label_mark(i: usize, every: usize) -> GridMark {
-    GridMark { value: i as f64, step_size: if i % every == 0 { every as f64 } else { 1.0 } }
+    GridMark { value: i as f64, step_size: if i.is_multiple_of(every) { every as f64 } else { 1.0 } }
 }
 
 /// The levels a sweep of `kind` visits: evenly spaced over the slider's range.
@@ -454,8 +453,7 @@ fn sweep_plot_ui(
 ) {
     let title = match sweep {
         Some(s) => {
-            let lesions =
-                if s.lesioned.is_empty() { String::new() } else { format!(", {} lesioned", crate::model::Pathway::set_label(&s.lesioned)) };
+            let lesions = if s.lesioned.is_empty() { String::new() } else { format!(", {} lesioned", Pathway::set_label(&s.lesioned)) };
             format!("Performance against {} ambiguity (network at step {}, {} trials per point{lesions})", s.kind.name(), s.step, s.trials)
         }
         None if !compared.is_empty() => "Performance against ambiguity (press Sweep for the current run)".to_string(),

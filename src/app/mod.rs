@@ -323,7 +323,7 @@ pub struct ModulabApp {
     trajectories: trajectories::TrajectoriesPanel,
     pca: pca::PcaPanel,
     switching: switching::SwitchingPanel,
-    packing: packing::PackingPanel,
+    packing: PackingPanel,
     dynamics: dynamics::DynamicsPanel,
     status: status::StatusPanel,
     files: export::Files,
@@ -356,7 +356,7 @@ impl ModulabApp {
             trajectories: trajectories::TrajectoriesPanel::default(),
             pca: pca::PcaPanel::default(),
             switching: switching::SwitchingPanel::default(),
-            packing: packing::PackingPanel::default(),
+            packing: PackingPanel::default(),
             dynamics: dynamics::DynamicsPanel::default(),
             status: status::StatusPanel,
             files: export::Files::new(options.file_dialogs),
@@ -397,16 +397,16 @@ impl ModulabApp {
     }
 
     /// The runs loaded for comparison in the Ambiguity panel.
-    pub fn compared_runs(&self) -> &[ambiguity::ComparedRun] {
+    pub fn compared_runs(&self) -> &[ComparedRun] {
         self.ambiguity_panel.compared_runs()
     }
 
     /// The Packing panel (its sweep and results).
-    pub fn packing(&self) -> &packing::PackingPanel {
+    pub fn packing(&self) -> &PackingPanel {
         &self.packing
     }
 
-    pub fn packing_mut(&mut self) -> &mut packing::PackingPanel {
+    pub fn packing_mut(&mut self) -> &mut PackingPanel {
         &mut self.packing
     }
 

@@ -287,7 +287,7 @@ fn variance_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, view: &PcaView, hei
             .x_grid_spacer(move |_| (1..=k).map(|i| label_mark(i - 1, every)).map(|m| GridMark { value: m.value + 1.0, ..m }).collect())
             .x_axis_formatter(move |mark, _| {
                 let i = mark.value.round();
-                let labelled = (i as usize).saturating_sub(1) % every == 0;
+                let labelled = (i as usize).saturating_sub(1).is_multiple_of(every);
                 if (mark.value - i).abs() < 1e-6 && (1.0..=k as f64).contains(&i) && labelled { format!("{i:.0}") } else { String::new() }
             })
             .allow_scroll(false)

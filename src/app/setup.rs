@@ -128,10 +128,10 @@ fn restart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
                 {
                     cx.commands.push(Command::Reset(Box::new(cx.draft.clone())));
                 }
-                if ui.button("Undo changes").on_hover_text("Go back to the settings of the current run").clicked() {
-                    if let Some(config) = &cx.run.config {
-                        *cx.draft = config.clone();
-                    }
+                if ui.button("Undo changes").on_hover_text("Go back to the settings of the current run").clicked()
+                    && let Some(config) = &cx.run.config
+                {
+                    *cx.draft = config.clone();
                 }
             });
         }

@@ -27,24 +27,6 @@ impl Default for TrainingPanel {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_axis_labels_and_smoothing() {
-        assert_eq!(short_number(1.0), "1");
-        assert_eq!(short_number(0.1), "0.1");
-        assert_eq!(short_number(0.01), "0.01");
-        assert_eq!(short_number(1e-4), "1e-4");
-        // window 2: (1)/1, (1+3)/2, (3+5)/2
-        let avg = moving_average(&[[1.0, 1.0], [2.0, 3.0], [3.0, 5.0]], 2);
-        assert_eq!(avg, vec![[1.0, 1.0], [2.0, 2.0], [3.0, 4.0]]);
-        assert_eq!(thinned(&(0..5000).map(|i| [i as f64, 0.0]).collect::<Vec<_>>()).last(), Some(&[4999.0, 0.0]));
-        assert_eq!(format_duration(83.2), "1 min 23 s");
-    }
-}
-
 impl Panel for TrainingPanel {
     fn title(&self) -> &'static str {
         "Training"
@@ -167,10 +149,10 @@ fn moving_average(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
 fn thinned(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
     let stride = points.len().div_ceil(MAX_CURVE_POINTS).max(1);
     let mut out: Vec<[f64; 2]> = points.iter().step_by(stride).copied().collect();
-    if let Some(last) = points.last() {
-        if out.last() != Some(last) {
-            out.push(*last);
-        }
+    if let Some(last) = points.last()
+        && out.last() != Some(last)
+    {
+        out.push(*last);
     }
     out
 }
@@ -330,4 +312,22 @@ fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
         })
     });
     *rect = shown.response.rect;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_axis_labels_and_smoothing() {
+        assert_eq!(short_number(1.0), "1");
+        assert_eq!(short_number(0.1), "0.1");
+        assert_eq!(short_number(0.01), "0.01");
+        assert_eq!(short_number(1e-4), "1e-4");
+        // window 2: (1)/1, (1+3)/2, (3+5)/2
+        let avg = moving_average(&[[1.0, 1.0], [2.0, 3.0], [3.0, 5.0]], 2);
+        assert_eq!(avg, vec![[1.0, 1.0], [2.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(thinned(&(0..5000).map(|i| [i as f64, 0.0]).collect::<Vec<_>>()).last(), Some(&[4999.0, 0.0]));
+        assert_eq!(format_duration(83.2), "1 min 23 s");
+    }
 }

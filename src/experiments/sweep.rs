@@ -121,7 +121,8 @@ pub fn ambiguity_csv(rows: &[AmbiguityRow]) -> String {
 /// (seeds) of that set, with the band spanning the seeds' minimum to maximum.
 pub fn ambiguity_chart(rows: &[AmbiguityRow]) -> LineChart {
     // pathways → level → run → (sum, count) over tasks
-    let mut per_set: BTreeMap<&str, BTreeMap<OrderedLevel, BTreeMap<&str, (f64, usize)>>> = BTreeMap::new();
+    type PerRun<'a> = BTreeMap<&'a str, (f64, usize)>;
+    let mut per_set: BTreeMap<&str, BTreeMap<OrderedLevel, PerRun>> = BTreeMap::new();
     for row in rows {
         let entry = per_set
             .entry(row.pathways.as_str())
@@ -166,12 +167,17 @@ pub fn ambiguity_chart(rows: &[AmbiguityRow]) -> LineChart {
 }
 
 /// A level usable as a map key (levels are finite: parsed and checked by the caller).
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct OrderedLevel(f32);
 impl Eq for OrderedLevel {}
 impl Ord for OrderedLevel {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
+    }
+}
+impl PartialOrd for OrderedLevel {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 

@@ -86,6 +86,9 @@ impl RunState {
     }
 }
 
+/// Per-task performance: (task, fraction correct).
+pub type TaskPerf = Vec<(Task, f32)>;
+
 /// One evaluation: per-task performance of the intact network, and of the lesioned one when
 /// lesions are set.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,7 +96,7 @@ pub struct EvalResult {
     pub step: u64,
     pub perf: Vec<(Task, f32)>,
     /// The lesioned pathways and the performance with them removed.
-    pub lesioned: Option<(Vec<Pathway>, Vec<(Task, f32)>)>,
+    pub lesioned: Option<(Vec<Pathway>, TaskPerf)>,
 }
 
 impl EvalResult {

@@ -126,10 +126,10 @@ fn wait_snapshot(worker: &Worker, seen: &mut Vec<Event>, want: impl Fn(&Snapshot
         while let Some(event) = worker.try_recv() {
             seen.push(event);
         }
-        if let Some(snapshot) = worker.take_snapshot() {
-            if want(&snapshot) {
-                return snapshot;
-            }
+        if let Some(snapshot) = worker.take_snapshot()
+            && want(&snapshot)
+        {
+            return snapshot;
         }
         assert!(Instant::now() < deadline, "timed out waiting for a snapshot; seen {seen:?}");
         std::thread::sleep(Duration::from_millis(2));

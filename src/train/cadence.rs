@@ -45,7 +45,7 @@ impl Cadence {
         let last = step >= total;
         let mut end = last.then_some(RunEnd::Finished);
         let mut evaluation = None;
-        if step % eval_every == 0 || last {
+        if step.is_multiple_of(eval_every) || last {
             let eval = evaluate(trainer, &EvalOptions::default())?;
             let row = MetricsRow {
                 step,
@@ -60,7 +60,7 @@ impl Cadence {
             }
             evaluation = Some((eval, row));
         }
-        let checkpoint_due = end.is_some() || (checkpoint_every > 0 && step % checkpoint_every == 0);
+        let checkpoint_due = end.is_some() || (checkpoint_every > 0 && step.is_multiple_of(checkpoint_every));
         Ok(Advanced { report, evaluation, checkpoint_due, end })
     }
 }

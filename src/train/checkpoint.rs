@@ -129,7 +129,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
     let config = Config::from_toml_with_overrides(&header.config_toml, "", &[]).map_err(|e| mismatch(e.to_string()))?;
 
     let mut floats = body[at..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")));
-    if (body.len() - at) % 4 != 0 {
+    if !(body.len() - at).is_multiple_of(4) {
         return Err(corrupt("data section is not a whole number of f32 values"));
     }
     let mut take = |n: usize| -> Result<Vec<f32>, CheckpointError> {
