@@ -15,8 +15,14 @@
 //!   inside the app while frames run at 60 Hz (target: ≥ 90 % of headless). Both count the
 //!   training loop only (steps and the evaluations due in them), not building the network or
 //!   opening the app; runs alternate (3 each) so that load from elsewhere on the machine hits
-//!   both alike, and every run is printed.
+//!   both alike, and every run is printed;
+//! - the same comparison as a user sees it: the `modulab` binary's app under Xvfb with the real
+//!   renderer (Mesa llvmpipe on a machine without a GPU, drawing on the same cores as training)
+//!   against the binary's `modulab train`, 3 runs each, alternating (target: ≥ 90 %). Skipped,
+//!   with a message, where Xvfb is not installed (`scripts/setup` installs it).
 
+use std::path::Path;
+use std::process::{Child, Command as Process, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -159,7 +165,111 @@ fn worker_steps_per_sec(steps: u64) -> f64 {
     }
 }
 
+/// Steps trained by the binary in each real-renderer comparison, and how long the app runs.
+const BINARY_STEPS: u64 = 2_500;
+const APP_SECS: u64 = 25;
+
+/// An Xvfb server on a free display, stopped on drop.
+struct Xvfb {
+    server: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Option<Xvfb> {
+        let number = (90..200).find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())?;
+        let display = format!(":{number}");
+        let server = Process::new("Xvfb")
+            .args([&display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let socket = format!("/tmp/.X11-unix/X{number}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !Path::new(&socket).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Xvfb { server, display })
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// The last number before `suffix` in `text` (`"… 97.3 steps/s)"` → 97.3).
+fn number_before(text: &str, suffix: &str) -> Option<f64> {
+    let line = text.lines().rev().find(|l| l.contains(suffix))?;
+    let head = &line[..line.rfind(suffix)?];
+    head.split(|c: char| !(c.is_ascii_digit() || c == '.')).rev().find(|w| !w.is_empty())?.parse().ok()
+}
+
+/// `modulab train --preset quick --quiet`: its own steps/s at the last evaluation.
+fn binary_train_steps_per_sec(out: &Path) -> f64 {
+    let output = Process::new(env!("CARGO_BIN_EXE_modulab"))
+        .args(["train", "--preset", "quick", "--quiet", "--set", &format!("train.steps={BINARY_STEPS}"), "--out"])
+        .arg(out)
+        .output()
+        .expect("run modulab train");
+    let text = String::from_utf8_lossy(&output.stdout);
+    number_before(&text, "steps/s)").unwrap_or_else(|| panic!("no speed in modulab train's output:\n{text}"))
+}
+
+/// `modulab gui --preset quick --train --quit-after APP_SECS` under Xvfb: the speed it prints.
+fn binary_app_steps_per_sec(xvfb: &Xvfb, home: &Path) -> f64 {
+    let output = Process::new(env!("CARGO_BIN_EXE_modulab"))
+        .args(["gui", "--preset", "quick", "--train", "--quit-after", &APP_SECS.to_string()])
+        .env("DISPLAY", &xvfb.display)
+        .env("HOME", home)
+        .env("XDG_RUNTIME_DIR", home)
+        .output()
+        .expect("run modulab gui");
+    let text = String::from_utf8_lossy(&output.stdout);
+    number_before(&text, "steps/s").unwrap_or_else(|| {
+        panic!("no speed in the app's output (status {}):\n{text}\n{}", output.status, String::from_utf8_lossy(&output.stderr))
+    })
+}
+
+/// The app with its real renderer under Xvfb against `modulab train`, both the release binary.
+fn real_renderer_comparison() {
+    let Some(xvfb) = Xvfb::start() else {
+        println!("real renderer: skipped (Xvfb is not installed; scripts/setup installs it)");
+        return;
+    };
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let (mut cli, mut app) = (Vec::new(), Vec::new());
+    for run in 0..3 {
+        cli.push(binary_train_steps_per_sec(&scratch.path().join(format!("run{run}"))));
+        app.push(binary_app_steps_per_sec(&xvfb, scratch.path()));
+    }
+    let runs = |v: &[f64]| v.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ");
+    let (cli_runs, app_runs) = (runs(&cli), runs(&app));
+    let (cli, app) = (median(&mut cli), median(&mut app));
+    println!("the binary, quick preset (median of 3 runs each, alternating):");
+    println!("  modulab train:                      {cli:.1} steps/s (runs: {cli_runs})");
+    println!("  modulab gui under Xvfb (llvmpipe):  {app:.1} steps/s = {:.1} % (runs: {app_runs})", 100.0 * app / cli);
+    println!(
+        "target: in-app training with the real renderer ≥ {:.0} % of the CLI: {}",
+        100.0 * MIN_GUI_SPEED_RATIO,
+        if app / cli >= MIN_GUI_SPEED_RATIO { "met" } else { "NOT met" }
+    );
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn main() {
+    // `cargo bench --bench gui -- real-renderer` runs only the comparison of the binaries
+    if std::env::args().any(|a| a == "real-renderer") {
+        real_renderer_comparison();
+        return;
+    }
     // live data: the worker trains the quick preset while frames are measured
     let mut driver = Driver::new(quick(1_000_000), true);
     driver.run_paced(Duration::from_secs(120), |app| app.run_data().evaluations.len() >= WARM_EVALUATIONS);
@@ -201,10 +311,6 @@ fn main() {
     }
     let runs = |v: &[f64]| v.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ");
     let (headless_runs, gui_runs, worker_runs) = (runs(&headless), runs(&gui), runs(&worker_alone));
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let (headless, gui, worker_alone) = (median(&mut headless), median(&mut gui), median(&mut worker_alone));
     let gui_wall = summary(gui_frames.iter().map(|f| f.0).collect());
     let gui_cpu = summary(gui_frames.iter().map(|f| f.1).collect());
@@ -232,4 +338,5 @@ fn main() {
         if max_frame <= FRAME_BUDGET_MS { "met" } else { "NOT met" },
         wall.2.max(gui_wall.2),
     );
+    real_renderer_comparison();
 }

@@ -1,12 +1,7 @@
 //! The Context ambiguity panel (docs/MODEL.md §4A): score the current network while its task cue is
 //! blurred, live, and sweep the blur to draw performance against ambiguity, beside the same
-//! sweep of saved runs loaded for comparison ([`Comparisons`], on a thread of its own).
-
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::thread::JoinHandle;
+//! sweep of saved runs loaded for comparison ([`Comparisons`], swept by the runner on a thread of
+//! its own).
 
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, LineStyle, Plot, PlotPoints};
@@ -15,10 +10,11 @@ use super::export::{FileJob, PlotData, PlotExport, Series, export_menu_ui};
 use super::{Level, Panel, PanelContext, heading_ui, task_color};
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
-use crate::experiments::sweep::{self, AmbiguityRow, TrainedRun};
+use crate::experiments::sweep::{self, AmbiguityRow};
 use crate::model::Pathway;
+use crate::runner::compare::{ComparedRun, Comparisons, Notice};
 use crate::runner::job::Stopped;
-use crate::runner::{AmbiguityEval, Command, SWEEP_TRIALS, SweepResult};
+use crate::runner::{AmbiguityEval, Command, SweepResult};
 
 /// Levels in a sweep (evenly spaced over the kind's slider range).
 const SWEEP_LEVELS: usize = 11;
@@ -48,25 +44,29 @@ impl AmbiguityPanel {
     /// Every frame, shown or not: take run directories chosen for comparison and the comparison
     /// thread's results; problems go to the status bar.
     pub fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
-        for dir in cx.files.take_compare_runs() {
-            if let Some(problem) = self.compare.add(dir, ctx) {
-                cx.files.set_notice(Level::Error, problem);
-            }
-        }
-        // a run that arrives is swept like the current run's latest sweep (or, before any, at
-        // the selected kind)
+        // a run added is swept like the current run's latest sweep (or, before any, at the
+        // selected kind)
         let (kind, levels) = match cx.run.snapshot.as_ref().and_then(|s| s.sweep.as_deref()) {
             Some(s) => (s.kind, s.levels.clone()),
             None => (cx.ambiguity.kind, sweep_levels(cx.ambiguity.kind)),
         };
-        for (level, text) in self.compare.poll(kind, &levels) {
-            cx.files.set_notice(level, text);
+        for dir in cx.files.take_compare_runs() {
+            let waker = ctx.clone();
+            if let Some(problem) = self.compare.add(dir, kind, &levels, Box::new(move || waker.request_repaint())) {
+                cx.files.set_notice(Level::Error, problem);
+            }
+        }
+        for notice in self.compare.poll() {
+            match notice {
+                Notice::Info(text) => cx.files.set_notice(Level::Info, text),
+                Notice::Error(text) => cx.files.set_notice(Level::Error, text),
+            }
         }
     }
 
     /// The runs loaded for comparison.
     pub fn compared_runs(&self) -> &[ComparedRun] {
-        &self.compare.runs
+        self.compare.runs()
     }
 }
 
@@ -373,7 +373,7 @@ fn sweep_controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option
             let text = match &run.swept {
                 None => "not swept".to_string(),
                 Some((kind, _)) if done == total => format!("done: {}", kind.name()),
-                Some(_) if run.cancel.load(Ordering::Relaxed) => format!("stopped after {done} of {total} levels"),
+                Some(_) if run.is_stopped() => format!("stopped after {done} of {total} levels"),
                 Some(_) => format!("{done} / {total} levels"),
             };
             ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(text).desired_width(200.0))
@@ -513,306 +513,6 @@ fn sweep_plot_ui(
     *rect = shown.response.rect;
 }
 
-/// A saved run loaded for comparison, with its sweep so far.
-pub struct ComparedRun {
-    /// Tells this run's replies apart from a removed run's.
-    id: u64,
-    pub dir: PathBuf,
-    /// How the plot names it: the directory's name and the run's pathways, `bias-s1 (bias)`.
-    pub label: String,
-    run: Arc<TrainedRun>,
-    /// The kind and levels of the sweep under way or done (None: not swept yet).
-    pub swept: Option<(AmbiguityKind, Vec<f32>)>,
-    /// The sweep's rows so far, level by level (every task of a level arrives at once), as
-    /// `modulab sweep ambiguity` writes them.
-    pub rows: Vec<AmbiguityRow>,
-    /// Raised to stop this run's sweep (a new sweep, Cancel or Remove).
-    cancel: Arc<AtomicBool>,
-    /// Which sweep of this run is the current one (replies of an older one are dropped).
-    sweep_id: u64,
-}
-
-impl ComparedRun {
-    /// (levels done, levels in the sweep).
-    pub fn progress(&self) -> (usize, usize) {
-        let total = self.swept.as_ref().map_or(0, |(_, levels)| levels.len());
-        let done = self.summary().len();
-        (done, total)
-    }
-
-    /// (level, mean, min) over tasks of every level measured.
-    pub fn summary(&self) -> Vec<(f32, f32, f32)> {
-        summarise(&self.rows)
-    }
-}
-
-/// (level, mean over tasks, worst task) of rows, one per level, in the order levels appear.
-fn summarise(rows: &[AmbiguityRow]) -> Vec<(f32, f32, f32)> {
-    let mut out: Vec<(f32, f32, f32, usize)> = Vec::new();
-    for row in rows {
-        match out.iter_mut().find(|(level, ..)| *level == row.level) {
-            Some((_, sum, min, n)) => {
-                *sum += row.perf;
-                *min = min.min(row.perf);
-                *n += 1;
-            }
-            None => out.push((row.level, row.perf, row.perf, 1)),
-        }
-    }
-    out.into_iter().map(|(level, sum, min, n)| (level, sum / n as f32, min)).collect()
-}
-
-/// The label of a run directory: its last component and the run's pathways.
-pub fn run_label(dir: &Path, pathways: &str) -> String {
-    let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
-    format!("{name} ({pathways})")
-}
-
-/// Work for the comparison thread.
-enum Job {
-    Load { id: u64, dir: PathBuf },
-    Sweep { id: u64, sweep_id: u64, run: Arc<TrainedRun>, kind: AmbiguityKind, levels: Vec<f32>, cancel: Arc<AtomicBool> },
-}
-
-/// What the comparison thread sends back.
-enum Reply {
-    Loaded {
-        id: u64,
-        result: Result<Box<TrainedRun>, String>,
-    },
-    /// Every task's row at one level.
-    Level {
-        id: u64,
-        sweep_id: u64,
-        rows: Vec<AmbiguityRow>,
-    },
-    Failed {
-        id: u64,
-        text: String,
-    },
-}
-
-/// Saved runs loaded for comparison, and the thread that loads and sweeps them (started with the
-/// first run; stopped and joined on drop). Each run is swept by
-/// [`crate::experiments::sweep::sweep_run`], the function behind `modulab sweep ambiguity`, one
-/// level at a time so that a sweep stops within a level of being cancelled.
-#[derive(Default)]
-pub struct Comparisons {
-    runs: Vec<ComparedRun>,
-    /// Runs asked for and still loading: (id, directory).
-    loading: Vec<(u64, PathBuf)>,
-    next_id: u64,
-    thread: Option<ComparisonThread>,
-}
-
-struct ComparisonThread {
-    jobs: Sender<Job>,
-    replies: Receiver<Reply>,
-    shutdown: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Drop for ComparisonThread {
-    fn drop(&mut self) {
-        self.shutdown.store(true, Ordering::Relaxed);
-        // a closed channel ends the thread's loop once the level in progress is done
-        let (dead, _) = mpsc::channel();
-        self.jobs = dead;
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
-    }
-}
-
-impl ComparisonThread {
-    fn spawn(ctx: &egui::Context) -> std::io::Result<Self> {
-        let (jobs, job_rx) = mpsc::channel::<Job>();
-        let (reply_tx, replies) = mpsc::channel::<Reply>();
-        let shutdown = Arc::new(AtomicBool::new(false));
-        let stop = shutdown.clone();
-        let waker = ctx.clone();
-        let handle = std::thread::Builder::new().name("modulab-compare".into()).spawn(move || {
-            let send = |reply: Reply| {
-                let sent = reply_tx.send(reply).is_ok();
-                waker.request_repaint();
-                sent
-            };
-            while let Ok(job) = job_rx.recv() {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let alive = match job {
-                    Job::Load { id, dir } => {
-                        let result = TrainedRun::load(&dir).map(Box::new).map_err(|e| format!("cannot load run {}: {e}", dir.display()));
-                        send(Reply::Loaded { id, result })
-                    }
-                    Job::Sweep { id, sweep_id, run, kind, levels, cancel } => {
-                        let mut alive = true;
-                        for level in levels {
-                            if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
-                                break;
-                            }
-                            // the same trials per task as the current run's sweep; one context
-                            // draw per trial (noise is fresh in every trial)
-                            match sweep::sweep_run(&run, kind, &[level], Some(SWEEP_TRIALS), 1, &mut || {}) {
-                                Ok(rows) => alive = send(Reply::Level { id, sweep_id, rows }),
-                                Err(e) => {
-                                    alive = send(Reply::Failed { id, text: format!("sweep of {} failed: {e}", run.name) });
-                                    break;
-                                }
-                            }
-                            if !alive {
-                                break;
-                            }
-                        }
-                        alive
-                    }
-                };
-                if !alive {
-                    break;
-                }
-            }
-        })?;
-        Ok(ComparisonThread { jobs, replies, shutdown, handle: Some(handle) })
-    }
-}
-
-impl Comparisons {
-    pub fn runs(&self) -> &[ComparedRun] {
-        &self.runs
-    }
-
-    /// Directories still loading.
-    pub fn loading(&self) -> impl Iterator<Item = &Path> {
-        self.loading.iter().map(|(_, dir)| dir.as_path())
-    }
-
-    fn send(&mut self, job: Job, ctx: Option<&egui::Context>) -> Result<(), String> {
-        if self.thread.is_none() {
-            let ctx = ctx.ok_or("the comparison thread is not running")?;
-            self.thread = Some(ComparisonThread::spawn(ctx).map_err(|e| format!("cannot start the comparison thread: {e}"))?);
-        }
-        let thread = self.thread.as_ref().ok_or("the comparison thread is not running")?;
-        thread.jobs.send(job).map_err(|_| "the comparison thread stopped; restart the app".to_string())
-    }
-
-    /// Load the run in `dir` (on the thread); it is swept once loaded (see [`Self::poll`]). A
-    /// problem starting the thread is returned for the status bar.
-    pub fn add(&mut self, dir: PathBuf, ctx: &egui::Context) -> Option<String> {
-        let id = self.next_id;
-        self.next_id += 1;
-        match self.send(Job::Load { id, dir: dir.clone() }, Some(ctx)) {
-            Ok(()) => {
-                self.loading.push((id, dir));
-                None
-            }
-            Err(e) => Some(e),
-        }
-    }
-
-    pub fn remove(&mut self, index: usize) {
-        if index < self.runs.len() {
-            let run = self.runs.remove(index);
-            run.cancel.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// Sweep every loaded run at these levels of `kind`, replacing sweeps under way.
-    pub fn sweep_all(&mut self, kind: AmbiguityKind, levels: &[f32]) -> Option<String> {
-        let mut problem = None;
-        for i in 0..self.runs.len() {
-            if let Err(e) = self.sweep(i, kind, levels) {
-                problem = Some(e);
-            }
-        }
-        problem
-    }
-
-    fn sweep(&mut self, index: usize, kind: AmbiguityKind, levels: &[f32]) -> Result<(), String> {
-        let sweep_id = self.next_id;
-        self.next_id += 1;
-        let run = &mut self.runs[index];
-        run.sweep_id = sweep_id;
-        run.cancel.store(true, Ordering::Relaxed);
-        run.cancel = Arc::new(AtomicBool::new(false));
-        run.swept = Some((kind, levels.to_vec()));
-        run.rows.clear();
-        let job = Job::Sweep { id: run.id, sweep_id, run: run.run.clone(), kind, levels: levels.to_vec(), cancel: run.cancel.clone() };
-        self.send(job, None)
-    }
-
-    /// Stop every sweep under way (the levels measured so far stay).
-    pub fn cancel(&mut self) {
-        for run in &mut self.runs {
-            run.cancel.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether a loaded run's sweep is under way.
-    pub fn sweeping(&self) -> bool {
-        self.runs.iter().any(|r| {
-            let (done, total) = r.progress();
-            done < total && !r.cancel.load(Ordering::Relaxed)
-        })
-    }
-
-    /// Take the thread's replies; a newly loaded run is swept at `levels` of `kind`. Returns the
-    /// messages for the status bar.
-    pub fn poll(&mut self, kind: AmbiguityKind, levels: &[f32]) -> Vec<(Level, String)> {
-        let mut notices = Vec::new();
-        let replies: Vec<Reply> = match &self.thread {
-            Some(thread) => thread.replies.try_iter().collect(),
-            None => return notices,
-        };
-        for reply in replies {
-            match reply {
-                Reply::Loaded { id, result } => {
-                    let Some(at) = self.loading.iter().position(|(i, _)| *i == id) else { continue };
-                    let (_, dir) = self.loading.remove(at);
-                    match result {
-                        Ok(run) => {
-                            let mut label = run_label(&dir, &run.pathways());
-                            // two runs with one name would share a legend entry
-                            let same = self.runs.iter().filter(|r| r.label == label || r.label.starts_with(&format!("{label} #"))).count();
-                            if same > 0 {
-                                label = format!("{label} #{}", same + 1);
-                            }
-                            notices.push((Level::Info, format!("loaded {} (step {}) for comparison", dir.display(), run.step)));
-                            self.runs.push(ComparedRun {
-                                id,
-                                dir,
-                                label,
-                                run: Arc::new(*run),
-                                swept: None,
-                                rows: Vec::new(),
-                                cancel: Arc::new(AtomicBool::new(false)),
-                                sweep_id: 0,
-                            });
-                            if let Err(e) = self.sweep(self.runs.len() - 1, kind, levels) {
-                                notices.push((Level::Error, e));
-                            }
-                        }
-                        Err(text) => notices.push((Level::Error, text)),
-                    }
-                }
-                Reply::Level { id, sweep_id, rows } => {
-                    // a reply of a removed run, or of a sweep since replaced, is dropped
-                    if let Some(run) = self.runs.iter_mut().find(|r| r.id == id && r.sweep_id == sweep_id) {
-                        run.rows.extend(rows);
-                    }
-                }
-                Reply::Failed { id, text } => {
-                    if let Some(run) = self.runs.iter_mut().find(|r| r.id == id) {
-                        run.cancel.store(true, Ordering::Relaxed);
-                        notices.push((Level::Error, text));
-                    }
-                }
-            }
-        }
-        notices
-    }
-}
-
 /// The current run's sweep as rows of `ambiguity.csv` (run [`CURRENT_RUN`]); levels not measured
 /// for a task have no row.
 pub fn current_rows(sweep: &SweepResult, config: Option<&Config>) -> Vec<AmbiguityRow> {
@@ -865,16 +565,10 @@ mod tests {
         };
         let config = tiny();
         let trainer = crate::train::Trainer::new(config.clone());
-        let compared = ComparedRun {
-            id: 0,
-            dir: "runs/gain-s1".into(),
-            label: "gain-s1 (bias)".into(),
-            run: Arc::new(TrainedRun { name: "runs/gain-s1".into(), config: config.clone(), params: trainer.params.clone(), step: 40 }),
-            swept: Some((AmbiguityKind::Mixture, vec![0.0, 0.5])),
-            rows: vec![row("runs/gain-s1", 0.0, Task::FdGo, 0.75), row("runs/gain-s1", 0.0, Task::FdAnti, 0.25)],
-            cancel: Arc::new(AtomicBool::new(false)),
-            sweep_id: 0,
-        };
+        let run = sweep::TrainedRun { name: "runs/gain-s1".into(), config: config.clone(), params: trainer.params.clone(), step: 40 };
+        let mut compared = ComparedRun::new("runs/gain-s1".into(), "gain-s1 (bias)".into(), std::sync::Arc::new(run));
+        compared.swept = Some((AmbiguityKind::Mixture, vec![0.0, 0.5]));
+        compared.rows = vec![row("runs/gain-s1", 0.0, Task::FdGo, 0.75), row("runs/gain-s1", 0.0, Task::FdAnti, 0.25)];
         assert_eq!(compared.progress(), (1, 2));
         let export = sweep_export(Some(&sweep), Some(&config), std::slice::from_ref(&compared));
         assert_eq!(
@@ -896,58 +590,5 @@ mod tests {
         assert_eq!(export.to_svg().expect("svg").matches("<polyline").count(), 6);
         // before any sweep: the header and nothing else
         assert_eq!(sweep_export(None, None, &[]).to_csv(), "run,pathways,seed,kind,level,task,perf\n");
-    }
-
-    #[test]
-    fn summaries_average_the_tasks_of_each_level_in_order() {
-        let rows = vec![
-            row("a", 0.5, Task::FdGo, 1.0),
-            row("a", 0.5, Task::FdAnti, 0.5),
-            row("a", 0.0, Task::FdGo, 0.25),
-            row("a", 0.0, Task::FdAnti, 0.75),
-        ];
-        assert_eq!(summarise(&rows), vec![(0.5, 0.75, 0.5), (0.0, 0.5, 0.25)]);
-        assert_eq!(run_label(Path::new("runs/bias-s0"), "bias+synaptic"), "bias-s0 (bias+synaptic)");
-    }
-
-    #[test]
-    fn a_compared_run_loads_and_sweeps_and_a_bad_directory_is_an_error() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let run_dir = dir.path().join("saved");
-        let mut trainer = crate::train::Trainer::new(tiny());
-        trainer.step = 3;
-        crate::train::checkpoint::save(&run_dir.join("checkpoint"), &trainer).expect("saved");
-        let ctx = egui::Context::default();
-        let mut compare = Comparisons::default();
-        assert!(compare.add(run_dir.clone(), &ctx).is_none());
-        assert!(compare.add(dir.path().join("missing"), &ctx).is_none());
-        // a corrupt checkpoint: the saved one, truncated
-        let corrupt = dir.path().join("corrupt");
-        std::fs::create_dir_all(corrupt.join("checkpoint")).expect("dir");
-        let bytes = std::fs::read(run_dir.join("checkpoint").join("state.bin")).expect("state.bin");
-        std::fs::write(corrupt.join("checkpoint").join("state.bin"), &bytes[..bytes.len() / 2]).expect("write");
-        assert!(compare.add(corrupt, &ctx).is_none());
-        let levels = [0.0, 1.0];
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let mut notices = Vec::new();
-        while compare.runs().first().is_none_or(|r| r.progress() != (2, 2)) || compare.loading().count() > 0 {
-            assert!(std::time::Instant::now() < deadline, "timed out; {notices:?}");
-            notices.extend(compare.poll(AmbiguityKind::Uniform, &levels));
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let run = &compare.runs()[0];
-        assert_eq!(run.label, "saved (bias)");
-        assert_eq!(run.rows.len(), 4, "2 levels × 2 tasks");
-        assert!(run.rows.iter().all(|r| r.kind == AmbiguityKind::Uniform && (0.0..=1.0).contains(&r.perf)));
-        let refused = |what: &str| {
-            notices.iter().any(|(level, text)| *level == Level::Error && text.contains("cannot load run") && text.contains(what))
-        };
-        assert!(refused("missing") && refused("corrupt"), "{notices:?}");
-        assert_eq!(compare.runs().len(), 1, "only the good run is added");
-        // a new sweep replaces the rows; removing the run drops it
-        assert!(compare.sweep_all(AmbiguityKind::Mixture, &[0.5]).is_none());
-        assert!(compare.runs()[0].rows.is_empty());
-        compare.remove(0);
-        assert!(compare.runs().is_empty());
     }
 }

@@ -11,7 +11,7 @@
 //! export menu and file-choice machinery every plot uses.
 
 pub mod export;
-pub use ambiguity::ComparedRun;
+pub use crate::runner::compare::ComparedRun;
 pub use packing::{PackingForm, PackingPanel, SweepEnd};
 mod ambiguity;
 mod dynamics;
@@ -144,6 +144,9 @@ pub struct RunData {
     /// The latest snapshot taken from the worker's slot.
     pub snapshot: Option<Snapshot>,
     pub last_message: Option<Message>,
+    /// The first and the latest step event received, with when they arrived: the training
+    /// speed the app actually achieved (`--quit-after` prints it on exit).
+    pub steps_seen: Option<[(u64, Instant); 2]>,
 }
 
 impl Default for RunData {
@@ -159,11 +162,20 @@ impl Default for RunData {
             evaluations: Vec::new(),
             snapshot: None,
             last_message: None,
+            steps_seen: None,
         }
     }
 }
 
 impl RunData {
+    /// Steps per second between the first and the latest step event received, with the step
+    /// count it was measured over; `None` before two steps.
+    pub fn measured_steps_per_sec(&self) -> Option<(f64, u64)> {
+        let [(first, at), (last, then)] = self.steps_seen?;
+        let secs = (then - at).as_secs_f64();
+        (last > first && secs > 0.0).then(|| ((last - first) as f64 / secs, last - first))
+    }
+
     /// Take in one event from the worker.
     pub fn apply(&mut self, event: Event) {
         match event {
@@ -183,6 +195,8 @@ impl RunData {
                 self.train_secs = train_secs;
                 self.steps_per_sec = steps_per_sec;
                 self.loss.push([step as f64, loss as f64]);
+                let now = (step, Instant::now());
+                self.steps_seen = Some([self.steps_seen.map_or(now, |[first, _]| first), now]);
             }
             Event::Evaluation(result) => {
                 let text = format!(
@@ -587,6 +601,12 @@ impl eframe::App for ModulabApp {
         // stop and join the worker and a packing sweep now rather than whenever the app is dropped
         self.worker = None;
         self.packing.stop();
+        // a scripted run (`--quit-after`) reports the speed it trained at (the GUI benchmark reads it)
+        if self.quit_after.is_some()
+            && let Some((rate, steps)) = self.run.measured_steps_per_sec()
+        {
+            println!("modulab: trained {steps} steps in the app at {rate:.1} steps/s");
+        }
     }
 }
 

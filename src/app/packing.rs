@@ -1,15 +1,13 @@
 //! The Packing panel (docs/MODEL.md §4B): a small task-packing sweep run in the background, its
 //! capacity curve and worst-task table filling in as cells finish.
 //!
-//! The cells are trained by [`packing::run_cells`], the scheduler of `modulab sweep packing`, on a
-//! thread of the panel's own ([`PackingJob`]); the UI takes its results each frame. The sweep and
-//! the training worker would share the same cores, so training is paused while the sweep runs
-//! and resumed after it.
+//! The cells are trained by the runner's [`PackingSweep`] (the scheduler of `modulab sweep
+//! packing`) on a thread of its own; the UI takes its results each frame. The sweep and the
+//! training worker would share the same cores, so training is paused while the sweep runs and
+//! resumed after it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use eframe::egui;
@@ -20,6 +18,8 @@ use super::trajectories::colormap;
 use super::{Level, Panel, PanelContext, heading_ui, task_color};
 use crate::config::Config;
 use crate::experiments::packing::{self, CellResult, PackingPlan, PathwaySet, TaskOrder};
+use crate::runner::packing::PackingSweep;
+use crate::runner::queue::JobQueue;
 use crate::runner::{Command, RunState};
 
 /// How often the progress line (elapsed time, ETA) is redrawn while nothing else happens.
@@ -99,63 +99,10 @@ impl PackingForm {
     }
 }
 
-/// What the sweep's thread sends.
-enum JobMessage {
-    Cell(CellResult),
-    Failed(String),
-    /// Every thread has stopped (all cells done, cancelled, or a failure).
-    Ended,
-}
-
-/// A sweep running on its own thread; dropping it cancels the cells in progress and waits for
-/// them (each stops at its next training step).
-pub struct PackingJob {
+/// The sweep under way: its thread and the flag that cancels it.
+struct RunningSweep {
+    queue: JobQueue<PackingSweep>,
     cancel: Arc<AtomicBool>,
-    messages: Receiver<JobMessage>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl PackingJob {
-    /// Train every cell of `plan`, using every core (cells in parallel, one thread each while
-    /// there are enough cells). `wake` is called after every message.
-    pub fn spawn(plan: PackingPlan, wake: impl Fn() + Send + 'static) -> std::io::Result<PackingJob> {
-        let cancel = Arc::new(AtomicBool::new(false));
-        let (tx, messages) = mpsc::channel();
-        let flag = cancel.clone();
-        let handle = std::thread::Builder::new().name("modulab-packing".into()).spawn(move || {
-            let cells = plan.cells();
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let (jobs, threads) = packing::parallelism(cores, cells.len());
-            let send = |message: JobMessage| {
-                let _ = tx.send(message);
-                wake();
-            };
-            packing::run_cells(&plan, &cells, jobs, threads, &flag, |outcome| match outcome {
-                Ok(Some(result)) => send(JobMessage::Cell(result)),
-                Ok(None) => {}
-                Err(e) => {
-                    // stop the other cells: the sweep's table would have a hole
-                    flag.store(true, Ordering::Relaxed);
-                    send(JobMessage::Failed(e));
-                }
-            });
-            send(JobMessage::Ended);
-        })?;
-        Ok(PackingJob { cancel, messages, handle: Some(handle) })
-    }
-
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-}
-
-impl Drop for PackingJob {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
-    }
 }
 
 /// How the last sweep ended.
@@ -171,7 +118,7 @@ pub struct PackingPanel {
     form: PackingForm,
     /// The plan of `results` (the last sweep started).
     plan: Option<PackingPlan>,
-    job: Option<PackingJob>,
+    job: Option<RunningSweep>,
     results: Vec<CellResult>,
     total_cells: usize,
     started: Option<Instant>,
@@ -244,15 +191,18 @@ impl PackingPanel {
             }
         };
         let waker = ctx.clone();
-        match PackingJob::spawn(plan.clone(), move || waker.request_repaint()) {
-            Ok(job) => {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let spawned = JobQueue::spawn("modulab-packing", move || waker.request_repaint())
+            .map(|queue| (queue.submit(0, PackingSweep::new(plan.clone()), cancel.clone()), queue));
+        match spawned {
+            Ok((_, queue)) => {
                 self.total_cells = plan.cells().len();
                 self.plan = Some(plan);
                 self.results.clear();
                 self.started = Some(Instant::now());
                 self.took_secs = None;
                 self.end = None;
-                self.job = Some(job);
+                self.job = Some(RunningSweep { queue, cancel });
                 // the sweep uses every core: training would halve its speed, and its own
                 self.resume_training = cx.run.state == RunState::Running;
                 if self.resume_training {
@@ -269,15 +219,13 @@ impl PackingPanel {
         let Some(job) = &self.job else { return };
         let mut ended = false;
         let mut failure = None;
-        for message in job.messages.try_iter() {
-            match message {
-                JobMessage::Cell(result) => self.results.push(result),
-                JobMessage::Failed(e) => failure = Some(e),
-                JobMessage::Ended => ended = true,
-            }
+        for update in job.queue.updates() {
+            self.results.clone_from(&update.output.results);
+            failure = failure.or(update.failure);
+            ended |= update.ended;
         }
         if let Some(e) = failure {
-            cx.files.set_notice(Level::Error, format!("packing sweep stopped: {e}"));
+            cx.files.set_notice(Level::Error, e.clone());
             self.end = Some(SweepEnd::Failed(e));
         }
         if !ended {
@@ -414,7 +362,7 @@ impl PackingPanel {
                 .clicked()
                 && let Some(job) = &self.job
             {
-                job.cancel();
+                job.cancel.store(true, Ordering::Relaxed);
             }
             match &cells {
                 Ok(n) => ui.weak(format!("{n} cells")),
@@ -684,23 +632,26 @@ mod tests {
             ..PackingForm::default()
         };
         let plan = form.plan().expect("plan");
-        let job = PackingJob::spawn(plan, || {}).expect("thread");
-        let mut cells = 0;
-        for message in job.messages.iter() {
-            match message {
-                JobMessage::Cell(_) => cells += 1,
-                JobMessage::Failed(e) => panic!("{e}"),
-                JobMessage::Ended => break,
+        let queue = JobQueue::spawn("test-packing", || {}).expect("thread");
+        queue.submit(0, PackingSweep::new(plan), Arc::default());
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let last = loop {
+            let updates = queue.updates();
+            if let Some(last) = updates.into_iter().find(|u| u.ended) {
+                break last;
             }
-        }
-        assert_eq!(cells, 2);
+            assert!(Instant::now() < deadline, "the sweep did not end");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!((last.failure.as_deref(), last.output.results.len(), last.output.total), (None, 2, 2));
 
         // a big budget, cancelled right away: the drop returns long before a cell could finish
         form.budget_steps = 1_000_000;
-        let job = PackingJob::spawn(form.plan().expect("plan"), || {}).expect("thread");
+        let queue = JobQueue::spawn("test-packing", || {}).expect("thread");
+        queue.submit(0, PackingSweep::new(form.plan().expect("plan")), Arc::default());
         std::thread::sleep(Duration::from_millis(200));
         let started = Instant::now();
-        drop(job);
+        drop(queue);
         assert!(started.elapsed() < Duration::from_secs(10), "cancelled in {:?}", started.elapsed());
     }
 }

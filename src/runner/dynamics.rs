@@ -4,7 +4,9 @@
 //! context; then the fixed points of one task along the context interpolation toward another
 //! task, one α per unit (α = 0 is the task itself), continued from α to α.
 
-use super::job::{Job, Stopped};
+use std::sync::atomic::AtomicBool;
+
+use super::job::{Job, JobError, Stopped};
 use crate::analysis::dynamics::{FixedPointOptions, StepMap};
 use crate::analysis::{Covariance, Pca};
 use crate::config::Config;
@@ -190,8 +192,8 @@ impl Job for DynamicsJob {
         "dynamics analysis"
     }
 
-    fn unit(&mut self) -> Result<bool, String> {
-        self.next_unit().map_err(|e| e.to_string())
+    fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
+        Ok(self.next_unit()?)
     }
 
     fn output(&self) -> &DynamicsResult {
@@ -210,6 +212,8 @@ impl Job for DynamicsJob {
 mod tests {
     use super::*;
     use crate::rng::Rng;
+
+    static NO_CANCEL: AtomicBool = AtomicBool::new(false);
 
     #[test]
     fn a_job_runs_setup_then_one_unit_per_alpha() {
@@ -244,15 +248,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(job.output().progress(), (0, 4));
-        assert!(!job.unit().unwrap());
+        assert!(!job.unit(&NO_CANCEL).unwrap());
         let r = job.output();
         assert_eq!(r.progress(), (1, 4));
         assert_eq!(r.trajectories.len(), config.train.tasks.len());
         assert_eq!(r.spectra.len(), config.train.tasks.len());
         assert!(r.spectra.iter().all(|s| s.len() == 16));
-        assert!(!job.unit().unwrap());
-        assert!(!job.unit().unwrap());
-        assert!(job.unit().unwrap());
+        assert!(!job.unit(&NO_CANCEL).unwrap());
+        assert!(!job.unit(&NO_CANCEL).unwrap());
+        assert!(job.unit(&NO_CANCEL).unwrap());
         let r = job.output();
         assert!(r.is_complete());
         assert_eq!(r.alphas, vec![0.0, 0.5, 1.0]);

@@ -27,7 +27,7 @@ impl Worker {
         let (event_tx, events) = mpsc::sync_channel(EVENT_CAPACITY);
         let snapshot = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
-        let mut run = Run::new(command_rx, Outbox { events: event_tx, stop: stop.clone(), wake }, snapshot.clone(), config);
+        let mut run = Run::new(command_rx, Outbox::new(event_tx, stop.clone(), wake), snapshot.clone(), config);
         let thread = std::thread::Builder::new().name("modulab-training".into()).spawn(move || run.main())?;
         Ok(Worker { commands, events, snapshot, stop, thread: Some(thread) })
     }

@@ -1,14 +1,32 @@
 //! One kind of background job, and one failure policy for all of them.
 //!
-//! Every computation the app runs in the background beside training (an ambiguity sweep, a
-//! task-switch test, a dynamics analysis) is a [`Job`]: it does one small unit of work at a time
-//! (the worker interleaves units with training steps, so neither starves), it has an output that
-//! fills in as it goes, and it can be stopped. [`turn`] runs one unit under the policy: an error
-//! or a panic ends that job — its output says it stopped and the message goes to the status
-//! bar — and never the training run.
+//! Every computation the app runs in the background is a [`Job`]: it does one unit of work at
+//! a time, it has an output that fills in as it goes, and it can be stopped. A job runs either
+//! between training steps on the worker thread (an ambiguity sweep, a task-switch test, a
+//! dynamics analysis: [`super::run`] interleaves their units with steps, so neither starves) or
+//! on a thread of its own ([`super::queue`]: compared runs, a packing sweep). [`turn`] runs one
+//! unit under the one failure policy: an error or a panic ends that job — its output says it
+//! stopped and the message goes to the status bar — and never the training run.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::train::TrainError;
+use crate::train::checkpoint::CheckpointError;
+
+/// Why a unit of work failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// A run to compare could not be read.
+    #[error("cannot load run {dir}: {source}")]
+    Load { dir: String, source: CheckpointError },
+    /// A packing cell could not be set up or trained.
+    #[error("{0}")]
+    Cell(String),
+}
 
 /// How a job ended before it was done.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,8 +43,9 @@ pub trait Job {
     /// What the job is, for messages ("ambiguity sweep").
     fn name(&self) -> &'static str;
 
-    /// Do the next unit of work; `Ok(true)` once everything is done.
-    fn unit(&mut self) -> Result<bool, String>;
+    /// Do the next unit of work; `Ok(true)` once everything is done. A long unit may stop early
+    /// when `cancel` is raised (the job is then stopped as cancelled).
+    fn unit(&mut self, cancel: &AtomicBool) -> Result<bool, JobError>;
 
     /// The output so far.
     fn output(&self) -> &Self::Output;
@@ -45,10 +64,10 @@ pub struct Turn<O> {
 
 /// Run one unit of the job in `slot` (nothing when the slot is empty). The slot is emptied when
 /// the job is done or has failed.
-pub fn turn<J: Job>(slot: &mut Option<J>) -> Option<Turn<J::Output>> {
+pub fn turn<J: Job>(slot: &mut Option<J>, cancel: &AtomicBool) -> Option<Turn<J::Output>> {
     let job = slot.as_mut()?;
-    let outcome = match catch_unwind(AssertUnwindSafe(|| job.unit())) {
-        Ok(result) => result,
+    let outcome = match catch_unwind(AssertUnwindSafe(|| job.unit(cancel))) {
+        Ok(result) => result.map_err(|e| e.to_string()),
         Err(payload) => Err(format!("it panicked: {}", panic_message(&*payload))),
     };
     let (done, failure) = match outcome {
@@ -100,11 +119,11 @@ mod tests {
         fn name(&self) -> &'static str {
             "counter"
         }
-        fn unit(&mut self) -> Result<bool, String> {
+        fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
             self.out.0 += 1;
             match self.fail_at {
                 Some((at, true)) if at == self.out.0 => panic!("boom at {at}"),
-                Some((at, false)) if at == self.out.0 => Err(format!("error at {at}")),
+                Some((at, false)) if at == self.out.0 => Err(JobError::Cell(format!("error at {at}"))),
                 _ => Ok(self.out.0 >= self.until),
             }
         }
@@ -116,6 +135,8 @@ mod tests {
         }
     }
 
+    static NO_CANCEL: AtomicBool = AtomicBool::new(false);
+
     fn counter(until: u32, fail_at: Option<(u32, bool)>) -> Option<Counter> {
         Some(Counter { until, fail_at, out: (0, None) })
     }
@@ -124,20 +145,20 @@ mod tests {
     fn a_job_runs_unit_by_unit_until_done() {
         let mut slot = counter(3, None);
         for expected in 1..=3 {
-            let turn = turn(&mut slot).expect("a job to run");
+            let turn = turn(&mut slot, &NO_CANCEL).expect("a job to run");
             assert_eq!(turn.output.0, expected);
             assert!(turn.failure.is_none());
         }
         assert!(slot.is_none(), "a finished job leaves its slot");
-        assert!(turn(&mut slot).is_none());
+        assert!(turn(&mut slot, &NO_CANCEL).is_none());
     }
 
     #[test]
     fn an_error_or_a_panic_ends_the_job_with_its_message() {
         for panics in [false, true] {
             let mut slot = counter(10, Some((2, panics)));
-            assert!(turn(&mut slot).expect("unit 1").failure.is_none());
-            let failed = turn(&mut slot).expect("unit 2");
+            assert!(turn(&mut slot, &NO_CANCEL).expect("unit 1").failure.is_none());
+            let failed = turn(&mut slot, &NO_CANCEL).expect("unit 2");
             let message = failed.failure.expect("a failure message");
             assert!(message.starts_with("counter failed: ") && message.contains("at 2"), "{message}");
             assert!(matches!(&failed.output.1, Some(Stopped::Failed(m)) if m.contains("at 2")));
@@ -148,7 +169,7 @@ mod tests {
     #[test]
     fn cancel_marks_the_output_stopped() {
         let mut slot = counter(10, None);
-        turn(&mut slot);
+        turn(&mut slot, &NO_CANCEL);
         let output = cancel(&mut slot).expect("a job to cancel");
         assert_eq!(*output, (1, Some(Stopped::Cancelled)));
         assert!(slot.is_none() && cancel(&mut slot).is_none());

@@ -5,12 +5,15 @@
 //! policy: a failed job ends with its error shown, never the training run.
 
 pub mod checkpointing;
+pub mod compare;
 pub mod dynamics;
 pub mod handle;
 pub mod job;
 pub mod live;
 pub mod outbox;
+pub mod packing;
 pub mod protocol;
+pub mod queue;
 pub mod run;
 pub mod scheduler;
 pub mod sweep;

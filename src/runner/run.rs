@@ -180,19 +180,19 @@ impl Run {
         match turn {
             Some(Turn::Train) => self.guarded_step(),
             Some(Turn::Dynamics) => {
-                if let Some(turn) = job::turn(&mut self.dynamics) {
+                if let Some(turn) = job::turn(&mut self.dynamics, self.outbox.stop_flag()) {
                     self.latest.dynamics = Some(turn.output);
                     self.job_done(turn.failure);
                 }
             }
             Some(Turn::Sweep) => {
-                if let Some(turn) = job::turn(&mut self.sweep) {
+                if let Some(turn) = job::turn(&mut self.sweep, self.outbox.stop_flag()) {
                     self.latest.sweep = Some(turn.output);
                     self.job_done(turn.failure);
                 }
             }
             Some(Turn::Switching) => {
-                if let Some(turn) = job::turn(&mut self.switching) {
+                if let Some(turn) = job::turn(&mut self.switching, self.outbox.stop_flag()) {
                     self.latest.switching = Some(turn.output);
                     self.job_done(turn.failure);
                 }
@@ -476,7 +476,7 @@ impl Run {
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some(self.latest.clone());
         }
-        (self.outbox.wake)();
+        self.outbox.wake();
     }
 
     /// A frozen copy of the network for a job: (config, params, step, lesions in force).

@@ -1,7 +1,9 @@
 //! The app's ambiguity sweep as a [`Job`]: a frozen copy of the network scored at each level of
 //! one ambiguity kind, one (level, task) unit at a time (docs/MODEL.md §4A).
 
-use super::job::{Job, Stopped};
+use std::sync::atomic::AtomicBool;
+
+use super::job::{Job, JobError, Stopped};
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
 use crate::model::{ParamSet, Pathway};
@@ -102,7 +104,7 @@ impl Job for SweepJob {
     }
 
     /// Score one level of one task.
-    fn unit(&mut self) -> Result<bool, String> {
+    fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
         let n_tasks = self.result.tasks.len();
         let (level_index, task_index) = (self.next / n_tasks, self.next % n_tasks);
         let options = EvalOptions {
@@ -114,7 +116,7 @@ impl Job for SweepJob {
             // wiggles come from the ambiguity, not from a new sample
             stream: SWEEP_STREAM,
         };
-        let perf = evaluate_params(&self.config, &self.params, self.result.step, &options).map_err(|e| e.to_string())?.perf;
+        let perf = evaluate_params(&self.config, &self.params, self.result.step, &options)?.perf;
         self.result.perf[level_index][task_index] = perf.first().map(|(_, p)| *p);
         self.next += 1;
         Ok(self.next >= n_tasks * self.result.levels.len())

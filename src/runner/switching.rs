@@ -1,7 +1,9 @@
 //! The app's task-switch test as a [`Job`]: the switching experiment's trials on a frozen copy
 //! of the network, one (pathway, τ) point at a time (docs/MODEL.md §2, time scales).
 
-use super::job::{Job, Stopped};
+use std::sync::atomic::AtomicBool;
+
+use super::job::{Job, JobError, Stopped};
 use crate::experiments::switching::{SwitchJob, SwitchResult};
 
 impl Job for SwitchJob {
@@ -11,7 +13,7 @@ impl Job for SwitchJob {
         "switch test"
     }
 
-    fn unit(&mut self) -> Result<bool, String> {
+    fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
         Ok(self.run_unit())
     }
 

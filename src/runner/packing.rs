@@ -1,0 +1,73 @@
+//! The app's packing sweep as a [`Job`] on a thread of its own (docs/MODEL.md §4B): the cells of
+//! a [`PackingPlan`] trained by [`packing::run_cells`], the scheduler of `modulab sweep packing`,
+//! a few at a time (as many as there are cores, each on its own thread), so results arrive as
+//! cells finish and a cancel stops the cells in progress at their next step.
+
+use std::sync::atomic::AtomicBool;
+
+use super::job::{Job, JobError, Stopped};
+use crate::experiments::packing::{self, Cell, CellResult, PackingPlan};
+
+/// What the sweep has found so far.
+#[derive(Clone, Debug, Default)]
+pub struct PackingOutput {
+    pub results: Vec<CellResult>,
+    /// Cells in the plan.
+    pub total: usize,
+    pub stopped: Option<Stopped>,
+}
+
+/// A packing sweep in progress.
+pub struct PackingSweep {
+    plan: PackingPlan,
+    cells: Vec<Cell>,
+    next: usize,
+    /// Cells trained at once, and threads for each.
+    jobs: usize,
+    threads: usize,
+    output: PackingOutput,
+}
+
+impl PackingSweep {
+    /// Every cell of `plan`, using every core (cells in parallel, one thread each while there
+    /// are enough cells).
+    pub fn new(plan: PackingPlan) -> Self {
+        let cells = plan.cells();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (jobs, threads) = packing::parallelism(cores, cells.len());
+        let output = PackingOutput { total: cells.len(), ..PackingOutput::default() };
+        PackingSweep { plan, cells, next: 0, jobs, threads, output }
+    }
+}
+
+impl Job for PackingSweep {
+    type Output = PackingOutput;
+
+    fn name(&self) -> &'static str {
+        "packing sweep"
+    }
+
+    /// Train the next `jobs` cells at once.
+    fn unit(&mut self, cancel: &AtomicBool) -> Result<bool, JobError> {
+        let chunk = &self.cells[self.next..(self.next + self.jobs).min(self.cells.len())];
+        let mut failure = None;
+        packing::run_cells(&self.plan, chunk, chunk.len(), self.threads, cancel, |outcome| match outcome {
+            Ok(Some(result)) => self.output.results.push(result),
+            Ok(None) => {} // cancelled: nothing to record
+            Err(e) => failure = Some(e),
+        });
+        self.next += chunk.len();
+        match failure {
+            Some(e) => Err(JobError::Cell(e)),
+            None => Ok(self.next >= self.cells.len()),
+        }
+    }
+
+    fn output(&self) -> &PackingOutput {
+        &self.output
+    }
+
+    fn stop(&mut self, why: Stopped) {
+        self.output.stopped = Some(why);
+    }
+}
