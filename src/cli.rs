@@ -463,10 +463,11 @@ fn eval_cmd(args: EvalArgs) -> Result<()> {
         })
         .transpose()?;
     let ambiguity = match &args.ambiguity {
-        Some(s) => s.parse::<Ambiguity>().map_err(UsageError)?,
+        Some(s) => s.parse::<Ambiguity>().map_err(|e| UsageError(e.to_string()))?,
         None => Ambiguity::none(),
     };
-    let lesioned = args.lesions.iter().map(|l| Pathway::from_name(l).map_err(UsageError)).collect::<Result<Vec<_>, _>>()?;
+    let lesioned =
+        args.lesions.iter().map(|l| Pathway::from_name(l).map_err(|e| UsageError(e.to_string()))).collect::<Result<Vec<_>, _>>()?;
     if args.trials == Some(0) {
         return Err(UsageError("--trials must be at least 1".into()).into());
     }

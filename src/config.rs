@@ -131,6 +131,11 @@ pub enum ConfigError {
     UnknownPreset { name: String, valid: String },
 }
 
+/// A configuration whose settings do not fit together; the message names the setting.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidConfig(pub String);
+
 /// The presets shipped in `assets/presets/`, compiled into the binary.
 pub const PRESETS: &[(&str, &str)] = &[
     ("quick", include_str!("../assets/presets/quick.toml")),
@@ -181,7 +186,7 @@ impl Config {
         }
         check_keys(&doc)?;
         let config: Config = toml::Value::Table(doc).try_into().map_err(|e: toml::de::Error| invalid(one_line(&e.to_string())))?;
-        config.validate().map_err(invalid)?;
+        config.validate().map_err(|e| invalid(e.0))?;
         Ok(config)
     }
 
@@ -207,37 +212,37 @@ impl Config {
     }
 
     /// Cross-field checks that serde cannot express.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         let t = &self.train;
         if t.tasks.is_empty() {
-            return Err("train.tasks is empty: enable at least one task".into());
+            return Err(InvalidConfig("train.tasks is empty: enable at least one task".into()));
         }
         let mut seen = std::collections::HashSet::new();
         for task in &t.tasks {
             if !seen.insert(task) {
-                return Err(format!("train.tasks lists '{}' twice", task.name()));
+                return Err(InvalidConfig(format!("train.tasks lists '{}' twice", task.name())));
             }
-            task.check_supported(self.tasks.encoding).map_err(|e| e.to_string())?;
+            task.check_supported(self.tasks.encoding).map_err(|e| InvalidConfig(e.to_string()))?;
         }
         if t.batch_size == 0 {
-            return Err("train.batch_size must be at least 1".into());
+            return Err(InvalidConfig("train.batch_size must be at least 1".into()));
         }
         if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
-            return Err("train.learning_rate must be a positive number".into());
+            return Err(InvalidConfig("train.learning_rate must be a positive number".into()));
         }
         if t.eval_every == 0 {
-            return Err("train.eval_every must be at least 1".into());
+            return Err(InvalidConfig("train.eval_every must be at least 1".into()));
         }
         if t.eval_trials == 0 {
-            return Err("train.eval_trials must be at least 1".into());
+            return Err(InvalidConfig("train.eval_trials must be at least 1".into()));
         }
         if !(self.tasks.dt_ms > 0.0) {
-            return Err("tasks.dt_ms must be positive".into());
+            return Err(InvalidConfig("tasks.dt_ms must be positive".into()));
         }
         if !(self.tasks.tolerance_pi > 0.0 && self.tasks.tolerance_pi <= 1.0) {
-            return Err("tasks.tolerance_pi must be in (0, 1]".into());
+            return Err(InvalidConfig("tasks.tolerance_pi must be in (0, 1]".into()));
         }
-        self.model.validate(self.tasks.dt_ms)
+        self.model.validate(self.tasks.dt_ms).map_err(|e| InvalidConfig(e.to_string()))
     }
 }
 

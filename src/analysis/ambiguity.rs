@@ -105,20 +105,25 @@ impl fmt::Display for Ambiguity {
     }
 }
 
-impl FromStr for Ambiguity {
-    type Err = String;
+/// Why `KIND:LEVEL` is not an ambiguity.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AmbiguityParseError {
+    #[error("bad ambiguity '{0}': expected KIND:LEVEL, e.g. mixture:0.3 (valid kinds: mixture, noise, uniform, amplitude)")]
+    Format(String),
+    #[error("unknown ambiguity kind '{0}'; valid kinds: mixture, noise, uniform, amplitude")]
+    UnknownKind(String),
+    #[error("bad ambiguity level '{0}': expected a number")]
+    Level(String),
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let valid = "valid kinds: mixture, noise, uniform, amplitude";
-        let (kind, level) =
-            s.split_once(':').ok_or_else(|| format!("bad ambiguity '{s}': expected KIND:LEVEL, e.g. mixture:0.3 ({valid})"))?;
+impl FromStr for Ambiguity {
+    type Err = AmbiguityParseError;
+
+    fn from_str(s: &str) -> Result<Self, AmbiguityParseError> {
+        let (kind, level) = s.split_once(':').ok_or_else(|| AmbiguityParseError::Format(s.to_string()))?;
         let kind =
-            AmbiguityKind::ALL.into_iter().find(|k| k.name() == kind).ok_or_else(|| format!("unknown ambiguity kind '{kind}'; {valid}"))?;
-        let level: f32 = level
-            .parse()
-            .ok()
-            .filter(|l: &f32| l.is_finite())
-            .ok_or_else(|| format!("bad ambiguity level '{level}': expected a number"))?;
+            AmbiguityKind::ALL.into_iter().find(|k| k.name() == kind).ok_or_else(|| AmbiguityParseError::UnknownKind(kind.to_string()))?;
+        let level: f32 = level.parse().ok().filter(|l: &f32| l.is_finite()).ok_or_else(|| AmbiguityParseError::Level(level.to_string()))?;
         Ok(Self { kind, level })
     }
 }
@@ -148,7 +153,7 @@ mod tests {
     #[test]
     fn parses_kind_and_level() {
         assert_eq!("noise:0.5".parse::<Ambiguity>().unwrap(), Ambiguity { kind: AmbiguityKind::Noise, level: 0.5 });
-        assert!("fog:0.5".parse::<Ambiguity>().unwrap_err().contains("mixture"));
+        assert!("fog:0.5".parse::<Ambiguity>().unwrap_err().to_string().contains("mixture"));
         assert!("noise".parse::<Ambiguity>().is_err());
         assert!("noise:x".parse::<Ambiguity>().is_err());
     }

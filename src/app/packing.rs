@@ -95,7 +95,9 @@ impl PackingForm {
             criterion: self.criterion,
             order: self.order,
         };
-        plan.validate().map(|()| plan).map_err(|e| e.replace("--budget-steps", "the step budget").replace("--criterion", "the criterion"))
+        plan.validate()
+            .map(|()| plan)
+            .map_err(|e| e.to_string().replace("--budget-steps", "the step budget").replace("--criterion", "the criterion"))
     }
 }
 

@@ -136,7 +136,7 @@ fn restart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
             });
         }
         Err(problem) => {
-            ui.colored_label(ui.visuals().error_fg_color, problem);
+            ui.colored_label(ui.visuals().error_fg_color, problem.to_string());
         }
     }
 }

@@ -105,7 +105,8 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     if args.subspace_dim == 0 {
         return Err(UsageError("--subspace-dim must be at least 1".into()).into());
     }
-    let lesioned = args.lesion.iter().map(|l| Pathway::from_name(l).map_err(UsageError)).collect::<Result<Vec<_>, _>>()?;
+    let lesioned =
+        args.lesion.iter().map(|l| Pathway::from_name(l).map_err(|e| UsageError(e.to_string()))).collect::<Result<Vec<_>, _>>()?;
     let run = TrainedRun::load(&args.run).with_context(|| format!("cannot load run {}", args.run.display()))?;
     let switch = switch_request(&args, &run.config)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create output directory {}", args.out.display()))?;
@@ -176,7 +177,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
 }
 
 fn parse_epoch(text: &str) -> Result<TaskEpoch, String> {
-    text.parse()
+    text.parse().map_err(|e: crate::experiments::search_start::UnknownEpoch| e.to_string())
 }
 
 /// `FROM:TO` as indices into the run's trained tasks.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::UsageError;
 use crate::analysis::AmbiguityKind;
 use crate::config::Config;
-use crate::experiments::packing::{self, CellResult, PackingPlan, PathwaySet};
+use crate::experiments::packing::{self, CellResult, PackingError, PackingPlan, PathwaySet};
 use crate::experiments::sweep::{self, TrainedRun};
 use crate::figure;
 use crate::io::write_atomic;
@@ -215,7 +215,8 @@ fn plan_from_args(args: &PackingArgs) -> Result<PackingPlan, UsageError> {
         (_, Some(path)) => Config::from_file(path, &args.sets)?,
         (preset, None) => Config::from_preset(preset.as_deref().unwrap_or("quick"), &args.sets)?,
     };
-    let pathway_sets = args.pathways.iter().map(|s| s.parse::<PathwaySet>()).collect::<Result<Vec<_>, _>>().map_err(UsageError)?;
+    let pathway_sets =
+        args.pathways.iter().map(|s| s.parse::<PathwaySet>()).collect::<Result<Vec<_>, _>>().map_err(|e| UsageError(e.to_string()))?;
     let plan = PackingPlan {
         seeds: (0..args.seeds).map(|i| base.train.seed + i).collect(),
         base,
@@ -224,9 +225,9 @@ fn plan_from_args(args: &PackingArgs) -> Result<PackingPlan, UsageError> {
         pathway_sets,
         budget_steps: args.budget_steps,
         criterion: args.criterion,
-        order: args.order.parse().map_err(UsageError)?,
+        order: args.order.parse().map_err(|e: PackingError| UsageError(e.to_string()))?,
     };
-    plan.validate().map_err(UsageError)?;
+    plan.validate().map_err(|e| UsageError(e.to_string()))?;
     Ok(plan)
 }
 
@@ -283,7 +284,7 @@ fn packing_cmd(args: PackingArgs) -> Result<()> {
     let plan = plan_from_args(&args)?;
     let (shard, table_name) = match &args.shard {
         Some(text) => {
-            let (i, n) = packing::parse_shard(text).map_err(UsageError)?;
+            let (i, n) = packing::parse_shard(text).map_err(|e| UsageError(e.to_string()))?;
             (Some((i, n)), shard_file(i, n))
         }
         None => (None, PACKING_FILE.to_string()),
@@ -342,7 +343,7 @@ fn packing_cmd(args: PackingArgs) -> Result<()> {
         }
         Ok(None) => {}
         Err(e) => {
-            failure.get_or_insert(e);
+            failure.get_or_insert(e.to_string());
             INTERRUPTED.store(true, Ordering::SeqCst);
         }
     });

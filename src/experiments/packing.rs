@@ -12,9 +12,9 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use crate::config::Config;
+use crate::config::{Config, InvalidConfig};
 use crate::figure::{HeatMaps, HeatPanel, LineChart, Series};
-use crate::model::Pathway;
+use crate::model::{ModelError, Pathway};
 use crate::tasks::{Encoding, Task};
 use crate::train::{self, Evaluation, MetricsRow, ProgressSink, RunEnd, TrainError, Trainer};
 
@@ -72,14 +72,37 @@ impl TaskOrder {
 }
 
 impl FromStr for TaskOrder {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = PackingError;
+    fn from_str(s: &str) -> Result<Self, PackingError> {
         match s {
             "families" => Ok(TaskOrder::Families),
             "yang" => Ok(TaskOrder::Yang),
-            _ => Err(format!("unknown task order '{s}'; valid orders: families, yang")),
+            _ => Err(PackingError::UnknownOrder(s.to_string())),
         }
     }
+}
+
+/// Why a packing sweep cannot be planned, run, read or merged.
+#[derive(Debug, thiserror::Error)]
+pub enum PackingError {
+    #[error("unknown task order '{0}'; valid orders: families, yang")]
+    UnknownOrder(String),
+    #[error("bad shard '{0}': expected I/N with 0 ≤ I < N, e.g. --shard 0/4")]
+    BadShard(String),
+    /// Settings of the plan out of range; the message names the setting.
+    #[error("{0}")]
+    InvalidPlan(String),
+    #[error("cell {cell}: {source}")]
+    InvalidCell { cell: String, source: InvalidConfig },
+    #[error("cell {cell}: {source}")]
+    Train { cell: String, source: TrainError },
+    #[error("cell {cell}: no evaluation ran")]
+    NoEvaluation { cell: String },
+    /// A `packing.csv` that cannot be read.
+    #[error("{file}: {message}")]
+    Table { file: String, message: String },
+    #[error("cell {cell} appears twice with different results ({first} vs {second}); were the shards run with different settings?")]
+    Conflict { cell: String, first: String, second: String },
 }
 
 /// A pathway set parsed from `bias+synaptic` (or `none`).
@@ -87,8 +110,8 @@ impl FromStr for TaskOrder {
 pub struct PathwaySet(pub Vec<Pathway>);
 
 impl FromStr for PathwaySet {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, ModelError> {
         let s = s.trim();
         if s == "none" {
             return Ok(PathwaySet(Vec::new()));
@@ -137,26 +160,26 @@ pub struct PackingPlan {
 
 impl PackingPlan {
     /// Check the plan against its task order; a clear message on the first problem.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), PackingError> {
         let available = self.order.tasks(self.base.tasks.encoding).len();
         if self.sizes.is_empty() || self.task_counts.is_empty() || self.pathway_sets.is_empty() || self.seeds.is_empty() {
-            return Err("a packing sweep needs at least one size, task count, pathway set and seed".into());
+            return Err(PackingError::InvalidPlan("a packing sweep needs at least one size, task count, pathway set and seed".into()));
         }
         if let Some(k) = self.task_counts.iter().find(|k| **k == 0 || **k > available) {
-            return Err(format!(
+            return Err(PackingError::InvalidPlan(format!(
                 "task count {k} is out of range: the {} order has {available} tasks in the {} encoding",
                 self.order.name(),
                 self.base.tasks.encoding.name()
-            ));
+            )));
         }
         if let Some(n) = self.sizes.iter().find(|n| **n == 0) {
-            return Err(format!("network size {n} is out of range: sizes must be at least 1"));
+            return Err(PackingError::InvalidPlan(format!("network size {n} is out of range: sizes must be at least 1")));
         }
         if self.budget_steps == 0 {
-            return Err("--budget-steps must be at least 1".into());
+            return Err(PackingError::InvalidPlan("--budget-steps must be at least 1".into()));
         }
         if !(self.criterion > 0.0 && self.criterion <= 1.0) {
-            return Err(format!("--criterion {} is out of range (0, 1]", self.criterion));
+            return Err(PackingError::InvalidPlan(format!("--criterion {} is out of range (0, 1]", self.criterion)));
         }
         Ok(())
     }
@@ -177,7 +200,7 @@ impl PackingPlan {
     }
 
     /// The full configuration one cell trains with.
-    pub fn config_for(&self, cell: &Cell) -> Result<Config, String> {
+    pub fn config_for(&self, cell: &Cell) -> Result<Config, PackingError> {
         let mut config = self.base.clone();
         config.model.n_units = cell.size;
         config.model.pathways = cell.pathways.0.clone();
@@ -185,7 +208,7 @@ impl PackingPlan {
         config.train.seed = cell.seed;
         config.train.steps = self.budget_steps;
         config.train.stop_at_perf = self.criterion;
-        config.validate().map_err(|e| format!("cell {}: {e}", cell_label(cell)))?;
+        config.validate().map_err(|source| PackingError::InvalidCell { cell: cell_label(cell), source })?;
         Ok(config)
     }
 }
@@ -200,8 +223,8 @@ pub fn shard(cells: Vec<Cell>, index: usize, count: usize) -> Vec<Cell> {
 }
 
 /// Parse `I/N` (0 ≤ I < N).
-pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("bad shard '{text}': expected I/N with 0 ≤ I < N, e.g. --shard 0/4");
+pub fn parse_shard(text: &str) -> Result<(usize, usize), PackingError> {
+    let bad = || PackingError::BadShard(text.to_string());
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
     let (i, n) = (i.trim().parse::<usize>().map_err(|_| bad())?, n.trim().parse::<usize>().map_err(|_| bad())?);
     if n == 0 || i >= n {
@@ -247,7 +270,7 @@ impl CellResult {
             cell: Cell {
                 size: f[0].parse().map_err(|_| format!("bad size '{}'", f[0]))?,
                 k: f[1].parse().map_err(|_| format!("bad k '{}'", f[1]))?,
-                pathways: f[2].parse()?,
+                pathways: f[2].parse().map_err(|e: ModelError| e.to_string())?,
                 seed: f[3].parse().map_err(|_| format!("bad seed '{}'", f[3]))?,
             },
             steps_to_criterion: if f[4].is_empty() {
@@ -262,14 +285,15 @@ impl CellResult {
 }
 
 /// Read a `packing.csv` text; `source` names it in errors.
-pub fn parse_csv(text: &str, source: &str) -> Result<Vec<CellResult>, String> {
+pub fn parse_csv(text: &str, source: &str) -> Result<Vec<CellResult>, PackingError> {
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let bad = |message: String| PackingError::Table { file: source.to_string(), message };
     match lines.next() {
         Some((_, header)) if header.trim() == PACKING_HEADER => {}
-        Some((_, header)) => return Err(format!("{source}: unexpected header '{header}', expected '{PACKING_HEADER}'")),
+        Some((_, header)) => return Err(bad(format!("unexpected header '{header}', expected '{PACKING_HEADER}'"))),
         None => return Ok(Vec::new()),
     }
-    lines.map(|(i, line)| CellResult::parse(line).map_err(|e| format!("{source}, line {}: {e}", i + 1))).collect()
+    lines.map(|(i, line)| CellResult::parse(line).map_err(|e| bad(format!("line {}: {e}", i + 1)))).collect()
 }
 
 /// The CSV text of results, sorted in the plan's cell order (size, K, pathways, seed) so the
@@ -287,17 +311,16 @@ pub fn to_csv(results: &[CellResult]) -> String {
 }
 
 /// Join tables (shards); a cell present twice must have the same result in both.
-pub fn merge(tables: Vec<Vec<CellResult>>) -> Result<Vec<CellResult>, String> {
+pub fn merge(tables: Vec<Vec<CellResult>>) -> Result<Vec<CellResult>, PackingError> {
     let mut by_cell: BTreeMap<Cell, CellResult> = BTreeMap::new();
     for result in tables.into_iter().flatten() {
         match by_cell.get(&result.cell) {
             Some(existing) if *existing != result => {
-                return Err(format!(
-                    "cell {} appears twice with different results ({} vs {}); were the shards run with different settings?",
-                    cell_label(&result.cell),
-                    existing.csv_line(),
-                    result.csv_line()
-                ));
+                return Err(PackingError::Conflict {
+                    cell: cell_label(&result.cell),
+                    first: existing.csv_line(),
+                    second: result.csv_line(),
+                });
             }
             _ => {
                 by_cell.insert(result.cell.clone(), result);
@@ -324,7 +347,7 @@ impl ProgressSink for CellSink {
 }
 
 /// Train one cell. `None` when `cancel` was raised before it finished (nothing to record).
-pub fn run_cell(plan: &PackingPlan, cell: &Cell, threads: usize, cancel: &AtomicBool) -> Result<Option<CellResult>, String> {
+pub fn run_cell(plan: &PackingPlan, cell: &Cell, threads: usize, cancel: &AtomicBool) -> Result<Option<CellResult>, PackingError> {
     let mut config = plan.config_for(cell)?;
     config.runtime.threads = threads;
     let mut trainer = Trainer::new(config);
@@ -336,12 +359,12 @@ pub fn run_cell(plan: &PackingPlan, cell: &Cell, threads: usize, cancel: &Atomic
         Err(TrainError::Diverged { .. }) => {
             return Ok(Some(CellResult { cell: cell.clone(), steps_to_criterion: None, perf_min: 0.0, perf_mean: 0.0 }));
         }
-        Err(other) => return Err(format!("cell {}: {other}", cell_label(cell))),
+        Err(source) => return Err(PackingError::Train { cell: cell_label(cell), source }),
     };
     if end == RunEnd::Cancelled {
         return Ok(None);
     }
-    let last = sink.last.ok_or_else(|| format!("cell {}: no evaluation ran", cell_label(cell)))?;
+    let last = sink.last.ok_or_else(|| PackingError::NoEvaluation { cell: cell_label(cell) })?;
     Ok(Some(CellResult { cell: cell.clone(), steps_to_criterion: sink.reached_at, perf_min: last.perf_min(), perf_mean: last.perf_mean() }))
 }
 
@@ -363,10 +386,10 @@ pub fn run_cells(
     jobs: usize,
     threads: usize,
     cancel: &AtomicBool,
-    mut on_outcome: impl FnMut(Result<Option<CellResult>, String>),
+    mut on_outcome: impl FnMut(Result<Option<CellResult>, PackingError>),
 ) {
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<Result<Option<CellResult>, String>>();
+    let (tx, rx) = mpsc::channel::<Result<Option<CellResult>, PackingError>>();
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             let tx = tx.clone();
@@ -526,7 +549,7 @@ mod tests {
     fn pathway_sets_are_canonical() {
         assert_eq!("synaptic+bias".parse::<PathwaySet>().unwrap().to_string(), "bias+synaptic");
         assert_eq!("none".parse::<PathwaySet>().unwrap().0, vec![]);
-        assert!("bias+spin".parse::<PathwaySet>().unwrap_err().contains("valid pathways"));
+        assert!("bias+spin".parse::<PathwaySet>().unwrap_err().to_string().contains("valid pathways"));
     }
 
     #[test]
@@ -556,7 +579,7 @@ mod tests {
         assert!(parse_shard("4/4").is_err() && parse_shard("x").is_err());
         let mut bad = plan.clone();
         bad.task_counts = vec![21];
-        assert!(bad.validate().unwrap_err().contains("20 tasks"));
+        assert!(bad.validate().unwrap_err().to_string().contains("20 tasks"));
     }
 
     #[test]
@@ -569,9 +592,9 @@ mod tests {
         assert_eq!(merge(vec![parsed.clone(), parsed.clone()]).unwrap().len(), 2);
         let mut changed = parsed.clone();
         changed[0].perf_min = 0.1;
-        assert!(merge(vec![parsed, changed]).unwrap_err().contains("appears twice"));
-        assert!(parse_csv("size,k\n", "x.csv").unwrap_err().contains("x.csv"));
-        assert!(parse_csv(&format!("{PACKING_HEADER}\n8,2,bias,0,,zz,0.5\n"), "x.csv").unwrap_err().contains("line 2"));
+        assert!(merge(vec![parsed, changed]).unwrap_err().to_string().contains("appears twice"));
+        assert!(parse_csv("size,k\n", "x.csv").unwrap_err().to_string().contains("x.csv"));
+        assert!(parse_csv(&format!("{PACKING_HEADER}\n8,2,bias,0,,zz,0.5\n"), "x.csv").unwrap_err().to_string().contains("line 2"));
     }
 
     #[test]

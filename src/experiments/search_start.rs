@@ -29,14 +29,16 @@ impl TaskEpoch {
     }
 }
 
-impl std::str::FromStr for TaskEpoch {
-    type Err = String;
+/// An epoch name that is none of [`TaskEpoch::ALL`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown epoch {0:?}: one of fixation, stimulus, delay, response")]
+pub struct UnknownEpoch(pub String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|e| e.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Self::ALL.iter().map(|e| e.name()).collect();
-            format!("unknown epoch {s:?}: one of {}", names.join(", "))
-        })
+impl std::str::FromStr for TaskEpoch {
+    type Err = UnknownEpoch;
+
+    fn from_str(s: &str) -> Result<Self, UnknownEpoch> {
+        Self::ALL.into_iter().find(|e| e.name() == s).ok_or_else(|| UnknownEpoch(s.to_string()))
     }
 }
 

@@ -520,7 +520,7 @@ impl SwitchJob {
             return Err(SwitchError::Invalid(format!("time constants must be numbers ≥ 0 (ms), got {bad}")));
         }
         if let Some(c) = &combination {
-            c.validate().map_err(SwitchError::Invalid)?;
+            c.validate().map_err(|e| SwitchError::Invalid(e.to_string()))?;
         }
         let trials = SwitchTrials::draw(&config, spec)?;
         let dt = config.tasks.dt_ms;

@@ -27,6 +27,19 @@ pub use params::{ParamSet, ParamTensor};
 pub use pass::{Forward, Readout, RnnInput};
 pub use rnn::Rnn;
 
+/// Why a model setting or a parameter set cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("unknown pathway '{0}'; valid pathways: bias, gain, synaptic")]
+    UnknownPathway(String),
+    /// A setting out of range; the message names the setting.
+    #[error("{0}")]
+    InvalidSetting(String),
+    /// Parameters whose names or shapes do not fit the configuration.
+    #[error("{0}")]
+    ParamLayout(String),
+}
+
 /// One way context reaches the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,11 +63,8 @@ impl Pathway {
         }
     }
 
-    pub fn from_name(name: &str) -> Result<Pathway, String> {
-        Pathway::ALL
-            .into_iter()
-            .find(|p| p.name() == name)
-            .ok_or_else(|| format!("unknown pathway '{name}'; valid pathways: bias, gain, synaptic"))
+    pub fn from_name(name: &str) -> Result<Pathway, ModelError> {
+        Pathway::ALL.into_iter().find(|p| p.name() == name).ok_or_else(|| ModelError::UnknownPathway(name.to_string()))
     }
 
     /// A pathway set written as `bias+synaptic` (or `none`).
@@ -207,11 +217,14 @@ impl ContextTaus {
         taus
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ModelError> {
         for p in Pathway::ALL {
             let tau = self.get(p);
             if !(tau.is_finite() && tau >= 0.0) {
-                return Err(format!("model.context_tau_ms.{} must be a number ≥ 0 (ms; 0 = instant), got {tau}", p.name()));
+                return Err(ModelError::InvalidSetting(format!(
+                    "model.context_tau_ms.{} must be a number ≥ 0 (ms; 0 = instant), got {tau}",
+                    p.name()
+                )));
             }
         }
         Ok(())
@@ -259,24 +272,27 @@ impl ModelConfig {
         }
     }
 
-    pub fn validate(&self, dt_ms: f32) -> Result<(), String> {
+    pub fn validate(&self, dt_ms: f32) -> Result<(), ModelError> {
         if self.n_units == 0 {
-            return Err("model.n_units must be at least 1".into());
+            return Err(ModelError::InvalidSetting("model.n_units must be at least 1".into()));
         }
         if !(self.tau_ms >= dt_ms) {
-            return Err(format!("model.tau_ms ({}) must be at least tasks.dt_ms ({dt_ms}) so that α = dt/τ ≤ 1", self.tau_ms));
+            return Err(ModelError::InvalidSetting(format!(
+                "model.tau_ms ({}) must be at least tasks.dt_ms ({dt_ms}) so that α = dt/τ ≤ 1",
+                self.tau_ms
+            )));
         }
         if !(self.sigma_rec >= 0.0) {
-            return Err("model.sigma_rec must be ≥ 0".into());
+            return Err(ModelError::InvalidSetting("model.sigma_rec must be ≥ 0".into()));
         }
         if self.has(Pathway::Synaptic) && self.synaptic_form == SynapticForm::Lowrank && self.synaptic_rank == 0 {
-            return Err("model.synaptic_rank must be at least 1".into());
+            return Err(ModelError::InvalidSetting("model.synaptic_rank must be at least 1".into()));
         }
         let mut seen = self.pathways.clone();
         seen.sort();
         seen.dedup();
         if seen.len() != self.pathways.len() {
-            return Err("model.pathways lists a pathway twice".into());
+            return Err(ModelError::InvalidSetting("model.pathways lists a pathway twice".into()));
         }
         self.context_tau_ms.validate()
     }

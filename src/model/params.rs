@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ModelConfig, Pathway, RecurrentInit, SynapticForm};
+use super::{ModelConfig, ModelError, Pathway, RecurrentInit, SynapticForm};
 use crate::rng::Rng;
 
 /// One named parameter array, row-major.
@@ -127,17 +127,21 @@ impl ParamSet {
     }
 
     /// Does this set have exactly the names and shapes `config` and `dims` call for?
-    pub fn check_layout(&self, config: &ModelConfig, dims: Dims) -> Result<(), String> {
+    pub fn check_layout(&self, config: &ModelConfig, dims: Dims) -> Result<(), ModelError> {
         let expected = Self::layout(config, dims);
         let found: Vec<(&str, &[usize])> = self.tensors.iter().map(|t| (t.name.as_str(), t.shape.as_slice())).collect();
         let expected_ref: Vec<(&str, &[usize])> = expected.iter().map(|(n, s)| (*n, s.as_slice())).collect();
         if found != expected_ref {
             let show = |v: &[(&str, &[usize])]| v.iter().map(|(n, s)| format!("{n}{s:?}")).collect::<Vec<_>>().join(" ");
-            return Err(format!("the parameters do not match the configuration: expected {}, found {}", show(&expected_ref), show(&found)));
+            return Err(ModelError::ParamLayout(format!(
+                "the parameters do not match the configuration: expected {}, found {}",
+                show(&expected_ref),
+                show(&found)
+            )));
         }
         for t in &self.tensors {
             if t.data.len() != t.shape.iter().product::<usize>() {
-                return Err(format!("parameter {} has {} values for shape {:?}", t.name, t.data.len(), t.shape));
+                return Err(ModelError::ParamLayout(format!("parameter {} has {} values for shape {:?}", t.name, t.data.len(), t.shape)));
             }
         }
         Ok(())
@@ -207,6 +211,6 @@ mod tests {
         assert_eq!(p.get(CTX_GAIN).unwrap().data.iter().filter(|x| **x != 0.0).count(), 0);
         p.check_layout(&config, dims).unwrap();
         config.pathways = vec![Pathway::Bias];
-        assert!(p.check_layout(&config, dims).unwrap_err().contains("do not match"));
+        assert!(p.check_layout(&config, dims).unwrap_err().to_string().contains("do not match"));
     }
 }

@@ -6,21 +6,35 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use super::job::panic_message;
+use crate::config::InvalidConfig;
 use crate::io::write_atomic;
 use crate::tasks::Task;
 use crate::train::Trainer;
-use crate::train::checkpoint::{self, RUN_CHECKPOINT_DIR};
+use crate::train::checkpoint::{self, CheckpointError, RUN_CHECKPOINT_DIR};
 use crate::train::metrics::{self, METRICS_FILE, MetricsRow};
 
+/// Why a run could not be saved or read back.
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("checkpoint {path} has an invalid configuration: {source}")]
+    InvalidConfig { path: String, source: InvalidConfig },
+    #[error("could not build its network: {0}")]
+    Build(String),
+}
+
 /// Write `trainer` (trained for `train_secs`, pauses excluded) and its evaluations `history`
-/// into the run directory `dir`; the message says why it could not be saved.
-pub fn save_run(dir: &Path, trainer: &mut Trainer, history: &[MetricsRow], train_secs: f64) -> Result<(), String> {
+/// into the run directory `dir`.
+pub fn save_run(dir: &Path, trainer: &mut Trainer, history: &[MetricsRow], train_secs: f64) -> Result<(), RunDirError> {
     // the checkpoint records training time, not the time the network has existed
     trainer.set_elapsed_secs(train_secs);
-    checkpoint::save(&dir.join(RUN_CHECKPOINT_DIR), trainer).map_err(|e| e.to_string())?;
+    checkpoint::save(&dir.join(RUN_CHECKPOINT_DIR), trainer)?;
     let write = |name: &str, text: String| {
         let path = dir.join(name);
-        write_atomic(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        write_atomic(&path, text.as_bytes()).map_err(|source| RunDirError::Write { path: path.display().to_string(), source })
     };
     write("config.toml", trainer.config.to_toml())?;
     write(METRICS_FILE, metrics::to_csv(&trainer.config.train.tasks, history))
@@ -38,20 +52,19 @@ pub struct RestoredRun {
 }
 
 /// Read and check the run behind `path` (a run directory, a checkpoint directory or a
-/// `state.bin` file) completely. The message says why it cannot be used.
-pub fn load_run(path: &Path) -> Result<RestoredRun, String> {
+/// `state.bin` file) completely.
+pub fn load_run(path: &Path) -> Result<RestoredRun, RunDirError> {
     let located = checkpoint::locate(path);
-    let ckpt = checkpoint::load(&located.checkpoint).map_err(|e| e.to_string())?;
-    if let Err(e) = ckpt.config.validate() {
-        return Err(format!("checkpoint {} has an invalid configuration: {e}", located.checkpoint.display()));
+    let ckpt = checkpoint::load(&located.checkpoint)?;
+    if let Err(source) = ckpt.config.validate() {
+        return Err(RunDirError::InvalidConfig { path: located.checkpoint.display().to_string(), source });
     }
     let (step, train_secs) = (ckpt.step, ckpt.elapsed_secs);
     let (history, history_problem) = match &located.run_dir {
         Some(dir) => read_history(dir, &ckpt.config.train.tasks, step),
         None => (Vec::new(), None),
     };
-    let trainer = catch_unwind(AssertUnwindSafe(|| ckpt.into_trainer()))
-        .map_err(|payload| format!("could not build its network: {}", panic_message(&*payload)))?;
+    let trainer = catch_unwind(AssertUnwindSafe(|| ckpt.into_trainer())).map_err(|payload| RunDirError::Build(panic_message(&*payload)))?;
     Ok(RestoredRun { trainer, train_secs, history, history_problem })
 }
 

@@ -36,6 +36,15 @@ pub struct DynamicsRequest {
     pub epoch: TaskEpoch,
 }
 
+/// A [`DynamicsRequest`] the analysis cannot answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadRequest {
+    #[error("pick two different trained tasks")]
+    Tasks,
+    #[error("the interpolation needs at least 2 values of α")]
+    Alphas,
+}
+
 /// What the analysis found so far.
 #[derive(Clone, Debug, Default)]
 pub struct DynamicsResult {
@@ -88,13 +97,13 @@ pub struct DynamicsJob {
 
 impl DynamicsJob {
     /// A job on a copy of the network (`step`, `lesioned`); the request is checked here.
-    pub fn new(config: Config, params: ParamSet, step: u64, lesioned: Vec<Pathway>, request: DynamicsRequest) -> Result<Self, String> {
+    pub fn new(config: Config, params: ParamSet, step: u64, lesioned: Vec<Pathway>, request: DynamicsRequest) -> Result<Self, BadRequest> {
         let tasks = config.train.tasks.clone();
         if request.task >= tasks.len() || request.other >= tasks.len() || request.task == request.other {
-            return Err("pick two different trained tasks".into());
+            return Err(BadRequest::Tasks);
         }
         if request.alphas < 2 {
-            return Err("the interpolation needs at least 2 values of α".into());
+            return Err(BadRequest::Alphas);
         }
         let result = DynamicsResult {
             step,

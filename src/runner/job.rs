@@ -12,6 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use crate::experiments::packing::PackingError;
 use crate::train::TrainError;
 use crate::train::checkpoint::CheckpointError;
 
@@ -24,8 +25,8 @@ pub enum JobError {
     #[error("cannot load run {dir}: {source}")]
     Load { dir: String, source: CheckpointError },
     /// A packing cell could not be set up or trained.
-    #[error("{0}")]
-    Cell(String),
+    #[error(transparent)]
+    Packing(#[from] PackingError),
 }
 
 /// How a job ended before it was done.
@@ -123,7 +124,7 @@ mod tests {
             self.out.0 += 1;
             match self.fail_at {
                 Some((at, true)) if at == self.out.0 => panic!("boom at {at}"),
-                Some((at, false)) if at == self.out.0 => Err(JobError::Cell(format!("error at {at}"))),
+                Some((at, false)) if at == self.out.0 => Err(JobError::Packing(PackingError::InvalidPlan(format!("error at {at}")))),
                 _ => Ok(self.out.0 >= self.until),
             }
         }

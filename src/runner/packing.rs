@@ -58,7 +58,7 @@ impl Job for PackingSweep {
         });
         self.next += chunk.len();
         match failure {
-            Some(e) => Err(JobError::Cell(e)),
+            Some(e) => Err(e.into()),
             None => Ok(self.next >= self.cells.len()),
         }
     }

@@ -120,6 +120,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
+    use crate::experiments::packing::PackingError;
     use crate::runner::job::{JobError, Stopped};
 
     /// Counts to `until` units of `unit_ms` each; fails at `fail_at`.
@@ -139,7 +140,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(self.unit_ms));
             self.out.0 += 1;
             if self.fail_at == Some(self.out.0) {
-                return Err(JobError::Cell("broken".into()));
+                return Err(JobError::Packing(PackingError::InvalidPlan("broken".into())));
             }
             Ok(self.out.0 >= self.until)
         }

@@ -519,7 +519,7 @@ impl Run {
                 self.dynamics = Some(job);
                 self.publish();
             }
-            Err(message) => self.outbox.emit(Event::Warning(message)),
+            Err(bad) => self.outbox.emit(Event::Warning(bad.to_string())),
         }
     }
 }

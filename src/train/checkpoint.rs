@@ -147,7 +147,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
     if floats.next().is_some() {
         return Err(corrupt("data section is too long"));
     }
-    params.check_layout(&config.model, dims(&config)).map_err(mismatch)?;
+    params.check_layout(&config.model, dims(&config)).map_err(|e| mismatch(e.to_string()))?;
     let adam = AdamState { t: header.adam_t, m, v };
     Ok(Checkpoint { config, params, adam, rng: header.rng, step: header.step, trials: header.trials, elapsed_secs: header.elapsed_secs })
 }
