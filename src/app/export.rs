@@ -544,6 +544,28 @@ mod tests {
     }
 
     #[test]
+    fn an_exported_svg_is_the_cli_figure_of_the_same_data() {
+        let export = lines();
+        let chart = crate::figure::LineChart {
+            title: "Loss".into(),
+            x_label: "step".into(),
+            y_label: "loss".into(),
+            log_y: true,
+            series: vec![
+                crate::figure::Series { name: "every step".into(), points: vec![(1.0, 0.5), (2.0, 0.25)], ..Default::default() },
+                crate::figure::Series { name: "a, b".into(), points: vec![(1.0, 0.125)], ..Default::default() },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(export.to_svg().expect("svg"), chart.to_svg());
+        // and the app's on-screen task colours are the figures' palette
+        for i in 0..20 {
+            let [r, g, b] = crate::figure::palette::rgb(crate::figure::style(i).color).expect("hex");
+            assert_eq!(super::super::task_color(i), egui::Color32::from_rgb(r, g, b));
+        }
+    }
+
+    #[test]
     fn png_crops_to_the_plot() {
         // a 4×2 pixel image at 2 pixels per point; the right half (2×1 points) is red
         let mut image = egui::ColorImage::filled([8, 4], egui::Color32::WHITE);

@@ -202,7 +202,7 @@ pub fn analyze(
 pub fn spectrum_note<T: PartialEq>(spectra: &[T]) -> String {
     if spectra.len() > 1 && spectra.windows(2).all(|w| w[0] == w[1]) {
         format!(
-            "All {} task contexts share one spectrum: with only the bias pathway acting, W(c) and g(c) do not depend on the context",
+            "All {} task contexts share one spectrum (only the bias pathway acts: W(c) and g(c) do not depend on the context), so their points overlap",
             spectra.len()
         )
     } else {
@@ -445,6 +445,15 @@ fn fixed_point_line(task: Task, index: usize, p: &FixedPoint, map: &StepMap, pca
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spectrum_shared_by_every_context_is_noted() {
+        let same = vec![vec![(0.5, 0.0)]; 3];
+        assert!(spectrum_note(&same).starts_with("All 3 task contexts share one spectrum"));
+        let different = vec![vec![(0.5, 0.0)], vec![(0.6, 0.0)]];
+        assert_eq!(spectrum_note(&different), "");
+        assert_eq!(spectrum_note(&same[..1]), "", "one context has nothing to share");
+    }
 
     fn columns(n: usize, cols: &[usize]) -> DMatrix<f64> {
         DMatrix::from_fn(n, cols.len(), |i, j| if i == cols[j] { 1.0 } else { 0.0 })

@@ -94,7 +94,8 @@ pub fn layout(chart: &LineChart) -> LineLayout {
     let mut x_data = if chart.categories.is_empty() {
         min_max(series.iter().flat_map(|s| s.points.iter().map(|p| p.0).chain(s.band.iter().map(|b| b.0))))
     } else {
-        Some((-0.5, chart.categories.len() as f64 - 0.5))
+        // a little room beyond the outer bars' edges (±0.4), so no bar touches the frame
+        Some((-0.55, chart.categories.len() as f64 - 0.45))
     };
     let mut y_data = match chart.y_range {
         Some((lo, hi)) => match (axis_value(log_y, lo), axis_value(log_y, hi)) {

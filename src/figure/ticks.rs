@@ -6,7 +6,7 @@ pub const PAD: f64 = 0.04;
 
 /// About five round tick values (1, 2, 2.5 or 5 × 10^k apart) inside [lo, hi].
 pub fn ticks(lo: f64, hi: f64) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || hi <= lo {
         return if lo.is_finite() { vec![lo] } else { Vec::new() };
     }
     let raw = (hi - lo) / 5.0;
@@ -23,7 +23,7 @@ pub fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 /// thinned to powers of ten when that gives too many; plain ticks on the log values when the
 /// range is too narrow to hold two of them.
 pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    if !(hi >= lo) || !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || hi < lo {
         return Vec::new();
     }
     let decades = (lo.floor() as i64)..=(hi.ceil() as i64);
