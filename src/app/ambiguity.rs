@@ -6,8 +6,8 @@
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, LineStyle, Plot, PlotPoints};
 
-use super::export::{FileJob, PlotData, PlotExport, Series, export_menu_ui};
-use super::{Level, Panel, PanelContext, heading_ui, task_color};
+use super::export::{Curve, FileJob, PlotData, PlotExport, export_menu_ui};
+use super::{Level, Panel, PanelContext, heading_ui, task_color, task_line_style};
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
 use crate::experiments::sweep::{self, AmbiguityRow};
@@ -221,6 +221,8 @@ fn bars_export(latest: Option<&AmbiguityEval>) -> PlotExport {
         x_label: "task".into(),
         y_label: "fraction correct".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Bars { categories, series },
     }
 }
@@ -421,16 +423,16 @@ fn sweep_export(sweep: Option<&SweepResult>, config: Option<&Config>, compared: 
     let mut title = "Performance against ambiguity".to_string();
     if let Some(s) = sweep {
         title = format!("Performance against {} ambiguity (network at step {})", s.kind.name(), s.step);
-        lines.extend(s.tasks.iter().enumerate().map(|(t, task)| Series { name: task.label().into(), points: sweep_points(s, t) }));
+        lines.extend(s.tasks.iter().enumerate().map(|(t, task)| Curve { name: task.label().into(), points: sweep_points(s, t) }));
         let (mean, worst) = mean_and_worst(&s.summary());
-        lines.push(Series { name: format!("{CURRENT_RUN} mean"), points: mean });
-        lines.push(Series { name: format!("{CURRENT_RUN} worst"), points: worst });
+        lines.push(Curve { name: format!("{CURRENT_RUN} mean"), points: mean });
+        lines.push(Curve { name: format!("{CURRENT_RUN} worst"), points: worst });
         rows.extend(current_rows(s, config));
     }
     for run in compared {
         let (mean, worst) = mean_and_worst(&run.summary());
-        lines.push(Series { name: format!("{} mean", run.label), points: mean });
-        lines.push(Series { name: format!("{} worst", run.label), points: worst });
+        lines.push(Curve { name: format!("{} mean", run.label), points: mean });
+        lines.push(Curve { name: format!("{} worst", run.label), points: worst });
         rows.extend(run.rows.iter().cloned());
     }
     PlotExport {
@@ -439,6 +441,8 @@ fn sweep_export(sweep: Option<&SweepResult>, config: Option<&Config>, compared: 
         x_label: "level".into(),
         y_label: "fraction correct".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Table { csv: sweep::ambiguity_csv(&rows), lines: Some(lines) },
     }
 }
@@ -487,7 +491,10 @@ fn sweep_plot_ui(
                     for (t, task) in s.tasks.iter().enumerate() {
                         let points = sweep_points(s, t);
                         plot_ui.line(
-                            Line::new(task.label(), PlotPoints::from(points)).width(1.0).color(task_color(t).gamma_multiply(task_alpha)),
+                            Line::new(task.label(), PlotPoints::from(points))
+                                .width(1.0)
+                                .color(task_color(t).gamma_multiply(task_alpha))
+                                .style(task_line_style(t)),
                         );
                     }
                     let (mean, worst) = mean_and_worst(&s.summary());

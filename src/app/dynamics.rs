@@ -16,10 +16,11 @@ use egui_plot::{
 };
 
 use super::ambiguity::task_bars_plot;
-use super::export::{PlotData, PlotExport, Series, export_menu_ui, export_menu_with_ui};
+use super::export::{Curve, PlotData, PlotExport, export_menu_ui, export_menu_with_ui};
 use super::trajectories::colormap;
-use super::{Panel, PanelContext, heading_ui, task_color};
+use super::{Panel, PanelContext, heading_ui, task_color, task_line_style, task_marker};
 use crate::analysis::AmbiguityKind;
+use crate::experiments::analyze;
 use crate::experiments::bifurcation::BifurcationPoint;
 use crate::experiments::search_start::TaskEpoch;
 use crate::runner::Command;
@@ -234,7 +235,9 @@ impl DynamicsPanel {
                 .show(ui, |plot_ui| {
                     for t in [r.task, r.other] {
                         let path: Vec<[f64; 2]> = r.trajectories[t].iter().map(|p| [p[0], p[1]]).collect();
-                        plot_ui.line(Line::new(r.tasks[t].label(), PlotPoints::from(path)).color(task_color(t)).width(1.5));
+                        plot_ui.line(
+                            Line::new(r.tasks[t].label(), PlotPoints::from(path)).color(task_color(t)).style(task_line_style(t)).width(1.5),
+                        );
                     }
                     let (stable, unstable): (Vec<&BifurcationPoint>, Vec<&BifurcationPoint>) = points.iter().partition(|p| p.stable);
                     let xy = |ps: &[&BifurcationPoint]| {
@@ -314,6 +317,7 @@ impl DynamicsPanel {
                     plot_ui.points(
                         Points::new(r.tasks[task].label(), PlotPoints::from(r.spectra.get(task).cloned().unwrap_or_default()))
                             .radius(2.5)
+                            .shape(task_marker(task))
                             .color(task_color(task)),
                     );
                 })
@@ -487,6 +491,8 @@ fn pca_export(r: &DynamicsResult, points: &[BifurcationPoint], alpha: f64) -> Pl
         x_label: "PC1".into(),
         y_label: "PC2".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Paths { series_label: "series".into(), columns, series, axes: [1, 2] },
     }
 }
@@ -531,20 +537,24 @@ fn bifurcation_export(r: &DynamicsResult) -> PlotExport {
         x_label: "alpha".into(),
         y_label: "PC1".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Paths { series_label: "fixed point".into(), columns, series, axes: [0, 1] },
     }
 }
 
 /// Every context's eigenvalues.
 fn spectrum_export(r: &DynamicsResult) -> PlotExport {
-    let series = r.tasks.iter().zip(&r.spectra).map(|(t, s)| Series { name: t.label().to_string(), points: s.clone() }).collect();
+    let series = r.tasks.iter().zip(&r.spectra).map(|(t, s)| Curve { name: t.label().to_string(), points: s.clone() }).collect();
     PlotExport {
         name: "dynamics-spectrum".into(),
         title: format!("Eigenvalues of the effective connectivity per task context (step {})", r.step),
         x_label: "Re".into(),
         y_label: "Im".into(),
         log_y: false,
-        data: PlotData::Lines(series),
+        unit_circle: true,
+        note: analyze::spectrum_note(&r.spectra),
+        data: PlotData::Scatter(series),
     }
 }
 
@@ -557,6 +567,8 @@ fn angles_export(r: &DynamicsResult) -> PlotExport {
         x_label: "task".into(),
         y_label: "task".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Table { csv: r.subspaces.clone().unwrap_or_default().angles_csv(&names), lines: None },
     }
 }
@@ -573,6 +585,8 @@ fn participation_export(r: &DynamicsResult) -> PlotExport {
         x_label: "task".into(),
         y_label: "participation ratio".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Bars { categories, series: vec![("participation ratio".into(), values)] },
     }
 }
@@ -592,6 +606,8 @@ fn variance_export(r: &DynamicsResult) -> PlotExport {
         x_label: "unit".into(),
         y_label: "variance / unit's max".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Columns { x: variance.units.iter().map(|u| *u as f64).collect(), columns, heat: true },
     }
 }

@@ -16,18 +16,14 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use super::{Level, Message};
-use crate::io::{csv_field, write_atomic};
+use crate::figure::LineChart;
+pub use crate::figure::{Curve, PlotData};
+use crate::io::write_atomic;
 use crate::runner::Command;
 
 /// A dialog that reports "nothing chosen" faster than this never opened (the portal and the
 /// zenity fallback both failed): no person cancels a dialog this quickly.
 const DIALOG_FAILED_WITHIN: Duration = Duration::from_millis(400);
-/// SVG picture size in pixels.
-const SVG_WIDTH: f64 = 800.0;
-const SVG_HEIGHT: f64 = 500.0;
-/// Line colours of SVG series (egui_plot's automatic palette is hue-based; these are close).
-const SVG_COLORS: [&str; 8] = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"];
-
 /// A file format a plot can be exported to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -46,39 +42,6 @@ impl ExportFormat {
     }
 }
 
-/// One named curve: (x, y) points in data units.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Series {
-    pub name: String,
-    pub points: Vec<[f64; 2]>,
-}
-
-/// A plot's data, in the units the user reads (a log axis is exported as the raw values).
-#[derive(Clone, Debug, PartialEq)]
-pub enum PlotData {
-    /// Curves over a shared x axis (each series has its own x values).
-    Lines(Vec<Series>),
-    /// One value per category per series (grouped bars).
-    Bars { categories: Vec<String>, series: Vec<(String, Vec<f64>)> },
-    /// Channels over one shared x (a trial's time steps): one value per x value per channel.
-    /// `heat`: drawn on screen as a heat map (one row of pixels per channel), which the SVG
-    /// writer cannot draw; otherwise every channel is a line.
-    Columns { x: Vec<f64>, columns: Vec<(String, Vec<f64>)>, heat: bool },
-    /// Paths through a space (PCA trajectories): per series, a row of values per point, one
-    /// value per entry of `columns`; a line from column `axes[0]` (x) against `axes[1]` (y).
-    Paths { series_label: String, columns: Vec<String>, series: Vec<(String, Vec<Vec<f64>>)>, axes: [usize; 2] },
-    /// A table with columns of its own (the same as a CLI command's CSV, e.g. `ambiguity.csv`),
-    /// written as is; drawn as `lines` in SVG (`None`: no SVG, e.g. a heat map).
-    Table { csv: String, lines: Option<Vec<Series>> },
-}
-
-impl PlotData {
-    /// Whether [`PlotExport::to_svg`] can draw it (heat maps: no).
-    pub fn svg_supported(&self) -> bool {
-        !matches!(self, PlotData::Columns { heat: true, .. } | PlotData::Table { lines: None, .. })
-    }
-}
-
 /// Everything needed to export one plot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlotExport {
@@ -89,302 +52,41 @@ pub struct PlotExport {
     pub y_label: String,
     /// Draw the y axis on a log scale (SVG only; the CSV keeps raw values).
     pub log_y: bool,
+    /// Draw the unit circle at one scale on both axes (SVG only; eigenvalues).
+    pub unit_circle: bool,
+    /// A line under the SVG's title (SVG only), e.g. why all tasks share one spectrum.
+    pub note: String,
     pub data: PlotData,
 }
 
 impl PlotExport {
-    /// The data as CSV. Lines: one row per point, `series,<x label>,<y label>` (long format, so
-    /// series with different x values fit one table). Bars: one row per category, one column
-    /// per series. Columns: one row per x value, `<x label>,<channel>,…` (wide format). Paths:
-    /// one row per point, `<series label>,<column>,…`.
+    /// The data as CSV (see [`PlotData::to_csv`]: the one CSV writer of plot data).
     pub fn to_csv(&self) -> String {
-        let mut out = String::new();
-        match &self.data {
-            PlotData::Lines(series) => {
-                out.push_str(&format!("series,{},{}\n", csv_field(&self.x_label), csv_field(&self.y_label)));
-                for s in series {
-                    let name = csv_field(&s.name);
-                    for [x, y] in &s.points {
-                        out.push_str(&format!("{name},{x},{y}\n"));
-                    }
-                }
-            }
-            PlotData::Bars { categories, series } => {
-                out.push_str(&csv_field(&self.x_label));
-                series.iter().for_each(|(name, _)| out.push_str(&format!(",{}", csv_field(name))));
-                out.push('\n');
-                for (i, category) in categories.iter().enumerate() {
-                    out.push_str(&csv_field(category));
-                    for (_, values) in series {
-                        match values.get(i) {
-                            Some(v) => out.push_str(&format!(",{v}")),
-                            None => out.push(','),
-                        }
-                    }
-                    out.push('\n');
-                }
-            }
-            PlotData::Columns { x, columns, .. } => {
-                out.push_str(&csv_field(&self.x_label));
-                columns.iter().for_each(|(name, _)| out.push_str(&format!(",{}", csv_field(name))));
-                out.push('\n');
-                for (i, x) in x.iter().enumerate() {
-                    out.push_str(&format!("{x}"));
-                    for (_, values) in columns {
-                        match values.get(i) {
-                            Some(v) => out.push_str(&format!(",{v}")),
-                            None => out.push(','),
-                        }
-                    }
-                    out.push('\n');
-                }
-            }
-            PlotData::Table { csv, .. } => out.push_str(csv),
-            PlotData::Paths { series_label, columns, series, .. } => {
-                out.push_str(&csv_field(series_label));
-                columns.iter().for_each(|name| out.push_str(&format!(",{}", csv_field(name))));
-                out.push('\n');
-                for (name, rows) in series {
-                    let name = csv_field(name);
-                    for row in rows {
-                        out.push_str(&name);
-                        row.iter().for_each(|v| out.push_str(&format!(",{v}")));
-                        out.push('\n');
-                    }
-                }
-            }
-        }
-        out
+        self.data.to_csv(&self.x_label, &self.y_label)
     }
 
-    /// Columns and paths as the curves the SVG writer draws (heat maps have none).
-    fn as_lines(&self) -> Option<PlotExport> {
-        let series = match &self.data {
-            PlotData::Lines(_) | PlotData::Bars { .. } | PlotData::Columns { heat: true, .. } | PlotData::Table { lines: None, .. } => {
-                return None;
-            }
-            PlotData::Table { lines: Some(lines), .. } => lines.clone(),
-            PlotData::Columns { x, columns, heat: false } => columns
-                .iter()
-                .map(|(name, values)| Series { name: name.clone(), points: x.iter().zip(values).map(|(x, y)| [*x, *y]).collect() })
-                .collect(),
-            PlotData::Paths { series, axes: [a, b], .. } => series
-                .iter()
-                .map(|(name, rows)| Series {
-                    name: name.clone(),
-                    points: rows.iter().filter_map(|row| Some([*row.get(*a)?, *row.get(*b)?])).collect(),
-                })
-                .collect(),
-        };
-        Some(PlotExport { data: PlotData::Lines(series), ..self.clone() })
+    /// The plot as a [`LineChart`] of the shared figure engine, so an exported SVG looks like the
+    /// command line's figure of the same data. Heat maps have none.
+    pub fn to_chart(&self) -> Option<LineChart> {
+        let chart = self.data.to_chart()?;
+        Some(LineChart {
+            title: self.title.clone(),
+            x_label: self.x_label.clone(),
+            y_label: self.y_label.clone(),
+            log_y: self.log_y,
+            unit_circle: self.unit_circle,
+            note: self.note.clone(),
+            ..chart
+        })
     }
 
-    /// The plot drawn as a plain SVG from its data: axes with ticks, the curves or bars, a legend.
-    /// Heat maps are refused (export them as PNG).
+    /// The plot drawn as SVG from its data by the shared figure engine. Heat maps are refused
+    /// (export them as PNG).
     pub fn to_svg(&self) -> Result<String, String> {
-        if !self.data.svg_supported() {
-            return Err("a heat map cannot be drawn as SVG; export it as PNG (the picture) or CSV (the numbers)".into());
-        }
-        if let Some(lines) = self.as_lines() {
-            return lines.to_svg();
-        }
-        let (left, right, top, bottom) = (70.0, 20.0, 40.0, 60.0);
-        let (w, h) = (SVG_WIDTH - left - right, SVG_HEIGHT - top - bottom);
-        let mut svg = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{SVG_WIDTH}\" height=\"{SVG_HEIGHT}\" \
-             viewBox=\"0 0 {SVG_WIDTH} {SVG_HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-             <text x=\"{}\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">{}</text>\n",
-            SVG_WIDTH / 2.0,
-            xml_escape(&self.title)
-        );
-        let y_of = |v: f64| if self.log_y { v.log10() } else { v };
-        // data ranges (y transformed when log); non-finite and (for log) non-positive values skipped
-        let usable = |v: f64| v.is_finite() && (!self.log_y || v > 0.0);
-        let (mut x_range, mut y_range) = (Range::empty(), Range::empty());
-        match &self.data {
-            PlotData::Lines(series) => {
-                for [x, y] in series.iter().flat_map(|s| &s.points) {
-                    if x.is_finite() && usable(*y) {
-                        x_range.include(*x);
-                        y_range.include(y_of(*y));
-                    }
-                }
-            }
-            PlotData::Bars { categories, series } => {
-                x_range = Range { min: -0.5, max: categories.len() as f64 - 0.5 };
-                if !self.log_y {
-                    y_range.include(0.0);
-                }
-                series.iter().flat_map(|(_, v)| v).filter(|v| usable(**v)).for_each(|v| y_range.include(y_of(*v)));
-            }
-            // drawn as lines above
-            PlotData::Columns { .. } | PlotData::Paths { .. } | PlotData::Table { .. } => {}
-        }
-        let (x_range, mut y_range) = (x_range.or_unit(), y_range.or_unit());
-        // headroom above the data for the legend
-        y_range.max += 0.12 * (y_range.max - y_range.min);
-        let px = |x: f64| left + (x - x_range.min) / (x_range.max - x_range.min) * w;
-        let py = |y: f64| top + h - (y - y_range.min) / (y_range.max - y_range.min) * h;
-
-        // axes and ticks
-        svg.push_str(&format!("<rect x=\"{left}\" y=\"{top}\" width=\"{w}\" height=\"{h}\" fill=\"none\" stroke=\"#888\"/>\n"));
-        let y_ticks = if self.log_y { log_ticks(y_range.min, y_range.max) } else { nice_ticks(y_range.min, y_range.max) };
-        for t in y_ticks {
-            let label = if self.log_y { short_number(10f64.powf(t)) } else { format!("{t}") };
-            svg.push_str(&format!(
-                "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.2}\" y2=\"{y:.2}\" stroke=\"#ddd\"/>\
-                 <text x=\"{}\" y=\"{:.2}\" text-anchor=\"end\">{}</text>\n",
-                left + w,
-                left - 6.0,
-                (py(t) + 4.0),
-                xml_escape(&label),
-                y = py(t)
-            ));
-        }
-        match &self.data {
-            PlotData::Lines(series) => {
-                for t in nice_ticks(x_range.min, x_range.max) {
-                    svg.push_str(&format!("<text x=\"{:.2}\" y=\"{}\" text-anchor=\"middle\">{t}</text>\n", px(t), top + h + 18.0));
-                }
-                for (k, s) in series.iter().enumerate() {
-                    let points: Vec<String> = s
-                        .points
-                        .iter()
-                        .filter(|[x, y]| x.is_finite() && usable(*y))
-                        .map(|[x, y]| format!("{:.2},{:.2}", px(*x), py(y_of(*y))))
-                        .collect();
-                    svg.push_str(&format!(
-                        "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>\n",
-                        SVG_COLORS[k % SVG_COLORS.len()],
-                        points.join(" ")
-                    ));
-                }
-                legend(&mut svg, series.iter().map(|s| s.name.as_str()), left + w - 10.0, top + 10.0);
-            }
-            PlotData::Bars { categories, series } => {
-                let group = 0.8 / series.len().max(1) as f64;
-                let base = py(if self.log_y { y_range.min } else { 0.0 });
-                for (k, (_, values)) in series.iter().enumerate() {
-                    for (i, v) in values.iter().enumerate().filter(|(_, v)| usable(**v)) {
-                        let x0 = px(i as f64 - 0.4 + k as f64 * group);
-                        let x1 = px(i as f64 - 0.4 + (k + 1) as f64 * group);
-                        let y = py(y_of(*v));
-                        svg.push_str(&format!(
-                            "<rect x=\"{x0:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"{}\"/>\n",
-                            y.min(base),
-                            (x1 - x0).max(0.0),
-                            (base - y).abs(),
-                            SVG_COLORS[k % SVG_COLORS.len()]
-                        ));
-                    }
-                }
-                for (i, category) in categories.iter().enumerate() {
-                    svg.push_str(&format!(
-                        "<text x=\"{:.2}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-                        px(i as f64),
-                        top + h + 18.0,
-                        xml_escape(category)
-                    ));
-                }
-                legend(&mut svg, series.iter().map(|(name, _)| name.as_str()), left + w - 10.0, top + 10.0);
-            }
-            // drawn as lines above
-            PlotData::Columns { .. } | PlotData::Paths { .. } | PlotData::Table { .. } => {}
-        }
-        svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n\
-             <text x=\"16\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">{}</text>\n</svg>\n",
-            left + w / 2.0,
-            SVG_HEIGHT - 16.0,
-            xml_escape(&self.x_label),
-            top + h / 2.0,
-            top + h / 2.0,
-            xml_escape(&self.y_label)
-        ));
-        Ok(svg)
+        self.to_chart()
+            .map(|chart| chart.to_svg())
+            .ok_or_else(|| "a heat map cannot be drawn as SVG; export it as PNG (the picture) or CSV (the numbers)".into())
     }
-}
-
-/// A min/max accumulator.
-#[derive(Clone, Copy)]
-struct Range {
-    min: f64,
-    max: f64,
-}
-
-impl Range {
-    fn empty() -> Self {
-        Range { min: f64::INFINITY, max: f64::NEG_INFINITY }
-    }
-    fn include(&mut self, v: f64) {
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-    }
-    /// A usable range: [0, 1] when empty, widened around a single value.
-    fn or_unit(self) -> Self {
-        if !(self.min <= self.max) {
-            Range { min: 0.0, max: 1.0 }
-        } else if self.max - self.min < 1e-12 {
-            Range { min: self.min - 0.5, max: self.max + 0.5 }
-        } else {
-            self
-        }
-    }
-}
-
-/// About five round tick values (1, 2 or 5 × 10^k apart) inside [min, max].
-fn nice_ticks(min: f64, max: f64) -> Vec<f64> {
-    let raw = (max - min) / 5.0;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * magnitude).find(|s| *s >= raw).unwrap_or(raw);
-    let first = (min / step).ceil() as i64;
-    let last = (max / step).floor() as i64;
-    // the products are rounded so that 0.1 * 3 prints as 0.3
-    (first..=last).map(|i| ((i as f64 * step) * 1e9).round() / 1e9).collect()
-}
-
-/// Ticks for a log axis, as log10 values: 1, 2 and 5 × 10^k inside [min, max] (log10 units),
-/// thinned to powers of ten when that gives too many; plain ticks on the log values when the
-/// range is too narrow to hold two of them.
-fn log_ticks(min: f64, max: f64) -> Vec<f64> {
-    let decades = (min.floor() as i64)..=(max.ceil() as i64);
-    let mantissas: &[f64] = if max - min > 3.0 { &[1.0] } else { &[1.0, 2.0, 5.0] };
-    let ticks: Vec<f64> = decades
-        .flat_map(|k| mantissas.iter().map(move |m| (m * 10f64.powi(k as i32)).log10()))
-        .filter(|t| (min..=max).contains(t))
-        .collect();
-    if ticks.len() >= 2 { ticks } else { nice_ticks(min, max) }
-}
-
-/// `0.5` → `0.5`, `0.000123` → `1e-4`: a short tick label.
-fn short_number(x: f64) -> String {
-    if (0.001..10_000.0).contains(&x.abs()) {
-        let text = format!("{x:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        format!("{x:.0e}")
-    }
-}
-
-fn legend<'a>(svg: &mut String, names: impl Iterator<Item = &'a str>, right: f64, top: f64) {
-    for (k, name) in names.enumerate() {
-        let y = top + 16.0 * k as f64;
-        svg.push_str(&format!(
-            "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"12\" height=\"3\" fill=\"{}\"/>\
-             <text x=\"{:.2}\" y=\"{:.2}\" text-anchor=\"end\">{}</text>\n",
-            right - 12.0,
-            y + 4.0,
-            SVG_COLORS[k % SVG_COLORS.len()],
-            right - 18.0,
-            y + 8.0,
-            xml_escape(name)
-        ));
-    }
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Crop a screenshot to `rect` (in points) and encode it as PNG.
@@ -762,9 +464,11 @@ mod tests {
             x_label: "step".into(),
             y_label: "loss".into(),
             log_y: true,
+            unit_circle: false,
+            note: String::new(),
             data: PlotData::Lines(vec![
-                Series { name: "every step".into(), points: vec![[1.0, 0.5], [2.0, 0.25]] },
-                Series { name: "a, b".into(), points: vec![[1.0, 0.125]] },
+                Curve { name: "every step".into(), points: vec![[1.0, 0.5], [2.0, 0.25]] },
+                Curve { name: "a, b".into(), points: vec![[1.0, 0.125]] },
             ]),
         }
     }
@@ -832,7 +536,7 @@ mod tests {
     #[test]
     fn a_table_is_written_as_is_and_drawn_from_its_lines() {
         let table = |drawn| PlotExport { data: PlotData::Table { csv: "a,b\n1,2\n".into(), lines: drawn }, ..lines() };
-        let with_lines = table(Some(vec![Series { name: "x".into(), points: vec![[0.0, 1.0], [1.0, 2.0]] }]));
+        let with_lines = table(Some(vec![Curve { name: "x".into(), points: vec![[0.0, 1.0], [1.0, 2.0]] }]));
         assert_eq!(with_lines.to_csv(), "a,b\n1,2\n");
         assert_eq!(with_lines.to_svg().expect("svg").matches("<polyline").count(), 1);
         let without = table(None);
@@ -840,12 +544,25 @@ mod tests {
     }
 
     #[test]
-    fn nice_ticks_are_round() {
-        // 0.1 .. 1.5 on a log axis: 0.1, 0.2, 0.5, 1
-        let ticks: Vec<String> = log_ticks(-1.0, 1.5f64.log10()).into_iter().map(|t| short_number(10f64.powf(t))).collect();
-        assert_eq!(ticks, vec!["0.1", "0.2", "0.5", "1"]);
-        assert_eq!(nice_ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
-        assert_eq!(nice_ticks(0.0, 1000.0), vec![0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]);
+    fn an_exported_svg_is_the_cli_figure_of_the_same_data() {
+        let export = lines();
+        let chart = crate::figure::LineChart {
+            title: "Loss".into(),
+            x_label: "step".into(),
+            y_label: "loss".into(),
+            log_y: true,
+            series: vec![
+                crate::figure::Series { name: "every step".into(), points: vec![(1.0, 0.5), (2.0, 0.25)], ..Default::default() },
+                crate::figure::Series { name: "a, b".into(), points: vec![(1.0, 0.125)], ..Default::default() },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(export.to_svg().expect("svg"), chart.to_svg());
+        // and the app's on-screen task colours are the figures' palette
+        for i in 0..20 {
+            let [r, g, b] = crate::figure::palette::rgb(crate::figure::style(i).color).expect("hex");
+            assert_eq!(super::super::task_color(i), egui::Color32::from_rgb(r, g, b));
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::Ambiguity;
 use crate::config::Config;
+use crate::figure;
 use crate::model::Pathway;
 use crate::runner::{Command, EvalResult, Event, LoadedRun, RunState, Snapshot, Worker};
 
@@ -105,11 +106,30 @@ impl Tab {
     }
 }
 
-/// The colour of trained task number `index`, the same in every panel (egui_plot's automatic
-/// palette, which the Training panel's curves use: golden-ratio steps around the hue circle).
+/// The colour of trained task number `index`, the same in every panel and in every exported or
+/// command-line figure: the figure engine's palette (20 distinct colours for the battery).
 pub fn task_color(index: usize) -> egui::Color32 {
-    let hue = index as f32 * (std::f32::consts::GOLDEN_RATIO - 1.0);
-    egui::epaint::Hsva::new(hue, 0.85, 0.5, 1.0).into()
+    let [r, g, b] = figure::palette::rgb(figure::style(index).color).unwrap_or([128, 128, 128]);
+    egui::Color32::from_rgb(r, g, b)
+}
+
+/// The dash of task number `index`'s line, as in the figures (tasks 10–19 dashed), so that
+/// colour is never the only difference between two tasks.
+pub fn task_line_style(index: usize) -> egui_plot::LineStyle {
+    match figure::style(index).dash {
+        figure::palette::Dash::Solid => egui_plot::LineStyle::Solid,
+        figure::palette::Dash::Dashed => egui_plot::LineStyle::Dashed { length: 8.0 },
+        figure::palette::Dash::Dotted => egui_plot::LineStyle::Dotted { spacing: 4.0 },
+    }
+}
+
+/// The marker of task number `index`'s points, as in the figures.
+pub fn task_marker(index: usize) -> egui_plot::MarkerShape {
+    match figure::style(index).marker {
+        figure::palette::Marker::Circle => egui_plot::MarkerShape::Circle,
+        figure::palette::Marker::Square => egui_plot::MarkerShape::Square,
+        figure::palette::Marker::Triangle => egui_plot::MarkerShape::Up,
+    }
 }
 
 /// How severe a status message is.

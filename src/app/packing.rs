@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use egui_plot::{Corner, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 
-use super::export::{ExportFormat, FileJob, PlotData, PlotExport, Series, export_menu_ui, export_menu_with_ui};
+use super::export::{Curve, ExportFormat, FileJob, PlotData, PlotExport, export_menu_ui, export_menu_with_ui};
 use super::trajectories::colormap;
 use super::{Level, Panel, PanelContext, heading_ui, task_color};
 use crate::config::Config;
@@ -429,7 +429,9 @@ impl PackingPanel {
             x_label: "network size N".into(),
             y_label: "capacity (tasks)".into(),
             log_y: false,
-            data: PlotData::Lines(self.capacity().into_iter().map(|(name, points)| Series { name, points }).collect()),
+            unit_circle: false,
+            note: String::new(),
+            data: PlotData::Lines(self.capacity().into_iter().map(|(name, points)| Curve { name, points }).collect()),
         }
     }
 
@@ -441,6 +443,8 @@ impl PackingPanel {
             x_label: "number of tasks K".into(),
             y_label: "network size N".into(),
             log_y: false,
+            unit_circle: false,
+            note: String::new(),
             data: PlotData::Table { csv: packing::to_csv(&self.results), lines: None },
         }
     }

@@ -10,7 +10,7 @@ use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, MarkerShape, Plot
 
 use super::ambiguity::label_mark;
 use super::export::{PlotData, PlotExport, export_menu_ui};
-use super::{Panel, PanelContext, heading_ui, task_color};
+use super::{Panel, PanelContext, heading_ui, task_color, task_line_style};
 use crate::train::probe::PcaView;
 
 pub struct PcaPanel {
@@ -133,7 +133,7 @@ impl PcaPanel {
                     let color = task_color(i);
                     let points: Vec<[f64; 2]> = coords.chunks_exact(k).map(project).collect();
                     if let (Some(first), Some(last)) = (points.first().copied(), points.last().copied()) {
-                        plot_ui.line(Line::new(task.label(), PlotPoints::from(points)).color(color).width(2.0));
+                        plot_ui.line(Line::new(task.label(), PlotPoints::from(points)).color(color).style(task_line_style(i)).width(2.0));
                         plot_ui.points(
                             Points::new(task.label(), PlotPoints::from(vec![first])).shape(MarkerShape::Circle).radius(5.0).color(color),
                         );
@@ -233,6 +233,8 @@ fn trajectories_export(view: &PcaView, three_d: bool, x_pc: usize, y_pc: usize, 
         x_label,
         y_label,
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Paths { series_label: "task".into(), columns, series, axes },
     }
 }
@@ -245,6 +247,8 @@ fn variance_export(view: &PcaView) -> PlotExport {
         x_label: "PC".into(),
         y_label: "fraction of variance".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Bars {
             categories: (1..=view.components).map(|i| format!("PC{i}")).collect(),
             series: vec![("at fit".into(), view.explained.clone()), ("now".into(), view.captured.clone())],

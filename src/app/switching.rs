@@ -5,7 +5,7 @@
 use eframe::egui;
 use egui_plot::{Corner, Legend, Line, LineStyle, Plot, PlotPoints};
 
-use super::export::{PlotData, PlotExport, Series, export_menu_ui};
+use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
 use super::{Panel, PanelContext, heading_ui};
 use crate::config::Config;
 use crate::experiments::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchRequest, SwitchResult, SwitchSpec, parse_taus};
@@ -256,13 +256,11 @@ fn perf_export(result: Option<&SwitchResult>) -> PlotExport {
     if let Some(r) = result {
         title = format!("Performance after a switch from {} to {} against tau (network at step {})", r.from.name(), r.to.name(), r.step);
         for sweep in &r.pathways {
-            series.push(Series {
-                name: sweep.pathway.name().into(),
-                points: r.perf_points(sweep).into_iter().map(|(x, y)| [x, y]).collect(),
-            });
+            series
+                .push(Curve { name: sweep.pathway.name().into(), points: r.perf_points(sweep).into_iter().map(|(x, y)| [x, y]).collect() });
         }
         let hi = r.taus_ms.iter().copied().fold(0.0f32, f32::max) as f64;
-        series.push(Series { name: "no switch".into(), points: vec![[0.0, r.perf_unswitched], [hi, r.perf_unswitched]] });
+        series.push(Curve { name: "no switch".into(), points: vec![[0.0, r.perf_unswitched], [hi, r.perf_unswitched]] });
     }
     PlotExport {
         name: "switching-perf".into(),
@@ -270,6 +268,8 @@ fn perf_export(result: Option<&SwitchResult>) -> PlotExport {
         x_label: "tau (ms)".into(),
         y_label: "fraction correct".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Lines(series),
     }
 }
@@ -327,7 +327,7 @@ fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport
         if let Some(sweep) = r.pathways.iter().find(|s| s.pathway == shown) {
             for (tau, outcome) in r.taus_ms.iter().zip(&sweep.outcomes) {
                 if let Some(o) = outcome {
-                    series.push(Series {
+                    series.push(Curve {
                         name: format!("tau {tau} ms"),
                         points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect(),
                     });
@@ -336,7 +336,7 @@ fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport
         }
         if let Some((_, Some(o))) = &r.combination {
             series
-                .push(Series { name: "your combination".into(), points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect() });
+                .push(Curve { name: "your combination".into(), points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect() });
         }
     }
     PlotExport {
@@ -345,6 +345,8 @@ fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport
         x_label: "time after the switch (ms)".into(),
         y_label: "distance".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Lines(series),
     }
 }

@@ -4,8 +4,8 @@
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, Plot, PlotPoints};
 
-use super::export::{PlotData, PlotExport, Series, export_menu_ui};
-use super::{Panel, PanelContext, RunData, heading_ui, task_color};
+use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
+use super::{Panel, PanelContext, RunData, heading_ui, task_color, task_line_style};
 use crate::runner::{Command, RunState};
 use crate::tasks::Task;
 
@@ -167,9 +167,11 @@ fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
         x_label: "step".into(),
         y_label: "loss".into(),
         log_y,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Lines(vec![
-            Series { name: "every step".into(), points: every },
-            Series { name: format!("mean of {SMOOTHING_STEPS} steps"), points: smoothed },
+            Curve { name: "every step".into(), points: every },
+            Curve { name: format!("mean of {SMOOTHING_STEPS} steps"), points: smoothed },
         ]),
     }
 }
@@ -178,13 +180,15 @@ fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
 fn performance_export(run: &RunData) -> PlotExport {
     let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
     let series =
-        tasks.iter().enumerate().map(|(i, task)| Series { name: task.label().into(), points: performance_points(run, i, *task) }).collect();
+        tasks.iter().enumerate().map(|(i, task)| Curve { name: task.label().into(), points: performance_points(run, i, *task) }).collect();
     PlotExport {
         name: "performance".into(),
         title: "Performance per task".into(),
         x_label: "step".into(),
         y_label: "fraction correct".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Lines(series),
     }
 }
@@ -208,6 +212,8 @@ fn bars_export(run: &RunData) -> PlotExport {
         x_label: "task".into(),
         y_label: "fraction correct".into(),
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data: PlotData::Bars { categories, series },
     }
 }
@@ -270,7 +276,12 @@ fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32
             .show(ui, |plot_ui| {
                 for (i, task) in tasks.iter().enumerate() {
                     let points = performance_points(run, i, *task);
-                    plot_ui.line(Line::new(task.label(), PlotPoints::from(thinned(&points))).width(1.5).color(task_color(i)));
+                    plot_ui.line(
+                        Line::new(task.label(), PlotPoints::from(thinned(&points)))
+                            .width(1.5)
+                            .color(task_color(i))
+                            .style(task_line_style(i)),
+                    );
                 }
             })
     });

@@ -313,6 +313,8 @@ fn export_named(what: &str, title: &str, t: &TaskTrajectories, trial: usize, abo
         x_label: "time (ms)".into(),
         y_label: if what == "units" { "rate".into() } else { "value".into() },
         log_y: false,
+        unit_circle: false,
+        note: String::new(),
         data,
     }
 }

@@ -164,12 +164,15 @@ pub fn analyze(
     }
     tables.push(("fixed_points.csv", fixed));
     tables.push(("spectrum.csv", spectrum));
+    let spectra: Vec<&[(f64, f64)]> = scatter.iter().map(|s| s.points.as_slice()).collect();
     let chart = LineChart {
         title: "Effective connectivity eigenvalues per task context".into(),
+        note: spectrum_note(&spectra),
         x_label: "Re λ".into(),
         y_label: "Im λ".into(),
-        y_range: None,
+        unit_circle: true,
         series: scatter,
+        ..LineChart::default()
     };
     figures.push(("spectrum", chart.to_svg()));
 
@@ -191,6 +194,20 @@ pub fn analyze(
         figures.push(("bifurcation", bifurcation::bifurcation_chart(&points, names[from], names[to]).to_svg()));
     }
     Ok(AnalyzeOutput { tables, figures })
+}
+
+/// The note of a spectrum figure: when every context gives the same eigenvalues (only the bias
+/// pathway acts, so W(c) and g(c) do not depend on the context) the tasks' points lie on top of
+/// one another, and the reader must be told so; otherwise none.
+pub fn spectrum_note<T: PartialEq>(spectra: &[T]) -> String {
+    if spectra.len() > 1 && spectra.windows(2).all(|w| w[0] == w[1]) {
+        format!(
+            "All {} task contexts share one spectrum (only the bias pathway acts: W(c) and g(c) do not depend on the context), so their points overlap",
+            spectra.len()
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// `pc,variance_ratio,cumulative` for every axis.
@@ -221,6 +238,7 @@ fn pca_chart(pca: &Pca, tasks: &[TaskTrajectories]) -> LineChart {
         y_label: "PC2".into(),
         y_range: None,
         series,
+        ..LineChart::default()
     }
 }
 
@@ -427,6 +445,15 @@ fn fixed_point_line(task: Task, index: usize, p: &FixedPoint, map: &StepMap, pca
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spectrum_shared_by_every_context_is_noted() {
+        let same = vec![vec![(0.5, 0.0)]; 3];
+        assert!(spectrum_note(&same).starts_with("All 3 task contexts share one spectrum"));
+        let different = vec![vec![(0.5, 0.0)], vec![(0.6, 0.0)]];
+        assert_eq!(spectrum_note(&different), "");
+        assert_eq!(spectrum_note(&same[..1]), "", "one context has nothing to share");
+    }
 
     fn columns(n: usize, cols: &[usize]) -> DMatrix<f64> {
         DMatrix::from_fn(n, cols.len(), |i, j| if i == cols[j] { 1.0 } else { 0.0 })

@@ -232,6 +232,7 @@ pub fn bifurcation_chart(points: &[BifurcationPoint], from: &str, to: &str) -> L
         y_label: "PC1 of the fixed point".into(),
         y_range: None,
         series: vec![series(true), series(false)],
+        ..LineChart::default()
     }
 }
 

@@ -445,6 +445,7 @@ pub fn capacity_chart(results: &[CellResult], criterion: f64) -> LineChart {
         y_label: "capacity (tasks)".into(),
         y_range: None,
         series: series.into_values().collect(),
+        ..LineChart::default()
     }
 }
 

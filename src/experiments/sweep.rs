@@ -163,6 +163,7 @@ pub fn ambiguity_chart(rows: &[AmbiguityRow]) -> LineChart {
         y_label: "mean task performance".into(),
         y_range: Some((0.0, 1.0)),
         series,
+        ..LineChart::default()
     }
 }
 

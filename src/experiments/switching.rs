@@ -447,6 +447,7 @@ impl SwitchResult {
             y_label: "fraction correct".into(),
             y_range: Some((0.0, 1.0)),
             series,
+            ..LineChart::default()
         }
     }
 
@@ -466,6 +467,7 @@ impl SwitchResult {
             y_label: "distance from the unswitched trajectory".into(),
             y_range: None,
             series,
+            ..LineChart::default()
         }
     }
 
