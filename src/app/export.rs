@@ -546,7 +546,7 @@ mod tests {
     #[test]
     fn an_exported_svg_is_the_cli_figure_of_the_same_data() {
         let export = lines();
-        let chart = crate::figure::LineChart {
+        let chart = LineChart {
             title: "Loss".into(),
             x_label: "step".into(),
             y_label: "loss".into(),
