@@ -5,7 +5,7 @@
 use modulab::figure::{HeatMaps, HeatPanel, LineChart, Series, write_figure};
 use modulab::tasks::Task;
 
-fn main() -> Result<(), String> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "battery-figures".into()));
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let names: Vec<String> = Task::ALL.iter().map(|t| t.name().to_string()).collect();

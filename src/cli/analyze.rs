@@ -166,7 +166,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         written.push(name.to_string());
     }
     for (stem, svg) in &figures {
-        figure::write_figure(&args.out, stem, svg).map_err(anyhow::Error::msg)?;
+        figure::write_figure(&args.out, stem, svg)?;
         written.push(format!("{stem}.png, {stem}.svg"));
     }
     println!("analysed {} (step {}); wrote {} in {}", run.name, run.step, written.join(", "), args.out.display());

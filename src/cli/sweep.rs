@@ -182,7 +182,7 @@ fn ambiguity_cmd(args: AmbiguityArgs) -> Result<()> {
     progress.finish_and_clear();
     let csv_path = args.out.join("ambiguity.csv");
     write_atomic(&csv_path, sweep::ambiguity_csv(&rows).as_bytes()).with_context(|| format!("cannot write {}", csv_path.display()))?;
-    figure::write_figure(&args.out, "ambiguity", &sweep::ambiguity_chart(&rows).to_svg()).map_err(anyhow::Error::msg)?;
+    figure::write_figure(&args.out, "ambiguity", &sweep::ambiguity_chart(&rows).to_svg())?;
     println!(
         "{} runs × {} levels evaluated; wrote ambiguity.csv, ambiguity.png, ambiguity.svg in {}",
         runs.len(),
@@ -371,8 +371,8 @@ fn packing_cmd(args: PackingArgs) -> Result<()> {
 }
 
 fn write_packing_figures(out: &Path, results: &[CellResult], criterion: f64) -> Result<()> {
-    figure::write_figure(out, "capacity", &packing::capacity_chart(results, criterion).to_svg()).map_err(anyhow::Error::msg)?;
-    figure::write_figure(out, "packing_perf", &packing::perf_heat_maps(results).to_svg()).map_err(anyhow::Error::msg)
+    figure::write_figure(out, "capacity", &packing::capacity_chart(results, criterion).to_svg())?;
+    Ok(figure::write_figure(out, "packing_perf", &packing::perf_heat_maps(results).to_svg())?)
 }
 
 fn merge_cmd(args: MergeArgs) -> Result<()> {

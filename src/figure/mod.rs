@@ -142,25 +142,38 @@ impl HeatMaps {
     }
 }
 
+/// Why a figure could not be rendered or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FigureError {
+    #[error("invalid SVG: {0}")]
+    Svg(String),
+    #[error("figure too large or empty")]
+    Size,
+    #[error("cannot encode PNG: {0}")]
+    Png(String),
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+}
+
 /// Render an SVG document to PNG bytes at `scale` × its size.
-pub fn svg_to_png(svg: &str, scale: f32) -> Result<Vec<u8>, String> {
+pub fn svg_to_png(svg: &str, scale: f32) -> Result<Vec<u8>, FigureError> {
     let mut options = resvg::usvg::Options::default();
     options.fontdb_mut().load_font_data(epaint_default_fonts::UBUNTU_LIGHT.to_vec());
     options.font_family = FONT_FAMILY.to_string();
-    let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(|e| format!("invalid SVG: {e}"))?;
-    let size = tree.size().to_int_size().scale_by(scale).ok_or("figure too large")?;
-    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or("figure has no area")?;
+    let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(|e| FigureError::Svg(e.to_string()))?;
+    let size = tree.size().to_int_size().scale_by(scale).ok_or(FigureError::Size)?;
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or(FigureError::Size)?;
     resvg::render(&tree, resvg::tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
-    pixmap.encode_png().map_err(|e| format!("cannot encode PNG: {e}"))
+    pixmap.encode_png().map_err(|e| FigureError::Png(e.to_string()))
 }
 
 /// Write `stem.svg` and `stem.png` into `dir`, atomically.
-pub fn write_figure(dir: &Path, stem: &str, svg: &str) -> Result<(), String> {
-    let svg_path = dir.join(format!("{stem}.svg"));
-    write_atomic(&svg_path, svg.as_bytes()).map_err(|e| format!("cannot write {}: {e}", svg_path.display()))?;
-    let png = svg_to_png(svg, 2.0)?;
-    let png_path = dir.join(format!("{stem}.png"));
-    write_atomic(&png_path, &png).map_err(|e| format!("cannot write {}: {e}", png_path.display()))
+pub fn write_figure(dir: &Path, stem: &str, svg: &str) -> Result<(), FigureError> {
+    let write = |path: std::path::PathBuf, bytes: &[u8]| {
+        write_atomic(&path, bytes).map_err(|source| FigureError::Write { path: path.display().to_string(), source })
+    };
+    write(dir.join(format!("{stem}.svg")), svg.as_bytes())?;
+    write(dir.join(format!("{stem}.png")), &svg_to_png(svg, 2.0)?)
 }
 
 #[cfg(test)]
