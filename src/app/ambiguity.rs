@@ -4,10 +4,11 @@
 //! its own).
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Bar, BarChart, Corner, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::export::{Curve, FileJob, PlotData, PlotExport, export_menu_ui};
-use super::{Level, Panel, PanelContext, heading_ui, task_color, task_line_style};
+use super::widgets::{task_bars_plot, task_color, task_line_style};
+use super::{Level, Panel, PanelContext, heading_ui};
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
 use crate::experiments::sweep::{self, AmbiguityRow};
@@ -18,8 +19,6 @@ use crate::runner::{AmbiguityEval, Command, SweepResult};
 
 /// Levels in a sweep (evenly spaced over the kind's slider range).
 const SWEEP_LEVELS: usize = 11;
-/// Room for one task label under the bars, in points.
-const LABEL_WIDTH: f32 = 90.0;
 /// The bars of the unambiguous (clear-cue) performance.
 const CLEAR_GREY: egui::Color32 = egui::Color32::from_gray(120);
 
@@ -43,7 +42,7 @@ impl Default for AmbiguityPanel {
 impl AmbiguityPanel {
     /// Every frame, shown or not: take run directories chosen for comparison and the comparison
     /// thread's results; problems go to the status bar.
-    pub fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+    fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         // a run added is swept like the current run's latest sweep (or, before any, at the
         // selected kind)
         let (kind, levels) = match cx.run.snapshot.as_ref().and_then(|s| s.sweep.as_deref()) {
@@ -119,6 +118,10 @@ impl Panel for AmbiguityPanel {
          unclear instruction. Add run for comparison… loads saved runs (e.g. trained with other \
          pathways) and sweeps them the same way, each drawn as its own coloured curve beside the \
          current run's."
+    }
+
+    fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+        self.poll(ctx, cx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
@@ -255,38 +258,6 @@ fn bars_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, latest: Option<&Ambigui
         })
     });
     *rect = shown.response.rect;
-}
-
-/// A fixed bar chart of one value in [0, 1] per task (bars at x = 0, 1, …), each task named under
-/// its bars — every few tasks when the names would overlap in `width` points (hovering a bar names
-/// its task) — with the legend at the top right. The Training and Ambiguity panels' bars.
-pub fn task_bars_plot<'a>(id: &str, height: f32, labels: Vec<&'static str>, width: f32) -> Plot<'a> {
-    let n = labels.len();
-    let every = (LABEL_WIDTH / (width / n.max(1) as f32)).ceil().max(1.0) as usize;
-    Plot::new(id)
-        .height(height)
-        .x_grid_spacer(move |_| (0..n).map(|i| label_mark(i, every)).collect())
-        .include_y(0.0)
-        .include_y(1.0)
-        .allow_scroll(false)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .legend(Legend::default().position(Corner::RightTop))
-        .x_axis_formatter(move |mark, _| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize).is_multiple_of(every) {
-                labels.get(i as usize).map_or(String::new(), |l| l.to_string())
-            } else {
-                String::new()
-            }
-        })
-}
-
-/// The grid mark of bar `i` when every `every`-th bar is labelled. egui_plot paints a tick label
-/// only if marks of its step size are at least ~60 points apart, so labelled marks claim a step
-/// of `every` bars and the others a step of one (they get a grid line but no label).
-pub fn label_mark(i: usize, every: usize) -> GridMark {
-    GridMark { value: i as f64, step_size: if i.is_multiple_of(every) { every as f64 } else { 1.0 } }
 }
 
 /// The levels a sweep of `kind` visits: evenly spaced over the slider's range.

@@ -15,10 +15,9 @@ use egui_plot::{
     Bar, BarChart, Corner, GridMark, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotImage, PlotPoint, PlotPoints, Points, VLine,
 };
 
-use super::ambiguity::task_bars_plot;
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui, export_menu_with_ui};
-use super::trajectories::colormap;
-use super::{Panel, PanelContext, heading_ui, task_color, task_line_style, task_marker};
+use super::widgets::{colormap, task_bars_plot, task_color, task_line_style, task_marker};
+use super::{Panel, PanelContext, heading_ui};
 use crate::analysis::AmbiguityKind;
 use crate::experiments::analyze;
 use crate::experiments::bifurcation::BifurcationPoint;

@@ -561,7 +561,7 @@ mod tests {
         // and the app's on-screen task colours are the figures' palette
         for i in 0..20 {
             let [r, g, b] = crate::figure::palette::rgb(crate::figure::style(i).color).expect("hex");
-            assert_eq!(super::super::task_color(i), egui::Color32::from_rgb(r, g, b));
+            assert_eq!(super::super::widgets::task_color(i), egui::Color32::from_rgb(r, g, b));
         }
     }
 

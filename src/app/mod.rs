@@ -22,6 +22,7 @@ mod status;
 mod switching;
 mod training;
 mod trajectories;
+pub mod widgets;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -31,7 +32,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::Ambiguity;
 use crate::config::Config;
-use crate::figure;
 use crate::model::Pathway;
 use crate::runner::{Command, EvalResult, Event, LoadedRun, RunState, Snapshot, Worker};
 
@@ -103,32 +103,6 @@ impl Tab {
             Tab::Packing => "How many tasks fit into networks of each size, per pathway set: a small sweep in the background",
             Tab::Dynamics => "Fixed points and how they change between tasks, connectivity spectra, and which units serve which task",
         }
-    }
-}
-
-/// The colour of trained task number `index`, the same in every panel and in every exported or
-/// command-line figure: the figure engine's palette (20 distinct colours for the battery).
-pub fn task_color(index: usize) -> egui::Color32 {
-    let [r, g, b] = figure::palette::rgb(figure::style(index).color).unwrap_or([128, 128, 128]);
-    egui::Color32::from_rgb(r, g, b)
-}
-
-/// The dash of task number `index`'s line, as in the figures (tasks 10–19 dashed), so that
-/// colour is never the only difference between two tasks.
-pub fn task_line_style(index: usize) -> egui_plot::LineStyle {
-    match figure::style(index).dash {
-        figure::palette::Dash::Solid => egui_plot::LineStyle::Solid,
-        figure::palette::Dash::Dashed => egui_plot::LineStyle::Dashed { length: 8.0 },
-        figure::palette::Dash::Dotted => egui_plot::LineStyle::Dotted { spacing: 4.0 },
-    }
-}
-
-/// The marker of task number `index`'s points, as in the figures.
-pub fn task_marker(index: usize) -> egui_plot::MarkerShape {
-    match figure::style(index).marker {
-        figure::palette::Marker::Circle => egui_plot::MarkerShape::Circle,
-        figure::palette::Marker::Square => egui_plot::MarkerShape::Square,
-        figure::palette::Marker::Triangle => egui_plot::MarkerShape::Up,
     }
 }
 
@@ -294,12 +268,17 @@ pub struct PanelContext<'a> {
     pub files: &'a mut export::Files,
 }
 
-/// One panel of the app.
+/// One panel of the app. Like eframe's `App`, a panel has a `logic` half, run every frame
+/// whether it is shown or not (take the results of background work the runner does for it),
+/// and a `ui` half that draws it. Panels read what the worker published and push commands
+/// through the [`PanelContext`]; they compute nothing heavy and own no threads.
 pub trait Panel {
     /// The panel's heading.
     fn title(&self) -> &'static str;
     /// The "What am I looking at?" text.
     fn help(&self) -> &'static str;
+    /// Every frame, shown or not, before any panel draws.
+    fn logic(&mut self, _ctx: &egui::Context, _cx: &mut PanelContext<'_>) {}
     /// Draw the panel.
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>);
 }
@@ -541,9 +520,11 @@ impl ModulabApp {
             ..
         } = self;
         let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files };
-        // background work of panels that may not be shown
-        ambiguity_panel.poll(&ctx, &mut cx);
-        packing.poll(&ctx, &mut cx);
+        // every panel's logic, shown or not (background results arrive while a panel is hidden)
+        let panels: [&mut dyn Panel; 9] = [setup, training, ambiguity_panel, trajectories, pca, dynamics, switching, packing, status];
+        for panel in panels {
+            panel.logic(&ctx, &mut cx);
+        }
 
         egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &mut cx));
         egui::Panel::bottom("status").show(ui, |ui| status.ui(ui, &mut cx));

@@ -14,8 +14,8 @@ use eframe::egui;
 use egui_plot::{Corner, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 
 use super::export::{Curve, ExportFormat, FileJob, PlotData, PlotExport, export_menu_ui, export_menu_with_ui};
-use super::trajectories::colormap;
-use super::{Level, Panel, PanelContext, heading_ui, task_color};
+use super::widgets::{colormap, task_color};
+use super::{Level, Panel, PanelContext, heading_ui};
 use crate::config::Config;
 use crate::experiments::packing::{self, CellResult, PackingPlan, PathwaySet, TaskOrder};
 use crate::runner::packing::PackingSweep;
@@ -217,7 +217,7 @@ impl PackingPanel {
 
     /// Every frame, shown or not: take finished cells; when the sweep ends, resume training if it
     /// was paused for it, and say how it ended in the status bar.
-    pub fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+    fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         let Some(job) = &self.job else { return };
         let mut ended = false;
         let mut failure = None;
@@ -272,6 +272,10 @@ impl Panel for PackingPanel {
          same number of units. The table shows each cell's worst task at the end. The defaults are \
          a small sweep that takes a few minutes; `modulab sweep packing` runs large ones (same \
          table, same figures) and on a cluster."
+    }
+
+    fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+        self.poll(ctx, cx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {

@@ -8,9 +8,9 @@
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 
-use super::ambiguity::label_mark;
 use super::export::{PlotData, PlotExport, export_menu_ui};
-use super::{Panel, PanelContext, heading_ui, task_color, task_line_style};
+use super::widgets::{label_mark, task_color, task_line_style};
+use super::{Panel, PanelContext, heading_ui};
 use crate::train::probe::PcaView;
 
 pub struct PcaPanel {

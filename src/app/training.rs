@@ -5,7 +5,8 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, Plot, PlotPoints};
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
-use super::{Panel, PanelContext, RunData, heading_ui, task_color, task_line_style};
+use super::widgets::{task_bars_plot, task_color, task_line_style};
+use super::{Panel, PanelContext, RunData, heading_ui};
 use crate::runner::{Command, RunState};
 use crate::tasks::Task;
 
@@ -301,7 +302,7 @@ fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
     let width = if lesioned.is_some() { 0.4 } else { 0.7 };
     let offset = if lesioned.is_some() { 0.2 } else { 0.0 };
     let shown = ui.scope(|ui| {
-        super::ambiguity::task_bars_plot("latest", height, labels, ui.available_width()).show(ui, |plot_ui| {
+        task_bars_plot("latest", height, labels, ui.available_width()).show(ui, |plot_ui| {
             if let Some(e) = latest {
                 let bars = e
                     .perf

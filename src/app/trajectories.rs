@@ -11,7 +11,8 @@ use eframe::egui;
 use egui_plot::{Line, LineStyle, Plot, PlotImage, PlotPoint, PlotPoints, Span, VLine};
 
 use super::export::{PlotData, PlotExport, export_menu_with_ui};
-use super::{Panel, PanelContext, heading_ui, task_color};
+use super::widgets::{colormap, task_color};
+use super::{Panel, PanelContext, heading_ui};
 use crate::tasks::Epoch;
 use crate::train::probe::{TaskTrajectories, Trajectories};
 
@@ -439,28 +440,9 @@ fn heat_image(t: &TaskTrajectories, trial: usize, map: HeatMap) -> egui::ColorIm
     egui::ColorImage::new([t.steps, rows.max(1)], pixels)
 }
 
-/// A perceptual dark-blue → green → yellow map (close to viridis) for x in [0, 1].
-pub(super) fn colormap(x: f32) -> egui::Color32 {
-    const STOPS: [[f32; 3]; 5] = [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
-    let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
-    let pos = x * (STOPS.len() - 1) as f32;
-    let i = (pos.floor() as usize).min(STOPS.len() - 2);
-    let f = pos - i as f32;
-    let mix = |c: usize| (STOPS[i][c] + f * (STOPS[i + 1][c] - STOPS[i][c])).round() as u8;
-    egui::Color32::from_rgb(mix(0), mix(1), mix(2))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn colormap_ends_and_clamps() {
-        assert_eq!(colormap(0.0), egui::Color32::from_rgb(68, 1, 84));
-        assert_eq!(colormap(1.0), egui::Color32::from_rgb(253, 231, 37));
-        assert_eq!(colormap(7.0), colormap(1.0));
-        assert_eq!(colormap(f32::NAN), colormap(0.0));
-    }
 
     /// One trial of two 20 ms steps: 5 inputs (fixation, two rings of 2), compact outputs
     /// (fixation, cos, sin), 2 units.

@@ -1,0 +1,93 @@
+//! The plot pieces every panel shares: task colours, dashes and markers (the figure engine's
+//! palette, so the screen matches exported and command-line figures), the colour map of heat
+//! maps, and the per-task bar chart.
+
+use eframe::egui;
+use egui_plot::{Corner, GridMark, Legend, Plot};
+
+use crate::figure;
+
+/// Room for one task label under the bars, in points.
+const LABEL_WIDTH: f32 = 90.0;
+
+/// The colour of trained task number `index`, the same in every panel and in every exported or
+/// command-line figure: the figure engine's palette (20 distinct colours for the battery).
+pub fn task_color(index: usize) -> egui::Color32 {
+    let [r, g, b] = figure::palette::rgb(figure::style(index).color).unwrap_or([128, 128, 128]);
+    egui::Color32::from_rgb(r, g, b)
+}
+
+/// The dash of task number `index`'s line, as in the figures (tasks 10–19 dashed), so that
+/// colour is never the only difference between two tasks.
+pub fn task_line_style(index: usize) -> egui_plot::LineStyle {
+    match figure::style(index).dash {
+        figure::palette::Dash::Solid => egui_plot::LineStyle::Solid,
+        figure::palette::Dash::Dashed => egui_plot::LineStyle::Dashed { length: 8.0 },
+        figure::palette::Dash::Dotted => egui_plot::LineStyle::Dotted { spacing: 4.0 },
+    }
+}
+
+/// The marker of task number `index`'s points, as in the figures.
+pub fn task_marker(index: usize) -> egui_plot::MarkerShape {
+    match figure::style(index).marker {
+        figure::palette::Marker::Circle => egui_plot::MarkerShape::Circle,
+        figure::palette::Marker::Square => egui_plot::MarkerShape::Square,
+        figure::palette::Marker::Triangle => egui_plot::MarkerShape::Up,
+    }
+}
+
+/// A perceptual dark-blue → green → yellow map (close to viridis) for x in [0, 1].
+pub fn colormap(x: f32) -> egui::Color32 {
+    const STOPS: [[f32; 3]; 5] = [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
+    let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
+    let pos = x * (STOPS.len() - 1) as f32;
+    let i = (pos.floor() as usize).min(STOPS.len() - 2);
+    let f = pos - i as f32;
+    let mix = |c: usize| (STOPS[i][c] + f * (STOPS[i + 1][c] - STOPS[i][c])).round() as u8;
+    egui::Color32::from_rgb(mix(0), mix(1), mix(2))
+}
+
+/// A fixed bar chart of one value in [0, 1] per task (bars at x = 0, 1, …), each task named under
+/// its bars — every few tasks when the names would overlap in `width` points (hovering a bar names
+/// its task) — with the legend at the top right. The Training and Ambiguity panels' bars.
+pub fn task_bars_plot<'a>(id: &str, height: f32, labels: Vec<&'static str>, width: f32) -> Plot<'a> {
+    let n = labels.len();
+    let every = (LABEL_WIDTH / (width / n.max(1) as f32)).ceil().max(1.0) as usize;
+    Plot::new(id)
+        .height(height)
+        .x_grid_spacer(move |_| (0..n).map(|i| label_mark(i, every)).collect())
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .legend(Legend::default().position(Corner::RightTop))
+        .x_axis_formatter(move |mark, _| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize).is_multiple_of(every) {
+                labels.get(i as usize).map_or(String::new(), |l| l.to_string())
+            } else {
+                String::new()
+            }
+        })
+}
+
+/// The grid mark of bar `i` when every `every`-th bar is labelled. egui_plot paints a tick label
+/// only if marks of its step size are at least ~60 points apart, so labelled marks claim a step
+/// of `every` bars and the others a step of one (they get a grid line but no label).
+pub fn label_mark(i: usize, every: usize) -> GridMark {
+    GridMark { value: i as f64, step_size: if i.is_multiple_of(every) { every as f64 } else { 1.0 } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colormap_ends_and_clamps() {
+        assert_eq!(colormap(0.0), egui::Color32::from_rgb(68, 1, 84));
+        assert_eq!(colormap(1.0), egui::Color32::from_rgb(253, 231, 37));
+        assert_eq!(colormap(7.0), colormap(1.0));
+        assert_eq!(colormap(f32::NAN), colormap(0.0));
+    }
+}
