@@ -218,16 +218,7 @@ fn bars_export(latest: Option<&AmbiguityEval>) -> PlotExport {
     let series =
         latest.map(|e| vec![("clear cue".to_string(), values(&e.clean)), (ambiguous_name(e), values(&e.ambiguous))]).unwrap_or_default();
     let about = latest.map_or(String::new(), |e| format!(" ({}, step {})", ambiguous_name(e), e.step));
-    PlotExport {
-        name: "ambiguity-bars".into(),
-        title: format!("Performance per task: clear and ambiguous cue{about}"),
-        x_label: "task".into(),
-        y_label: "fraction correct".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Bars { categories, series },
-    }
+    PlotExport::task_bars("ambiguity-bars", format!("Performance per task: clear and ambiguous cue{about}"), categories, series)
 }
 
 fn bars_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, latest: Option<&AmbiguityEval>, height: f32, rect: &mut egui::Rect) {

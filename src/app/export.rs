@@ -60,6 +60,21 @@ pub struct PlotExport {
 }
 
 impl PlotExport {
+    /// Fraction correct per task as grouped bars (one series per condition): the Training
+    /// and Ambiguity panels' bar charts.
+    pub fn task_bars(name: &str, title: String, tasks: Vec<String>, series: Vec<(String, Vec<f64>)>) -> PlotExport {
+        PlotExport {
+            name: name.into(),
+            title,
+            x_label: "task".into(),
+            y_label: "fraction correct".into(),
+            log_y: false,
+            unit_circle: false,
+            note: String::new(),
+            data: PlotData::Bars { categories: tasks, series },
+        }
+    }
+
     /// The data as CSV (see [`PlotData::to_csv`]: the one CSV writer of plot data).
     pub fn to_csv(&self) -> String {
         self.data.to_csv(&self.x_label, &self.y_label)

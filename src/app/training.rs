@@ -207,16 +207,7 @@ fn bars_export(run: &RunData) -> PlotExport {
         }
     }
     let step = latest.map_or(String::new(), |e| format!(" (step {})", e.step));
-    PlotExport {
-        name: "latest-evaluation".into(),
-        title: format!("Latest evaluation{step}"),
-        x_label: "task".into(),
-        y_label: "fraction correct".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Bars { categories, series },
-    }
+    PlotExport::task_bars("latest-evaluation", format!("Latest evaluation{step}"), categories, series)
 }
 
 /// (step, performance) of trained task number `i` over every evaluation.

@@ -103,16 +103,26 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// A job for the tests of the job machinery: counts units.
 #[cfg(test)]
-mod tests {
+pub(crate) mod counter {
+    use std::time::Duration;
+
     use super::*;
 
-    /// Counts to `until`; fails (or panics) at `fail_at`.
-    struct Counter {
-        until: u32,
-        fail_at: Option<(u32, bool)>,
+    /// Counts to `until` units of `unit_ms` each; fails at unit `fail_at` (panics if its flag is set).
+    pub struct Counter {
+        pub until: u32,
+        pub unit_ms: u64,
+        pub fail_at: Option<(u32, bool)>,
         /// (units done, how it stopped)
-        out: (u32, Option<Stopped>),
+        pub out: (u32, Option<Stopped>),
+    }
+
+    impl Counter {
+        pub fn new(until: u32, unit_ms: u64, fail_at: Option<(u32, bool)>) -> Self {
+            Counter { until, unit_ms, fail_at, out: (0, None) }
+        }
     }
 
     impl Job for Counter {
@@ -121,6 +131,7 @@ mod tests {
             "counter"
         }
         fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
+            std::thread::sleep(Duration::from_millis(self.unit_ms));
             self.out.0 += 1;
             match self.fail_at {
                 Some((at, true)) if at == self.out.0 => panic!("boom at {at}"),
@@ -135,11 +146,17 @@ mod tests {
             self.out.1 = Some(why);
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counter::Counter;
+    use super::*;
 
     static NO_CANCEL: AtomicBool = AtomicBool::new(false);
 
     fn counter(until: u32, fail_at: Option<(u32, bool)>) -> Option<Counter> {
-        Some(Counter { until, fail_at, out: (0, None) })
+        Some(Counter::new(until, 0, fail_at))
     }
 
     #[test]

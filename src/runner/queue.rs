@@ -120,40 +120,11 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::experiments::packing::PackingError;
-    use crate::runner::job::{JobError, Stopped};
-
-    /// Counts to `until` units of `unit_ms` each; fails at `fail_at`.
-    struct Counter {
-        until: u32,
-        unit_ms: u64,
-        fail_at: Option<u32>,
-        out: (u32, Option<Stopped>),
-    }
-
-    impl Job for Counter {
-        type Output = (u32, Option<Stopped>);
-        fn name(&self) -> &'static str {
-            "counter"
-        }
-        fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
-            std::thread::sleep(Duration::from_millis(self.unit_ms));
-            self.out.0 += 1;
-            if self.fail_at == Some(self.out.0) {
-                return Err(JobError::Packing(PackingError::InvalidPlan("broken".into())));
-            }
-            Ok(self.out.0 >= self.until)
-        }
-        fn output(&self) -> &Self::Output {
-            &self.out
-        }
-        fn stop(&mut self, why: Stopped) {
-            self.out.1 = Some(why);
-        }
-    }
+    use crate::runner::job::Stopped;
+    use crate::runner::job::counter::Counter;
 
     fn counter(until: u32, unit_ms: u64, fail_at: Option<u32>) -> Counter {
-        Counter { until, unit_ms, fail_at, out: (0, None) }
+        Counter::new(until, unit_ms, fail_at.map(|at| (at, false)))
     }
 
     /// Every update until job `id` has ended.
@@ -185,8 +156,8 @@ mod tests {
         queue.submit(2, counter(1, 0, None), Arc::default());
         let seen = until_ended(&queue, 2);
         let failed = seen.iter().find(|u| u.id == 1 && u.ended).expect("job 1 ended");
-        assert_eq!(failed.failure.as_deref(), Some("counter failed: broken"));
-        assert_eq!(failed.output.1, Some(Stopped::Failed("broken".into())));
+        assert_eq!(failed.failure.as_deref(), Some("counter failed: error at 2"));
+        assert_eq!(failed.output.1, Some(Stopped::Failed("error at 2".into())));
         assert!(seen.iter().any(|u| u.id == 2 && u.ended && u.failure.is_none()));
     }
 
