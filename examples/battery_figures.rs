@@ -50,8 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let spectrum = LineChart {
         title: "Effective connectivity eigenvalues per task context".into(),
-        note: "All 20 task contexts share one spectrum: with only the bias pathway acting, W(c) and g(c) do not depend on the context"
-            .into(),
+        note: "Made-up eigenvalues, one spiral arm per task: a check of the layout (legend, note line, unit circle), not a result".into(),
         x_label: "Re λ".into(),
         y_label: "Im λ".into(),
         unit_circle: true,
