@@ -4,10 +4,10 @@
 //! its own).
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Corner, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Bar, BarChart, Corner, Line, LineStyle, Plot, PlotPoints};
 
 use super::export::{Curve, FileJob, PlotData, PlotExport, export_menu_ui};
-use super::widgets::{task_bars_plot, task_color, task_line_style};
+use super::widgets::{task_bars_plot, task_color, task_legend, task_line_style};
 use super::{Level, Panel, PanelContext, heading_ui};
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
@@ -445,7 +445,7 @@ fn sweep_plot_ui(
             .include_y(1.0)
             .x_axis_label("level")
             .allow_scroll(false)
-            .legend(Legend::default().position(Corner::RightTop))
+            .legend(task_legend(Corner::RightTop, sweep.map_or(0, |s| s.tasks.len() + 2) + 2 * compared.len()))
             .show(ui, |plot_ui| {
                 if let Some(s) = sweep {
                     // faint beside compared runs, whose colours they would otherwise be mistaken for

@@ -9,7 +9,7 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 
 use super::export::{PlotData, PlotExport, export_menu_ui};
-use super::widgets::{label_mark, task_color, task_line_style};
+use super::widgets::{label_mark, task_color, task_legend, task_line_style};
 use super::{Panel, PanelContext, heading_ui};
 use crate::train::probe::PcaView;
 
@@ -120,7 +120,7 @@ impl PcaPanel {
             .x_axis_label(xl)
             .y_axis_label(yl)
             .allow_scroll(false)
-            .legend(Legend::default().position(Corner::RightTop));
+            .legend(task_legend(Corner::RightTop, view.tasks.len()));
         if three_d {
             plot = plot.allow_drag(false).show_axes([false, false]).show_grid([false, false]);
         }

@@ -5,7 +5,7 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, Plot, PlotPoints};
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
-use super::widgets::{task_bars_plot, task_color, task_line_style};
+use super::widgets::{task_bars_plot, task_color, task_legend, task_line_style};
 use super::{Panel, PanelContext, RunData, heading_ui};
 use crate::runner::{Command, RunState};
 use crate::tasks::Task;
@@ -264,7 +264,7 @@ fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32
             .include_y(0.0)
             .include_y(1.0)
             .allow_scroll(false)
-            .legend(Legend::default().position(Corner::RightBottom))
+            .legend(task_legend(Corner::RightBottom, tasks.len()))
             .show(ui, |plot_ui| {
                 for (i, task) in tasks.iter().enumerate() {
                     let points = performance_points(run, i, *task);

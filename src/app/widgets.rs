@@ -7,6 +7,9 @@ use egui_plot::{Corner, GridMark, Legend, Plot};
 
 use crate::figure;
 
+/// More legend entries than this are set in small type.
+const LEGEND_FULL_SIZE_ENTRIES: usize = 10;
+
 /// Room for one task label under the bars, in points.
 const LABEL_WIDTH: f32 = 90.0;
 
@@ -34,6 +37,14 @@ pub fn task_marker(index: usize) -> egui_plot::MarkerShape {
         figure::palette::Marker::Square => egui_plot::MarkerShape::Square,
         figure::palette::Marker::Triangle => egui_plot::MarkerShape::Up,
     }
+}
+
+/// The legend of a plot with one entry per task (plus `extra` other entries): in task order, as
+/// in the Setup panel and the exported figures, and in small type when there are more entries
+/// than fit at full size, so the whole battery's 20 tasks fit beside a plot of ordinary height.
+pub fn task_legend(corner: Corner, entries: usize) -> Legend {
+    let legend = Legend::default().position(corner).follow_insertion_order(true);
+    if entries > LEGEND_FULL_SIZE_ENTRIES { legend.text_style(egui::TextStyle::Small) } else { legend }
 }
 
 /// A perceptual dark-blue → green → yellow map (close to viridis) for x in [0, 1].
