@@ -22,6 +22,6 @@ pub mod switching;
 mod tests;
 
 pub use handle::Worker;
-pub use live::{AMBIGUITY_TRIALS, PCA_REFIT_EVERY};
+pub use live::AMBIGUITY_TRIALS;
 pub use protocol::{AmbiguityEval, Command, EvalResult, Event, LoadedRun, RunState, Snapshot, Waker};
 pub use sweep::{SWEEP_TRIALS, SweepResult};
