@@ -329,9 +329,14 @@ fn ambiguity_trajectories_and_pca_panels_follow_the_network() {
         assert_eq!((sweep.kind, sweep.summary().len()), (AmbiguityKind::Mixture, 11));
     }
 
-    // Trajectories and PCA have data and draw it
+    // Trajectories and PCA have data and draw it: computed only while shown (the worker skips
+    // live analyses no view shows), so they catch up with the trained network when opened
     harness.get_by_label("Trajectories").click();
-    harness.run_steps(2);
+    let paused_at = harness.state().run_data().step;
+    assert!(paused_at > 0);
+    run_until(&mut harness, "the trajectories of the trained network", |app| {
+        app.run_data().snapshot.as_ref().and_then(|s| s.trajectories.as_ref()).is_some_and(|t| t.step == paused_at)
+    });
     assert!(harness.query_by_label_contains("Hidden units").is_some());
     harness.get_by_label("PCA").click();
     harness.run_steps(2);

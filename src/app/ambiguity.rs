@@ -15,7 +15,7 @@ use crate::experiments::sweep::{self, AmbiguityRow};
 use crate::model::Pathway;
 use crate::runner::compare::{ComparedRun, Comparisons, Notice};
 use crate::runner::job::Stopped;
-use crate::runner::{AmbiguityEval, Command, SweepResult};
+use crate::runner::{AmbiguityEval, Command, LiveViews, SweepResult};
 
 /// Levels in a sweep (evenly spaced over the kind's slider range).
 const SWEEP_LEVELS: usize = 11;
@@ -122,6 +122,10 @@ impl Panel for AmbiguityPanel {
 
     fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         self.poll(ctx, cx);
+    }
+
+    fn live_views(&self) -> LiveViews {
+        LiveViews { ambiguity: true, probe: false }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {

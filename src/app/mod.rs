@@ -13,6 +13,7 @@
 pub mod export;
 pub use crate::runner::compare::ComparedRun;
 pub use packing::{PackingForm, PackingPanel, SweepEnd};
+pub use tabs::Tab;
 mod ambiguity;
 mod dynamics;
 mod packing;
@@ -20,6 +21,7 @@ mod pca;
 mod setup;
 mod status;
 mod switching;
+mod tabs;
 mod training;
 mod trajectories;
 pub mod widgets;
@@ -33,11 +35,12 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::model::Pathway;
-use crate::runner::{Command, EvalResult, Event, LoadedRun, RunState, Snapshot, Worker};
+use crate::runner::{Command, EvalResult, Event, LiveViews, LoadedRun, RunState, Snapshot, Worker};
 
 /// At most this much UI-thread time per frame goes into draining worker events.
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
-/// How soon the worker asks for a repaint after sending something.
+/// The soonest the worker's wake-up repaints after it sent something (a burst of events is
+/// drawn in one frame).
 const WAKE_AFTER: Duration = Duration::from_millis(10);
 
 /// UI settings remembered between sessions. Every field has a default, so an old or partial
@@ -62,47 +65,6 @@ pub struct UiSettings {
 impl Default for UiSettings {
     fn default() -> Self {
         Self { show_setup: true, loss_log_scale: true, help_open: false, tab: Tab::Training, units_heat_map: true, pca_3d: false }
-    }
-}
-
-/// The views of the main area, one panel each.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Tab {
-    #[default]
-    Training,
-    Ambiguity,
-    Trajectories,
-    Pca,
-    Dynamics,
-    Switching,
-    Packing,
-}
-
-impl Tab {
-    pub const ALL: [Tab; 7] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Dynamics, Tab::Switching, Tab::Packing];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Tab::Training => "Training",
-            Tab::Ambiguity => "Ambiguity",
-            Tab::Trajectories => "Trajectories",
-            Tab::Pca => "PCA",
-            Tab::Switching => "Switching",
-            Tab::Packing => "Packing",
-            Tab::Dynamics => "Dynamics",
-        }
-    }
-
-    fn tooltip(self) -> &'static str {
-        match self {
-            Tab::Training => "Loss and per-task performance while the network learns",
-            Tab::Ambiguity => "How well the network does when the task cue (context) is unclear",
-            Tab::Trajectories => "One trial in detail: inputs, target, the network's output and its hidden units",
-            Tab::Pca => "The hidden activity of every task on shared principal components",
-            Tab::Switching => "Switch the task cue mid-trial: how fast each pathway follows, as a function of its time constant",
-            Tab::Packing => "How many tasks fit into networks of each size, per pathway set: a small sweep in the background",
-            Tab::Dynamics => "Fixed points and how they change between tasks, connectivity spectra, and which units serve which task",
-        }
     }
 }
 
@@ -281,6 +243,10 @@ pub trait Panel {
     fn logic(&mut self, _ctx: &egui::Context, _cx: &mut PanelContext<'_>) {}
     /// Draw the panel.
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>);
+    /// The live analyses the panel shows while it is on screen (the worker skips the others).
+    fn live_views(&self) -> LiveViews {
+        LiveViews::NONE
+    }
 }
 
 /// A panel's heading with its "What am I looking at?" text underneath.
@@ -331,14 +297,10 @@ pub struct ModulabApp {
     sent_config: Option<Config>,
     worker: Option<Worker>,
     setup: setup::SetupPanel,
-    training: training::TrainingPanel,
-    ambiguity_panel: ambiguity::AmbiguityPanel,
-    trajectories: trajectories::TrajectoriesPanel,
-    pca: pca::PcaPanel,
-    switching: switching::SwitchingPanel,
-    packing: PackingPanel,
-    dynamics: dynamics::DynamicsPanel,
+    tabs: tabs::Tabs,
     status: status::StatusPanel,
+    /// The live analyses last asked of the worker (sent again when the view changes).
+    sent_views: Option<LiveViews>,
     files: export::Files,
     /// A run to load once the worker is up.
     open_run: Option<PathBuf>,
@@ -364,14 +326,9 @@ impl ModulabApp {
             sent_config: Some(options.config),
             worker: None,
             setup: setup::SetupPanel::default(),
-            training: training::TrainingPanel::default(),
-            ambiguity_panel: ambiguity::AmbiguityPanel::default(),
-            trajectories: trajectories::TrajectoriesPanel::default(),
-            pca: pca::PcaPanel::default(),
-            switching: switching::SwitchingPanel::default(),
-            packing: PackingPanel::default(),
-            dynamics: dynamics::DynamicsPanel::default(),
+            tabs: tabs::Tabs::default(),
             status: status::StatusPanel,
+            sent_views: None,
             files: export::Files::new(options.file_dialogs),
             open_run: options.open_run,
             quit_at: None,
@@ -411,16 +368,16 @@ impl ModulabApp {
 
     /// The runs loaded for comparison in the Ambiguity panel.
     pub fn compared_runs(&self) -> &[ComparedRun] {
-        self.ambiguity_panel.compared_runs()
+        self.tabs.ambiguity.compared_runs()
     }
 
     /// The Packing panel (its sweep and results).
     pub fn packing(&self) -> &PackingPanel {
-        &self.packing
+        &self.tabs.packing
     }
 
     pub fn packing_mut(&mut self) -> &mut PackingPanel {
-        &mut self.packing
+        &mut self.tabs.packing
     }
 
     /// Start the worker (first frame), drain its events within the budget, take the latest
@@ -475,7 +432,7 @@ impl ModulabApp {
 
     fn spawn_worker(&mut self, ctx: &egui::Context) {
         let waker_ctx = ctx.clone();
-        let wake = Box::new(move || waker_ctx.request_repaint_after(WAKE_AFTER));
+        let wake = Box::new(move |after: Duration| waker_ctx.request_repaint_after(after.max(WAKE_AFTER)));
         let config = self.sent_config.clone().unwrap_or_else(|| self.draft.clone());
         match Worker::spawn(config, wake) {
             Ok(worker) => {
@@ -500,31 +457,14 @@ impl ModulabApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let mut commands = Vec::new();
         let ctx = ui.ctx().clone();
-        let Self {
-            settings,
-            run,
-            draft,
-            preset,
-            lesions,
-            ambiguity,
-            setup,
-            training,
-            ambiguity_panel,
-            trajectories,
-            pca,
-            dynamics,
-            switching,
-            packing,
-            status,
-            files,
-            ..
-        } = self;
+        let Self { settings, run, draft, preset, lesions, ambiguity, setup, tabs, status, files, sent_views, .. } = self;
         let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files };
         // every panel's logic, shown or not (background results arrive while a panel is hidden)
-        let panels: [&mut dyn Panel; 9] = [setup, training, ambiguity_panel, trajectories, pca, dynamics, switching, packing, status];
-        for panel in panels {
+        setup.logic(&ctx, &mut cx);
+        for (_, panel) in tabs.each() {
             panel.logic(&ctx, &mut cx);
         }
+        status.logic(&ctx, &mut cx);
 
         egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &mut cx));
         egui::Panel::bottom("status").show(ui, |ui| status.ui(ui, &mut cx));
@@ -535,22 +475,25 @@ impl ModulabApp {
         }
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
-                for tab in Tab::ALL {
+                for (tab, _) in tabs.each() {
                     ui.selectable_value(&mut cx.settings.tab, tab, tab.label()).on_hover_text(tab.tooltip());
                 }
             });
             ui.separator();
             // every view is fed by the worker all the time; only the one shown is drawn
-            match cx.settings.tab {
-                Tab::Training => training.ui(ui, &mut cx),
-                Tab::Ambiguity => ambiguity_panel.ui(ui, &mut cx),
-                Tab::Trajectories => trajectories.ui(ui, &mut cx),
-                Tab::Pca => pca.ui(ui, &mut cx),
-                Tab::Switching => switching.ui(ui, &mut cx),
-                Tab::Packing => packing.ui(ui, &mut cx),
-                Tab::Dynamics => dynamics.ui(ui, &mut cx),
+            for (tab, panel) in tabs.each() {
+                if tab == cx.settings.tab {
+                    panel.ui(ui, &mut cx);
+                }
             }
         });
+        // the worker redoes after each evaluation only the live analyses on screen
+        let shown = cx.settings.tab;
+        let views = tabs.each().into_iter().find(|(tab, _)| *tab == shown).map_or(LiveViews::NONE, |(_, panel)| panel.live_views());
+        if *sent_views != Some(views) {
+            *sent_views = Some(views);
+            commands.push(Command::SetLiveViews(views));
+        }
         self.files.ui(&ctx);
         commands.extend(self.files.take_commands());
 
@@ -601,7 +544,7 @@ impl eframe::App for ModulabApp {
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         // stop and join the worker and a packing sweep now rather than whenever the app is dropped
         self.worker = None;
-        self.packing.stop();
+        self.tabs.packing.stop();
         // a scripted run (`--quit-after`) reports the speed it trained at (the GUI benchmark reads it)
         if self.quit_after.is_some()
             && let Some((rate, steps)) = self.run.measured_steps_per_sec()

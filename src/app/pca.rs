@@ -11,6 +11,7 @@ use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, MarkerShape, Plot
 use super::export::{PlotData, PlotExport, export_menu_ui};
 use super::widgets::{label_mark, task_color, task_legend, task_line_style};
 use super::{Panel, PanelContext, heading_ui};
+use crate::runner::LiveViews;
 use crate::train::probe::PcaView;
 
 pub struct PcaPanel {
@@ -47,6 +48,10 @@ impl Panel for PcaPanel {
          directions the activity effectively uses. The directions are re-computed every few \
          evaluations while training; after a lesion or an ambiguity change the new activity is \
          drawn in the same directions, so you see what moved."
+    }
+
+    fn live_views(&self) -> LiveViews {
+        LiveViews { ambiguity: false, probe: true }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {

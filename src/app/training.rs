@@ -266,7 +266,9 @@ fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32
             .allow_scroll(false)
             .legend(task_legend(Corner::RightBottom, tasks.len()))
             .show(ui, |plot_ui| {
-                for (i, task) in tasks.iter().enumerate() {
+                // a legend in a bottom corner stacks its entries bottom-up: the lines go in
+                // last task first, so it reads in task order from the top
+                for (i, task) in tasks.iter().enumerate().rev() {
                     let points = performance_points(run, i, *task);
                     plot_ui.line(
                         Line::new(task.label(), PlotPoints::from(thinned(&points)))

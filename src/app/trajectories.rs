@@ -13,6 +13,7 @@ use egui_plot::{Line, LineStyle, Plot, PlotImage, PlotPoint, PlotPoints, Span, V
 use super::export::{PlotData, PlotExport, export_menu_with_ui};
 use super::widgets::{colormap, task_color};
 use super::{Panel, PanelContext, heading_ui};
+use crate::runner::LiveViews;
 use crate::tasks::Epoch;
 use crate::train::probe::{TaskTrajectories, Trajectories};
 
@@ -76,6 +77,10 @@ impl Panel for TrajectoriesPanel {
          the stimulus through the delay. The same test trials are re-run after every \
          evaluation, so you can watch this very trial being learnt; lesions and the ambiguity \
          setting apply here too."
+    }
+
+    fn live_views(&self) -> LiveViews {
+        LiveViews { ambiguity: false, probe: true }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {

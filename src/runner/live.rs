@@ -32,6 +32,9 @@ pub enum Refit {
     WhenDue,
     /// The network is unchanged (lesions or ambiguity changed): project on the old axes.
     Never,
+    /// Catching up after periodic evaluations were skipped (the view was hidden): re-fit if one
+    /// was due meanwhile.
+    IfStale,
 }
 
 /// What the live analyses keep between passes.
@@ -64,6 +67,12 @@ impl LiveAnalysis {
     /// Forget what belonged to the previous network (the ambiguity is the user's and stays).
     pub fn forget_network(&mut self) {
         *self = LiveAnalysis { ambiguity: self.ambiguity, ..LiveAnalysis::default() };
+    }
+
+    /// A periodic evaluation passed without the probe (its view was hidden): it counts towards
+    /// the next re-fit all the same.
+    pub fn skip_evaluation(&mut self) {
+        self.evals_since_fit += 1;
     }
 
     /// Per-task performance under the current ambiguity, beside the clear cue's on the same
@@ -105,7 +114,12 @@ impl LiveAnalysis {
             None => self.probe.insert(ProbeTrials::draw(&trainer.config)?),
         };
         let trajectories = run_probe(&trainer.config, &trainer.params, trainer.step, probe, self.ambiguity, lesioned)?;
-        let due = self.pca.is_none() || (refit == Refit::WhenDue && self.evals_since_fit + 1 >= PCA_REFIT_EVERY);
+        let due = self.pca.is_none()
+            || match refit {
+                Refit::WhenDue => self.evals_since_fit + 1 >= PCA_REFIT_EVERY,
+                Refit::IfStale => self.evals_since_fit >= PCA_REFIT_EVERY,
+                Refit::Never => false,
+            };
         let mut warning = None;
         if due {
             // the axes always describe the intact network with the clear cue; when lesions or

@@ -23,5 +23,5 @@ mod tests;
 
 pub use handle::Worker;
 pub use live::AMBIGUITY_TRIALS;
-pub use protocol::{AmbiguityEval, Command, EvalResult, Event, LoadedRun, RunState, Snapshot, Waker};
+pub use protocol::{AmbiguityEval, Command, EvalResult, Event, LiveViews, LoadedRun, RunState, Snapshot, Waker};
 pub use sweep::{SWEEP_TRIALS, SweepResult};

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::dynamics::{DynamicsRequest, DynamicsResult};
 use super::sweep::SweepResult;
@@ -15,6 +16,27 @@ use crate::model::Pathway;
 use crate::tasks::Task;
 use crate::train::metrics::MetricsRow;
 use crate::train::probe::{PcaView, Trajectories};
+
+/// The live analyses a view on screen shows (see [`super::live`]). The worker starts with all
+/// of them; the app narrows them to the tab shown, so training is not slowed by analyses nobody
+/// looks at (on yang20 the ambiguity re-evaluation alone takes a good fraction of a second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveViews {
+    /// Performance under the current ambiguity beside the clear cue's.
+    pub ambiguity: bool,
+    /// The probe trials' trajectories and their PCA projection.
+    pub probe: bool,
+}
+
+impl LiveViews {
+    pub const ALL: LiveViews = LiveViews { ambiguity: true, probe: true };
+    pub const NONE: LiveViews = LiveViews { ambiguity: false, probe: false };
+
+    /// Either of `self` and `other`.
+    pub fn or(self, other: LiveViews) -> LiveViews {
+        LiveViews { ambiguity: self.ambiguity || other.ambiguity, probe: self.probe || other.probe }
+    }
+}
 
 /// What the UI asks the worker to do.
 #[derive(Clone, Debug)]
@@ -40,6 +62,9 @@ pub enum Command {
     /// Score the network with its context made ambiguous this way (applies at once; a burst of
     /// these is answered once, for the last).
     SetAmbiguity(Ambiguity),
+    /// Which live analyses are on screen: only these are redone after each evaluation; one
+    /// skipped meanwhile is redone as soon as it is shown again.
+    SetLiveViews(LiveViews),
     /// Score a frozen copy of the current network at each of these levels of one ambiguity
     /// kind, interleaved with training; replaces a sweep in progress.
     Sweep { kind: AmbiguityKind, levels: Vec<f32> },
@@ -197,5 +222,6 @@ pub struct Snapshot {
     pub dynamics: Option<Arc<DynamicsResult>>,
 }
 
-/// Called after the worker sent something (the app wakes its UI with it).
-pub type Waker = Box<dyn Fn() + Send>;
+/// Called after the worker sent something: the UI should look within the given delay (the app
+/// asks egui for a repaint then; egui keeps the earliest of several requests).
+pub type Waker = Box<dyn Fn(Duration) + Send>;

@@ -26,7 +26,7 @@ use super::dynamics::{DynamicsJob, DynamicsRequest};
 use super::job::{self, panic_message};
 use super::live::{LiveAnalysis, Refit};
 use super::outbox::Outbox;
-use super::protocol::{Command, EvalResult, Event, LoadedRun, RunState, Snapshot};
+use super::protocol::{Command, EvalResult, Event, LiveViews, LoadedRun, RunState, Snapshot};
 use super::scheduler::{Turn, Turns};
 use super::sweep::SweepJob;
 use crate::analysis::AmbiguityKind;
@@ -79,6 +79,10 @@ pub struct Run {
     /// Analysis asked for by commands and not done yet.
     dirty: Dirty,
     live: LiveAnalysis,
+    /// The live analyses on screen (only these are redone after an evaluation) ...
+    views: LiveViews,
+    /// ... and those skipped since they were last done, redone when shown again.
+    stale: LiveViews,
     /// What was last put in the slot (kept to update one part at a time).
     latest: Snapshot,
     turns: Turns,
@@ -103,6 +107,8 @@ impl Run {
             history: Vec::new(),
             dirty: Dirty::default(),
             live: LiveAnalysis::default(),
+            views: LiveViews::ALL,
+            stale: LiveViews::NONE,
             latest: Snapshot::default(),
             turns: Turns::default(),
             sweep: None,
@@ -155,17 +161,22 @@ impl Run {
         }
         if self.trainer.is_some() && dirty.ambiguity {
             self.guarded(|run| {
-                run.analyse_ambiguity()?;
-                run.publish();
+                if run.analyse_ambiguity()? {
+                    run.publish();
+                }
                 Ok(())
             });
             self.dirty.probe = true;
             return;
         }
         if self.trainer.is_some() && dirty.probe {
+            // after skipped evaluations the axes may be due for a re-fit; else only the
+            // ambiguity or lesions changed and the states move on the old axes
+            let refit = if self.stale.probe { Refit::IfStale } else { Refit::Never };
             self.guarded(|run| {
-                run.analyse_probe(Refit::Never)?;
-                run.publish();
+                if run.analyse_probe(refit)? {
+                    run.publish();
+                }
                 Ok(())
             });
             return;
@@ -248,6 +259,12 @@ impl Run {
                     self.dirty.ambiguity = true;
                 }
             }
+            Command::SetLiveViews(views) => {
+                self.views = views;
+                // a view shown again catches up at once
+                self.dirty.ambiguity |= views.ambiguity && self.stale.ambiguity;
+                self.dirty.probe |= views.probe && self.stale.probe;
+            }
             Command::Sweep { kind, levels } => self.start_sweep(kind, levels),
             Command::CancelSweep => {
                 if let Some(output) = job::cancel(&mut self.sweep) {
@@ -283,6 +300,7 @@ impl Run {
         }
         self.latest = Snapshot::default();
         self.live.forget_network();
+        self.stale = LiveViews::NONE;
         self.sweep = None;
         self.switching = None;
         self.dynamics = None;
@@ -438,10 +456,10 @@ impl Run {
         self.latest.trials = trainer.trials;
         self.latest.train_secs = self.train_secs;
         self.latest.evaluation = Some(result.clone());
-        // the analyses go into the same snapshot, published once with the evaluation event
+        // the analyses go into the same snapshot, which the evaluation event wakes the UI for
         self.analyse_ambiguity()?;
         self.analyse_probe(refit)?;
-        self.publish();
+        self.store();
         self.outbox.emit(Event::Evaluation(result.clone()));
         Ok(result)
     }
@@ -452,31 +470,53 @@ impl Run {
         self.lesions.iter().copied().filter(has).collect()
     }
 
-    fn analyse_ambiguity(&mut self) -> Result<(), TrainError> {
+    /// Redo the live ambiguity evaluation if its view is on screen (else mark it stale);
+    /// whether it was redone.
+    fn analyse_ambiguity(&mut self) -> Result<bool, TrainError> {
         let lesioned = self.active_lesions();
-        let Some(trainer) = self.trainer.as_ref() else { return Ok(()) };
+        let Some(trainer) = self.trainer.as_ref() else { return Ok(false) };
+        if !self.views.ambiguity {
+            self.stale.ambiguity = true;
+            return Ok(false);
+        }
         self.latest.ambiguity = Some(self.live.ambiguity_eval(trainer, &lesioned, self.latest.ambiguity.as_ref())?);
-        Ok(())
+        self.stale.ambiguity = false;
+        Ok(true)
     }
 
-    fn analyse_probe(&mut self, refit: Refit) -> Result<(), TrainError> {
+    /// Redo the probe trials and their projection if their view is on screen (else mark them
+    /// stale); whether they were redone.
+    fn analyse_probe(&mut self, refit: Refit) -> Result<bool, TrainError> {
         let lesioned = self.active_lesions();
-        let Some(trainer) = self.trainer.as_ref() else { return Ok(()) };
+        let Some(trainer) = self.trainer.as_ref() else { return Ok(false) };
+        if !self.views.probe {
+            self.stale.probe = true;
+            if refit == Refit::WhenDue {
+                self.live.skip_evaluation();
+            }
+            return Ok(false);
+        }
         let view = self.live.probe(trainer, &lesioned, refit)?;
         if let Some(warning) = view.warning {
             self.outbox.emit(Event::Warning(warning));
         }
         self.latest.pca = view.pca.map(Arc::new);
         self.latest.trajectories = Some(Arc::new(view.trajectories));
-        Ok(())
+        self.stale.probe = false;
+        Ok(true)
     }
 
     /// Put the latest snapshot in the slot and wake the UI.
     fn publish(&mut self) {
+        self.store();
+        self.outbox.wake();
+    }
+
+    /// Put the latest snapshot in the slot (an event about to be sent wakes the UI).
+    fn store(&mut self) {
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some(self.latest.clone());
         }
-        self.outbox.wake();
     }
 
     /// A frozen copy of the network for a job: (config, params, step, lesions in force).

@@ -11,6 +11,7 @@ use crate::model::{ContextTaus, Pathway};
 use crate::tasks::Task;
 use crate::train::eval::{EvalOptions, evaluate_params};
 use crate::train::metrics::{self, METRICS_FILE};
+use crate::train::probe::{ProbeTrials, run_probe};
 use crate::train::{Trainer, checkpoint};
 use sweep::SWEEP_STREAM;
 
@@ -63,7 +64,7 @@ fn losses(events: &[Event]) -> Vec<(u64, f32)> {
 
 #[test]
 fn lifecycle_start_pause_resume_reset_and_drop() {
-    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
     let mut seen = Vec::new();
     wait_for(&worker, &mut seen, |e| matches!(e, Event::State(RunState::Ready)));
 
@@ -137,8 +138,43 @@ fn wait_snapshot(worker: &Worker, seen: &mut Vec<Event>, want: impl Fn(&Snapshot
 }
 
 #[test]
+fn hidden_live_analyses_are_skipped_and_caught_up_when_shown() {
+    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+    let mut seen = Vec::new();
+    // nothing on screen needs the live analyses: training evaluates, the analyses wait
+    worker.send(Command::SetLiveViews(LiveViews::NONE));
+    worker.send(Command::Start);
+    wait_finished(&worker, &mut seen);
+    let hidden = wait_snapshot(&worker, &mut seen, |s| s.step == 12);
+    assert_eq!(hidden.evaluation.as_ref().map(|e| e.step), Some(12), "evaluations go on");
+    assert_eq!(hidden.ambiguity.as_ref().map(|a| a.step), Some(0), "only the untrained network's ambiguity score");
+    assert_eq!(hidden.trajectories.as_ref().map(|t| t.step), Some(0));
+
+    // shown again: both are redone for the current network, and the PCA axes (due after four
+    // skipped evaluations) are re-fitted on it
+    worker.send(Command::SetLiveViews(LiveViews::ALL));
+    let shown = wait_snapshot(&worker, &mut seen, |s| {
+        s.ambiguity.as_ref().is_some_and(|a| a.step == 12) && s.trajectories.as_ref().is_some_and(|t| t.step == 12)
+    });
+    let pca = shown.pca.expect("a PCA view");
+    assert_eq!((pca.step, pca.fitted_step), (12, 12));
+    // the trained network's own trajectories on this run's probe trials
+    let mut trainer = Trainer::new(tiny());
+    for _ in 0..12 {
+        trainer.step().expect("step");
+    }
+    let probe = ProbeTrials::draw(&trainer.config).expect("probe trials");
+    let expected = run_probe(&trainer.config, &trainer.params, 12, &probe, Ambiguity::none(), &[]).expect("probe run");
+    let got = shown.trajectories.expect("trajectories");
+    assert_eq!(got.tasks.len(), expected.tasks.len());
+    for (got, expected) in got.tasks.iter().zip(&expected.tasks) {
+        assert_eq!(got.rates, expected.rates, "{:?}", got.task);
+    }
+}
+
+#[test]
 fn a_switch_test_runs_beside_training_on_a_frozen_copy() {
-    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
     let mut seen = Vec::new();
     let config = tiny();
     let spec = SwitchSpec { trials: 4, ..SwitchSpec::default_for(&config) };
@@ -176,7 +212,7 @@ fn a_switch_test_runs_beside_training_on_a_frozen_copy() {
 
 #[test]
 fn analyses_follow_ambiguity_lesions_and_training() {
-    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
     let mut seen = Vec::new();
     // the reset's evaluation comes with every analysis
     let first = wait_snapshot(&worker, &mut seen, |s| s.trajectories.is_some() && s.pca.is_some() && s.ambiguity.is_some());
@@ -265,7 +301,7 @@ fn pca_axes_are_fitted_on_the_intact_network_with_the_clear_cue() {
     // the same training with and without a lesion and an ambiguous cue set all along: the
     // axes (fitted at reset and at step 9) are the same, only the projected activity differs
     let run = |lesions: Vec<Pathway>, ambiguity: Ambiguity| {
-        let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+        let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
         worker.send(Command::SetLesions(lesions));
         worker.send(Command::SetAmbiguity(ambiguity));
         worker.send(Command::Start);
@@ -285,7 +321,7 @@ fn pca_axes_are_fitted_on_the_intact_network_with_the_clear_cue() {
 
 #[test]
 fn a_panic_becomes_a_failed_event_and_reset_recovers() {
-    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
     let mut seen = Vec::new();
     wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
     worker.send(Command::InjectPanic);
@@ -312,7 +348,7 @@ fn step_n(worker: &Worker, seen: &mut Vec<Event>, n: u64) {
 fn save_then_load_resumes_exactly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run_dir = dir.path().join("run");
-    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
     let mut seen = Vec::new();
     wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
     step_n(&worker, &mut seen, 6);
@@ -361,7 +397,7 @@ fn save_then_load_resumes_exactly() {
 #[test]
 fn a_corrupt_mismatched_or_missing_checkpoint_keeps_the_current_run() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let worker = Worker::spawn(tiny(), Box::new(|| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
     let mut seen = Vec::new();
     wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
     step_n(&worker, &mut seen, 2);
@@ -413,7 +449,7 @@ fn a_full_event_channel_never_blocks_drop() {
     let mut config = tiny();
     config.train.steps = 5000;
     config.train.eval_every = 1;
-    let worker = Worker::spawn(config, Box::new(|| {})).expect("spawn");
+    let worker = Worker::spawn(config, Box::new(|_| {})).expect("spawn");
     worker.send(Command::Start);
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
