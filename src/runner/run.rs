@@ -17,6 +17,7 @@
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -191,29 +192,24 @@ impl Run {
         match turn {
             Some(Turn::Train) => self.guarded_step(),
             Some(Turn::Dynamics) => {
-                if let Some(turn) = job::turn(&mut self.dynamics, self.outbox.stop_flag()) {
-                    self.latest.dynamics = Some(turn.output);
-                    self.job_done(turn.failure);
-                }
+                let failure = job_turn(&mut self.dynamics, &mut self.latest.dynamics, self.outbox.stop_flag());
+                self.job_done(failure);
             }
             Some(Turn::Sweep) => {
-                if let Some(turn) = job::turn(&mut self.sweep, self.outbox.stop_flag()) {
-                    self.latest.sweep = Some(turn.output);
-                    self.job_done(turn.failure);
-                }
+                let failure = job_turn(&mut self.sweep, &mut self.latest.sweep, self.outbox.stop_flag());
+                self.job_done(failure);
             }
             Some(Turn::Switching) => {
-                if let Some(turn) = job::turn(&mut self.switching, self.outbox.stop_flag()) {
-                    self.latest.switching = Some(turn.output);
-                    self.job_done(turn.failure);
-                }
+                let failure = job_turn(&mut self.switching, &mut self.latest.switching, self.outbox.stop_flag());
+                self.job_done(failure);
             }
             None => {}
         }
     }
 
     /// Publish a job's new output and say why it failed, if it did.
-    fn job_done(&mut self, failure: Option<String>) {
+    fn job_done(&mut self, failure: Option<Option<String>>) {
+        let Some(failure) = failure else { return };
         self.publish();
         if let Some(message) = failure {
             self.outbox.emit(Event::Warning(message));
@@ -562,4 +558,12 @@ impl Run {
             Err(bad) => self.outbox.emit(Event::Warning(bad.to_string())),
         }
     }
+}
+
+/// One unit of the job in `slot`, its output put into the snapshot's `latest`; `None` when there
+/// was no job, else why it failed (if it did).
+fn job_turn<J: job::Job>(slot: &mut Option<J>, latest: &mut Option<Arc<J::Output>>, cancel: &AtomicBool) -> Option<Option<String>> {
+    let turn = job::turn(slot, cancel)?;
+    *latest = Some(turn.output);
+    Some(turn.failure)
 }
