@@ -20,6 +20,7 @@ use crate::train::metrics::{self, METRICS_FILE, MetricsRow};
 use crate::train::{self, ProgressSink, RunEnd, StepReport, Trainer};
 
 mod analyze;
+mod reproduce;
 mod sweep;
 pub use analyze::AnalyzeArgs;
 pub use sweep::{PackingArgs, SweepCommand};
@@ -55,6 +56,10 @@ pub enum Command {
     /// Analyse one trained run's dynamics (docs/MODEL.md §4C): PCA, subspace angles, task variance,
     /// fixed points and connectivity spectra, as CSV tables and figures in --out.
     Analyze(AnalyzeArgs),
+    /// Answer the paper's questions with statistics: train every pathway set with several seeds,
+    /// sweep every kind of context ambiguity, measure the dynamics, and write report.html and
+    /// report.md (mean ± 95 % interval, paired tests against bias) with figures and tables.
+    Reproduce(reproduce::ReproduceArgs),
     /// Open the desktop app (also what `modulab` with no command does).
     Gui(GuiArgs),
 }
@@ -206,6 +211,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Gui(args) => gui_cmd(args),
         Command::Sweep { command } => sweep::run(command),
         Command::Analyze(args) => analyze::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
         Command::Presets => {
             for (name, text) in config::PRESETS {
                 println!("{name:<14} {}", config::preset_summary(text).split_once(": ").map_or("", |(_, d)| d));

@@ -29,3 +29,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
+
+/// The fields of one CSV line written with [`csv_field`] (quoted fields may hold commas and
+/// doubled quotes; a line break inside a field is not supported).
+pub fn csv_split(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            _ => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_round_trip() {
+        let fields = ["plain", "runs/a,b", "say \"hi\"", ""];
+        let line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+        assert_eq!(csv_split(&line), fields);
+    }
+}

@@ -145,7 +145,7 @@ pub fn run(command: SweepCommand) -> Result<()> {
     }
 }
 
-fn bar(len: u64, quiet: bool, unit: &str) -> ProgressBar {
+pub(super) fn bar(len: u64, quiet: bool, unit: &str) -> ProgressBar {
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(len) };
     bar.set_style(
         ProgressStyle::with_template(&format!("{{bar:30.cyan/blue}} {{pos}}/{{len}} {unit} [{{elapsed_precise}}<{{eta_precise}}] {{msg}}"))
@@ -154,7 +154,7 @@ fn bar(len: u64, quiet: bool, unit: &str) -> ProgressBar {
     bar
 }
 
-fn create_out(out: &Path) -> Result<()> {
+pub(super) fn create_out(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create output directory {}", out.display()))
 }
 
@@ -266,7 +266,7 @@ fn shard_file(index: usize, count: usize) -> String {
 }
 
 /// Raised by Ctrl-C: cells in progress stop, finished cells stay in the table.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub(super) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_interrupt(_: libc::c_int) {
     if INTERRUPTED.swap(true, Ordering::SeqCst) {
@@ -275,7 +275,7 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     }
 }
 
-fn catch_interrupt() {
+pub(super) fn catch_interrupt() {
     // SAFETY: the handler only touches an atomic and calls the async-signal-safe _exit
     unsafe { libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t) };
 }

@@ -5,6 +5,9 @@
 pub mod analyze;
 pub mod bifurcation;
 pub mod packing;
+pub mod parallel;
+pub mod report;
+pub mod reproduce;
 pub mod search_start;
 pub mod sweep;
 pub mod switching;

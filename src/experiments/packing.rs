@@ -9,8 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::AtomicBool;
 
 use crate::config::{Config, InvalidConfig};
 use crate::figure::{HeatMaps, HeatPanel, LineChart, Series};
@@ -217,9 +216,10 @@ pub fn cell_label(cell: &Cell) -> String {
     format!("N={} K={} {} seed {}", cell.size, cell.k, cell.pathways, cell.seed)
 }
 
-/// Cells `index`, `index + count`, `index + 2·count`, … of `cells` (shard `index` of `count`).
-pub fn shard(cells: Vec<Cell>, index: usize, count: usize) -> Vec<Cell> {
-    cells.into_iter().enumerate().filter(|(i, _)| i % count == index).map(|(_, c)| c).collect()
+/// Items `index`, `index + count`, `index + 2·count`, … (shard `index` of `count`): packing
+/// cells, reproduce runs.
+pub fn shard<T>(items: Vec<T>, index: usize, count: usize) -> Vec<T> {
+    items.into_iter().enumerate().filter(|(i, _)| i % count == index).map(|(_, c)| c).collect()
 }
 
 /// Parse `I/N` (0 ≤ I < N).
@@ -386,33 +386,9 @@ pub fn run_cells(
     jobs: usize,
     threads: usize,
     cancel: &AtomicBool,
-    mut on_outcome: impl FnMut(Result<Option<CellResult>, PackingError>),
+    on_outcome: impl FnMut(Result<Option<CellResult>, PackingError>),
 ) {
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<Result<Option<CellResult>, PackingError>>();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            let tx = tx.clone();
-            let next = &next;
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= cells.len() || cancel.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let outcome = run_cell(plan, &cells[i], threads, cancel);
-                    let stop = outcome.is_err();
-                    if tx.send(outcome).is_err() || stop {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for outcome in rx {
-            on_outcome(outcome);
-        }
-    });
+    super::parallel::run_each(cells, jobs, cancel, |cell| run_cell(plan, cell, threads, cancel), on_outcome);
 }
 
 /// Capacity of one (pathway set, size, seed): the largest K whose cell met the criterion.

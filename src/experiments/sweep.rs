@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
 use crate::figure::{LineChart, Series};
-use crate::io::csv_field;
+use crate::io::{csv_field, csv_split};
 use crate::model::{ParamSet, Pathway};
 use crate::tasks::Task;
 use crate::train::TrainError;
@@ -104,6 +104,32 @@ pub fn sweep_run(
         progress();
     }
     Ok(rows)
+}
+
+/// Read a table written by [`ambiguity_csv`]; `source` names it in errors.
+pub fn parse_ambiguity_csv(text: &str, source: &str) -> Result<Vec<AmbiguityRow>, String> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    match lines.next() {
+        Some((_, header)) if header.trim() == AMBIGUITY_HEADER => {}
+        Some((_, header)) => return Err(format!("{source}: unexpected header '{header}', expected '{AMBIGUITY_HEADER}'")),
+        None => return Ok(Vec::new()),
+    }
+    lines
+        .map(|(i, line)| {
+            let bad = |what: &str| format!("{source} line {}: {what}", i + 1);
+            let f = csv_split(line);
+            let [run, pathways, seed, kind, level, task, perf] = f.as_slice() else { return Err(bad("expected 7 fields")) };
+            Ok(AmbiguityRow {
+                run: run.clone(),
+                pathways: pathways.clone(),
+                seed: seed.parse().map_err(|_| bad("bad seed"))?,
+                kind: AmbiguityKind::ALL.into_iter().find(|k| k.name() == kind).ok_or_else(|| bad("unknown ambiguity kind"))?,
+                level: level.parse().ok().filter(|l: &f32| l.is_finite()).ok_or_else(|| bad("bad level"))?,
+                task: Task::from_name(task).map_err(|e| bad(&e.to_string()))?,
+                perf: perf.parse().ok().filter(|p: &f32| p.is_finite()).ok_or_else(|| bad("bad performance"))?,
+            })
+        })
+        .collect()
 }
 
 /// The CSV text of a table of rows.
@@ -234,6 +260,15 @@ mod tests {
         assert_eq!(parse_levels("0, 0.5,1").unwrap(), vec![0.0, 0.5, 1.0]);
         assert!(parse_levels("0,x").unwrap_err().contains("'x'"));
         assert!(parse_levels("nan").is_err());
+    }
+
+    #[test]
+    fn the_table_reads_back() {
+        let rows = vec![row("runs/a,b", "bias+gain", 0.25, Task::DmsGo, 0.5), row("c", "none", 1.0, Task::FdGo, 0.125)];
+        assert_eq!(parse_ambiguity_csv(&ambiguity_csv(&rows), "t.csv").unwrap(), rows);
+        assert!(parse_ambiguity_csv("run,x\n", "t.csv").unwrap_err().contains("unexpected header"));
+        let broken = format!("{AMBIGUITY_HEADER}\nc,none,0,mixture,0.5,fdgo,abc\n");
+        assert!(parse_ambiguity_csv(&broken, "t.csv").unwrap_err().contains("line 2: bad performance"));
     }
 
     #[test]

@@ -1,0 +1,167 @@
+//! `modulab reproduce`: the study behind the README's "What modulab finds" — every pathway set
+//! trained with several seeds, measured, and compared in a report with intervals and tests.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use super::UsageError;
+use super::sweep::{INTERRUPTED, bar, catch_interrupt, create_out};
+use crate::experiments::packing::{parallelism, parse_shard, shard};
+use crate::experiments::parallel::run_each;
+use crate::experiments::report;
+use crate::experiments::reproduce::{self, Plan, Scale, UnitResult};
+use crate::figure;
+use crate::io::write_atomic;
+
+#[derive(Args, Debug)]
+pub struct ReproduceArgs {
+    /// Output directory: runs/ (one directory per run), the report, figures and tables. Runs
+    /// already finished there are reused: an interrupted reproduce resumes.
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// quick (about 10 minutes on 2 cores: 8 tasks, N = 64, 4 000 steps, 5 seeds) or full (the
+    /// comparison presets: N = 128, 20 000 steps, 8 seeds; a night, or a cluster with --shard).
+    #[arg(long, default_value = "quick", value_parser = ["quick", "full", "tiny"], hide_possible_values = true)]
+    pub scale: String,
+    /// Runs trained at once (default: the number of cores); each gets cores/jobs threads.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Run only shard I of N (every N-th run, starting at I); then run once more without
+    /// --shard on the shared OUT to write the report.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+const PLAN_FILE: &str = "reproduce-plan.toml";
+
+pub fn run(args: ReproduceArgs) -> Result<()> {
+    let scale: Scale = args.scale.parse().map_err(UsageError)?;
+    let plan = Plan::new(scale);
+    let shard_of = args.shard.as_deref().map(parse_shard).transpose().map_err(|e| UsageError(e.to_string()))?;
+    create_out(&args.out)?;
+    check_plan_file(&args.out, &plan)?;
+
+    let units = match shard_of {
+        Some((i, n)) => shard(plan.units(), i, n),
+        None => plan.units(),
+    };
+    let mut results: Vec<UnitResult> = Vec::new();
+    let mut todo = Vec::new();
+    for unit in units.iter() {
+        match reproduce::load_finished(&args.out, unit)? {
+            Some(result) => results.push(result),
+            None => todo.push(unit.clone()),
+        }
+    }
+    if !results.is_empty() {
+        println!("resuming: {} of {} runs already finished in {}", results.len(), units.len(), args.out.display());
+    }
+
+    catch_interrupt();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (jobs, threads) = match args.jobs {
+        Some(jobs) => (jobs.clamp(1, todo.len().max(1)), (cores / jobs.max(1)).max(1)),
+        None => parallelism(cores, todo.len()),
+    };
+    let started = Instant::now();
+    let progress = bar(todo.len() as u64 * reproduce::unit_work(&plan), args.quiet, "steps");
+    progress.set_message(format!("{} runs, {jobs} at a time", todo.len()));
+    let mut failure = None;
+    let trained = todo.len();
+    let out = args.out.as_path();
+    run_each(
+        &todo,
+        jobs,
+        &INTERRUPTED,
+        |unit| reproduce::run_unit(&plan, unit, out, threads, &INTERRUPTED, &|work| progress.inc(work)),
+        |outcome| match outcome {
+            Ok(Some(result)) => {
+                progress.set_message(format!("{} done", result.unit.name()));
+                results.push(result);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                failure.get_or_insert(e.to_string());
+                INTERRUPTED.store(true, Ordering::SeqCst);
+            }
+        },
+    );
+    progress.finish_and_clear();
+    if let Some(e) = failure {
+        bail!("{e}\n(finished runs are kept in {}; run the same command again to resume)", out.display());
+    }
+    if results.len() < units.len() {
+        println!(
+            "interrupted: {} of {} runs finished in {}; run the same command again to resume",
+            results.len(),
+            units.len(),
+            out.display()
+        );
+        std::process::exit(130);
+    }
+    if let Some((i, n)) = shard_of {
+        println!(
+            "shard {i}/{n} done: {} runs in {}/runs; when every shard is done, run `modulab reproduce --out {} --scale {}` to write the report",
+            units.len(),
+            out.display(),
+            out.display(),
+            scale.name()
+        );
+        return Ok(());
+    }
+    let order = plan.units();
+    results.sort_by_key(|r| order.iter().position(|u| *u == r.unit));
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let timing = format!(
+        "This invocation trained and measured {trained} runs in {minutes:.1} minutes on {cores} cores ({jobs} at a time){}.",
+        if trained < units.len() { format!("; {} runs were finished earlier", units.len() - trained) } else { String::new() }
+    );
+    write_report(out, &report::build(&plan, &results, Some(timing)))?;
+    Ok(())
+}
+
+/// Refuse a directory holding a study with other settings (its runs would not be comparable).
+fn check_plan_file(out: &Path, plan: &Plan) -> Result<()> {
+    let path = out.join(PLAN_FILE);
+    let fingerprint = plan.fingerprint();
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing == fingerprint => Ok(()),
+        Ok(_) => Err(UsageError(format!(
+            "{} holds a study with other settings ({PLAN_FILE}); use another --out, or the same --scale to resume",
+            out.display()
+        ))
+        .into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            write_atomic(&path, fingerprint.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn write_report(out: &Path, report: &report::Report) -> Result<()> {
+    for (stem, svg) in &report.figures {
+        figure::write_figure(out, stem, svg)?;
+    }
+    for (name, text) in &report.tables {
+        let path = out.join(name);
+        write_atomic(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    for (name, text) in [("report.md", &report.markdown), ("report.html", &report.html)] {
+        let path = out.join(name);
+        write_atomic(&path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let significant = report.findings.iter().filter(|f| f.ends_with(": significant")).count();
+    println!("{significant} of {} comparisons significant (Holm, α = 0.05):", report.findings.len());
+    for finding in report.findings.iter().filter(|f| f.ends_with(": significant")) {
+        println!("  {finding}");
+    }
+    println!("wrote report.html, report.md, figures and tables in {}", out.display());
+    Ok(())
+}

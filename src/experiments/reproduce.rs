@@ -1,0 +1,416 @@
+//! `modulab reproduce` (docs/MODEL.md §4D): the pathway sets × seeds, each run trained once and
+//! then measured — ambiguity sweeps of every kind (experiment A) and its dynamics (experiment C:
+//! each task's participation ratio, the principal angles between tasks' subspaces). One run is
+//! one unit of work with its own directory `OUT/runs/<set>-seed<k>/`; a unit is finished when
+//! its `dynamics.csv` (written last, atomically) is there, so an interrupted reproduce resumes
+//! where it stopped, and `--shard I/N` splits the units like `modulab sweep packing` splits cells.
+//! [`super::report`] turns the finished units into statistics and the report.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
+
+use super::analyze::{AnalyzeOptions, TaskSubspaces, trajectories};
+use super::packing::PathwaySet;
+use super::sweep::{self, AmbiguityRow, TrainedRun};
+use crate::analysis::{AmbiguityKind, PcaError};
+use crate::config::Config;
+use crate::io::{csv_field, csv_split, write_atomic};
+use crate::train::checkpoint::{self, CheckpointError};
+use crate::train::{self, ProgressSink, RunEnd, StepReport, TrainError, Trainer};
+
+/// The pathway sets compared, in the report's order: the control without context, each pathway
+/// alone, and the synergies.
+pub const PATHWAY_SETS: [&str; 7] = ["none", "bias", "gain", "synaptic", "bias+synaptic", "gain+synaptic", "bias+gain+synaptic"];
+/// The set every other is compared against: Yang et al.'s rule input, an additive bias.
+pub const BASELINE: &str = "bias";
+/// Where a run's results go inside its directory.
+pub const AMBIGUITY_FILE: &str = "ambiguity.csv";
+pub const DYNAMICS_FILE: &str = "dynamics.csv";
+const CHECKPOINT_DIR: &str = "checkpoint";
+/// The random stream of the dynamics analysis trials is the analysis' own (see `analyze`);
+/// its subspaces are each task's top-k principal axes with this k.
+const SUBSPACE_DIM: usize = 3;
+
+/// How big the study is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    /// Seconds: two tasks, 16 units, a few steps (the tests' end-to-end run).
+    Tiny,
+    /// About ten minutes on 2 cores: the eight-task comparison set at N = 64.
+    Quick,
+    /// A night, or a cluster: the comparison presets' own settings (N = 128, 20 000 steps).
+    Full,
+}
+
+impl FromStr for Scale {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tiny" => Ok(Scale::Tiny),
+            "quick" => Ok(Scale::Quick),
+            "full" => Ok(Scale::Full),
+            other => Err(format!("unknown scale '{other}': quick or full")),
+        }
+    }
+}
+
+impl Scale {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scale::Tiny => "tiny",
+            Scale::Quick => "quick",
+            Scale::Full => "full",
+        }
+    }
+
+    /// Every run's settings before its pathway set and seed.
+    pub fn base(self) -> Config {
+        let overrides: &[&str] = match self {
+            Scale::Tiny => &[
+                "train.tasks=[\"fdgo\",\"fdanti\"]",
+                "model.n_units=16",
+                "train.batch_size=8",
+                "train.steps=30",
+                "train.eval_every=30",
+                "train.eval_trials=8",
+                "train.checkpoint_every=0",
+            ],
+            // 4 000 steps at N = 64: the comparison tasks mostly learned (one bias run measured
+            // mean 0.93, worst task 0.70) at ~120 steps/s on one thread
+            Scale::Quick => &["model.n_units=64", "train.steps=4000", "train.eval_every=1000", "train.checkpoint_every=1000"],
+            Scale::Full => &["train.eval_every=1000", "train.eval_trials=128"],
+        };
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        // the comparison presets differ only in their pathways: `bias` is the base of all
+        Config::from_preset("bias", &overrides).expect("the reproduce scales are valid settings")
+    }
+
+    /// Seeds per pathway set.
+    pub fn seeds(self) -> u64 {
+        match self {
+            Scale::Tiny => 2,
+            Scale::Quick => 5,
+            Scale::Full => 8,
+        }
+    }
+
+    /// The levels of each ambiguity kind, the clear cue first.
+    pub fn levels(self, kind: AmbiguityKind) -> Vec<f32> {
+        let full = self == Scale::Full;
+        match kind {
+            AmbiguityKind::Amplitude if full => vec![1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0],
+            AmbiguityKind::Amplitude => vec![1.0, 0.75, 0.5, 0.25],
+            AmbiguityKind::Noise if full => vec![0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5],
+            AmbiguityKind::Noise => vec![0.0, 0.25, 0.5, 1.0],
+            _ if full => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+            _ => vec![0.0, 0.25, 0.5, 0.75],
+        }
+    }
+
+    /// Trials per task and level of the sweeps.
+    pub fn sweep_trials(self) -> usize {
+        match self {
+            Scale::Tiny => 8,
+            Scale::Quick => 64,
+            Scale::Full => 128,
+        }
+    }
+
+    /// Independent context draws per noise level.
+    pub fn noise_draws(self) -> usize {
+        if self == Scale::Full { 5 } else { 3 }
+    }
+
+    /// Noise-free trials per task of the dynamics analysis.
+    pub fn analysis_trials(self) -> usize {
+        match self {
+            Scale::Tiny => 4,
+            Scale::Quick => 16,
+            Scale::Full => 32,
+        }
+    }
+}
+
+/// One run of the study: a pathway set trained from one seed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unit {
+    pub set: PathwaySet,
+    pub seed: u64,
+}
+
+impl Unit {
+    /// Its directory name under `runs/`, e.g. `bias+synaptic-seed3`.
+    pub fn name(&self) -> String {
+        format!("{}-seed{}", self.set, self.seed)
+    }
+}
+
+/// The study: which runs, at which settings.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub scale: Scale,
+    pub base: Config,
+    pub sets: Vec<PathwaySet>,
+    pub seeds: Vec<u64>,
+}
+
+impl Plan {
+    pub fn new(scale: Scale) -> Plan {
+        let base = scale.base();
+        let seeds = (0..scale.seeds()).map(|i| base.train.seed + i).collect();
+        let sets = PATHWAY_SETS.iter().map(|s| s.parse().expect("the study's sets parse")).collect();
+        Plan { scale, base, sets, seeds }
+    }
+
+    /// Every run, seed by seed (so a partial study holds whole pairs for its tests).
+    pub fn units(&self) -> Vec<Unit> {
+        self.seeds.iter().flat_map(|&seed| self.sets.iter().map(move |set| Unit { set: set.clone(), seed })).collect()
+    }
+
+    pub fn config_for(&self, unit: &Unit) -> Config {
+        let mut config = self.base.clone();
+        config.model.pathways = unit.set.0.clone();
+        config.train.seed = unit.seed;
+        config
+    }
+
+    /// What must match for a directory's finished runs to be reused (stored as `reproduce-plan.toml`).
+    pub fn fingerprint(&self) -> String {
+        let sets: Vec<String> = self.sets.iter().map(|s| format!("\"{s}\"")).collect();
+        format!(
+            "scale = \"{}\"\nsets = [{}]\nseeds = {:?}\n\n# every run's settings before its pathways and seed\n{}",
+            self.scale.name(),
+            sets.join(", "),
+            self.seeds,
+            self.base.to_toml()
+        )
+    }
+}
+
+/// A run's dynamics summary: one row of `dynamics.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DynamicsRow {
+    pub run: String,
+    pub pathways: String,
+    pub seed: u64,
+    /// Mean over tasks of each task's participation ratio (its states' effective dimension).
+    pub participation_ratio: f64,
+    /// Mean over pairs of tasks of the mean principal angle between their top-3 subspaces (degrees).
+    pub subspace_angle_deg: f64,
+}
+
+pub const DYNAMICS_HEADER: &str = "run,pathways,seed,participation_ratio,subspace_angle_deg";
+
+impl DynamicsRow {
+    pub fn csv_line(&self) -> String {
+        format!("{},{},{},{:.6},{:.6}", csv_field(&self.run), self.pathways, self.seed, self.participation_ratio, self.subspace_angle_deg)
+    }
+
+    fn parse(line: &str) -> Result<DynamicsRow, String> {
+        let f = csv_split(line);
+        let [run, pathways, seed, pr, angle] = f.as_slice() else { return Err("expected 5 fields".into()) };
+        let number = |s: &str, what: &str| s.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or(format!("bad {what} '{s}'"));
+        Ok(DynamicsRow {
+            run: run.clone(),
+            pathways: pathways.clone(),
+            seed: seed.parse().map_err(|_| format!("bad seed '{seed}'"))?,
+            participation_ratio: number(pr, "participation ratio")?,
+            subspace_angle_deg: number(angle, "angle")?,
+        })
+    }
+}
+
+/// Read `dynamics.csv` (header and rows).
+pub fn parse_dynamics_csv(text: &str, source: &str) -> Result<Vec<DynamicsRow>, String> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    match lines.next() {
+        Some((_, header)) if header.trim() == DYNAMICS_HEADER => {}
+        _ => return Err(format!("{source}: expected the header '{DYNAMICS_HEADER}'")),
+    }
+    lines.map(|(i, line)| DynamicsRow::parse(line).map_err(|e| format!("{source} line {}: {e}", i + 1))).collect()
+}
+
+pub fn dynamics_csv(rows: &[DynamicsRow]) -> String {
+    let mut text = format!("{DYNAMICS_HEADER}\n");
+    for row in rows {
+        text.push_str(&row.csv_line());
+        text.push('\n');
+    }
+    text
+}
+
+/// Everything measured on one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitResult {
+    pub unit: Unit,
+    pub ambiguity: Vec<AmbiguityRow>,
+    pub dynamics: DynamicsRow,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReproduceError {
+    #[error("run {run}: {source}")]
+    Train { run: String, source: TrainError },
+    #[error("run {run}: {source}")]
+    Checkpoint { run: String, source: CheckpointError },
+    #[error("run {run}: its checkpoint was trained with other settings than this study's; move {dir} away to train it again")]
+    Mismatch { run: String, dir: String },
+    #[error("run {run}: PCA of its states failed: {source}")]
+    Pca { run: String, source: PcaError },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Table(String),
+}
+
+/// The directory of `unit`'s run under `out`.
+pub fn unit_dir(out: &Path, unit: &Unit) -> PathBuf {
+    out.join("runs").join(unit.name())
+}
+
+/// The results of `unit` if it finished earlier (its `dynamics.csv` is the last file written).
+pub fn load_finished(out: &Path, unit: &Unit) -> Result<Option<UnitResult>, ReproduceError> {
+    let dir = unit_dir(out, unit);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name));
+    let Ok(dynamics) = read(DYNAMICS_FILE) else { return Ok(None) };
+    let source = |name: &str| dir.join(name).display().to_string();
+    let dynamics = parse_dynamics_csv(&dynamics, &source(DYNAMICS_FILE)).map_err(ReproduceError::Table)?;
+    let dynamics = dynamics.into_iter().next().ok_or_else(|| ReproduceError::Table(format!("{} has no row", source(DYNAMICS_FILE))))?;
+    let ambiguity = read(AMBIGUITY_FILE).map_err(|e| ReproduceError::Table(format!("cannot read {}: {e}", source(AMBIGUITY_FILE))))?;
+    let ambiguity = sweep::parse_ambiguity_csv(&ambiguity, &source(AMBIGUITY_FILE)).map_err(ReproduceError::Table)?;
+    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, dynamics }))
+}
+
+/// Work of one ambiguity level, in training steps (for the progress bar's estimate: a level
+/// evaluates every task once or a few times, forward only).
+pub const LEVEL_WORK: u64 = 10;
+
+/// The work of one run in progress units: a training step is one, a sweep level [`LEVEL_WORK`].
+pub fn unit_work(plan: &Plan) -> u64 {
+    plan.base.train.steps + LEVEL_WORK * AmbiguityKind::ALL.iter().map(|k| plan.scale.levels(*k).len() as u64).sum::<u64>()
+}
+
+/// Reports training steps to the progress callback.
+struct StepCounter<'a>(&'a (dyn Fn(u64) + Sync));
+impl ProgressSink for StepCounter<'_> {
+    fn on_step(&mut self, _trainer: &Trainer, _report: &StepReport) {
+        (self.0)(1);
+    }
+}
+
+/// Train `unit` (continuing from its checkpoint if one is there), sweep every ambiguity kind
+/// and analyse its dynamics; write its files. `None` when `cancel` stopped the training (the
+/// checkpoint keeps what was done). `progress` receives the work done (see [`unit_work`]).
+pub fn run_unit(
+    plan: &Plan,
+    unit: &Unit,
+    out: &Path,
+    threads: usize,
+    cancel: &AtomicBool,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Option<UnitResult>, ReproduceError> {
+    let name = unit.name();
+    let dir = unit_dir(out, unit);
+    let checkpoint_dir = dir.join(CHECKPOINT_DIR);
+    let mut config = plan.config_for(unit);
+    config.runtime.threads = threads;
+    let train_err = |source| ReproduceError::Train { run: name.clone(), source };
+    let ckpt_err = |source| ReproduceError::Checkpoint { run: name.clone(), source };
+    let mut trainer = if checkpoint_dir.exists() {
+        let ckpt = checkpoint::load(&checkpoint_dir).map_err(ckpt_err)?;
+        let mut expected = config.clone();
+        expected.runtime = ckpt.config.runtime.clone();
+        if expected != ckpt.config {
+            return Err(ReproduceError::Mismatch { run: name, dir: dir.display().to_string() });
+        }
+        let resumed = ckpt.into_trainer();
+        Trainer::from_parts(
+            config.clone(),
+            resumed.params,
+            resumed.adam,
+            resumed.rng,
+            resumed.step,
+            resumed.trials,
+            resumed.elapsed_before_secs,
+        )
+    } else {
+        Trainer::new(config.clone())
+    };
+    if trainer.step >= config.train.steps {
+        progress(config.train.steps);
+    } else {
+        std::fs::create_dir_all(&dir).map_err(|source| ReproduceError::Write { path: dir.display().to_string(), source })?;
+        progress(trainer.step);
+        if train::run(&mut trainer, &mut StepCounter(progress), cancel, Some(&checkpoint_dir)).map_err(train_err)? == RunEnd::Cancelled {
+            return Ok(None);
+        }
+    }
+    let run = TrainedRun { name: name.clone(), config: trainer.config.clone(), params: trainer.params.clone(), step: trainer.step };
+
+    // A: every ambiguity kind, on the same trials at every level
+    let mut ambiguity = Vec::new();
+    for kind in AmbiguityKind::ALL {
+        let levels = plan.scale.levels(kind);
+        let rows =
+            sweep::sweep_run(&run, kind, &levels, Some(plan.scale.sweep_trials()), plan.scale.noise_draws(), &mut || progress(LEVEL_WORK))
+                .map_err(train_err)?;
+        ambiguity.extend(rows);
+    }
+    write(&dir.join(AMBIGUITY_FILE), &sweep::ambiguity_csv(&ambiguity))?;
+
+    // C: the tasks' states: their dimension and how far apart their subspaces lie
+    let options = AnalyzeOptions { trials: plan.scale.analysis_trials(), ..AnalyzeOptions::default() };
+    let states = trajectories(&run.config, &run.params, run.step, &options).map_err(train_err)?;
+    let subspaces = TaskSubspaces::new(&states.tasks, run.config.model.n_units, SUBSPACE_DIM)
+        .map_err(|source| ReproduceError::Pca { run: name.clone(), source })?;
+    let k = states.tasks.len();
+    let pairs: Vec<f64> = (0..k).flat_map(|a| (a + 1..k).map(move |b| (a, b))).map(|(a, b)| subspaces.mean_angle(a, b)).collect();
+    let dynamics = DynamicsRow {
+        run: name,
+        pathways: unit.set.to_string(),
+        seed: unit.seed,
+        participation_ratio: subspaces.participation.iter().sum::<f64>() / k.max(1) as f64,
+        subspace_angle_deg: if pairs.is_empty() { 0.0 } else { pairs.iter().sum::<f64>() / pairs.len() as f64 },
+    };
+    // written last: its presence marks the run finished
+    write(&dir.join(DYNAMICS_FILE), &dynamics_csv(std::slice::from_ref(&dynamics)))?;
+    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, dynamics }))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ReproduceError> {
+    write_atomic(path, text.as_bytes()).map_err(|source| ReproduceError::Write { path: path.display().to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_pairs_every_set_with_every_seed() {
+        let plan = Plan::new(Scale::Quick);
+        let units = plan.units();
+        assert_eq!(units.len(), 7 * 5);
+        // seed-major: the first seven runs are one seed of every set
+        assert!(units[..7].iter().all(|u| u.seed == plan.seeds[0]));
+        assert_eq!(units[3].name(), "synaptic-seed0");
+        let config = plan.config_for(&units[4]);
+        assert_eq!(crate::model::Pathway::set_label(&config.model.pathways), "bias+synaptic");
+        assert!(config.validate().is_ok());
+        assert_eq!(config.train.tasks.len(), 8);
+        for scale in [Scale::Tiny, Scale::Quick, Scale::Full] {
+            assert!(scale.base().validate().is_ok(), "{scale:?}");
+            for kind in AmbiguityKind::ALL {
+                assert_eq!(scale.levels(kind)[0], kind.clean_level(), "{scale:?} {kind:?}: the clear cue first");
+            }
+        }
+    }
+
+    #[test]
+    fn dynamics_rows_read_back() {
+        let row =
+            DynamicsRow { run: "bias-seed0".into(), pathways: "bias".into(), seed: 0, participation_ratio: 3.5, subspace_angle_deg: 41.25 };
+        assert_eq!(parse_dynamics_csv(&dynamics_csv(std::slice::from_ref(&row)), "d.csv").unwrap(), vec![row]);
+        assert!(parse_dynamics_csv("x\n", "d.csv").is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! `modulab reproduce` end to end at the test-only tiny scale: every section of the report, resume,
+//! shards, and a directory of another study refused.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn reproduce(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["reproduce", "--scale", "tiny", "--quiet", "--out", out.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_modulab")).args(&args).output().expect("the binary runs")
+}
+
+fn ok(output: &Output) -> String {
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "status {}\n{text}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    text
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn reproduce_writes_every_section_resumes_and_shards() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("study");
+    ok(&reproduce(&out, &[]));
+
+    // the report: every section, every kind, a test per set and measure
+    let md = read(&out.join("report.md"));
+    for heading in [
+        "## Findings",
+        "## Learning: performance with the clear cue",
+        "## A. Robustness to context ambiguity",
+        "### mixture",
+        "### noise",
+        "### uniform",
+        "### amplitude",
+        "## C. Dynamics",
+    ] {
+        assert!(md.contains(heading), "report.md lacks {heading}");
+    }
+    assert!(md.contains("synaptic vs bias") || md.contains("| synaptic | "), "the comparison tables name the sets");
+    // 7 measures (clear cue, 4 kinds, 2 dynamics) × 6 sets against bias
+    let comparisons = read(&out.join("comparisons.txt"));
+    assert_eq!(comparisons.lines().count(), 7 * 6, "{comparisons}");
+    assert!(comparisons.lines().all(|l| l.contains("p = ") && l.contains("d_z = ")));
+    // self-contained HTML: the figures are inline, nothing is fetched
+    let html = read(&out.join("report.html"));
+    assert_eq!(html.matches("<svg").count(), 6, "4 ambiguity figures + 2 dynamics figures inline");
+    assert!(!html.contains(" src="), "no external resources");
+    for stem in
+        ["ambiguity-mixture", "ambiguity-noise", "ambiguity-uniform", "ambiguity-amplitude", "dynamics-participation", "dynamics-angles"]
+    {
+        assert!(out.join(format!("{stem}.png")).exists() && out.join(format!("{stem}.svg")).exists(), "{stem}");
+        assert!(md.contains(&format!("({stem}.png)")), "report.md shows {stem}");
+    }
+    // the tables: every run, every kind
+    let ambiguity = read(&out.join("ambiguity.csv"));
+    let runs: std::collections::BTreeSet<&str> = ambiguity.lines().skip(1).map(|l| l.split(',').next().unwrap_or("")).collect();
+    assert_eq!(runs.len(), 14, "7 sets × 2 seeds");
+    assert_eq!(read(&out.join("dynamics.csv")).lines().count(), 1 + 14);
+
+    // resume: finished runs are reused untouched
+    let marker = out.join("runs/synaptic-seed1/dynamics.csv");
+    let modified = std::fs::metadata(&marker).and_then(|m| m.modified()).expect("mtime");
+    let again = ok(&reproduce(&out, &[]));
+    assert!(again.contains("resuming: 14 of 14 runs already finished"), "{again}");
+    assert_eq!(std::fs::metadata(&marker).and_then(|m| m.modified()).expect("mtime"), modified);
+    // a run whose measurements were lost is measured again from its checkpoint, identically
+    let before = read(&out.join("runs/gain-seed0/ambiguity.csv"));
+    std::fs::remove_file(out.join("runs/gain-seed0/dynamics.csv")).expect("remove");
+    let partial = ok(&reproduce(&out, &[]));
+    assert!(partial.contains("resuming: 13 of 14"), "{partial}");
+    assert_eq!(read(&out.join("runs/gain-seed0/ambiguity.csv")), before);
+    assert_eq!(read(&out.join("ambiguity.csv")), ambiguity, "the same study gives the same tables");
+
+    // shards: two halves, then the report, equal to the study run in one go
+    let sharded = dir.path().join("sharded");
+    let first = ok(&reproduce(&sharded, &["--shard", "0/2"]));
+    assert!(first.contains("shard 0/2 done: 7 runs"), "{first}");
+    assert!(!sharded.join("report.md").exists(), "a shard writes no report");
+    ok(&reproduce(&sharded, &["--shard", "1/2"]));
+    let joined = ok(&reproduce(&sharded, &[]));
+    assert!(joined.contains("resuming: 14 of 14"), "{joined}");
+    assert_eq!(read(&sharded.join("ambiguity.csv")), ambiguity);
+    assert_eq!(read(&sharded.join("comparisons.txt")), comparisons);
+}
+
+#[test]
+fn a_directory_of_another_study_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("reproduce-plan.toml"), "scale = \"full\"\n").expect("write");
+    let output = reproduce(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("holds a study with other settings"), "{stderr}");
+    assert!(!dir.path().join("runs").exists(), "nothing trained");
+
+    let bad = reproduce(dir.path(), &["--shard", "3/2"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
