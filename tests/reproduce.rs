@@ -37,21 +37,30 @@ fn reproduce_writes_every_section_resumes_and_shards() {
         "### uniform",
         "### amplitude",
         "## C. Dynamics",
+        "## D. Task switching",
     ] {
         assert!(md.contains(heading), "report.md lacks {heading}");
     }
     assert!(md.contains("synaptic vs bias") || md.contains("| synaptic | "), "the comparison tables name the sets");
-    // 7 measures (clear cue, 4 kinds, 2 dynamics) × 6 sets against bias
+    // 7 measures (clear cue, 4 kinds, 2 dynamics) × 6 sets against bias, and the switch cost of
+    // the 10 (set, pathway) pairs against bias's bias pathway
     let comparisons = read(&out.join("comparisons.txt"));
-    assert_eq!(comparisons.lines().count(), 7 * 6, "{comparisons}");
+    assert_eq!(comparisons.lines().count(), 7 * 6 + 9, "{comparisons}");
+    assert!(comparisons.contains("bias+gain+synaptic: synaptic slowed vs bias: bias slowed"), "{comparisons}");
     assert!(comparisons.lines().all(|l| l.contains("p = ") && l.contains("d_z = ")));
     // self-contained HTML: the figures are inline, nothing is fetched
     let html = read(&out.join("report.html"));
-    assert_eq!(html.matches("<svg").count(), 6, "4 ambiguity figures + 2 dynamics figures inline");
+    assert_eq!(html.matches("<svg").count(), 7, "4 ambiguity figures, 2 dynamics figures and the switching figure inline");
     assert!(!html.contains(" src="), "no external resources");
-    for stem in
-        ["ambiguity-mixture", "ambiguity-noise", "ambiguity-uniform", "ambiguity-amplitude", "dynamics-participation", "dynamics-angles"]
-    {
+    for stem in [
+        "ambiguity-mixture",
+        "ambiguity-noise",
+        "ambiguity-uniform",
+        "ambiguity-amplitude",
+        "dynamics-participation",
+        "dynamics-angles",
+        "switching",
+    ] {
         assert!(out.join(format!("{stem}.png")).exists() && out.join(format!("{stem}.svg")).exists(), "{stem}");
         assert!(md.contains(&format!("({stem}.png)")), "report.md shows {stem}");
     }
@@ -60,6 +69,8 @@ fn reproduce_writes_every_section_resumes_and_shards() {
     let runs: std::collections::BTreeSet<&str> = ambiguity.lines().skip(1).map(|l| l.split(',').next().unwrap_or("")).collect();
     assert_eq!(runs.len(), 14, "7 sets × 2 seeds");
     assert_eq!(read(&out.join("dynamics.csv")).lines().count(), 1 + 14);
+    // the switch test: 2 τ for each pathway of each run (the set without pathways has none)
+    assert_eq!(read(&out.join("switching.csv")).lines().count(), 1 + 2 * 2 * (1 + 1 + 1 + 2 + 2 + 3));
 
     // resume: finished runs are reused untouched
     let marker = out.join("runs/synaptic-seed1/dynamics.csv");

@@ -7,11 +7,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::reproduce::{BASELINE, DynamicsRow, Plan, UnitResult, dynamics_csv};
+use super::reproduce::{BASELINE, DynamicsRow, Plan, SwitchRow, UnitResult, dynamics_csv, switching_csv};
 use super::sweep::{AmbiguityRow, ambiguity_csv};
 use crate::analysis::AmbiguityKind;
 use crate::analysis::stats::{ALPHA, PairedTest, Summary, holm};
 use crate::figure::{LineChart, Series};
+use crate::model::Pathway;
 
 /// A piece of the report, rendered to Markdown and to HTML alike.
 #[derive(Clone, Debug)]
@@ -45,13 +46,23 @@ pub struct Report {
 struct Measure {
     /// e.g. "noise robustness (mean over levels 0.25–1)"
     name: String,
-    /// set → seed → value
+    /// What every other key is compared with (a set, e.g. `bias`).
+    baseline: String,
+    /// key (a set, or a set and pathway) → seed → value
     values: BTreeMap<String, BTreeMap<u64, f64>>,
+}
+
+impl Measure {
+    /// A measure of the sets against the study's baseline set.
+    fn of_sets(name: impl Into<String>, values: BTreeMap<String, BTreeMap<u64, f64>>) -> Measure {
+        Measure { name: name.into(), baseline: BASELINE.into(), values }
+    }
 }
 
 /// One set against the baseline on one measure.
 struct Comparison {
     measure: String,
+    baseline: String,
     set: String,
     test: PairedTest,
     holm_p: f64,
@@ -66,8 +77,9 @@ impl Comparison {
         let d = &self.test.diff;
         let verdict = if self.significant() { "significant".to_string() } else { "no significant difference".to_string() };
         format!(
-            "{} vs {BASELINE}, {}: Δ = {:+.3} [{:+.3}, {:+.3}], d_z = {:.2}, p = {} (Holm {}; {} seeds): {verdict}",
+            "{} vs {}, {}: Δ = {:+.3} [{:+.3}, {:+.3}], d_z = {:.2}, p = {} (Holm {}; {} seeds): {verdict}",
             self.set,
+            self.baseline,
             self.measure,
             d.mean,
             d.low,
@@ -93,15 +105,16 @@ fn p_text(p: f64) -> String {
 /// Every set except the baseline against it, paired by seed (seeds present in both), Holm-adjusted
 /// as one family.
 fn compare(measure: &Measure, sets: &[String]) -> Vec<Comparison> {
-    let Some(base) = measure.values.get(BASELINE) else { return Vec::new() };
+    let Some(base) = measure.values.get(&measure.baseline) else { return Vec::new() };
     let mut comparisons: Vec<Comparison> = sets
         .iter()
-        .filter(|s| s.as_str() != BASELINE)
+        .filter(|s| **s != measure.baseline)
         .filter_map(|set| {
             let values = measure.values.get(set)?;
             let (a, b): (Vec<f64>, Vec<f64>) = values.iter().filter_map(|(seed, v)| base.get(seed).map(|b| (*v, *b))).unzip();
             (a.len() >= 2).then(|| Comparison {
                 measure: measure.name.clone(),
+                baseline: measure.baseline.clone(),
                 set: set.clone(),
                 test: PairedTest::of(&a, &b),
                 holm_p: f64::NAN,
@@ -137,8 +150,8 @@ fn comparison_rows(comparisons: &[Comparison]) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn comparison_header() -> Vec<String> {
-    ["set", &format!("Δ vs {BASELINE} [95 % CI]"), "d_z", "p", "p (Holm)", "significant"].iter().map(|s| s.to_string()).collect()
+fn comparison_header(baseline: &str) -> Vec<String> {
+    ["", &format!("Δ vs {baseline} [95 % CI]"), "d_z", "p", "p (Holm)", "significant"].iter().map(|s| s.to_string()).collect()
 }
 
 /// Mean over tasks of each run at each (kind, level): kind → set → level index → seed → value.
@@ -246,10 +259,10 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
 
     // the clear cue: how well each set learned
     if let Some(data) = levels.get(AmbiguityKind::Mixture.name()) {
-        let clear = Measure {
-            name: "performance with the clear cue".into(),
-            values: data.iter().filter_map(|(set, by_level)| Some((set.clone(), by_level.get(&0)?.clone()))).collect(),
-        };
+        let clear = Measure::of_sets(
+            "performance with the clear cue",
+            data.iter().filter_map(|(set, by_level)| Some((set.clone(), by_level.get(&0)?.clone()))).collect(),
+        );
         blocks.push(Block::Heading(2, "Learning: performance with the clear cue".into()));
         blocks.push(Block::Para(
             "Mean over tasks of the fraction of correct trials, context = e_i exactly, after training. A set that did not \
@@ -291,10 +304,9 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
             .collect();
         blocks.push(Block::Table { header, rows: table_rows });
         // robustness of a run: its mean over the ambiguous levels
-        let robustness = Measure {
-            name: format!("{} robustness (mean over levels {range})", kind.name()),
-            values: data
-                .iter()
+        let robustness = Measure::of_sets(
+            format!("{} robustness (mean over levels {range})", kind.name()),
+            data.iter()
                 .map(|(set, by_level)| {
                     let mut per_seed: BTreeMap<u64, (f64, usize)> = BTreeMap::new();
                     for seeds in by_level.iter().filter(|(i, _)| **i > 0).map(|(_, seeds)| seeds) {
@@ -307,18 +319,20 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
                     (set.clone(), per_seed.into_iter().map(|(seed, (sum, n))| (seed, sum / n as f64)).collect())
                 })
                 .collect(),
-        };
+        );
         push_comparisons(&mut blocks, &mut findings, &robustness, &sets);
     }
 
     // C: dynamics
     let dynamics: Vec<&DynamicsRow> = results.iter().map(|r| &r.dynamics).collect();
-    let measure = |name: &str, value: fn(&DynamicsRow) -> f64| Measure {
-        name: name.into(),
-        values: dynamics.iter().fold(BTreeMap::new(), |mut map: BTreeMap<String, BTreeMap<u64, f64>>, row| {
-            map.entry(row.pathways.clone()).or_default().insert(row.seed, value(row));
-            map
-        }),
+    let measure = |name: &str, value: fn(&DynamicsRow) -> f64| {
+        Measure::of_sets(
+            name,
+            dynamics.iter().fold(BTreeMap::new(), |mut map: BTreeMap<String, BTreeMap<u64, f64>>, row| {
+                map.entry(row.pathways.clone()).or_default().insert(row.seed, value(row));
+                map
+            }),
+        )
     };
     let participation = measure("participation ratio (mean over tasks)", |r| r.participation_ratio);
     let angle = measure("mean principal angle between tasks' top-3 subspaces (degrees)", |r| r.subspace_angle_deg);
@@ -336,6 +350,12 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
         figures.push((stem.to_string(), dynamics_figure(m, &sets, title, y).to_svg()));
         blocks.push(Block::Figure { stem: stem.into(), caption: format!("{title}: the bar is the mean over seeds, the points the seeds") });
         push_measure_tables(&mut blocks, &mut findings, m, &sets, y);
+    }
+
+    // D: switching
+    let switching: Vec<SwitchRow> = results.iter().flat_map(|r| r.switching.iter().cloned()).collect();
+    if !switching.is_empty() {
+        push_switching(&mut blocks, &mut figures, &mut findings, plan, &sets, &switching);
     }
 
     // what is significant, in one place
@@ -360,16 +380,101 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
 
     let mut tables = vec![
         ("ambiguity.csv", ambiguity_csv(&rows)),
+        ("switching.csv", switching_csv(&switching)),
         ("dynamics.csv", dynamics_csv(&dynamics.iter().map(|r| (*r).clone()).collect::<Vec<_>>())),
     ];
     tables.push(("comparisons.txt", findings.iter().map(|f| format!("{f}\n")).collect()));
     Report { markdown: markdown(&blocks), html: html(&blocks, &figures), figures, tables, findings }
 }
 
+/// The switch-test key of a set with one of its pathways slowed, e.g. "bias+synaptic: synaptic slowed".
+fn switch_key(set: &str, pathway: Pathway) -> String {
+    format!("{set}: {} slowed", pathway.name())
+}
+
+/// Section D: switch performance against each pathway's τ, and the cost of slowing it.
+fn push_switching(
+    blocks: &mut Vec<Block>,
+    figures: &mut Vec<(String, String)>,
+    findings: &mut Vec<String>,
+    plan: &Plan,
+    sets: &[String],
+    rows: &[SwitchRow],
+) {
+    let taus = plan.scale.switch_taus_ms();
+    let slow = taus.last().copied().unwrap_or(0.0);
+    // key → τ index → seed → performance
+    let mut perf: BTreeMap<String, BTreeMap<usize, BTreeMap<u64, f64>>> = BTreeMap::new();
+    for row in rows {
+        let Some(t) = taus.iter().position(|tau| *tau == row.tau_ms) else { continue };
+        perf.entry(switch_key(&row.pathways, row.pathway)).or_default().entry(t).or_default().insert(row.seed, row.perf);
+    }
+    let keys: Vec<String> =
+        sets.iter().flat_map(|set| Pathway::ALL.into_iter().map(move |p| switch_key(set, p))).filter(|k| perf.contains_key(k)).collect();
+    blocks.push(Block::Heading(2, "D. Task switching against each pathway's time constant".into()));
+    blocks.push(Block::Para(format!(
+        "Trials of the second task whose context is the first task's until stimulus onset and the second's from then on          ({} trials). One pathway at a time follows the context through a low-pass filter of time constant τ (the others at          once); performance is the second task's. The cost of slowing a pathway is its performance at τ = 0 minus at τ = {slow} ms.",
+        plan.scale.switch_trials()
+    )));
+    let series = keys
+        .iter()
+        .map(|key| {
+            let mut series = Series { name: key.clone(), ..Series::default() };
+            for (t, seeds) in &perf[key] {
+                let s = Summary::of(&seeds.values().copied().collect::<Vec<_>>());
+                series.points.push((taus[*t] as f64, s.mean));
+                if !s.low.is_nan() {
+                    series.band.push((taus[*t] as f64, s.low, s.high));
+                }
+            }
+            series
+        })
+        .collect();
+    let chart = LineChart {
+        title: "Task switch: performance against the slowed pathway's τ".into(),
+        note: "line = mean over seeds, band = its 95 % interval".into(),
+        x_label: "τ (ms)".into(),
+        y_label: "switched trials correct".into(),
+        y_range: Some((0.0, 1.0)),
+        series,
+        ..LineChart::default()
+    };
+    figures.push(("switching".into(), chart.to_svg()));
+    blocks
+        .push(Block::Figure { stem: "switching".into(), caption: "Performance on switched trials against the slowed pathway's τ".into() });
+    let mut header = vec!["set: pathway slowed".to_string()];
+    header.extend(taus.iter().map(|t| format!("τ = {t} ms")));
+    let table = keys
+        .iter()
+        .map(|key| {
+            let mut row = vec![key.clone()];
+            row.extend((0..taus.len()).map(|t| {
+                perf[key].get(&t).map_or("–".into(), |seeds| Summary::of(&seeds.values().copied().collect::<Vec<_>>()).text(2))
+            }));
+            row
+        })
+        .collect();
+    blocks.push(Block::Table { header, rows: table });
+    let last = taus.len() - 1;
+    let cost = Measure {
+        name: format!("switch cost of slowing the pathway to τ = {slow} ms"),
+        baseline: switch_key(BASELINE, Pathway::Bias),
+        values: keys
+            .iter()
+            .map(|key| {
+                let at = |t: usize| perf[key].get(&t).cloned().unwrap_or_default();
+                let (fast, slowed) = (at(0), at(last));
+                (key.clone(), fast.iter().filter_map(|(seed, f)| slowed.get(seed).map(|s| (*seed, f - s))).collect())
+            })
+            .collect(),
+    };
+    push_measure_tables(blocks, findings, &cost, &keys, "switch cost");
+}
+
 /// Per-set mean ± CI, then the comparisons with the baseline.
 fn push_measure_tables(blocks: &mut Vec<Block>, findings: &mut Vec<String>, measure: &Measure, sets: &[String], what: &str) {
     let rows = sets.iter().filter_map(|set| summary(measure, set).map(|s| vec![set.clone(), s.text(3), s.n.to_string()])).collect();
-    blocks.push(Block::Table { header: vec!["set".into(), format!("{what} (mean ± 95 % CI)"), "seeds".into()], rows });
+    blocks.push(Block::Table { header: vec!["".into(), format!("{what} (mean ± 95 % CI)"), "seeds".into()], rows });
     push_comparisons(blocks, findings, measure, sets);
 }
 
@@ -379,8 +484,8 @@ fn push_comparisons(blocks: &mut Vec<Block>, findings: &mut Vec<String>, measure
         blocks.push(Block::Para(format!("{}: too few paired seeds to compare.", measure.name)));
         return;
     }
-    blocks.push(Block::Para(format!("Compared with `{BASELINE}`: {}", measure.name)));
-    blocks.push(Block::Table { header: comparison_header(), rows: comparison_rows(&comparisons) });
+    blocks.push(Block::Para(format!("Compared with `{}`: {}", measure.baseline, measure.name)));
+    blocks.push(Block::Table { header: comparison_header(&measure.baseline), rows: comparison_rows(&comparisons) });
     findings.extend(comparisons.iter().map(Comparison::statement));
 }
 

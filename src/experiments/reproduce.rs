@@ -1,6 +1,7 @@
 //! `modulab reproduce` (docs/MODEL.md §4D): the pathway sets × seeds, each run trained once and
-//! then measured — ambiguity sweeps of every kind (experiment A) and its dynamics (experiment C:
-//! each task's participation ratio, the principal angles between tasks' subspaces). One run is
+//! then measured — ambiguity sweeps of every kind (experiment A), its dynamics (experiment C:
+//! each task's participation ratio, the principal angles between tasks' subspaces) and a task
+//! switch with each pathway slowed to a few time constants (experiment D). One run is
 //! one unit of work with its own directory `OUT/runs/<set>-seed<k>/`; a unit is finished when
 //! its `dynamics.csv` (written last, atomically) is there, so an interrupted reproduce resumes
 //! where it stopped, and `--shard I/N` splits the units like `modulab sweep packing` splits cells.
@@ -13,9 +14,11 @@ use std::sync::atomic::AtomicBool;
 use super::analyze::{AnalyzeOptions, TaskSubspaces, trajectories};
 use super::packing::PathwaySet;
 use super::sweep::{self, AmbiguityRow, TrainedRun};
+use super::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchError, SwitchJob, SwitchSpec};
 use crate::analysis::{AmbiguityKind, PcaError};
 use crate::config::Config;
 use crate::io::{csv_field, csv_split, write_atomic};
+use crate::model::Pathway;
 use crate::train::checkpoint::{self, CheckpointError};
 use crate::train::{self, ProgressSink, RunEnd, StepReport, TrainError, Trainer};
 
@@ -26,6 +29,7 @@ pub const PATHWAY_SETS: [&str; 7] = ["none", "bias", "gain", "synaptic", "bias+s
 pub const BASELINE: &str = "bias";
 /// Where a run's results go inside its directory.
 pub const AMBIGUITY_FILE: &str = "ambiguity.csv";
+pub const SWITCHING_FILE: &str = "switching.csv";
 pub const DYNAMICS_FILE: &str = "dynamics.csv";
 const CHECKPOINT_DIR: &str = "checkpoint";
 /// The random stream of the dynamics analysis trials is the analysis' own (see `analyze`);
@@ -120,6 +124,20 @@ impl Scale {
     /// Independent context draws per noise level.
     pub fn noise_draws(self) -> usize {
         if self == Scale::Full { 5 } else { 3 }
+    }
+
+    /// The time constants (ms) each pathway is slowed to in the switch test (0 first).
+    pub fn switch_taus_ms(self) -> Vec<f32> {
+        match self {
+            Scale::Tiny => vec![0.0, 50.0],
+            Scale::Quick => vec![0.0, 50.0, 200.0],
+            Scale::Full => DEFAULT_TAUS_MS.to_vec(),
+        }
+    }
+
+    /// Switch trials per τ.
+    pub fn switch_trials(self) -> usize {
+        if self == Scale::Tiny { 4 } else { DEFAULT_TRIALS }
     }
 
     /// Noise-free trials per task of the dynamics analysis.
@@ -240,11 +258,78 @@ pub fn dynamics_csv(rows: &[DynamicsRow]) -> String {
     text
 }
 
+/// A run's task-switch test at one time constant of one pathway: one row of `switching.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwitchRow {
+    pub run: String,
+    pub pathways: String,
+    pub seed: u64,
+    /// The pathway slowed (the run's other pathways follow the context at once).
+    pub pathway: Pathway,
+    pub tau_ms: f32,
+    /// Fraction of switched trials answered correctly.
+    pub perf: f64,
+    /// Mean normalised distance from the unswitched trajectory after the switch.
+    pub transient: f64,
+}
+
+pub const SWITCH_HEADER: &str = "run,pathways,seed,pathway,tau_ms,perf,transient";
+
+impl SwitchRow {
+    fn csv_line(&self) -> String {
+        format!(
+            "{},{},{},{},{},{:.6},{:.6}",
+            csv_field(&self.run),
+            self.pathways,
+            self.seed,
+            self.pathway.name(),
+            self.tau_ms,
+            self.perf,
+            self.transient
+        )
+    }
+
+    fn parse(line: &str) -> Result<SwitchRow, String> {
+        let f = csv_split(line);
+        let [run, pathways, seed, pathway, tau, perf, transient] = f.as_slice() else { return Err("expected 7 fields".into()) };
+        let number = |s: &str, what: &str| s.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or(format!("bad {what} '{s}'"));
+        Ok(SwitchRow {
+            run: run.clone(),
+            pathways: pathways.clone(),
+            seed: seed.parse().map_err(|_| format!("bad seed '{seed}'"))?,
+            pathway: Pathway::from_name(pathway).map_err(|e| e.to_string())?,
+            tau_ms: number(tau, "τ")? as f32,
+            perf: number(perf, "performance")?,
+            transient: number(transient, "transient")?,
+        })
+    }
+}
+
+pub fn switching_csv(rows: &[SwitchRow]) -> String {
+    let mut text = format!("{SWITCH_HEADER}\n");
+    for row in rows {
+        text.push_str(&row.csv_line());
+        text.push('\n');
+    }
+    text
+}
+
+pub fn parse_switching_csv(text: &str, source: &str) -> Result<Vec<SwitchRow>, String> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    match lines.next() {
+        Some((_, header)) if header.trim() == SWITCH_HEADER => {}
+        _ => return Err(format!("{source}: expected the header '{SWITCH_HEADER}'")),
+    }
+    lines.map(|(i, line)| SwitchRow::parse(line).map_err(|e| format!("{source} line {}: {e}", i + 1))).collect()
+}
+
 /// Everything measured on one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UnitResult {
     pub unit: Unit,
     pub ambiguity: Vec<AmbiguityRow>,
+    /// Empty for the set without pathways (nothing to slow).
+    pub switching: Vec<SwitchRow>,
     pub dynamics: DynamicsRow,
 }
 
@@ -256,6 +341,8 @@ pub enum ReproduceError {
     Checkpoint { run: String, source: CheckpointError },
     #[error("run {run}: its checkpoint was trained with other settings than this study's; move {dir} away to train it again")]
     Mismatch { run: String, dir: String },
+    #[error("run {run}: switch test: {source}")]
+    Switch { run: String, source: SwitchError },
     #[error("run {run}: PCA of its states failed: {source}")]
     Pca { run: String, source: PcaError },
     #[error("cannot write {path}: {source}")]
@@ -279,7 +366,10 @@ pub fn load_finished(out: &Path, unit: &Unit) -> Result<Option<UnitResult>, Repr
     let dynamics = dynamics.into_iter().next().ok_or_else(|| ReproduceError::Table(format!("{} has no row", source(DYNAMICS_FILE))))?;
     let ambiguity = read(AMBIGUITY_FILE).map_err(|e| ReproduceError::Table(format!("cannot read {}: {e}", source(AMBIGUITY_FILE))))?;
     let ambiguity = sweep::parse_ambiguity_csv(&ambiguity, &source(AMBIGUITY_FILE)).map_err(ReproduceError::Table)?;
-    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, dynamics }))
+    // a run finished before the switch test joined the study is measured again (not retrained)
+    let Ok(switching) = read(SWITCHING_FILE) else { return Ok(None) };
+    let switching = parse_switching_csv(&switching, &source(SWITCHING_FILE)).map_err(ReproduceError::Table)?;
+    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching, dynamics }))
 }
 
 /// Work of one ambiguity level, in training steps (for the progress bar's estimate: a level
@@ -359,6 +449,32 @@ pub fn run_unit(
     }
     write(&dir.join(AMBIGUITY_FILE), &sweep::ambiguity_csv(&ambiguity))?;
 
+    // D: a switch from the first task's context to the second's at stimulus onset, each pathway
+    // in turn slowed to each τ
+    let mut switching = Vec::new();
+    if !unit.set.0.is_empty() {
+        let spec = SwitchSpec { trials: plan.scale.switch_trials(), ..SwitchSpec::default_for(&run.config) };
+        let taus = plan.scale.switch_taus_ms();
+        let job = SwitchJob::new(run.config.clone(), run.params.clone(), run.step, &spec, taus.clone(), None)
+            .map_err(|source| ReproduceError::Switch { run: name.clone(), source })?;
+        let result = job.run_all(&mut || {});
+        for sweep in &result.pathways {
+            for (tau_ms, outcome) in taus.iter().zip(&sweep.outcomes) {
+                let Some(outcome) = outcome else { continue };
+                switching.push(SwitchRow {
+                    run: name.clone(),
+                    pathways: unit.set.to_string(),
+                    seed: unit.seed,
+                    pathway: sweep.pathway,
+                    tau_ms: *tau_ms,
+                    perf: outcome.perf,
+                    transient: outcome.mean_distance(),
+                });
+            }
+        }
+    }
+    write(&dir.join(SWITCHING_FILE), &switching_csv(&switching))?;
+
     // C: the tasks' states: their dimension and how far apart their subspaces lie
     let options = AnalyzeOptions { trials: plan.scale.analysis_trials(), ..AnalyzeOptions::default() };
     let states = trajectories(&run.config, &run.params, run.step, &options).map_err(train_err)?;
@@ -375,7 +491,7 @@ pub fn run_unit(
     };
     // written last: its presence marks the run finished
     write(&dir.join(DYNAMICS_FILE), &dynamics_csv(std::slice::from_ref(&dynamics)))?;
-    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, dynamics }))
+    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching, dynamics }))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ReproduceError> {
@@ -404,6 +520,21 @@ mod tests {
                 assert_eq!(scale.levels(kind)[0], kind.clean_level(), "{scale:?} {kind:?}: the clear cue first");
             }
         }
+    }
+
+    #[test]
+    fn switch_rows_read_back() {
+        let row = SwitchRow {
+            run: "bias+synaptic-seed1".into(),
+            pathways: "bias+synaptic".into(),
+            seed: 1,
+            pathway: Pathway::Synaptic,
+            tau_ms: 50.0,
+            perf: 0.75,
+            transient: 0.125,
+        };
+        assert_eq!(parse_switching_csv(&switching_csv(std::slice::from_ref(&row)), "s.csv").unwrap(), vec![row]);
+        assert_eq!(parse_switching_csv(&switching_csv(&[]), "s.csv").unwrap(), vec![]);
     }
 
     #[test]
