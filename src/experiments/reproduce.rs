@@ -511,7 +511,7 @@ mod tests {
         assert!(units[..7].iter().all(|u| u.seed == plan.seeds[0]));
         assert_eq!(units[3].name(), "synaptic-seed0");
         let config = plan.config_for(&units[4]);
-        assert_eq!(crate::model::Pathway::set_label(&config.model.pathways), "bias+synaptic");
+        assert_eq!(Pathway::set_label(&config.model.pathways), "bias+synaptic");
         assert!(config.validate().is_ok());
         assert_eq!(config.train.tasks.len(), 8);
         for scale in [Scale::Tiny, Scale::Quick, Scale::Full] {
