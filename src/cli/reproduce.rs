@@ -116,8 +116,12 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let order = plan.units();
-    results.sort_by_key(|r| order.iter().position(|u| *u == r.unit));
+    // the report is built from the files, as rounded there, so a study run in one go, resumed
+    // or sharded gives the same report
+    let results = units
+        .iter()
+        .map(|unit| reproduce::load_finished(out, unit)?.ok_or_else(|| anyhow::anyhow!("run {} has no results on disk", unit.name())))
+        .collect::<Result<Vec<_>>>()?;
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let timing = format!(
         "This invocation trained and measured {trained} runs in {minutes:.1} minutes on {cores} cores ({jobs} at a time){}.",

@@ -392,7 +392,11 @@ fn switch_key(set: &str, pathway: Pathway) -> String {
     format!("{set}: {} slowed", pathway.name())
 }
 
-/// Section D: switch performance against each pathway's τ, and the cost of slowing it.
+/// key → τ index → seed → value.
+type PerTau = BTreeMap<String, BTreeMap<usize, BTreeMap<u64, f64>>>;
+
+/// Section D: performance and the transient after a task switch against each pathway's τ, and
+/// how much slowing a pathway lengthens the transient.
 fn push_switching(
     blocks: &mut Vec<Block>,
     figures: &mut Vec<(String, String)>,
@@ -403,72 +407,80 @@ fn push_switching(
 ) {
     let taus = plan.scale.switch_taus_ms();
     let slow = taus.last().copied().unwrap_or(0.0);
-    // key → τ index → seed → performance
-    let mut perf: BTreeMap<String, BTreeMap<usize, BTreeMap<u64, f64>>> = BTreeMap::new();
+    let (mut perf, mut transient) = (PerTau::new(), PerTau::new());
     for row in rows {
         let Some(t) = taus.iter().position(|tau| *tau == row.tau_ms) else { continue };
-        perf.entry(switch_key(&row.pathways, row.pathway)).or_default().entry(t).or_default().insert(row.seed, row.perf);
+        let key = switch_key(&row.pathways, row.pathway);
+        perf.entry(key.clone()).or_default().entry(t).or_default().insert(row.seed, row.perf);
+        transient.entry(key).or_default().entry(t).or_default().insert(row.seed, row.transient);
     }
     let keys: Vec<String> =
         sets.iter().flat_map(|set| Pathway::ALL.into_iter().map(move |p| switch_key(set, p))).filter(|k| perf.contains_key(k)).collect();
+    let (from, to) = rows.first().map_or((String::new(), String::new()), |r| (r.from.clone(), r.to.clone()));
     blocks.push(Block::Heading(2, "D. Task switching against each pathway's time constant".into()));
     blocks.push(Block::Para(format!(
-        "Trials of the second task whose context is the first task's until stimulus onset and the second's from then on          ({} trials). One pathway at a time follows the context through a low-pass filter of time constant τ (the others at          once); performance is the second task's. The cost of slowing a pathway is its performance at τ = 0 minus at τ = {slow} ms.",
+        "Trials of `{to}` whose context is `{from}`'s until stimulus onset and `{to}`'s from then on ({} trials). One pathway \
+         at a time follows the context through a low-pass filter of time constant τ (the run's other pathways follow at once). \
+         Measured: the fraction of switched trials answered correctly, and the transient: the mean distance of the hidden \
+         state from the same trials' unswitched trajectory after the switch, relative to the state's size. The cost of \
+         slowing a pathway is its transient at τ = {slow} ms minus at τ = 0.",
         plan.scale.switch_trials()
     )));
-    let series = keys
-        .iter()
-        .map(|key| {
-            let mut series = Series { name: key.clone(), ..Series::default() };
-            for (t, seeds) in &perf[key] {
-                let s = Summary::of(&seeds.values().copied().collect::<Vec<_>>());
-                series.points.push((taus[*t] as f64, s.mean));
-                if !s.low.is_nan() {
-                    series.band.push((taus[*t] as f64, s.low, s.high));
-                }
-            }
-            series
-        })
-        .collect();
     let chart = LineChart {
-        title: "Task switch: performance against the slowed pathway's τ".into(),
+        title: "Task switch: transient against the slowed pathway's τ".into(),
         note: "line = mean over seeds, band = its 95 % interval".into(),
         x_label: "τ (ms)".into(),
-        y_label: "switched trials correct".into(),
-        y_range: Some((0.0, 1.0)),
-        series,
+        y_label: "transient (relative distance)".into(),
+        series: keys.iter().map(|key| per_tau_series(key, &transient[key], &taus)).collect(),
         ..LineChart::default()
     };
     figures.push(("switching".into(), chart.to_svg()));
-    blocks
-        .push(Block::Figure { stem: "switching".into(), caption: "Performance on switched trials against the slowed pathway's τ".into() });
-    let mut header = vec!["set: pathway slowed".to_string()];
-    header.extend(taus.iter().map(|t| format!("τ = {t} ms")));
-    let table = keys
-        .iter()
-        .map(|key| {
-            let mut row = vec![key.clone()];
-            row.extend((0..taus.len()).map(|t| {
-                perf[key].get(&t).map_or("–".into(), |seeds| Summary::of(&seeds.values().copied().collect::<Vec<_>>()).text(2))
-            }));
-            row
-        })
-        .collect();
-    blocks.push(Block::Table { header, rows: table });
-    let last = taus.len() - 1;
+    blocks.push(Block::Figure { stem: "switching".into(), caption: "The switch's transient against the slowed pathway's τ".into() });
+    blocks.push(per_tau_table("switched trials correct", &keys, &perf, &taus));
+    blocks.push(per_tau_table("transient", &keys, &transient, &taus));
     let cost = Measure {
-        name: format!("switch cost of slowing the pathway to τ = {slow} ms"),
+        name: format!("transient added by slowing the pathway to τ = {slow} ms"),
         baseline: switch_key(BASELINE, Pathway::Bias),
         values: keys
             .iter()
             .map(|key| {
-                let at = |t: usize| perf[key].get(&t).cloned().unwrap_or_default();
-                let (fast, slowed) = (at(0), at(last));
-                (key.clone(), fast.iter().filter_map(|(seed, f)| slowed.get(seed).map(|s| (*seed, f - s))).collect())
+                let at = |t: usize| transient[key].get(&t).cloned().unwrap_or_default();
+                let (fast, slowed) = (at(0), at(taus.len() - 1));
+                (key.clone(), slowed.iter().filter_map(|(seed, s)| fast.get(seed).map(|f| (*seed, s - f))).collect())
             })
             .collect(),
     };
-    push_measure_tables(blocks, findings, &cost, &keys, "switch cost");
+    push_measure_tables(blocks, findings, &cost, &keys, "added transient");
+}
+
+/// A line of mean over seeds against τ, with its 95 % band.
+fn per_tau_series(key: &str, by_tau: &BTreeMap<usize, BTreeMap<u64, f64>>, taus: &[f32]) -> Series {
+    let mut series = Series { name: key.to_string(), ..Series::default() };
+    for (t, seeds) in by_tau {
+        let s = Summary::of(&seeds.values().copied().collect::<Vec<_>>());
+        series.points.push((taus[*t] as f64, s.mean));
+        if !s.low.is_nan() {
+            series.band.push((taus[*t] as f64, s.low, s.high));
+        }
+    }
+    series
+}
+
+/// A table of mean ± CI over seeds: one row per key, one column per τ.
+fn per_tau_table(what: &str, keys: &[String], data: &PerTau, taus: &[f32]) -> Block {
+    let mut header = vec![format!("{what}: set, pathway slowed")];
+    header.extend(taus.iter().map(|t| format!("τ = {t} ms")));
+    let rows = keys
+        .iter()
+        .map(|key| {
+            let mut row = vec![key.clone()];
+            row.extend((0..taus.len()).map(|t| {
+                data[key].get(&t).map_or("–".into(), |seeds| Summary::of(&seeds.values().copied().collect::<Vec<_>>()).text(2))
+            }));
+            row
+        })
+        .collect();
+    Block::Table { header, rows }
 }
 
 /// Per-set mean ± CI, then the comparisons with the baseline.

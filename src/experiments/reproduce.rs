@@ -19,6 +19,7 @@ use crate::analysis::{AmbiguityKind, PcaError};
 use crate::config::Config;
 use crate::io::{csv_field, csv_split, write_atomic};
 use crate::model::Pathway;
+use crate::tasks::Task;
 use crate::train::checkpoint::{self, CheckpointError};
 use crate::train::{self, ProgressSink, RunEnd, StepReport, TrainError, Trainer};
 
@@ -264,6 +265,9 @@ pub struct SwitchRow {
     pub run: String,
     pub pathways: String,
     pub seed: u64,
+    /// The switch: the context before (task name) and the trials' task.
+    pub from: String,
+    pub to: String,
     /// The pathway slowed (the run's other pathways follow the context at once).
     pub pathway: Pathway,
     pub tau_ms: f32,
@@ -273,15 +277,17 @@ pub struct SwitchRow {
     pub transient: f64,
 }
 
-pub const SWITCH_HEADER: &str = "run,pathways,seed,pathway,tau_ms,perf,transient";
+pub const SWITCH_HEADER: &str = "run,pathways,seed,from,to,pathway,tau_ms,perf,transient";
 
 impl SwitchRow {
     fn csv_line(&self) -> String {
         format!(
-            "{},{},{},{},{},{:.6},{:.6}",
+            "{},{},{},{},{},{},{},{:.6},{:.6}",
             csv_field(&self.run),
             self.pathways,
             self.seed,
+            self.from,
+            self.to,
             self.pathway.name(),
             self.tau_ms,
             self.perf,
@@ -291,12 +297,16 @@ impl SwitchRow {
 
     fn parse(line: &str) -> Result<SwitchRow, String> {
         let f = csv_split(line);
-        let [run, pathways, seed, pathway, tau, perf, transient] = f.as_slice() else { return Err("expected 7 fields".into()) };
+        let [run, pathways, seed, from, to, pathway, tau, perf, transient] = f.as_slice() else {
+            return Err("expected 9 fields".into());
+        };
         let number = |s: &str, what: &str| s.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or(format!("bad {what} '{s}'"));
         Ok(SwitchRow {
             run: run.clone(),
             pathways: pathways.clone(),
             seed: seed.parse().map_err(|_| format!("bad seed '{seed}'"))?,
+            from: Task::from_name(from).map_err(|e| e.to_string())?.name().to_string(),
+            to: Task::from_name(to).map_err(|e| e.to_string())?.name().to_string(),
             pathway: Pathway::from_name(pathway).map_err(|e| e.to_string())?,
             tau_ms: number(tau, "τ")? as f32,
             perf: number(perf, "performance")?,
@@ -370,6 +380,18 @@ pub fn load_finished(out: &Path, unit: &Unit) -> Result<Option<UnitResult>, Repr
     let Ok(switching) = read(SWITCHING_FILE) else { return Ok(None) };
     let switching = parse_switching_csv(&switching, &source(SWITCHING_FILE)).map_err(ReproduceError::Table)?;
     Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching, dynamics }))
+}
+
+/// The study's switch: from Go to Anti when both are trained (the answer reverses, so the
+/// network must follow the new context to get it right), else the first two tasks.
+fn switch_spec(config: &Config, trials: usize) -> SwitchSpec {
+    let tasks = &config.train.tasks;
+    let spec = SwitchSpec { trials, ..SwitchSpec::default_for(config) };
+    if tasks.contains(&Task::FdGo) && tasks.contains(&Task::FdAnti) {
+        SwitchSpec { from: Task::FdGo, to: Task::FdAnti, ..spec }
+    } else {
+        spec
+    }
 }
 
 /// Work of one ambiguity level, in training steps (for the progress bar's estimate: a level
@@ -449,11 +471,10 @@ pub fn run_unit(
     }
     write(&dir.join(AMBIGUITY_FILE), &sweep::ambiguity_csv(&ambiguity))?;
 
-    // D: a switch from the first task's context to the second's at stimulus onset, each pathway
-    // in turn slowed to each τ
+    // D: a switch at stimulus onset, each pathway in turn slowed to each τ
     let mut switching = Vec::new();
     if !unit.set.0.is_empty() {
-        let spec = SwitchSpec { trials: plan.scale.switch_trials(), ..SwitchSpec::default_for(&run.config) };
+        let spec = switch_spec(&run.config, plan.scale.switch_trials());
         let taus = plan.scale.switch_taus_ms();
         let job = SwitchJob::new(run.config.clone(), run.params.clone(), run.step, &spec, taus.clone(), None)
             .map_err(|source| ReproduceError::Switch { run: name.clone(), source })?;
@@ -465,6 +486,8 @@ pub fn run_unit(
                     run: name.clone(),
                     pathways: unit.set.to_string(),
                     seed: unit.seed,
+                    from: spec.from.name().to_string(),
+                    to: spec.to.name().to_string(),
                     pathway: sweep.pathway,
                     tau_ms: *tau_ms,
                     perf: outcome.perf,
@@ -528,6 +551,8 @@ mod tests {
             run: "bias+synaptic-seed1".into(),
             pathways: "bias+synaptic".into(),
             seed: 1,
+            from: "fdgo".into(),
+            to: "fdanti".into(),
             pathway: Pathway::Synaptic,
             tau_ms: 50.0,
             perf: 0.75,
