@@ -42,15 +42,20 @@ fn reproduce_writes_every_section_resumes_and_shards() {
         assert!(md.contains(heading), "report.md lacks {heading}");
     }
     assert!(md.contains("synaptic vs bias") || md.contains("| synaptic | "), "the comparison tables name the sets");
-    // 7 measures (clear cue, 4 kinds, 2 dynamics) × 6 sets against bias, and the switch cost of
-    // the 10 (set, pathway) pairs against bias's bias pathway
+    // 11 measures (clear cue, 4 kinds, 6 of the dynamics) × 6 sets against bias, and the switch
+    // cost of the 10 (set, pathway) pairs against bias's bias pathway
     let comparisons = read(&out.join("comparisons.txt"));
-    assert_eq!(comparisons.lines().count(), 7 * 6 + 9, "{comparisons}");
+    assert_eq!(comparisons.lines().count(), 11 * 6 + 9, "{comparisons}");
+    // bias alone gives every task context one spectrum
+    let dynamics = read(&out.join("dynamics.csv"));
+    let bias_spread: Vec<&str> =
+        dynamics.lines().filter(|l| l.starts_with("bias-seed")).map(|l| l.split(',').nth(6).unwrap_or("")).collect();
+    assert_eq!(bias_spread, ["0.000000", "0.000000"], "{dynamics}");
     assert!(comparisons.contains("bias+gain+synaptic: synaptic slowed vs bias: bias slowed"), "{comparisons}");
     assert!(comparisons.lines().all(|l| l.contains("p = ") && l.contains("d_z = ")));
     // self-contained HTML: the figures are inline, nothing is fetched
     let html = read(&out.join("report.html"));
-    assert_eq!(html.matches("<svg").count(), 7, "4 ambiguity figures, 2 dynamics figures and the switching figure inline");
+    assert_eq!(html.matches("<svg").count(), 8, "4 ambiguity figures, 3 dynamics figures and the switching figure inline");
     assert!(!html.contains(" src="), "no external resources");
     for stem in [
         "ambiguity-mixture",
@@ -59,6 +64,7 @@ fn reproduce_writes_every_section_resumes_and_shards() {
         "ambiguity-amplitude",
         "dynamics-participation",
         "dynamics-angles",
+        "dynamics-spectral-radius",
         "switching",
     ] {
         assert!(out.join(format!("{stem}.png")).exists() && out.join(format!("{stem}.svg")).exists(), "{stem}");

@@ -336,20 +336,31 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
     };
     let participation = measure("participation ratio (mean over tasks)", |r| r.participation_ratio);
     let angle = measure("mean principal angle between tasks' top-3 subspaces (degrees)", |r| r.subspace_angle_deg);
+    let radius = measure("spectral radius of the effective connectivity (mean over task contexts)", |r| r.spectral_radius);
+    let spread = measure("spectral radius, largest minus smallest over task contexts", |r| r.spectral_spread);
+    let points = measure("fixed and slow points per task context (stimulus input)", |r| r.fixed_points);
+    let stable = measure("fraction of those points that are stable", |r| r.stable_fraction);
     blocks.push(Block::Heading(2, "C. Dynamics".into()));
     blocks.push(Block::Para(
         "On noise-free test trials of every task: the participation ratio of each task's hidden states (their effective \
          number of dimensions), and the principal angles between the tasks' top-3 principal subspaces (90° = orthogonal: \
-         tasks use separate directions; small = shared)."
+         tasks use separate directions; small = shared). Under each task's context: the spectral radius of the effective \
+         recurrent connectivity diag(g(c)) W(c) (bias alone leaves it the same for every task: spread 0), and the fixed and \
+         slow points the network's dynamics has under that task's stimulus input, found from the task's own states \
+         (docs/MODEL.md §4C)."
             .into(),
     ));
     for (m, stem, title, y) in [
         (&participation, "dynamics-participation", "Participation ratio of each task's states", "participation ratio"),
         (&angle, "dynamics-angles", "Mean principal angle between tasks' subspaces", "degrees"),
+        (&radius, "dynamics-spectral-radius", "Spectral radius of the effective connectivity", "spectral radius"),
     ] {
         figures.push((stem.to_string(), dynamics_figure(m, &sets, title, y).to_svg()));
         blocks.push(Block::Figure { stem: stem.into(), caption: format!("{title}: the bar is the mean over seeds, the points the seeds") });
         push_measure_tables(&mut blocks, &mut findings, m, &sets, y);
+    }
+    for (m, what) in [(&spread, "spread over contexts"), (&points, "points per context"), (&stable, "stable fraction")] {
+        push_measure_tables(&mut blocks, &mut findings, m, &sets, what);
     }
 
     // D: switching

@@ -13,8 +13,10 @@ use std::sync::atomic::AtomicBool;
 
 use super::analyze::{AnalyzeOptions, TaskSubspaces, trajectories};
 use super::packing::PathwaySet;
+use super::search_start::{TaskEpoch, epoch_input, sample_states};
 use super::sweep::{self, AmbiguityRow, TrainedRun};
 use super::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchError, SwitchJob, SwitchSpec};
+use crate::analysis::dynamics::{FixedPointOptions, StepMap, find_fixed_points};
 use crate::analysis::{AmbiguityKind, PcaError};
 use crate::config::Config;
 use crate::io::{csv_field, csv_split, write_atomic};
@@ -141,6 +143,15 @@ impl Scale {
         if self == Scale::Tiny { 4 } else { DEFAULT_TRIALS }
     }
 
+    /// Starting states per task of the fixed-point search.
+    pub fn fixed_point_starts(self) -> usize {
+        match self {
+            Scale::Tiny => 4,
+            Scale::Quick => 16,
+            Scale::Full => 64,
+        }
+    }
+
     /// Noise-free trials per task of the dynamics analysis.
     pub fn analysis_trials(self) -> usize {
         match self {
@@ -217,18 +228,40 @@ pub struct DynamicsRow {
     pub participation_ratio: f64,
     /// Mean over pairs of tasks of the mean principal angle between their top-3 subspaces (degrees).
     pub subspace_angle_deg: f64,
+    /// Mean over task contexts of the spectral radius of the effective connectivity diag(g(c)) W(c).
+    pub spectral_radius: f64,
+    /// Its largest minus smallest value over task contexts (0 when only bias acts: one spectrum).
+    pub spectral_spread: f64,
+    /// Fixed (and slow) points found per task context under its stimulus input, on average.
+    pub fixed_points: f64,
+    /// The fraction of them that are stable (0 when none was found).
+    pub stable_fraction: f64,
 }
 
-pub const DYNAMICS_HEADER: &str = "run,pathways,seed,participation_ratio,subspace_angle_deg";
+pub const DYNAMICS_HEADER: &str =
+    "run,pathways,seed,participation_ratio,subspace_angle_deg,spectral_radius,spectral_spread,fixed_points,stable_fraction";
 
 impl DynamicsRow {
     pub fn csv_line(&self) -> String {
-        format!("{},{},{},{:.6},{:.6}", csv_field(&self.run), self.pathways, self.seed, self.participation_ratio, self.subspace_angle_deg)
+        format!(
+            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}",
+            csv_field(&self.run),
+            self.pathways,
+            self.seed,
+            self.participation_ratio,
+            self.subspace_angle_deg,
+            self.spectral_radius,
+            self.spectral_spread,
+            self.fixed_points,
+            self.stable_fraction
+        )
     }
 
     fn parse(line: &str) -> Result<DynamicsRow, String> {
         let f = csv_split(line);
-        let [run, pathways, seed, pr, angle] = f.as_slice() else { return Err("expected 5 fields".into()) };
+        let [run, pathways, seed, pr, angle, radius, spread, points, stable] = f.as_slice() else {
+            return Err("expected 9 fields".into());
+        };
         let number = |s: &str, what: &str| s.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or(format!("bad {what} '{s}'"));
         Ok(DynamicsRow {
             run: run.clone(),
@@ -236,6 +269,10 @@ impl DynamicsRow {
             seed: seed.parse().map_err(|_| format!("bad seed '{seed}'"))?,
             participation_ratio: number(pr, "participation ratio")?,
             subspace_angle_deg: number(angle, "angle")?,
+            spectral_radius: number(radius, "spectral radius")?,
+            spectral_spread: number(spread, "spectral spread")?,
+            fixed_points: number(points, "fixed-point count")?,
+            stable_fraction: number(stable, "stable fraction")?,
         })
     }
 }
@@ -505,12 +542,30 @@ pub fn run_unit(
         .map_err(|source| ReproduceError::Pca { run: name.clone(), source })?;
     let k = states.tasks.len();
     let pairs: Vec<f64> = (0..k).flat_map(|a| (a + 1..k).map(move |b| (a, b))).map(|(a, b)| subspaces.mean_angle(a, b)).collect();
+    // each task context's effective connectivity, and its fixed points under the stimulus input
+    let fp_options = FixedPointOptions { threads, ..FixedPointOptions::default() };
+    let (mut radii, mut points, mut stable) = (Vec::with_capacity(k), 0usize, 0usize);
+    for (index, t) in states.tasks.iter().enumerate() {
+        let mut c = vec![0.0f32; k];
+        c[index] = 1.0;
+        let map = StepMap::new(&run.config, &run.params, &c, &[]);
+        radii.push(map.connectivity_spectrum().iter().map(|e| e.norm()).fold(0.0, f64::max));
+        let drive = map.drive_with_input(epoch_input(t, TaskEpoch::Stimulus));
+        let found = find_fixed_points(&map, &drive, &sample_states(t, plan.scale.fixed_point_starts()), &fp_options);
+        points += found.len();
+        stable += found.iter().filter(|p| p.is_stable()).count();
+    }
+    let (low, high) = radii.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
     let dynamics = DynamicsRow {
         run: name,
         pathways: unit.set.to_string(),
         seed: unit.seed,
         participation_ratio: subspaces.participation.iter().sum::<f64>() / k.max(1) as f64,
         subspace_angle_deg: if pairs.is_empty() { 0.0 } else { pairs.iter().sum::<f64>() / pairs.len() as f64 },
+        spectral_radius: radii.iter().sum::<f64>() / k.max(1) as f64,
+        spectral_spread: if radii.is_empty() { 0.0 } else { high - low },
+        fixed_points: points as f64 / k.max(1) as f64,
+        stable_fraction: if points == 0 { 0.0 } else { stable as f64 / points as f64 },
     };
     // written last: its presence marks the run finished
     write(&dir.join(DYNAMICS_FILE), &dynamics_csv(std::slice::from_ref(&dynamics)))?;
