@@ -619,8 +619,17 @@ mod tests {
 
     #[test]
     fn dynamics_rows_read_back() {
-        let row =
-            DynamicsRow { run: "bias-seed0".into(), pathways: "bias".into(), seed: 0, participation_ratio: 3.5, subspace_angle_deg: 41.25 };
+        let row = DynamicsRow {
+            run: "bias-seed0".into(),
+            pathways: "bias".into(),
+            seed: 0,
+            participation_ratio: 3.5,
+            subspace_angle_deg: 41.25,
+            spectral_radius: 1.125,
+            spectral_spread: 0.0,
+            fixed_points: 2.5,
+            stable_fraction: 0.75,
+        };
         assert_eq!(parse_dynamics_csv(&dynamics_csv(std::slice::from_ref(&row)), "d.csv").unwrap(), vec![row]);
         assert!(parse_dynamics_csv("x\n", "d.csv").is_err());
     }
