@@ -117,3 +117,24 @@ fn a_directory_of_another_study_is_refused() {
     let bad = reproduce(dir.path(), &["--shard", "3/2"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn a_slurm_script_runs_the_shards_of_the_study() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("study.sbatch");
+    let out = dir.path().join("shared study");
+    let args = ["--slurm-script", script.to_str().expect("utf-8"), "--shards", "7", "--cpus", "4", "--binary", "/opt/modulab"];
+    let printed = ok(&reproduce(&out, &args));
+    assert!(printed.contains("when all 7 array tasks are done"), "{printed}");
+    let text = read(&script);
+    assert!(text.contains("#SBATCH --array=0-6\n") && text.contains("#SBATCH --cpus-per-task=4\n"), "{text}");
+    let exec = format!(
+        "exec /opt/modulab reproduce --out '{}' --scale tiny --quiet --jobs 4 --shard \"${{SLURM_ARRAY_TASK_ID}}/7\"\n",
+        out.display()
+    );
+    assert!(text.contains(&exec), "{text}");
+    assert!(!out.exists(), "writing the script runs nothing");
+    // more shards than runs is refused
+    let too_many = reproduce(&out, &["--slurm-script", script.to_str().expect("utf-8"), "--shards", "15"]);
+    assert_eq!(too_many.status.code(), Some(2));
+}

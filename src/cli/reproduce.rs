@@ -12,8 +12,8 @@ use super::UsageError;
 use super::sweep::{INTERRUPTED, bar, catch_interrupt, create_out};
 use crate::experiments::packing::{parallelism, parse_shard, shard};
 use crate::experiments::parallel::run_each;
-use crate::experiments::report;
 use crate::experiments::reproduce::{self, Plan, Scale, UnitResult};
+use crate::experiments::{report, slurm};
 use crate::figure;
 use crate::io::write_atomic;
 
@@ -37,6 +37,25 @@ pub struct ReproduceArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Instead of running, write a Slurm array-job script to FILE: --shards tasks, each running
+    /// its shard of this study into OUT (which the nodes must share).
+    #[arg(long = "slurm-script", value_name = "FILE", requires = "shards", conflicts_with = "shard")]
+    pub slurm_script: Option<PathBuf>,
+    /// Array tasks of the Slurm script (at most one per run: 35 at --scale quick, 56 at full).
+    #[arg(long)]
+    pub shards: Option<usize>,
+    /// Cores per array task (each trains this many runs at once).
+    #[arg(long, default_value_t = 2)]
+    pub cpus: usize,
+    /// Wall-clock limit per array task (Slurm's --time).
+    #[arg(long, default_value = "04:00:00")]
+    pub time: String,
+    /// An extra #SBATCH line, e.g. --sbatch=--partition=cpu. Repeatable.
+    #[arg(long = "sbatch", value_name = "OPTION", allow_hyphen_values = true)]
+    pub sbatch: Vec<String>,
+    /// The modulab binary the cluster nodes run (default: this one).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
 }
 
 const PLAN_FILE: &str = "reproduce-plan.toml";
@@ -45,6 +64,9 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     let scale: Scale = args.scale.parse().map_err(UsageError)?;
     let plan = Plan::new(scale);
     let shard_of = args.shard.as_deref().map(parse_shard).transpose().map_err(|e| UsageError(e.to_string()))?;
+    if let Some(script) = &args.slurm_script {
+        return write_slurm_script(&args, script, &plan);
+    }
     create_out(&args.out)?;
     check_plan_file(&args.out, &plan)?;
 
@@ -128,6 +150,39 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         if trained < units.len() { format!("; {} runs were finished earlier", units.len() - trained) } else { String::new() }
     );
     write_report(out, &report::build(&plan, &results, Some(timing)))?;
+    Ok(())
+}
+
+/// The Slurm array job that runs this study's shards; the report is written by one more run
+/// without --shard once they are done.
+fn write_slurm_script(args: &ReproduceArgs, path: &Path, plan: &Plan) -> Result<()> {
+    let shards = args.shards.unwrap_or(0);
+    let runs = plan.units().len();
+    if shards == 0 || shards > runs || args.cpus == 0 {
+        return Err(UsageError(format!("--shards must be 1 to {runs} (one run per array task at most) and --cpus at least 1")).into());
+    }
+    let binary = match &args.binary {
+        Some(b) => b.clone(),
+        None => std::env::current_exe().context("cannot find this program's path; give --binary")?,
+    };
+    let out = args.out.display().to_string();
+    let study: Vec<String> = vec!["--out".into(), out.clone(), "--scale".into(), args.scale.clone(), "--quiet".into()];
+    let finish = format!("modulab reproduce --out {} --scale {} (writes the report)", slurm::shell_quote(&out), args.scale);
+    let job = slurm::ArrayJob {
+        name: "reproduce",
+        description: &format!("reproduce study ({} scale, {runs} runs)", args.scale),
+        command: &["reproduce"],
+        args: &study,
+        finish,
+        written_by: "reproduce --slurm-script",
+    };
+    let script = slurm::script(&binary.display().to_string(), &job, shards, args.cpus, &args.time, &args.sbatch);
+    write_atomic(path, script.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "wrote {}: sbatch it; when all {shards} array tasks are done, run `modulab reproduce --out {out} --scale {}` to write the report",
+        path.display(),
+        args.scale
+    );
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use super::UsageError;
 use crate::analysis::AmbiguityKind;
 use crate::config::Config;
 use crate::experiments::packing::{self, CellResult, PackingError, PackingPlan, PathwaySet};
+use crate::experiments::slurm;
 use crate::experiments::sweep::{self, TrainedRun};
 use crate::figure;
 use crate::io::write_atomic;
@@ -417,7 +418,15 @@ fn slurm_cmd(args: SlurmArgs) -> Result<()> {
         Some(b) => b,
         None => std::env::current_exe().context("cannot find this program's path; give --binary")?,
     };
-    let script = packing::slurm_script(&binary.display().to_string(), &args.packing, args.shards, args.cpus, &args.time, &args.sbatch);
+    let job = slurm::ArrayJob {
+        name: "packing",
+        description: "task-packing sweep",
+        command: &["sweep", "packing"],
+        args: &args.packing,
+        finish: format!("modulab sweep merge --out {}", slurm::shell_quote(&packing_args.out.display().to_string())),
+        written_by: "sweep slurm",
+    };
+    let script = slurm::script(&binary.display().to_string(), &job, args.shards, args.cpus, &args.time, &args.sbatch);
     write_atomic(&args.script, script.as_bytes()).with_context(|| format!("cannot write {}", args.script.display()))?;
     println!(
         "wrote {}: sbatch it, then run `modulab sweep merge --out {}` when all {} array tasks are done",

@@ -9,5 +9,6 @@ pub mod parallel;
 pub mod report;
 pub mod reproduce;
 pub mod search_start;
+pub mod slurm;
 pub mod sweep;
 pub mod switching;

@@ -463,42 +463,6 @@ pub fn perf_heat_maps(results: &[CellResult]) -> HeatMaps {
     }
 }
 
-/// A Slurm array-job script that runs `shards` shards of a packing sweep, one per array task,
-/// each with `cpus` cores. `packing_args` are the `modulab sweep packing` arguments without
-/// `--shard` (they must include `--out`).
-pub fn slurm_script(binary: &str, packing_args: &[String], shards: usize, cpus: usize, time: &str, extra_sbatch: &[String]) -> String {
-    let quoted: Vec<String> = packing_args.iter().map(|a| shell_quote(a)).collect();
-    let mut script = String::new();
-    script.push_str("#!/bin/bash\n");
-    script.push_str("# modulab task-packing sweep as a Slurm array job (written by `modulab sweep slurm`).\n");
-    script.push_str("# Submit with: sbatch THIS_FILE\n");
-    script.push_str("# When every array task has finished, join the shards: modulab sweep merge --out OUT\n");
-    script.push_str("#SBATCH --job-name=modulab-packing\n");
-    script.push_str(&format!("#SBATCH --array=0-{}\n", shards.saturating_sub(1)));
-    script.push_str(&format!("#SBATCH --cpus-per-task={cpus}\n"));
-    script.push_str(&format!("#SBATCH --time={time}\n"));
-    script.push_str("#SBATCH --output=modulab-packing-%A_%a.log\n");
-    for line in extra_sbatch {
-        script.push_str(&format!("#SBATCH {line}\n"));
-    }
-    script.push_str("set -euo pipefail\n");
-    script.push_str(&format!(
-        "exec {} sweep packing {} --jobs {cpus} --shard \"${{SLURM_ARRAY_TASK_ID}}/{shards}\"\n",
-        shell_quote(binary),
-        quoted.join(" ")
-    ));
-    script
-}
-
-/// Quote for a POSIX shell when needed.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,18 +586,5 @@ mod tests {
         let mut called = false;
         run_cells(&plan, &cells, 2, 1, &AtomicBool::new(true), |_| called = true);
         assert!(!called, "no cell starts after a cancel");
-    }
-
-    #[test]
-    fn slurm_script_runs_each_shard() {
-        let args: Vec<String> = ["--sizes", "8,16", "--pathways", "bias,gain", "--out", "my runs/pack"].map(String::from).to_vec();
-        let script = slurm_script("/opt/modulab", &args, 6, 4, "02:00:00", &["--partition=cpu".into()]);
-        assert!(script.starts_with("#!/bin/bash\n"));
-        assert!(script.contains("#SBATCH --array=0-5\n"));
-        assert!(script.contains("#SBATCH --cpus-per-task=4\n"));
-        assert!(script.contains("#SBATCH --partition=cpu\n"));
-        assert!(script.contains(
-            "exec /opt/modulab sweep packing --sizes 8,16 --pathways bias,gain --out 'my runs/pack' --jobs 4 --shard \"${SLURM_ARRAY_TASK_ID}/6\"\n"
-        ));
     }
 }
