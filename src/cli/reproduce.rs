@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use super::UsageError;
-use super::sweep::{INTERRUPTED, bar, catch_interrupt, create_out};
+use super::sweep::{INTERRUPTED, SlurmOptions, bar, catch_interrupt, create_out};
 use crate::experiments::packing::{parallelism, parse_shard, shard};
 use crate::experiments::parallel::run_each;
 use crate::experiments::reproduce::{self, Plan, Scale, UnitResult};
@@ -44,18 +44,8 @@ pub struct ReproduceArgs {
     /// Array tasks of the Slurm script (at most one per run: 35 at --scale quick, 56 at full).
     #[arg(long)]
     pub shards: Option<usize>,
-    /// Cores per array task (each trains this many runs at once).
-    #[arg(long, default_value_t = 2)]
-    pub cpus: usize,
-    /// Wall-clock limit per array task (Slurm's --time).
-    #[arg(long, default_value = "04:00:00")]
-    pub time: String,
-    /// An extra #SBATCH line, e.g. --sbatch=--partition=cpu. Repeatable.
-    #[arg(long = "sbatch", value_name = "OPTION", allow_hyphen_values = true)]
-    pub sbatch: Vec<String>,
-    /// The modulab binary the cluster nodes run (default: this one).
-    #[arg(long)]
-    pub binary: Option<PathBuf>,
+    #[command(flatten)]
+    pub slurm: SlurmOptions,
 }
 
 const PLAN_FILE: &str = "reproduce-plan.toml";
@@ -158,13 +148,9 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
 fn write_slurm_script(args: &ReproduceArgs, path: &Path, plan: &Plan) -> Result<()> {
     let shards = args.shards.unwrap_or(0);
     let runs = plan.units().len();
-    if shards == 0 || shards > runs || args.cpus == 0 {
+    if shards == 0 || shards > runs || args.slurm.cpus == 0 {
         return Err(UsageError(format!("--shards must be 1 to {runs} (one run per array task at most) and --cpus at least 1")).into());
     }
-    let binary = match &args.binary {
-        Some(b) => b.clone(),
-        None => std::env::current_exe().context("cannot find this program's path; give --binary")?,
-    };
     let out = args.out.display().to_string();
     let study: Vec<String> = vec!["--out".into(), out.clone(), "--scale".into(), args.scale.clone(), "--quiet".into()];
     let finish = format!("modulab reproduce --out {} --scale {} (writes the report)", slurm::shell_quote(&out), args.scale);
@@ -176,8 +162,7 @@ fn write_slurm_script(args: &ReproduceArgs, path: &Path, plan: &Plan) -> Result<
         finish,
         written_by: "reproduce --slurm-script",
     };
-    let script = slurm::script(&binary.display().to_string(), &job, shards, args.cpus, &args.time, &args.sbatch);
-    write_atomic(path, script.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    args.slurm.write_script(path, &job, shards)?;
     println!(
         "wrote {}: sbatch it; when all {shards} array tasks are done, run `modulab reproduce --out {out} --scale {}` to write the report",
         path.display(),

@@ -117,7 +117,20 @@ pub struct SlurmArgs {
     /// Number of shards (array tasks).
     #[arg(long)]
     pub shards: usize,
-    /// Cores per array task (each shard trains this many cells at once).
+    #[command(flatten)]
+    pub options: SlurmOptions,
+    /// Where to write the script.
+    #[arg(long, value_name = "FILE")]
+    pub script: PathBuf,
+    /// The `sweep packing` arguments, after `--` (without --shard and --jobs).
+    #[arg(last = true, required = true, value_name = "PACKING ARGS")]
+    pub packing: Vec<String>,
+}
+
+/// An array job's resources (`sweep slurm`, `reproduce --slurm-script`).
+#[derive(Args, Debug)]
+pub struct SlurmOptions {
+    /// Cores per array task (each task trains this many networks at once).
     #[arg(long, default_value_t = 4)]
     pub cpus: usize,
     /// Wall-clock limit per array task (Slurm's --time).
@@ -129,12 +142,18 @@ pub struct SlurmArgs {
     /// The modulab binary the cluster nodes run (default: this one).
     #[arg(long)]
     pub binary: Option<PathBuf>,
-    /// Where to write the script.
-    #[arg(long, value_name = "FILE")]
-    pub script: PathBuf,
-    /// The `sweep packing` arguments, after `--` (without --shard and --jobs).
-    #[arg(last = true, required = true, value_name = "PACKING ARGS")]
-    pub packing: Vec<String>,
+}
+
+impl SlurmOptions {
+    /// The script for `job` in `shards` array tasks, written to `path`.
+    pub(super) fn write_script(&self, path: &Path, job: &slurm::ArrayJob, shards: usize) -> Result<()> {
+        let binary = match &self.binary {
+            Some(b) => b.clone(),
+            None => std::env::current_exe().context("cannot find this program's path; give --binary")?,
+        };
+        let script = slurm::script(&binary.display().to_string(), job, shards, self.cpus, &self.time, &self.sbatch);
+        write_atomic(path, script.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    }
 }
 
 pub fn run(command: SweepCommand) -> Result<()> {
@@ -404,7 +423,7 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
 }
 
 fn slurm_cmd(args: SlurmArgs) -> Result<()> {
-    if args.shards == 0 || args.cpus == 0 {
+    if args.shards == 0 || args.options.cpus == 0 {
         return Err(UsageError("--shards and --cpus must be at least 1".into()).into());
     }
     // check the packing arguments now, not on the cluster
@@ -414,10 +433,6 @@ fn slurm_cmd(args: SlurmArgs) -> Result<()> {
         return Err(UsageError("leave --shard and --jobs out of the packing arguments: the script sets them per array task".into()).into());
     }
     plan_from_args(&packing_args)?;
-    let binary = match args.binary {
-        Some(b) => b,
-        None => std::env::current_exe().context("cannot find this program's path; give --binary")?,
-    };
     let job = slurm::ArrayJob {
         name: "packing",
         description: "task-packing sweep",
@@ -426,8 +441,7 @@ fn slurm_cmd(args: SlurmArgs) -> Result<()> {
         finish: format!("modulab sweep merge --out {}", slurm::shell_quote(&packing_args.out.display().to_string())),
         written_by: "sweep slurm",
     };
-    let script = slurm::script(&binary.display().to_string(), &job, args.shards, args.cpus, &args.time, &args.sbatch);
-    write_atomic(&args.script, script.as_bytes()).with_context(|| format!("cannot write {}", args.script.display()))?;
+    args.options.write_script(&args.script, &job, args.shards)?;
     println!(
         "wrote {}: sbatch it, then run `modulab sweep merge --out {}` when all {} array tasks are done",
         args.script.display(),

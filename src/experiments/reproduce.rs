@@ -262,29 +262,38 @@ impl DynamicsRow {
         let [run, pathways, seed, pr, angle, radius, spread, points, stable] = f.as_slice() else {
             return Err("expected 9 fields".into());
         };
-        let number = |s: &str, what: &str| s.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or(format!("bad {what} '{s}'"));
         Ok(DynamicsRow {
             run: run.clone(),
             pathways: pathways.clone(),
             seed: seed.parse().map_err(|_| format!("bad seed '{seed}'"))?,
-            participation_ratio: number(pr, "participation ratio")?,
-            subspace_angle_deg: number(angle, "angle")?,
-            spectral_radius: number(radius, "spectral radius")?,
-            spectral_spread: number(spread, "spectral spread")?,
-            fixed_points: number(points, "fixed-point count")?,
-            stable_fraction: number(stable, "stable fraction")?,
+            participation_ratio: finite(pr, "participation ratio")?,
+            subspace_angle_deg: finite(angle, "angle")?,
+            spectral_radius: finite(radius, "spectral radius")?,
+            spectral_spread: finite(spread, "spectral spread")?,
+            fixed_points: finite(points, "fixed-point count")?,
+            stable_fraction: finite(stable, "stable fraction")?,
         })
     }
 }
 
 /// Read `dynamics.csv` (header and rows).
 pub fn parse_dynamics_csv(text: &str, source: &str) -> Result<Vec<DynamicsRow>, String> {
+    parse_table(text, source, DYNAMICS_HEADER, DynamicsRow::parse)
+}
+
+/// The rows of a table with this header, each read by `parse`; errors name the file and line.
+fn parse_table<T>(text: &str, source: &str, header: &str, parse: fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     match lines.next() {
-        Some((_, header)) if header.trim() == DYNAMICS_HEADER => {}
-        _ => return Err(format!("{source}: expected the header '{DYNAMICS_HEADER}'")),
+        Some((_, first)) if first.trim() == header => {}
+        _ => return Err(format!("{source}: expected the header '{header}'")),
     }
-    lines.map(|(i, line)| DynamicsRow::parse(line).map_err(|e| format!("{source} line {}: {e}", i + 1))).collect()
+    lines.map(|(i, line)| parse(line).map_err(|e| format!("{source} line {}: {e}", i + 1))).collect()
+}
+
+/// A finite number, or what is wrong with it.
+fn finite(s: &str, what: &str) -> Result<f64, String> {
+    s.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or(format!("bad {what} '{s}'"))
 }
 
 pub fn dynamics_csv(rows: &[DynamicsRow]) -> String {
@@ -337,7 +346,6 @@ impl SwitchRow {
         let [run, pathways, seed, from, to, pathway, tau, perf, transient] = f.as_slice() else {
             return Err("expected 9 fields".into());
         };
-        let number = |s: &str, what: &str| s.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or(format!("bad {what} '{s}'"));
         Ok(SwitchRow {
             run: run.clone(),
             pathways: pathways.clone(),
@@ -345,9 +353,9 @@ impl SwitchRow {
             from: Task::from_name(from).map_err(|e| e.to_string())?.name().to_string(),
             to: Task::from_name(to).map_err(|e| e.to_string())?.name().to_string(),
             pathway: Pathway::from_name(pathway).map_err(|e| e.to_string())?,
-            tau_ms: number(tau, "τ")? as f32,
-            perf: number(perf, "performance")?,
-            transient: number(transient, "transient")?,
+            tau_ms: finite(tau, "τ")? as f32,
+            perf: finite(perf, "performance")?,
+            transient: finite(transient, "transient")?,
         })
     }
 }
@@ -362,12 +370,7 @@ pub fn switching_csv(rows: &[SwitchRow]) -> String {
 }
 
 pub fn parse_switching_csv(text: &str, source: &str) -> Result<Vec<SwitchRow>, String> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    match lines.next() {
-        Some((_, header)) if header.trim() == SWITCH_HEADER => {}
-        _ => return Err(format!("{source}: expected the header '{SWITCH_HEADER}'")),
-    }
-    lines.map(|(i, line)| SwitchRow::parse(line).map_err(|e| format!("{source} line {}: {e}", i + 1))).collect()
+    parse_table(text, source, SWITCH_HEADER, SwitchRow::parse)
 }
 
 /// Everything measured on one run.
