@@ -77,10 +77,6 @@ impl PairedTest {
         let t = diff.mean / (diff.sd / (n as f64).sqrt());
         PairedTest { n, diff, t, df, p: t_two_sided_p(t, df), dz: diff.mean / diff.sd }
     }
-
-    pub fn significant(&self, adjusted_p: f64) -> bool {
-        adjusted_p < ALPHA
-    }
 }
 
 /// Holm's step-down adjustment of a family of p-values (same order as given). NaN stays NaN

@@ -173,28 +173,8 @@ fn per_level(plan: &Plan, rows: &[AmbiguityRow]) -> PerLevel {
     out
 }
 
-fn ambiguity_figure(
-    kind: AmbiguityKind,
-    levels: &[f32],
-    sets: &[String],
-    data: &BTreeMap<String, BTreeMap<usize, BTreeMap<u64, f64>>>,
-) -> LineChart {
-    let series = sets
-        .iter()
-        .filter_map(|set| {
-            let by_level = data.get(set)?;
-            let mut series = Series { name: set.clone(), ..Series::default() };
-            for (index, seeds) in by_level {
-                let s = Summary::of(&seeds.values().copied().collect::<Vec<_>>());
-                let x = levels[*index] as f64;
-                series.points.push((x, s.mean));
-                if !s.low.is_nan() {
-                    series.band.push((x, s.low, s.high));
-                }
-            }
-            Some(series)
-        })
-        .collect();
+fn ambiguity_figure(kind: AmbiguityKind, levels: &[f32], sets: &[String], data: &PerIndex) -> LineChart {
+    let series = sets.iter().filter_map(|set| Some(seed_series(set, data.get(set)?, levels))).collect();
     LineChart {
         title: format!("Context ambiguity: {} — reconstruction of Vedovati & Ching (2024)", kind.name()),
         note: "mean over tasks; line = mean over seeds, band = its 95 % interval".into(),
@@ -289,20 +269,8 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
             stem,
             caption: format!("Mean task performance against {} level, mean ± 95 % interval over seeds", kind.name()),
         });
-        let mut header = vec!["set".to_string()];
-        header.extend(kind_levels.iter().map(|l| format!("{} {l}", kind.name())));
-        let table_rows = sets
-            .iter()
-            .filter_map(|set| {
-                let by_level = data.get(set)?;
-                let mut row = vec![set.clone()];
-                row.extend((0..kind_levels.len()).map(|i| {
-                    by_level.get(&i).map_or("–".into(), |seeds| Summary::of(&seeds.values().copied().collect::<Vec<_>>()).text(2))
-                }));
-                Some(row)
-            })
-            .collect();
-        blocks.push(Block::Table { header, rows: table_rows });
+        let columns = kind_levels.iter().map(|l| format!("{} {l}", kind.name())).collect();
+        blocks.push(seed_table("set".into(), columns, &sets, data));
         // robustness of a run: its mean over the ambiguous levels
         let robustness = Measure::of_sets(
             format!("{} robustness (mean over levels {range})", kind.name()),
@@ -403,8 +371,8 @@ fn switch_key(set: &str, pathway: Pathway) -> String {
     format!("{set}: {} slowed", pathway.name())
 }
 
-/// key → τ index → seed → value.
-type PerTau = BTreeMap<String, BTreeMap<usize, BTreeMap<u64, f64>>>;
+/// key → level or τ index → seed → value.
+type PerIndex = BTreeMap<String, BTreeMap<usize, BTreeMap<u64, f64>>>;
 
 /// Section D: performance and the transient after a task switch against each pathway's τ, and
 /// how much slowing a pathway lengthens the transient.
@@ -418,7 +386,7 @@ fn push_switching(
 ) {
     let taus = plan.scale.switch_taus_ms();
     let slow = taus.last().copied().unwrap_or(0.0);
-    let (mut perf, mut transient) = (PerTau::new(), PerTau::new());
+    let (mut perf, mut transient) = (PerIndex::new(), PerIndex::new());
     for row in rows {
         let Some(t) = taus.iter().position(|tau| *tau == row.tau_ms) else { continue };
         let key = switch_key(&row.pathways, row.pathway);
@@ -442,13 +410,14 @@ fn push_switching(
         note: "line = mean over seeds, band = its 95 % interval".into(),
         x_label: "τ (ms)".into(),
         y_label: "transient (relative distance)".into(),
-        series: keys.iter().map(|key| per_tau_series(key, &transient[key], &taus)).collect(),
+        series: keys.iter().map(|key| seed_series(key, &transient[key], &taus)).collect(),
         ..LineChart::default()
     };
     figures.push(("switching".into(), chart.to_svg()));
     blocks.push(Block::Figure { stem: "switching".into(), caption: "The switch's transient against the slowed pathway's τ".into() });
-    blocks.push(per_tau_table("switched trials correct", &keys, &perf, &taus));
-    blocks.push(per_tau_table("transient", &keys, &transient, &taus));
+    let columns = || taus.iter().map(|t| format!("τ = {t} ms")).collect();
+    blocks.push(seed_table("switched trials correct: set, pathway slowed".into(), columns(), &keys, &perf));
+    blocks.push(seed_table("transient: set, pathway slowed".into(), columns(), &keys, &transient));
     let cost = Measure {
         name: format!("transient added by slowing the pathway to τ = {slow} ms"),
         baseline: switch_key(BASELINE, Pathway::Bias),
@@ -464,33 +433,37 @@ fn push_switching(
     push_measure_tables(blocks, findings, &cost, &keys, "added transient");
 }
 
-/// A line of mean over seeds against τ, with its 95 % band.
-fn per_tau_series(key: &str, by_tau: &BTreeMap<usize, BTreeMap<u64, f64>>, taus: &[f32]) -> Series {
-    let mut series = Series { name: key.to_string(), ..Series::default() };
-    for (t, seeds) in by_tau {
+/// A line of the mean over seeds at each x (`xs[index]`), with its 95 % band: an ambiguity
+/// curve against level, a switch curve against τ.
+fn seed_series(name: &str, by_index: &BTreeMap<usize, BTreeMap<u64, f64>>, xs: &[f32]) -> Series {
+    let mut series = Series { name: name.to_string(), ..Series::default() };
+    for (index, seeds) in by_index {
         let s = Summary::of(&seeds.values().copied().collect::<Vec<_>>());
-        series.points.push((taus[*t] as f64, s.mean));
+        let x = xs[*index] as f64;
+        series.points.push((x, s.mean));
         if !s.low.is_nan() {
-            series.band.push((taus[*t] as f64, s.low, s.high));
+            series.band.push((x, s.low, s.high));
         }
     }
     series
 }
 
-/// A table of mean ± CI over seeds: one row per key, one column per τ.
-fn per_tau_table(what: &str, keys: &[String], data: &PerTau, taus: &[f32]) -> Block {
-    let mut header = vec![format!("{what}: set, pathway slowed")];
-    header.extend(taus.iter().map(|t| format!("τ = {t} ms")));
-    let rows = keys
-        .iter()
-        .map(|key| {
-            let mut row = vec![key.clone()];
-            row.extend((0..taus.len()).map(|t| {
-                data[key].get(&t).map_or("–".into(), |seeds| Summary::of(&seeds.values().copied().collect::<Vec<_>>()).text(2))
-            }));
-            row
-        })
-        .collect();
+/// A table of mean ± CI over seeds: a row per key that has data, a column per index.
+fn seed_table(first: String, columns: Vec<String>, keys: &[String], data: &PerIndex) -> Block {
+    let width = columns.len();
+    let mut header = vec![first];
+    header.extend(columns);
+    let rows =
+        keys.iter()
+            .filter_map(|key| {
+                let by_index = data.get(key)?;
+                let mut row = vec![key.clone()];
+                row.extend((0..width).map(|i| {
+                    by_index.get(&i).map_or("–".into(), |seeds| Summary::of(&seeds.values().copied().collect::<Vec<_>>()).text(2))
+                }));
+                Some(row)
+            })
+            .collect();
     Block::Table { header, rows }
 }
 
