@@ -36,16 +36,17 @@ fn reproduce_writes_every_section_resumes_and_shards() {
         "### noise",
         "### uniform",
         "### amplitude",
+        "## B. Task packing",
         "## C. Dynamics",
         "## D. Task switching",
     ] {
         assert!(md.contains(heading), "report.md lacks {heading}");
     }
     assert!(md.contains("synaptic vs bias") || md.contains("| synaptic | "), "the comparison tables name the sets");
-    // 11 measures (clear cue, 4 kinds, 6 of the dynamics) × 6 sets against bias, and the switch
-    // cost of the 10 (set, pathway) pairs against bias's bias pathway
+    // 13 measures (clear cue, 4 kinds, tasks held at 2 sizes, 6 of the dynamics) × 6 sets
+    // against bias, and the switch cost of the 10 (set, pathway) pairs against bias's bias pathway
     let comparisons = read(&out.join("comparisons.txt"));
-    assert_eq!(comparisons.lines().count(), 11 * 6 + 9, "{comparisons}");
+    assert_eq!(comparisons.lines().count(), 13 * 6 + 9, "{comparisons}");
     // bias alone gives every task context one spectrum
     let dynamics = read(&out.join("dynamics.csv"));
     let bias_spread: Vec<&str> =
@@ -55,13 +56,14 @@ fn reproduce_writes_every_section_resumes_and_shards() {
     assert!(comparisons.lines().all(|l| l.contains("p = ") && l.contains("d_z = ")));
     // self-contained HTML: the figures are inline, nothing is fetched
     let html = read(&out.join("report.html"));
-    assert_eq!(html.matches("<svg").count(), 8, "4 ambiguity figures, 3 dynamics figures and the switching figure inline");
+    assert_eq!(html.matches("<svg").count(), 9, "4 ambiguity figures, packing, 3 dynamics figures and switching inline");
     assert!(!html.contains(" src="), "no external resources");
     for stem in [
         "ambiguity-mixture",
         "ambiguity-noise",
         "ambiguity-uniform",
         "ambiguity-amplitude",
+        "packing",
         "dynamics-participation",
         "dynamics-angles",
         "dynamics-spectral-radius",
@@ -77,30 +79,40 @@ fn reproduce_writes_every_section_resumes_and_shards() {
     assert_eq!(read(&out.join("dynamics.csv")).lines().count(), 1 + 14);
     // the switch test: 2 τ for each pathway of each run (the set without pathways has none)
     assert_eq!(read(&out.join("switching.csv")).lines().count(), 1 + 2 * 2 * (1 + 1 + 1 + 2 + 2 + 3));
+    // packing: each task of each run at N = 16 and at N = 8, judged against the task's ceiling
+    let packing = read(&out.join("packing.csv"));
+    assert_eq!(packing.lines().count(), 1 + 2 * 14 * 2, "{packing}");
+    assert!(packing.lines().any(|l| l.starts_with("8,bias-n8-seed1,bias,1,fdanti,")), "{packing}");
+    for line in packing.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (perf, ceiling): (f64, f64) = (f[5].parse().expect("perf"), f[6].parse().expect("ceiling"));
+        assert_eq!(f[7] == "true", ceiling > 0.0 && perf >= 0.9 * ceiling, "{line}");
+    }
 
     // resume: finished runs are reused untouched
     let marker = out.join("runs/synaptic-seed1/dynamics.csv");
     let modified = std::fs::metadata(&marker).and_then(|m| m.modified()).expect("mtime");
     let again = ok(&reproduce(&out, &[]));
-    assert!(again.contains("resuming: 14 of 14 runs already finished"), "{again}");
+    assert!(again.contains("resuming: 28 of 28 runs already finished"), "{again}");
     assert_eq!(std::fs::metadata(&marker).and_then(|m| m.modified()).expect("mtime"), modified);
     // a run whose measurements were lost is measured again from its checkpoint, identically
     let before = read(&out.join("runs/gain-seed0/ambiguity.csv"));
     std::fs::remove_file(out.join("runs/gain-seed0/dynamics.csv")).expect("remove");
     let partial = ok(&reproduce(&out, &[]));
-    assert!(partial.contains("resuming: 13 of 14"), "{partial}");
+    assert!(partial.contains("resuming: 27 of 28"), "{partial}");
     assert_eq!(read(&out.join("runs/gain-seed0/ambiguity.csv")), before);
     assert_eq!(read(&out.join("ambiguity.csv")), ambiguity, "the same study gives the same tables");
 
     // shards: two halves, then the report, equal to the study run in one go
     let sharded = dir.path().join("sharded");
     let first = ok(&reproduce(&sharded, &["--shard", "0/2"]));
-    assert!(first.contains("shard 0/2 done: 7 runs"), "{first}");
+    assert!(first.contains("shard 0/2 done: 14 runs"), "{first}");
     assert!(!sharded.join("report.md").exists(), "a shard writes no report");
     ok(&reproduce(&sharded, &["--shard", "1/2"]));
     let joined = ok(&reproduce(&sharded, &[]));
-    assert!(joined.contains("resuming: 14 of 14"), "{joined}");
+    assert!(joined.contains("resuming: 28 of 28"), "{joined}");
     assert_eq!(read(&sharded.join("ambiguity.csv")), ambiguity);
+    assert_eq!(read(&sharded.join("packing.csv")), packing);
     assert_eq!(read(&sharded.join("comparisons.txt")), comparisons);
 }
 
@@ -135,6 +147,6 @@ fn a_slurm_script_runs_the_shards_of_the_study() {
     assert!(text.contains(&exec), "{text}");
     assert!(!out.exists(), "writing the script runs nothing");
     // more shards than runs is refused
-    let too_many = reproduce(&out, &["--slurm-script", script.to_str().expect("utf-8"), "--shards", "15"]);
+    let too_many = reproduce(&out, &["--slurm-script", script.to_str().expect("utf-8"), "--shards", "29"]);
     assert_eq!(too_many.status.code(), Some(2));
 }

@@ -23,7 +23,7 @@ pub struct ReproduceArgs {
     /// already finished there are reused: an interrupted reproduce resumes.
     #[arg(long, value_name = "OUT")]
     pub out: PathBuf,
-    /// quick (about 10 minutes on 2 cores: 8 tasks, N = 64, 4 000 steps, 5 seeds) or full (the
+    /// quick (about 14 minutes on 2 cores: 8 tasks, N = 64 and 16, 4 000 steps, 5 seeds) or full (the
     /// comparison presets: N = 128, 20 000 steps, 8 seeds; a night, or a cluster with --shard).
     #[arg(long, default_value = "quick", value_parser = ["quick", "full", "tiny"], hide_possible_values = true)]
     pub scale: String,
@@ -41,7 +41,7 @@ pub struct ReproduceArgs {
     /// its shard of this study into OUT (which the nodes must share).
     #[arg(long = "slurm-script", value_name = "FILE", requires = "shards", conflicts_with = "shard")]
     pub slurm_script: Option<PathBuf>,
-    /// Array tasks of the Slurm script (at most one per run: 35 at --scale quick, 56 at full).
+    /// Array tasks of the Slurm script (at most one per run: 70 at --scale quick, 224 at full).
     #[arg(long)]
     pub shards: Option<usize>,
     #[command(flatten)]
@@ -83,7 +83,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         None => parallelism(cores, todo.len()),
     };
     let started = Instant::now();
-    let progress = bar(todo.len() as u64 * reproduce::unit_work(&plan), args.quiet, "steps");
+    let progress = bar(todo.iter().map(|unit| reproduce::unit_work(&plan, unit)).sum(), args.quiet, "steps");
     progress.set_message(format!("{} runs, {jobs} at a time", todo.len()));
     let mut failure = None;
     let trained = todo.len();

@@ -4,6 +4,7 @@
 
 pub mod analyze;
 pub mod bifurcation;
+pub mod capacity;
 pub mod packing;
 pub mod parallel;
 pub mod report;

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::capacity::{self, Ceiling, TaskRow};
 use super::reproduce::{BASELINE, DynamicsRow, Plan, SwitchRow, UnitResult, dynamics_csv, switching_csv};
 use super::sweep::{AmbiguityRow, ambiguity_csv};
 use crate::analysis::AmbiguityKind;
@@ -214,18 +215,21 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
     let mut findings = Vec::new();
     let base = &plan.base;
     let tasks: Vec<&str> = base.train.tasks.iter().map(|t| t.name()).collect();
+    // the runs at the study's own size, measured in full (the others are packing runs)
+    let full: Vec<&UnitResult> = results.iter().filter(|r| r.unit.packing_size.is_none()).collect();
     blocks.push(Block::Heading(1, "What modulab finds — a reconstruction of Vedovati & Ching (2024)".into()));
     blocks.push(Block::Para(format!(
-        "Scale `{}`: {} pathway sets × {} seeds ({} of {} runs finished). Every run: N = {} units, {} tasks ({}), \
-         {} steps of batch {}, learning rate {}. The paper's own equations are not public; these are modulab's measurements \
+        "Scale `{}`: {} pathway sets × {} seeds ({} of {} runs finished, and {} packing runs at smaller sizes). Every run: \
+         N = {} units, {} tasks ({}), {} steps of batch {}, learning rate {}. The paper's own equations are not public; these are modulab's measurements \
          of its reconstruction (docs/MODEL.md). Intervals are 95 % t-intervals over seeds; every set is compared with `{BASELINE}` \
          (Yang et al.'s rule input) by a paired t-test over seeds (same seed = same initialisation stream and trials), with \
          the effect size d_z (mean difference / SD of the differences) and Holm's correction within each table. {}",
         plan.scale.name(),
         sets.len(),
         plan.seeds.len(),
-        results.len(),
+        full.len(),
         sets.len() * plan.seeds.len(),
+        results.len() - full.len(),
         base.model.n_units,
         tasks.len(),
         tasks.join(", "),
@@ -234,7 +238,7 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
         base.train.learning_rate,
         timing.unwrap_or_default()
     )));
-    let rows: Vec<AmbiguityRow> = results.iter().flat_map(|r| r.ambiguity.iter().cloned()).collect();
+    let rows: Vec<AmbiguityRow> = full.iter().flat_map(|r| r.ambiguity.iter().cloned()).collect();
     let levels = per_level(plan, &rows);
 
     // the clear cue: how well each set learned
@@ -291,8 +295,13 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
         push_comparisons(&mut blocks, &mut findings, &robustness, &sets);
     }
 
+    // B: packing
+    let ceilings = capacity::ceilings(plan, results);
+    let packing_rows = capacity::rows(plan, results, &ceilings);
+    push_packing(&mut blocks, &mut figures, &mut findings, plan, &sets, &ceilings, &packing_rows);
+
     // C: dynamics
-    let dynamics: Vec<&DynamicsRow> = results.iter().map(|r| &r.dynamics).collect();
+    let dynamics: Vec<&DynamicsRow> = full.iter().filter_map(|r| r.dynamics.as_ref()).collect();
     let measure = |name: &str, value: fn(&DynamicsRow) -> f64| {
         Measure::of_sets(
             name,
@@ -361,6 +370,7 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
         ("ambiguity.csv", ambiguity_csv(&rows)),
         ("switching.csv", switching_csv(&switching)),
         ("dynamics.csv", dynamics_csv(&dynamics.iter().map(|r| (*r).clone()).collect::<Vec<_>>())),
+        ("packing.csv", capacity::csv(&packing_rows)),
     ];
     tables.push(("comparisons.txt", findings.iter().map(|f| format!("{f}\n")).collect()));
     Report { markdown: markdown(&blocks), html: html(&blocks, &figures), figures, tables, findings }
@@ -431,6 +441,95 @@ fn push_switching(
             .collect(),
     };
     push_measure_tables(blocks, findings, &cost, &keys, "added transient");
+}
+
+/// Section B: how many of its tasks a network of each size holds, per set, against each task's ceiling.
+fn push_packing(
+    blocks: &mut Vec<Block>,
+    figures: &mut Vec<(String, String)>,
+    findings: &mut Vec<String>,
+    plan: &Plan,
+    sets: &[String],
+    ceilings: &[Ceiling],
+    rows: &[TaskRow],
+) {
+    let by_size = capacity::capacity(rows);
+    if by_size.is_empty() {
+        return;
+    }
+    let sizes: Vec<usize> = by_size.keys().copied().collect();
+    let tasks = plan.base.train.tasks.len();
+    blocks.push(Block::Heading(2, "B. Task packing: how many tasks a network of N units holds".into()));
+    blocks.push(Block::Para(format!(
+        "Every set learns the same {tasks} tasks together in networks of N = {} units, with the same seeds and the same \
+         training ({} steps) as the runs above: only the number of units differs, so a task lost in a small network is lost \
+         to its size, not to its training time. A run holds a task when its clear-cue performance reaches {:.0} % of the \
+         task's ceiling: the best mean any set reaches on it at N = {} after the same training (the first set in the \
+         study's order on a tie). Each task is judged against its own ceiling so that a task that plateaus low at this \
+         budget even in the largest networks (e.g. the matching tasks) does not count as lost everywhere, which an \
+         absolute criterion such as 0.9 would do. A run's capacity is the number of tasks it holds (0–{tasks}).",
+        sizes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
+        plan.base.train.steps,
+        capacity::HELD_FRACTION * 100.0,
+        plan.base.model.n_units
+    )));
+    blocks.push(Block::Table {
+        header: vec!["task".into(), format!("ceiling (N = {})", plan.base.model.n_units), "reached by".into(), "held at ≥".into()],
+        rows: ceilings
+            .iter()
+            .map(|c| vec![c.task.name().to_string(), format!("{:.3}", c.perf), c.set.clone(), format!("{:.3}", c.criterion())])
+            .collect(),
+    });
+    let xs: Vec<f32> = sizes.iter().map(|n| *n as f32).collect();
+    let mut per_set = PerIndex::new();
+    for (i, size) in sizes.iter().enumerate() {
+        for (set, seeds) in &by_size[size] {
+            per_set.entry(set.clone()).or_default().insert(i, seeds.clone());
+        }
+    }
+    let chart = LineChart {
+        title: "Task packing: tasks held against network size — reconstruction".into(),
+        note: format!(
+            "held = clear-cue performance ≥ {:.0} % of the task's ceiling; line = mean over seeds, band = its 95 % interval",
+            capacity::HELD_FRACTION * 100.0
+        ),
+        x_label: "network size N (units)".into(),
+        y_label: format!("tasks held (of {tasks})"),
+        y_range: Some((0.0, tasks as f64)),
+        series: sets.iter().filter_map(|set| Some(seed_series(set, per_set.get(set)?, &xs))).collect(),
+        ..LineChart::default()
+    };
+    figures.push(("packing".into(), chart.to_svg()));
+    blocks
+        .push(Block::Figure {
+            stem: "packing".into(), caption: "Tasks held against network size, mean ± 95 % interval over seeds".into()
+        });
+    blocks.push(seed_table("tasks held: set".into(), sizes.iter().map(|n| format!("N = {n}")).collect(), sets, &per_set));
+    for size in &sizes {
+        let measure = Measure::of_sets(format!("tasks held at N = {size}"), by_size[size].clone());
+        push_comparisons(blocks, findings, &measure, sets);
+    }
+    // which tasks the smaller networks lose
+    for size in sizes.iter().filter(|n| **n != plan.base.model.n_units) {
+        let mut header = vec![format!("N = {size}: seeds holding the task")];
+        header.extend(ceilings.iter().map(|c| c.task.name().to_string()));
+        let table = sets
+            .iter()
+            .filter_map(|set| {
+                let runs: Vec<&TaskRow> = rows.iter().filter(|r| r.size == *size && r.pathways == *set).collect();
+                if runs.is_empty() {
+                    return None;
+                }
+                let mut row = vec![set.clone()];
+                row.extend(ceilings.iter().map(|c| {
+                    let of_task: Vec<&&TaskRow> = runs.iter().filter(|r| r.task == c.task).collect();
+                    format!("{}/{}", of_task.iter().filter(|r| r.held).count(), of_task.len())
+                }));
+                Some(row)
+            })
+            .collect();
+        blocks.push(Block::Table { header, rows: table });
+    }
 }
 
 /// A line of the mean over seeds at each x (`xs[index]`), with its 95 % band: an ambiguity

@@ -1,11 +1,13 @@
 //! `modulab reproduce` (docs/MODEL.md §4D): the pathway sets × seeds, each run trained once and
 //! then measured — ambiguity sweeps of every kind (experiment A), its dynamics (experiment C:
 //! each task's participation ratio, the principal angles between tasks' subspaces) and a task
-//! switch with each pathway slowed to a few time constants (experiment D). One run is
-//! one unit of work with its own directory `OUT/runs/<set>-seed<k>/`; a unit is finished when
-//! its `dynamics.csv` (written last, atomically) is there, so an interrupted reproduce resumes
-//! where it stopped, and `--shard I/N` splits the units like `modulab sweep packing` splits cells.
-//! [`super::report`] turns the finished units into statistics and the report.
+//! switch with each pathway slowed to a few time constants (experiment D). Task packing
+//! (experiment B) trains the same sets and tasks in smaller networks, measuring each task's
+//! clear-cue performance only. One run is one unit of work with its own directory
+//! `OUT/runs/<set>[-n<N>]-seed<k>/`; a unit is finished when its last file (`dynamics.csv`, or
+//! `clear-cue.csv` for a packing run; written atomically) is there, so an interrupted reproduce
+//! resumes where it stopped, and `--shard I/N` splits the units like `modulab sweep packing`
+//! splits cells. [`super::report`] turns the finished units into statistics and the report.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -34,6 +36,8 @@ pub const BASELINE: &str = "bias";
 pub const AMBIGUITY_FILE: &str = "ambiguity.csv";
 pub const SWITCHING_FILE: &str = "switching.csv";
 pub const DYNAMICS_FILE: &str = "dynamics.csv";
+/// A packing run's only result: each task's performance with the clear cue.
+pub const CLEAR_CUE_FILE: &str = "clear-cue.csv";
 const CHECKPOINT_DIR: &str = "checkpoint";
 /// The random stream of the dynamics analysis trials is the analysis' own (see `analyze`);
 /// its subspaces are each task's top-k principal axes with this k.
@@ -44,7 +48,7 @@ const SUBSPACE_DIM: usize = 3;
 pub enum Scale {
     /// Seconds: two tasks, 16 units, a few steps (the tests' end-to-end run).
     Tiny,
-    /// About ten minutes on 2 cores: the eight-task comparison set at N = 64.
+    /// About 14 minutes on 2 cores: the eight-task comparison set at N = 64 (packing at N = 16).
     Quick,
     /// A night, or a cluster: the comparison presets' own settings (N = 128, 20 000 steps).
     Full,
@@ -138,6 +142,15 @@ impl Scale {
         }
     }
 
+    /// The smaller network sizes of experiment B (the study's own size is the largest).
+    pub fn packing_sizes(self) -> Vec<usize> {
+        match self {
+            Scale::Tiny => vec![8],
+            Scale::Quick => vec![16],
+            Scale::Full => vec![16, 32, 64],
+        }
+    }
+
     /// Switch trials per τ.
     pub fn switch_trials(self) -> usize {
         if self == Scale::Tiny { 4 } else { DEFAULT_TRIALS }
@@ -167,12 +180,18 @@ impl Scale {
 pub struct Unit {
     pub set: PathwaySet,
     pub seed: u64,
+    /// `None`: the study's own size, measured in full (A, C, D). `Some(n)`: a packing run (B)
+    /// with n units, measured on the clear cue only.
+    pub packing_size: Option<usize>,
 }
 
 impl Unit {
-    /// Its directory name under `runs/`, e.g. `bias+synaptic-seed3`.
+    /// Its directory name under `runs/`, e.g. `bias+synaptic-seed3`, `bias-n16-seed3`.
     pub fn name(&self) -> String {
-        format!("{}-seed{}", self.set, self.seed)
+        match self.packing_size {
+            None => format!("{}-seed{}", self.set, self.seed),
+            Some(n) => format!("{}-n{n}-seed{}", self.set, self.seed),
+        }
     }
 }
 
@@ -183,6 +202,8 @@ pub struct Plan {
     pub base: Config,
     pub sets: Vec<PathwaySet>,
     pub seeds: Vec<u64>,
+    /// Experiment B's smaller sizes, each trained with every set and seed.
+    pub packing_sizes: Vec<usize>,
 }
 
 impl Plan {
@@ -190,17 +211,31 @@ impl Plan {
         let base = scale.base();
         let seeds = (0..scale.seeds()).map(|i| base.train.seed + i).collect();
         let sets = PATHWAY_SETS.iter().map(|s| s.parse().expect("the study's sets parse")).collect();
-        Plan { scale, base, sets, seeds }
+        Plan { scale, base, sets, seeds, packing_sizes: scale.packing_sizes() }
     }
 
-    /// Every run, seed by seed (so a partial study holds whole pairs for its tests).
+    /// Every run, seed by seed (so a partial study holds whole pairs for its tests): a seed's
+    /// full runs, then its packing runs size by size.
     pub fn units(&self) -> Vec<Unit> {
-        self.seeds.iter().flat_map(|&seed| self.sets.iter().map(move |set| Unit { set: set.clone(), seed })).collect()
+        let sizes: Vec<Option<usize>> = std::iter::once(None).chain(self.packing_sizes.iter().map(|n| Some(*n))).collect();
+        let mut units = Vec::new();
+        for &seed in &self.seeds {
+            for &packing_size in &sizes {
+                units.extend(self.sets.iter().map(|set| Unit { set: set.clone(), seed, packing_size }));
+            }
+        }
+        units
+    }
+
+    /// The network size of `unit`'s run.
+    pub fn size_of(&self, unit: &Unit) -> usize {
+        unit.packing_size.unwrap_or(self.base.model.n_units)
     }
 
     pub fn config_for(&self, unit: &Unit) -> Config {
         let mut config = self.base.clone();
         config.model.pathways = unit.set.0.clone();
+        config.model.n_units = self.size_of(unit);
         config.train.seed = unit.seed;
         config
     }
@@ -209,10 +244,11 @@ impl Plan {
     pub fn fingerprint(&self) -> String {
         let sets: Vec<String> = self.sets.iter().map(|s| format!("\"{s}\"")).collect();
         format!(
-            "scale = \"{}\"\nsets = [{}]\nseeds = {:?}\n\n# every run's settings before its pathways and seed\n{}",
+            "scale = \"{}\"\nsets = [{}]\nseeds = {:?}\npacking_sizes = {:?}\n\n# every run's settings before its pathways, seed and size\n{}",
             self.scale.name(),
             sets.join(", "),
             self.seeds,
+            self.packing_sizes,
             self.base.to_toml()
         )
     }
@@ -377,10 +413,12 @@ pub fn parse_switching_csv(text: &str, source: &str) -> Result<Vec<SwitchRow>, S
 #[derive(Clone, Debug, PartialEq)]
 pub struct UnitResult {
     pub unit: Unit,
+    /// Every ambiguity kind at every level; a packing run's: the clear cue only.
     pub ambiguity: Vec<AmbiguityRow>,
-    /// Empty for the set without pathways (nothing to slow).
+    /// Empty for the set without pathways (nothing to slow) and for packing runs.
     pub switching: Vec<SwitchRow>,
-    pub dynamics: DynamicsRow,
+    /// `None` for packing runs.
+    pub dynamics: Option<DynamicsRow>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -406,12 +444,18 @@ pub fn unit_dir(out: &Path, unit: &Unit) -> PathBuf {
     out.join("runs").join(unit.name())
 }
 
-/// The results of `unit` if it finished earlier (its `dynamics.csv` is the last file written).
+/// The results of `unit` if it finished earlier (its `dynamics.csv`, or a packing run's
+/// `clear-cue.csv`, is the last file written).
 pub fn load_finished(out: &Path, unit: &Unit) -> Result<Option<UnitResult>, ReproduceError> {
     let dir = unit_dir(out, unit);
     let read = |name: &str| std::fs::read_to_string(dir.join(name));
-    let Ok(dynamics) = read(DYNAMICS_FILE) else { return Ok(None) };
     let source = |name: &str| dir.join(name).display().to_string();
+    if unit.packing_size.is_some() {
+        let Ok(clear) = read(CLEAR_CUE_FILE) else { return Ok(None) };
+        let ambiguity = sweep::parse_ambiguity_csv(&clear, &source(CLEAR_CUE_FILE)).map_err(ReproduceError::Table)?;
+        return Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching: Vec::new(), dynamics: None }));
+    }
+    let Ok(dynamics) = read(DYNAMICS_FILE) else { return Ok(None) };
     let dynamics = parse_dynamics_csv(&dynamics, &source(DYNAMICS_FILE)).map_err(ReproduceError::Table)?;
     let dynamics = dynamics.into_iter().next().ok_or_else(|| ReproduceError::Table(format!("{} has no row", source(DYNAMICS_FILE))))?;
     let ambiguity = read(AMBIGUITY_FILE).map_err(|e| ReproduceError::Table(format!("cannot read {}: {e}", source(AMBIGUITY_FILE))))?;
@@ -419,7 +463,7 @@ pub fn load_finished(out: &Path, unit: &Unit) -> Result<Option<UnitResult>, Repr
     // a run finished before the switch test joined the study is measured again (not retrained)
     let Ok(switching) = read(SWITCHING_FILE) else { return Ok(None) };
     let switching = parse_switching_csv(&switching, &source(SWITCHING_FILE)).map_err(ReproduceError::Table)?;
-    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching, dynamics }))
+    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching, dynamics: Some(dynamics) }))
 }
 
 /// The study's switch: from Go to Anti when both are trained (the answer reverses, so the
@@ -438,9 +482,14 @@ fn switch_spec(config: &Config, trials: usize) -> SwitchSpec {
 /// evaluates every task once or a few times, forward only).
 pub const LEVEL_WORK: u64 = 10;
 
-/// The work of one run in progress units: a training step is one, a sweep level [`LEVEL_WORK`].
-pub fn unit_work(plan: &Plan) -> u64 {
-    plan.base.train.steps + LEVEL_WORK * AmbiguityKind::ALL.iter().map(|k| plan.scale.levels(*k).len() as u64).sum::<u64>()
+/// The work of one run in progress units: a training step is one, a sweep level [`LEVEL_WORK`]
+/// (a packing run is measured at one level).
+pub fn unit_work(plan: &Plan, unit: &Unit) -> u64 {
+    let levels = match unit.packing_size {
+        Some(_) => 1,
+        None => AmbiguityKind::ALL.iter().map(|k| plan.scale.levels(*k).len() as u64).sum::<u64>(),
+    };
+    plan.base.train.steps + LEVEL_WORK * levels
 }
 
 /// Reports training steps to the progress callback.
@@ -452,7 +501,7 @@ impl ProgressSink for StepCounter<'_> {
 }
 
 /// Train `unit` (continuing from its checkpoint if one is there), sweep every ambiguity kind
-/// and analyse its dynamics; write its files. `None` when `cancel` stopped the training (the
+/// and analyse its dynamics (a packing run: measure the clear cue only); write its files. `None` when `cancel` stopped the training (the
 /// checkpoint keeps what was done). `progress` receives the work done (see [`unit_work`]).
 pub fn run_unit(
     plan: &Plan,
@@ -499,6 +548,15 @@ pub fn run_unit(
         }
     }
     let run = TrainedRun { name: name.clone(), config: trainer.config.clone(), params: trainer.params.clone(), step: trainer.step };
+
+    // B: a packing run needs only how well each task is done
+    if unit.packing_size.is_some() {
+        let clean = [AmbiguityKind::Mixture.clean_level()];
+        let rows = sweep::sweep_run(&run, AmbiguityKind::Mixture, &clean, Some(plan.scale.sweep_trials()), 1, &mut || progress(LEVEL_WORK))
+            .map_err(train_err)?;
+        write(&dir.join(CLEAR_CUE_FILE), &sweep::ambiguity_csv(&rows))?;
+        return Ok(Some(UnitResult { unit: unit.clone(), ambiguity: rows, switching: Vec::new(), dynamics: None }));
+    }
 
     // A: every ambiguity kind, on the same trials at every level
     let mut ambiguity = Vec::new();
@@ -572,7 +630,7 @@ pub fn run_unit(
     };
     // written last: its presence marks the run finished
     write(&dir.join(DYNAMICS_FILE), &dynamics_csv(std::slice::from_ref(&dynamics)))?;
-    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching, dynamics }))
+    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching, dynamics: Some(dynamics) }))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ReproduceError> {
@@ -587,14 +645,18 @@ mod tests {
     fn the_plan_pairs_every_set_with_every_seed() {
         let plan = Plan::new(Scale::Quick);
         let units = plan.units();
-        assert_eq!(units.len(), 7 * 5);
-        // seed-major: the first seven runs are one seed of every set
-        assert!(units[..7].iter().all(|u| u.seed == plan.seeds[0]));
+        let sizes = 1 + plan.packing_sizes.len();
+        assert_eq!(units.len(), 7 * 5 * sizes);
+        // seed-major: the first runs are one seed of every set at every size, the full runs first
+        assert!(units[..7 * sizes].iter().all(|u| u.seed == plan.seeds[0]));
         assert_eq!(units[3].name(), "synaptic-seed0");
+        assert_eq!(units[8].name(), format!("bias-n{}-seed0", plan.packing_sizes[0]));
         let config = plan.config_for(&units[4]);
         assert_eq!(Pathway::set_label(&config.model.pathways), "bias+synaptic");
         assert!(config.validate().is_ok());
-        assert_eq!(config.train.tasks.len(), 8);
+        assert_eq!((config.train.tasks.len(), config.model.n_units), (8, 64));
+        let packing = plan.config_for(&units[8]);
+        assert_eq!((packing.model.n_units, packing.train.steps), (plan.packing_sizes[0], config.train.steps));
         for scale in [Scale::Tiny, Scale::Quick, Scale::Full] {
             assert!(scale.base().validate().is_ok(), "{scale:?}");
             for kind in AmbiguityKind::ALL {
