@@ -568,8 +568,20 @@ fn compare_a_saved_run_in_the_ambiguity_sweep() {
     let saved_name = saved.display().to_string();
     assert_eq!(rows.iter().filter(|l| l.starts_with(&format!("{saved_name},bias,"))).count(), 11 * 4);
 
-    harness.get_by_label("Remove").click();
+    // a second run of the same set: Seed spread draws both as one curve with its band
+    assert!(harness.query_by_label("Seed spread").is_none(), "one run has no spread");
+    harness.get_by_label("Add run for comparison…").click();
+    choose_path(&mut harness, &saved, "Add");
+    run_until(&mut harness, "the second run swept", |app| app.compared_runs().len() == 2 && app.compared_runs()[1].progress() == (11, 11));
+    harness.get_by_label("Seed spread").click();
     harness.run_steps(2);
+    assert!(harness.query_by_label_contains("bias (2 runs)").is_some(), "the group's legend entry");
+    assert_eq!(harness.query_all_by_label_contains("saved-run (bias)").count(), 2, "the runs stay listed");
+
+    for _ in 0..2 {
+        harness.get_all_by_label("Remove").next().expect("a Remove button").click();
+        harness.run_steps(2);
+    }
     assert!(harness.state().compared_runs().is_empty(), "removed");
 }
 

@@ -4,11 +4,12 @@
 //! its own).
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Corner, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Bar, BarChart, Corner, Line, LineStyle, Plot, PlotPoints, Polygon};
 
 use super::export::{Curve, FileJob, PlotData, PlotExport, export_menu_ui};
 use super::widgets::{task_bars_plot, task_color, task_legend, task_line_style};
 use super::{Level, Panel, PanelContext, heading_ui};
+use crate::analysis::stats::Summary;
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
 use crate::experiments::sweep::{self, AmbiguityRow};
@@ -29,14 +30,61 @@ pub const CURRENT_RUN: &str = "current run";
 /// exported PNG is cropped to it).
 pub struct AmbiguityPanel {
     compare: Comparisons,
+    /// Draw compared runs of one pathway set as one curve with its seed spread.
+    group_seeds: bool,
     bars_rect: egui::Rect,
     sweep_rect: egui::Rect,
 }
 
 impl Default for AmbiguityPanel {
     fn default() -> Self {
-        Self { compare: Comparisons::default(), bars_rect: egui::Rect::NOTHING, sweep_rect: egui::Rect::NOTHING }
+        Self { compare: Comparisons::default(), group_seeds: false, bars_rect: egui::Rect::NOTHING, sweep_rect: egui::Rect::NOTHING }
     }
+}
+
+/// Compared runs with one pathway set (e.g. one preset trained from several seeds) summarised
+/// together: at each level, the mean over runs of each run's mean task performance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeedGroup {
+    /// The pathway set, e.g. `bias+synaptic`.
+    pub set: String,
+    /// Indices into the compared runs.
+    pub runs: Vec<usize>,
+    /// (level, summary over the runs swept at that level), in level order.
+    pub points: Vec<(f32, Summary)>,
+}
+
+impl SeedGroup {
+    /// The legend's name: the set and how many runs it summarises.
+    pub fn label(&self) -> String {
+        format!("{} ({} run{})", self.set, self.runs.len(), if self.runs.len() == 1 { "" } else { "s" })
+    }
+}
+
+/// The compared runs grouped by pathway set, in the order each set first appears.
+pub fn seed_groups(compared: &[ComparedRun]) -> Vec<SeedGroup> {
+    let mut groups: Vec<SeedGroup> = Vec::new();
+    for (i, run) in compared.iter().enumerate() {
+        let set = Pathway::set_label(&run.run.config.model.pathways);
+        match groups.iter_mut().find(|g| g.set == set) {
+            Some(g) => g.runs.push(i),
+            None => groups.push(SeedGroup { set, runs: vec![i], points: Vec::new() }),
+        }
+    }
+    for group in &mut groups {
+        let mut by_level: Vec<(f32, Vec<f64>)> = Vec::new();
+        for &i in &group.runs {
+            for (level, mean, _) in compared[i].summary() {
+                match by_level.iter_mut().find(|(l, _)| *l == level) {
+                    Some((_, values)) => values.push(mean as f64),
+                    None => by_level.push((level, vec![mean as f64])),
+                }
+            }
+        }
+        by_level.sort_by(|a, b| a.0.total_cmp(&b.0));
+        group.points = by_level.into_iter().map(|(level, values)| (level, Summary::of(&values))).collect();
+    }
+    groups
 }
 
 impl AmbiguityPanel {
@@ -143,8 +191,9 @@ impl Panel for AmbiguityPanel {
         bars_ui(ui, cx, latest, plot_height, &mut self.bars_rect);
         ui.separator();
         let sweep = cx.run.snapshot.as_ref().and_then(|s| s.sweep.as_deref());
-        sweep_controls_ui(ui, cx, sweep, &mut self.compare);
-        sweep_plot_ui(ui, cx, sweep, self.compare.runs(), plot_height, &mut self.sweep_rect);
+        sweep_controls_ui(ui, cx, sweep, &mut self.compare, &mut self.group_seeds);
+        let groups = self.group_seeds.then(|| seed_groups(self.compare.runs()));
+        sweep_plot_ui(ui, cx, sweep, self.compare.runs(), groups.as_deref(), plot_height, &mut self.sweep_rect);
     }
 }
 
@@ -262,7 +311,13 @@ pub fn sweep_levels(kind: AmbiguityKind) -> Vec<f32> {
     (0..SWEEP_LEVELS).map(|i| lo + (hi - lo) * i as f32 / (SWEEP_LEVELS - 1) as f32).collect()
 }
 
-fn sweep_controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option<&SweepResult>, compare: &mut Comparisons) {
+fn sweep_controls_ui(
+    ui: &mut egui::Ui,
+    cx: &mut PanelContext<'_>,
+    sweep: Option<&SweepResult>,
+    compare: &mut Comparisons,
+    group_seeds: &mut bool,
+) {
     ui.horizontal(|ui| {
         let kind = cx.ambiguity.kind;
         let running = sweep.is_some_and(SweepResult::is_running) || compare.sweeping();
@@ -318,6 +373,14 @@ fn sweep_controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, sweep: Option
         {
             cx.files.begin(FileJob::CompareRun, ui.ctx());
         }
+        if compare.runs().len() >= 2 {
+            ui.checkbox(group_seeds, "Seed spread").on_hover_text(
+                "Draw the compared runs of one pathway set (e.g. one preset trained from several seeds) as one curve: the \
+                 mean over the runs of each run's mean task performance, with a band for its 95 % interval over the runs \
+                 (Student t; from 2 runs on). Two sets whose bands overlap widely cannot be told apart with these seeds: \
+                 `modulab reproduce` tests such differences.",
+            );
+        }
     });
     let mut remove = None;
     for dir in compare.loading() {
@@ -369,6 +432,24 @@ fn compare_color(i: usize) -> egui::Color32 {
     COLORS[i % COLORS.len()]
 }
 
+/// A seed group's mean line and its 95 % band (one trapezoid per level interval, as the plot
+/// fills convex shapes only), all under the group's legend entry.
+fn seed_group_ui(plot_ui: &mut egui_plot::PlotUi<'_>, group: &SeedGroup, color: egui::Color32) {
+    let name = group.label();
+    let band: Vec<(f64, f64, f64)> =
+        group.points.iter().filter(|(_, s)| !s.low.is_nan()).map(|(l, s)| (*l as f64, s.low, s.high)).collect();
+    for pair in band.windows(2) {
+        let [(x0, lo0, hi0), (x1, lo1, hi1)] = [pair[0], pair[1]];
+        plot_ui.polygon(
+            Polygon::new(name.clone(), PlotPoints::from(vec![[x0, lo0], [x1, lo1], [x1, hi1], [x0, hi0]]))
+                .fill_color(color.gamma_multiply(0.25))
+                .stroke(egui::Stroke::NONE),
+        );
+    }
+    let mean: Vec<[f64; 2]> = group.points.iter().map(|(l, s)| [*l as f64, s.mean]).collect();
+    plot_ui.line(Line::new(name, PlotPoints::from(mean)).width(2.5).color(color));
+}
+
 /// (level, performance) of task number `t` at every level measured so far.
 fn sweep_points(s: &SweepResult, t: usize) -> Vec<[f64; 2]> {
     s.levels.iter().zip(&s.perf).filter_map(|(level, row)| row[t].map(|p| [*level as f64, p as f64])).collect()
@@ -382,8 +463,13 @@ fn mean_and_worst(summary: &[(f32, f32, f32)]) -> (Vec<[f64; 2]>, Vec<[f64; 2]>)
 /// The sweep plot's data. The CSV is a `modulab sweep ambiguity` table (`ambiguity.csv`'s
 /// columns): the current run's rows (run [`CURRENT_RUN`]), then each compared run's. The SVG draws
 /// what the plot shows: every task's curve, the mean and the worst task of the current run, then
-/// each compared run's mean and worst task.
-fn sweep_export(sweep: Option<&SweepResult>, config: Option<&Config>, compared: &[ComparedRun]) -> PlotExport {
+/// each compared run's mean and worst task, or with Seed spread each set's mean and 95 % band.
+fn sweep_export(
+    sweep: Option<&SweepResult>,
+    config: Option<&Config>,
+    compared: &[ComparedRun],
+    groups: Option<&[SeedGroup]>,
+) -> PlotExport {
     let mut lines = Vec::new();
     let mut rows = Vec::new();
     let mut title = "Performance against ambiguity".to_string();
@@ -396,10 +482,24 @@ fn sweep_export(sweep: Option<&SweepResult>, config: Option<&Config>, compared: 
         rows.extend(current_rows(s, config));
     }
     for run in compared {
-        let (mean, worst) = mean_and_worst(&run.summary());
-        lines.push(Curve { name: format!("{} mean", run.label), points: mean });
-        lines.push(Curve { name: format!("{} worst", run.label), points: worst });
         rows.extend(run.rows.iter().cloned());
+        if groups.is_none() {
+            let (mean, worst) = mean_and_worst(&run.summary());
+            lines.push(Curve { name: format!("{} mean", run.label), points: mean });
+            lines.push(Curve { name: format!("{} worst", run.label), points: worst });
+        }
+    }
+    for group in groups.unwrap_or_default() {
+        let label = group.label();
+        let curve = |what: &str, value: fn(&Summary) -> f64| Curve {
+            name: format!("{label} {what}"),
+            points: group.points.iter().filter(|(_, s)| !value(s).is_nan()).map(|(l, s)| [*l as f64, value(s)]).collect(),
+        };
+        lines.push(curve("mean", |s| s.mean));
+        if group.points.iter().any(|(_, s)| !s.low.is_nan()) {
+            lines.push(curve("95 % low", |s| s.low));
+            lines.push(curve("95 % high", |s| s.high));
+        }
     }
     PlotExport {
         name: "ambiguity".into(),
@@ -418,6 +518,7 @@ fn sweep_plot_ui(
     cx: &mut PanelContext<'_>,
     sweep: Option<&SweepResult>,
     compared: &[ComparedRun],
+    groups: Option<&[SeedGroup]>,
     height: f32,
     rect: &mut egui::Rect,
 ) {
@@ -435,7 +536,7 @@ fn sweep_plot_ui(
              comparison, in its colour: the mean over its tasks; dashed, its worst task. Click a legend entry to hide it.",
         );
         let config = cx.run.config.as_ref();
-        export_menu_ui(ui, cx.files, *rect, || sweep_export(sweep, config, compared));
+        export_menu_ui(ui, cx.files, *rect, || sweep_export(sweep, config, compared, groups));
     });
     let strong = ui.visuals().strong_text_color();
     let kind = sweep.map(|s| s.kind).or_else(|| compared.iter().find_map(|r| r.swept.as_ref().map(|(k, _)| *k)));
@@ -471,6 +572,12 @@ fn sweep_plot_ui(
                             .color(strong)
                             .style(LineStyle::dashed_loose()),
                     );
+                }
+                if let Some(groups) = groups {
+                    for (g, group) in groups.iter().enumerate() {
+                        seed_group_ui(plot_ui, group, compare_color(g));
+                    }
+                    return;
                 }
                 // one legend entry per compared run: its mean and worst lines share the name
                 for (i, run) in compared.iter().enumerate() {
@@ -543,7 +650,7 @@ mod tests {
         compared.swept = Some((AmbiguityKind::Mixture, vec![0.0, 0.5]));
         compared.rows = vec![row("runs/gain-s1", 0.0, Task::FdGo, 0.75), row("runs/gain-s1", 0.0, Task::FdAnti, 0.25)];
         assert_eq!(compared.progress(), (1, 2));
-        let export = sweep_export(Some(&sweep), Some(&config), std::slice::from_ref(&compared));
+        let export = sweep_export(Some(&sweep), Some(&config), std::slice::from_ref(&compared), None);
         assert_eq!(
             export.to_csv(),
             "run,pathways,seed,kind,level,task,perf\n\
@@ -562,6 +669,45 @@ mod tests {
         assert_eq!(lines[5].points, vec![[0.0, 0.25]]);
         assert_eq!(export.to_svg().expect("svg").matches("<polyline").count(), 6);
         // before any sweep: the header and nothing else
-        assert_eq!(sweep_export(None, None, &[]).to_csv(), "run,pathways,seed,kind,level,task,perf\n");
+        assert_eq!(sweep_export(None, None, &[], None).to_csv(), "run,pathways,seed,kind,level,task,perf\n");
+    }
+
+    #[test]
+    fn seed_groups_summarise_the_runs_of_one_set() {
+        let config = tiny();
+        let params = crate::train::Trainer::new(config.clone()).params;
+        let run = |name: &str, pathways: &[Pathway], perfs: [(f32, f32); 2]| {
+            let mut config = config.clone();
+            config.model.pathways = pathways.to_vec();
+            let trained = sweep::TrainedRun { name: name.into(), config, params: params.clone(), step: 40 };
+            let mut compared = ComparedRun::new(name.into(), name.into(), std::sync::Arc::new(trained));
+            // at level 0 and 0.5, two tasks each with these performances
+            compared.rows = [0.0, 0.5]
+                .iter()
+                .zip(perfs)
+                .flat_map(|(level, (a, b))| [row(name, *level, Task::FdGo, a), row(name, *level, Task::FdAnti, b)])
+                .collect();
+            compared
+        };
+        let runs = [
+            run("b0", &[Pathway::Bias], [(1.0, 0.8), (0.6, 0.4)]),
+            run("s0", &[Pathway::Synaptic], [(1.0, 1.0), (0.5, 0.5)]),
+            run("b1", &[Pathway::Bias], [(0.8, 0.8), (0.4, 0.4)]),
+        ];
+        let groups = seed_groups(&runs);
+        assert_eq!(groups.len(), 2);
+        assert_eq!((groups[0].label(), groups[0].runs.clone()), ("bias (2 runs)".to_string(), vec![0, 2]));
+        assert_eq!(groups[1].label(), "synaptic (1 run)");
+        // bias at level 0: run means 0.9 and 0.8 → mean 0.85, t(1) interval ± 12.706·0.05
+        let (level, s) = &groups[0].points[0];
+        assert_eq!((*level, s.n), (0.0, 2));
+        assert!((s.mean - 0.85).abs() < 1e-6 && (s.high - 0.85 - 12.706 * 0.05).abs() < 1e-3, "{s:?}");
+        assert!((groups[0].points[1].1.mean - 0.45).abs() < 1e-6);
+        assert!(groups[1].points[0].1.low.is_nan(), "one run: no band");
+        // the exported figure draws what the plot shows: each group's mean and band
+        let export = sweep_export(None, None, &runs, Some(&groups));
+        let PlotData::Table { lines: Some(lines), .. } = &export.data else { panic!("a table with lines") };
+        let names: Vec<&str> = lines.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["bias (2 runs) mean", "bias (2 runs) 95 % low", "bias (2 runs) 95 % high", "synaptic (1 run) mean"]);
     }
 }

@@ -38,18 +38,22 @@ pub struct PackingForm {
 }
 
 impl Default for PackingForm {
-    /// 27 cells (3 sizes × 3 task counts × 3 pathway sets) of at most 600 steps each on the
-    /// `quick` preset: measured at 3 min 58 s in the app on 2 cores shared with other jobs (debug
-    /// build; the same cells at 1000 steps took 4 min 19 s through the CLI).
+    /// 27 cells (3 sizes × 3 task counts × 3 pathway sets, one seed) of at most 4 000 steps on
+    /// the `quick` preset, in the comparison order: long enough that what a size can hold is
+    /// learned (most cells stop early at the criterion). Through the CLI (`sweep packing` with
+    /// these settings, release build, 2 cores) it took 1 min 59 s and gave capacity 0 without a
+    /// pathway at every size, and 4, 4, 6 at N = 8, 16, 24 for both bias and bias+synaptic: the
+    /// difference a context pathway makes, and no difference between these two (as the
+    /// reproduce study finds: docs/MODEL.md §4D).
     fn default() -> Self {
         PackingForm {
-            sizes: "8,16,32".into(),
+            sizes: "8,16,24".into(),
             task_counts: "2,4,6".into(),
-            pathways: "bias,synaptic,bias+synaptic".into(),
+            pathways: "none,bias,bias+synaptic".into(),
             seeds: 1,
-            budget_steps: 600,
+            budget_steps: 4000,
             criterion: 0.9,
-            order: TaskOrder::Families,
+            order: TaskOrder::Comparison,
         }
     }
 }
@@ -270,8 +274,10 @@ impl Panel for PackingPanel {
          the largest K it managed. The curve plots capacity against size, one line per pathway set: \
          the paper's claim is that combined pathways (e.g. bias+synaptic) pack more tasks into the \
          same number of units. The table shows each cell's worst task at the end. The defaults are \
-         a small sweep that takes a few minutes; `modulab sweep packing` runs large ones (same \
-         table, same figures) and on a cluster."
+         a small sweep that takes about two minutes: without a context pathway (none) no two tasks \
+         fit; with one, capacity grows with N. Bias and bias+synaptic pack the same here: `modulab \
+         reproduce` measures it with 5 seeds and finds at most a trend (README, What modulab finds). \
+         `modulab sweep packing` runs large sweeps (same table, same figures), also on a cluster."
     }
 
     fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
@@ -320,10 +326,11 @@ impl PackingPanel {
                 );
                 ui.label("Order").on_hover_text("Which tasks a cell with K tasks trains: the first K of this order");
                 ui.horizontal(|ui| {
-                    for order in [TaskOrder::Families, TaskOrder::Yang] {
+                    for order in [TaskOrder::Families, TaskOrder::Yang, TaskOrder::Comparison] {
                         let tip = match order {
                             TaskOrder::Families => "One task of each family in turn (go, anti, decision, matching, …): small K already mixes different computations",
                             TaskOrder::Yang => "Yang et al.'s order: the go/anti tasks first, then decision making, then matching",
+                            TaskOrder::Comparison => "The pathway presets' eight tasks, those a small network learns first: go and anti, reaction, delayed, then matching (which plateau lowest)",
                         };
                         ui.selectable_value(&mut form.order, order, order.name()).on_hover_text(tip);
                     }
@@ -602,8 +609,9 @@ mod tests {
     fn the_default_form_is_a_valid_27_cell_plan() {
         let plan = PackingForm::default().plan().expect("valid");
         assert_eq!(plan.cells().len(), 27);
-        assert_eq!(plan.pathway_sets.iter().map(|s| s.to_string()).collect::<Vec<_>>(), ["bias", "synaptic", "bias+synaptic"]);
-        assert_eq!((plan.budget_steps, plan.criterion, plan.seeds.len()), (600, 0.9, 1));
+        assert_eq!(plan.pathway_sets.iter().map(|s| s.to_string()).collect::<Vec<_>>(), ["none", "bias", "bias+synaptic"]);
+        assert_eq!((plan.budget_steps, plan.criterion, plan.seeds.len()), (4000, 0.9, 1));
+        assert_eq!(plan.order, TaskOrder::Comparison);
     }
 
     #[test]

@@ -77,7 +77,8 @@ pub struct PackingArgs {
     /// A cell meets the criterion when every task's performance reaches it (training stops there).
     #[arg(long, default_value_t = 0.9)]
     pub criterion: f64,
-    /// Task order: families (one task of each family in turn; default) or yang.
+    /// Task order: families (one task of each family in turn; default), yang, or comparison (the
+    /// pathway presets' eight tasks, the ones small networks learn first, matching tasks last).
     #[arg(long, default_value = "families")]
     pub order: String,
     /// Base settings of every cell: a preset (default: quick) …

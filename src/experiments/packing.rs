@@ -26,7 +26,16 @@ pub enum TaskOrder {
     Families,
     /// Yang et al.'s order (all go/anti tasks first, then the decision tasks, then matching).
     Yang,
+    /// The eight comparison tasks of the pathway presets, the ones a small network learns first:
+    /// go and anti, then reaction and delayed variants, the matching tasks (which plateau below
+    /// 0.9 at short budgets even in large networks: docs/MODEL.md §4D) last. Small K then measures
+    /// what the network can hold rather than a hard task's ceiling.
+    Comparison,
 }
+
+/// [`TaskOrder::Comparison`].
+const COMPARISON_ORDER: [Task; 8] =
+    [Task::FdGo, Task::FdAnti, Task::ReactGo, Task::ReactAnti, Task::DelayGo, Task::DelayAnti, Task::DmsGo, Task::DmsNogo];
 
 /// [`TaskOrder::Families`]: round-robin over Yang's families.
 const FAMILIES_ORDER: [Task; 20] = [
@@ -57,6 +66,7 @@ impl TaskOrder {
         match self {
             TaskOrder::Families => "families",
             TaskOrder::Yang => "yang",
+            TaskOrder::Comparison => "comparison",
         }
     }
 
@@ -65,6 +75,7 @@ impl TaskOrder {
         let all: &[Task] = match self {
             TaskOrder::Families => &FAMILIES_ORDER,
             TaskOrder::Yang => &Task::ALL,
+            TaskOrder::Comparison => &COMPARISON_ORDER,
         };
         all.iter().copied().filter(|t| t.supports(encoding)).collect()
     }
@@ -76,6 +87,7 @@ impl FromStr for TaskOrder {
         match s {
             "families" => Ok(TaskOrder::Families),
             "yang" => Ok(TaskOrder::Yang),
+            "comparison" => Ok(TaskOrder::Comparison),
             _ => Err(PackingError::UnknownOrder(s.to_string())),
         }
     }
@@ -84,7 +96,7 @@ impl FromStr for TaskOrder {
 /// Why a packing sweep cannot be planned, run, read or merged.
 #[derive(Debug, thiserror::Error)]
 pub enum PackingError {
-    #[error("unknown task order '{0}'; valid orders: families, yang")]
+    #[error("unknown task order '{0}'; valid orders: families, yang, comparison")]
     UnknownOrder(String),
     #[error("bad shard '{0}': expected I/N with 0 ≤ I < N, e.g. --shard 0/4")]
     BadShard(String),
@@ -483,6 +495,11 @@ mod tests {
             assert_eq!(ring.iter().collect::<BTreeSet<_>>().len(), 20);
             assert_eq!(order.tasks(Encoding::Compact).len(), 15);
         }
+        // the comparison presets' tasks, in another order
+        let comparison: BTreeSet<Task> = TaskOrder::Comparison.tasks(Encoding::Ring).into_iter().collect();
+        let preset = Config::from_preset("bias", &[]).unwrap();
+        assert_eq!(comparison, preset.train.tasks.iter().copied().collect());
+        assert_eq!("comparison".parse::<TaskOrder>().unwrap(), TaskOrder::Comparison);
         assert_eq!(&TaskOrder::Families.tasks(Encoding::Ring)[..4], &[Task::FdGo, Task::FdAnti, Task::Dm1, Task::DmsGo]);
     }
 
