@@ -85,6 +85,13 @@ pub struct GuiArgs {
     /// Close the window after SECS seconds (for CI and screenshots).
     #[arg(long, value_name = "SECS")]
     pub quit_after: Option<f64>,
+    /// Open on this tab: training, ambiguity, trajectories, pca, dynamics, switching or packing.
+    #[arg(long, value_name = "NAME")]
+    pub tab: Option<String>,
+    /// Add this saved run to the Ambiguity tab's comparison at start, as Add run for
+    /// comparison… does (e.g. several seeds of two presets, for Seed spread). Repeatable.
+    #[arg(long = "compare", value_name = "DIR")]
+    pub compare: Vec<PathBuf>,
 }
 
 /// Where a configuration comes from.
@@ -234,8 +241,8 @@ fn gui_cmd(args: GuiArgs) -> Result<()> {
         Some(secs) => return Err(UsageError(format!("--quit-after must be a number of seconds ≥ 0, not {secs}")).into()),
         None => None,
     };
-    if let Some(dir) = &args.run {
-        // a missing run is a usage error here; a corrupt one is reported inside the app
+    // a missing run is a usage error here; a corrupt one is reported inside the app
+    for dir in args.run.iter().chain(&args.compare) {
         let located = checkpoint::locate(dir);
         if !located.checkpoint.join(checkpoint::STATE_FILE).is_file() {
             return Err(UsageError(format!(
@@ -246,6 +253,7 @@ fn gui_cmd(args: GuiArgs) -> Result<()> {
             .into());
         }
     }
+    let tab = args.tab.as_deref().map(|name| crate::app::Tab::from_name(name).map_err(UsageError)).transpose()?;
     crate::app::run(crate::app::AppOptions {
         config,
         preset: if args.run.is_some() { None } else { preset },
@@ -253,6 +261,8 @@ fn gui_cmd(args: GuiArgs) -> Result<()> {
         train: args.train,
         open_run: args.run,
         file_dialogs: true,
+        tab,
+        compare_runs: args.compare,
     })
 }
 

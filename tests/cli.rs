@@ -123,6 +123,8 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
         (&["gui", "--config", "/nonexistent.toml"], "/nonexistent.toml"),
         (&["gui", "--quit-after", "nan"], "--quit-after"),
         (&["gui", "--run", "/nonexistent-run"], "no run at"),
+        (&["gui", "--compare", "/nonexistent-run"], "no run at"),
+        (&["gui", "--tab", "pcaa"], "valid tabs: training, ambiguity"),
     ];
     for (args, needle) in cases {
         let o = modulab(args);

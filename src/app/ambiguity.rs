@@ -191,8 +191,8 @@ impl Panel for AmbiguityPanel {
         bars_ui(ui, cx, latest, plot_height, &mut self.bars_rect);
         ui.separator();
         let sweep = cx.run.snapshot.as_ref().and_then(|s| s.sweep.as_deref());
-        sweep_controls_ui(ui, cx, sweep, &mut self.compare, &mut self.group_seeds);
         let groups = self.group_seeds.then(|| seed_groups(self.compare.runs()));
+        sweep_controls_ui(ui, cx, sweep, &mut self.compare, &mut self.group_seeds, groups.as_deref());
         sweep_plot_ui(ui, cx, sweep, self.compare.runs(), groups.as_deref(), plot_height, &mut self.sweep_rect);
     }
 }
@@ -317,6 +317,7 @@ fn sweep_controls_ui(
     sweep: Option<&SweepResult>,
     compare: &mut Comparisons,
     group_seeds: &mut bool,
+    groups: Option<&[SeedGroup]>,
 ) {
     ui.horizontal(|ui| {
         let kind = cx.ambiguity.kind;
@@ -392,7 +393,9 @@ fn sweep_controls_ui(
     for (i, run) in compare.runs().iter().enumerate() {
         ui.horizontal(|ui| {
             let (swatch, _) = ui.allocate_exact_size(egui::vec2(18.0, ui.spacing().interact_size.y), egui::Sense::hover());
-            ui.painter().hline(swatch.x_range(), swatch.center().y, egui::Stroke::new(3.0, compare_color(i)));
+            // grouped, a run wears its set's colour
+            let color = groups.and_then(|g| g.iter().position(|g| g.runs.contains(&i))).map_or(compare_color(i), compare_color);
+            ui.painter().hline(swatch.x_range(), swatch.center().y, egui::Stroke::new(3.0, color));
             ui.label(&run.label).on_hover_text(format!(
                 "{}: trained {} steps on {} tasks, {} units",
                 run.dir.display(),
@@ -436,6 +439,9 @@ fn compare_color(i: usize) -> egui::Color32 {
 /// fills convex shapes only), all under the group's legend entry.
 fn seed_group_ui(plot_ui: &mut egui_plot::PlotUi<'_>, group: &SeedGroup, color: egui::Color32) {
     let name = group.label();
+    // the line first: the legend takes the colour of the first item of a name
+    let mean: Vec<[f64; 2]> = group.points.iter().map(|(l, s)| [*l as f64, s.mean]).collect();
+    plot_ui.line(Line::new(name.clone(), PlotPoints::from(mean)).width(2.5).color(color));
     let band: Vec<(f64, f64, f64)> =
         group.points.iter().filter(|(_, s)| !s.low.is_nan()).map(|(l, s)| (*l as f64, s.low, s.high)).collect();
     for pair in band.windows(2) {
@@ -443,11 +449,10 @@ fn seed_group_ui(plot_ui: &mut egui_plot::PlotUi<'_>, group: &SeedGroup, color: 
         plot_ui.polygon(
             Polygon::new(name.clone(), PlotPoints::from(vec![[x0, lo0], [x1, lo1], [x1, hi1], [x0, hi0]]))
                 .fill_color(color.gamma_multiply(0.25))
-                .stroke(egui::Stroke::NONE),
+                // no outline, but the colour the legend expects of the name
+                .stroke(egui::Stroke::new(0.0, color)),
         );
     }
-    let mean: Vec<[f64; 2]> = group.points.iter().map(|(l, s)| [*l as f64, s.mean]).collect();
-    plot_ui.line(Line::new(name, PlotPoints::from(mean)).width(2.5).color(color));
 }
 
 /// (level, performance) of task number `t` at every level measured so far.

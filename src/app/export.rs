@@ -227,6 +227,11 @@ impl Files {
         std::mem::take(&mut self.commands)
     }
 
+    /// Queue run directories as if chosen through [`FileJob::CompareRun`] (`modulab gui --compare`).
+    pub fn add_compare_runs(&mut self, dirs: Vec<PathBuf>) {
+        self.compare_runs.extend(dirs);
+    }
+
     /// The run directories chosen through [`FileJob::CompareRun`] since the last call.
     pub fn take_compare_runs(&mut self) -> Vec<PathBuf> {
         std::mem::take(&mut self.compare_runs)

@@ -276,12 +276,25 @@ pub struct AppOptions {
     pub open_run: Option<PathBuf>,
     /// Choose files through the desktop's dialogs (off in tests: the path field is used).
     pub file_dialogs: bool,
+    /// Open on this tab (else the one shown when the app last closed).
+    pub tab: Option<Tab>,
+    /// Saved runs to add to the Ambiguity tab's comparison at start.
+    pub compare_runs: Vec<PathBuf>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
         let config = Config::from_preset("quick", &[]).unwrap_or_default();
-        Self { config, preset: Some("quick".into()), quit_after: None, train: false, open_run: None, file_dialogs: true }
+        Self {
+            config,
+            preset: Some("quick".into()),
+            quit_after: None,
+            train: false,
+            open_run: None,
+            file_dialogs: true,
+            tab: None,
+            compare_runs: Vec::new(),
+        }
     }
 }
 
@@ -315,7 +328,12 @@ impl ModulabApp {
     /// The app with settings restored from `storage` (if any). The worker starts on the first
     /// frame, when the egui context to wake is known.
     pub fn new(options: AppOptions, storage: Option<&dyn eframe::Storage>) -> Self {
-        let settings = storage.and_then(|s| eframe::get_value::<UiSettings>(s, eframe::APP_KEY)).unwrap_or_default();
+        let mut settings = storage.and_then(|s| eframe::get_value::<UiSettings>(s, eframe::APP_KEY)).unwrap_or_default();
+        if let Some(tab) = options.tab {
+            settings.tab = tab;
+        }
+        let mut files = export::Files::new(options.file_dialogs);
+        files.add_compare_runs(options.compare_runs);
         Self {
             settings,
             run: RunData::default(),
@@ -329,7 +347,7 @@ impl ModulabApp {
             tabs: tabs::Tabs::default(),
             status: status::StatusPanel,
             sent_views: None,
-            files: export::Files::new(options.file_dialogs),
+            files,
             open_run: options.open_run,
             quit_at: None,
             quit_after: options.quit_after,

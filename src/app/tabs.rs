@@ -40,6 +40,17 @@ impl Tab {
         }
     }
 
+    /// Every tab, in the tab bar's order.
+    pub const ALL: [Tab; 7] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Dynamics, Tab::Switching, Tab::Packing];
+
+    /// The tab whose label is `name` (any case), or a message naming the valid ones.
+    pub fn from_name(name: &str) -> Result<Tab, String> {
+        Tab::ALL.into_iter().find(|t| t.label().eq_ignore_ascii_case(name)).ok_or_else(|| {
+            let valid: Vec<String> = Tab::ALL.iter().map(|t| t.label().to_lowercase()).collect();
+            format!("unknown tab '{name}'; valid tabs: {}", valid.join(", "))
+        })
+    }
+
     /// What the tab shows, on hover.
     pub fn tooltip(self) -> &'static str {
         match self {
