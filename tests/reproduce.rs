@@ -113,6 +113,24 @@ fn reproduce_writes_every_section_resumes_and_shards() {
     assert!(joined.contains("resuming: 28 of 28"), "{joined}");
     assert_eq!(read(&sharded.join("ambiguity.csv")), ambiguity);
     assert_eq!(read(&sharded.join("packing.csv")), packing);
+
+    // a study written before packing joined it: its full runs are reused, its packing runs trained
+    let older = dir.path().join("older");
+    std::fs::create_dir_all(older.join("runs")).expect("mkdir");
+    for unit in ["bias-seed0", "synaptic-seed1"] {
+        let copied = Command::new("cp").arg("-r").arg(out.join("runs").join(unit)).arg(older.join("runs")).status().expect("cp");
+        assert!(copied.success());
+    }
+    let plan = read(&out.join("reproduce-plan.toml"));
+    let legacy = plan
+        .replace("packing_sizes = [8]\n", "")
+        .replace("# every run's settings before its pathways, seed and size", "# every run's settings before its pathways and seed");
+    assert_ne!(legacy, plan);
+    std::fs::write(older.join("reproduce-plan.toml"), legacy).expect("write");
+    let upgraded = ok(&reproduce(&older, &[]));
+    assert!(upgraded.contains("from before task packing") && upgraded.contains("resuming: 2 of 28"), "{upgraded}");
+    assert_eq!(read(&older.join("reproduce-plan.toml")), plan);
+    assert_eq!(read(&older.join("packing.csv")), packing);
     assert_eq!(read(&sharded.join("comparisons.txt")), comparisons);
 }
 

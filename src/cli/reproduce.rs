@@ -177,6 +177,10 @@ fn check_plan_file(out: &Path, plan: &Plan) -> Result<()> {
     let fingerprint = plan.fingerprint();
     match std::fs::read_to_string(&path) {
         Ok(existing) if existing == fingerprint => Ok(()),
+        Ok(existing) if existing == plan.fingerprint_before_packing() => {
+            println!("{}: a study from before task packing joined it; its runs are reused and its packing runs trained", out.display());
+            write_atomic(&path, fingerprint.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+        }
         Ok(_) => Err(UsageError(format!(
             "{} holds a study with other settings ({PLAN_FILE}); use another --out, or the same --scale to resume",
             out.display()

@@ -240,6 +240,19 @@ impl Plan {
         config
     }
 
+    /// The fingerprint studies were written with before experiment B joined them: their full
+    /// runs are this plan's, so such a directory is taken over (its packing runs trained).
+    pub fn fingerprint_before_packing(&self) -> String {
+        let sets: Vec<String> = self.sets.iter().map(|s| format!("\"{s}\"")).collect();
+        format!(
+            "scale = \"{}\"\nsets = [{}]\nseeds = {:?}\n\n# every run's settings before its pathways and seed\n{}",
+            self.scale.name(),
+            sets.join(", "),
+            self.seeds,
+            self.base.to_toml()
+        )
+    }
+
     /// What must match for a directory's finished runs to be reused (stored as `reproduce-plan.toml`).
     pub fn fingerprint(&self) -> String {
         let sets: Vec<String> = self.sets.iter().map(|s| format!("\"{s}\"")).collect();
