@@ -55,7 +55,7 @@ fn fixed_batch(config: &Config) -> TrialBatch {
     }
 }
 
-fn trainer(backend: &str, pathways: &[Pathway], fused: bool) -> Trainer {
+fn trainer(backend: &str, pathways: &[Pathway], fused: bool, dale: bool) -> Trainer {
     let names: Vec<String> = pathways.iter().map(|p| format!("\"{}\"", p.name())).collect();
     let config = Config::from_preset(
         "yang20",
@@ -64,6 +64,7 @@ fn trainer(backend: &str, pathways: &[Pathway], fused: bool) -> Trainer {
             format!("runtime.fused={fused}"),
             format!("model.n_units={UNITS}"),
             format!("model.pathways=[{}]", names.join(",")),
+            format!("model.dale={dale}"),
         ],
     )
     .unwrap();
@@ -79,11 +80,15 @@ fn bench_steps(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_step");
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     for backend in ["flex", "ndarray"] {
-        let mut cases: Vec<(String, Vec<Pathway>, bool)> =
-            pathway_sets().into_iter().map(|set| (Pathway::set_label(&set), set, true)).collect();
-        cases.push(("bias plain-autodiff".into(), vec![Pathway::Bias], false));
-        for (label, set, fused) in cases {
-            let mut trainer = trainer(backend, &set, fused);
+        let mut cases: Vec<(String, Vec<Pathway>, bool, bool)> =
+            pathway_sets().into_iter().map(|set| (Pathway::set_label(&set), set, true, false)).collect();
+        cases.push(("bias plain-autodiff".into(), vec![Pathway::Bias], false, false));
+        // Dale's law: f(W̃)·D and the masked readout are [N, N]- and [n_out, N]-sized work per step
+        cases.push(("bias dale".into(), vec![Pathway::Bias], true, true));
+        cases.push(("bias+synaptic dale".into(), vec![Pathway::Bias, Pathway::Synaptic], true, true));
+        cases.push(("bias dale plain-autodiff".into(), vec![Pathway::Bias], false, true));
+        for (label, set, fused, dale) in cases {
+            let mut trainer = trainer(backend, &set, fused, dale);
             let batch = fixed_batch(&trainer.config);
             group.throughput(Throughput::Elements(step_flops(batch.n_in, batch.n_out) as u64));
             let name = format!("{backend}/{label}");

@@ -146,6 +146,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("bias-synaptic", include_str!("../assets/presets/bias-synaptic.toml")),
     ("gain-synaptic", include_str!("../assets/presets/gain-synaptic.toml")),
     ("none", include_str!("../assets/presets/none.toml")),
+    ("dale", include_str!("../assets/presets/dale.toml")),
 ];
 
 /// The one-line summary of a preset: its first comment line.
@@ -281,7 +282,14 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<(), ConfigE
 
 /// Reject keys the Config does not have, naming the valid ones at that level.
 fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
-    let reference = toml::Table::try_from(Config::default()).expect("default config serialises");
+    // settings written only when not at their default (Dale's law) set away from it, so that
+    // every key appears
+    let mut all = Config::default();
+    all.model.dale = true;
+    all.model.excitatory_fraction = 0.5;
+    all.model.dale_magnitude = crate::model::DaleMagnitude::Abs;
+    all.model.readout_from_excitatory = false;
+    let reference = toml::Table::try_from(all).expect("the config serialises");
     check_table(doc, &reference, "")
 }
 

@@ -191,3 +191,55 @@ fn quick_preset_learns_every_task_to_criterion() {
     assert!(last.perf_min() >= 0.9);
     assert_eq!(last.perf.len(), 4);
 }
+
+/// Dale's law: after training every unit's outgoing recurrent weights keep its sign, the readout
+/// reads the excitatory units only, and training did change the weights; the settings survive a
+/// checkpoint, and configurations without them read back unchanged.
+#[test]
+fn dale_keeps_every_units_sign_through_training() {
+    use modulab::analysis::dynamics::StepMap;
+    let config = small(&["model.dale=true", r#"model.pathways=["bias","synaptic"]"#, "train.steps=20"]);
+    let initial = Trainer::new(config.clone()).params;
+    let (trainer, _) = train_steps(config.clone());
+    let n = config.model.n_units;
+    let n_e = config.model.n_excitatory();
+    assert_eq!(n_e, 19, "round(0.8 · 24)");
+    for c in [[1.0f32, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.5, 0.0, 0.5, 0.0]] {
+        let w = StepMap::new(&config, &trainer.params, &c, &[]).w;
+        for j in 0..n {
+            let column = w.column(j);
+            if j < n_e {
+                assert!(column.iter().all(|v| *v >= 0.0), "excitatory unit {j} has a negative outgoing weight");
+            } else {
+                assert!(column.iter().all(|v| *v <= 0.0), "inhibitory unit {j} has a positive outgoing weight");
+            }
+            assert!(column.iter().any(|v| *v != 0.0), "unit {j} is silent");
+        }
+    }
+    let moved = |name: &str| {
+        let (a, b) = (initial.get(name).unwrap(), trainer.params.get(name).unwrap());
+        a.data.iter().zip(&b.data).any(|(x, y)| x != y)
+    };
+    assert!(moved("w_rec") && moved("w_out"));
+    // the readout: its weights on inhibitory units do not matter
+    let mut changed = trainer.params.clone();
+    let w_out = changed.get_mut("w_out").unwrap();
+    for row in 0..w_out.shape[0] {
+        for j in n_e..n {
+            w_out.data[row * n + j] = 5.0;
+        }
+    }
+    let options = EvalOptions { trials: Some(8), ..EvalOptions::default() };
+    let a = evaluate_params(&config, &trainer.params, 0, &options).unwrap();
+    let b = evaluate_params(&config, &changed, 0, &options).unwrap();
+    assert_eq!(a, b, "inhibitory units are not read out");
+    // a checkpoint carries the settings; a configuration without Dale's law writes none of them
+    let dir = tempfile::tempdir().unwrap();
+    checkpoint::save(&dir.path().join("ckpt"), &trainer).unwrap();
+    let loaded = checkpoint::load(&dir.path().join("ckpt")).unwrap();
+    assert!(loaded.config.model.dale && loaded.config.model.readout_from_excitatory);
+    assert!(!small(&[]).to_toml().contains("dale") && !small(&[]).to_toml().contains("excitatory"));
+    assert!(config.to_toml().contains("dale = true"));
+    let bad = Config::from_preset("quick", &["model.dale=true".into(), "model.excitatory_fraction=1.0".into()]).unwrap_err().to_string();
+    assert!(bad.contains("excitatory_fraction") && bad.contains("one inhibitory"), "{bad}");
+}

@@ -27,7 +27,7 @@ fn spec(pathways: &[Pathway], fused: bool) -> RnnSpec {
 /// Parameters with every pathway parameter non-zero (G and M start at 0 otherwise).
 fn params(spec: &RnnSpec, seed: u64) -> ParamSet {
     let mut rng = Rng::seed_from(seed);
-    let mut p = ParamSet::init(&spec.config, spec.dims, &mut rng);
+    let mut p = ParamSet::init(&spec.config, spec.dims, spec.readout, &mut rng);
     for t in &mut p.tensors {
         if t.name == "ctx_gain" || t.name == "syn_m" || t.name == "b_rec" {
             rng.fill_normal(&mut t.data, 0.3);
@@ -152,6 +152,42 @@ fn fused_kernel_matches_plain_burn() {
                 let scale = gp.iter().map(|g| g.abs()).fold(1e-6, f32::max);
                 assert!(max_diff(gp, gf) / scale < 1e-3, "{activation:?} {form:?} {synaptic_form:?} shared={shared}: gradients differ");
             }
+        }
+    }
+}
+
+/// Under Dale's law (either magnitude, either readout) the fused kernel still computes what the
+/// plain burn reference does, and the gradients reach W̃ through f(W̃)·D.
+#[test]
+fn fused_kernel_matches_plain_burn_under_dale() {
+    use modulab::model::DaleMagnitude;
+    let device = device(BackendKind::Flex, true);
+    let mixed_context: Vec<f32> = (0..B * K).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.3).collect();
+    for (magnitude, from_excitatory) in [(DaleMagnitude::Relu, true), (DaleMagnitude::Abs, false)] {
+        let run = |fused: bool| {
+            let mut spec = spec(&Pathway::ALL, fused);
+            spec.config.dale = true;
+            spec.config.dale_magnitude = magnitude;
+            spec.config.readout_from_excitatory = from_excitatory;
+            let p = params(&spec, 5);
+            let model = Rnn::from_params(&p, spec, &device);
+            let targets = vec![0.3; B * T * 3];
+            let loss = model.loss(input(&device, mixed_context.clone(), false, 6), targets, vec![1.0; B * T * 3]);
+            (values(loss.clone())[0], model.gradients(&loss.backward(), &p))
+        };
+        let (loss_plain, grads_plain) = run(false);
+        let (loss_fused, grads_fused) = run(true);
+        assert!((loss_plain - loss_fused).abs() <= 1e-5 * loss_plain.abs().max(1e-3), "{magnitude:?}: loss {loss_plain} vs {loss_fused}");
+        for (gp, gf) in grads_plain.iter().zip(&grads_fused) {
+            let scale = gp.iter().map(|g| g.abs()).fold(1e-6, f32::max);
+            assert!(max_diff(gp, gf) / scale < 1e-3, "{magnitude:?}: gradients differ");
+        }
+        // index 2 is W_rec, 3 is W_out (the layout's order)
+        assert!(grads_fused[2].iter().any(|g| *g != 0.0), "{magnitude:?}: W̃ gets a gradient");
+        if from_excitatory {
+            let w_out = &grads_fused[3];
+            let n_e = (0.8f32 * N as f32).round() as usize;
+            assert!((0..3).all(|row| (n_e..N).all(|j| w_out[row * N + j] == 0.0)), "inhibitory readout weights get no gradient");
         }
     }
 }

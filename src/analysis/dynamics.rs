@@ -109,6 +109,8 @@ impl StepMap {
                 }
             }
         }
+        // Dale's law acts on the modulated W̃(c), as in the network
+        model.apply_dale(&mut w, model.dale_signs());
         StepMap {
             alpha: model.alpha(config.tasks.dt_ms) as f64,
             activation: model.activation,

@@ -161,6 +161,23 @@ fn network_ui(ui: &mut egui::Ui, draft: &mut Config) {
             .on_hover_text("φ: relu (Yang's default) max(0, x); softplus log(1 + eˣ); tanh");
         ui.end_row();
     });
+    ui.checkbox(&mut draft.model.dale, "Dale's law (E and I cells)").on_hover_text(
+        "Real neurons are either excitatory or inhibitory: all of a cell's synapses share one sign. With this on, \
+         the first units are excitatory and the rest inhibitory, W_rec = max(0, W̃)·diag(±1), so each unit's \
+         outgoing weights keep their sign through training, and the outputs are read from the excitatory units \
+         (Song, Yang & Wang 2016).",
+    );
+    if draft.model.dale {
+        ui.horizontal(|ui| {
+            ui.label("Excitatory fraction");
+            let n = draft.model.n_units;
+            ui.add(egui::Slider::new(&mut draft.model.excitatory_fraction, 0.05..=0.95).step_by(0.05)).on_hover_text(format!(
+                "The share of excitatory cells (cortex: about 0.8, Song et al.'s 4:1). Now {} E and {} I of {n} units.",
+                draft.model.n_excitatory(),
+                n.saturating_sub(draft.model.n_excitatory())
+            ));
+        });
+    }
 }
 
 fn pathways_ui(ui: &mut egui::Ui, draft: &mut Config) {

@@ -153,7 +153,8 @@ pub fn simulate(config: &Config, params: &ParamSet, trials: &TrialBatch, context
         let p = params.get(name).expect("parameter present");
         DMatrix::from_row_iterator(p.shape[0], p.shape[1], p.data.iter().map(|v| *v as f64))
     };
-    let w_out = matrix(params::W_OUT);
+    let mut w_out = matrix(params::W_OUT);
+    config.model.apply_dale(&mut w_out, config.model.dale_readout_scales());
     let n_out = w_out.nrows();
     let b_out = DVector::from_iterator(n_out, params.get(params::B_OUT).expect("b_out").data.iter().map(|v| *v as f64));
     let sigmoid = config.readout() == Readout::Sigmoid;
@@ -716,11 +717,13 @@ mod tests {
     /// With every τ = 0 and no switch, the host simulation is the network's own forward pass.
     #[test]
     fn the_host_simulation_reproduces_the_network() {
-        let variants: [&[&str]; 4] = [
+        let variants: [&[&str]; 6] = [
             &[],
             &["model.state_form=voltage", "model.activation=softplus", "model.gain_form=softplus"],
             &["model.synaptic_form=elementwise", "model.activation=tanh", "tasks.encoding=compact"],
             &["model.synaptic_rank=2", "runtime.fused=false"],
+            &["model.dale=true"],
+            &["model.dale=true", "model.dale_magnitude=\"abs\"", "model.readout_from_excitatory=false", "runtime.fused=false"],
         ];
         for overrides in variants {
             let config = tiny(overrides);

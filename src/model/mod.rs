@@ -139,6 +139,18 @@ pub enum SynapticForm {
     Elementwise,
 }
 
+/// How Dale's law turns the trained weights W̃ into non-negative magnitudes before each
+/// presynaptic unit's sign is applied: W_rec = f(W̃)·D.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaleMagnitude {
+    /// f = max(0, ·) (Song, Yang & Wang 2016): a weight trained below 0 is a silent synapse.
+    #[default]
+    Relu,
+    /// f = |·|: no synapse is silenced, a weight crossing 0 keeps its cell type's sign.
+    Abs,
+}
+
 /// The network's settings (docs/MODEL.md §1–2 defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -176,7 +188,40 @@ pub struct ModelConfig {
     /// kernel ignore it. It matters only when the context changes mid-trial: the task-switch
     /// trials of `modulab analyze --switch` and the app's Switching panel.
     pub context_tau_ms: ContextTaus,
+    /// Dale's law (Song, Yang & Wang 2016): the first round(excitatory_fraction · N) units are
+    /// excitatory, the rest inhibitory, and every unit's outgoing weights keep its sign:
+    /// W_rec = f(W̃)·D with D = diag(±1) (docs/MODEL.md §1). Off by default.
+    #[serde(skip_serializing_if = "is_false")]
+    pub dale: bool,
+    /// Fraction of excitatory units under Dale's law.
+    #[serde(skip_serializing_if = "is_default_excitatory_fraction")]
+    pub excitatory_fraction: f32,
+    /// f of Dale's law: relu (default) or abs.
+    #[serde(skip_serializing_if = "is_default_magnitude")]
+    pub dale_magnitude: DaleMagnitude,
+    /// Under Dale's law, read the outputs from the excitatory units only, with non-negative
+    /// weights f(W̃_out) (on by default); off, the readout weights take each unit's sign.
+    #[serde(skip_serializing_if = "is_true")]
+    pub readout_from_excitatory: bool,
 }
+
+// Dale's settings are written only when they differ from the default, so configurations (and the
+// reproduce study's fingerprint) saved before they existed read back and compare unchanged.
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+fn is_true(v: &bool) -> bool {
+    *v
+}
+fn is_default_excitatory_fraction(v: &f32) -> bool {
+    *v == DEFAULT_EXCITATORY_FRACTION
+}
+fn is_default_magnitude(v: &DaleMagnitude) -> bool {
+    *v == DaleMagnitude::default()
+}
+
+/// Song, Yang & Wang's 4:1 ratio of excitatory to inhibitory cells.
+pub const DEFAULT_EXCITATORY_FRACTION: f32 = 0.8;
 
 /// The context time constant of each pathway, in ms (0 = the pathway follows the context at once).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -248,6 +293,10 @@ impl Default for ModelConfig {
             synaptic_rank: 1,
             synaptic_init_scale: 1.0,
             context_tau_ms: ContextTaus::INSTANT,
+            dale: false,
+            excitatory_fraction: DEFAULT_EXCITATORY_FRACTION,
+            dale_magnitude: DaleMagnitude::Relu,
+            readout_from_excitatory: true,
         }
     }
 }
@@ -259,6 +308,41 @@ impl ModelConfig {
 
     pub fn has(&self, pathway: Pathway) -> bool {
         self.pathways.contains(&pathway)
+    }
+
+    /// The number of excitatory units under Dale's law (the first ones).
+    pub fn n_excitatory(&self) -> usize {
+        (self.excitatory_fraction as f64 * self.n_units as f64).round() as usize
+    }
+
+    /// Under Dale's law, each unit's sign (+1 excitatory, −1 inhibitory); `None` without it.
+    pub fn dale_signs(&self) -> Option<Vec<f32>> {
+        self.dale.then(|| (0..self.n_units).map(|i| if i < self.n_excitatory() { 1.0 } else { -1.0 }).collect())
+    }
+
+    /// Under Dale's law, each unit's factor on its readout weights: 1 for excitatory units and 0
+    /// (`readout_from_excitatory`) or −1 for inhibitory ones; `None` without it.
+    pub fn dale_readout_scales(&self) -> Option<Vec<f32>> {
+        let signs = self.dale_signs()?;
+        Some(if self.readout_from_excitatory { signs.iter().map(|s| s.max(0.0)).collect() } else { signs })
+    }
+
+    /// f of Dale's law on one weight.
+    pub fn dale_magnitude_of(&self, w: f64) -> f64 {
+        match self.dale_magnitude {
+            DaleMagnitude::Relu => w.max(0.0),
+            DaleMagnitude::Abs => w.abs(),
+        }
+    }
+
+    /// The weights a host computation must use for a trained [rows × N] matrix whose columns
+    /// are presynaptic units, given each unit's factor (`dale_signs` for W_rec,
+    /// `dale_readout_scales` for W_out): f(w_ij)·scale_j. Unchanged without Dale's law.
+    pub fn apply_dale(&self, w: &mut nalgebra::DMatrix<f64>, scales: Option<Vec<f32>>) {
+        let Some(scales) = scales else { return };
+        for (j, mut column) in w.column_iter_mut().enumerate() {
+            column.iter_mut().for_each(|v| *v = self.dale_magnitude_of(*v) * scales[j] as f64);
+        }
     }
 
     /// The W_rec scale actually used.
@@ -293,6 +377,16 @@ impl ModelConfig {
         seen.dedup();
         if seen.len() != self.pathways.len() {
             return Err(ModelError::InvalidSetting("model.pathways lists a pathway twice".into()));
+        }
+        if self.dale {
+            let n_e = self.n_excitatory();
+            if !(self.excitatory_fraction > 0.0 && self.excitatory_fraction < 1.0) || n_e == 0 || n_e == self.n_units {
+                return Err(ModelError::InvalidSetting(format!(
+                    "model.excitatory_fraction ({}) must leave at least one excitatory and one inhibitory unit among the {} \
+                     units under Dale's law (e.g. 0.8)",
+                    self.excitatory_fraction, self.n_units
+                )));
+            }
         }
         self.context_tau_ms.validate()
     }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ModelConfig, ModelError, Pathway, RecurrentInit, SynapticForm};
+use super::{ModelConfig, ModelError, Pathway, Readout, RecurrentInit, SynapticForm};
 use crate::rng::Rng;
 
 /// One named parameter array, row-major.
@@ -82,8 +82,9 @@ impl ParamSet {
         layout
     }
 
-    /// Fresh parameters drawn from `rng` (docs/MODEL.md §1–2 initialisation).
-    pub fn init(config: &ModelConfig, dims: Dims, rng: &mut Rng) -> Self {
+    /// Fresh parameters drawn from `rng` (docs/MODEL.md §1–2 initialisation); `readout` is the
+    /// encoding's (it sets where b_out starts under Dale's law).
+    pub fn init(config: &ModelConfig, dims: Dims, readout: Readout, rng: &mut Rng) -> Self {
         let n = dims.n_units;
         let tensors = Self::layout(config, dims)
             .into_iter()
@@ -98,10 +99,24 @@ impl ParamSet {
                             RecurrentInit::Diag => identity(n),
                         };
                         t.data.iter_mut().for_each(|w| *w *= scale);
+                        if config.dale {
+                            balance_for_dale(&mut t.data, n, config.n_excitatory());
+                        }
                     }
                     W_OUT => {
                         let limit = (6.0 / (n + dims.n_out) as f32).sqrt();
                         t.data.iter_mut().for_each(|w| *w = rng.uniform_range(-limit as f64, limit as f64) as f32);
+                        if config.dale {
+                            // magnitudes: a rectified readout would start with half its weights silent
+                            t.data.iter_mut().for_each(|w| *w = w.abs());
+                        }
+                    }
+                    // Under Dale's law the excitatory readout only adds (rates and weights ≥ 0),
+                    // so a sigmoid output starts at the targets' low resting level (0.05 in the
+                    // ring encoding) instead of at ≥ 0.5, where it saturates and barely learns
+                    // (measured: the quick preset stuck at loss 0.31 after 3 000 steps from b = 0)
+                    B_OUT if config.dale && config.readout_from_excitatory && readout == Readout::Sigmoid => {
+                        t.data.iter_mut().for_each(|b| *b = DALE_SIGMOID_OUTPUT_BIAS)
                     }
                     CTX_BIAS => rng.fill_normal(&mut t.data, 1.0 / (dims.n_contexts as f32).sqrt()),
                     SYN_U | SYN_V => rng.fill_normal(&mut t.data, config.synaptic_init_scale / (n as f32).sqrt()),
@@ -145,6 +160,28 @@ impl ParamSet {
             }
         }
         Ok(())
+    }
+}
+
+/// logit(0.05): the ring encoding's resting target.
+const DALE_SIGMOID_OUTPUT_BIAS: f32 = -2.944_439;
+
+/// Dale's law's starting W̃ from the usual initial W [N, N]: magnitudes |W|, the inhibitory
+/// columns (units n_e..N) scaled by n_e / n_i so that, with every unit at the same rate, a unit's
+/// excitatory and inhibitory inputs cancel in expectation (Song, Yang & Wang 2016 balance the
+/// same way), then the whole matrix scaled back to the initial Frobenius norm so the recurrence
+/// starts as strong as without Dale's law.
+fn balance_for_dale(w: &mut [f32], n: usize, n_e: usize) {
+    let norm = |w: &[f32]| w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+    let before = norm(w);
+    let ratio = n_e as f32 / (n - n_e) as f32;
+    for (index, v) in w.iter_mut().enumerate() {
+        *v = v.abs() * if index % n >= n_e { ratio } else { 1.0 };
+    }
+    let after = norm(w);
+    if after > 0.0 {
+        let scale = (before / after) as f32;
+        w.iter_mut().for_each(|v| *v *= scale);
     }
 }
 
@@ -206,7 +243,7 @@ mod tests {
         assert_eq!(ParamSet::layout(&config, dims).len(), 5);
         config.pathways = vec![Pathway::Bias, Pathway::Gain, Pathway::Synaptic];
         config.synaptic_rank = 2;
-        let p = ParamSet::init(&config, dims, &mut Rng::seed_from(1));
+        let p = ParamSet::init(&config, dims, Readout::Sigmoid, &mut Rng::seed_from(1));
         assert_eq!(p.get(SYN_U).unwrap().shape, vec![8, 8]);
         assert_eq!(p.get(CTX_GAIN).unwrap().data.iter().filter(|x| **x != 0.0).count(), 0);
         p.check_layout(&config, dims).unwrap();

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::params::{self, ParamSet};
 use super::pass::{Forward, Readout, Recurrent, RnnInput, RnnSpec};
-use super::{Activation, GainForm, Pathway, StateForm, SynapticForm};
+use super::{Activation, DaleMagnitude, GainForm, Pathway, StateForm, SynapticForm};
 
 /// The leaky RNN with its context pathways (see the module docs of [`crate::model`] for the
 /// equations). Built from a host [`ParamSet`] for one pass; parameters of switched-off pathways
@@ -113,7 +113,7 @@ impl Rnn {
         };
 
         let n_out = self.spec.dims.n_out;
-        let linear = rates.clone().reshape([b * t, n]).matmul(self.w_out.val().transpose()) + self.b_out.val().unsqueeze::<2>();
+        let linear = rates.clone().reshape([b * t, n]).matmul(self.readout_weights().transpose()) + self.b_out.val().unsqueeze::<2>();
         let outputs = match self.spec.readout {
             Readout::Sigmoid => sigmoid(linear),
             Readout::Linear => linear,
@@ -136,7 +136,7 @@ impl Rnn {
         let (static_drive, recurrent, gain) = self.scan_operands(&input, &[]);
         let gain = gain.unwrap_or_else(|| Tensor::ones([b, n], &device));
         let operands = super::fused::ScanTensors { static_drive, w_in: self.w_in.val(), recurrent, gain };
-        super::fused::loss(operands, self.w_out.val(), self.b_out.val(), &input, &self.spec, Arc::new(targets), Arc::new(mask))
+        super::fused::loss(operands, self.readout_weights(), self.b_out.val(), &input, &self.spec, Arc::new(targets), Arc::new(mask))
     }
 
     /// What the recurrence needs besides the inputs: the static drive b + E c [B, N], W(c) and the
@@ -168,8 +168,51 @@ impl Rnn {
         (static_drive, recurrent, gain)
     }
 
-    /// W(c): one [N, N] matrix when the context is shared, else one per trial [B, N, N].
+    /// W(c): one [N, N] matrix when the context is shared, else one per trial [B, N, N]. Under
+    /// Dale's law the context modulates W̃ and the signs are applied after: f(W̃(c))·D, so every
+    /// unit's outgoing weights keep its sign whatever the context.
     fn recurrent_weights(&self, input: &RnnInput, synaptic_active: bool) -> Recurrent {
+        match self.modulated_weights(input, synaptic_active) {
+            Recurrent::Shared(w) => Recurrent::Shared(self.dale(w)),
+            Recurrent::PerTrial(w) => Recurrent::PerTrial(self.dale(w)),
+        }
+    }
+
+    /// f(w)·D over the last axis (presynaptic units) under Dale's law; `w` itself without it.
+    fn dale<const D: usize>(&self, w: Tensor<D>) -> Tensor<D> {
+        match self.spec.config.dale_signs() {
+            Some(signs) => self.dale_magnitude(w) * self.unit_row(signs),
+            None => w,
+        }
+    }
+
+    fn dale_magnitude<const D: usize>(&self, w: Tensor<D>) -> Tensor<D> {
+        match self.spec.config.dale_magnitude {
+            DaleMagnitude::Relu => relu(w),
+            DaleMagnitude::Abs => w.abs(),
+        }
+    }
+
+    /// A per-unit vector [N] shaped [1, …, 1, N] to scale the last axis of a rank-D tensor.
+    fn unit_row<const D: usize>(&self, values: Vec<f32>) -> Tensor<D> {
+        let n = values.len();
+        let mut shape = [1usize; D];
+        shape[D - 1] = n;
+        Tensor::<1>::from_data(TensorData::new(values, [n]), &self.w_rec.val().device()).reshape(shape)
+    }
+
+    /// W_out as the network uses it. Under Dale's law: f(W̃_out) on the excitatory units and 0 on
+    /// the inhibitory ones (`readout_from_excitatory`), else f(W̃_out)·D.
+    pub fn readout_weights(&self) -> Tensor<2> {
+        let w = self.w_out.val();
+        match self.spec.config.dale_readout_scales() {
+            Some(scales) => self.dale_magnitude(w) * self.unit_row(scales),
+            None => w,
+        }
+    }
+
+    /// W̃(c) before Dale's law.
+    fn modulated_weights(&self, input: &RnnInput, synaptic_active: bool) -> Recurrent {
         let w = self.w_rec.val();
         if !synaptic_active {
             return Recurrent::Shared(w);

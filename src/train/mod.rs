@@ -105,7 +105,7 @@ impl Trainer {
     /// A fresh run: parameters initialised from `config.train.seed`.
     pub fn new(config: Config) -> Self {
         let mut init_rng = Rng::seed_from(config.train.seed);
-        let params = ParamSet::init(&config.model, dims(&config), &mut init_rng);
+        let params = ParamSet::init(&config.model, dims(&config), config.readout(), &mut init_rng);
         let rng = init_rng.fork(0x7261_696e); // the training stream
         let adam = AdamState::new(&params);
         Self::from_parts(config, params, adam, rng, 0, 0, 0.0)
