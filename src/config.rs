@@ -147,6 +147,8 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("gain-synaptic", include_str!("../assets/presets/gain-synaptic.toml")),
     ("none", include_str!("../assets/presets/none.toml")),
     ("dale", include_str!("../assets/presets/dale.toml")),
+    ("dale-gain-inhibitory", include_str!("../assets/presets/dale-gain-inhibitory.toml")),
+    ("dale-synaptic-ee", include_str!("../assets/presets/dale-synaptic-ee.toml")),
 ];
 
 /// The one-line summary of a preset: its first comment line.
@@ -289,6 +291,9 @@ fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
     all.model.excitatory_fraction = 0.5;
     all.model.dale_magnitude = crate::model::DaleMagnitude::Abs;
     all.model.readout_from_excitatory = false;
+    all.model.bias_cells = crate::model::CellTarget::Excitatory;
+    all.model.gain_cells = crate::model::CellTarget::Excitatory;
+    all.model.synaptic_blocks = vec![crate::model::SynapticBlock::Ee];
     let reference = toml::Table::try_from(all).expect("the config serialises");
     check_table(doc, &reference, "")
 }

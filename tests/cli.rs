@@ -183,7 +183,19 @@ fn tasks_list_sample_and_presets() {
     let o = modulab(&["presets"]);
     assert!(o.status.success());
     let text = stdout(&o);
-    for name in ["quick", "yang20", "bias", "gain", "synaptic", "bias-synaptic", "gain-synaptic", "none", "dale"] {
+    for name in [
+        "quick",
+        "yang20",
+        "bias",
+        "gain",
+        "synaptic",
+        "bias-synaptic",
+        "gain-synaptic",
+        "none",
+        "dale",
+        "dale-gain-inhibitory",
+        "dale-synaptic-ee",
+    ] {
         assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{text}");
     }
 }

@@ -243,3 +243,45 @@ fn dale_keeps_every_units_sign_through_training() {
     let bad = Config::from_preset("quick", &["model.dale=true".into(), "model.excitatory_fraction=1.0".into()]).unwrap_err().to_string();
     assert!(bad.contains("excitatory_fraction") && bad.contains("one inhibitory"), "{bad}");
 }
+
+/// Cell-type-specific modulation: a pathway restricted to one cell type leaves the other type's
+/// inputs untouched, and the synaptic pathway changes only its blocks.
+#[test]
+fn a_pathway_restricted_to_one_cell_type_leaves_the_other_untouched() {
+    use modulab::analysis::dynamics::StepMap;
+    for (bias, gain, blocks) in [("excitatory", "inhibitory", r#"["ee"]"#), ("inhibitory", "excitatory", r#"["ie", "ii"]"#)] {
+        let config = small(&[
+            "model.dale=true",
+            r#"model.pathways=["bias","gain","synaptic"]"#,
+            &format!("model.bias_cells={bias}"),
+            &format!("model.gain_cells={gain}"),
+            &format!("model.synaptic_blocks={blocks}"),
+        ]);
+        let mut params = Trainer::new(config.clone()).params;
+        // G starts at 0 (gain 1 everywhere): give it values
+        let g = params.get_mut("ctx_gain").unwrap();
+        g.data.iter_mut().enumerate().for_each(|(i, v)| *v = 0.1 + 0.01 * i as f32);
+        let n = config.model.n_units;
+        let n_e = config.model.n_excitatory();
+        let excitatory = |i: usize| i < n_e;
+        let cue = StepMap::new(&config, &params, &[1.0, 0.0, 0.0, 0.0], &[]);
+        let none = StepMap::new(&config, &params, &[0.0; 4], &[]);
+        for i in 0..n {
+            let bias_moved = cue.drive[i] != none.drive[i];
+            assert_eq!(bias_moved, excitatory(i) == (bias == "excitatory"), "bias on unit {i} ({bias} only)");
+            let gain_moved = cue.gain[i] != none.gain[i];
+            assert_eq!(gain_moved, excitatory(i) == (gain == "excitatory"), "gain on unit {i} ({gain} only)");
+            for j in 0..n {
+                let block = format!("{}{}", if excitatory(j) { "e" } else { "i" }, if excitatory(i) { "e" } else { "i" });
+                if !blocks.contains(&block) {
+                    assert_eq!(cue.w[(i, j)], none.w[(i, j)], "synapse {j}→{i} ({block}) changed");
+                }
+            }
+        }
+        assert!((0..n).any(|i| (0..n).any(|j| cue.w[(i, j)] != none.w[(i, j)])), "the synaptic pathway acts somewhere");
+    }
+    let bad = Config::from_preset("quick", &["model.gain_cells=inhibitory".into()]).unwrap_err().to_string();
+    assert!(bad.contains("gain_cells") && bad.contains("model.dale = true"), "{bad}");
+    let bad = Config::from_preset("quick", &["model.dale=true".into(), "model.synaptic_blocks=[]".into()]).unwrap_err().to_string();
+    assert!(bad.contains("ee, ei, ie, ii"), "{bad}");
+}

@@ -160,15 +160,23 @@ fn fused_kernel_matches_plain_burn() {
 /// plain burn reference does, and the gradients reach W̃ through f(W̃)·D.
 #[test]
 fn fused_kernel_matches_plain_burn_under_dale() {
-    use modulab::model::DaleMagnitude;
+    use modulab::model::{CellTarget, DaleMagnitude, SynapticBlock};
     let device = device(BackendKind::Flex, true);
     let mixed_context: Vec<f32> = (0..B * K).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.3).collect();
-    for (magnitude, from_excitatory) in [(DaleMagnitude::Relu, true), (DaleMagnitude::Abs, false)] {
+    for (magnitude, from_excitatory, restricted) in
+        [(DaleMagnitude::Relu, true, false), (DaleMagnitude::Abs, false, false), (DaleMagnitude::Relu, true, true)]
+    {
         let run = |fused: bool| {
             let mut spec = spec(&Pathway::ALL, fused);
             spec.config.dale = true;
             spec.config.dale_magnitude = magnitude;
             spec.config.readout_from_excitatory = from_excitatory;
+            if restricted {
+                // cell-type-specific modulation: bias on E cells, gain on I cells, synapses E→E and I→E
+                spec.config.bias_cells = CellTarget::Excitatory;
+                spec.config.gain_cells = CellTarget::Inhibitory;
+                spec.config.synaptic_blocks = vec![SynapticBlock::Ee, SynapticBlock::Ie];
+            }
             let p = params(&spec, 5);
             let model = Rnn::from_params(&p, spec, &device);
             let targets = vec![0.3; B * T * 3];

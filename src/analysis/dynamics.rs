@@ -72,15 +72,20 @@ impl StepMap {
         let mut drive = DVector::from_iterator(n, get(params::B_REC).expect("b_rec").data.iter().map(|v| *v as f64));
         let mut gain = DVector::from_element(n, 1.0);
         // E and G are [K, N]: context k's row
-        let context_mix = |name: &str| {
+        // zero on the units the pathway does not act on (cell-type-specific modulation)
+        let context_mix = |name: &str, target| {
             let p = get(name).expect("parameter present");
-            DVector::from_fn(n, |i, _| (0..k).map(|t| c[t] as f64 * p.data[t * n + i] as f64).sum())
+            let mask = model.cell_mask(target);
+            DVector::from_fn(n, |i, _| {
+                let on = mask.as_ref().map_or(1.0, |m| m[i] as f64);
+                on * (0..k).map(|t| c[t] as f64 * p.data[t * n + i] as f64).sum::<f64>()
+            })
         };
         if active(Pathway::Bias) {
-            drive += context_mix(params::CTX_BIAS);
+            drive += context_mix(params::CTX_BIAS, model.bias_cells);
         }
         if active(Pathway::Gain) {
-            let gc = context_mix(params::CTX_GAIN);
+            let gc = context_mix(params::CTX_GAIN, model.gain_cells);
             gain = match model.gain_form {
                 GainForm::Affine => gc.map(|v| 1.0 + v),
                 GainForm::Softplus => {
@@ -90,20 +95,29 @@ impl StepMap {
             };
         }
         if active(Pathway::Synaptic) {
+            let blocks = model.synaptic_block_mask();
             match model.synaptic_form {
                 SynapticForm::Lowrank => {
                     let (u, v) = (matrix(params::SYN_U), matrix(params::SYN_V));
                     let r = model.synaptic_rank;
                     // column t·r + j belongs to task t
                     let scale = DVector::from_fn(k * r, |col, _| c[col / r] as f64);
-                    w += u * DMatrix::from_diagonal(&scale) * v.transpose();
+                    let mut delta = u * DMatrix::from_diagonal(&scale) * v.transpose();
+                    if let Some(mask) = &blocks {
+                        delta.iter_mut().enumerate().for_each(|(index, d)| {
+                            // column-major storage: index = j·n + i
+                            *d *= mask[(index % n) * n + index / n] as f64
+                        });
+                    }
+                    w += delta;
                 }
                 SynapticForm::Elementwise => {
                     let m = get(params::SYN_M).expect("syn_m");
                     for i in 0..n {
                         for j in 0..n {
+                            let on = blocks.as_ref().map_or(1.0, |mask| mask[i * n + j] as f64);
                             let modulation: f64 = (0..k).map(|t| c[t] as f64 * m.data[t * n * n + i * n + j] as f64).sum();
-                            w[(i, j)] *= 1.0 + modulation;
+                            w[(i, j)] *= 1.0 + on * modulation;
                         }
                     }
                 }

@@ -167,6 +167,12 @@ fn network_ui(ui: &mut egui::Ui, draft: &mut Config) {
          outgoing weights keep their sign through training, and the outputs are read from the excitatory units \
          (Song, Yang & Wang 2016).",
     );
+    if !draft.model.dale {
+        // cell-type-specific modulation needs cell types: back to every cell and synapse
+        draft.model.bias_cells = crate::model::CellTarget::All;
+        draft.model.gain_cells = crate::model::CellTarget::All;
+        draft.model.synaptic_blocks = crate::model::SynapticBlock::ALL.to_vec();
+    }
     if draft.model.dale {
         ui.horizontal(|ui| {
             ui.label("Excitatory fraction");
@@ -184,14 +190,19 @@ fn pathways_ui(ui: &mut egui::Ui, draft: &mut Config) {
     ui.strong("Context pathways").on_hover_text("How the network is told which task to do. Any combination, including none.");
     for pathway in Pathway::ALL {
         let mut on = draft.model.has(pathway);
-        if ui.checkbox(&mut on, pathway.name()).on_hover_text(pathway_tooltip(pathway)).changed() {
-            if on {
-                draft.model.pathways.push(pathway);
-                draft.model.pathways.sort();
-            } else {
-                draft.model.pathways.retain(|p| *p != pathway);
+        ui.horizontal(|ui| {
+            if ui.checkbox(&mut on, pathway.name()).on_hover_text(pathway_tooltip(pathway)).changed() {
+                if on {
+                    draft.model.pathways.push(pathway);
+                    draft.model.pathways.sort();
+                } else {
+                    draft.model.pathways.retain(|p| *p != pathway);
+                }
             }
-        }
+            if on && draft.model.dale {
+                cell_target_ui(ui, &mut draft.model, pathway);
+            }
+        });
     }
     if draft.model.has(Pathway::Synaptic) {
         ui.horizontal(|ui| {
@@ -203,6 +214,46 @@ fn pathways_ui(ui: &mut egui::Ui, draft: &mut Config) {
     if draft.model.pathways.is_empty() {
         ui.weak("No pathway: the network cannot tell the tasks apart.");
     }
+}
+
+/// Under Dale's law, which cells a pathway acts on (bias, gain) or which synapses (synaptic).
+fn cell_target_ui(ui: &mut egui::Ui, model: &mut crate::model::ModelConfig, pathway: Pathway) {
+    use crate::model::{CellTarget, SynapticBlock};
+    let tip = "Cell-type-specific neuromodulation (Rodriguez-Garcia, Mei & Ramaswamy 2024): neuromodulators act on \
+               particular cell types. Restrict this pathway to excitatory (E) or inhibitory (I) cells and see which \
+               tasks still learn.";
+    let target = match pathway {
+        Pathway::Bias => &mut model.bias_cells,
+        Pathway::Gain => &mut model.gain_cells,
+        Pathway::Synaptic => {
+            ui.label("on").on_hover_text(tip);
+            for (block, label) in SynapticBlock::ALL.into_iter().zip(["E→E", "E→I", "I→E", "I→I"]) {
+                let mut on = model.synaptic_blocks.contains(&block);
+                let changed = ui
+                    .checkbox(&mut on, label)
+                    .on_hover_text(format!("Let the context change the synapses {label} (presynaptic → postsynaptic). {tip}"))
+                    .changed();
+                // at least one block stays on
+                if changed && (on || model.synaptic_blocks.len() > 1) {
+                    model.synaptic_blocks.retain(|b| *b != block);
+                    if on {
+                        model.synaptic_blocks.push(block);
+                        model.synaptic_blocks.sort();
+                    }
+                }
+            }
+            return;
+        }
+    };
+    egui::ComboBox::from_id_salt(("cells", pathway.name()))
+        .selected_text(format!("on {} cells", target.name()))
+        .show_ui(ui, |ui| {
+            for t in [CellTarget::All, CellTarget::Excitatory, CellTarget::Inhibitory] {
+                ui.selectable_value(target, t, t.name());
+            }
+        })
+        .response
+        .on_hover_text(tip);
 }
 
 fn lesions_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {

@@ -717,13 +717,14 @@ mod tests {
     /// With every τ = 0 and no switch, the host simulation is the network's own forward pass.
     #[test]
     fn the_host_simulation_reproduces_the_network() {
-        let variants: [&[&str]; 6] = [
+        let variants: [&[&str]; 7] = [
             &[],
             &["model.state_form=voltage", "model.activation=softplus", "model.gain_form=softplus"],
             &["model.synaptic_form=elementwise", "model.activation=tanh", "tasks.encoding=compact"],
             &["model.synaptic_rank=2", "runtime.fused=false"],
             &["model.dale=true"],
             &["model.dale=true", "model.dale_magnitude=\"abs\"", "model.readout_from_excitatory=false", "runtime.fused=false"],
+            &["model.dale=true", "model.bias_cells=inhibitory", "model.gain_cells=excitatory", "model.synaptic_blocks=[\"ei\"]"],
         ];
         for overrides in variants {
             let config = tiny(overrides);

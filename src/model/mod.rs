@@ -151,6 +151,52 @@ pub enum DaleMagnitude {
     Abs,
 }
 
+/// Which units a context pathway acts on (cell-type-specific neuromodulation, Rodriguez-Garcia,
+/// Mei & Ramaswamy 2024); anything but `all` needs Dale's law's cell types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellTarget {
+    #[default]
+    All,
+    Excitatory,
+    Inhibitory,
+}
+
+impl CellTarget {
+    pub fn name(self) -> &'static str {
+        match self {
+            CellTarget::All => "all",
+            CellTarget::Excitatory => "excitatory",
+            CellTarget::Inhibitory => "inhibitory",
+        }
+    }
+}
+
+/// A block of the recurrent weights by cell type, presynaptic → postsynaptic: `ei` is the
+/// synapses from excitatory onto inhibitory units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SynapticBlock {
+    Ee,
+    Ei,
+    Ie,
+    Ii,
+}
+
+impl SynapticBlock {
+    pub const ALL: [SynapticBlock; 4] = [SynapticBlock::Ee, SynapticBlock::Ei, SynapticBlock::Ie, SynapticBlock::Ii];
+
+    /// (presynaptic, postsynaptic) excitatory?
+    fn types(self) -> (bool, bool) {
+        match self {
+            SynapticBlock::Ee => (true, true),
+            SynapticBlock::Ei => (true, false),
+            SynapticBlock::Ie => (false, true),
+            SynapticBlock::Ii => (false, false),
+        }
+    }
+}
+
 /// The network's settings (docs/MODEL.md §1–2 defaults).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -203,6 +249,26 @@ pub struct ModelConfig {
     /// weights f(W̃_out) (on by default); off, the readout weights take each unit's sign.
     #[serde(skip_serializing_if = "is_true")]
     pub readout_from_excitatory: bool,
+    /// The units the bias pathway acts on: all, excitatory or inhibitory (the last two need Dale's law).
+    #[serde(skip_serializing_if = "is_all_cells")]
+    pub bias_cells: CellTarget,
+    /// The units the gain pathway acts on (as `bias_cells`).
+    #[serde(skip_serializing_if = "is_all_cells")]
+    pub gain_cells: CellTarget,
+    /// The blocks of W̃ the synaptic pathway changes, any of "ee", "ei", "ie", "ii"
+    /// (presynaptic → postsynaptic); all four by default, fewer need Dale's law.
+    #[serde(skip_serializing_if = "is_every_block")]
+    pub synaptic_blocks: Vec<SynapticBlock>,
+}
+
+fn is_all_cells(v: &CellTarget) -> bool {
+    *v == CellTarget::All
+}
+fn is_every_block(v: &[SynapticBlock]) -> bool {
+    let mut sorted = v.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    sorted == SynapticBlock::ALL
 }
 
 // Dale's settings are written only when they differ from the default, so configurations (and the
@@ -297,6 +363,9 @@ impl Default for ModelConfig {
             excitatory_fraction: DEFAULT_EXCITATORY_FRACTION,
             dale_magnitude: DaleMagnitude::Relu,
             readout_from_excitatory: true,
+            bias_cells: CellTarget::All,
+            gain_cells: CellTarget::All,
+            synaptic_blocks: SynapticBlock::ALL.to_vec(),
         }
     }
 }
@@ -325,6 +394,35 @@ impl ModelConfig {
     pub fn dale_readout_scales(&self) -> Option<Vec<f32>> {
         let signs = self.dale_signs()?;
         Some(if self.readout_from_excitatory { signs.iter().map(|s| s.max(0.0)).collect() } else { signs })
+    }
+
+    /// 1 on the units `target` selects, 0 elsewhere; `None` for all units (nothing to mask).
+    pub fn cell_mask(&self, target: CellTarget) -> Option<Vec<f32>> {
+        let n_e = self.n_excitatory();
+        match target {
+            CellTarget::All => None,
+            CellTarget::Excitatory => Some((0..self.n_units).map(|i| if i < n_e { 1.0 } else { 0.0 }).collect()),
+            CellTarget::Inhibitory => Some((0..self.n_units).map(|i| if i < n_e { 0.0 } else { 1.0 }).collect()),
+        }
+    }
+
+    /// [N, N] row-major (row = postsynaptic unit, column = presynaptic): 1 in the blocks the
+    /// synaptic pathway changes; `None` when it changes every block.
+    pub fn synaptic_block_mask(&self) -> Option<Vec<f32>> {
+        if is_every_block(&self.synaptic_blocks) {
+            return None;
+        }
+        let (n, n_e) = (self.n_units, self.n_excitatory());
+        let mut mask = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                let types = (j < n_e, i < n_e);
+                if self.synaptic_blocks.iter().any(|b| b.types() == types) {
+                    mask[i * n + j] = 1.0;
+                }
+            }
+        }
+        Some(mask)
     }
 
     /// f of Dale's law on one weight.
@@ -377,6 +475,23 @@ impl ModelConfig {
         seen.dedup();
         if seen.len() != self.pathways.len() {
             return Err(ModelError::InvalidSetting("model.pathways lists a pathway twice".into()));
+        }
+        if !self.dale {
+            let restricted = [("bias_cells", self.bias_cells), ("gain_cells", self.gain_cells)]
+                .into_iter()
+                .find(|(_, target)| *target != CellTarget::All)
+                .map(|(key, target)| format!("model.{key} = \"{}\"", target.name()))
+                .or_else(|| (!is_every_block(&self.synaptic_blocks)).then(|| "model.synaptic_blocks".to_string()));
+            if let Some(setting) = restricted {
+                return Err(ModelError::InvalidSetting(format!(
+                    "{setting} needs cell types: set model.dale = true, or use \"all\" (every block for synaptic_blocks)"
+                )));
+            }
+        }
+        if self.synaptic_blocks.is_empty() {
+            return Err(ModelError::InvalidSetting(
+                "model.synaptic_blocks must name at least one block: ee, ei, ie, ii (presynaptic → postsynaptic)".into(),
+            ));
         }
         if self.dale {
             let n_e = self.n_excitatory();

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::params::{self, ParamSet};
 use super::pass::{Forward, Readout, Recurrent, RnnInput, RnnSpec};
-use super::{Activation, DaleMagnitude, GainForm, Pathway, StateForm, SynapticForm};
+use super::{Activation, CellTarget, DaleMagnitude, GainForm, Pathway, StateForm, SynapticForm};
 
 /// The leaky RNN with its context pathways (see the module docs of [`crate::model`] for the
 /// equations). Built from a host [`ParamSet`] for one pass; parameters of switched-off pathways
@@ -148,12 +148,14 @@ impl Rnn {
 
         // Everything that does not depend on the previous state: [B, N] per trial.
         let mut static_drive: Tensor<2> = self.b_rec.val().unsqueeze::<2>().expand([b, n]);
+        let config = &self.spec.config;
         if let (Some(e), true) = (&self.ctx_bias, active(Pathway::Bias)) {
-            static_drive = static_drive + input.context.clone().matmul(e.val());
+            static_drive = static_drive + self.on_cells(input.context.clone().matmul(e.val()), config.bias_cells);
         }
         let gain = match (&self.ctx_gain, active(Pathway::Gain)) {
             (Some(g), true) => {
-                let gc = input.context.clone().matmul(g.val());
+                // a unit the pathway does not act on sees G c = 0: gain 1 in either form
+                let gc = self.on_cells(input.context.clone().matmul(g.val()), config.gain_cells);
                 Some(match self.spec.config.gain_form {
                     GainForm::Affine => gc + 1.0,
                     GainForm::Softplus => {
@@ -175,6 +177,23 @@ impl Rnn {
         match self.modulated_weights(input, synaptic_active) {
             Recurrent::Shared(w) => Recurrent::Shared(self.dale(w)),
             Recurrent::PerTrial(w) => Recurrent::PerTrial(self.dale(w)),
+        }
+    }
+
+    /// A pathway's per-unit term [B, N], zero on the units it does not act on.
+    fn on_cells(&self, term: Tensor<2>, target: CellTarget) -> Tensor<2> {
+        match self.spec.config.cell_mask(target) {
+            Some(mask) => term * self.unit_row(mask),
+            None => term,
+        }
+    }
+
+    /// The synaptic pathway's change [rows, N, N], zero outside its blocks.
+    fn in_blocks(&self, delta: Tensor<3>) -> Tensor<3> {
+        let n = self.spec.dims.n_units;
+        match self.spec.config.synaptic_block_mask() {
+            Some(mask) => delta * Tensor::<1>::from_data(TensorData::new(mask, [n * n]), &self.w_rec.val().device()).reshape([1, n, n]),
+            None => delta,
         }
     }
 
@@ -228,12 +247,12 @@ impl Rnn {
                 let c_cols = context.unsqueeze_dim::<3>(2).expand([rows, k, r]).reshape([rows, k * r]);
                 // (U ⊙ c) Vᵀ for every row: [rows, N, K·r] x [K·r, N]
                 let scaled_u = u.val().unsqueeze::<3>() * c_cols.unsqueeze_dim::<3>(1);
-                let delta = scaled_u.matmul(v.val().transpose().unsqueeze::<3>());
+                let delta = self.in_blocks(scaled_u.matmul(v.val().transpose().unsqueeze::<3>()));
                 let w_c = w.unsqueeze::<3>() + delta;
                 if input.context_shared { Recurrent::Shared(w_c.reshape([n, n])) } else { Recurrent::PerTrial(w_c) }
             }
             (SynapticForm::Elementwise, _, _, Some(m)) => {
-                let modulation = context.matmul(m.val()).reshape([rows, n, n]) + 1.0;
+                let modulation = self.in_blocks(context.matmul(m.val()).reshape([rows, n, n])) + 1.0;
                 let w_c = w.unsqueeze::<3>() * modulation;
                 if input.context_shared { Recurrent::Shared(w_c.reshape([n, n])) } else { Recurrent::PerTrial(w_c) }
             }
