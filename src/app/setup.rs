@@ -227,11 +227,11 @@ fn cell_target_ui(ui: &mut egui::Ui, model: &mut crate::model::ModelConfig, path
         Pathway::Gain => &mut model.gain_cells,
         Pathway::Synaptic => {
             ui.label("on").on_hover_text(tip);
-            for (block, label) in SynapticBlock::ALL.into_iter().zip(["E→E", "E→I", "I→E", "I→I"]) {
+            for (block, label) in SynapticBlock::ALL.into_iter().zip(["E->E", "E->I", "I->E", "I->I"]) {
                 let mut on = model.synaptic_blocks.contains(&block);
                 let changed = ui
                     .checkbox(&mut on, label)
-                    .on_hover_text(format!("Let the context change the synapses {label} (presynaptic → postsynaptic). {tip}"))
+                    .on_hover_text(format!("Let the context change the synapses {label} (presynaptic -> postsynaptic). {tip}"))
                     .changed();
                 // at least one block stays on
                 if changed && (on || model.synaptic_blocks.len() > 1) {
