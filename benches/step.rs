@@ -55,20 +55,16 @@ fn fixed_batch(config: &Config) -> TrialBatch {
     }
 }
 
-fn trainer(backend: &str, pathways: &[Pathway], fused: bool, dale: bool) -> Trainer {
+fn trainer(backend: &str, pathways: &[Pathway], fused: bool, settings: &[&str]) -> Trainer {
     let names: Vec<String> = pathways.iter().map(|p| format!("\"{}\"", p.name())).collect();
-    let config = Config::from_preset(
-        "yang20",
-        &[
-            format!("runtime.backend={backend}"),
-            format!("runtime.fused={fused}"),
-            format!("model.n_units={UNITS}"),
-            format!("model.pathways=[{}]", names.join(",")),
-            format!("model.dale={dale}"),
-        ],
-    )
-    .unwrap();
-    Trainer::new(config)
+    let mut overrides = vec![
+        format!("runtime.backend={backend}"),
+        format!("runtime.fused={fused}"),
+        format!("model.n_units={UNITS}"),
+        format!("model.pathways=[{}]", names.join(",")),
+    ];
+    overrides.extend(settings.iter().map(|s| s.to_string()));
+    Trainer::new(Config::from_preset("yang20", &overrides).unwrap())
 }
 
 fn pathway_sets() -> Vec<Vec<Pathway>> {
@@ -80,15 +76,23 @@ fn bench_steps(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_step");
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     for backend in ["flex", "ndarray"] {
-        let mut cases: Vec<(String, Vec<Pathway>, bool, bool)> =
-            pathway_sets().into_iter().map(|set| (Pathway::set_label(&set), set, true, false)).collect();
-        cases.push(("bias plain-autodiff".into(), vec![Pathway::Bias], false, false));
+        let mut cases: Vec<(String, Vec<Pathway>, bool, &[&str])> =
+            pathway_sets().into_iter().map(|set| (Pathway::set_label(&set), set, true, &[] as &[&str])).collect();
+        cases.push(("bias plain-autodiff".into(), vec![Pathway::Bias], false, &[]));
         // Dale's law: f(W̃)·D and the masked readout are [N, N]- and [n_out, N]-sized work per step
-        cases.push(("bias dale".into(), vec![Pathway::Bias], true, true));
-        cases.push(("bias+synaptic dale".into(), vec![Pathway::Bias, Pathway::Synaptic], true, true));
-        cases.push(("bias dale plain-autodiff".into(), vec![Pathway::Bias], false, true));
-        for (label, set, fused, dale) in cases {
-            let mut trainer = trainer(backend, &set, fused, dale);
+        let dale: &[&str] = &["model.dale=true"];
+        cases.push(("bias dale".into(), vec![Pathway::Bias], true, dale));
+        cases.push(("bias+synaptic dale".into(), vec![Pathway::Bias, Pathway::Synaptic], true, dale));
+        cases.push(("bias dale plain-autodiff".into(), vec![Pathway::Bias], false, dale));
+        // per-unit time constants: an [N] α in the kernel; trained, one more pass over [B, T, N]
+        // in the backward for dL/dα
+        let hetero: &[&str] = &["model.tau_distribution=log_uniform"];
+        let trained: &[&str] = &["model.tau_distribution=log_uniform", "model.tau_trainable=true"];
+        cases.push(("bias hetero-tau".into(), vec![Pathway::Bias], true, hetero));
+        cases.push(("bias hetero-tau trained".into(), vec![Pathway::Bias], true, trained));
+        cases.push(("bias hetero-tau trained plain-autodiff".into(), vec![Pathway::Bias], false, trained));
+        for (label, set, fused, settings) in cases {
+            let mut trainer = trainer(backend, &set, fused, settings);
             let batch = fixed_batch(&trainer.config);
             group.throughput(Throughput::Elements(step_flops(batch.n_in, batch.n_out) as u64));
             let name = format!("{backend}/{label}");

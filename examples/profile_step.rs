@@ -26,7 +26,7 @@ fn main() {
     let reps = 10;
     for rep in 0..reps + 2 {
         let mut marks = vec![Instant::now()];
-        let noise = rec_noise(&trials, &config, spec.alpha, &mut rng);
+        let noise = rec_noise(&trials, &config, &trainer.params, &mut rng);
         marks.push(Instant::now());
         let model = Rnn::from_params(&trainer.params, spec.clone(), &dev);
         let input = batch_input(&trials, one_hot_rows(0, 20, b), true, noise, &dev);
@@ -67,7 +67,7 @@ fn main() {
         let cache = scan::scan_forward(&spec_k, drive.clone(), scan::Recurrent::Shared(&w), &gain);
         let rates = cache.rates.clone();
         let m = Instant::now();
-        let _g = scan::scan_backward(&spec_k, scan::Recurrent::Shared(&w), &gain, &cache, rates);
+        let _g = scan::scan_backward(&spec_k, scan::Recurrent::Shared(&w), &gain, &cache, rates, false);
         let e = Instant::now();
         if rep >= 2 {
             f += (m - s).as_secs_f64() * 100.0;

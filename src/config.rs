@@ -149,6 +149,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("dale", include_str!("../assets/presets/dale.toml")),
     ("dale-gain-inhibitory", include_str!("../assets/presets/dale-gain-inhibitory.toml")),
     ("dale-synaptic-ee", include_str!("../assets/presets/dale-synaptic-ee.toml")),
+    ("hetero-tau", include_str!("../assets/presets/hetero-tau.toml")),
 ];
 
 /// The one-line summary of a preset: its first comment line.
@@ -284,7 +285,7 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<(), ConfigE
 
 /// Reject keys the Config does not have, naming the valid ones at that level.
 fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
-    // settings written only when not at their default (Dale's law) set away from it, so that
+    // settings written only when not at their default (Dale's law, time constants) set away from it, so that
     // every key appears
     let mut all = Config::default();
     all.model.dale = true;
@@ -294,6 +295,10 @@ fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
     all.model.bias_cells = crate::model::CellTarget::Excitatory;
     all.model.gain_cells = crate::model::CellTarget::Excitatory;
     all.model.synaptic_blocks = vec![crate::model::SynapticBlock::Ee];
+    all.model.tau_distribution = crate::model::TauDistribution::Gamma;
+    all.model.tau_min_ms = 1.0;
+    all.model.tau_max_ms = 2.0;
+    all.model.tau_trainable = true;
     let reference = toml::Table::try_from(all).expect("the config serialises");
     check_table(doc, &reference, "")
 }

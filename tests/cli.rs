@@ -195,6 +195,7 @@ fn tasks_list_sample_and_presets() {
         "dale",
         "dale-gain-inhibitory",
         "dale-synaptic-ee",
+        "hetero-tau",
     ] {
         assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{text}");
     }

@@ -285,3 +285,82 @@ fn a_pathway_restricted_to_one_cell_type_leaves_the_other_untouched() {
     let bad = Config::from_preset("quick", &["model.dale=true".into(), "model.synaptic_blocks=[]".into()]).unwrap_err().to_string();
     assert!(bad.contains("ee, ei, ie, ii"), "{bad}");
 }
+
+/// Heterogeneous time constants: τ_i drawn within their bounds from the seed; trained, they move
+/// and stay within the bounds; untrained, they stay as drawn while the weights learn; they survive a
+/// checkpoint, a resumed run continues bit for bit, and a configuration without them writes none
+/// of the settings.
+#[test]
+fn per_unit_time_constants_are_drawn_trained_within_bounds_and_saved() {
+    let (lo, hi) = (40.0f32, 400.0f32);
+    let within = |taus: &[f32]| taus.iter().all(|t| *t >= lo * (1.0 - 1e-5) && *t <= hi * (1.0 + 1e-5));
+    for distribution in ["log_uniform", "gamma"] {
+        let sets = [&format!("model.tau_distribution={distribution}") as &str, "model.tau_trainable=true", "train.learning_rate=0.05"];
+        let config = small(&sets);
+        let initial = Trainer::new(config.clone()).params;
+        let drawn = initial.unit_taus(&config.model);
+        assert!(within(&drawn), "{distribution}: drawn τ {drawn:?}");
+        assert!(drawn.windows(2).any(|w| w[0] != w[1]), "{distribution}: the units differ");
+        let (trainer, _) = train_steps(config.clone());
+        let trained = trainer.params.unit_taus(&config.model);
+        assert!(within(&trained), "{distribution}: trained τ {trained:?}");
+        assert!(drawn.iter().zip(&trained).any(|(a, b)| a != b), "{distribution}: τ trained");
+    }
+    // untrained: τ stays as drawn, everything else learns
+    let config = small(&["model.tau_distribution=log_uniform"]);
+    let initial = Trainer::new(config.clone()).params;
+    let (trainer, _) = train_steps(config.clone());
+    assert_eq!(initial.get("log_tau"), trainer.params.get("log_tau"));
+    assert_ne!(initial.get("w_rec"), trainer.params.get("w_rec"));
+    // the same seed gives the same weights with and without per-unit τ (log τ is drawn last)
+    assert_eq!(Trainer::new(small(&[])).params.get("w_rec"), initial.get("w_rec"));
+    // checkpoint and resume
+    let sets = ["model.tau_distribution=gamma", "model.tau_trainable=true"];
+    let config = small(&sets);
+    let (full, _) = train_steps(config.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let mut half = Trainer::new(small(&[sets[0], sets[1], "train.steps=5"]));
+    train::run(&mut half, &mut NoProgress, &AtomicBool::new(false), Some(dir.path())).unwrap();
+    let mut resumed = checkpoint::load(dir.path()).unwrap().into_trainer();
+    assert_eq!(resumed.config.model, config.model);
+    resumed.config.train.steps = 10;
+    train::run(&mut resumed, &mut NoProgress, &AtomicBool::new(false), Some(dir.path())).unwrap();
+    assert_eq!(resumed.params, full.params);
+    assert!(config.to_toml().contains("tau_distribution = \"gamma\""));
+    assert!(!small(&[]).to_toml().contains("tau_distribution") && !small(&[]).to_toml().contains("tau_min"));
+    // invalid bounds: one line naming the settings
+    for (sets, expect) in [
+        (["model.tau_distribution=log_uniform", "model.tau_min_ms=500"], "tau_min_ms"),
+        (["model.tau_distribution=gamma", "model.tau_min_ms=10"], "dt_ms"),
+        (["model.tau_distribution=gamma", "model.tau_ms=30"], "within [tau_min_ms, tau_max_ms]"),
+    ] {
+        let overrides: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let bad = Config::from_preset("quick", &overrides).unwrap_err().to_string();
+        assert!(bad.contains(expect) && !bad.contains('\n'), "{bad}");
+    }
+    let bad = Config::from_preset("quick", &["model.tau_distribution=uniform".into()]).unwrap_err().to_string();
+    assert!(bad.contains("log_uniform") && bad.contains("gamma"), "{bad}");
+}
+
+/// Gamma(shape 3) draws have the configured mean and the spread of shape 3 (CV = 1/√3), within the
+/// sampling error of 4 000 units; log-uniform draws are uniform in log τ.
+#[test]
+fn time_constant_draws_follow_their_distributions() {
+    use modulab::model::{ModelConfig, TauDistribution, params::draw_log_tau};
+    let n = 4000;
+    let draw = |tau_distribution| {
+        let config = ModelConfig { tau_distribution, tau_min_ms: 20.0, tau_max_ms: 5000.0, ..ModelConfig::default() };
+        draw_log_tau(&config, n, &mut modulab::rng::Rng::seed_from(1)).iter().map(|l| *l as f64).collect::<Vec<_>>()
+    };
+    let taus: Vec<f64> = draw(TauDistribution::Gamma).iter().map(|l| l.exp()).collect();
+    let mean = taus.iter().sum::<f64>() / n as f64;
+    let sd = (taus.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    // mean 100 ms, sd 100/√3 = 57.7 ms; the standard error of the mean is 0.9 ms
+    assert!((mean - 100.0).abs() < 4.0, "mean {mean}");
+    assert!((sd - 57.7).abs() < 4.0, "sd {sd}");
+    let logs = draw(TauDistribution::LogUniform);
+    let (a, b) = (20f64.ln(), 5000f64.ln());
+    let below_mid = logs.iter().filter(|l| **l < (a + b) / 2.0).count() as f64 / n as f64;
+    assert!((below_mid - 0.5).abs() < 0.04, "{below_mid}");
+    assert!(logs.iter().all(|l| *l >= a - 1e-6 && *l <= b + 1e-6));
+}

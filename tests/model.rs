@@ -21,7 +21,15 @@ fn all_pathway_sets() -> Vec<Vec<Pathway>> {
 
 fn spec(pathways: &[Pathway], fused: bool) -> RnnSpec {
     let config = ModelConfig { n_units: N, pathways: pathways.to_vec(), synaptic_rank: 2, ..Default::default() };
-    RnnSpec { config, dims: Dims { n_in: 5, n_out: 3, n_units: N, n_contexts: K }, alpha: 0.2, readout: Readout::Linear, fused, threads: 2 }
+    RnnSpec {
+        config,
+        dims: Dims { n_in: 5, n_out: 3, n_units: N, n_contexts: K },
+        alpha: 0.2,
+        dt_ms: 20.0,
+        readout: Readout::Linear,
+        fused,
+        threads: 2,
+    }
 }
 
 /// Parameters with every pathway parameter non-zero (G and M start at 0 otherwise).
@@ -197,6 +205,65 @@ fn fused_kernel_matches_plain_burn_under_dale() {
             let n_e = (0.8f32 * N as f32).round() as usize;
             assert!((0..3).all(|row| (n_e..N).all(|j| w_out[row * N + j] == 0.0)), "inhibitory readout weights get no gradient");
         }
+    }
+}
+
+/// Per-unit time constants: the fused kernel's α_i and its gradient dL/d log τ_i equal the plain
+/// burn reference's, alone and with Dale's law, in both state forms; the gradient also matches a
+/// central finite difference of the loss; untrained τ_i get no gradient.
+#[test]
+fn fused_kernel_matches_plain_burn_with_per_unit_time_constants() {
+    use modulab::model::TauDistribution;
+    let device = device(BackendKind::Flex, true);
+    let mixed_context: Vec<f32> = (0..B * K).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.3).collect();
+    for (distribution, form, dale) in [
+        (TauDistribution::LogUniform, StateForm::Rate, false),
+        (TauDistribution::Gamma, StateForm::Voltage, false),
+        (TauDistribution::LogUniform, StateForm::Rate, true),
+    ] {
+        let tagged = |fused: bool, trainable: bool| {
+            let mut spec = spec(&Pathway::ALL, fused);
+            spec.config.tau_distribution = distribution;
+            spec.config.tau_trainable = trainable;
+            spec.config.state_form = form;
+            spec.config.dale = dale;
+            spec
+        };
+        let targets = vec![0.3; B * T * 3];
+        let loss_of = |spec: RnnSpec, p: &ParamSet| {
+            let model = Rnn::from_params(p, spec, &device);
+            let loss = model.loss(input(&device, mixed_context.clone(), false, 6), targets.clone(), vec![1.0; B * T * 3]);
+            (values(loss.clone())[0], model.gradients(&loss.backward(), p))
+        };
+        let p = params(&tagged(true, true), 5);
+        let log_tau = p.tensors.iter().position(|t| t.name == "log_tau").expect("a log_tau parameter");
+        let (loss_plain, grads_plain) = loss_of(tagged(false, true), &p);
+        let (loss_fused, grads_fused) = loss_of(tagged(true, true), &p);
+        let tag = format!("{distribution:?} {form:?} dale={dale}");
+        assert!((loss_plain - loss_fused).abs() <= 1e-5 * loss_plain.abs().max(1e-3), "{tag}: loss {loss_plain} vs {loss_fused}");
+        for (gp, gf) in grads_plain.iter().zip(&grads_fused) {
+            let scale = gp.iter().map(|g| g.abs()).fold(1e-6, f32::max);
+            assert!(max_diff(gp, gf) / scale < 1e-3, "{tag}: gradients differ");
+        }
+        let g = &grads_fused[log_tau];
+        assert!(g.iter().all(|v| *v != 0.0), "{tag}: every τ_i gets a gradient: {g:?}");
+        // central differences on the two units with the largest gradients
+        let mut order: Vec<usize> = (0..N).collect();
+        order.sort_by(|a, b| g[*b].abs().total_cmp(&g[*a].abs()));
+        for &i in &order[..2] {
+            let eps = 1e-2;
+            let at = |delta: f32| {
+                let mut q = p.clone();
+                q.tensors[log_tau].data[i] += delta;
+                loss_of(tagged(true, true), &q).0 as f64
+            };
+            let fd = (at(eps) - at(-eps)) / (2.0 * eps as f64);
+            assert!((fd - g[i] as f64).abs() <= 0.05 * fd.abs() + 1e-6, "{tag}: unit {i}: finite difference {fd} vs {}", g[i]);
+        }
+        // drawn but not trained: the same loss, no gradient
+        let (loss_fixed, grads_fixed) = loss_of(tagged(true, false), &p);
+        assert_eq!(loss_fixed, loss_fused, "{tag}");
+        assert!(grads_fixed[log_tau].iter().all(|v| *v == 0.0), "{tag}");
     }
 }
 

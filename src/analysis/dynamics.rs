@@ -16,7 +16,8 @@ use crate::model::{Activation, GainForm, Pathway, StateForm, SynapticForm};
 /// The deterministic one-step map of a trained network under one fixed context.
 #[derive(Clone, Debug)]
 pub struct StepMap {
-    pub alpha: f64,
+    /// α_i = dt/τ_i per unit (all equal with a single τ).
+    pub alpha: DVector<f64>,
     pub activation: Activation,
     pub state_form: StateForm,
     /// W(c): the recurrent weights under the context, row i = inputs of unit i.
@@ -126,7 +127,7 @@ impl StepMap {
         // Dale's law acts on the modulated W̃(c), as in the network
         model.apply_dale(&mut w, model.dale_signs());
         StepMap {
-            alpha: model.alpha(config.tasks.dt_ms) as f64,
+            alpha: DVector::from_iterator(n, params.unit_alphas(model, config.tasks.dt_ms).into_iter().map(f64::from)),
             activation: model.activation,
             state_form: model.state_form,
             w,
@@ -156,36 +157,38 @@ impl StepMap {
 
     /// F(s) for the drive `d` (from [`StepMap::drive_with_input`]).
     pub fn step(&self, s: &DVector<f64>, d: &DVector<f64>) -> DVector<f64> {
-        let a = self.alpha;
+        let a = &self.alpha;
+        // (1 − α_i) s_i + α_i target_i
+        let leak = |target: DVector<f64>| s.zip_zip_map(&target, a, |s, x, a| s * (1.0 - a) + x * a);
         match self.state_form {
             StateForm::Rate => {
                 let pre = (&self.w * s + d).component_mul(&self.gain);
-                s * (1.0 - a) + pre.map(|x| phi(self.activation, x)) * a
+                leak(pre.map(|x| phi(self.activation, x)))
             }
             StateForm::Voltage => {
                 let rates = s.map(|x| phi(self.activation, x));
-                s * (1.0 - a) + (&self.w * rates + d).component_mul(&self.gain) * a
+                leak((&self.w * rates + d).component_mul(&self.gain))
             }
         }
     }
 
     /// ∂F/∂s at s.
     pub fn jacobian(&self, s: &DVector<f64>, d: &DVector<f64>) -> DMatrix<f64> {
-        let a = self.alpha;
+        let a = &self.alpha;
         let n = self.n_units();
         let mut j = match self.state_form {
             StateForm::Rate => {
                 let pre = (&self.w * s + d).component_mul(&self.gain);
-                let row_scale = DVector::from_fn(n, |i, _| a * phi_prime(self.activation, pre[i]) * self.gain[i]);
+                let row_scale = DVector::from_fn(n, |i, _| a[i] * phi_prime(self.activation, pre[i]) * self.gain[i]);
                 DMatrix::from_fn(n, n, |i, k| row_scale[i] * self.w[(i, k)])
             }
             StateForm::Voltage => {
                 let col_scale = s.map(|x| phi_prime(self.activation, x));
-                DMatrix::from_fn(n, n, |i, k| a * self.gain[i] * self.w[(i, k)] * col_scale[k])
+                DMatrix::from_fn(n, n, |i, k| a[i] * self.gain[i] * self.w[(i, k)] * col_scale[k])
             }
         };
         for i in 0..n {
-            j[(i, i)] += 1.0 - a;
+            j[(i, i)] += 1.0 - a[i];
         }
         j
     }
@@ -193,18 +196,17 @@ impl StepMap {
     /// Eigenvalues of ∂F/∂s at s, largest modulus first.
     ///
     /// A unit whose activation slope is zero (a silent ReLU unit) contributes a row (rate form)
-    /// or a column (voltage form) of the Jacobian that is (1−α) on the diagonal and zero
+    /// or a column (voltage form) of the Jacobian that is (1−α_i) on the diagonal and zero
     /// elsewhere, so after a permutation the Jacobian is block triangular: its eigenvalues are
-    /// 1−α once per silent unit plus those of the active units' block. Splitting them off is
+    /// 1−α_i for each silent unit i plus those of the active units' block. Splitting them off is
     /// exact, smaller, and avoids the exactly-zero rows the general eigen-solver struggles with.
     pub fn jacobian_eigenvalues(&self, s: &DVector<f64>, d: &DVector<f64>) -> Vec<Complex<f64>> {
         let slope = self.slopes(s, d);
         let active: Vec<usize> = (0..slope.len()).filter(|i| slope[*i] != 0.0).collect();
-        let silent = slope.len() - active.len();
         let full = self.jacobian(s, d);
         let block = DMatrix::from_fn(active.len(), active.len(), |i, k| full[(active[i], active[k])]);
         let mut values = if active.is_empty() { Vec::new() } else { eigenvalues(block) };
-        values.extend(std::iter::repeat_n(Complex::new(1.0 - self.alpha, 0.0), silent));
+        values.extend((0..slope.len()).filter(|i| slope[*i] == 0.0).map(|i| Complex::new(1.0 - self.alpha[i], 0.0)));
         sorted_by_modulus(values)
     }
 
@@ -223,24 +225,24 @@ impl StepMap {
     /// The Newton step δ solving (J − I) δ = −r at s, where r = F(s) − s; `None` if the system
     /// is singular.
     ///
-    /// A silent unit's row (rate form) or column (voltage form) of J − I is −α on the diagonal
+    /// A silent unit's row (rate form) or column (voltage form) of J − I is −α_i on the diagonal
     /// and zero elsewhere, so the system is block triangular: only the active units' block is
     /// factorised (exactly the full Newton step, at a fraction of the cost when many units are
-    /// silent). Rate form: δ_s = r_s / α, then A_aa δ_a = −r_a − A_as δ_s. Voltage form:
-    /// A_aa δ_a = −r_a, then δ_s = (r_s + A_sa δ_a) / α.
+    /// silent). Rate form: δ_s = r_s / α_s, then A_aa δ_a = −r_a − A_as δ_s. Voltage form:
+    /// A_aa δ_a = −r_a, then δ_s = (r_s + A_sa δ_a) / α_s.
     pub fn newton_step(&self, s: &DVector<f64>, d: &DVector<f64>, r: &DVector<f64>) -> Option<DVector<f64>> {
         let n = self.n_units();
-        let a = self.alpha;
+        let a = &self.alpha;
         let slope = self.slopes(s, d);
         let active: Vec<usize> = (0..n).filter(|i| slope[*i] != 0.0).collect();
         let silent: Vec<usize> = (0..n).filter(|i| slope[*i] == 0.0).collect();
-        // J − I = −α I + α·(slope-scaled) W(c), restricted to the blocks needed
+        // J − I = −diag(α) + diag(α)·(slope-scaled) W(c), restricted to the blocks needed
         let entry = |i: usize, k: usize| {
             let coupling = match self.state_form {
-                StateForm::Rate => a * slope[i] * self.w[(i, k)],
-                StateForm::Voltage => a * self.gain[i] * self.w[(i, k)] * slope[k],
+                StateForm::Rate => a[i] * slope[i] * self.w[(i, k)],
+                StateForm::Voltage => a[i] * self.gain[i] * self.w[(i, k)] * slope[k],
             };
-            coupling - if i == k { a } else { 0.0 }
+            coupling - if i == k { a[i] } else { 0.0 }
         };
         let mut delta = DVector::zeros(n);
         let solve_active = |rhs: DVector<f64>| -> Option<DVector<f64>> {
@@ -252,7 +254,7 @@ impl StepMap {
         };
         match self.state_form {
             StateForm::Rate => {
-                silent.iter().for_each(|&i| delta[i] = r[i] / a);
+                silent.iter().for_each(|&i| delta[i] = r[i] / a[i]);
                 let rhs = DVector::from_fn(active.len(), |i, _| {
                     let row = active[i];
                     -r[row] - silent.iter().map(|&k| entry(row, k) * delta[k]).sum::<f64>()
@@ -266,7 +268,7 @@ impl StepMap {
                 active.iter().zip(da.iter()).for_each(|(&i, v)| delta[i] = *v);
                 for &i in &silent {
                     let coupled: f64 = active.iter().map(|&k| entry(i, k) * delta[k]).sum();
-                    delta[i] = (r[i] + coupled) / a;
+                    delta[i] = (r[i] + coupled) / a[i];
                 }
             }
         }
@@ -511,7 +513,15 @@ mod tests {
 
     fn map(w: DMatrix<f64>, drive: DVector<f64>, activation: Activation, state_form: StateForm) -> StepMap {
         let n = w.nrows();
-        StepMap { alpha: 0.2, activation, state_form, w, w_in: DMatrix::zeros(n, 1), drive, gain: DVector::from_element(n, 1.0) }
+        StepMap {
+            alpha: DVector::from_element(n, 0.2),
+            activation,
+            state_form,
+            w,
+            w_in: DMatrix::zeros(n, 1),
+            drive,
+            gain: DVector::from_element(n, 1.0),
+        }
     }
 
     fn random_starts(n: usize, count: usize, scale: f64, seed: u64) -> Vec<DVector<f64>> {

@@ -249,7 +249,7 @@ mod tests {
     fn one_unit(alpha: f64) -> (StepMap, DVector<f64>) {
         let b = -1.0 + 2.0 * alpha;
         let map = StepMap {
-            alpha: 0.2,
+            alpha: DVector::from_element(1, 0.2),
             activation: Activation::Tanh,
             state_form: StateForm::Rate,
             w: DMatrix::from_element(1, 1, 2.0),

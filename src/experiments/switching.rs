@@ -173,7 +173,7 @@ pub fn simulate(config: &Config, params: &ParamSet, trials: &TrialBatch, context
         }
         let part = |i: usize| &parts[i].as_ref().expect("built above").1;
         let (bias, gain, synaptic) = (part(0), part(1), part(2));
-        let (alpha, activation) = (bias.alpha, bias.activation);
+        let (alpha, activation) = (&bias.alpha, bias.activation);
         let u = DMatrix::from_fn(n_in, b, |i, trial| trials.input(trial, t)[i] as f64);
         let mut pre = &synaptic.w * &rate + &bias.w_in * u;
         for mut column in pre.column_iter_mut() {
@@ -182,10 +182,10 @@ pub fn simulate(config: &Config, params: &ParamSet, trials: &TrialBatch, context
         }
         match config.model.state_form {
             crate::model::StateForm::Rate => {
-                rate = rate * (1.0 - alpha) + pre.map(|x| phi(activation, x)) * alpha;
+                leak(&mut rate, &pre.map(|x| phi(activation, x)), alpha);
             }
             crate::model::StateForm::Voltage => {
-                voltage = voltage * (1.0 - alpha) + pre * alpha;
+                leak(&mut voltage, &pre, alpha);
                 rate = voltage.map(|x| phi(activation, x));
             }
         }
@@ -225,6 +225,13 @@ impl SwitchSpec {
         let from = tasks[0];
         let to = tasks.get(1).copied().unwrap_or(from);
         SwitchSpec { from, to, trials: DEFAULT_TRIALS, switch_after_onset_ms: 0.0 }
+    }
+}
+
+/// state ← (1 − α_i) state + α_i target, unit i in row i, one trial per column.
+fn leak(state: &mut DMatrix<f64>, target: &DMatrix<f64>, alpha: &DVector<f64>) {
+    for (mut column, target) in state.column_iter_mut().zip(target.column_iter()) {
+        column.zip_zip_apply(&target, alpha, |s, x, a| *s = *s * (1.0 - a) + x * a);
     }
 }
 
@@ -717,8 +724,10 @@ mod tests {
     /// With every τ = 0 and no switch, the host simulation is the network's own forward pass.
     #[test]
     fn the_host_simulation_reproduces_the_network() {
-        let variants: [&[&str]; 7] = [
+        let variants: [&[&str]; 9] = [
             &[],
+            &["model.tau_distribution=log_uniform", "model.tau_trainable=true"],
+            &["model.tau_distribution=gamma", "model.state_form=voltage", "model.dale=true", "runtime.fused=false"],
             &["model.state_form=voltage", "model.activation=softplus", "model.gain_form=softplus"],
             &["model.synaptic_form=elementwise", "model.activation=tanh", "tasks.encoding=compact"],
             &["model.synaptic_rank=2", "runtime.fused=false"],

@@ -3,7 +3,7 @@
 //! Written with burn's operations, each of the T steps is a handful of small tensor ops whose
 //! backward allocates and reduces separately; here the whole loop runs in [`super::scan`] over
 //! plain buffers, split over the batch across cores, and autodiff sees one node with three parents
-//! (drive, W(c), gain). Both CPU backends (flex, ndarray) share the same host implementation, so
+//! (drive, W_in, W(c), gain, α). Both CPU backends (flex, ndarray) share the same host implementation, so
 //! they compute identical numbers.
 
 #![allow(deprecated)] // burn marks NdArray deprecated in favour of Flex; the brief keeps it supported
@@ -36,6 +36,8 @@ pub struct ScanOperands<B: Backend> {
     pub weights: FloatTensor<B>,
     /// [B, N]: multiplies the whole pre-activation.
     pub gain: FloatTensor<B>,
+    /// [N]: each unit's leak α_i = dt/τ_i.
+    pub alpha: FloatTensor<B>,
 }
 
 /// The scan's fixed settings and its non-differentiable data.
@@ -46,7 +48,6 @@ pub struct ScanSettings {
     pub n_in: usize,
     /// Recurrent noise [B, T, N], added to the drive on the host.
     pub noise: Option<Arc<Vec<f32>>>,
-    pub alpha: f32,
     pub activation: scan::Activation,
     pub form: scan::StateForm,
     pub threads: usize,
@@ -56,7 +57,6 @@ impl fmt::Debug for ScanSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScanSettings")
             .field("n_in", &self.n_in)
-            .field("alpha", &self.alpha)
             .field("activation", &self.activation)
             .field("form", &self.form)
             .field("threads", &self.threads)
@@ -76,6 +76,7 @@ pub struct ScanTensors {
     pub w_in: Tensor<2>,
     pub recurrent: Recurrent,
     pub gain: Tensor<2>,
+    pub alpha: Tensor<1>,
 }
 
 /// Run the fused scan (any device: plain or autodiff, flex or ndarray): rates [B, T, N].
@@ -92,6 +93,7 @@ pub fn scan(tensors: ScanTensors, input: &RnnInput, spec: &RnnSpec) -> Tensor<3>
         w_in: tensors.w_in.into_dispatch(),
         weights,
         gain: tensors.gain.into_dispatch(),
+        alpha: tensors.alpha.into_dispatch(),
     };
     Tensor::from_dispatch(<Dispatch as RecurrentScan>::recurrent_scan(operands, settings))
 }
@@ -101,7 +103,6 @@ fn scan_settings(input: &RnnInput, spec: &RnnSpec) -> ScanSettings {
         inputs: input.inputs.clone(),
         n_in: input.input_shape[2],
         noise: input.rec_noise.clone(),
-        alpha: spec.alpha,
         activation: spec.config.activation.into(),
         form: spec.config.state_form.into(),
         threads: spec.threads,
@@ -205,7 +206,7 @@ fn host_forward<B: HostBuffers>(operands: ScanOperands<B>, settings: ScanSetting
     let drive = B::with_host(operands.w_in, |w_in| host_drive(&settings, dims, w_in, &static_drive));
     let host = HostScan {
         dims,
-        alpha: vec![settings.alpha; dims.units],
+        alpha: B::with_host(operands.alpha, <[f32]>::to_vec),
         weights: B::with_host(operands.weights, <[f32]>::to_vec),
         per_trial,
         gain: B::with_host(operands.gain, <[f32]>::to_vec),
@@ -250,10 +251,10 @@ impl<D> fmt::Debug for ScanState<D> {
 #[derive(Debug)]
 struct ScanBackward;
 
-impl<B: HostBuffers> Backward<B, 4> for ScanBackward {
+impl<B: HostBuffers> Backward<B, 5> for ScanBackward {
     type State = ScanState<B::Device>;
 
-    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let ScanState { host, cache, device } = ops.state;
         let wanted = ops.parents.each_ref().map(Option::is_some);
         let host_grads =
@@ -269,12 +270,12 @@ impl<B: HostBuffers> Backward<B, 4> for ScanBackward {
 /// A host gradient and its shape.
 type HostGrad = (Vec<f32>, Vec<usize>);
 
-/// The gradients of the scan's four operands (static drive, W_in, W(c), gain) from dL/drates,
-/// each only if `wanted`.
-fn host_scan_grads(host: &HostScan, cache: &ScanCache, grad_rates: Vec<f32>, wanted: [bool; 4]) -> [Option<HostGrad>; 4] {
+/// The gradients of the scan's five operands (static drive, W_in, W(c), gain, α) from
+/// dL/drates, each only if `wanted`.
+fn host_scan_grads(host: &HostScan, cache: &ScanCache, grad_rates: Vec<f32>, wanted: [bool; 5]) -> [Option<HostGrad>; 5] {
     let d = host.dims;
     let (n, n_in) = (d.units, host.settings.n_in);
-    let g = scan::scan_backward(&host.spec(), host.weights(), &host.gain, cache, grad_rates);
+    let g = scan::scan_backward(&host.spec(), host.weights(), &host.gain, cache, grad_rates, wanted[4]);
     // Per block of trials on the worker threads: d static (Σ_t d drive, per trial) and a
     // partial d W_in = d driveᵀ u; partials are summed in block order (thread-count independent).
     let trials = scan::block_trials(d.batch);
@@ -315,17 +316,20 @@ fn host_scan_grads(host: &HostScan, cache: &ScanCache, grad_rates: Vec<f32>, wan
     let w_shape = if host.per_trial { vec![d.batch, n, n] } else { vec![n, n] };
     let d_w = wanted[2].then_some((g.w, w_shape));
     let d_gain = wanted[3].then(|| (g.gain, vec![d.batch, n]));
-    [d_static, d_w_in, d_w, d_gain]
+    let d_alpha = g.alpha.map(|a| (a, vec![n]));
+    [d_static, d_w_in, d_w, d_gain, d_alpha]
 }
 
 impl<B: HostBuffers + RecurrentScan, C: CheckpointStrategy> RecurrentScan for Autodiff<B, C> {
     fn recurrent_scan(operands: ScanOperands<Self>, settings: ScanSettings) -> FloatTensor<Self> {
-        let nodes = [operands.static_drive.node(), operands.w_in.node(), operands.weights.node(), operands.gain.node()];
+        let nodes =
+            [operands.static_drive.node(), operands.w_in.node(), operands.weights.node(), operands.gain.node(), operands.alpha.node()];
         let inner = ScanOperands::<B> {
             static_drive: operands.static_drive.into_primitive(),
             w_in: operands.w_in.into_primitive(),
             weights: operands.weights.into_primitive(),
             gain: operands.gain.into_primitive(),
+            alpha: operands.alpha.into_primitive(),
         };
         match ScanBackward.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
@@ -426,6 +430,8 @@ pub struct LossOperands<B: Backend> {
     pub weights: FloatTensor<B>,
     /// [B, N]
     pub gain: FloatTensor<B>,
+    /// [N]
+    pub alpha: FloatTensor<B>,
     /// [n_out, N]
     pub w_out: FloatTensor<B>,
     /// [n_out]
@@ -484,6 +490,7 @@ pub fn loss(
         w_in: tensors.w_in.into_dispatch(),
         weights,
         gain: tensors.gain.into_dispatch(),
+        alpha: tensors.alpha.into_dispatch(),
         w_out: w_out.into_dispatch(),
         b_out: b_out.into_dispatch(),
     };
@@ -518,10 +525,10 @@ impl HostLoss {
 
 /// Read the operands to the host and run scan, readout and loss: the loss and the backward's state.
 fn host_loss<B: HostBuffers>(operands: LossOperands<B>, settings: LossSettings) -> (f32, HostLoss, B::Device) {
-    let LossOperands { static_drive, w_in, weights, gain, w_out, b_out } = operands;
+    let LossOperands { static_drive, w_in, weights, gain, alpha, w_out, b_out } = operands;
     let w_out = B::with_host(w_out, <[f32]>::to_vec);
     let b_out = B::with_host(b_out, <[f32]>::to_vec);
-    let (scan, cache, device) = host_forward::<B>(ScanOperands { static_drive, w_in, weights, gain }, settings.scan);
+    let (scan, cache, device) = host_forward::<B>(ScanOperands { static_drive, w_in, weights, gain, alpha }, settings.scan);
     let mut state = HostLoss { scan, cache, w_out, b_out, d_linear: Vec::new(), n_out: settings.n_out, sigmoid: settings.sigmoid };
     let (loss, d_linear) = readout::loss_forward(&state.readout(), &state.cache.rates, &settings.targets, &settings.mask);
     state.d_linear = d_linear;
@@ -560,21 +567,21 @@ impl<D> fmt::Debug for LossState<D> {
 #[derive(Debug)]
 struct LossBackward;
 
-impl<B: HostBuffers> Backward<B, 6> for LossBackward {
+impl<B: HostBuffers> Backward<B, 7> for LossBackward {
     type State = LossState<B::Device>;
 
-    fn backward(self, ops: Ops<Self::State, 6>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 7>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let LossState { host, device } = ops.state;
         let upstream = B::with_host(grads.consume::<B>(&ops.node), |g| g[0]);
         let readout = readout::loss_backward(&host.readout(), &host.cache.rates, &host.d_linear, upstream);
-        let [p0, p1, p2, p3, p4, p5] = ops.parents;
-        let scan_parents = [p0, p1, p2, p3];
+        let [p0, p1, p2, p3, p4, p5, p6] = ops.parents;
+        let scan_parents = [p0, p1, p2, p3, p4];
         let wanted = scan_parents.each_ref().map(Option::is_some);
-        let scan_grads: [Option<HostGrad>; 4] =
+        let scan_grads: [Option<HostGrad>; 5] =
             if wanted.contains(&true) { host_scan_grads(&host.scan, &host.cache, readout.rates, wanted) } else { Default::default() };
         let n = host.scan.dims.units;
         let readout_grads = [Some((readout.w_out, vec![host.n_out, n])), Some((readout.b_out, vec![host.n_out]))];
-        let parents = scan_parents.into_iter().chain([p4, p5]);
+        let parents = scan_parents.into_iter().chain([p5, p6]);
         for (node, grad) in parents.zip(scan_grads.into_iter().chain(readout_grads)) {
             if let (Some(node), Some((data, shape))) = (node, grad) {
                 grads.register::<B>(node.id, B::float_from_data(TensorData::new(data, shape), &device));
@@ -590,6 +597,7 @@ impl<B: HostBuffers + RecurrentLoss, C: CheckpointStrategy> RecurrentLoss for Au
             operands.w_in.node(),
             operands.weights.node(),
             operands.gain.node(),
+            operands.alpha.node(),
             operands.w_out.node(),
             operands.b_out.node(),
         ];
@@ -598,6 +606,7 @@ impl<B: HostBuffers + RecurrentLoss, C: CheckpointStrategy> RecurrentLoss for Au
             w_in: operands.w_in.into_primitive(),
             weights: operands.weights.into_primitive(),
             gain: operands.gain.into_primitive(),
+            alpha: operands.alpha.into_primitive(),
             w_out: operands.w_out.into_primitive(),
             b_out: operands.b_out.into_primitive(),
         };

@@ -151,6 +151,35 @@ pub enum DaleMagnitude {
     Abs,
 }
 
+/// How each unit's time constant τ_i is set (heterogeneous time constants, Perez-Nieves et al.
+/// 2021): every unit at `tau_ms` (Yang's network), or drawn per unit from the run's seed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TauDistribution {
+    /// τ_i = `tau_ms` for every unit.
+    #[default]
+    Single,
+    /// log τ_i uniform in [log `tau_min_ms`, log `tau_max_ms`]: as many units per octave at every scale.
+    LogUniform,
+    /// τ_i ~ Gamma(shape 3, mean `tau_ms`), clipped to [`tau_min_ms`, `tau_max_ms`].
+    Gamma,
+}
+
+impl TauDistribution {
+    pub const ALL: [TauDistribution; 3] = [TauDistribution::Single, TauDistribution::LogUniform, TauDistribution::Gamma];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TauDistribution::Single => "single",
+            TauDistribution::LogUniform => "log_uniform",
+            TauDistribution::Gamma => "gamma",
+        }
+    }
+}
+
+/// The shape of the Gamma distribution of τ_i (Perez-Nieves et al. 2021).
+pub const TAU_GAMMA_SHAPE: u32 = 3;
+
 /// Which units a context pathway acts on (cell-type-specific neuromodulation, Rodriguez-Garcia,
 /// Mei & Ramaswamy 2024); anything but `all` needs Dale's law's cell types.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,7 +288,34 @@ pub struct ModelConfig {
     /// (presynaptic → postsynaptic); all four by default, fewer need Dale's law.
     #[serde(skip_serializing_if = "is_every_block")]
     pub synaptic_blocks: Vec<SynapticBlock>,
+    /// Per-unit time constants: single (every τ_i = tau_ms), log_uniform in [tau_min_ms,
+    /// tau_max_ms], or gamma (shape 3, mean tau_ms, clipped to the bounds); drawn from the seed.
+    #[serde(skip_serializing_if = "is_single_tau")]
+    pub tau_distribution: TauDistribution,
+    /// Lower bound of τ_i in ms (log_uniform's range, gamma's clip, the trained τ's bound).
+    #[serde(skip_serializing_if = "is_default_tau_min")]
+    pub tau_min_ms: f32,
+    /// Upper bound of τ_i in ms.
+    #[serde(skip_serializing_if = "is_default_tau_max")]
+    pub tau_max_ms: f32,
+    /// Train each τ_i (as log τ_i, kept within [tau_min_ms, tau_max_ms]); off: τ_i stay as drawn.
+    #[serde(skip_serializing_if = "is_false")]
+    pub tau_trainable: bool,
 }
+
+fn is_single_tau(v: &TauDistribution) -> bool {
+    *v == TauDistribution::Single
+}
+fn is_default_tau_min(v: &f32) -> bool {
+    *v == DEFAULT_TAU_MIN_MS
+}
+fn is_default_tau_max(v: &f32) -> bool {
+    *v == DEFAULT_TAU_MAX_MS
+}
+
+/// Default bounds of τ_i: a decade around Yang's 100 ms (geometric mean 126 ms).
+pub const DEFAULT_TAU_MIN_MS: f32 = 40.0;
+pub const DEFAULT_TAU_MAX_MS: f32 = 400.0;
 
 fn is_all_cells(v: &CellTarget) -> bool {
     *v == CellTarget::All
@@ -271,8 +327,9 @@ fn is_every_block(v: &[SynapticBlock]) -> bool {
     sorted == SynapticBlock::ALL
 }
 
-// Dale's settings are written only when they differ from the default, so configurations (and the
-// reproduce study's fingerprint) saved before they existed read back and compare unchanged.
+// Dale's and the time constants' settings are written only when they differ from the default, so
+// configurations (and the reproduce study's fingerprint) saved before they existed read back and
+// compare unchanged.
 fn is_false(v: &bool) -> bool {
     !*v
 }
@@ -366,13 +423,24 @@ impl Default for ModelConfig {
             bias_cells: CellTarget::All,
             gain_cells: CellTarget::All,
             synaptic_blocks: SynapticBlock::ALL.to_vec(),
+            tau_distribution: TauDistribution::Single,
+            tau_min_ms: DEFAULT_TAU_MIN_MS,
+            tau_max_ms: DEFAULT_TAU_MAX_MS,
+            tau_trainable: false,
         }
     }
 }
 
 impl ModelConfig {
+    /// α = dt/τ of `tau_ms`: every unit's leak with a single τ, the nominal one (which scales the
+    /// input noise) with per-unit τ_i.
     pub fn alpha(&self, dt_ms: f32) -> f32 {
         dt_ms / self.tau_ms
+    }
+
+    /// Does each unit have its own τ_i (a `log_tau` parameter)? Drawn per unit, or trained.
+    pub fn per_unit_tau(&self) -> bool {
+        self.tau_distribution != TauDistribution::Single || self.tau_trainable
     }
 
     pub fn has(&self, pathway: Pathway) -> bool {
@@ -503,6 +571,28 @@ impl ModelConfig {
                 )));
             }
         }
+        self.validate_time_constants(dt_ms)?;
         self.context_tau_ms.validate()
+    }
+
+    fn validate_time_constants(&self, dt_ms: f32) -> Result<(), ModelError> {
+        if !self.per_unit_tau() {
+            return Ok(());
+        }
+        let (lo, hi) = (self.tau_min_ms, self.tau_max_ms);
+        if !(lo.is_finite() && hi.is_finite() && lo >= dt_ms && lo <= hi) {
+            return Err(ModelError::InvalidSetting(format!(
+                "model.tau_min_ms ({lo}) and model.tau_max_ms ({hi}) must satisfy tasks.dt_ms ({dt_ms}) ≤ tau_min_ms ≤ tau_max_ms \
+                 (e.g. 40 and 400), so that every α_i = dt/τ_i ≤ 1"
+            )));
+        }
+        if self.tau_distribution != TauDistribution::LogUniform && !(self.tau_ms >= lo && self.tau_ms <= hi) {
+            return Err(ModelError::InvalidSetting(format!(
+                "model.tau_ms ({}) must lie within [tau_min_ms, tau_max_ms] = [{lo}, {hi}]: it is the {} of the per-unit τ_i",
+                self.tau_ms,
+                if self.tau_distribution == TauDistribution::Gamma { "mean" } else { "starting value" }
+            )));
+        }
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ModelConfig, ModelError, Pathway, Readout, RecurrentInit, SynapticForm};
+use super::{ModelConfig, ModelError, Pathway, Readout, RecurrentInit, SynapticForm, TAU_GAMMA_SHAPE, TauDistribution};
 use crate::rng::Rng;
 
 /// One named parameter array, row-major.
@@ -57,6 +57,8 @@ pub const CTX_GAIN: &str = "ctx_gain";
 pub const SYN_U: &str = "syn_u";
 pub const SYN_V: &str = "syn_v";
 pub const SYN_M: &str = "syn_m";
+/// log τ_i (τ in ms) per unit, with heterogeneous or trained time constants.
+pub const LOG_TAU: &str = "log_tau";
 
 impl ParamSet {
     /// The names and shapes a config implies, in storage order.
@@ -78,6 +80,11 @@ impl ParamSet {
                 }
                 SynapticForm::Elementwise => layout.push((SYN_M, vec![k, n * n])),
             }
+        }
+        // last, so that its draws come after every other parameter's: the same seed gives the
+        // same weights with and without per-unit time constants
+        if config.per_unit_tau() {
+            layout.push((LOG_TAU, vec![n]));
         }
         layout
     }
@@ -120,6 +127,7 @@ impl ParamSet {
                     }
                     CTX_BIAS => rng.fill_normal(&mut t.data, 1.0 / (dims.n_contexts as f32).sqrt()),
                     SYN_U | SYN_V => rng.fill_normal(&mut t.data, config.synaptic_init_scale / (n as f32).sqrt()),
+                    LOG_TAU => t.data = draw_log_tau(config, n, rng),
                     // biases, the gain matrix G and the element-wise M start at 0: g(c) = 1, W(c) = W_rec
                     _ => {}
                 }
@@ -135,6 +143,31 @@ impl ParamSet {
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut ParamTensor> {
         self.tensors.iter_mut().find(|t| t.name == name)
+    }
+
+    /// Each unit's α_i = dt/τ_i: from `log_tau` when the units have their own time constants,
+    /// else `config.alpha(dt_ms)` for all.
+    pub fn unit_alphas(&self, config: &ModelConfig, dt_ms: f32) -> Vec<f32> {
+        match self.get(LOG_TAU) {
+            Some(log_tau) => log_tau.data.iter().map(|l| dt_ms * (-l).exp()).collect(),
+            None => vec![config.alpha(dt_ms); config.n_units],
+        }
+    }
+
+    /// Each unit's τ_i in ms (`tau_ms` for all without per-unit time constants).
+    pub fn unit_taus(&self, config: &ModelConfig) -> Vec<f32> {
+        match self.get(LOG_TAU) {
+            Some(log_tau) => log_tau.data.iter().map(|l| l.exp()).collect(),
+            None => vec![config.tau_ms; config.n_units],
+        }
+    }
+
+    /// Keep trained time constants within [tau_min_ms, tau_max_ms] (after each optimiser step).
+    pub fn clamp_time_constants(&mut self, config: &ModelConfig) {
+        let (lo, hi) = (config.tau_min_ms.ln(), config.tau_max_ms.ln());
+        if let Some(log_tau) = self.get_mut(LOG_TAU) {
+            log_tau.data.iter_mut().for_each(|l| *l = l.clamp(lo, hi));
+        }
     }
 
     pub fn num_params(&self) -> usize {
@@ -161,6 +194,27 @@ impl ParamSet {
         }
         Ok(())
     }
+}
+
+/// The starting log τ_i of every unit (docs/MODEL.md §1): `tau_ms` for all (a single τ that
+/// will be trained), log-uniform between the bounds, or Gamma(shape 3, mean `tau_ms`) clipped to
+/// them. Gamma with an integer shape k is a sum of k exponentials: −θ Σ ln U_j, θ = mean/k.
+pub fn draw_log_tau(config: &ModelConfig, n: usize, rng: &mut Rng) -> Vec<f32> {
+    let (lo, hi) = (config.tau_min_ms as f64, config.tau_max_ms as f64);
+    (0..n)
+        .map(|_| {
+            let tau = match config.tau_distribution {
+                TauDistribution::Single => config.tau_ms as f64,
+                TauDistribution::LogUniform => rng.uniform_range(lo.ln(), hi.ln()).exp(),
+                TauDistribution::Gamma => {
+                    let theta = config.tau_ms as f64 / TAU_GAMMA_SHAPE as f64;
+                    // 1 − U lies in (0, 1]: the logarithm is finite
+                    -theta * (0..TAU_GAMMA_SHAPE).map(|_| (1.0 - rng.uniform()).ln()).sum::<f64>()
+                }
+            };
+            tau.clamp(lo, hi).ln() as f32
+        })
+        .collect()
 }
 
 /// logit(0.05): the ring encoding's resting target.
@@ -234,6 +288,20 @@ mod tests {
                 assert!((dot - expected).abs() < 1e-4, "QᵀQ[{i},{j}] = {dot}");
             }
         }
+    }
+
+    #[test]
+    fn trained_time_constants_are_clamped_to_their_bounds() {
+        let dims = Dims { n_in: 2, n_out: 1, n_units: 3, n_contexts: 1 };
+        let config = ModelConfig { n_units: 3, tau_trainable: true, ..Default::default() };
+        let mut p = ParamSet::init(&config, dims, Readout::Linear, &mut Rng::seed_from(1));
+        assert_eq!(p.unit_taus(&config).iter().map(|t| t.round()).collect::<Vec<_>>(), vec![100.0; 3], "a single τ, to be trained");
+        p.get_mut(LOG_TAU).unwrap().data = vec![1000f32.ln(), 10f32.ln(), 200f32.ln()];
+        p.clamp_time_constants(&config);
+        let taus = p.unit_taus(&config);
+        assert!((taus[0] - 400.0).abs() < 1e-2 && (taus[1] - 40.0).abs() < 1e-3 && (taus[2] - 200.0).abs() < 1e-2, "{taus:?}");
+        let alphas = p.unit_alphas(&config, 20.0);
+        assert!((alphas[0] - 0.05).abs() < 1e-6 && (alphas[1] - 0.5).abs() < 1e-6, "{alphas:?}");
     }
 
     #[test]

@@ -22,7 +22,11 @@ pub enum Readout {
 pub struct RnnSpec {
     pub config: ModelConfig,
     pub dims: Dims,
+    /// α = dt/τ of `config.tau_ms`: every unit's leak, unless the units have their own τ_i
+    /// (`config.per_unit_tau()`, then the parameters hold log τ_i).
     pub alpha: f32,
+    /// The time step in ms (α_i = dt/τ_i with per-unit time constants).
+    pub dt_ms: f32,
     /// How the outputs are read from the rates.
     pub readout: Readout,
     /// Use the fused recurrent kernel.

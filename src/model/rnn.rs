@@ -35,14 +35,22 @@ pub struct Rnn {
     pub syn_v: Option<Param<Tensor<2>>>,
     /// M [K, N·N] (element-wise synaptic pathway)
     pub syn_m: Option<Param<Tensor<2>>>,
+    /// log τ_i [N] (τ in ms) with per-unit time constants; a gradient only when they are trained.
+    pub log_tau: Option<Param<Tensor<1>>>,
     #[module(skip)]
     pub spec: RnnSpec,
 }
 
 fn param<const D: usize>(p: &params::ParamTensor, device: &Device) -> Param<Tensor<D>> {
+    fixed_or_trained(p, device, true)
+}
+
+/// A parameter; `trained` = false keeps it out of autodiff (no gradient).
+fn fixed_or_trained<const D: usize>(p: &params::ParamTensor, device: &Device, trained: bool) -> Param<Tensor<D>> {
     let tensor = Tensor::<D>::from_data(TensorData::new(p.data.clone(), p.shape.clone()), device);
     let tensor = if device.is_autodiff() { tensor.require_grad() } else { tensor };
-    Param::from_tensor(tensor)
+    // burn marks every `from_tensor` parameter as requiring a gradient
+    Param::from_tensor(tensor).set_require_grad(trained)
 }
 
 impl Rnn {
@@ -61,6 +69,7 @@ impl Rnn {
             syn_u: get(params::SYN_U).map(|p| param(p, device)),
             syn_v: get(params::SYN_V).map(|p| param(p, device)),
             syn_m: get(params::SYN_M).map(|p| param(p, device)),
+            log_tau: get(params::LOG_TAU).map(|p| fixed_or_trained(p, device, spec.config.tau_trainable)),
             spec,
         }
     }
@@ -83,6 +92,7 @@ impl Rnn {
                     params::SYN_U => self.syn_u.as_ref().and_then(|t| t.val().grad(grads)),
                     params::SYN_V => self.syn_v.as_ref().and_then(|t| t.val().grad(grads)),
                     params::SYN_M => self.syn_m.as_ref().and_then(|t| t.val().grad(grads)),
+                    params::LOG_TAU => self.log_tau.as_ref().and_then(|t| t.val().grad(grads)).map(|t| t.unsqueeze::<2>()),
                     other => panic!("unknown parameter {other}"),
                 };
                 match g {
@@ -104,12 +114,13 @@ impl Rnn {
         let n = self.spec.dims.n_units;
         let device = input.context.device();
         let (static_drive, recurrent, gain) = self.scan_operands(&input, lesioned);
+        let alpha = self.unit_alphas();
         let rates = if self.spec.fused {
             let gain = gain.unwrap_or_else(|| Tensor::ones([b, n], &device));
-            let operands = super::fused::ScanTensors { static_drive, w_in: self.w_in.val(), recurrent, gain };
+            let operands = super::fused::ScanTensors { static_drive, w_in: self.w_in.val(), recurrent, gain, alpha };
             super::fused::scan(operands, &input, &self.spec)
         } else {
-            self.plain_scan(&input, static_drive, recurrent, gain)
+            self.plain_scan(&input, static_drive, recurrent, gain, alpha)
         };
 
         let n_out = self.spec.dims.n_out;
@@ -135,8 +146,20 @@ impl Rnn {
         }
         let (static_drive, recurrent, gain) = self.scan_operands(&input, &[]);
         let gain = gain.unwrap_or_else(|| Tensor::ones([b, n], &device));
-        let operands = super::fused::ScanTensors { static_drive, w_in: self.w_in.val(), recurrent, gain };
+        let operands = super::fused::ScanTensors { static_drive, w_in: self.w_in.val(), recurrent, gain, alpha: self.unit_alphas() };
         super::fused::loss(operands, self.readout_weights(), self.b_out.val(), &input, &self.spec, Arc::new(targets), Arc::new(mask))
+    }
+
+    /// α_i [N]: dt·exp(−log τ_i) with per-unit time constants (differentiable when they are
+    /// trained), else the config's α for every unit.
+    fn unit_alphas(&self) -> Tensor<1> {
+        match &self.log_tau {
+            Some(log_tau) => log_tau.val().neg().exp() * self.spec.dt_ms as f64,
+            None => {
+                let n = self.spec.dims.n_units;
+                Tensor::from_data(TensorData::new(vec![self.spec.alpha; n], [n]), &self.w_rec.val().device())
+            }
+        }
     }
 
     /// What the recurrence needs besides the inputs: the static drive b + E c [B, N], W(c) and the
@@ -262,10 +285,19 @@ impl Rnn {
 
     /// The recurrence written step by step with burn operations: the reference the fused kernel
     /// is tested against, and the "plain autodiff" baseline of the benchmark.
-    fn plain_scan(&self, input: &RnnInput, static_drive: Tensor<2>, recurrent: Recurrent, gain: Option<Tensor<2>>) -> Tensor<3> {
+    fn plain_scan(
+        &self,
+        input: &RnnInput,
+        static_drive: Tensor<2>,
+        recurrent: Recurrent,
+        gain: Option<Tensor<2>>,
+        alpha: Tensor<1>,
+    ) -> Tensor<3> {
         let [b, t, n_in] = input.input_shape;
         let n = self.spec.dims.n_units;
-        let alpha = self.spec.alpha as f64;
+        // α and 1 − α as [1, N] rows, broadcast over the trials
+        let alpha: Tensor<2> = alpha.unsqueeze();
+        let keep = alpha.clone().neg() + 1.0;
         let device = input.context.device();
         let inputs: Tensor<3> = Tensor::from_data(TensorData::new(input.inputs.to_vec(), input.input_shape), &device);
         let w_in_t = self.w_in.val().transpose();
@@ -289,10 +321,10 @@ impl Rnn {
             };
             match self.spec.config.state_form {
                 StateForm::Rate => {
-                    rate = rate * (1.0 - alpha) + activation(pre, self.spec.config.activation) * alpha;
+                    rate = rate * keep.clone() + activation(pre, self.spec.config.activation) * alpha.clone();
                 }
                 StateForm::Voltage => {
-                    voltage = voltage * (1.0 - alpha) + pre * alpha;
+                    voltage = voltage * keep.clone() + pre * alpha.clone();
                     rate = activation(voltage.clone(), self.spec.config.activation);
                 }
             }

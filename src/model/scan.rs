@@ -31,6 +31,9 @@
 //!   dz_t = g ⊙ dpre_t            = dL/d drive_t
 //!   dL/dg += dpre_t ⊙ z_t        (per trial)
 //!   dL/dW += dz_t r_{t-1}ᵀ       (summed over t; also over trials if shared)
+//! Per-unit leak (only when asked for, e.g. trained time constants):
+//!   dL/dα += dr_t ⊙ (φ(pre_t) − r_{t-1})    rate form
+//!   dL/dα += dx_t ⊙ (pre_t − x_{t-1})       voltage form    (summed over t and trials)
 //! ```
 //!
 //! # Implementation notes
@@ -139,6 +142,8 @@ pub struct ScanGrads {
     pub w: Vec<f32>,
     /// `dL/dg`, `[B,N]`.
     pub gain: Vec<f32>,
+    /// `dL/dα`, `[N]` (summed over trials and steps), when asked for.
+    pub alpha: Option<Vec<f32>>,
 }
 
 // ---------------------------------------------------------------------------
@@ -517,8 +522,9 @@ fn forward_block_impl<A: Act>(blk: FwdBlock, t_len: usize, n: usize, alpha: &[f3
 ///   replacement is written), which saves a `[B,T,N]` buffer.
 ///
 /// Returns `dL/d drive` (`[B,T,N]`), `dL/dW` (`[N,N]` summed over the batch
-/// if shared, `[B,N,N]` if per trial) and `dL/dg` (`[B,N]`).
-pub fn scan_backward(spec: &ScanSpec, w: Recurrent, gain: &[f32], cache: &ScanCache, grad_rates: Vec<f32>) -> ScanGrads {
+/// if shared, `[B,N,N]` if per trial), `dL/dg` (`[B,N]`) and, if `want_alpha`,
+/// `dL/dα` (`[N]`).
+pub fn scan_backward(spec: &ScanSpec, w: Recurrent, gain: &[f32], cache: &ScanCache, grad_rates: Vec<f32>, want_alpha: bool) -> ScanGrads {
     check_common(spec, &w, gain);
     let d = spec.dims;
     let (b, t, n) = (d.batch, d.steps, d.units);
@@ -537,9 +543,12 @@ pub fn scan_backward(spec: &ScanSpec, w: Recurrent, gain: &[f32], cache: &ScanCa
     // Shared W: one [N,N] partial per block, summed in block order below.
     // Per trial: the final [B,N,N] gradient, each block writing its trials.
     let mut grad_w = vec![0.0f32; if shared { n_blocks.max(1) * n * n } else { b * n * n }];
+    // dα: one [N] partial per block, summed in block order below.
+    let mut grad_alpha = if want_alpha { vec![0.0f32; n_blocks.max(1) * n] } else { Vec::new() };
     if d.btn() == 0 {
         grad_w.truncate(if shared { n * n } else { b * n * n });
-        return ScanGrads { drive: grad_drive, w: grad_w, gain: grad_gain };
+        grad_alpha.truncate(n);
+        return ScanGrads { drive: grad_drive, w: grad_w, gain: grad_gain, alpha: want_alpha.then_some(grad_alpha) };
     }
 
     let bs = g * t * n;
@@ -547,6 +556,7 @@ pub fn scan_backward(spec: &ScanSpec, w: Recurrent, gain: &[f32], cache: &ScanCa
     let mut items = Vec::with_capacity(n_blocks);
     {
         let mut xs = cache.x.chunks(bs);
+        let mut das = grad_alpha.chunks_mut(n);
         for (i, ((gd, dgain), dw)) in grad_drive.chunks_mut(bs).zip(grad_gain.chunks_mut(g * n)).zip(grad_w.chunks_mut(w_chunk)).enumerate()
         {
             let trials = gd.len() / (t * n);
@@ -565,6 +575,7 @@ pub fn scan_backward(spec: &ScanSpec, w: Recurrent, gain: &[f32], cache: &ScanCa
                 grad_drive: gd,
                 grad_gain: dgain,
                 grad_w: dw,
+                grad_alpha: das.next(),
             });
         }
     }
@@ -579,7 +590,15 @@ pub fn scan_backward(spec: &ScanSpec, w: Recurrent, gain: &[f32], cache: &ScanCa
         }
         grad_w.truncate(n * n);
     }
-    ScanGrads { drive: grad_drive, w: grad_w, gain: grad_gain }
+    let alpha = want_alpha.then(|| {
+        let (acc, rest) = grad_alpha.split_at_mut(n);
+        for part in rest.chunks(n) {
+            acc.iter_mut().zip(part).for_each(|(a, p)| *a += p);
+        }
+        grad_alpha.truncate(n);
+        grad_alpha
+    });
+    ScanGrads { drive: grad_drive, w: grad_w, gain: grad_gain, alpha }
 }
 
 /// One block of trials for the backward; slices are the block's part of the
@@ -595,6 +614,8 @@ struct BwdBlock<'a> {
     grad_drive: &'a mut [f32],
     grad_gain: &'a mut [f32],
     grad_w: &'a mut [f32],
+    /// The block's `[N]` partial of `dL/dα`, if asked for.
+    grad_alpha: Option<&'a mut [f32]>,
 }
 
 fn backward_block<A: Act>(blk: BwdBlock, t_len: usize, n: usize, alpha: &[f32], form: StateForm) {
@@ -615,7 +636,7 @@ fn backward_block_avx2<A: Act>(blk: BwdBlock, t_len: usize, n: usize, alpha: &[f
 
 #[inline(always)]
 fn backward_block_impl<A: Act>(blk: BwdBlock, t_len: usize, n: usize, alpha: &[f32], form: StateForm) {
-    let BwdBlock { trials, z, x, rates, gain, w, grad_drive, grad_gain, grad_w } = blk;
+    let BwdBlock { trials, z, x, rates, gain, w, grad_drive, grad_gain, grad_w, mut grad_alpha } = blk;
     let tn = t_len * n;
     // rec[b] = Wᵀ dz_{t+1}; carry[b] = dr_{t+1} (rate) or dx_{t+1} (voltage).
     // Both are zero beyond the last step. Allocated once per block.
@@ -652,6 +673,25 @@ fn backward_block_impl<A: Act>(blk: BwdBlock, t_len: usize, n: usize, alpha: &[f
                         let dpre = a * dx;
                         dz[i] = gain[i] * dpre;
                         dg[i] += dpre * z[i];
+                    }
+                }
+            }
+            // dα in a loop of its own, so the loop above is the same whether or not it is wanted:
+            // carry now holds dr_t (rate form) or dx_t (voltage form).
+            if let Some(da) = grad_alpha.as_deref_mut() {
+                let zeros_prev = t == 0;
+                match form {
+                    StateForm::Rate => {
+                        for i in 0..n {
+                            let r_prev = if zeros_prev { 0.0 } else { rates[row - n + i] };
+                            da[i] += carry[i] * (A::phi(gain[i] * z[i]) - r_prev);
+                        }
+                    }
+                    StateForm::Voltage => {
+                        for i in 0..n {
+                            let x_prev = if zeros_prev { 0.0 } else { x[row - n + i] };
+                            da[i] += carry[i] * (gain[i] * z[i] - x_prev);
+                        }
                     }
                 }
             }
@@ -812,12 +852,13 @@ mod tests {
             RefFwd { r, z, x }
         }
 
-        /// Returns (d drive, dW as [B,N,N], d gain).
-        fn backward(&self, f: &RefFwd, gr: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        /// Returns (d drive, dW as [B,N,N], d gain, d alpha).
+        fn backward(&self, f: &RefFwd, gr: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
             let ScanDims { batch, steps, units: n } = self.d;
             let mut dd = vec![0.0; batch * steps * n];
             let mut dw = vec![0.0; batch * n * n];
             let mut dg = vec![0.0; batch * n];
+            let mut da = vec![0.0; n];
             for b in 0..batch {
                 let mut dz_next = vec![0.0; n];
                 let mut carry = vec![0.0; n];
@@ -831,15 +872,18 @@ mod tests {
                         }
                         let a = self.alpha[i];
                         let g = self.gain[b * n + i];
+                        let before = |v: &[f64]| if t == 0 { 0.0 } else { v[self.idx(b, t - 1, i)] };
                         let dpre = match self.form {
                             StateForm::Rate => {
                                 dr += (1.0 - a) * carry[i];
                                 carry[i] = dr;
+                                da[i] += dr * (phi(self.act, g * f.z[k]) - before(&f.r));
                                 a * dphi(self.act, g * f.z[k]) * dr
                             }
                             StateForm::Voltage => {
                                 let dx = dphi(self.act, f.x[k]) * dr + (1.0 - a) * carry[i];
                                 carry[i] = dx;
+                                da[i] += dx * (g * f.z[k] - before(&f.x));
                                 a * dx
                             }
                         };
@@ -857,7 +901,7 @@ mod tests {
                     dz_next = dz;
                 }
             }
-            (dd, dw, dg)
+            (dd, dw, dg, da)
         }
     }
 
@@ -908,7 +952,7 @@ mod tests {
         fn run(&self, threads: usize) -> (Vec<f32>, ScanGrads) {
             let spec = self.spec(threads);
             let cache = scan_forward(&spec, self.drive.clone(), self.w(), &self.gain);
-            let g = scan_backward(&spec, self.w(), &self.gain, &cache, self.grad_rates.clone());
+            let g = scan_backward(&spec, self.w(), &self.gain, &cache, self.grad_rates.clone(), true);
             (cache.rates, g)
         }
     }
@@ -968,11 +1012,12 @@ mod tests {
                 let p = c.problem();
                 let f = p.forward();
                 let gr: Vec<f64> = c.grad_rates.iter().map(|&x| f64::from(x)).collect();
-                let (dd, dw, dg) = p.backward(&f, &gr);
+                let (dd, dw, dg, da) = p.backward(&f, &gr);
                 let (_, g) = c.run(2);
                 let tag = format!("{:?} {:?} shared={} {:?}", c.act, c.form, c.shared, d);
                 assert_close(&format!("d drive {tag}"), &g.drive, &dd, 1e-4);
                 assert_close(&format!("d gain {tag}"), &g.gain, &dg, 1e-4);
+                assert_close(&format!("d alpha {tag}"), g.alpha.as_deref().expect("asked for"), &da, 1e-4);
                 let n = d.units;
                 let dw = if c.shared {
                     // Sum the reference's per-trial gradients over the batch.
@@ -994,7 +1039,7 @@ mod tests {
             let mut p = c.problem();
             let gr: Vec<f64> = c.grad_rates.iter().map(|&x| f64::from(x)).collect();
             let f = p.forward();
-            let (dd, dw, dg) = p.backward(&f, &gr);
+            let (dd, dw, dg, da) = p.backward(&f, &gr);
             let loss = |p: &Problem| -> f64 { p.forward().r.iter().zip(&gr).map(|(r, g)| r * g).sum() };
             let eps = 1e-6;
             let mut check = |name: &str, get: fn(&mut Problem) -> &mut Vec<f64>, analytic: &[f64]| {
@@ -1018,6 +1063,7 @@ mod tests {
             check("drive", |p| &mut p.drive, &dd);
             check("w", |p| &mut p.w, &dw);
             check("gain", |p| &mut p.gain, &dg);
+            check("alpha", |p| &mut p.alpha, &da);
         }
     }
 
@@ -1039,6 +1085,7 @@ mod tests {
                     assert_eq!(bits(&g.drive), bits(&g1.drive), "d drive {tag}");
                     assert_eq!(bits(&g.w), bits(&g1.w), "dW {tag}");
                     assert_eq!(bits(&g.gain), bits(&g1.gain), "d gain {tag}");
+                    assert_eq!(g.alpha.as_deref().map(bits), g1.alpha.as_deref().map(bits), "d alpha {tag}");
                 }
             }
         }
@@ -1055,7 +1102,7 @@ mod tests {
                 let p = c.problem();
                 let f = p.forward();
                 let gr: Vec<f64> = c.grad_rates.iter().map(|&x| f64::from(x)).collect();
-                let (dd, _, dg) = p.backward(&f, &gr);
+                let (dd, _, dg, _) = p.backward(&f, &gr);
                 let (r, g) = c.run(3);
                 assert_close("rates", &r, &f.r, 1e-4);
                 assert_close("d drive", &g.drive, &dd, 1e-4);

@@ -83,7 +83,7 @@ pub fn evaluate_params(config: &Config, params: &ParamSet, step: u64, options: &
             let batch = remaining.min(EVAL_CHUNK);
             remaining -= batch;
             let trials = tasks::generate(task, &config.tasks, batch, alpha, &mut rng)?;
-            let noise = rec_noise(&trials, config, alpha, &mut rng);
+            let noise = rec_noise(&trials, config, params, &mut rng);
             let (context, shared) = options.ambiguity.contexts(index, k, batch, &mut rng);
             let forward = model.forward(batch_input(&trials, context, shared, noise, &device), &options.lesioned);
             let last = forward.outputs.narrow(1, trials.steps - 1, 1).into_data().try_into_vec::<f32>().expect("f32 outputs");

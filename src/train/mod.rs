@@ -69,6 +69,7 @@ pub fn rnn_spec(config: &Config) -> RnnSpec {
         config: config.model.clone(),
         dims: dims(config),
         alpha: config.model.alpha(config.tasks.dt_ms),
+        dt_ms: config.tasks.dt_ms,
         readout: config.readout(),
         fused: config.runtime.fused,
         threads: config.runtime.threads,
@@ -155,7 +156,7 @@ impl Trainer {
     /// Forward, backward and Adam update on a given batch whose trials all belong to trained task
     /// number `task_index`. Draws the recurrent noise from the training stream.
     pub fn gradient_step(&mut self, trials: &TrialBatch, task_index: usize) -> Result<f32, TrainError> {
-        let noise = rec_noise(trials, &self.config, self.spec.alpha, &mut self.rng);
+        let noise = rec_noise(trials, &self.config, &self.params, &mut self.rng);
         let context = one_hot_rows(task_index, self.config.train.tasks.len(), trials.batch);
         let model = Rnn::from_params(&self.params, self.spec.clone(), &self.device);
         let input = batch_input(trials, context, true, noise, &self.device);
@@ -172,23 +173,32 @@ impl Trainer {
         }
         let settings = self.adam_settings();
         self.adam.step(&settings, &mut self.params, &grads);
+        self.params.clamp_time_constants(&self.config.model);
         self.step = step;
         self.trials += trials.batch as u64;
         Ok(loss_value)
     }
 }
 
-/// sqrt(2/α)·σ_rec·ξ for every trial, step and unit, or `None` when σ_rec = 0.
+/// sqrt(2/α_i)·σ_rec·ξ for every trial, step and unit i, or `None` when σ_rec = 0 (α_i of
+/// `params`: per unit with heterogeneous time constants; the noise carries no gradient).
 ///
 /// With B·T·N samples per step (1.6 M for the default sizes) this is a few milliseconds of
 /// work, so it is spread over `config.runtime.threads` threads, in chunks of
 /// [`NOISE_CHUNK_TRIALS`] trials with their own streams (numbers independent of the thread count).
-pub fn rec_noise(trials: &TrialBatch, config: &Config, alpha: f32, rng: &mut Rng) -> Option<Vec<f32>> {
+pub fn rec_noise(trials: &TrialBatch, config: &Config, params: &ParamSet, rng: &mut Rng) -> Option<Vec<f32>> {
     let sigma = config.model.sigma_rec;
+    let alpha = config.model.alpha(config.tasks.dt_ms);
     (sigma > 0.0).then(|| {
-        let per_trial = trials.steps * config.model.n_units;
+        let n = config.model.n_units;
+        let per_trial = trials.steps * n;
         let mut noise = vec![0.0; trials.batch * per_trial];
         rng.fill_normal_chunked(&mut noise, (2.0 / alpha).sqrt() * sigma, NOISE_CHUNK_TRIALS * per_trial, config.runtime.threads);
+        if config.model.per_unit_tau() {
+            // drawn at the nominal α's scale, rescaled per unit: sqrt(α/α_i)
+            let scale: Vec<f32> = params.unit_alphas(&config.model, config.tasks.dt_ms).iter().map(|a| (alpha / a).sqrt()).collect();
+            noise.chunks_mut(n).for_each(|row| row.iter_mut().zip(&scale).for_each(|(x, s)| *x *= s));
+        }
         noise
     })
 }
