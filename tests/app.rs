@@ -700,3 +700,37 @@ fn dynamics_panel_computes_fixed_points_along_the_interpolation() {
     assert!(csv.contains(&format!("all tasks pooled,{}", result.pooled_participation)), "{csv}");
     assert!(subspaces.participation.iter().all(|p| *p >= 1.0 - 1e-9), "{:?}", subspaces.participation);
 }
+
+/// Per-unit time constants from the Setup panel: choosing log-uniform τ rebuilds the untrained
+/// network at once with τ_i drawn within the bounds, the τ histogram shows the network's own
+/// values, "Train τ" trains them (still within the bounds), and the Trajectories panel offers to
+/// order the units by τ.
+#[test]
+fn time_constants_are_set_drawn_and_trained_from_the_setup_panel() {
+    let mut harness = harness();
+    run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
+    harness.get_by_value("one τ for all").click();
+    harness.run_steps(2);
+    harness.get_by_label("log-uniform").click();
+    let taus = |app: &ModulabApp| app.run_data().snapshot.as_ref().and_then(|s| s.unit_taus.clone());
+    run_until(&mut harness, "the network with per-unit τ", |app| {
+        app.run_data().config.as_ref().is_some_and(|c| c.model.per_unit_tau()) && taus(app).is_some()
+    });
+    assert!(harness.query_by_label_contains("The network's τ_i at step 0").is_some(), "the histogram shows the network's τ");
+    let drawn = taus(harness.state()).unwrap();
+    assert_eq!(drawn.len(), 16);
+    assert!(drawn.iter().all(|t| (40.0 * 0.9999..=400.0 * 1.0001).contains(t)), "{drawn:?}");
+    harness.get_by_label("Train τ").click();
+    run_until(&mut harness, "trainable τ", |app| app.run_data().config.as_ref().is_some_and(|c| c.model.tau_trainable));
+    harness.get_by_label("Train").click();
+    run_until(&mut harness, "an evaluation", |app| app.run_data().evaluations.iter().any(|e| e.step >= 8) && taus(app).is_some());
+    let trained = taus(harness.state()).unwrap();
+    assert!(trained.iter().all(|t| (40.0 * 0.9999..=400.0 * 1.0001).contains(t)), "{trained:?}");
+    assert_ne!(*trained, *drawn, "τ is trained");
+    harness.get_by_label("Pause").click();
+    click_tab(&mut harness, "Trajectories");
+    run_until(&mut harness, "the trajectories", |app| app.run_data().snapshot.as_ref().is_some_and(|s| s.trajectories.is_some()));
+    // the checkbox exists only for networks whose units have their own τ
+    harness.get_by_label("Order by τ").click();
+    harness.run_steps(2);
+}

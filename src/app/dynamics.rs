@@ -39,9 +39,46 @@ pub struct DynamicsPanel {
     follow_cue: bool,
     /// What the fourth plot shows.
     cells: CellView,
+    /// How the task-variance rows are ordered.
+    rows: RowOrder,
     /// The heat map's texture, the result it was built from and what it shows.
-    heat: Option<(Arc<DynamicsResult>, CellView, egui::TextureHandle)>,
+    heat: Option<(Arc<DynamicsResult>, (CellView, RowOrder), egui::TextureHandle)>,
     rects: [egui::Rect; 4],
+}
+
+/// The order of the task-variance rows (units).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum RowOrder {
+    /// Cluster by cluster, as the analysis ordered them.
+    #[default]
+    Clusters,
+    /// Excitatory units first, then inhibitory (each in cluster order); Dale's law only.
+    CellType,
+    /// Fastest unit first; per-unit time constants only.
+    Tau,
+}
+
+impl RowOrder {
+    fn label(self) -> &'static str {
+        match self {
+            RowOrder::Clusters => "by cluster",
+            RowOrder::CellType => "E, then I",
+            RowOrder::Tau => "by τ",
+        }
+    }
+}
+
+/// The kept rows of the task-variance map (indices into `variance.units`) in the order asked for.
+fn variance_rows(r: &DynamicsResult, order: RowOrder) -> Vec<usize> {
+    let Some(variance) = &r.variance else { return Vec::new() };
+    let mut rows: Vec<usize> = (0..variance.units.len()).collect();
+    let unit = |row: usize| variance.units[row];
+    match (order, &r.units.taus) {
+        (RowOrder::CellType, _) => rows.sort_by_key(|row| r.units.excitatory(unit(*row)).map_or(0, |e| usize::from(!e))),
+        (RowOrder::Tau, Some(taus)) => rows.sort_by(|a, b| taus[unit(*a)].total_cmp(&taus[unit(*b)])),
+        _ => {}
+    }
+    rows
 }
 
 /// The fourth plot: which units serve which task, or how the tasks' subspaces relate.
@@ -62,6 +99,7 @@ impl Default for DynamicsPanel {
             alpha_index: 0,
             follow_cue: false,
             cells: CellView::TaskVariance,
+            rows: RowOrder::Clusters,
             heat: None,
             rects: [egui::Rect::NOTHING; 4],
         }
@@ -346,9 +384,29 @@ impl DynamicsPanel {
                  (1 = a line). The dashed line is all tasks pooled: well above each task's own means the tasks use \
                  different directions",
             );
-            let view = self.cells;
+            if self.cells == CellView::TaskVariance && (r.units.n_excitatory.is_some() || r.units.taus.is_some()) {
+                let mut orders = vec![RowOrder::Clusters];
+                orders.extend(r.units.n_excitatory.map(|_| RowOrder::CellType));
+                orders.extend(r.units.taus.as_ref().map(|_| RowOrder::Tau));
+                if !orders.contains(&self.rows) {
+                    self.rows = RowOrder::Clusters;
+                }
+                egui::ComboBox::from_id_salt("variance-rows")
+                    .selected_text(format!("Rows {}", self.rows.label()))
+                    .show_ui(ui, |ui| {
+                        for order in orders {
+                            ui.selectable_value(&mut self.rows, order, order.label());
+                        }
+                    })
+                    .response
+                    .on_hover_text(
+                        "Order the units: by cluster (as Yang et al.), excitatory before inhibitory (Dale's law: do the \
+                         two cell types serve different tasks?), or from the fastest time constant to the slowest",
+                    );
+            }
+            let (view, order) = (self.cells, self.rows);
             export_menu_with_ui(ui, cx.files, rect, false, || match view {
-                CellView::TaskVariance => variance_export(r),
+                CellView::TaskVariance => variance_export(r, &variance_rows(r, order)),
                 CellView::Angles => angles_export(r),
                 CellView::Participation => participation_export(r),
             });
@@ -378,11 +436,13 @@ impl DynamicsPanel {
         }
         // heat maps: units × tasks, or tasks × tasks
         let rows = if self.cells == CellView::Angles { k } else { variance.units.len() };
+        let order = variance_rows(r, self.rows);
+        let shown_as = (self.cells, self.rows);
         // held, so a later result cannot be mistaken for this one (the worker publishes a new Arc)
-        if self.heat.as_ref().is_none_or(|(built_from, view, _)| !Arc::ptr_eq(built_from, r) || *view != self.cells) {
+        if self.heat.as_ref().is_none_or(|(built_from, view, _)| !Arc::ptr_eq(built_from, r) || *view != shown_as) {
             let value = |row: usize, col: usize| match self.cells {
                 CellView::Angles => subspaces.angles.get(row).map_or(0.0, |_| subspaces.mean_angle(row, col) / 90.0),
-                _ => variance.normalised.get(row).and_then(|v| v.get(col)).copied().unwrap_or(0.0),
+                _ => order.get(row).and_then(|at| variance.normalised.get(*at)).and_then(|v| v.get(col)).copied().unwrap_or(0.0),
             };
             // image rows run top down: the first row on top
             let pixels = (0..rows.max(1))
@@ -391,14 +451,19 @@ impl DynamicsPanel {
                 .collect();
             let image = egui::ColorImage::new([k, rows.max(1)], pixels);
             let handle = ui.ctx().load_texture("dyn-cells", image, egui::TextureOptions::NEAREST);
-            self.heat = Some((Arc::clone(r), self.cells, handle));
+            self.heat = Some((Arc::clone(r), shown_as, handle));
         }
         let Some((_, _, texture)) = &self.heat else { return };
         let (rows_f, cols) = (rows.max(1) as f64, k as f64);
-        let y_label = match self.cells {
-            CellView::Angles => "task (mean principal angle, 0°–90°)".to_string(),
-            _ => format!("unit ({} clusters, first on top)", variance.cluster_count()),
+        let y_label = match (self.cells, self.rows) {
+            (CellView::Angles, _) => "task (mean principal angle, 0°–90°)".to_string(),
+            (_, RowOrder::Clusters) => format!("unit ({} clusters, first on top)", variance.cluster_count()),
+            (_, RowOrder::CellType) => "unit (E on top, then I)".to_string(),
+            (_, RowOrder::Tau) => "unit (fastest τ on top)".to_string(),
         };
+        // under "E, then I": the boundary between the two (rows run top down)
+        let n_e_rows = (self.cells == CellView::TaskVariance && self.rows == RowOrder::CellType)
+            .then(|| order.iter().filter(|row| r.units.excitatory(variance.units[**row]) == Some(true)).count());
         let row_names = (self.cells == CellView::Angles).then(|| names.clone());
         let shown = ui.scope(|ui| {
             let mut plot = Plot::new("dyn-cells")
@@ -429,6 +494,9 @@ impl DynamicsPanel {
                     PlotPoint::new(cols / 2.0, rows_f / 2.0),
                     [cols as f32, rows_f as f32],
                 ));
+                if let Some(n_e) = n_e_rows {
+                    plot_ui.hline(HLine::new("E | I", rows_f - n_e as f64).color(egui::Color32::WHITE).width(1.5));
+                }
             })
         });
         self.rects[3] = shown.response.rect;
@@ -590,14 +658,15 @@ fn participation_export(r: &DynamicsResult) -> PlotExport {
     }
 }
 
-/// The heat map's numbers: one column per task, one row per unit in the drawn order.
-fn variance_export(r: &DynamicsResult) -> PlotExport {
+/// The heat map's numbers: one column per task, one row per unit in the drawn order (`rows`:
+/// indices into the kept units).
+fn variance_export(r: &DynamicsResult, rows: &[usize]) -> PlotExport {
     let variance = r.variance.clone().unwrap_or_default();
     let columns = r
         .tasks
         .iter()
         .enumerate()
-        .map(|(t, task)| (task.label().to_string(), variance.normalised.iter().map(|row| row[t]).collect()))
+        .map(|(t, task)| (task.label().to_string(), rows.iter().map(|row| variance.normalised[*row][t]).collect()))
         .collect();
     PlotExport {
         name: "dynamics-task-variance".into(),
@@ -607,7 +676,7 @@ fn variance_export(r: &DynamicsResult) -> PlotExport {
         log_y: false,
         unit_circle: false,
         note: String::new(),
-        data: PlotData::Columns { x: variance.units.iter().map(|u| *u as f64).collect(), columns, heat: true },
+        data: PlotData::Columns { x: rows.iter().map(|row| variance.units[*row] as f64).collect(), columns, heat: true },
     }
 }
 
@@ -647,6 +716,19 @@ mod tests {
         }
     }
 
+    /// Units 3 (I, τ 50 ms) and 1 (E, τ 200 ms): the rows reorder by cell type and by τ, and the
+    /// export follows the drawn order.
+    #[test]
+    fn variance_rows_group_cell_types_and_sort_by_tau() {
+        let mut r = result();
+        r.units = crate::train::probe::UnitKinds { n_excitatory: Some(2), taus: Some(vec![100.0, 200.0, 150.0, 50.0]) };
+        assert_eq!(variance_rows(&r, RowOrder::Clusters), vec![0, 1]);
+        assert_eq!(variance_rows(&r, RowOrder::CellType), vec![1, 0], "E unit 1 before I unit 3");
+        assert_eq!(variance_rows(&r, RowOrder::Tau), vec![0, 1], "unit 3 (50 ms) before unit 1 (200 ms)");
+        let v = variance_export(&r, &variance_rows(&r, RowOrder::CellType)).to_csv();
+        assert_eq!(v.lines().nth(1).and_then(|l| l.split(',').next()), Some("1"), "{v}");
+    }
+
     #[test]
     fn the_slider_follows_the_nearest_alpha() {
         let grid = [0.0, 0.25, 0.5, 0.75, 1.0];
@@ -662,7 +744,7 @@ mod tests {
         assert!(b.starts_with("fixed point,alpha,PC1,PC2,PC3,stable,unstable dims,max |eigenvalue|\n"), "{b}");
         assert!(b.contains("point 0,0,1,2,3,1,0,0.5\n") && b.contains("point 1,1,1,2,3,0,1,0.5\n"), "{b}");
         assert!(bifurcation_export(&r).to_svg().is_ok());
-        let v = variance_export(&r).to_csv();
+        let v = variance_export(&r, &variance_rows(&r, RowOrder::Clusters)).to_csv();
         assert!(v.starts_with("unit,") && v.contains("3,1,0.5"), "{v}");
         let p = pca_export(&r, &r.slices[1], 1.0).to_csv();
         assert!(p.contains("unstable fixed points,1,1,2,3"), "{p}");

@@ -16,6 +16,7 @@ pub use packing::{PackingForm, PackingPanel, SweepEnd};
 pub use tabs::Tab;
 mod ambiguity;
 mod dynamics;
+mod guides;
 mod packing;
 mod pca;
 mod setup;

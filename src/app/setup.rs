@@ -1,10 +1,11 @@
 //! The Setup panel: what network to train on which tasks, with which context pathways.
 
 use eframe::egui;
+use egui_plot::{Bar, BarChart, GridMark, Plot};
 
-use super::{Panel, PanelContext, heading_ui};
+use super::{Panel, PanelContext, guides, heading_ui};
 use crate::config::{self, Config};
-use crate::model::{Activation, Pathway};
+use crate::model::{Activation, Pathway, TauDistribution};
 use crate::runner::{Command, RunState};
 use crate::tasks::Task;
 
@@ -67,6 +68,7 @@ impl Panel for SetupPanel {
         restart_ui(ui, cx);
         ui.separator();
         network_ui(ui, cx.draft);
+        time_constants_ui(ui, cx);
         ui.separator();
         pathways_ui(ui, cx.draft);
         ui.separator();
@@ -105,6 +107,16 @@ impl SetupPanel {
         });
         if let Some(error) = &self.preset_error {
             ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        if let Some(guide) = guides::preset_guide(cx.preset) {
+            egui::CollapsingHeader::new(format!("What am I looking at? (preset {})", cx.preset))
+                .id_salt("preset-guide")
+                .default_open(cx.settings.help_open)
+                .show(ui, |ui| {
+                    ui.label(guide);
+                })
+                .header_response
+                .on_hover_text("What this preset's network is, the biology behind it, and what to look for");
         }
     }
 }
@@ -184,6 +196,112 @@ fn network_ui(ui: &mut egui::Ui, draft: &mut Config) {
             ));
         });
     }
+}
+
+fn tau_distribution_name(d: TauDistribution) -> &'static str {
+    match d {
+        TauDistribution::Single => "one τ for all",
+        TauDistribution::LogUniform => "log-uniform",
+        TauDistribution::Gamma => "Gamma (shape 3)",
+    }
+}
+
+/// Each unit's time constant: one for all, or drawn per unit (and trained); with the τ histogram.
+fn time_constants_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+    let dt = cx.draft.tasks.dt_ms;
+    let model = &mut cx.draft.model;
+    ui.horizontal(|ui| {
+        ui.label("Time constants").on_hover_text(
+            "How fast each unit forgets: its rate relaxes toward its input with time constant τ (α = dt/τ per step). \
+             Real neurons differ widely; heterogeneous τ can help networks hold information over several time scales \
+             (Perez-Nieves et al. 2021).",
+        );
+        egui::ComboBox::from_id_salt("tau-distribution")
+            .selected_text(tau_distribution_name(model.tau_distribution))
+            .show_ui(ui, |ui| {
+                for d in TauDistribution::ALL {
+                    let tip = match d {
+                        TauDistribution::Single => "Every unit has the same τ (Yang et al.'s network)",
+                        TauDistribution::LogUniform => {
+                            "τ_i drawn so that every octave between the bounds has as many units: fast and slow cells"
+                        }
+                        TauDistribution::Gamma => "τ_i drawn around the mean τ, skewed toward slow cells (shape 3), clipped to the bounds",
+                    };
+                    ui.selectable_value(&mut model.tau_distribution, d, tau_distribution_name(d)).on_hover_text(tip);
+                }
+            })
+            .response
+            .on_hover_text("One τ for all units, or a τ_i per unit drawn from the seed");
+        if model.tau_distribution != TauDistribution::LogUniform {
+            let label = if model.tau_distribution == TauDistribution::Gamma { "mean τ" } else { "τ" };
+            ui.label(label);
+            ui.add(egui::DragValue::new(&mut model.tau_ms).range(dt..=5000.0).speed(1.0).suffix(" ms"))
+                .on_hover_text(format!("The time constant in ms (at least dt = {dt} ms); Yang et al. used 100 ms"));
+        }
+    });
+    if model.tau_distribution != TauDistribution::Single || model.tau_trainable {
+        ui.horizontal(|ui| {
+            ui.label("τ range");
+            let hi = model.tau_max_ms;
+            ui.add(egui::DragValue::new(&mut model.tau_min_ms).range(dt..=hi).speed(1.0).suffix(" ms"))
+                .on_hover_text("The shortest τ_i (drawn and trained), at least dt");
+            ui.label("to");
+            let lo = model.tau_min_ms;
+            ui.add(egui::DragValue::new(&mut model.tau_max_ms).range(lo..=10_000.0).speed(2.0).suffix(" ms"))
+                .on_hover_text("The longest τ_i (drawn and trained)");
+        });
+    }
+    ui.checkbox(&mut model.tau_trainable, "Train τ").on_hover_text(
+        "Let training tune each unit's τ_i (as log τ, kept within the range): the network chooses its own fast and slow cells",
+    );
+    if !model.per_unit_tau() {
+        return;
+    }
+    // the running network's τ_i when it is the network these settings describe; else a sample
+    let network =
+        cx.run.snapshot.as_ref().and_then(|s| s.unit_taus.clone()).filter(|_| cx.run.config.as_ref().is_some_and(|c| c.model == *model));
+    let (taus, caption) = match network {
+        Some(taus) => ((*taus).clone(), format!("The network's τ_i at step {}", cx.run.step)),
+        None => {
+            let mut rng = crate::rng::Rng::seed_from(cx.draft.train.seed);
+            let draw = crate::model::params::draw_log_tau(model, model.n_units, &mut rng);
+            (draw.iter().map(|l| l.exp()).collect(), "A draw of this distribution (the network's own appears once it is built)".to_string())
+        }
+    };
+    tau_histogram_ui(ui, &taus, model.tau_min_ms, model.tau_max_ms, &caption);
+}
+
+/// A histogram of τ_i on a logarithmic axis between the bounds.
+fn tau_histogram_ui(ui: &mut egui::Ui, taus: &[f32], lo: f32, hi: f32, caption: &str) {
+    const BINS: usize = 16;
+    let (a, b) = ((lo.max(1e-3) as f64).log10(), (hi.max(lo * 1.001) as f64).log10());
+    let width = (b - a) / BINS as f64;
+    let mut counts = [0usize; BINS];
+    for t in taus {
+        let bin = (((*t as f64).log10() - a) / width).floor().clamp(0.0, (BINS - 1) as f64) as usize;
+        counts[bin] += 1;
+    }
+    ui.weak(caption).on_hover_text("How many units have each time constant (logarithmic axis)");
+    let bars = counts.iter().enumerate().map(|(i, c)| Bar::new(a + (i as f64 + 0.5) * width, *c as f64).width(width * 0.9)).collect();
+    Plot::new("tau-histogram")
+        .height(90.0)
+        .allow_scroll(false)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .include_y(0.0)
+        .x_axis_label("τ (ms)")
+        .y_axis_label("units")
+        // ticks at round times, labelled in ms
+        .x_grid_spacer(move |_| {
+            [10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0]
+                .into_iter()
+                .map(|ms: f64| ms.log10())
+                .filter(|x| *x >= a - 1e-9 && *x <= b + 1e-9)
+                .map(|value| GridMark { value, step_size: 1.0 })
+                .collect()
+        })
+        .x_axis_formatter(|mark, _| format!("{:.0}", 10f64.powf(mark.value)))
+        .show(ui, |plot_ui| plot_ui.bar_chart(BarChart::new("units", bars).color(egui::Color32::from_rgb(90, 140, 200))));
 }
 
 fn pathways_ui(ui: &mut egui::Ui, draft: &mut Config) {

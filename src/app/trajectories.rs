@@ -8,14 +8,14 @@
 use std::sync::Arc;
 
 use eframe::egui;
-use egui_plot::{Line, LineStyle, Plot, PlotImage, PlotPoint, PlotPoints, Span, VLine};
+use egui_plot::{HLine, Line, LineStyle, Plot, PlotImage, PlotPoint, PlotPoints, Span, Text, VLine};
 
 use super::export::{PlotData, PlotExport, export_menu_with_ui};
 use super::widgets::{colormap, task_color};
 use super::{Panel, PanelContext, heading_ui};
 use crate::runner::LiveViews;
 use crate::tasks::Epoch;
-use crate::train::probe::{TaskTrajectories, Trajectories};
+use crate::train::probe::{TaskTrajectories, Trajectories, UnitKinds};
 
 /// Hidden units drawn as lines when the heat map is off: the most variable ones.
 const UNIT_LINES: usize = 8;
@@ -26,6 +26,8 @@ pub struct TrajectoriesPanel {
     task: usize,
     /// Index of the probe trial shown.
     trial: usize,
+    /// Order the hidden units by their time constant (networks with per-unit τ).
+    by_tau: bool,
     /// Heat-map textures and what they were built from.
     textures: Vec<(HeatKey, egui::TextureHandle)>,
     /// Where each plot was drawn last frame (an exported PNG is cropped to it).
@@ -52,6 +54,7 @@ struct HeatKey {
     task: usize,
     trial: usize,
     map: HeatMap,
+    by_tau: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +134,12 @@ impl TrajectoriesPanel {
             ui.separator();
             ui.checkbox(&mut cx.settings.units_heat_map, "All units as a heat map")
                 .on_hover_text("On: every hidden unit as one row of a heat map. Off: lines for the most variable units of this trial.");
+            if data.units.taus.is_some() {
+                ui.checkbox(&mut self.by_tau, "Order by τ").on_hover_text(
+                    "Rows from the fastest unit (smallest time constant, bottom) to the slowest (top), within each cell type \
+                     under Dale's law: do the slow units carry the stimulus through the delay?",
+                );
+            }
             ui.separator();
             ui.weak(about_network(data)).on_hover_text("The network shown: its training step, and any ambiguity or lesions applied");
         });
@@ -139,8 +148,10 @@ impl TrajectoriesPanel {
     fn plots_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, data: &Arc<Trajectories>) {
         let t = &data.tasks[self.task];
         let trial = self.trial;
-        let (address, task) = (Arc::as_ptr(data) as usize, self.task);
-        let key = move |map| HeatKey { data: address, task, trial, map };
+        let (address, task, by_tau) = (Arc::as_ptr(data) as usize, self.task, self.by_tau);
+        let key = move |map| HeatKey { data: address, task, trial, map, by_tau };
+        let kinds = &data.units;
+        let order = kinds.order(t.n_units, by_tau);
         let dt = t.dt_ms as f64;
         let duration = t.steps as f64 * dt;
         let ring = t.n_out - 1;
@@ -151,16 +162,17 @@ impl TrajectoriesPanel {
         let link = egui::Id::unique("trajectory-time");
         let color = task_color(self.task);
 
-        let inputs = self.texture(ui, key(HeatMap::Inputs), || heat_image(t, trial, HeatMap::Inputs));
+        let inputs = self.texture(ui, key(HeatMap::Inputs), || heat_image(t, trial, HeatMap::Inputs, &order));
         let (target_ring, output_ring) = if ring_heat {
             (
-                Some(self.texture(ui, key(HeatMap::TargetRing), || heat_image(t, trial, HeatMap::TargetRing))),
-                Some(self.texture(ui, key(HeatMap::OutputRing), || heat_image(t, trial, HeatMap::OutputRing))),
+                Some(self.texture(ui, key(HeatMap::TargetRing), || heat_image(t, trial, HeatMap::TargetRing, &order))),
+                Some(self.texture(ui, key(HeatMap::OutputRing), || heat_image(t, trial, HeatMap::OutputRing, &order))),
             )
         } else {
             (None, None)
         };
-        let units = cx.settings.units_heat_map.then(|| self.texture(ui, key(HeatMap::Units), || heat_image(t, trial, HeatMap::Units)));
+        let units =
+            cx.settings.units_heat_map.then(|| self.texture(ui, key(HeatMap::Units), || heat_image(t, trial, HeatMap::Units, &order)));
 
         let about = about_network(data);
         let rects = &mut self.rects;
@@ -218,8 +230,8 @@ impl TrajectoriesPanel {
                             PlotPoint::new(duration / 2.0, 2.8),
                             [duration as f32, 1.0],
                         ));
-                        plot_ui.text(egui_plot::Text::new("", PlotPoint::new(0.0, 2.8), "target").anchor(egui::Align2::LEFT_CENTER));
-                        plot_ui.text(egui_plot::Text::new("", PlotPoint::new(0.0, 1.7), "output").anchor(egui::Align2::LEFT_CENTER));
+                        plot_ui.text(Text::new("", PlotPoint::new(0.0, 2.8), "target").anchor(egui::Align2::LEFT_CENTER));
+                        plot_ui.text(Text::new("", PlotPoint::new(0.0, 1.7), "output").anchor(egui::Align2::LEFT_CENTER));
                     }
                     _ => {
                         // compact encoding: (cos, sin) of the response, output against target
@@ -247,9 +259,16 @@ impl TrajectoriesPanel {
                 "The firing rate of the recurrent units over time: one row per unit (heat map, scaled to the largest \
                  rate of the trial), or the most variable units as lines",
             );
-            export_menu_with_ui(ui, cx.files, rects.units, !heat, || units_export(t, trial, heat, &about));
+            export_menu_with_ui(ui, cx.files, rects.units, !heat, || units_export(t, trial, heat, &about, kinds, &order));
         });
-        let plot = time_plot("traj-units", link, height, duration).y_axis_label(if heat { "unit" } else { "rate" });
+        let y_label = match (heat, kinds.n_excitatory.is_some(), by_tau && kinds.taus.is_some()) {
+            (false, _, _) => "rate",
+            (true, true, true) => "unit (E below I, each fast to slow)",
+            (true, true, false) => "unit (E below, I above)",
+            (true, false, true) => "unit (fast to slow)",
+            (true, false, false) => "unit",
+        };
+        let plot = time_plot("traj-units", link, height, duration).y_axis_label(y_label);
         let shown = ui.scope(|ui| {
             plot.show(ui, |plot_ui| match &units {
                 Some(texture) => {
@@ -260,13 +279,27 @@ impl TrajectoriesPanel {
                         [duration as f32, n as f32],
                     ));
                     epochs_ui(plot_ui, &t.epochs, dt, false);
+                    if let Some(n_e) = kinds.n_excitatory {
+                        // the excitatory units fill the rows below the line
+                        let line = egui::Color32::WHITE;
+                        plot_ui.hline(HLine::new("E | I", n_e as f64).color(line).width(1.5));
+                        let label = |text: &str, y: f64| {
+                            Text::new(text, PlotPoint::new(duration * 0.01, y), text).color(line).anchor(egui::Align2::LEFT_CENTER)
+                        };
+                        plot_ui.text(label("E", n_e as f64 / 2.0));
+                        plot_ui.text(label("I", (n_e as f64 + n) / 2.0));
+                    }
                 }
                 None => {
                     epochs_ui(plot_ui, &t.epochs, dt, true);
                     for unit in most_variable_units(t, trial, UNIT_LINES) {
                         let points: Vec<[f64; 2]> =
                             (0..t.steps).map(|s| [s as f64 * dt + dt / 2.0, t.rate(trial, s)[unit] as f64]).collect();
-                        plot_ui.line(Line::new(format!("unit {unit}"), PlotPoints::from(points)).width(1.5));
+                        let mut line = Line::new(kinds.name(unit), PlotPoints::from(points)).width(1.5);
+                        if let Some(excitatory) = kinds.excitatory(unit) {
+                            line = line.color(cell_type_color(excitatory));
+                        }
+                        plot_ui.line(line);
                     }
                 }
             })
@@ -364,10 +397,16 @@ fn outputs_export(t: &TaskTrajectories, trial: usize, ring_heat: bool, about: &s
     export_named("outputs", "Outputs and targets", t, trial, about, data)
 }
 
-/// The hidden units plot's data: every unit (`heat`) or the most variable ones drawn as lines.
-fn units_export(t: &TaskTrajectories, trial: usize, heat: bool, about: &str) -> PlotExport {
-    let units: Vec<usize> = if heat { (0..t.n_units).collect() } else { most_variable_units(t, trial, UNIT_LINES) };
-    let columns = units.into_iter().map(|u| channel(t, format!("unit {u}"), |s| t.rate(trial, s)[u])).collect();
+/// Excitatory units warm, inhibitory units cool.
+fn cell_type_color(excitatory: bool) -> egui::Color32 {
+    if excitatory { egui::Color32::from_rgb(215, 75, 60) } else { egui::Color32::from_rgb(60, 120, 215) }
+}
+
+/// The hidden units plot's data: every unit in display order (`heat`) or the most variable ones
+/// drawn as lines, named with their cell type and τ where the network has them.
+fn units_export(t: &TaskTrajectories, trial: usize, heat: bool, about: &str, kinds: &UnitKinds, order: &[usize]) -> PlotExport {
+    let units: Vec<usize> = if heat { order.to_vec() } else { most_variable_units(t, trial, UNIT_LINES) };
+    let columns = units.into_iter().map(|u| channel(t, kinds.name(u), |s| t.rate(trial, s)[u])).collect();
     let data = PlotData::Columns { x: step_times(t), columns, heat };
     export_named("units", "Hidden units", t, trial, about, data)
 }
@@ -423,13 +462,14 @@ fn most_variable_units(t: &TaskTrajectories, trial: usize, count: usize) -> Vec<
     spread.into_iter().take(count).map(|(u, _)| u).collect()
 }
 
-/// A heat map of one trial: columns are steps, rows are units (the first unit at the bottom).
-fn heat_image(t: &TaskTrajectories, trial: usize, map: HeatMap) -> egui::ColorImage {
+/// A heat map of one trial: columns are steps, rows are channels (the first at the bottom);
+/// the hidden units' rows follow `unit_order`.
+fn heat_image(t: &TaskTrajectories, trial: usize, map: HeatMap, unit_order: &[usize]) -> egui::ColorImage {
     let (rows, value): (usize, Box<dyn Fn(usize, usize) -> f32 + '_>) = match map {
         HeatMap::Inputs => (t.n_in, Box::new(|s, r| t.input(trial, s)[r])),
         HeatMap::TargetRing => (t.n_out - 1, Box::new(|s, r| t.target(trial, s)[1 + r])),
         HeatMap::OutputRing => (t.n_out - 1, Box::new(|s, r| t.output(trial, s)[1 + r])),
-        HeatMap::Units => (t.n_units, Box::new(|s, r| t.rate(trial, s)[r])),
+        HeatMap::Units => (t.n_units, Box::new(|s, r| t.rate(trial, s)[unit_order[r]])),
     };
     // inputs and sigmoid outputs live in [0, 1]; rates are scaled to the trial's largest
     let scale = match map {
@@ -481,11 +521,32 @@ mod tests {
         let csv = outputs.to_csv();
         assert_eq!(csv.lines().next(), Some("time (ms),fixation target,fixation output,cos target,cos output,sin target,sin output"));
         assert_eq!(csv.lines().nth(2), Some("30,0.0625,0.0625,1,0.75,0,0.375"));
-        let units = units_export(&t, 0, true, "step 0");
+        let plain = UnitKinds::default();
+        let units = units_export(&t, 0, true, "step 0", &plain, &[0, 1]);
         assert!(!units.data.svg_supported(), "the heat map has no SVG");
         assert_eq!(units.name, "units-go-trial1");
         assert_eq!(units.to_csv(), "time (ms),unit 0,unit 1\n10,0.5,2\n30,0.25,0\n");
         // as lines: the most variable unit first
-        assert_eq!(units_export(&t, 0, false, "step 0").to_csv().lines().next(), Some("time (ms),unit 1,unit 0"));
+        assert_eq!(units_export(&t, 0, false, "step 0", &plain, &[0, 1]).to_csv().lines().next(), Some("time (ms),unit 1,unit 0"));
+    }
+
+    /// Under Dale's law with per-unit τ: the units are named by type and τ, and ordered by τ
+    /// within each type (E first), in the heat map and its export.
+    #[test]
+    fn units_are_grouped_by_cell_type_and_ordered_by_tau() {
+        let kinds = UnitKinds { n_excitatory: Some(3), taus: Some(vec![300.0, 50.0, 120.0, 80.0, 60.0]) };
+        assert_eq!(kinds.order(5, false), vec![0, 1, 2, 3, 4]);
+        assert_eq!(kinds.order(5, true), vec![1, 2, 0, 4, 3], "E by τ, then I by τ");
+        assert_eq!(kinds.name(0), "E unit 0 (τ 300 ms)");
+        assert_eq!(kinds.name(4), "I unit 4 (τ 60 ms)");
+        let no_types = UnitKinds { n_excitatory: None, taus: kinds.taus.clone() };
+        assert_eq!(no_types.order(5, true), vec![1, 4, 3, 2, 0]);
+        let t = tiny_trial();
+        let two = UnitKinds { n_excitatory: Some(1), taus: Some(vec![200.0, 40.0]) };
+        let csv = units_export(&t, 0, true, "step 0", &two, &[1, 0]).to_csv();
+        assert_eq!(csv.lines().next(), Some("time (ms),I unit 1 (τ 40 ms),E unit 0 (τ 200 ms)"));
+        // rows bottom-up follow the order: the first row of the image (top) is the last unit in order
+        let image = heat_image(&t, 0, HeatMap::Units, &[1, 0]);
+        assert_eq!(image.pixels[0], colormap(0.5 / 2.0), "top row: unit 0 at step 0 (rate 0.5 of largest 2)");
     }
 }

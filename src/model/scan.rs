@@ -642,6 +642,8 @@ fn backward_block_impl<A: Act>(blk: BwdBlock, t_len: usize, n: usize, alpha: &[f
     // Both are zero beyond the last step. Allocated once per block.
     let mut rec = vec![0.0f32; trials * n];
     let mut carry = vec![0.0f32; trials * n];
+    // stands in for r_0 = x_0 = 0 in dL/dα
+    let zeros = if grad_alpha.is_some() { vec![0.0f32; n] } else { Vec::new() };
     for t in (0..t_len).rev() {
         for bi in 0..trials {
             let row = bi * tn + t * n;
@@ -679,18 +681,20 @@ fn backward_block_impl<A: Act>(blk: BwdBlock, t_len: usize, n: usize, alpha: &[f
             // dα in a loop of its own, so the loop above is the same whether or not it is wanted:
             // carry now holds dr_t (rate form) or dx_t (voltage form).
             if let Some(da) = grad_alpha.as_deref_mut() {
-                let zeros_prev = t == 0;
+                // the previous state (r or x; zero before the first step), sliced once so the
+                // loop vectorises
+                let state = if form == StateForm::Rate { rates } else { x };
+                let prev = if t == 0 { &zeros[..] } else { &state[row - n..row] };
+                let (da, carry, gain, z, prev) = (&mut da[..n], &carry[..n], &gain[..n], &z[..n], &prev[..n]);
                 match form {
                     StateForm::Rate => {
                         for i in 0..n {
-                            let r_prev = if zeros_prev { 0.0 } else { rates[row - n + i] };
-                            da[i] += carry[i] * (A::phi(gain[i] * z[i]) - r_prev);
+                            da[i] += carry[i] * (A::phi(gain[i] * z[i]) - prev[i]);
                         }
                     }
                     StateForm::Voltage => {
                         for i in 0..n {
-                            let x_prev = if zeros_prev { 0.0 } else { x[row - n + i] };
-                            da[i] += carry[i] * (gain[i] * z[i] - x_prev);
+                            da[i] += carry[i] * (gain[i] * z[i] - prev[i]);
                         }
                     }
                 }

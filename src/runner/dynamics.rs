@@ -16,7 +16,7 @@ use crate::experiments::search_start::TaskEpoch;
 use crate::model::{ParamSet, Pathway};
 use crate::tasks::Task;
 use crate::train::TrainError;
-use crate::train::probe::Trajectories;
+use crate::train::probe::{Trajectories, UnitKinds};
 
 /// Test trials per task (fewer than `modulab analyze`'s 32: the app answers within seconds).
 pub const DYNAMICS_TRIALS: usize = 8;
@@ -70,6 +70,8 @@ pub struct DynamicsResult {
     pub slices: Vec<Vec<BifurcationPoint>>,
     /// Set when the analysis failed (the message).
     pub error: Option<String>,
+    /// The units' cell types and time constants (the task-variance rows can be ordered by them).
+    pub units: UnitKinds,
 }
 
 impl DynamicsResult {
@@ -113,6 +115,7 @@ impl DynamicsJob {
             other: request.other,
             epoch: request.epoch,
             alphas: bifurcation::alpha_grid(request.alphas),
+            units: UnitKinds::of(&config, &params),
             ..DynamicsResult::default()
         };
         Ok(Self { config, params, traj: None, pca: None, continuation: Continuation::default(), result })

@@ -220,6 +220,8 @@ pub struct Snapshot {
     pub switching: Option<Arc<SwitchResult>>,
     /// The latest (or current) dynamics analysis.
     pub dynamics: Option<Arc<DynamicsResult>>,
+    /// Each unit's τ_i in ms at the latest evaluation, for networks with per-unit time constants.
+    pub unit_taus: Option<Arc<Vec<f32>>>,
 }
 
 /// Called after the worker sent something: the UI should look within the given delay (the app

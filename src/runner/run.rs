@@ -452,6 +452,8 @@ impl Run {
         self.latest.trials = trainer.trials;
         self.latest.train_secs = self.train_secs;
         self.latest.evaluation = Some(result.clone());
+        let model = &trainer.config.model;
+        self.latest.unit_taus = model.per_unit_tau().then(|| Arc::new(trainer.params.unit_taus(model)));
         // the analyses go into the same snapshot, which the evaluation event wakes the UI for
         self.analyse_ambiguity()?;
         self.analyse_probe(refit)?;

@@ -111,6 +111,53 @@ pub struct Trajectories {
     pub ambiguity: Ambiguity,
     pub lesioned: Vec<Pathway>,
     pub tasks: Vec<TaskTrajectories>,
+    /// The units' cell types and time constants, for views that group or sort them.
+    pub units: UnitKinds,
+}
+
+/// What kind each hidden unit is: under Dale's law the first `n_excitatory` units are excitatory
+/// and the rest inhibitory; with per-unit time constants each has its τ_i (ms).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UnitKinds {
+    pub n_excitatory: Option<usize>,
+    pub taus: Option<Vec<f32>>,
+}
+
+impl UnitKinds {
+    pub fn of(config: &Config, params: &ParamSet) -> Self {
+        let model = &config.model;
+        Self { n_excitatory: model.dale.then(|| model.n_excitatory()), taus: model.per_unit_tau().then(|| params.unit_taus(model)) }
+    }
+
+    /// Is unit `u` excitatory (`Some(true)`), inhibitory (`Some(false)`), or untyped (`None`)?
+    pub fn excitatory(&self, u: usize) -> Option<bool> {
+        self.n_excitatory.map(|n_e| u < n_e)
+    }
+
+    /// "E unit 3 (τ 87 ms)": the unit's index with its type and τ where the network has them.
+    pub fn name(&self, u: usize) -> String {
+        let kind = match self.excitatory(u) {
+            Some(true) => "E ",
+            Some(false) => "I ",
+            None => "",
+        };
+        let tau = self.taus.as_ref().and_then(|t| t.get(u)).map_or(String::new(), |t| format!(" (τ {t:.0} ms)"));
+        format!("{kind}unit {u}{tau}")
+    }
+
+    /// The units in display order: excitatory then inhibitory under Dale's law (index order),
+    /// each group by increasing τ when `by_tau` (and the units have their own τ).
+    pub fn order(&self, n: usize, by_tau: bool) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        if let (true, Some(taus)) = (by_tau, &self.taus) {
+            // stable: the type first (E before I), then τ
+            order.sort_by(|a, b| {
+                let group = |u: usize| self.excitatory(u).map_or(0, |e| usize::from(!e));
+                group(*a).cmp(&group(*b)).then(taus[*a].total_cmp(&taus[*b]))
+            });
+        }
+        order
+    }
 }
 
 /// Run the probe trials through the network given by `params`, with the context made ambiguous
@@ -153,7 +200,7 @@ pub fn run_probe(
             correct,
         });
     }
-    Ok(Trajectories { step, ambiguity, lesioned: lesioned.to_vec(), tasks: out })
+    Ok(Trajectories { step, ambiguity, lesioned: lesioned.to_vec(), tasks: out, units: UnitKinds::of(config, params) })
 }
 
 /// Fit PCA on every hidden state of every probe trial of every task (pooled).
