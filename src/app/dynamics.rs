@@ -384,7 +384,19 @@ impl DynamicsPanel {
                  (1 = a line). The dashed line is all tasks pooled: well above each task's own means the tasks use \
                  different directions",
             );
-            if self.cells == CellView::TaskVariance && (r.units.n_excitatory.is_some() || r.units.taus.is_some()) {
+            let (view, order) = (self.cells, self.rows);
+            export_menu_with_ui(ui, cx.files, rect, false, || match view {
+                CellView::TaskVariance => variance_export(r, &variance_rows(r, order)),
+                CellView::Angles => angles_export(r),
+                CellView::Participation => participation_export(r),
+            });
+        });
+        // on a line of its own: the row above is as wide as the column
+        let mut height = height;
+        if self.cells == CellView::TaskVariance && (r.units.n_excitatory.is_some() || r.units.taus.is_some()) {
+            height -= ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
+            ui.horizontal(|ui| {
+                ui.label("Rows");
                 let mut orders = vec![RowOrder::Clusters];
                 orders.extend(r.units.n_excitatory.map(|_| RowOrder::CellType));
                 orders.extend(r.units.taus.as_ref().map(|_| RowOrder::Tau));
@@ -392,7 +404,7 @@ impl DynamicsPanel {
                     self.rows = RowOrder::Clusters;
                 }
                 egui::ComboBox::from_id_salt("variance-rows")
-                    .selected_text(format!("Rows {}", self.rows.label()))
+                    .selected_text(self.rows.label())
                     .show_ui(ui, |ui| {
                         for order in orders {
                             ui.selectable_value(&mut self.rows, order, order.label());
@@ -401,16 +413,10 @@ impl DynamicsPanel {
                     .response
                     .on_hover_text(
                         "Order the units: by cluster (as Yang et al.), excitatory before inhibitory (Dale's law: do the \
-                         two cell types serve different tasks?), or from the fastest time constant to the slowest",
+                             two cell types serve different tasks?), or from the fastest time constant to the slowest",
                     );
-            }
-            let (view, order) = (self.cells, self.rows);
-            export_menu_with_ui(ui, cx.files, rect, false, || match view {
-                CellView::TaskVariance => variance_export(r, &variance_rows(r, order)),
-                CellView::Angles => angles_export(r),
-                CellView::Participation => participation_export(r),
             });
-        });
+        }
         let k = r.tasks.len();
         let names: Vec<String> = r.tasks.iter().map(|t| t.label().to_string()).collect();
         let subspaces = r.subspaces.clone().unwrap_or_default();

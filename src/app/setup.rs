@@ -292,13 +292,11 @@ fn tau_histogram_ui(ui: &mut egui::Ui, taus: &[f32], lo: f32, hi: f32, caption: 
         .x_axis_label("τ (ms)")
         .y_axis_label("units")
         // ticks at round times, labelled in ms
+        // ticks at the bounds and at round times between them, labelled in ms
         .x_grid_spacer(move |_| {
-            [10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0]
-                .into_iter()
-                .map(|ms: f64| ms.log10())
-                .filter(|x| *x >= a - 1e-9 && *x <= b + 1e-9)
-                .map(|value| GridMark { value, step_size: 1.0 })
-                .collect()
+            let inside = |x: &f64| *x > a + 0.1 * (b - a) && *x < b - 0.1 * (b - a);
+            let round = [10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0].map(|ms: f64| ms.log10());
+            [a, b].into_iter().chain(round.into_iter().filter(inside)).map(|value| GridMark { value, step_size: 1.0 }).collect()
         })
         .x_axis_formatter(|mark, _| format!("{:.0}", 10f64.powf(mark.value)))
         .show(ui, |plot_ui| plot_ui.bar_chart(BarChart::new("units", bars).color(egui::Color32::from_rgb(90, 140, 200))));

@@ -255,7 +255,8 @@ impl TrajectoriesPanel {
         let max_rate = (0..t.steps).flat_map(|s| t.rate(trial, s).iter().copied()).fold(0.0f32, f32::max);
         let heat = units.is_some();
         ui.horizontal(|ui| {
-            ui.label(format!("Hidden units (largest rate in this trial {max_rate:.2})")).on_hover_text(
+            let types = if kinds.n_excitatory.is_some() && !heat { ": red excitatory, blue inhibitory" } else { "" };
+            ui.label(format!("Hidden units (largest rate in this trial {max_rate:.2}){types}")).on_hover_text(
                 "The firing rate of the recurrent units over time: one row per unit (heat map, scaled to the largest \
                  rate of the trial), or the most variable units as lines",
             );
