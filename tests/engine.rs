@@ -364,3 +364,34 @@ fn time_constant_draws_follow_their_distributions() {
     assert!((below_mid - 0.5).abs() < 0.04, "{below_mid}");
     assert!(logs.iter().all(|l| *l >= a - 1e-6 && *l <= b + 1e-6));
 }
+
+/// The cell-type and time-constant presets load, train a few steps, save and reload, and the
+/// reloaded run continues exactly as the uninterrupted one.
+#[test]
+fn extension_presets_train_save_reload_and_resume() {
+    for preset in ["dale", "dale-gain-inhibitory", "dale-synaptic-ee", "hetero-tau"] {
+        let overrides: Vec<String> = [
+            "model.n_units=20",
+            "train.batch_size=8",
+            "train.eval_every=2",
+            "train.eval_trials=8",
+            "train.checkpoint_every=2",
+            "train.steps=2",
+        ]
+        .map(String::from)
+        .to_vec();
+        let config = Config::from_preset(preset, &overrides).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut trainer = Trainer::new(config.clone());
+        train::run(&mut trainer, &mut NoProgress, &AtomicBool::new(false), Some(dir.path())).unwrap();
+        let mut resumed = checkpoint::load(dir.path()).unwrap().into_trainer();
+        assert_eq!(resumed.config, config, "{preset}: the settings survive the checkpoint");
+        assert_eq!(resumed.params, trainer.params, "{preset}");
+        let mut longer =
+            Trainer::new(Config { train: modulab::config::TrainConfig { steps: 4, ..config.train.clone() }, ..config.clone() });
+        train::run(&mut longer, &mut NoProgress, &AtomicBool::new(false), None).unwrap();
+        resumed.config.train.steps = 4;
+        train::run(&mut resumed, &mut NoProgress, &AtomicBool::new(false), Some(dir.path())).unwrap();
+        assert_eq!(resumed.params, longer.params, "{preset}: resumed = uninterrupted");
+    }
+}
