@@ -302,3 +302,59 @@ fn interpolate_writes_the_bifurcation_view_and_checks_its_tasks() {
         assert!(stderr.contains(says) && !stderr.contains("panicked"), "{extra:?}: {stderr}");
     }
 }
+
+/// `analyze` on a network with E/I cells and per-unit time constants: every analysis runs (the
+/// host map uses each unit's α), and the task-variance table names each unit's type and τ.
+#[test]
+fn analyze_runs_on_cell_types_and_per_unit_time_constants() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    check(&modulab(&[
+        "train",
+        "--preset",
+        "dale-gain-inhibitory",
+        "--steps",
+        "3",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+        "--set",
+        "model.n_units=20",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.eval_trials=8",
+        "--set",
+        "model.tau_distribution=gamma",
+        "--set",
+        "model.tau_trainable=true",
+    ]));
+    let out = dir.path().join("analysis");
+    let (run, out) = (run.to_str().unwrap(), out.to_str().unwrap());
+    check(&modulab(&[
+        "analyze",
+        "--run",
+        run,
+        "--out",
+        out,
+        "--trials",
+        "4",
+        "--fixed-point-starts",
+        "4",
+        "--switch",
+        "fdgo:fdanti",
+        "--quiet",
+    ]));
+    let variance = read(&Path::new(out).join("task_variance.csv"));
+    assert!(variance.starts_with("unit,cluster,preferred_task,cell_type,tau_ms,fdgo,"), "{variance}");
+    for line in variance.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let unit: usize = fields[0].parse().unwrap();
+        assert_eq!(fields[3], if unit < 16 { "E" } else { "I" }, "{line}");
+        let tau: f64 = fields[4].parse().unwrap();
+        assert!((40.0 - 0.01..=400.0 + 0.01).contains(&tau), "{line}");
+    }
+    for file in ["fixed_points.csv", "spectrum.csv", "switching.csv", "transient.csv"] {
+        assert!(read(&Path::new(out).join(file)).lines().count() > 1, "{file}");
+    }
+}

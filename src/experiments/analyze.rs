@@ -20,7 +20,7 @@ use crate::figure::{HeatMaps, HeatPanel, LineChart, Series};
 use crate::model::{ParamSet, Pathway};
 use crate::tasks::Task;
 use crate::train::TrainError;
-use crate::train::probe::{ProbeTrials, TaskTrajectories, Trajectories, run_probe};
+use crate::train::probe::{ProbeTrials, TaskTrajectories, Trajectories, UnitKinds, run_probe};
 
 /// Separates the analysis trials' random stream from training, evaluation and the app's probes.
 const ANALYZE_STREAM: u64 = 0x616e_616c;
@@ -128,7 +128,7 @@ pub fn analyze(
 
     // 3. normalised task variance
     let variance = TaskVariance::new(&traj.tasks);
-    tables.push(("task_variance.csv", variance.csv(&names)));
+    tables.push(("task_variance.csv", variance.csv(&names, &traj.units)));
     figures.push(("task_variance", variance.heat_maps(&names).to_svg()));
     progress("task variance");
 
@@ -395,12 +395,26 @@ impl TaskVariance {
     }
 
     /// `unit,cluster,preferred_task,<one column per task>`, in display order.
-    pub fn csv(&self, names: &[&str]) -> String {
+    /// The table: unit, cluster, preferred task, then `cell_type` (E or I, under Dale's law) and
+    /// `tau_ms` (with per-unit time constants) when the network has them, then one column per task.
+    pub fn csv(&self, names: &[&str], kinds: &UnitKinds) -> String {
         let mut text = String::from("unit,cluster,preferred_task");
+        if kinds.n_excitatory.is_some() {
+            text.push_str(",cell_type");
+        }
+        if kinds.taus.is_some() {
+            text.push_str(",tau_ms");
+        }
         names.iter().for_each(|n| text.push_str(&format!(",{n}")));
         text.push('\n');
         for ((unit, row), cluster) in self.units.iter().zip(&self.normalised).zip(&self.clusters) {
             text.push_str(&format!("{unit},{cluster},{}", names[preferred_task(row)]));
+            if let Some(excitatory) = kinds.excitatory(*unit) {
+                text.push_str(if excitatory { ",E" } else { ",I" });
+            }
+            if let Some(taus) = &kinds.taus {
+                text.push_str(&format!(",{:.2}", taus[*unit]));
+            }
             row.iter().for_each(|v| text.push_str(&format!(",{v:.6}")));
             text.push('\n');
         }
