@@ -125,7 +125,9 @@ impl SetupPanel {
 fn restart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
     let started = cx.run.step > 0 || !matches!(cx.run.state, RunState::Ready);
     let differs = cx.run.config.as_ref().is_some_and(|c| c != cx.draft);
-    if !(started && differs) {
+    // an invalid draft is never applied: say why, trained or not
+    let invalid = cx.draft.validate().is_err();
+    if !(differs && (started || invalid)) {
         return;
     }
     ui.add_space(4.0);
