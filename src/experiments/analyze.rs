@@ -504,7 +504,7 @@ mod tests {
         }
         let unit0 = tv.units.iter().position(|&u| u == 0).unwrap();
         assert_eq!(tv.normalised[unit0], vec![1.0, 0.5, 0.0]);
-        let csv = tv.csv(&["a", "b", "c"]);
+        let csv = tv.csv(&["a", "b", "c"], &UnitKinds::default());
         assert_eq!(csv.lines().next(), Some("unit,cluster,preferred_task,a,b,c"));
         assert!(csv.contains(&format!("\n0,{},a,1.000000,0.500000,0.000000\n", tv.clusters[unit0])), "{csv}");
     }
