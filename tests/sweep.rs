@@ -234,3 +234,63 @@ fn ambiguity_sweep_scores_every_run_level_and_task() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("valid kinds: mixture, noise, uniform, amplitude"));
 }
+
+/// `sweep subset` on a tiny grid: the documented table (one row per g, f, seed, `spread_ratio` in
+/// its column), no spread without trained units, more spread at strong coupling than at weak, a
+/// second run that finds every cell done, shards, RLS training, and the spiking model refused.
+#[test]
+fn subset_sweep_writes_the_spread_table_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("subset");
+    let out_s = out.to_str().unwrap();
+    let args = [
+        "sweep",
+        "subset",
+        "--gains",
+        "0.1,2",
+        "--fractions",
+        "0,0.2",
+        "--seeds",
+        "2",
+        "--neurons",
+        "120",
+        "--k",
+        "12",
+        "--test-trials",
+        "3",
+        "--out",
+        out_s,
+        "--quiet",
+    ];
+    check(&modulab(&args));
+    let table = std::fs::read_to_string(out.join("subset.csv")).unwrap();
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    assert_eq!(
+        header,
+        "model,training,g,fraction,seed,neurons,k,spread_ratio,spread_e,spread_i,mode_share_e,mode_share_i,rate_e,rate_i,balance,target_error"
+    );
+    let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(String::from).collect()).collect();
+    assert_eq!(rows.len(), 8, "{table}");
+    let spread = |g: &str, f: &str| -> f64 {
+        let values: Vec<f64> = rows.iter().filter(|r| r[2] == g && r[3] == f).map(|r| r[7].parse().unwrap()).collect();
+        values.iter().sum::<f64>() / values.len() as f64
+    };
+    assert_eq!(spread("0.1", "0") + spread("2", "0"), 0.0, "no trained units, no spread");
+    assert!(spread("2", "0.2") > 10.0 * spread("0.1", "0.2"), "strong coupling spreads: {table}");
+    assert!(std::fs::metadata(out.join("spread.png")).unwrap().len() > 1000);
+    // resumed: nothing left to do, the table unchanged
+    check(&modulab(&args));
+    assert_eq!(std::fs::read_to_string(out.join("subset.csv")).unwrap(), table);
+    // a shard writes its own file with its share of the cells; RLS runs and reports its error
+    let shard = dir.path().join("shard");
+    let mut shard_args = args.to_vec();
+    shard_args[15] = shard.to_str().unwrap();
+    shard_args.extend(["--shard", "1/3", "--training", "rls", "--loops", "2"]);
+    check(&modulab(&shard_args));
+    let shard_table = std::fs::read_to_string(shard.join("subset-shard-1-of-3.csv")).unwrap();
+    assert_eq!(shard_table.lines().count(), 1 + 3, "cells 1, 4, 7 of 8: {shard_table}");
+    assert!(shard_table.lines().skip(1).all(|l| l.starts_with("rate,rls,")));
+    let refused = modulab(&["sweep", "subset", "--model", "spiking", "--gains", "1", "--fractions", "0.1", "--out", out_s]);
+    assert!(!refused.status.success() && stderr(&refused).contains("only the rate network"), "{}", stderr(&refused));
+}

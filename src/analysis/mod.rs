@@ -6,6 +6,7 @@ pub mod ambiguity;
 pub mod cluster;
 pub mod dynamics;
 pub mod pca;
+pub mod spread;
 pub mod stats;
 
 pub use ambiguity::{Ambiguity, AmbiguityKind};

@@ -29,6 +29,55 @@ pub enum SweepCommand {
     Merge(MergeArgs),
     /// Write a Slurm array-job script that runs a packing sweep as shards.
     Slurm(SlurmArgs),
+    /// Train (or clamp) a subset of the excitatory units of a strongly coupled E/I network and
+    /// measure how much task activity the untrained units carry, over the coupling g and the
+    /// trained fraction f (docs/MODEL.md §7); writes OUT/subset.csv (or a shard file) and
+    /// OUT/spread.{png,svg}. Cells already in the table are skipped: a sweep resumes.
+    Subset(SubsetArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SubsetArgs {
+    /// rate (the E/I rate network); spiking (the paper's LIF network) is not built yet.
+    #[arg(long, default_value = "rate")]
+    pub model: String,
+    /// Coupling strengths g, comma-separated (weak 0.1 … strong 3).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub gains: Vec<f64>,
+    /// Trained fractions f of the excitatory units, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub fractions: Vec<f64>,
+    /// Seeds per (g, f): 0, 1, …
+    #[arg(long, default_value_t = 3)]
+    pub seeds: usize,
+    /// Units (half excitatory, half inhibitory).
+    #[arg(long, default_value_t = 800)]
+    pub neurons: usize,
+    /// Inputs each unit receives from each population.
+    #[arg(long, default_value_t = 40)]
+    pub k: usize,
+    /// clamp (the subset held on its targets: an ideally trained subset) or rls (recursive least
+    /// squares in closed loop, then tested free; settles at weak coupling only, see docs/MODEL.md §7).
+    #[arg(long, default_value = "clamp")]
+    pub training: String,
+    /// RLS training trials (with --training rls).
+    #[arg(long, default_value_t = 20)]
+    pub loops: usize,
+    /// Test trials per condition.
+    #[arg(long = "test-trials", default_value_t = 6)]
+    pub test_trials: usize,
+    /// Cells run at once (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Run only shard I of N (every N-th cell, starting at I), into its own file.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Output directory.
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -163,7 +212,46 @@ pub fn run(command: SweepCommand) -> Result<()> {
         SweepCommand::Packing(args) => packing_cmd(args),
         SweepCommand::Merge(args) => merge_cmd(args),
         SweepCommand::Slurm(args) => slurm_cmd(args),
+        SweepCommand::Subset(args) => subset_cmd(args),
     }
+}
+
+fn subset_cmd(args: SubsetArgs) -> Result<()> {
+    use crate::experiments::subset::{self, SubsetPlan, Training};
+    if args.model != "rate" {
+        return Err(UsageError(format!(
+            "--model {}: only the rate network is built so far (the spiking LIF network of Kim et al. is not yet); use --model rate",
+            args.model
+        ))
+        .into());
+    }
+    let plan = SubsetPlan {
+        gains: args.gains,
+        fractions: args.fractions,
+        seeds: args.seeds,
+        neurons: args.neurons,
+        k: args.k,
+        loops: args.loops,
+        training: Training::from_name(&args.training).map_err(UsageError)?,
+        test_trials: args.test_trials,
+        ..SubsetPlan::default()
+    };
+    plan.validate().map_err(UsageError)?;
+    let shard = match &args.shard {
+        Some(text) => Some(packing::parse_shard(text).map_err(|e| UsageError(e.to_string()))?),
+        None => None,
+    };
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let bar = bar(plan.cells().len() as u64, args.quiet, "cells");
+    let rows = subset::sweep(&plan, &args.out, shard, jobs, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    let path = subset::table_path(&args.out, shard);
+    println!("{} cells; wrote {}{}", rows.len(), path.display(), if shard.is_none() { ", spread.png/.svg" } else { "" });
+    Ok(())
 }
 
 pub(super) fn bar(len: u64, quiet: bool, unit: &str) -> ProgressBar {

@@ -11,5 +11,6 @@ pub mod report;
 pub mod reproduce;
 pub mod search_start;
 pub mod slurm;
+pub mod subset;
 pub mod sweep;
 pub mod switching;

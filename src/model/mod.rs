@@ -14,6 +14,7 @@
 //! work on it, identically for every backend); [`Rnn`] is the burn `Module` built from it for one
 //! forward/backward pass.
 
+pub mod balanced;
 pub mod fused;
 pub mod params;
 pub mod pass;

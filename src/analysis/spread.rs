@@ -1,0 +1,203 @@
+//! How far task-related activity spreads beyond the trained units (Kim et al. 2023;
+//! docs/MODEL.md §7).
+//!
+//! A unit's task variance is the variance over conditions and time of its trial-averaged rate:
+//! the part of its activity locked to the task. Averaging n trials leaves 1/n of the trial-to-
+//! trial variance in the average, so that share (estimated from the trials' own spread) is
+//! subtracted: a unit whose activity is pure noise carries no task variance, whatever n is.
+
+/// rates[condition][trial][step][unit] → each unit's task variance (≥ 0).
+pub fn task_variance(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<f64> {
+    let n = rates.first().and_then(|c| c.first()).and_then(|t| t.first()).map_or(0, Vec::len);
+    let means = trial_means(rates);
+    let cells = means.iter().map(Vec::len).sum::<usize>().max(1) as f64;
+    (0..n)
+        .map(|i| {
+            let values: Vec<f64> = means.iter().flat_map(|c| c.iter().map(move |step| step[i])).collect();
+            let mean = values.iter().sum::<f64>() / cells;
+            let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / cells;
+            // the trial-to-trial variance left in each average
+            let mut residual = 0.0;
+            for (condition, averaged) in rates.iter().zip(&means) {
+                let trials = condition.len();
+                if trials < 2 {
+                    continue;
+                }
+                for (step, mean) in averaged.iter().enumerate() {
+                    let spread = condition.iter().map(|trial| (trial[step][i] - mean[i]).powi(2)).sum::<f64>() / (trials - 1) as f64;
+                    residual += spread / trials as f64;
+                }
+            }
+            (variance - residual / cells).max(0.0)
+        })
+        .collect()
+}
+
+/// Trial-averaged rates [condition][step][unit].
+pub fn trial_means(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<Vec<Vec<f64>>> {
+    rates
+        .iter()
+        .map(|trials| {
+            let count = trials.len().max(1) as f64;
+            let steps = trials.first().map_or(0, Vec::len);
+            (0..steps)
+                .map(|t| {
+                    let n = trials[0][t].len();
+                    (0..n).map(|i| trials.iter().map(|trial| trial[t][i]).sum::<f64>() / count).collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The spread of one network: task variance of untrained units relative to the trained ones,
+/// and the share of the untrained units' task variance that follows the trained units' top mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Spread {
+    /// Mean task variance of all untrained units / mean task variance of the trained units.
+    pub ratio: f64,
+    /// The same for the untrained excitatory and the inhibitory units.
+    pub ratio_e: f64,
+    pub ratio_i: f64,
+    /// The share of the untrained excitatory (inhibitory) units' task variance along the time
+    /// course of the trained units' top principal component (the "ramping mode").
+    pub mode_share_e: f64,
+    pub mode_share_i: f64,
+}
+
+/// `means` from [`trial_means`], `variance` from [`task_variance`]; units `0..n_e` are
+/// excitatory, `trained` are the trained ones (excitatory).
+pub fn spread(means: &[Vec<Vec<f64>>], variance: &[f64], trained: &[usize], n_e: usize) -> Spread {
+    let n = variance.len();
+    let mean_of = |units: &mut dyn Iterator<Item = usize>| {
+        let (sum, count) = units.fold((0.0, 0usize), |(s, c), i| (s + variance[i], c + 1));
+        if count == 0 { 0.0 } else { sum / count as f64 }
+    };
+    let is_trained = |i: &usize| trained.contains(i);
+    let trained_mean = mean_of(&mut trained.iter().copied());
+    let ratio_to_trained = |v: f64| if trained_mean > 0.0 { v / trained_mean } else { 0.0 };
+    let untrained_e: Vec<usize> = (0..n_e).filter(|i| !is_trained(i)).collect();
+    let inhibitory: Vec<usize> = (n_e..n).collect();
+    let all_untrained: Vec<usize> = (0..n).filter(|i| !is_trained(i)).collect();
+    let mode = top_mode(means, trained);
+    let share = |units: &[usize]| match &mode {
+        Some(m) => mode_share(means, variance, units, m),
+        None => 0.0,
+    };
+    Spread {
+        ratio: ratio_to_trained(mean_of(&mut all_untrained.iter().copied())),
+        ratio_e: ratio_to_trained(mean_of(&mut untrained_e.iter().copied())),
+        ratio_i: ratio_to_trained(mean_of(&mut inhibitory.iter().copied())),
+        mode_share_e: share(&untrained_e),
+        mode_share_i: share(&inhibitory),
+    }
+}
+
+/// The time course over (condition, step) of the trained units' top principal component of
+/// their trial-averaged rates (power iteration on their covariance), centred; `None` without
+/// trained units or variance.
+fn top_mode(means: &[Vec<Vec<f64>>], trained: &[usize]) -> Option<Vec<f64>> {
+    let m = trained.len();
+    if m == 0 {
+        return None;
+    }
+    let rows: Vec<Vec<f64>> = means.iter().flat_map(|c| c.iter().map(|step| trained.iter().map(|i| step[*i]).collect())).collect();
+    let count = rows.len() as f64;
+    let centre: Vec<f64> = (0..m).map(|k| rows.iter().map(|r| r[k]).sum::<f64>() / count).collect();
+    let centred: Vec<Vec<f64>> = rows.iter().map(|r| r.iter().zip(&centre).map(|(v, c)| v - c).collect()).collect();
+    let mut covariance = vec![0.0; m * m];
+    for r in &centred {
+        for a in 0..m {
+            for b in 0..m {
+                covariance[a * m + b] += r[a] * r[b];
+            }
+        }
+    }
+    let mut v: Vec<f64> = (0..m).map(|k| 1.0 + k as f64 * 1e-3).collect();
+    for _ in 0..200 {
+        let next: Vec<f64> = (0..m).map(|a| (0..m).map(|b| covariance[a * m + b] * v[b]).sum()).collect();
+        let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return None;
+        }
+        v = next.into_iter().map(|x| x / norm).collect();
+    }
+    Some(centred.iter().map(|r| r.iter().zip(&v).map(|(a, b)| a * b).sum()).collect())
+}
+
+/// Σ_i cov(r̄_i, mode)² / var(mode) over the units' summed task variance (noise-corrected, so a
+/// noisy unit does not dilute the share): how much of their task variance lies along the
+/// mode's time course (at most 1).
+fn mode_share(means: &[Vec<Vec<f64>>], variance: &[f64], units: &[usize], mode: &[f64]) -> f64 {
+    let mode_variance: f64 = mode.iter().map(|x| x * x).sum();
+    if units.is_empty() || mode_variance == 0.0 {
+        return 0.0;
+    }
+    let (mut along, mut total) = (0.0, 0.0);
+    for &i in units {
+        let values: Vec<f64> = means.iter().flat_map(|c| c.iter().map(|step| step[i])).collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let covariance: f64 = values.iter().zip(mode).map(|(v, m)| (v - mean) * m).sum();
+        along += covariance * covariance / mode_variance;
+        total += variance[i] * values.len() as f64;
+    }
+    if total == 0.0 { 0.0 } else { (along / total).min(1.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two conditions, `trials` trials, 20 steps, 6 units: units 0–1 trained (E), 2–3 untrained E
+    /// (2 copies unit 0, 3 is constant), 4–5 inhibitory (4 is noise, 5 copies −unit 1).
+    fn constructed(trials: usize) -> Vec<Vec<Vec<Vec<f64>>>> {
+        let mut noise = crate::rng::Rng::seed_from(9);
+        (0..2)
+            .map(|c| {
+                (0..trials)
+                    .map(|_| {
+                        (0..20)
+                            .map(|t| {
+                                let ramp = t as f64 / 20.0 * if c == 0 { 1.0 } else { -1.0 };
+                                let u0 = 1.0 + ramp;
+                                let u1 = 1.0 + 0.5 * ramp;
+                                vec![u0, u1, u0, 0.7, noise.normal(), 2.0 - u1]
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn units_that_copy_trained_units_carry_their_variance_and_others_none() {
+        let rates = constructed(40);
+        let variance = task_variance(&rates);
+        assert!((variance[2] - variance[0]).abs() < 1e-12, "a copy carries all the variance");
+        assert!(variance[3] < 1e-20, "a constant unit carries none");
+        assert!(variance[4] < 0.02 * variance[0], "noise is not task variance: {}", variance[4]);
+        let means = trial_means(&rates);
+        let s = spread(&means, &variance, &[0, 1], 4);
+        // untrained E: a copy of unit 0 and a constant unit; trained mean = (v0 + v1)/2
+        let expected_e = (variance[0] / 2.0) / ((variance[0] + variance[1]) / 2.0);
+        assert!((s.ratio_e - expected_e).abs() < 1e-9, "{s:?}");
+        assert!(s.mode_share_e > 0.999, "the copy lies on the ramping mode: {s:?}");
+        assert!(s.mode_share_i > 0.9, "−unit 1 also ramps (the noise unit adds little): {s:?}");
+    }
+
+    #[test]
+    fn disconnected_units_carry_nothing_and_no_training_gives_zero() {
+        let rates: Vec<Vec<Vec<Vec<f64>>>> = constructed(30)
+            .into_iter()
+            .map(|c| {
+                c.into_iter().map(|trial| trial.into_iter().map(|step| vec![step[0], step[1], 0.5, 0.5, 0.5, 0.5]).collect()).collect()
+            })
+            .collect();
+        let variance = task_variance(&rates);
+        let s = spread(&trial_means(&rates), &variance, &[0, 1], 4);
+        assert!(s.ratio < 1e-20 && s.ratio_e < 1e-20 && s.ratio_i < 1e-20, "{s:?}");
+        let none = spread(&trial_means(&rates), &variance, &[], 4);
+        assert_eq!(none, Spread::default());
+    }
+}

@@ -1,0 +1,438 @@
+//! `sweep subset`: train (or clamp) a subset of the excitatory units of a strongly coupled E/I
+//! rate network and measure how much task-related activity the untrained units carry, over the
+//! coupling g, the trained fraction f and seeds (Kim et al. 2023; docs/MODEL.md §7).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use super::parallel::run_each;
+use crate::analysis::spread::{spread, task_variance, trial_means};
+use crate::figure::{self, LineChart, Series};
+use crate::io::{csv_split, write_atomic};
+use crate::model::balanced::{BalancedNetwork, BalancedSettings, TrialMode};
+use crate::rng::Rng;
+
+/// How the subset learns its targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Training {
+    /// Held on the targets: an ideally trained subset.
+    Clamp,
+    /// Trained by recursive least squares in closed loop, then tested free.
+    Rls,
+}
+
+impl Training {
+    pub fn name(self) -> &'static str {
+        match self {
+            Training::Clamp => "clamp",
+            Training::Rls => "rls",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<Self, String> {
+        match name {
+            "clamp" => Ok(Training::Clamp),
+            "rls" => Ok(Training::Rls),
+            other => Err(format!("unknown training '{other}'; valid: clamp, rls")),
+        }
+    }
+}
+
+/// The sweep's grid and the network every cell builds.
+#[derive(Clone, Debug)]
+pub struct SubsetPlan {
+    pub gains: Vec<f64>,
+    pub fractions: Vec<f64>,
+    pub seeds: usize,
+    /// Total units (half excitatory, half inhibitory).
+    pub neurons: usize,
+    /// Inputs per population per unit.
+    pub k: usize,
+    /// RLS training trials (each condition in turn).
+    pub loops: usize,
+    pub training: Training,
+    /// Test trials per condition.
+    pub test_trials: usize,
+    pub trial_ms: f64,
+}
+
+impl Default for SubsetPlan {
+    fn default() -> Self {
+        Self {
+            gains: vec![0.1, 0.3, 1.0, 3.0],
+            fractions: vec![0.1],
+            seeds: 3,
+            neurons: 800,
+            k: 40,
+            loops: 20,
+            training: Training::Clamp,
+            test_trials: 6,
+            trial_ms: 600.0,
+        }
+    }
+}
+
+/// When the condition cue ends and the ramp starts (ms).
+const CUE_MS: f64 = 50.0;
+/// Activity before this (ms) is the random initial state decaying, and is not measured.
+const SETTLE_MS: f64 = 100.0;
+/// Measured steps are subsampled to one per this many (ms).
+const RECORD_MS: f64 = 2.5;
+
+impl SubsetPlan {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.gains.is_empty() || self.fractions.is_empty() || self.seeds == 0 {
+            return Err("give at least one gain, one fraction and one seed".into());
+        }
+        if self.neurons < 4 || !self.neurons.is_multiple_of(2) {
+            return Err(format!("--neurons must be even and at least 4 (half E, half I), got {}", self.neurons));
+        }
+        if self.test_trials < 2 {
+            return Err("at least 2 test trials per condition (the noise correction needs a spread)".into());
+        }
+        if !(self.trial_ms > SETTLE_MS + 10.0) {
+            return Err(format!("trials must last more than {} ms", SETTLE_MS + 10.0));
+        }
+        for &g in &self.gains {
+            self.settings(g, self.fractions[0], 0).validate()?;
+        }
+        for &f in &self.fractions {
+            self.settings(self.gains[0], f, 0).validate()?;
+        }
+        Ok(())
+    }
+
+    fn settings(&self, g: f64, fraction: f64, seed: u64) -> BalancedSettings {
+        let half = self.neurons / 2;
+        BalancedSettings { n_e: half, n_i: half, k: self.k.min(half), g, fraction, seed, ..BalancedSettings::default() }
+    }
+
+    /// Every (g, f, seed) cell, in a fixed order.
+    pub fn cells(&self) -> Vec<(f64, f64, u64)> {
+        let mut cells = Vec::new();
+        for &g in &self.gains {
+            for &f in &self.fractions {
+                for seed in 0..self.seeds as u64 {
+                    cells.push((g, f, seed));
+                }
+            }
+        }
+        cells
+    }
+}
+
+/// One cell's measures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubsetRow {
+    pub training: Training,
+    pub g: f64,
+    pub fraction: f64,
+    pub seed: u64,
+    pub neurons: usize,
+    pub k: usize,
+    pub spread_ratio: f64,
+    pub spread_e: f64,
+    pub spread_i: f64,
+    pub mode_share_e: f64,
+    pub mode_share_i: f64,
+    pub rate_e: f64,
+    pub rate_i: f64,
+    /// |mean excitatory + mean inhibitory input| / mean excitatory input (external included).
+    pub balance: f64,
+    /// The trained units' mean squared error against their targets in the test trials.
+    pub target_error: f64,
+}
+
+pub const HEADER: &str =
+    "model,training,g,fraction,seed,neurons,k,spread_ratio,spread_e,spread_i,mode_share_e,mode_share_i,rate_e,rate_i,balance,target_error";
+
+impl SubsetRow {
+    pub fn csv_line(&self) -> String {
+        format!(
+            "rate,{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}",
+            self.training.name(),
+            self.g,
+            self.fraction,
+            self.seed,
+            self.neurons,
+            self.k,
+            self.spread_ratio,
+            self.spread_e,
+            self.spread_i,
+            self.mode_share_e,
+            self.mode_share_i,
+            self.rate_e,
+            self.rate_i,
+            self.balance,
+            self.target_error
+        )
+    }
+
+    pub fn parse(line: &str) -> Result<Self, String> {
+        let f = csv_split(line);
+        if f.len() != HEADER.split(',').count() {
+            return Err(format!("a subset.csv row needs {} fields: {line}", HEADER.split(',').count()));
+        }
+        let num = |i: usize| f[i].parse::<f64>().map_err(|_| format!("'{}' is not a number in: {line}", f[i]));
+        Ok(Self {
+            training: Training::from_name(&f[1])?,
+            g: num(2)?,
+            fraction: num(3)?,
+            seed: num(4)? as u64,
+            neurons: num(5)? as usize,
+            k: num(6)? as usize,
+            spread_ratio: num(7)?,
+            spread_e: num(8)?,
+            spread_i: num(9)?,
+            mode_share_e: num(10)?,
+            mode_share_i: num(11)?,
+            rate_e: num(12)?,
+            rate_i: num(13)?,
+            balance: num(14)?,
+            target_error: num(15)?,
+        })
+    }
+}
+
+/// The trained units' target rates [condition][step][trained unit]: a shared ramp and a
+/// condition-dependent one (opposite in the two conditions), from the cue's end to the trial's end.
+fn targets(count: usize, steps: usize, dt_ms: f64, rng: &mut Rng) -> Vec<Vec<Vec<f64>>> {
+    let shared: Vec<f64> = (0..count).map(|_| 0.5 * rng.normal()).collect();
+    let specific: Vec<f64> = (0..count).map(|_| 0.8 * rng.normal()).collect();
+    (0..2)
+        .map(|c| {
+            let sign = if c == 0 { 1.0 } else { -1.0 };
+            (0..steps)
+                .map(|t| {
+                    let ms = t as f64 * dt_ms;
+                    let ramp = ((ms - CUE_MS) / (steps as f64 * dt_ms - CUE_MS)).clamp(0.0, 1.0);
+                    (0..count).map(|k| (1.0 + (shared[k] + sign * specific[k]) * ramp).max(0.0)).collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Train (or clamp) one network and measure it.
+pub fn run_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<SubsetRow, String> {
+    let settings = plan.settings(g, fraction, seed);
+    let mut net = BalancedNetwork::new(settings.clone())?;
+    let trained = net.trained();
+    let steps = (plan.trial_ms / settings.dt_ms).round() as usize;
+    let mut rng = Rng::seed_from(seed ^ 0x5B5E_7000);
+    let targets = targets(trained.len(), steps, settings.dt_ms, &mut rng);
+    // the condition cue: ±1 per trained unit, opposite in the two conditions, for the first CUE_MS
+    let pattern: Vec<f64> = (0..trained.len()).map(|_| if rng.coin() { 1.0 } else { -1.0 }).collect();
+    let cue_steps = (CUE_MS / settings.dt_ms).round() as usize;
+    let n = settings.n();
+    let cue_for = |condition: usize| {
+        let sign = if condition == 0 { 1.0 } else { -1.0 };
+        let mut input = vec![0.0; n];
+        trained.iter().zip(&pattern).for_each(|(i, p)| input[*i] = 2.0 * sign * p);
+        move |t: usize| if t < cue_steps { input.clone() } else { Vec::new() }
+    };
+    let test_mode = match plan.training {
+        Training::Clamp => TrialMode::Clamp,
+        Training::Rls => {
+            for trial in 0..plan.loops {
+                let condition = trial % 2;
+                net.trial(steps, &cue_for(condition), Some(&targets[condition]), TrialMode::Learn, &mut rng);
+            }
+            TrialMode::Score
+        }
+    };
+    let settle = (SETTLE_MS / settings.dt_ms).round() as usize;
+    let every = ((RECORD_MS / settings.dt_ms).round() as usize).max(1);
+    let (mut rates, mut error, mut balance, mut rate_e, mut rate_i) = (Vec::new(), 0.0, 0.0, 0.0, 0.0);
+    for (condition, target) in targets.iter().enumerate() {
+        let mut trials = Vec::with_capacity(plan.test_trials);
+        for _ in 0..plan.test_trials {
+            let record = net.trial(steps, &cue_for(condition), Some(target), test_mode, &mut rng);
+            error += record.error;
+            balance += (record.excitatory_input + record.inhibitory_input).abs() / record.excitatory_input.max(1e-12);
+            let measured: Vec<Vec<f64>> = record.rates.into_iter().skip(settle).step_by(every).collect();
+            let mean_over = |range: std::ops::Range<usize>| {
+                let count = (measured.len() * range.len()).max(1) as f64;
+                measured.iter().map(|r| r[range.clone()].iter().sum::<f64>()).sum::<f64>() / count
+            };
+            rate_e += mean_over(0..settings.n_e);
+            rate_i += mean_over(settings.n_e..n);
+            trials.push(measured);
+        }
+        rates.push(trials);
+    }
+    let count = (2 * plan.test_trials) as f64;
+    let variance = task_variance(&rates);
+    let s = spread(&trial_means(&rates), &variance, &trained, settings.n_e);
+    Ok(SubsetRow {
+        training: plan.training,
+        g,
+        fraction,
+        seed,
+        neurons: plan.neurons,
+        k: settings.k,
+        spread_ratio: s.ratio,
+        spread_e: s.ratio_e,
+        spread_i: s.ratio_i,
+        mode_share_e: s.mode_share_e,
+        mode_share_i: s.mode_share_i,
+        rate_e: rate_e / count,
+        rate_i: rate_i / count,
+        balance: balance / count,
+        target_error: if plan.training == Training::Clamp { 0.0 } else { error / count },
+    })
+}
+
+/// The table's file in `out`: `subset.csv`, or one per shard.
+pub fn table_path(out: &Path, shard: Option<(usize, usize)>) -> PathBuf {
+    match shard {
+        Some((i, n)) => out.join(format!("subset-shard-{i}-of-{n}.csv")),
+        None => out.join("subset.csv"),
+    }
+}
+
+/// Read a table written by [`sweep`] (missing file: no rows).
+pub fn read_table(path: &Path) -> Result<Vec<SubsetRow>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(HEADER) {
+        return Err(format!("{} is not a subset table (its header differs)", path.display()));
+    }
+    lines.filter(|l| !l.trim().is_empty()).map(SubsetRow::parse).collect()
+}
+
+/// Run every cell of `plan` (or of shard I of N) not yet in the table, `jobs` at a time, writing
+/// the table after each cell (atomically), then the figure; `progress(done, total)` after each.
+pub fn sweep(
+    plan: &SubsetPlan,
+    out: &Path,
+    shard: Option<(usize, usize)>,
+    jobs: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<SubsetRow>, String> {
+    plan.validate()?;
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let path = table_path(out, shard);
+    let mut rows = read_table(&path)?;
+    let same = |row: &SubsetRow, (g, f, seed): (f64, f64, u64)| {
+        row.g == g && row.fraction == f && row.seed == seed && row.training == plan.training && row.neurons == plan.neurons
+    };
+    let todo: Vec<(f64, f64, u64)> = plan
+        .cells()
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| shard.is_none_or(|(i, n)| index % n == i))
+        .map(|(_, cell)| cell)
+        .filter(|cell| !rows.iter().any(|row| same(row, *cell)))
+        .collect();
+    let total = todo.len();
+    let mut failure = None;
+    let cancel = AtomicBool::new(false);
+    let write = |rows: &[SubsetRow]| {
+        let mut text = format!("{HEADER}\n");
+        rows.iter().for_each(|r| text.push_str(&(r.csv_line() + "\n")));
+        write_atomic(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    let mut done = 0;
+    run_each(
+        &todo,
+        jobs,
+        &cancel,
+        |&(g, f, seed)| run_cell(plan, g, f, seed),
+        |outcome| match outcome {
+            Ok(row) => {
+                rows.push(row);
+                done += 1;
+                if let Err(e) = write(&rows) {
+                    failure = Some(e);
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                progress(done, total);
+            }
+            Err(e) => {
+                failure = Some(e);
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        },
+    );
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    rows.sort_by(|a, b| (a.g, a.fraction, a.seed).partial_cmp(&(b.g, b.fraction, b.seed)).unwrap_or(std::cmp::Ordering::Equal));
+    write(&rows)?;
+    if shard.is_none() {
+        figure::write_figure(out, "spread", &spread_chart(&rows).to_svg()).map_err(|e| e.to_string())?;
+    }
+    Ok(rows)
+}
+
+/// Spread ratio against g, one line per trained fraction: mean with the min–max over seeds.
+pub fn spread_chart(rows: &[SubsetRow]) -> LineChart {
+    let mut fractions: Vec<f64> = rows.iter().map(|r| r.fraction).collect();
+    fractions.sort_by(f64::total_cmp);
+    fractions.dedup();
+    let series = fractions
+        .iter()
+        .map(|&f| {
+            let mut gains: Vec<f64> = rows.iter().filter(|r| r.fraction == f).map(|r| r.g).collect();
+            gains.sort_by(f64::total_cmp);
+            gains.dedup();
+            let stats: Vec<(f64, f64, f64, f64)> = gains
+                .iter()
+                .map(|&g| {
+                    let values: Vec<f64> = rows.iter().filter(|r| r.fraction == f && r.g == g).map(|r| r.spread_ratio).collect();
+                    let mean = values.iter().sum::<f64>() / values.len() as f64;
+                    let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+                    (g, mean, lo, hi)
+                })
+                .collect();
+            Series {
+                name: format!("f = {f}"),
+                points: stats.iter().map(|(g, m, _, _)| (*g, *m)).collect(),
+                band: stats.iter().map(|(g, _, lo, hi)| (*g, *lo, *hi)).collect(),
+                ..Series::default()
+            }
+        })
+        .collect();
+    LineChart {
+        title: "Task activity in the untrained units".into(),
+        note: "untrained units' task variance / trained units'; mean over seeds, band min–max".into(),
+        x_label: "coupling g".into(),
+        y_label: "spread ratio".into(),
+        series,
+        ..LineChart::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_through_the_csv() {
+        let row = SubsetRow {
+            training: Training::Rls,
+            g: 1.5,
+            fraction: 0.1,
+            seed: 2,
+            neurons: 40,
+            k: 8,
+            spread_ratio: 0.25,
+            spread_e: 0.5,
+            spread_i: 0.125,
+            mode_share_e: 0.75,
+            mode_share_i: 0.5,
+            rate_e: 1.0,
+            rate_i: 2.0,
+            balance: 0.0625,
+            target_error: 0.5,
+        };
+        assert_eq!(SubsetRow::parse(&row.csv_line()).unwrap(), row);
+        assert!(SubsetRow::parse("rate,clamp,1").unwrap_err().contains("fields"));
+        assert_eq!(HEADER.split(',').nth(7), Some("spread_ratio"));
+    }
+}
