@@ -734,3 +734,18 @@ fn time_constants_are_set_drawn_and_trained_from_the_setup_panel() {
     harness.get_by_label("Order by τ").click();
     harness.run_steps(2);
 }
+
+/// The Subset tab: Run builds and clamps an 800-unit E/I network on its own thread, and the
+/// panel shows the measured spread ratio (at g = 1 the untrained units carry a sizeable share).
+#[test]
+fn the_subset_tab_runs_a_network_and_shows_its_spread() {
+    let mut harness = harness();
+    run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
+    click_tab(&mut harness, "Subset");
+    harness.get_by_label("Run").click();
+    run_until(&mut harness, "the subset run", |app| !app.subset().running() && app.subset().last_spread().is_some());
+    let spread = harness.state().subset().last_spread().unwrap();
+    assert!(spread > 0.05 && spread < 5.0, "spread ratio at g = 1: {spread}");
+    assert!(harness.query_by_label_contains("of the trained units' task variance").is_some());
+    assert!(harness.query_by_label("Untrained excitatory units").is_some());
+}

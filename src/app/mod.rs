@@ -13,6 +13,7 @@
 pub mod export;
 pub use crate::runner::compare::ComparedRun;
 pub use packing::{PackingForm, PackingPanel, SweepEnd};
+pub use subset::SubsetPanel;
 pub use tabs::Tab;
 mod ambiguity;
 mod dynamics;
@@ -21,6 +22,7 @@ mod packing;
 mod pca;
 mod setup;
 mod status;
+mod subset;
 mod switching;
 mod tabs;
 mod training;
@@ -399,6 +401,11 @@ impl ModulabApp {
         &mut self.tabs.packing
     }
 
+    /// The Subset panel (its run and results).
+    pub fn subset(&self) -> &SubsetPanel {
+        &self.tabs.subset
+    }
+
     /// Start the worker (first frame), drain its events within the budget, take the latest
     /// snapshot, and handle --quit-after. Never blocks.
     pub fn logic_ctx(&mut self, ctx: &egui::Context) {
@@ -564,6 +571,7 @@ impl eframe::App for ModulabApp {
         // stop and join the worker and a packing sweep now rather than whenever the app is dropped
         self.worker = None;
         self.tabs.packing.stop();
+        self.tabs.subset.stop();
         // a scripted run (`--quit-after`) reports the speed it trained at (the GUI benchmark reads it)
         if self.quit_after.is_some()
             && let Some((rate, steps)) = self.run.measured_steps_per_sec()

@@ -9,6 +9,7 @@ use super::ambiguity::AmbiguityPanel;
 use super::dynamics::DynamicsPanel;
 use super::packing::PackingPanel;
 use super::pca::PcaPanel;
+use super::subset::SubsetPanel;
 use super::switching::SwitchingPanel;
 use super::training::TrainingPanel;
 use super::trajectories::TrajectoriesPanel;
@@ -24,6 +25,7 @@ pub enum Tab {
     Dynamics,
     Switching,
     Packing,
+    Subset,
 }
 
 impl Tab {
@@ -37,11 +39,13 @@ impl Tab {
             Tab::Dynamics => "Dynamics",
             Tab::Switching => "Switching",
             Tab::Packing => "Packing",
+            Tab::Subset => "Subset",
         }
     }
 
     /// Every tab, in the tab bar's order.
-    pub const ALL: [Tab; 7] = [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Dynamics, Tab::Switching, Tab::Packing];
+    pub const ALL: [Tab; 8] =
+        [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Dynamics, Tab::Switching, Tab::Packing, Tab::Subset];
 
     /// The tab whose label is `name` (any case), or a message naming the valid ones.
     pub fn from_name(name: &str) -> Result<Tab, String> {
@@ -61,6 +65,7 @@ impl Tab {
             Tab::Dynamics => "Fixed points and how they change between tasks, connectivity spectra, and which units serve which task",
             Tab::Switching => "Switch the task cue mid-trial: how fast each pathway follows, as a function of its time constant",
             Tab::Packing => "How many tasks fit into networks of each size, per pathway set: a small sweep in the background",
+            Tab::Subset => "Train a few neurons of a strongly coupled E/I network: does the task activity spread to the others?",
         }
     }
 }
@@ -75,11 +80,12 @@ pub struct Tabs {
     pub dynamics: DynamicsPanel,
     pub switching: SwitchingPanel,
     pub packing: PackingPanel,
+    pub subset: SubsetPanel,
 }
 
 impl Tabs {
     /// Every view with its panel, in tab-bar order.
-    pub fn each(&mut self) -> [(Tab, &mut dyn Panel); 7] {
+    pub fn each(&mut self) -> [(Tab, &mut dyn Panel); 8] {
         [
             (Tab::Training, &mut self.training),
             (Tab::Ambiguity, &mut self.ambiguity),
@@ -88,6 +94,7 @@ impl Tabs {
             (Tab::Dynamics, &mut self.dynamics),
             (Tab::Switching, &mut self.switching),
             (Tab::Packing, &mut self.packing),
+            (Tab::Subset, &mut self.subset),
         ]
     }
 }

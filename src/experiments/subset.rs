@@ -213,74 +213,129 @@ fn targets(count: usize, steps: usize, dt_ms: f64, rng: &mut Rng) -> Vec<Vec<Vec
         .collect()
 }
 
+/// One cell in progress: the network, its targets and cue, and its random stream. A caller
+/// that wants to show progress (the app) trains it loop by loop; [`run_cell`] does it all.
+pub struct CellRun {
+    pub plan: SubsetPlan,
+    pub g: f64,
+    pub fraction: f64,
+    pub seed: u64,
+    net: BalancedNetwork,
+    /// [condition][step][trained unit]
+    targets: Vec<Vec<Vec<f64>>>,
+    /// ±1 per trained unit: the cue's sign pattern in condition 0 (reversed in condition 1).
+    pattern: Vec<f64>,
+    steps: usize,
+    rng: Rng,
+}
+
+/// What a cell measured, with the trial-averaged rates it came from.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    pub row: SubsetRow,
+    /// Trial-averaged rates [condition][recorded step][unit], from `SETTLE_MS` on.
+    pub means: Vec<Vec<Vec<f64>>>,
+    /// Milliseconds between two recorded steps, and the time of the first.
+    pub record_ms: f64,
+    pub first_ms: f64,
+    pub trained: Vec<usize>,
+    pub n_e: usize,
+}
+
+impl CellRun {
+    pub fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, String> {
+        let settings = plan.settings(g, fraction, seed);
+        let net = BalancedNetwork::new(settings.clone())?;
+        let trained = net.trained().len();
+        let steps = (plan.trial_ms / settings.dt_ms).round() as usize;
+        let mut rng = Rng::seed_from(seed ^ 0x5B5E_7000);
+        let targets = targets(trained, steps, settings.dt_ms, &mut rng);
+        // the condition cue: ±1 per trained unit, opposite in the two conditions, for the first CUE_MS
+        let pattern = (0..trained).map(|_| if rng.coin() { 1.0 } else { -1.0 }).collect();
+        Ok(Self { plan: plan.clone(), g, fraction, seed, net, targets, pattern, steps, rng })
+    }
+
+    /// RLS training trials this cell runs before it is measured (none when clamped).
+    pub fn loops(&self) -> usize {
+        if self.plan.training == Training::Rls { self.plan.loops } else { 0 }
+    }
+
+    fn cue_for(&self, condition: usize) -> impl Fn(usize) -> Vec<f64> + use<> {
+        let settings = &self.net.settings;
+        let cue_steps = (CUE_MS / settings.dt_ms).round() as usize;
+        let sign = if condition == 0 { 1.0 } else { -1.0 };
+        let mut input = vec![0.0; settings.n()];
+        self.net.trained().iter().zip(&self.pattern).for_each(|(i, p)| input[*i] = 2.0 * sign * p);
+        move |t: usize| if t < cue_steps { input.clone() } else { Vec::new() }
+    }
+
+    /// RLS training trial number `trial` (the conditions alternate); its trained units' error.
+    pub fn train_loop(&mut self, trial: usize) -> f64 {
+        let condition = trial % 2;
+        let cue = self.cue_for(condition);
+        self.net.trial(self.steps, &cue, Some(&self.targets[condition]), TrialMode::Learn, &mut self.rng).error
+    }
+
+    /// The test trials and every measure.
+    pub fn measure(&mut self) -> Measured {
+        let settings = self.net.settings.clone();
+        let (plan, n) = (&self.plan, settings.n());
+        let test_mode = if plan.training == Training::Clamp { TrialMode::Clamp } else { TrialMode::Score };
+        let settle = (SETTLE_MS / settings.dt_ms).round() as usize;
+        let every = ((RECORD_MS / settings.dt_ms).round() as usize).max(1);
+        let (mut rates, mut error, mut balance, mut rate_e, mut rate_i) = (Vec::new(), 0.0, 0.0, 0.0, 0.0);
+        for condition in 0..self.targets.len() {
+            let cue = self.cue_for(condition);
+            let mut trials = Vec::with_capacity(plan.test_trials);
+            for _ in 0..plan.test_trials {
+                let record = self.net.trial(self.steps, &cue, Some(&self.targets[condition]), test_mode, &mut self.rng);
+                error += record.error;
+                balance += (record.excitatory_input + record.inhibitory_input).abs() / record.excitatory_input.max(1e-12);
+                let measured: Vec<Vec<f64>> = record.rates.into_iter().skip(settle).step_by(every).collect();
+                let mean_over = |range: std::ops::Range<usize>| {
+                    let count = (measured.len() * range.len()).max(1) as f64;
+                    measured.iter().map(|r| r[range.clone()].iter().sum::<f64>()).sum::<f64>() / count
+                };
+                rate_e += mean_over(0..settings.n_e);
+                rate_i += mean_over(settings.n_e..n);
+                trials.push(measured);
+            }
+            rates.push(trials);
+        }
+        let count = (2 * plan.test_trials) as f64;
+        let trained = self.net.trained();
+        let variance = task_variance(&rates);
+        let means = trial_means(&rates);
+        let s = spread(&means, &variance, &trained, settings.n_e);
+        let row = SubsetRow {
+            training: plan.training,
+            g: self.g,
+            fraction: self.fraction,
+            seed: self.seed,
+            neurons: plan.neurons,
+            k: settings.k,
+            spread_ratio: s.ratio,
+            spread_e: s.ratio_e,
+            spread_i: s.ratio_i,
+            mode_share_e: s.mode_share_e,
+            mode_share_i: s.mode_share_i,
+            rate_e: rate_e / count,
+            rate_i: rate_i / count,
+            balance: balance / count,
+            target_error: if plan.training == Training::Clamp { 0.0 } else { error / count },
+        };
+        let record_ms = every as f64 * settings.dt_ms;
+        Measured { row, means, record_ms, first_ms: settle as f64 * settings.dt_ms, trained, n_e: settings.n_e }
+    }
+}
+
 /// Train (or clamp) one network and measure it.
 pub fn run_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<SubsetRow, String> {
-    let settings = plan.settings(g, fraction, seed);
-    let mut net = BalancedNetwork::new(settings.clone())?;
-    let trained = net.trained();
-    let steps = (plan.trial_ms / settings.dt_ms).round() as usize;
-    let mut rng = Rng::seed_from(seed ^ 0x5B5E_7000);
-    let targets = targets(trained.len(), steps, settings.dt_ms, &mut rng);
-    // the condition cue: ±1 per trained unit, opposite in the two conditions, for the first CUE_MS
-    let pattern: Vec<f64> = (0..trained.len()).map(|_| if rng.coin() { 1.0 } else { -1.0 }).collect();
-    let cue_steps = (CUE_MS / settings.dt_ms).round() as usize;
-    let n = settings.n();
-    let cue_for = |condition: usize| {
-        let sign = if condition == 0 { 1.0 } else { -1.0 };
-        let mut input = vec![0.0; n];
-        trained.iter().zip(&pattern).for_each(|(i, p)| input[*i] = 2.0 * sign * p);
-        move |t: usize| if t < cue_steps { input.clone() } else { Vec::new() }
-    };
-    let test_mode = match plan.training {
-        Training::Clamp => TrialMode::Clamp,
-        Training::Rls => {
-            for trial in 0..plan.loops {
-                let condition = trial % 2;
-                net.trial(steps, &cue_for(condition), Some(&targets[condition]), TrialMode::Learn, &mut rng);
-            }
-            TrialMode::Score
-        }
-    };
-    let settle = (SETTLE_MS / settings.dt_ms).round() as usize;
-    let every = ((RECORD_MS / settings.dt_ms).round() as usize).max(1);
-    let (mut rates, mut error, mut balance, mut rate_e, mut rate_i) = (Vec::new(), 0.0, 0.0, 0.0, 0.0);
-    for (condition, target) in targets.iter().enumerate() {
-        let mut trials = Vec::with_capacity(plan.test_trials);
-        for _ in 0..plan.test_trials {
-            let record = net.trial(steps, &cue_for(condition), Some(target), test_mode, &mut rng);
-            error += record.error;
-            balance += (record.excitatory_input + record.inhibitory_input).abs() / record.excitatory_input.max(1e-12);
-            let measured: Vec<Vec<f64>> = record.rates.into_iter().skip(settle).step_by(every).collect();
-            let mean_over = |range: std::ops::Range<usize>| {
-                let count = (measured.len() * range.len()).max(1) as f64;
-                measured.iter().map(|r| r[range.clone()].iter().sum::<f64>()).sum::<f64>() / count
-            };
-            rate_e += mean_over(0..settings.n_e);
-            rate_i += mean_over(settings.n_e..n);
-            trials.push(measured);
-        }
-        rates.push(trials);
+    let mut cell = CellRun::new(plan, g, fraction, seed)?;
+    for trial in 0..cell.loops() {
+        cell.train_loop(trial);
     }
-    let count = (2 * plan.test_trials) as f64;
-    let variance = task_variance(&rates);
-    let s = spread(&trial_means(&rates), &variance, &trained, settings.n_e);
-    Ok(SubsetRow {
-        training: plan.training,
-        g,
-        fraction,
-        seed,
-        neurons: plan.neurons,
-        k: settings.k,
-        spread_ratio: s.ratio,
-        spread_e: s.ratio_e,
-        spread_i: s.ratio_i,
-        mode_share_e: s.mode_share_e,
-        mode_share_i: s.mode_share_i,
-        rate_e: rate_e / count,
-        rate_i: rate_i / count,
-        balance: balance / count,
-        target_error: if plan.training == Training::Clamp { 0.0 } else { error / count },
-    })
+    Ok(cell.measure().row)
 }
 
 /// The table's file in `out`: `subset.csv`, or one per shard.

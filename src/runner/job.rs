@@ -27,6 +27,9 @@ pub enum JobError {
     /// A packing cell could not be set up or trained.
     #[error(transparent)]
     Packing(#[from] PackingError),
+    /// A subset-training network that cannot be built (the message names the setting).
+    #[error("{0}")]
+    Subset(String),
 }
 
 /// How a job ended before it was done.

@@ -16,6 +16,7 @@ pub mod protocol;
 pub mod queue;
 pub mod run;
 pub mod scheduler;
+pub mod subset;
 pub mod sweep;
 pub mod switching;
 #[cfg(test)]

@@ -1,0 +1,107 @@
+//! The app's subset-training run as a [`Job`] on a thread of its own (docs/MODEL.md §7): one cell
+//! of `sweep subset` (build, RLS loops one per unit, then the test trials), so the panel shows
+//! the training's progress and its error as it goes.
+
+use std::sync::atomic::AtomicBool;
+
+use super::job::{Job, JobError, Stopped};
+use crate::experiments::subset::{CellRun, Measured, SubsetPlan};
+
+/// What the run has done so far.
+#[derive(Clone, Debug, Default)]
+pub struct SubsetOutput {
+    pub g: f64,
+    pub fraction: f64,
+    /// RLS loops done and to do.
+    pub loops_done: usize,
+    pub loops: usize,
+    /// The trained units' error in each RLS loop so far.
+    pub errors: Vec<f64>,
+    pub measured: Option<Measured>,
+    pub stopped: Option<Stopped>,
+}
+
+/// One network: built in the first unit, trained one RLS loop per unit, measured in the last.
+pub struct SubsetJob {
+    plan: SubsetPlan,
+    cell: Option<CellRun>,
+    seed: u64,
+    output: SubsetOutput,
+}
+
+impl SubsetJob {
+    /// The plan's first gain and fraction, one seed.
+    pub fn new(plan: SubsetPlan, seed: u64) -> Self {
+        let output = SubsetOutput { g: plan.gains[0], fraction: plan.fractions[0], ..SubsetOutput::default() };
+        Self { plan, cell: None, seed, output }
+    }
+}
+
+impl Job for SubsetJob {
+    type Output = SubsetOutput;
+
+    fn name(&self) -> &'static str {
+        "subset training"
+    }
+
+    fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
+        let Some(cell) = self.cell.as_mut() else {
+            self.plan.validate().map_err(JobError::Subset)?;
+            let cell = CellRun::new(&self.plan, self.output.g, self.output.fraction, self.seed).map_err(JobError::Subset)?;
+            self.output.loops = cell.loops();
+            self.cell = Some(cell);
+            return Ok(false);
+        };
+        if self.output.loops_done < self.output.loops {
+            let error = cell.train_loop(self.output.loops_done);
+            self.output.errors.push(error);
+            self.output.loops_done += 1;
+            return Ok(false);
+        }
+        self.output.measured = Some(cell.measure());
+        Ok(true)
+    }
+
+    fn output(&self) -> &SubsetOutput {
+        &self.output
+    }
+
+    fn stop(&mut self, why: Stopped) {
+        self.output.stopped = Some(why);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::subset::{Training, run_cell};
+
+    /// The job's units give the same measures as `sweep subset`'s cell.
+    #[test]
+    fn the_job_measures_what_the_sweep_measures() {
+        let plan = SubsetPlan {
+            gains: vec![1.0],
+            fractions: vec![0.2],
+            neurons: 80,
+            k: 10,
+            loops: 2,
+            training: Training::Rls,
+            test_trials: 2,
+            trial_ms: 200.0,
+            ..SubsetPlan::default()
+        };
+        let mut job = SubsetJob::new(plan.clone(), 1);
+        let cancel = AtomicBool::new(false);
+        let mut units = 0;
+        while !job.unit(&cancel).unwrap() {
+            units += 1;
+        }
+        assert_eq!(units, 3, "build, two loops, then the measure");
+        let output = job.output();
+        assert_eq!((output.loops_done, output.errors.len()), (2, 2));
+        let measured = output.measured.as_ref().unwrap();
+        assert_eq!(measured.row, run_cell(&plan, 1.0, 0.2, 1).unwrap());
+        assert_eq!(measured.means.len(), 2);
+        assert_eq!(measured.trained, (0..8).collect::<Vec<_>>());
+    }
+}
