@@ -16,6 +16,7 @@
 
 pub mod balanced;
 pub mod fused;
+pub mod lif;
 pub mod params;
 pub mod pass;
 pub mod readout;
