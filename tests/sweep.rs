@@ -237,7 +237,7 @@ fn ambiguity_sweep_scores_every_run_level_and_task() {
 
 /// `sweep subset` on a tiny grid: the documented table (one row per g, f, seed, `spread_ratio` in
 /// its column), no spread without trained units, more spread at strong coupling than at weak, a
-/// second run that finds every cell done, shards, RLS training, and the spiking model refused.
+/// second run that finds every cell done, shards, RLS training, and the spiking network.
 #[test]
 fn subset_sweep_writes_the_spread_table_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -291,6 +291,14 @@ fn subset_sweep_writes_the_spread_table_and_resumes() {
     let shard_table = std::fs::read_to_string(shard.join("subset-shard-1-of-3.csv")).unwrap();
     assert_eq!(shard_table.lines().count(), 1 + 3, "cells 1, 4, 7 of 8: {shard_table}");
     assert!(shard_table.lines().skip(1).all(|l| l.starts_with("rate,rls,")));
-    let refused = modulab(&["sweep", "subset", "--model", "spiking", "--gains", "1", "--fractions", "0.1", "--out", out_s]);
-    assert!(!refused.status.success() && stderr(&refused).contains("only the rate network"), "{}", stderr(&refused));
+    // the spiking network: its subset is clamped (RLS is refused), its rows say so
+    let spiking = dir.path().join("spiking");
+    let spiking_s = spiking.to_str().unwrap();
+    let tiny =
+        ["sweep", "subset", "--model", "spiking", "--gains", "1", "--fractions", "0.5", "--seeds", "1", "--neurons", "200", "--k", "20"];
+    check(&modulab(&[&tiny[..], &["--test-trials", "2", "--out", spiking_s, "--quiet"]].concat()));
+    let table = std::fs::read_to_string(spiking.join("subset.csv")).unwrap();
+    assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("spiking,clamp,1,0.5,0,200,20,")), "{table}");
+    let refused = modulab(&[&tiny[..], &["--training", "rls", "--out", spiking_s]].concat());
+    assert!(!refused.status.success() && stderr(&refused).contains("only be clamped"), "{}", stderr(&refused));
 }

@@ -4,9 +4,13 @@
 //! A unit's task variance is the variance over conditions and time of its trial-averaged rate:
 //! the part of its activity locked to the task. Averaging n trials leaves 1/n of the trial-to-
 //! trial variance in the average, so that share (estimated from the trials' own spread) is
-//! subtracted: a unit whose activity is pure noise carries no task variance, whatever n is.
+//! subtracted: a unit whose activity is pure noise carries no task variance, whatever n is. The
+//! estimate is unbiased and so, for such a unit, as often slightly negative as positive; it is
+//! not floored per unit (flooring would add a positive bias that grows with the noise, which
+//! spiking networks have plenty of), only group means are.
 
-/// rates[condition][trial][step][unit] → each unit's task variance (≥ 0).
+/// rates[condition][trial][step][unit] → each unit's task variance (unbiased; may be slightly
+/// negative for a unit without any).
 pub fn task_variance(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<f64> {
     let n = rates.first().and_then(|c| c.first()).and_then(|t| t.first()).map_or(0, Vec::len);
     let means = trial_means(rates);
@@ -28,7 +32,7 @@ pub fn task_variance(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<f64> {
                     residual += spread / trials as f64;
                 }
             }
-            (variance - residual / cells).max(0.0)
+            variance - residual / cells
         })
         .collect()
 }
@@ -71,7 +75,7 @@ pub fn spread(means: &[Vec<Vec<f64>>], variance: &[f64], trained: &[usize], n_e:
     let n = variance.len();
     let mean_of = |units: &mut dyn Iterator<Item = usize>| {
         let (sum, count) = units.fold((0.0, 0usize), |(s, c), i| (s + variance[i], c + 1));
-        if count == 0 { 0.0 } else { sum / count as f64 }
+        if count == 0 { 0.0 } else { (sum / count as f64).max(0.0) }
     };
     let is_trained = |i: &usize| trained.contains(i);
     let trained_mean = mean_of(&mut trained.iter().copied());
@@ -141,7 +145,7 @@ fn mode_share(means: &[Vec<Vec<f64>>], variance: &[f64], units: &[usize], mode: 
         along += covariance * covariance / mode_variance;
         total += variance[i] * values.len() as f64;
     }
-    if total == 0.0 { 0.0 } else { (along / total).min(1.0) }
+    if total <= 0.0 { 0.0 } else { (along / total).min(1.0) }
 }
 
 #[cfg(test)]
@@ -175,8 +179,8 @@ mod tests {
         let rates = constructed(40);
         let variance = task_variance(&rates);
         assert!((variance[2] - variance[0]).abs() < 1e-12, "a copy carries all the variance");
-        assert!(variance[3] < 1e-20, "a constant unit carries none");
-        assert!(variance[4] < 0.02 * variance[0], "noise is not task variance: {}", variance[4]);
+        assert!(variance[3].abs() < 1e-20, "a constant unit carries none");
+        assert!(variance[4].abs() < 0.02 * variance[0], "noise is not task variance: {}", variance[4]);
         let means = trial_means(&rates);
         let s = spread(&means, &variance, &[0, 1], 4);
         // untrained E: a copy of unit 0 and a constant unit; trained mean = (v0 + v1)/2

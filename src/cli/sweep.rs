@@ -38,7 +38,8 @@ pub enum SweepCommand {
 
 #[derive(Args, Debug)]
 pub struct SubsetArgs {
-    /// rate (the E/I rate network); spiking (the paper's LIF network) is not built yet.
+    /// rate (the E/I rate network) or spiking (the LIF network of the paper's code; its subset is
+    /// clamped only, --training rls is for the rate network).
     #[arg(long, default_value = "rate")]
     pub model: String,
     /// Coupling strengths g, comma-separated (weak 0.1 … strong 3).
@@ -217,15 +218,9 @@ pub fn run(command: SweepCommand) -> Result<()> {
 }
 
 fn subset_cmd(args: SubsetArgs) -> Result<()> {
-    use crate::experiments::subset::{self, SubsetPlan, Training};
-    if args.model != "rate" {
-        return Err(UsageError(format!(
-            "--model {}: only the rate network is built so far (the spiking LIF network of Kim et al. is not yet); use --model rate",
-            args.model
-        ))
-        .into());
-    }
+    use crate::experiments::subset::{self, SubsetModel, SubsetPlan, Training};
     let plan = SubsetPlan {
+        model: SubsetModel::from_name(&args.model).map_err(UsageError)?,
         gains: args.gains,
         fractions: args.fractions,
         seeds: args.seeds,

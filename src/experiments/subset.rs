@@ -10,6 +10,7 @@ use crate::analysis::spread::{spread, task_variance, trial_means};
 use crate::figure::{self, LineChart, Series};
 use crate::io::{csv_split, write_atomic};
 use crate::model::balanced::{BalancedNetwork, BalancedSettings, TrialMode};
+use crate::model::lif::{Clamp, LifNetwork, LifSettings};
 use crate::rng::Rng;
 
 /// How the subset learns its targets.
@@ -38,9 +39,36 @@ impl Training {
     }
 }
 
+/// Which network a cell builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubsetModel {
+    /// The E/I rate network (`model/balanced.rs`).
+    Rate,
+    /// The LIF network of Kim et al.'s code (`model/lif.rs`); its subset is clamped.
+    Spiking,
+}
+
+impl SubsetModel {
+    pub fn name(self) -> &'static str {
+        match self {
+            SubsetModel::Rate => "rate",
+            SubsetModel::Spiking => "spiking",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<Self, String> {
+        match name {
+            "rate" => Ok(SubsetModel::Rate),
+            "spiking" => Ok(SubsetModel::Spiking),
+            other => Err(format!("unknown model '{other}'; valid: rate, spiking")),
+        }
+    }
+}
+
 /// The sweep's grid and the network every cell builds.
 #[derive(Clone, Debug)]
 pub struct SubsetPlan {
+    pub model: SubsetModel,
     pub gains: Vec<f64>,
     pub fractions: Vec<f64>,
     pub seeds: usize,
@@ -59,6 +87,7 @@ pub struct SubsetPlan {
 impl Default for SubsetPlan {
     fn default() -> Self {
         Self {
+            model: SubsetModel::Rate,
             gains: vec![0.1, 0.3, 1.0, 3.0],
             fractions: vec![0.1],
             seeds: 3,
@@ -93,6 +122,12 @@ impl SubsetPlan {
         if !(self.trial_ms > SETTLE_MS + 10.0) {
             return Err(format!("trials must last more than {} ms", SETTLE_MS + 10.0));
         }
+        if self.model == SubsetModel::Spiking {
+            if self.training != Training::Clamp {
+                return Err("the spiking network's subset can only be clamped so far (--training clamp)".into());
+            }
+            return self.lif_settings(self.gains[0], 0).validate();
+        }
         for &g in &self.gains {
             self.settings(g, self.fractions[0], 0).validate()?;
         }
@@ -100,6 +135,11 @@ impl SubsetPlan {
             self.settings(self.gains[0], f, 0).validate()?;
         }
         Ok(())
+    }
+
+    fn lif_settings(&self, g: f64, seed: u64) -> LifSettings {
+        let half = self.neurons / 2;
+        LifSettings { n_e: half, n_i: half, k: self.k, g, seed, ..LifSettings::default() }
     }
 
     fn settings(&self, g: f64, fraction: f64, seed: u64) -> BalancedSettings {
@@ -124,6 +164,7 @@ impl SubsetPlan {
 /// One cell's measures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubsetRow {
+    pub model: SubsetModel,
     pub training: Training,
     pub g: f64,
     pub fraction: f64,
@@ -149,7 +190,8 @@ pub const HEADER: &str =
 impl SubsetRow {
     pub fn csv_line(&self) -> String {
         format!(
-            "rate,{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}",
+            "{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}",
+            self.model.name(),
             self.training.name(),
             self.g,
             self.fraction,
@@ -175,6 +217,7 @@ impl SubsetRow {
         }
         let num = |i: usize| f[i].parse::<f64>().map_err(|_| format!("'{}' is not a number in: {line}", f[i]));
         Ok(Self {
+            model: SubsetModel::from_name(&f[0])?,
             training: Training::from_name(&f[1])?,
             g: num(2)?,
             fraction: num(3)?,
@@ -308,6 +351,7 @@ impl CellRun {
         let means = trial_means(&rates);
         let s = spread(&means, &variance, &trained, settings.n_e);
         let row = SubsetRow {
+            model: SubsetModel::Rate,
             training: plan.training,
             g: self.g,
             fraction: self.fraction,
@@ -329,8 +373,77 @@ impl CellRun {
     }
 }
 
+/// Bins of the spiking network's spike counts (ms).
+const SPIKE_BIN_MS: f64 = 10.0;
+/// The spiking targets: rates in Hz around this, ramping like the rate network's targets.
+const SPIKING_BASE_HZ: f64 = 5.0;
+
+/// The spiking network with its trained subset clamped: each trained neuron receives the
+/// constant-rate input of its target rate at every step (its ramp, per condition), every other
+/// neuron runs free; rates are spike counts in 10 ms bins.
+fn run_spiking_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<SubsetRow, String> {
+    let settings = plan.lif_settings(g, seed);
+    let mut net = LifNetwork::new(settings.clone())?;
+    let (n, n_e) = (settings.n(), settings.n_e);
+    let trained: Vec<usize> = (0..(fraction * n_e as f64).round() as usize).collect();
+    let steps = (plan.trial_ms / settings.dt_ms).round() as usize;
+    let mut rng = Rng::seed_from(seed ^ 0x5B5E_7000);
+    // one target per millisecond is enough for a 10 ms-binned measure
+    let per_ms = (1.0 / settings.dt_ms).round() as usize;
+    let targets = targets(trained.len(), steps / per_ms + 1, 1.0, &mut rng);
+    let currents: Vec<Vec<Vec<f64>>> = targets
+        .iter()
+        .map(|c| c.iter().map(|ms| ms.iter().map(|y| settings.input_for_rate((SPIKING_BASE_HZ * y).max(1.0))).collect()).collect())
+        .collect();
+    let settle_bins = (SETTLE_MS / SPIKE_BIN_MS).round() as usize;
+    let (mut rates, mut balance, mut rate_e, mut rate_i) = (Vec::new(), 0.0, 0.0, 0.0);
+    for condition in currents.iter() {
+        let input = |step: usize| condition[step / per_ms].clone();
+        let clamp = Clamp { neurons: &trained, currents: &input };
+        let mut trials = Vec::with_capacity(plan.test_trials);
+        for _ in 0..plan.test_trials {
+            net.reset(&mut rng);
+            let record = net.run_with(plan.trial_ms, 0, Some(&clamp), SPIKE_BIN_MS);
+            balance += (record.excitatory_input + record.inhibitory_input).abs() / record.excitatory_input.max(1e-12);
+            let (e, i) = record.rates(n_e);
+            rate_e += e;
+            rate_i += i;
+            let to_hz = 1000.0 / SPIKE_BIN_MS;
+            trials.push(
+                record.bins.iter().skip(settle_bins).map(|bin| bin.iter().map(|c| *c as f64 * to_hz).collect()).collect::<Vec<Vec<f64>>>(),
+            );
+        }
+        rates.push(trials);
+    }
+    let count = (2 * plan.test_trials) as f64;
+    let variance = task_variance(&rates);
+    let s = spread(&trial_means(&rates), &variance, &trained, n_e);
+    debug_assert_eq!(variance.len(), n);
+    Ok(SubsetRow {
+        model: SubsetModel::Spiking,
+        training: Training::Clamp,
+        g,
+        fraction,
+        seed,
+        neurons: plan.neurons,
+        k: settings.k,
+        spread_ratio: s.ratio,
+        spread_e: s.ratio_e,
+        spread_i: s.ratio_i,
+        mode_share_e: s.mode_share_e,
+        mode_share_i: s.mode_share_i,
+        rate_e: rate_e / count,
+        rate_i: rate_i / count,
+        balance: balance / count,
+        target_error: 0.0,
+    })
+}
+
 /// Train (or clamp) one network and measure it.
 pub fn run_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<SubsetRow, String> {
+    if plan.model == SubsetModel::Spiking {
+        return run_spiking_cell(plan, g, fraction, seed);
+    }
     let mut cell = CellRun::new(plan, g, fraction, seed)?;
     for trial in 0..cell.loops() {
         cell.train_loop(trial);
@@ -374,7 +487,12 @@ pub fn sweep(
     let path = table_path(out, shard);
     let mut rows = read_table(&path)?;
     let same = |row: &SubsetRow, (g, f, seed): (f64, f64, u64)| {
-        row.g == g && row.fraction == f && row.seed == seed && row.training == plan.training && row.neurons == plan.neurons
+        row.g == g
+            && row.fraction == f
+            && row.seed == seed
+            && row.model == plan.model
+            && row.training == plan.training
+            && row.neurons == plan.neurons
     };
     let todo: Vec<(f64, f64, u64)> = plan
         .cells()
@@ -470,6 +588,7 @@ mod tests {
     #[test]
     fn rows_round_trip_through_the_csv() {
         let row = SubsetRow {
+            model: SubsetModel::Rate,
             training: Training::Rls,
             g: 1.5,
             fraction: 0.1,
