@@ -21,6 +21,8 @@ use crate::runner::subset::{SubsetJob, SubsetOutput};
 const TICK: Duration = Duration::from_millis(200);
 /// Units drawn per group.
 const SHOWN_UNITS: usize = 4;
+/// Test trials per condition of an app run.
+const APP_TEST_TRIALS: usize = 24;
 
 /// One finished run, for the spread-against-g chart.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,6 +88,8 @@ impl SubsetPanel {
             seeds: 1,
             loops: self.loops,
             training: self.training,
+            // the chaotic network's trial-to-trial noise needs more trials than the sweep's default
+            test_trials: APP_TEST_TRIALS,
             ..SubsetPlan::default()
         }
     }
@@ -177,10 +181,9 @@ impl SubsetPanel {
             Some(SubsetOutput { measured: Some(m), .. }) => {
                 let r = &m.row;
                 ui.label(format!(
-                    "Spread ratio {:.3}: the untrained units carry {:.1} % of the trained units' task variance (untrained E {:.3}, \
-                     inhibitory {:.3}); balance index {:.3}, rates E {:.2}, I {:.2}{}",
+                    "Spread ratio {:.3}, untrained E {:.3}, inhibitory {:.3} (untrained / trained task variance; about 0, of \
+                     either sign, when nothing spreads above the trial-to-trial noise); balance index {:.3}, rates E {:.2}, I {:.2}{}",
                     r.spread_ratio,
-                    100.0 * r.spread_ratio,
                     r.spread_e,
                     r.spread_i,
                     r.balance,
@@ -195,7 +198,7 @@ impl SubsetPanel {
             }
             Some(o) if self.running() => {
                 let text = if o.loops == 0 || o.loops_done == o.loops {
-                    "measuring (12 test trials)…".to_string()
+                    format!("measuring ({} test trials)…", 2 * APP_TEST_TRIALS)
                 } else {
                     format!("RLS loop {} of {} (error {:.3})", o.loops_done, o.loops, o.errors.last().copied().unwrap_or(f64::NAN))
                 };
@@ -361,7 +364,9 @@ impl Panel for SubsetPanel {
          excitatory units is trained to ramp up or down depending on the condition (two conditions, like a mouse \
          preparing to lick left or right); nobody trains the others. The three plots show trained units, untrained \
          excitatory units and inhibitory units (condition A solid, B dashed): with weak coupling the untrained \
-         units stay flat; with strong coupling they ramp too. Why: in a strongly coupled network each unit's large \
+         units stay flat; with strong coupling the paper found they ramp too (modulab's rate network is chaotic \
+         there and its fluctuations mostly hide it; its spiking network passes the ramp on, mostly to inhibitory \
+         neurons: README). Why it can: in a strongly coupled network each unit's large \
          excitatory and inhibitory inputs cancel (the 'balanced' state), so the small remainder that drives it is \
          set by the network's activity, and a change in a few units is passed on and amplified instead of being \
          swamped by the external drive. The spread ratio is the untrained units' task variance over the trained \
