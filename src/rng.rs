@@ -67,6 +67,18 @@ impl Rng {
         items[self.below(items.len())]
     }
 
+    /// `count` distinct elements of `pool` (all of them if it is shorter), in drawn order: a
+    /// partial Fisher–Yates shuffle.
+    pub fn sample_distinct<T>(&mut self, mut pool: Vec<T>, count: usize) -> Vec<T> {
+        let count = count.min(pool.len());
+        for i in 0..count {
+            let j = i + self.below(pool.len() - i);
+            pool.swap(i, j);
+        }
+        pool.truncate(count);
+        pool
+    }
+
     /// A fair coin.
     pub fn coin(&mut self) -> bool {
         self.next_u64() >> 63 == 1

@@ -15,10 +15,7 @@
 /// variance (unbiased; near 0, of either sign, for a unit without any).
 pub fn task_variance(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<f64> {
     let n = rates.first().and_then(|c| c.first()).and_then(|t| t.first()).map_or(0, Vec::len);
-    let half = |parity: usize| -> Vec<Vec<Vec<Vec<f64>>>> {
-        rates.iter().map(|trials| trials.iter().skip(parity).step_by(2).cloned().collect()).collect()
-    };
-    let (a, b) = (trial_means(&half(0)), trial_means(&half(1)));
+    let (a, b) = (averages(rates, 0, 2), averages(rates, 1, 2));
     let cells = a.iter().map(Vec::len).sum::<usize>().max(1) as f64;
     (0..n)
         .map(|i| {
@@ -32,15 +29,22 @@ pub fn task_variance(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<f64> {
 
 /// Trial-averaged rates [condition][step][unit].
 pub fn trial_means(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<Vec<Vec<f64>>> {
+    averages(rates, 0, 1)
+}
+
+/// Averages [condition][step][unit] over the trials `first`, `first + every`, … of each
+/// condition (without copying them).
+fn averages(rates: &[Vec<Vec<Vec<f64>>>], first: usize, every: usize) -> Vec<Vec<Vec<f64>>> {
     rates
         .iter()
         .map(|trials| {
-            let count = trials.len().max(1) as f64;
+            let chosen = || trials.iter().skip(first).step_by(every);
+            let count = chosen().count().max(1) as f64;
             let steps = trials.first().map_or(0, Vec::len);
             (0..steps)
                 .map(|t| {
                     let n = trials[0][t].len();
-                    (0..n).map(|i| trials.iter().map(|trial| trial[t][i]).sum::<f64>() / count).collect()
+                    (0..n).map(|i| chosen().map(|trial| trial[t][i]).sum::<f64>() / count).collect()
                 })
                 .collect()
         })

@@ -326,48 +326,26 @@ impl CellRun {
         let test_mode = if plan.training == Training::Clamp { TrialMode::Clamp } else { TrialMode::Score };
         let settle = (SETTLE_MS / settings.dt_ms).round() as usize;
         let every = ((RECORD_MS / settings.dt_ms).round() as usize).max(1);
-        let (mut rates, mut error, mut balance, mut rate_e, mut rate_i) = (Vec::new(), 0.0, 0.0, 0.0, 0.0);
+        let (mut rates, mut sums) = (Vec::new(), TrialSums::default());
         for condition in 0..self.targets.len() {
             let cue = self.cue_for(condition);
             let mut trials = Vec::with_capacity(plan.test_trials);
             for _ in 0..plan.test_trials {
                 let record = self.net.trial(self.steps, &cue, Some(&self.targets[condition]), test_mode, &mut self.rng);
-                error += record.error;
-                balance += (record.excitatory_input + record.inhibitory_input).abs() / record.excitatory_input.max(1e-12);
                 let measured: Vec<Vec<f64>> = record.rates.into_iter().skip(settle).step_by(every).collect();
                 let mean_over = |range: std::ops::Range<usize>| {
                     let count = (measured.len() * range.len()).max(1) as f64;
                     measured.iter().map(|r| r[range.clone()].iter().sum::<f64>()).sum::<f64>() / count
                 };
-                rate_e += mean_over(0..settings.n_e);
-                rate_i += mean_over(settings.n_e..n);
+                let population_rates = (mean_over(0..settings.n_e), mean_over(settings.n_e..n));
+                sums.add(record.excitatory_input, record.inhibitory_input, population_rates, record.error);
                 trials.push(measured);
             }
             rates.push(trials);
         }
-        let count = (2 * plan.test_trials) as f64;
         let trained = self.net.trained();
-        let variance = task_variance(&rates);
-        let means = trial_means(&rates);
-        let s = spread(&means, &variance, &trained, settings.n_e);
-        let row = SubsetRow {
-            model: SubsetModel::Rate,
-            training: plan.training,
-            g: self.g,
-            fraction: self.fraction,
-            seed: self.seed,
-            neurons: plan.neurons,
-            k: settings.k,
-            spread_ratio: s.ratio,
-            spread_e: s.ratio_e,
-            spread_i: s.ratio_i,
-            mode_share_e: s.mode_share_e,
-            mode_share_i: s.mode_share_i,
-            rate_e: rate_e / count,
-            rate_i: rate_i / count,
-            balance: balance / count,
-            target_error: if plan.training == Training::Clamp { 0.0 } else { error / count },
-        };
+        let cell = (SubsetModel::Rate, self.g, self.fraction, self.seed);
+        let (row, means) = summarise(plan, cell, settings.k, &rates, &trained, settings.n_e, &sums);
         let record_ms = every as f64 * settings.dt_ms;
         Measured { row, means, record_ms, first_ms: settle as f64 * settings.dt_ms, trained, n_e: settings.n_e }
     }
@@ -384,7 +362,7 @@ const SPIKING_BASE_HZ: f64 = 5.0;
 fn run_spiking_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<SubsetRow, String> {
     let settings = plan.lif_settings(g, seed);
     let mut net = LifNetwork::new(settings.clone())?;
-    let (n, n_e) = (settings.n(), settings.n_e);
+    let n_e = settings.n_e;
     let trained: Vec<usize> = (0..(fraction * n_e as f64).round() as usize).collect();
     let steps = (plan.trial_ms / settings.dt_ms).round() as usize;
     let mut rng = Rng::seed_from(seed ^ 0x5B5E_7000);
@@ -396,7 +374,8 @@ fn run_spiking_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Resu
         .map(|c| c.iter().map(|ms| ms.iter().map(|y| settings.input_for_rate((SPIKING_BASE_HZ * y).max(1.0))).collect()).collect())
         .collect();
     let settle_bins = (SETTLE_MS / SPIKE_BIN_MS).round() as usize;
-    let (mut rates, mut balance, mut rate_e, mut rate_i) = (Vec::new(), 0.0, 0.0, 0.0);
+    let (mut rates, mut sums) = (Vec::new(), TrialSums::default());
+    let to_hz = 1000.0 / SPIKE_BIN_MS;
     for condition in currents.iter() {
         let input = |step: usize| condition[step / per_ms].clone();
         let clamp = Clamp { neurons: &trained, currents: &input };
@@ -404,39 +383,71 @@ fn run_spiking_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Resu
         for _ in 0..plan.test_trials {
             net.reset(&mut rng);
             let record = net.run_with(plan.trial_ms, 0, Some(&clamp), SPIKE_BIN_MS);
-            balance += (record.excitatory_input + record.inhibitory_input).abs() / record.excitatory_input.max(1e-12);
-            let (e, i) = record.rates(n_e);
-            rate_e += e;
-            rate_i += i;
-            let to_hz = 1000.0 / SPIKE_BIN_MS;
+            sums.add(record.excitatory_input, record.inhibitory_input, record.rates(n_e), 0.0);
             trials.push(
                 record.bins.iter().skip(settle_bins).map(|bin| bin.iter().map(|c| *c as f64 * to_hz).collect()).collect::<Vec<Vec<f64>>>(),
             );
         }
         rates.push(trials);
     }
-    let count = (2 * plan.test_trials) as f64;
-    let variance = task_variance(&rates);
-    let s = spread(&trial_means(&rates), &variance, &trained, n_e);
-    debug_assert_eq!(variance.len(), n);
-    Ok(SubsetRow {
-        model: SubsetModel::Spiking,
-        training: Training::Clamp,
+    Ok(summarise(plan, (SubsetModel::Spiking, g, fraction, seed), settings.k, &rates, &trained, n_e, &sums).0)
+}
+
+/// Sums over a cell's test trials, made into means by [`summarise`].
+#[derive(Default)]
+struct TrialSums {
+    trials: usize,
+    balance: f64,
+    rate_e: f64,
+    rate_i: f64,
+    error: f64,
+}
+
+impl TrialSums {
+    /// One trial: its mean excitatory and inhibitory input, its (E, I) rates, its target error.
+    fn add(&mut self, excitatory_input: f64, inhibitory_input: f64, (rate_e, rate_i): (f64, f64), error: f64) {
+        self.trials += 1;
+        self.balance += (excitatory_input + inhibitory_input).abs() / excitatory_input.max(1e-12);
+        self.rate_e += rate_e;
+        self.rate_i += rate_i;
+        self.error += error;
+    }
+}
+
+/// A cell's row from its test trials' rates [condition][trial][step][unit] and their sums, with
+/// the trial-averaged rates; `cell` is (model, g, f, seed).
+fn summarise(
+    plan: &SubsetPlan,
+    (model, g, fraction, seed): (SubsetModel, f64, f64, u64),
+    k: usize,
+    rates: &[Vec<Vec<Vec<f64>>>],
+    trained: &[usize],
+    n_e: usize,
+    sums: &TrialSums,
+) -> (SubsetRow, Vec<Vec<Vec<f64>>>) {
+    let count = sums.trials as f64;
+    let variance = task_variance(rates);
+    let means = trial_means(rates);
+    let s = spread(&means, &variance, trained, n_e);
+    let row = SubsetRow {
+        model,
+        training: plan.training,
         g,
         fraction,
         seed,
         neurons: plan.neurons,
-        k: settings.k,
+        k,
         spread_ratio: s.ratio,
         spread_e: s.ratio_e,
         spread_i: s.ratio_i,
         mode_share_e: s.mode_share_e,
         mode_share_i: s.mode_share_i,
-        rate_e: rate_e / count,
-        rate_i: rate_i / count,
-        balance: balance / count,
-        target_error: 0.0,
-    })
+        rate_e: sums.rate_e / count,
+        rate_i: sums.rate_i / count,
+        balance: sums.balance / count,
+        target_error: if plan.training == Training::Clamp { 0.0 } else { sums.error / count },
+    };
+    (row, means)
 }
 
 /// Train (or clamp) one network and measure it.

@@ -338,16 +338,9 @@ fn rate(x: f64, r_max: f64) -> f64 {
     x.clamp(0.0, r_max)
 }
 
-/// `count` distinct values of `range` other than `exclude`, in drawn order (a partial Fisher–Yates).
+/// `count` distinct values of `range` other than `exclude`, in drawn order.
 fn sample_without_replacement(rng: &mut Rng, range: std::ops::Range<usize>, count: usize, exclude: usize) -> Vec<usize> {
-    let mut pool: Vec<usize> = range.filter(|v| *v != exclude).collect();
-    let count = count.min(pool.len());
-    for i in 0..count {
-        let j = i + rng.below(pool.len() - i);
-        pool.swap(i, j);
-    }
-    pool.truncate(count);
-    pool
+    rng.sample_distinct(range.filter(|v| *v != exclude).collect(), count)
 }
 
 #[cfg(test)]

@@ -150,15 +150,10 @@ impl LifNetwork {
         let targets = (0..n)
             .map(|pre| {
                 let pre_e = pre < settings.n_e;
-                // a partial Fisher–Yates over the other neurons: 2K distinct targets
-                let mut pool: Vec<u32> = (0..n as u32).filter(|t| *t as usize != pre).collect();
-                let out = 2 * settings.k;
-                for i in 0..out {
-                    let j = i + rng.below(pool.len() - i);
-                    pool.swap(i, j);
-                }
-                pool.truncate(out);
-                pool.into_iter()
+                // 2K distinct targets among the other neurons
+                let others: Vec<u32> = (0..n as u32).filter(|t| *t as usize != pre).collect();
+                rng.sample_distinct(others, 2 * settings.k)
+                    .into_iter()
                     .map(|post| (post, (settings.weight((post as usize) < settings.n_e, pre_e) / settings.tau_s_ms) as f32))
                     .collect()
             })
