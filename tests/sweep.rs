@@ -268,7 +268,7 @@ fn subset_sweep_writes_the_spread_table_and_resumes() {
     let header = lines.next().unwrap();
     assert_eq!(
         header,
-        "model,training,g,fraction,seed,neurons,k,spread_ratio,spread_e,spread_i,mode_share_e,mode_share_i,rate_e,rate_i,balance,target_error"
+        "model,training,g,fraction,seed,neurons,k,spread_ratio,spread_e,spread_i,mode_share_e,mode_share_i,rate_e,rate_i,balance,target_error,trained_variance"
     );
     let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(String::from).collect()).collect();
     assert_eq!(rows.len(), 8, "{table}");
@@ -291,7 +291,7 @@ fn subset_sweep_writes_the_spread_table_and_resumes() {
     let shard_table = std::fs::read_to_string(shard.join("subset-shard-1-of-3.csv")).unwrap();
     assert_eq!(shard_table.lines().count(), 1 + 3, "cells 1, 4, 7 of 8: {shard_table}");
     assert!(shard_table.lines().skip(1).all(|l| l.starts_with("rate,rls,")));
-    // the spiking network: its subset is clamped (RLS is refused), its rows say so
+    // the spiking network, its subset clamped or trained by RLS; its rows say which
     let spiking = dir.path().join("spiking");
     let spiking_s = spiking.to_str().unwrap();
     let tiny =
@@ -299,6 +299,11 @@ fn subset_sweep_writes_the_spread_table_and_resumes() {
     check(&modulab(&[&tiny[..], &["--test-trials", "2", "--out", spiking_s, "--quiet"]].concat()));
     let table = std::fs::read_to_string(spiking.join("subset.csv")).unwrap();
     assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("spiking,clamp,1,0.5,0,200,20,")), "{table}");
-    let refused = modulab(&[&tiny[..], &["--training", "rls", "--out", spiking_s]].concat());
-    assert!(!refused.status.success() && stderr(&refused).contains("only be clamped"), "{}", stderr(&refused));
+    let trained = dir.path().join("spiking-rls");
+    let trained_s = trained.to_str().unwrap();
+    check(&modulab(&[&tiny[..], &["--training", "rls", "--loops", "2", "--test-trials", "2", "--out", trained_s, "--quiet"]].concat()));
+    let table = std::fs::read_to_string(trained.join("subset.csv")).unwrap();
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(row[..7], ["spiking", "rls", "1", "0.5", "0", "200", "20"], "{table}");
+    assert!(row[7..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)), "{table}");
 }

@@ -64,6 +64,9 @@ pub struct Spread {
     /// course of the trained units' top principal component (the "ramping mode").
     pub mode_share_e: f64,
     pub mode_share_i: f64,
+    /// The trained units' mean task variance (the ratios' denominator: when it is not clearly
+    /// above 0 the subset did not learn the task and the ratios mean nothing).
+    pub trained_variance: f64,
 }
 
 /// `means` from [`trial_means`], `variance` from [`task_variance`]; units `0..n_e` are
@@ -91,6 +94,7 @@ pub fn spread(means: &[Vec<Vec<f64>>], variance: &[f64], trained: &[usize], n_e:
         ratio_i: ratio_to_trained(mean_of(&mut inhibitory.iter().copied())),
         mode_share_e: share(&untrained_e),
         mode_share_i: share(&inhibitory),
+        trained_variance: trained_mean,
     }
 }
 

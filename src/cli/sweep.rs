@@ -38,8 +38,8 @@ pub enum SweepCommand {
 
 #[derive(Args, Debug)]
 pub struct SubsetArgs {
-    /// rate (the E/I rate network) or spiking (the LIF network of the paper's code; its subset is
-    /// clamped only, --training rls is for the rate network).
+    /// rate (the E/I rate network) or spiking (the LIF network of the paper's code, with its
+    /// plastic synapses onto the trained subset when trained by RLS).
     #[arg(long, default_value = "rate")]
     pub model: String,
     /// Coupling strengths g, comma-separated (weak 0.1 … strong 3).
@@ -58,10 +58,12 @@ pub struct SubsetArgs {
     #[arg(long, default_value_t = 40)]
     pub k: usize,
     /// clamp (the subset held on its targets: an ideally trained subset) or rls (recursive least
-    /// squares in closed loop, then tested free; settles at weak coupling only, see docs/MODEL.md §7).
+    /// squares in closed loop, then tested free: the rate network's settles at weak coupling only;
+    /// the spiking network's trains its plastic synapses at every g; docs/MODEL.md §7).
     #[arg(long, default_value = "clamp")]
     pub training: String,
-    /// RLS training trials (with --training rls).
+    /// RLS training trials (with --training rls), the conditions in turn. The spiking network
+    /// needs about 100 (N = 2 000: ~0.4 s each).
     #[arg(long, default_value_t = 20)]
     pub loops: usize,
     /// Test trials per condition.

@@ -1,6 +1,6 @@
 //! The leaky integrate-and-fire E/I network of Kim et al. (2023), as their public code
 //! (SpikingNetwork/distributedActivity, `param.jl`, `genWeights.jl`, `runinitial.jl`) simulates
-//! it: docs/MODEL.md §7. Fixed synapses only so far (no plastic inputs, no training).
+//! it: docs/MODEL.md §7, with the plastic inputs of a trained subset (`model/plastic.rs`).
 //!
 //! ```text
 //! τ_m dv_i/dt = μ_a − v_i + x_i,   spike when v > 1, then v = 0 and v is held for τ_ref
@@ -15,6 +15,7 @@
 //! Every neuron sends 2K synapses to distinct other neurons (E and I together; fixed out-degree,
 //! as the code draws them), so in-degrees average K per population. Forward Euler, dt = 0.1 ms.
 
+use super::plastic::PlasticInputs;
 use crate::rng::Rng;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -98,6 +99,62 @@ pub fn membrane_step(v: &mut f64, refractory_left: &mut f64, input: f64, tau_m_m
     false
 }
 
+/// A lone neuron's rate against its mean input under the network's input noise: Ornstein–Uhlenbeck
+/// noise of standard deviation σ and correlation time τ_s (the fixed synapses' filter), which is
+/// what Kim et al.'s code turns target rates into target currents with (there through the
+/// Ricciardi formula for white noise). Measured by simulation on a grid of inputs, the same
+/// noise for every input, made non-decreasing.
+#[derive(Clone, Debug)]
+pub struct TransferCurve {
+    pub inputs: Vec<f64>,
+    pub rates: Vec<f64>,
+}
+
+impl TransferCurve {
+    pub fn measure(settings: &LifSettings, sigma: f64, seed: u64) -> Self {
+        const SECONDS: f64 = 10.0;
+        let steps = (SECONDS * 1000.0 / settings.dt_ms).round() as usize;
+        let mut rng = Rng::seed_from(seed ^ 0x7EA5_F00D);
+        let keep = 1.0 - settings.dt_ms / settings.tau_s_ms;
+        let kick = sigma * (1.0 - keep * keep).sqrt();
+        let mut noise = Vec::with_capacity(steps);
+        let mut eta = sigma * rng.normal();
+        for _ in 0..steps {
+            eta = keep * eta + kick * rng.normal();
+            noise.push(eta);
+        }
+        let inputs: Vec<f64> = (0..=200).map(|k| -1.0 + 0.02 * k as f64).collect();
+        let mut best = 0.0_f64;
+        let rates = inputs
+            .iter()
+            .map(|mu| {
+                let (mut v, mut left, mut spikes) = (0.0, 0.0, 0u32);
+                for eta in &noise {
+                    spikes += u32::from(membrane_step(&mut v, &mut left, mu + eta, settings.tau_m_ms, settings.dt_ms, settings.refractory_ms));
+                }
+                best = best.max(f64::from(spikes) / SECONDS);
+                best
+            })
+            .collect();
+        Self { inputs, rates }
+    }
+
+    /// The mean input at which the rate is `rate_hz` (linear between grid points; the grid's
+    /// ends outside it).
+    pub fn input_for(&self, rate_hz: f64) -> f64 {
+        let above = self.rates.partition_point(|r| *r < rate_hz);
+        if above == 0 {
+            return self.inputs[0];
+        }
+        if above == self.rates.len() {
+            return *self.inputs.last().unwrap_or(&0.0);
+        }
+        let (r0, r1) = (self.rates[above - 1], self.rates[above]);
+        let (x0, x1) = (self.inputs[above - 1], self.inputs[above]);
+        x0 + (x1 - x0) * (rate_hz - r0) / (r1 - r0).max(1e-12)
+    }
+}
+
 /// The network and its state.
 pub struct LifNetwork {
     pub settings: LifSettings,
@@ -110,6 +167,10 @@ pub struct LifNetwork {
     refractory: Vec<f64>,
     /// Neurons that spiked at the last step.
     spiked: Vec<usize>,
+    /// Plastic inputs onto a trained subset, once added.
+    plastic: Option<PlasticInputs>,
+    /// Each neuron's index among the plastic inputs' trained neurons (`u32::MAX`: none).
+    trained_index: Vec<u32>,
 }
 
 /// Spike counts of a run.
@@ -125,12 +186,39 @@ pub struct LifRecord {
     /// Mean over neurons and steps of the excitatory input (drive included) and the inhibitory one.
     pub excitatory_input: f64,
     pub inhibitory_input: f64,
+    /// The excitatory neurons' mean temporal standard deviation of their fixed synaptic input.
+    pub input_sd_e: f64,
+    /// Mean squared difference between the trained neurons' total input and their target at
+    /// the scored steps (0 without [`Learn`]).
+    pub learn_error: f64,
 }
 
-/// Neurons whose input is imposed: `currents(step)[k]` replaces μ + x of neuron `neurons[k]`.
+/// Input per neuron and step: `currents(step)[k]` for neuron `neurons[k]` (an empty vector:
+/// none at that step).
 pub struct Clamp<'a> {
     pub neurons: &'a [usize],
     pub currents: &'a dyn Fn(usize) -> Vec<f64>,
+}
+
+/// Targets for the plastic inputs' trained neurons: `targets(step)` gives each one's target total
+/// input at the steps that are scored (and, when `update`, learned from by RLS).
+pub struct Learn<'a> {
+    pub targets: &'a dyn Fn(usize) -> Option<Vec<f64>>,
+    pub update: bool,
+}
+
+/// What a trial records and imposes.
+#[derive(Default)]
+pub struct TrialOptions<'a> {
+    /// Spike times are kept for the first this many neurons.
+    pub raster_neurons: usize,
+    /// Spikes counted in bins of this many ms (0: no bins).
+    pub bin_ms: f64,
+    /// Inputs that replace μ + x.
+    pub clamp: Option<Clamp<'a>>,
+    /// Inputs added to μ + x (a cue).
+    pub extra: Option<Clamp<'a>>,
+    pub learn: Option<Learn<'a>>,
 }
 
 impl LifRecord {
@@ -159,12 +247,52 @@ impl LifNetwork {
             })
             .collect();
         let v = (0..n).map(|_| rng.uniform()).collect();
-        Ok(Self { settings, targets, v, x_e: vec![0.0; n], x_i: vec![0.0; n], refractory: vec![0.0; n], spiked: Vec::new() })
+        Ok(Self {
+            settings,
+            targets,
+            v,
+            x_e: vec![0.0; n],
+            x_i: vec![0.0; n],
+            refractory: vec![0.0; n],
+            spiked: Vec::new(),
+            plastic: None,
+            trained_index: vec![u32::MAX; n],
+        })
     }
 
     /// Simulate `duration_ms`, recording spike counts and the raster of the first `raster_neurons`.
     pub fn run(&mut self, duration_ms: f64, raster_neurons: usize) -> LifRecord {
-        self.run_with(duration_ms, raster_neurons, None, 0.0)
+        self.run_trial(duration_ms, &TrialOptions { raster_neurons, ..TrialOptions::default() })
+    }
+
+    /// Give the excitatory neurons `trained` plastic inputs as the code does: each receives
+    /// 6·round(√K) of them from other trained neurons (all of them if there are fewer) and as
+    /// many from random inhibitory neurons, filtered with `tau_ms`; initial weights 4j/6 and
+    /// −4j/6 · 6.5/12 (the code's wpee, wpei: the two cancel at the balanced rates, E 6.5 and I 12 Hz).
+    pub fn add_plastic(&mut self, trained: &[usize], tau_ms: f64, rng: &mut Rng) {
+        let s = &self.settings;
+        let per_population = 6 * (s.k as f64).sqrt().round() as usize;
+        let inhibitory: Vec<u32> = (s.n_e as u32..s.n() as u32).collect();
+        let (mut pre, mut excitatory) = (Vec::new(), Vec::new());
+        for &i in trained {
+            let others: Vec<u32> = trained.iter().filter(|t| **t != i).map(|t| *t as u32).collect();
+            let count = per_population.min(others.len());
+            let mut list = rng.sample_distinct(others, count);
+            list.sort_unstable();
+            let mut from_i = rng.sample_distinct(inhibitory.clone(), per_population.min(inhibitory.len()));
+            from_i.sort_unstable();
+            excitatory.push(list.len());
+            list.extend(from_i);
+            pre.push(list);
+        }
+        let w_e = 4.0 * s.weight(true, true) / 0.15 / 6.0;
+        let weights = (w_e, -w_e * 6.5 / 12.0);
+        trained.iter().enumerate().for_each(|(t, i)| self.trained_index[*i] = t as u32);
+        self.plastic = Some(PlasticInputs::new(s.n(), trained.to_vec(), pre, excitatory, weights, tau_ms, s.dt_ms));
+    }
+
+    pub fn plastic(&self) -> Option<&PlasticInputs> {
+        self.plastic.as_ref()
     }
 
     /// Start a trial: v uniform in [0, 1), synapses and refractory clocks at 0 (as the code's
@@ -175,33 +303,63 @@ impl LifNetwork {
         self.x_i.fill(0.0);
         self.refractory.fill(0.0);
         self.spiked.clear();
+        if let Some(plastic) = &mut self.plastic {
+            plastic.reset();
+        }
     }
 
-    /// [`LifNetwork::run`] with some neurons' input imposed and spikes counted in bins of
-    /// `bin_ms` (0: no bins).
-    pub fn run_with(&mut self, duration_ms: f64, raster_neurons: usize, clamp: Option<&Clamp>, bin_ms: f64) -> LifRecord {
+    /// Simulate one trial of `duration_ms` with what `options` imposes and records.
+    pub fn run_trial(&mut self, duration_ms: f64, options: &TrialOptions) -> LifRecord {
         let s = self.settings.clone();
         let n = s.n();
         let steps = (duration_ms / s.dt_ms).round() as usize;
         let (mu_e, mu_i) = s.drive();
         let decay = 1.0 - s.dt_ms / s.tau_s_ms;
-        let bin_steps = if bin_ms > 0.0 { ((bin_ms / s.dt_ms).round() as usize).max(1) } else { 0 };
+        let bin_steps = if options.bin_ms > 0.0 { ((options.bin_ms / s.dt_ms).round() as usize).max(1) } else { 0 };
         let mut record = LifRecord { counts: vec![0; n], duration_ms: steps as f64 * s.dt_ms, ..LifRecord::default() };
-        let mut clamped = vec![None; n];
+        let (mut clamped, mut extra) = (vec![None; n], vec![0.0; n]);
         let (mut excitatory, mut inhibitory) = (0.0, 0.0);
+        // each excitatory neuron's fixed synaptic input: sum and sum of squares over steps
+        let (mut sum_e, mut square_e) = (vec![0.0; s.n_e], vec![0.0; s.n_e]);
+        let (mut learn_error, mut scored) = (0.0, 0usize);
         for step in 0..steps {
             // last step's spikes arrive now (the code's one-step delay)
             self.x_e.iter_mut().chain(self.x_i.iter_mut()).for_each(|x| *x *= decay);
+            if let Some(plastic) = &mut self.plastic {
+                plastic.decay();
+            }
             for &pre in &self.spiked {
                 let x = if pre < s.n_e { &mut self.x_e } else { &mut self.x_i };
                 for &(post, w) in &self.targets[pre] {
                     x[post as usize] += w as f64;
                 }
+                if let Some(plastic) = &mut self.plastic {
+                    plastic.spike(pre);
+                }
             }
             self.spiked.clear();
-            if let Some(c) = clamp {
+            if let Some(c) = &options.clamp {
                 let currents = (c.currents)(step);
                 c.neurons.iter().zip(currents).for_each(|(i, current)| clamped[*i] = Some(current));
+            }
+            if let Some(c) = &options.extra {
+                let currents = (c.currents)(step);
+                extra.fill(0.0);
+                c.neurons.iter().zip(currents).for_each(|(i, current)| extra[*i] = current);
+            }
+            if let (Some(learn), Some(plastic)) = (&options.learn, &mut self.plastic)
+                && let Some(targets) = (learn.targets)(step)
+            {
+                // the RLS error: the total input (drive, fixed and plastic synapses) minus the target
+                for (t, (i, target)) in plastic.trained.clone().into_iter().zip(targets).enumerate() {
+                    let mu = if i < s.n_e { mu_e } else { mu_i };
+                    let error = mu + self.x_e[i] + self.x_i[i] + plastic.input(t) - target;
+                    learn_error += error * error;
+                    scored += 1;
+                    if learn.update {
+                        plastic.rls_update(t, error);
+                    }
+                }
             }
             if bin_steps > 0 && step % bin_steps == 0 {
                 record.bins.push(vec![0; n]);
@@ -210,14 +368,23 @@ impl LifNetwork {
                 let mu = if i < s.n_e { mu_e } else { mu_i };
                 excitatory += mu + self.x_e[i];
                 inhibitory += self.x_i[i];
-                let input = clamped[i].unwrap_or(mu + self.x_e[i] + self.x_i[i]);
+                if i < s.n_e {
+                    let fixed = self.x_e[i] + self.x_i[i];
+                    sum_e[i] += fixed;
+                    square_e[i] += fixed * fixed;
+                }
+                let plastic = match (&self.plastic, self.trained_index[i]) {
+                    (Some(p), t) if t != u32::MAX => p.input(t as usize),
+                    _ => 0.0,
+                };
+                let input = clamped[i].unwrap_or(mu + self.x_e[i] + self.x_i[i] + plastic + extra[i]);
                 if membrane_step(&mut self.v[i], &mut self.refractory[i], input, s.tau_m_ms, s.dt_ms, s.refractory_ms) {
                     self.spiked.push(i);
                     record.counts[i] += 1;
                     if let Some(bin) = record.bins.last_mut() {
                         bin[i] = bin[i].saturating_add(1);
                     }
-                    if i < raster_neurons {
+                    if i < options.raster_neurons {
                         record.raster.push((step as f64 * s.dt_ms, i as u32));
                     }
                 }
@@ -226,6 +393,11 @@ impl LifNetwork {
         let samples = (steps * n).max(1) as f64;
         record.excitatory_input = excitatory / samples;
         record.inhibitory_input = inhibitory / samples;
+        let count = steps.max(1) as f64;
+        record.input_sd_e =
+            sum_e.iter().zip(&square_e).map(|(sum, square)| (square / count - (sum / count).powi(2)).max(0.0).sqrt()).sum::<f64>()
+                / s.n_e as f64;
+        record.learn_error = if scored > 0 { learn_error / scored as f64 } else { 0.0 };
         record
     }
 
@@ -273,6 +445,59 @@ mod tests {
         let free = 1000.0 / (0.1 + 10.0 * (mu_e / (mu_e - THRESHOLD)).ln());
         assert!(free > 150.0, "{free}");
         assert!(!record.raster.is_empty() && record.raster.iter().all(|(t, n)| *t < 2000.0 && *n < 10));
+    }
+
+    /// Without noise the curve is the analytic one; with noise a neuron fires below threshold
+    /// (fluctuation-driven), so a target rate needs less mean input.
+    #[test]
+    fn the_transfer_curve_inverts_rates() {
+        let settings = LifSettings::default();
+        let quiet = TransferCurve::measure(&settings, 0.0, 0);
+        for rate in [5.0, 20.0] {
+            let exact = settings.input_for_rate(rate);
+            assert!((quiet.input_for(rate) - exact).abs() < 0.02, "{rate} Hz: {} vs {exact}", quiet.input_for(rate));
+        }
+        let noisy = TransferCurve::measure(&settings, 0.4, 0);
+        assert!(noisy.rates.windows(2).all(|w| w[0] <= w[1]));
+        let below = noisy.input_for(5.0);
+        assert!(below < 1.0 && below < quiet.input_for(5.0) - 0.1, "{below}");
+    }
+
+    /// Plastic inputs: the trained neurons' lists hold only other trained neurons (E) and
+    /// inhibitory ones; a test trial (no update) changes no weight, a learning trial changes
+    /// only the trained neurons' plastic weights, and repeated trials bring the input error down.
+    #[test]
+    fn rls_trains_only_the_plastic_inputs_and_lowers_the_error() {
+        let settings = LifSettings { n_e: 200, n_i: 200, k: 40, ..LifSettings::default() };
+        let mut net = LifNetwork::new(settings.clone()).unwrap();
+        let trained: Vec<usize> = (0..40).collect();
+        let mut rng = Rng::seed_from(3);
+        net.add_plastic(&trained, 150.0, &mut rng);
+        let plastic = net.plastic().unwrap();
+        for (t, list) in plastic.pre.iter().enumerate() {
+            let e = plastic.excitatory[t];
+            assert_eq!((e, list.len() - e), (36, 36));
+            assert!(list[..e].iter().all(|j| (*j as usize) < 40 && *j as usize != t));
+            assert!(list[e..].iter().all(|j| (*j as usize) >= 200));
+        }
+        let fixed = net.targets.clone();
+        let initial = plastic.weights.clone();
+        // a constant target: every trained neuron's input 0.2 above the drive μ_E, scored every 20 ms after 300 ms
+        let target = settings.drive().0 + 0.2;
+        let every = (20.0 / settings.dt_ms) as usize;
+        let targets = move |step: usize| (step >= 3000 && step % every == 0).then(|| vec![target; 40]);
+        let trial = |net: &mut LifNetwork, rng: &mut Rng, update: bool| {
+            net.reset(rng);
+            let options = TrialOptions { learn: Some(Learn { targets: &targets, update }), ..TrialOptions::default() };
+            net.run_trial(600.0, &options).learn_error
+        };
+        let before = trial(&mut net, &mut rng, false);
+        assert_eq!(net.plastic().unwrap().weights, initial);
+        let errors: Vec<f64> = (0..6).map(|_| trial(&mut net, &mut rng, true)).collect();
+        let after = trial(&mut net, &mut rng, false);
+        assert!(after < 0.5 * before, "error {before} → {after} ({errors:?})");
+        assert!(net.plastic().unwrap().weights.iter().zip(&initial).all(|(w, w0)| w != w0));
+        assert_eq!(net.targets, fixed, "fixed synapses never change");
     }
 
     #[test]

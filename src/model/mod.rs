@@ -19,6 +19,7 @@ pub mod fused;
 pub mod lif;
 pub mod params;
 pub mod pass;
+pub mod plastic;
 pub mod readout;
 pub mod rnn;
 pub mod scan;
