@@ -749,3 +749,30 @@ fn the_subset_tab_runs_a_network_and_shows_its_spread() {
     assert!(harness.query_by_label_contains("untrained / trained task variance").is_some());
     assert!(harness.query_by_label("Untrained excitatory units").is_some());
 }
+
+/// The Subset tab's spiking network: choosing it and pressing Run clamps the subset of a
+/// 2 000-neuron LIF network, and the panel shows both conditions' rasters with all three groups.
+#[test]
+fn the_subset_tab_runs_the_spiking_network_and_draws_its_rasters() {
+    let mut harness = harness();
+    run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
+    click_tab(&mut harness, "Subset");
+    harness.get_by_value("rate").click();
+    harness.run_steps(2);
+    harness.get_by_label("spiking").click();
+    harness.run_steps(2);
+    harness.get_by_label("Run").click();
+    run_until(&mut harness, "the spiking subset run", |app| !app.subset().running() && app.subset().last_spread().is_some());
+    let measured = harness.state().subset().measured().unwrap().clone();
+    assert_eq!(measured.row.model.name(), "spiking");
+    assert_eq!(measured.raster_neurons.len(), 90);
+    assert_eq!(measured.raster.len(), 2);
+    for raster in &measured.raster {
+        // every group fires: trained rows 0–29, untrained E 30–59, inhibitory 60–89
+        for group in 0..3 {
+            assert!(raster.iter().any(|(_, row)| *row as usize / 30 == group), "group {group} silent");
+        }
+        assert!(raster.iter().all(|(ms, _)| (0.0..600.0).contains(ms)));
+    }
+    assert!(harness.query_by_label("Spikes, condition A").is_some() && harness.query_by_label("Spikes, condition B").is_some());
+}

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use eframe::egui;
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Points};
+use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints, Points};
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
 use super::widgets::task_color;
 use super::{Level, Panel, PanelContext, heading_ui};
-use crate::experiments::subset::{Measured, SubsetPlan, Training};
+use crate::experiments::subset::{Measured, SubsetModel, SubsetPlan, Training};
 use crate::runner::LiveViews;
 use crate::runner::queue::JobQueue;
 use crate::runner::subset::{SubsetJob, SubsetOutput};
@@ -23,6 +23,21 @@ const TICK: Duration = Duration::from_millis(200);
 const SHOWN_UNITS: usize = 4;
 /// Test trials per condition of an app run.
 const APP_TEST_TRIALS: usize = 24;
+/// The spiking network of an app run: N and K (the rate network's are `sweep subset`'s defaults).
+const SPIKING_NEURONS: usize = 2000;
+const SPIKING_K: usize = 200;
+/// RLS loops each model starts with: the spiking network's error keeps falling to about 100
+/// (a loop takes up to about 0.45 s there).
+fn default_loops(model: SubsetModel) -> usize {
+    match model {
+        SubsetModel::Rate => 20,
+        SubsetModel::Spiking => 60,
+    }
+}
+/// Export rectangles: three rate plots, the history, two rasters, the live spread.
+const HISTORY: usize = 3;
+const RASTERS: usize = 4;
+const LIVE: usize = 6;
 
 /// One finished run, for the spread-against-g chart.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,10 +45,12 @@ struct Point {
     g: f64,
     fraction: f64,
     training: Training,
+    model: SubsetModel,
     spread: f64,
 }
 
 pub struct SubsetPanel {
+    model: SubsetModel,
     g: f64,
     fraction: f64,
     training: Training,
@@ -42,21 +59,22 @@ pub struct SubsetPanel {
     job: Option<(JobQueue<SubsetJob>, Arc<AtomicBool>)>,
     output: Option<Arc<SubsetOutput>>,
     history: Vec<Point>,
-    rects: [egui::Rect; 4],
+    rects: [egui::Rect; 7],
 }
 
 impl Default for SubsetPanel {
     fn default() -> Self {
         Self {
+            model: SubsetModel::Rate,
             g: 1.0,
             fraction: 0.1,
             training: Training::Clamp,
-            loops: 20,
+            loops: default_loops(SubsetModel::Rate),
             seed: 0,
             job: None,
             output: None,
             history: Vec::new(),
-            rects: [egui::Rect::NOTHING; 4],
+            rects: [egui::Rect::NOTHING; 7],
         }
     }
 }
@@ -76,13 +94,26 @@ impl SubsetPanel {
         self.g = g;
     }
 
+    /// The last run's measures (tests).
+    pub fn measured(&self) -> Option<&Measured> {
+        self.output.as_ref().and_then(|o| o.measured.as_ref())
+    }
+
     /// Cancel the run and wait for its thread (the app is closing).
     pub fn stop(&mut self) {
         self.job = None;
     }
 
     fn plan(&self) -> SubsetPlan {
+        let defaults = SubsetPlan::default();
+        let (neurons, k) = match self.model {
+            SubsetModel::Rate => (defaults.neurons, defaults.k),
+            SubsetModel::Spiking => (SPIKING_NEURONS, SPIKING_K),
+        };
         SubsetPlan {
+            model: self.model,
+            neurons,
+            k,
             gains: vec![self.g],
             fractions: vec![self.fraction],
             seeds: 1,
@@ -124,7 +155,13 @@ impl SubsetPanel {
         self.job = None;
         if let Some(m) = self.output.as_ref().and_then(|o| o.measured.as_ref()) {
             let row = &m.row;
-            self.history.push(Point { g: row.g, fraction: row.fraction, training: row.training, spread: row.spread_ratio });
+            self.history.push(Point {
+                g: row.g,
+                fraction: row.fraction,
+                training: row.training,
+                model: row.model,
+                spread: row.spread_ratio,
+            });
             cx.files.set_notice(Level::Info, format!("subset training at g = {}: spread ratio {:.3}", row.g, row.spread_ratio));
         }
     }
@@ -132,6 +169,23 @@ impl SubsetPanel {
     fn controls_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         let mut run = false;
         ui.horizontal(|ui| {
+            let before = self.model;
+            egui::ComboBox::from_id_salt("subset-model")
+                .selected_text(self.model.name())
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.model, SubsetModel::Rate, "rate").on_hover_text(
+                        "800 rate units (400 E, 400 I), 40 inputs from each population: fast, but chaotic at strong coupling",
+                    );
+                    ui.selectable_value(&mut self.model, SubsetModel::Spiking, "spiking").on_hover_text(
+                        "2 000 leaky integrate-and-fire neurons (1 000 E, 1 000 I), 200 inputs from each population, with the \
+                         parameters of the paper's own code; RLS trains plastic synapses onto the subset (up to about 0.45 s a loop)",
+                    );
+                })
+                .response
+                .on_hover_text("Which network: a rate network or the paper's spiking network");
+            if self.model != before {
+                self.loops = default_loops(self.model);
+            }
             ui.label("coupling g").on_hover_text("The strength of the fixed random connections, g·j/√K");
             let slider = ui.add(egui::Slider::new(&mut self.g, 0.1..=3.0).logarithmic(true).max_decimals(2)).on_hover_text(
                 "Weak (0.1): each unit mostly follows its external drive, the connections barely matter. Strong (≥ 1): \
@@ -151,8 +205,8 @@ impl SubsetPanel {
                          fixed connections)",
                     );
                     ui.selectable_value(&mut self.training, Training::Rls, "rls").on_hover_text(
-                        "Train the subset's plastic inputs by recursive least squares, then test it free (settles at weak \
-                         coupling only so far)",
+                        "Train the subset's plastic inputs by recursive least squares, then test it free (the rate network's \
+                         settles at weak coupling only; the spiking network's trains at every g)",
                     );
                 })
                 .response
@@ -168,10 +222,8 @@ impl SubsetPanel {
                     cancel.store(true, Ordering::Relaxed);
                 }
             } else {
-                run |= ui
-                    .button("Run")
-                    .on_hover_text("Build an 800-unit network with these settings, train or clamp the subset, measure")
-                    .clicked();
+                run |=
+                    ui.button("Run").on_hover_text("Build the network with these settings, train or clamp the subset, measure").clicked();
             }
         });
         if run && !self.running() {
@@ -182,10 +234,12 @@ impl SubsetPanel {
                 let r = &m.row;
                 ui.label(format!(
                     "Spread ratio {:.3}, untrained E {:.3}, inhibitory {:.3} (untrained / trained task variance; about 0, of \
-                     either sign, when nothing spreads above the trial-to-trial noise); balance index {:.3}, rates E {:.2}, I {:.2}{}",
+                     either sign, when nothing spreads above the trial-to-trial noise); trained units' task variance {:.3}; \
+                     balance index {:.3}, rates E {:.2}, I {:.2}{}",
                     r.spread_ratio,
                     r.spread_e,
                     r.spread_i,
+                    r.trained_variance,
                     r.balance,
                     r.rate_e,
                     r.rate_i,
@@ -200,7 +254,8 @@ impl SubsetPanel {
                 let text = if o.loops == 0 || o.loops_done == o.loops {
                     format!("measuring ({} test trials)…", 2 * APP_TEST_TRIALS)
                 } else {
-                    format!("RLS loop {} of {} (error {:.3})", o.loops_done, o.loops, o.errors.last().copied().unwrap_or(f64::NAN))
+                    let spread = o.live_spread.last().map_or(String::new(), |(_, s)| format!(", spread ratio so far {:.2}", s.ratio));
+                    format!("RLS loop {} of {} (error {:.3}{spread})", o.loops_done, o.loops, o.errors.last().copied().unwrap_or(f64::NAN))
                 };
                 let done = if o.loops == 0 { 0.5 } else { o.loops_done as f32 / (o.loops + 1) as f32 };
                 ui.add(egui::ProgressBar::new(done).text(text));
@@ -216,7 +271,11 @@ impl SubsetPanel {
 
     fn plots_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
         let measured = self.output.as_ref().and_then(|o| o.measured.clone());
-        let height = ((ui.available_height() - 60.0) / 2.0).max(120.0);
+        let rows = if measured.as_ref().is_some_and(|m| !m.raster.is_empty()) { 3.0 } else { 2.0 };
+        let height = ((ui.available_height() - 30.0 * rows) / rows).max(110.0);
+        if let Some(m) = measured.as_ref().filter(|m| !m.raster.is_empty()) {
+            self.rasters_ui(ui, cx, m, height);
+        }
         if let Some(m) = &measured {
             let groups = unit_groups(m);
             let width = (ui.available_width() - 24.0) / 3.0;
@@ -225,7 +284,10 @@ impl SubsetPanel {
                     ui.vertical(|ui| {
                         ui.set_width(width);
                         ui.horizontal(|ui| {
-                            ui.label(*title).on_hover_text("Trial-averaged rates: condition A solid, condition B dashed");
+                            ui.label(*title).on_hover_text(
+                                "Trial-averaged rates (the spiking network's in Hz, smoothed over 50 ms): condition A solid, \
+                                 condition B dashed. Untrained and inhibitory: the units with the most task variance.",
+                            );
                             let rect = self.rects[index];
                             export_menu_ui(ui, cx.files, rect, || rates_export(m, title, units));
                         });
@@ -233,7 +295,8 @@ impl SubsetPanel {
                             Plot::new(("subset-rates", index))
                                 .height(height)
                                 .width(width)
-                                .x_axis_label("time (ms)")
+                                // narrow plots: tick labels closer than egui_plot's 60-point default
+                                .custom_x_axes(vec![AxisHints::new_x().label("time (ms)").label_spacing(35.0..=50.0)])
                                 .y_axis_label("rate")
                                 .allow_scroll(false)
                                 .show(ui, |plot_ui| {
@@ -254,45 +317,184 @@ impl SubsetPanel {
                 }
             });
         }
-        ui.horizontal(|ui| {
-            ui.label("Spread ratio against g (every run so far)").on_hover_text(
-                "Each point is one run: the untrained units' task variance over the trained units'. Weak coupling keeps the \
-                 task in the trained units; strong coupling spreads it (Kim et al. 2023)",
-            );
-            let rect = self.rects[3];
-            let history = self.history.clone();
-            export_menu_ui(ui, cx.files, rect, || history_export(&history));
+        let width = (ui.available_width() - 16.0) / 2.0;
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                ui.horizontal(|ui| {
+                    ui.label("Spread ratio against g (every run so far)").on_hover_text(
+                        "Each point is one run: the untrained units' task variance over the trained units'. Weak coupling keeps \
+                         the task in the trained units; strong coupling spreads it (Kim et al. 2023)",
+                    );
+                    let rect = self.rects[HISTORY];
+                    let history = self.history.clone();
+                    export_menu_ui(ui, cx.files, rect, || history_export(&history));
+                });
+                let shown = ui.scope(|ui| {
+                    Plot::new("subset-history")
+                        .height(height)
+                        .width(width)
+                        .x_axis_label("coupling g")
+                        .y_axis_label("spread ratio")
+                        .include_y(0.0)
+                        .include_x(0.0)
+                        .include_x(3.0)
+                        .legend(Legend::default())
+                        .show(ui, |plot_ui| {
+                            for (index, (label, points)) in history_series(&self.history).into_iter().enumerate() {
+                                plot_ui.points(Points::new(label, PlotPoints::from(points)).radius(4.0).color(task_color(index)));
+                            }
+                        })
+                });
+                self.rects[HISTORY] = shown.response.rect;
+            });
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                let live = live_series(self.output.as_deref());
+                ui.horizontal(|ui| {
+                    ui.label("While it trains: task variance, trained and untrained").on_hover_text(
+                        "Every 10 RLS loops and after the last, 4 test trials per condition without learning: the \
+                         mean task variance of the trained and of the untrained units (a rough, noisy estimate; the \
+                         measure after training uses all the test trials). The spread ratio is the second over the \
+                         first: it means something once the trained units carry the task.",
+                    );
+                    let rect = self.rects[LIVE];
+                    let curve = live.clone();
+                    export_menu_ui(ui, cx.files, rect, || live_export(&curve));
+                });
+                let shown = ui.scope(|ui| {
+                    Plot::new("subset-live")
+                        .height(height)
+                        .width(width)
+                        .x_axis_label("RLS loop")
+                        .y_axis_label("task variance")
+                        .include_y(0.0)
+                        .include_x(0.0)
+                        .legend(Legend::default())
+                        .show(ui, |plot_ui| {
+                            for (name, points) in live {
+                                let color = if name == LIVE_SERIES[0] { RASTER_COLORS[0] } else { RASTER_COLORS[1] };
+                                plot_ui.line(Line::new(name, PlotPoints::from(points)).color(color));
+                            }
+                        })
+                });
+                self.rects[LIVE] = shown.response.rect;
+            });
         });
-        let shown = ui.scope(|ui| {
-            Plot::new("subset-history")
-                .height(height)
-                .x_axis_label("coupling g")
-                .y_axis_label("spread ratio")
-                .include_y(0.0)
-                .include_x(0.0)
-                .include_x(3.0)
-                .legend(Legend::default())
-                .show(ui, |plot_ui| {
-                    for (index, (label, points)) in history_series(&self.history).into_iter().enumerate() {
-                        plot_ui.points(Points::new(label, PlotPoints::from(points)).radius(4.0).color(task_color(index)));
-                    }
-                })
+    }
+
+    /// The spiking network's first test trial of each condition: trained neurons on top, then
+    /// untrained excitatory, then inhibitory ones.
+    fn rasters_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, m: &Measured, height: f32) {
+        let width = (ui.available_width() - 16.0) / 2.0;
+        let rows = m.raster_neurons.len();
+        ui.horizontal_top(|ui| {
+            for condition in 0..m.raster.len().min(2) {
+                ui.vertical(|ui| {
+                    ui.set_width(width);
+                    ui.horizontal(|ui| {
+                        ui.label(format!("Spikes, condition {}", ["A", "B"][condition])).on_hover_text(
+                            "One test trial: each row is a neuron, each dot a spike. Top: trained neurons (red), middle: \
+                             untrained excitatory (blue), bottom: inhibitory (grey). The cue lasts the first 50 ms.",
+                        );
+                        let rect = self.rects[RASTERS + condition];
+                        export_menu_ui(ui, cx.files, rect, || raster_export(m, condition));
+                    });
+                    let shown = ui.scope(|ui| {
+                        Plot::new(("subset-raster", condition))
+                            .height(height)
+                            .width(width)
+                            .x_axis_label("time after the cue's onset (ms)")
+                            .y_axis_label("neuron")
+                            .include_y(0.0)
+                            .include_y(rows as f64)
+                            .allow_scroll(false)
+                            .legend(Legend::default())
+                            .show(ui, |plot_ui| {
+                                for (group, color) in RASTER_GROUPS.iter().zip(RASTER_COLORS) {
+                                    plot_ui.points(
+                                        Points::new(*group, PlotPoints::from(raster_points(m, condition, group))).radius(1.2).color(color),
+                                    );
+                                }
+                            })
+                    });
+                    self.rects[RASTERS + condition] = shown.response.rect;
+                });
+            }
         });
-        self.rects[3] = shown.response.rect;
+    }
+}
+
+const RASTER_GROUPS: [&str; 3] = ["trained", "untrained E", "inhibitory"];
+const RASTER_COLORS: [egui::Color32; 3] =
+    [egui::Color32::from_rgb(214, 39, 40), egui::Color32::from_rgb(31, 119, 180), egui::Color32::from_rgb(110, 110, 110)];
+
+/// One group's spikes in one condition's raster: (ms, row counted from the top).
+fn raster_points(m: &Measured, condition: usize, group: &str) -> Vec<[f64; 2]> {
+    let rows = m.raster_neurons.len();
+    m.raster[condition]
+        .iter()
+        .filter(|(_, row)| raster_group(m, *row as usize) == group)
+        .map(|(ms, row)| [*ms, (rows - *row as usize) as f64])
+        .collect()
+}
+
+fn raster_group(m: &Measured, row: usize) -> &'static str {
+    let neuron = m.raster_neurons[row];
+    if m.trained.contains(&neuron) {
+        RASTER_GROUPS[0]
+    } else if neuron < m.n_e {
+        RASTER_GROUPS[1]
+    } else {
+        RASTER_GROUPS[2]
+    }
+}
+
+fn raster_export(m: &Measured, condition: usize) -> PlotExport {
+    PlotExport {
+        name: format!("subset-raster-{}", ["a", "b"][condition]),
+        title: format!("Spikes, condition {} (g = {}, f = {})", ["A", "B"][condition], m.row.g, m.row.fraction),
+        x_label: "time after the cue's onset (ms)".into(),
+        y_label: "neuron".into(),
+        log_y: false,
+        unit_circle: false,
+        note: "top: trained, middle: untrained excitatory, bottom: inhibitory".into(),
+        data: PlotData::Scatter(
+            RASTER_GROUPS.iter().map(|g| Curve { name: g.to_string(), points: raster_points(m, condition, g) }).collect(),
+        ),
+    }
+}
+
+const LIVE_SERIES: [&str; 2] = ["trained", "untrained"];
+
+/// The trained and the untrained units' mean task variance after each loop.
+fn live_series(output: Option<&SubsetOutput>) -> Vec<(&'static str, Vec<[f64; 2]>)> {
+    let live = output.map_or(&[][..], |o| &o.live_spread[..]);
+    vec![
+        (LIVE_SERIES[0], live.iter().map(|(l, s)| [*l as f64, s.trained_variance]).collect()),
+        (LIVE_SERIES[1], live.iter().map(|(l, s)| [*l as f64, s.ratio * s.trained_variance]).collect()),
+    ]
+}
+
+fn live_export(live: &[(&'static str, Vec<[f64; 2]>)]) -> PlotExport {
+    PlotExport {
+        name: "subset-live-variance".into(),
+        title: "Task variance while training".into(),
+        x_label: "RLS loop".into(),
+        y_label: "task variance".into(),
+        log_y: false,
+        unit_circle: false,
+        note: "probes of 4 test trials per condition every 10 loops".into(),
+        data: PlotData::Lines(live.iter().map(|(name, points)| Curve { name: name.to_string(), points: points.clone() }).collect()),
     }
 }
 
 /// The three groups drawn: the first trained units, and the untrained excitatory and the
-/// inhibitory units with the largest task-locked variation.
+/// inhibitory units with the largest task variance.
 fn unit_groups(m: &Measured) -> [(&'static str, Vec<usize>); 3] {
-    let n = m.means[0][0].len();
-    let spread = |i: usize| {
-        let values: Vec<f64> = m.means.iter().flat_map(|c| c.iter().map(move |s| s[i])).collect();
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
-    };
+    let n = m.variance.len();
     let most_variable = |units: Vec<usize>| {
-        let mut scored: Vec<(usize, f64)> = units.into_iter().map(|i| (i, spread(i))).collect();
+        let mut scored: Vec<(usize, f64)> = units.into_iter().map(|i| (i, m.variance[i])).collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1));
         scored.into_iter().take(SHOWN_UNITS).map(|(i, _)| i).collect::<Vec<_>>()
     };
@@ -304,9 +506,20 @@ fn unit_groups(m: &Measured) -> [(&'static str, Vec<usize>); 3] {
     ]
 }
 
-/// One unit's trial-averaged rate in one condition: (time in ms, rate).
+/// The spiking network's trial-averaged 10 ms bins are drawn averaged over this many bins.
+const SPIKING_SMOOTH_BINS: usize = 5;
+
+/// One unit's trial-averaged rate in one condition: (time in ms, rate); the spiking network's
+/// as a 50 ms moving average.
 fn trace(m: &Measured, unit: usize, condition: usize) -> Vec<[f64; 2]> {
-    m.means[condition].iter().enumerate().map(|(s, rates)| [m.first_ms + s as f64 * m.record_ms, rates[unit]]).collect()
+    let values: Vec<f64> = m.means[condition].iter().map(|rates| rates[unit]).collect();
+    let half = if m.raster.is_empty() { 0 } else { SPIKING_SMOOTH_BINS / 2 };
+    (0..values.len())
+        .map(|s| {
+            let window = &values[s.saturating_sub(half)..(s + half + 1).min(values.len())];
+            [m.first_ms + s as f64 * m.record_ms, window.iter().sum::<f64>() / window.len() as f64]
+        })
+        .collect()
 }
 
 fn rates_export(m: &Measured, title: &str, units: &[usize]) -> PlotExport {
@@ -330,7 +543,7 @@ fn rates_export(m: &Measured, title: &str, units: &[usize]) -> PlotExport {
 fn history_series(history: &[Point]) -> Vec<(String, Vec<[f64; 2]>)> {
     let mut series: Vec<(String, Vec<[f64; 2]>)> = Vec::new();
     for p in history {
-        let label = format!("f = {} ({})", p.fraction, p.training.name());
+        let label = format!("{} f = {} ({})", p.model.name(), p.fraction, p.training.name());
         match series.iter_mut().find(|(l, _)| *l == label) {
             Some((_, points)) => points.push([p.g, p.spread]),
             None => series.push((label, vec![[p.g, p.spread]])),
@@ -359,19 +572,20 @@ impl Panel for SubsetPanel {
 
     fn help(&self) -> &'static str {
         "Only a few neurons of a cortical circuit may be shaped by learning, yet task activity shows up in many \
-         (Kim, Finkelstein, Chow, Svoboda & Darshan 2023). Here 800 rate units (half excitatory, half inhibitory) \
-         are wired at random; every unit gets 40 inputs from each population, of strength g. A fraction f of the \
-         excitatory units is trained to ramp up or down depending on the condition (two conditions, like a mouse \
-         preparing to lick left or right); nobody trains the others. The three plots show trained units, untrained \
-         excitatory units and inhibitory units (condition A solid, B dashed): with weak coupling the untrained \
-         units stay flat; with strong coupling the paper found they ramp too (modulab's rate network is chaotic \
-         there and its fluctuations mostly hide it; its spiking network passes the ramp on, mostly to inhibitory \
-         neurons: README). Why it can: in a strongly coupled network each unit's large \
-         excitatory and inhibitory inputs cancel (the 'balanced' state), so the small remainder that drives it is \
-         set by the network's activity, and a change in a few units is passed on and amplified instead of being \
-         swamped by the external drive. The spread ratio is the untrained units' task variance over the trained \
-         units'. 'clamp' holds the subset on its targets (an ideally trained subset); 'rls' trains it (settles at \
-         weak coupling only so far). `modulab sweep subset` measures this over g, f and seeds."
+         (Kim, Finkelstein, Chow, Svoboda & Darshan 2023). Here an E/I network is wired at random: 800 rate units with \
+         40 inputs from each population, or the paper's spiking network (2 000 integrate-and-fire neurons, 200 inputs \
+         from each population), of strength g. A fraction f of the excitatory units is trained to ramp up or down \
+         depending on the condition (two conditions, like a mouse preparing to lick left or right); nobody trains the \
+         others. The plots show trained units, untrained excitatory units and inhibitory units (condition A solid, B \
+         dashed; for the spiking network also one trial's spikes): with weak coupling the untrained units stay flat; \
+         with strong coupling they ramp too. Why they can: in a strongly coupled network each unit's large excitatory \
+         and inhibitory inputs cancel (the 'balanced' state), so the small remainder that drives it is set by the \
+         network's activity, and a change in a few units is passed on and amplified instead of being swamped by the \
+         external drive. The spread ratio is the untrained units' task variance over the trained units'. 'clamp' holds \
+         the subset on its targets (an ideally trained subset); 'rls' trains its plastic inputs by recursive least \
+         squares, as the paper did (the rate network's RLS settles at weak coupling only; modulab's rate network is \
+         chaotic at strong coupling and its fluctuations hide the ramp: README). `modulab sweep subset` measures this \
+         over g, f and seeds."
     }
 
     fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
@@ -398,14 +612,14 @@ mod tests {
     #[test]
     fn history_groups_runs_by_fraction_and_training_and_exports_them() {
         let history = vec![
-            Point { g: 0.1, fraction: 0.1, training: Training::Clamp, spread: 0.001 },
-            Point { g: 1.0, fraction: 0.1, training: Training::Clamp, spread: 0.3 },
-            Point { g: 1.0, fraction: 0.2, training: Training::Rls, spread: 0.2 },
+            Point { g: 0.1, fraction: 0.1, training: Training::Clamp, model: SubsetModel::Rate, spread: 0.001 },
+            Point { g: 1.0, fraction: 0.1, training: Training::Clamp, model: SubsetModel::Rate, spread: 0.3 },
+            Point { g: 1.0, fraction: 0.2, training: Training::Rls, model: SubsetModel::Spiking, spread: 0.2 },
         ];
         let series = history_series(&history);
         assert_eq!(series.len(), 2);
-        assert_eq!(series[0], ("f = 0.1 (clamp)".to_string(), vec![[0.1, 0.001], [1.0, 0.3]]));
+        assert_eq!(series[0], ("rate f = 0.1 (clamp)".to_string(), vec![[0.1, 0.001], [1.0, 0.3]]));
         let csv = history_export(&history).to_csv();
-        assert!(csv.contains("f = 0.2 (rls),1,0.2"), "{csv}");
+        assert!(csv.contains("spiking f = 0.2 (rls),1,0.2"), "{csv}");
     }
 }

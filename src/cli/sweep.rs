@@ -63,7 +63,7 @@ pub struct SubsetArgs {
     #[arg(long, default_value = "clamp")]
     pub training: String,
     /// RLS training trials (with --training rls), the conditions in turn. The spiking network
-    /// needs about 100 (N = 2 000: ~0.4 s each).
+    /// needs about 100 (N = 2 000, f = 0.5: ~0.45 s each).
     #[arg(long, default_value_t = 20)]
     pub loops: usize,
     /// Test trials per condition.

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use super::parallel::run_each;
-use crate::analysis::spread::{spread, task_variance, trial_means};
+use crate::analysis::spread::{Spread, spread, task_variance, trial_means};
 use crate::figure::{self, LineChart, Series};
 use crate::io::{csv_split, write_atomic};
 use crate::model::balanced::{BalancedNetwork, BalancedSettings, TrialMode};
-use crate::model::lif::{Clamp, Learn, LifNetwork, LifRecord, LifSettings, TransferCurve, TrialOptions};
+use crate::model::lif::{Learn, LifNetwork, LifRecord, LifSettings, PerNeuron, TransferCurve, TrialOptions};
 use crate::rng::Rng;
 
 /// How the subset learns its targets.
@@ -183,8 +183,7 @@ pub struct SubsetRow {
     pub trained_variance: f64,
 }
 
-pub const HEADER: &str =
-    "model,training,g,fraction,seed,neurons,k,spread_ratio,spread_e,spread_i,mode_share_e,mode_share_i,rate_e,rate_i,balance,target_error,trained_variance";
+pub const HEADER: &str = "model,training,g,fraction,seed,neurons,k,spread_ratio,spread_e,spread_i,mode_share_e,mode_share_i,rate_e,rate_i,balance,target_error,trained_variance";
 
 impl SubsetRow {
     pub fn csv_line(&self) -> String {
@@ -257,9 +256,8 @@ fn targets(count: usize, steps: usize, dt_ms: f64, rng: &mut Rng) -> Vec<Vec<Vec
         .collect()
 }
 
-/// One cell in progress: the network, its targets and cue, and its random stream. A caller
-/// that wants to show progress (the app) trains it loop by loop; [`run_cell`] does it all.
-pub struct CellRun {
+/// The rate network's cell in progress: the network, its targets and cue, its random stream.
+pub struct RateRun {
     pub plan: SubsetPlan,
     pub g: f64,
     pub fraction: f64,
@@ -271,6 +269,8 @@ pub struct CellRun {
     pattern: Vec<f64>,
     steps: usize,
     rng: Rng,
+    /// The live probes' own stream, so probing leaves the training and the measure as they are.
+    probe_rng: Rng,
 }
 
 /// What a cell measured, with the trial-averaged rates it came from.
@@ -279,14 +279,20 @@ pub struct Measured {
     pub row: SubsetRow,
     /// Trial-averaged rates [condition][recorded step][unit], from `SETTLE_MS` on.
     pub means: Vec<Vec<Vec<f64>>>,
+    /// Each unit's task variance.
+    pub variance: Vec<f64>,
     /// Milliseconds between two recorded steps, and the time of the first.
     pub record_ms: f64,
     pub first_ms: f64,
     pub trained: Vec<usize>,
     pub n_e: usize,
+    /// The spiking network's raster: the neurons shown (trained, untrained E, I), and per
+    /// condition the (ms after the cue's onset, row) of their spikes in the first test trial.
+    pub raster_neurons: Vec<usize>,
+    pub raster: Vec<Vec<(f64, u32)>>,
 }
 
-impl CellRun {
+impl RateRun {
     pub fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, String> {
         let settings = plan.settings(g, fraction, seed);
         let net = BalancedNetwork::new(settings.clone())?;
@@ -296,7 +302,8 @@ impl CellRun {
         let targets = targets(trained, steps, settings.dt_ms, &mut rng);
         // the condition cue: ±1 per trained unit, opposite in the two conditions, for the first CUE_MS
         let pattern = (0..trained).map(|_| if rng.coin() { 1.0 } else { -1.0 }).collect();
-        Ok(Self { plan: plan.clone(), g, fraction, seed, net, targets, pattern, steps, rng })
+        let probe_rng = Rng::seed_from(seed ^ PROBE_STREAM);
+        Ok(Self { plan: plan.clone(), g, fraction, seed, net, targets, pattern, steps, rng, probe_rng })
     }
 
     /// RLS training trials this cell runs before it is measured (none when clamped).
@@ -313,11 +320,26 @@ impl CellRun {
         move |t: usize| if t < cue_steps { input.clone() } else { Vec::new() }
     }
 
-    /// RLS training trial number `trial` (the conditions alternate); its trained units' error.
-    pub fn train_loop(&mut self, trial: usize) -> f64 {
+    /// RLS training trial number `trial` (the conditions alternate): its trained units' error.
+    fn train_loop(&mut self, trial: usize) -> f64 {
         let condition = trial % 2;
         let cue = self.cue_for(condition);
         self.net.trial(self.steps, &cue, Some(&self.targets[condition]), TrialMode::Learn, &mut self.rng).error
+    }
+
+    /// A probe trial (test conditions, the probes' own random stream): its measured rates.
+    fn probe_trial(&mut self, condition: usize) -> Vec<Vec<f64>> {
+        let mode = if self.plan.training == Training::Clamp { TrialMode::Clamp } else { TrialMode::Score };
+        let cue = self.cue_for(condition);
+        let record = self.net.trial(self.steps, &cue, Some(&self.targets[condition]), mode, &mut self.probe_rng);
+        self.measured_steps(record.rates)
+    }
+
+    /// The steps of a trial that are measured: from `SETTLE_MS` on, one every `RECORD_MS`.
+    fn measured_steps(&self, rates: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+        let dt = self.net.settings.dt_ms;
+        let every = ((RECORD_MS / dt).round() as usize).max(1);
+        rates.into_iter().skip((SETTLE_MS / dt).round() as usize).step_by(every).collect()
     }
 
     /// The test trials and every measure.
@@ -332,8 +354,8 @@ impl CellRun {
             let cue = self.cue_for(condition);
             let mut trials = Vec::with_capacity(plan.test_trials);
             for _ in 0..plan.test_trials {
-                let record = self.net.trial(self.steps, &cue, Some(&self.targets[condition]), test_mode, &mut self.rng);
-                let measured: Vec<Vec<f64>> = record.rates.into_iter().skip(settle).step_by(every).collect();
+                let mut record = self.net.trial(self.steps, &cue, Some(&self.targets[condition]), test_mode, &mut self.rng);
+                let measured = self.measured_steps(std::mem::take(&mut record.rates));
                 let mean_over = |range: std::ops::Range<usize>| {
                     let count = (measured.len() * range.len()).max(1) as f64;
                     measured.iter().map(|r| r[range.clone()].iter().sum::<f64>()).sum::<f64>() / count
@@ -346,9 +368,10 @@ impl CellRun {
         }
         let trained = self.net.trained();
         let cell = (SubsetModel::Rate, self.g, self.fraction, self.seed);
-        let (row, means) = summarise(plan, cell, settings.k, &rates, &trained, settings.n_e, &sums);
+        let (row, means, variance) = summarise(plan, cell, settings.k, &rates, &trained, settings.n_e, &sums);
         let record_ms = every as f64 * settings.dt_ms;
-        Measured { row, means, record_ms, first_ms: settle as f64 * settings.dt_ms, trained, n_e: settings.n_e }
+        let first_ms = settle as f64 * settings.dt_ms;
+        Measured { row, means, variance, record_ms, first_ms, trained, n_e: settings.n_e, raster_neurons: Vec::new(), raster: Vec::new() }
     }
 }
 
@@ -366,14 +389,19 @@ const SPIKING_LEAD_MS: f64 = 300.0;
 /// `learn_every`), ms.
 const PLASTIC_TAU_MS: f64 = 150.0;
 const LEARN_EVERY_MS: f64 = 20.0;
+/// Neurons per group (trained, untrained E, I) in the spiking network's raster.
+const RASTER_ROWS: usize = 30;
 /// The spiking cue: this input (threshold units) times the trained neurons' sign pattern.
 const SPIKING_CUE: f64 = 1.0;
 
-/// The spiking network's cell in progress. Clamped: each trained neuron's input is replaced by
-/// the constant-rate input of its target rate at every step (its ramp, per condition), every
-/// other neuron runs free. Trained: each trained neuron gets the code's plastic inputs, a cue,
-/// and RLS every 20 ms toward the input that fires it at its target rate under the network's
-/// own input noise. Rates are spike counts in 10 ms bins.
+/// The spiking network's cell in progress. Clamped: each trained neuron fires as a Poisson
+/// process at its target rate (its ramp, per condition), whatever its input; every other neuron
+/// runs free. (A first version imposed the constant input that fires a lone neuron at that rate:
+/// at 5 Hz that input sits a hair above threshold, so every trained neuron fired in lockstep,
+/// whatever its initial state, and drove the network with synchronous volleys.) Trained: each
+/// trained neuron gets the code's plastic inputs, a cue, and RLS every 20 ms toward the input
+/// that fires it at its target rate under the network's own input noise. Rates are spike counts
+/// in 10 ms bins.
 pub struct SpikingRun {
     pub plan: SubsetPlan,
     pub g: f64,
@@ -381,12 +409,14 @@ pub struct SpikingRun {
     pub seed: u64,
     net: LifNetwork,
     trained: Vec<usize>,
-    /// Target rates (Hz) and the inputs that give them, [condition][ms][trained neuron].
+    /// Target rates (Hz) and (trained networks) the inputs that give them, [condition][ms][trained neuron].
     target_hz: Vec<Vec<Vec<f64>>>,
     currents: Vec<Vec<Vec<f64>>>,
     /// ±1 per trained neuron: the cue's sign pattern in condition 0 (reversed in condition 1).
     pattern: Vec<f64>,
     rng: Rng,
+    /// The live probes' own stream.
+    probe_rng: Rng,
 }
 
 impl SpikingRun {
@@ -403,32 +433,27 @@ impl SpikingRun {
             shapes.iter().map(|c| c.iter().map(|ms| ms.iter().map(|y| (base * y).max(1.0)).collect()).collect()).collect()
         };
         let (target_hz, currents, pattern) = if plan.training == Training::Clamp {
-            let target_hz = in_hz(SPIKING_BASE_HZ);
-            let currents = target_hz.iter().map(|c| c.iter().map(|ms| ms.iter().map(|r| settings.input_for_rate(*r)).collect()).collect()).collect();
-            (target_hz, currents, Vec::new())
+            (in_hz(SPIKING_BASE_HZ), Vec::new(), Vec::new())
         } else {
             // the untrained network's input noise sets the target currents, as in the code, and
             // its excitatory rate the targets' base
             let spontaneous = net.run(500.0, 0);
             let target_hz = in_hz(spontaneous.rates(settings.n_e).0);
             let curve = TransferCurve::measure(&settings, spontaneous.input_sd_e, seed);
-            let currents = target_hz.iter().map(|c| c.iter().map(|ms| ms.iter().map(|r| curve.input_for(*r)).collect()).collect()).collect();
+            let currents =
+                target_hz.iter().map(|c| c.iter().map(|ms| ms.iter().map(|r| curve.input_for(*r)).collect()).collect()).collect();
             let mut wiring = Rng::seed_from(seed ^ 0x9_1A57);
             net.add_plastic(&trained, PLASTIC_TAU_MS, &mut wiring);
             let pattern = trained.iter().map(|_| if wiring.coin() { 1.0 } else { -1.0 }).collect();
             (target_hz, currents, pattern)
         };
-        Ok(Self { plan: plan.clone(), g, fraction, seed, net, trained, target_hz, currents, pattern, rng })
+        let probe_rng = Rng::seed_from(seed ^ PROBE_STREAM);
+        Ok(Self { plan: plan.clone(), g, fraction, seed, net, trained, target_hz, currents, pattern, rng, probe_rng })
     }
 
     /// RLS training trials before the measure (none when clamped).
     pub fn loops(&self) -> usize {
         if self.plan.training == Training::Rls { self.plan.loops } else { 0 }
-    }
-
-    /// Bytes the RLS matrices take (0 when clamped).
-    pub fn rls_bytes(&self) -> usize {
-        self.net.plastic().map_or(0, |p| p.p_bytes())
     }
 
     /// Time before the trial proper (cue at its start), ms.
@@ -437,35 +462,46 @@ impl SpikingRun {
     }
 
     /// One trial of `condition`; `update`: RLS learns (trained networks only).
-    fn trial(&mut self, condition: usize, update: bool) -> LifRecord {
-        let Self { net, trained, currents, pattern, plan, rng, .. } = self;
+    /// `raster`: the neurons whose spikes are kept; `probe`: draw from the probes' stream.
+    fn trial(&mut self, condition: usize, update: bool, raster: &[usize], probe: bool) -> LifRecord {
+        let Self { net, trained, target_hz, currents, pattern, plan, rng, probe_rng, .. } = self;
+        let rng = if probe { probe_rng } else { rng };
         let dt = net.settings.dt_ms;
         let per_ms = (1.0 / dt).round() as usize;
-        let currents = &currents[condition];
         net.reset(rng);
         if plan.training == Training::Clamp {
-            let input = |step: usize| currents[step / per_ms].clone();
-            let options = TrialOptions { clamp: Some(Clamp { neurons: trained, currents: &input }), bin_ms: SPIKE_BIN_MS, ..TrialOptions::default() };
-            return net.run_trial(plan.trial_ms, &options);
+            let rates = |step: usize| target_hz[condition][step / per_ms].clone();
+            let poisson = Some((PerNeuron { neurons: trained, values: &rates }, rng.next_u64()));
+            return net.run_trial(plan.trial_ms, &TrialOptions { poisson, bin_ms: SPIKE_BIN_MS, raster, ..TrialOptions::default() });
         }
+        let currents = &currents[condition];
         let lead = (SPIKING_LEAD_MS / dt).round() as usize;
         let (cue_end, every) = (lead + (CUE_MS / dt).round() as usize, (LEARN_EVERY_MS / dt).round() as usize);
         let sign = if condition == 0 { SPIKING_CUE } else { -SPIKING_CUE };
         let cue = |step: usize| if (lead..cue_end).contains(&step) { pattern.iter().map(|p| sign * p).collect() } else { Vec::new() };
-        let targets = |step: usize| (step >= cue_end && (step - lead).is_multiple_of(every)).then(|| currents[(step - lead) / per_ms].clone());
+        let targets =
+            |step: usize| (step >= cue_end && (step - lead).is_multiple_of(every)).then(|| currents[(step - lead) / per_ms].clone());
         let options = TrialOptions {
-            extra: Some(Clamp { neurons: trained, currents: &cue }),
+            extra: Some(PerNeuron { neurons: trained, values: &cue }),
             learn: Some(Learn { targets: &targets, update }),
             bin_ms: SPIKE_BIN_MS,
+            raster,
             ..TrialOptions::default()
         };
         net.run_trial(SPIKING_LEAD_MS + plan.trial_ms, &options)
     }
 
-    /// RLS training trial number `trial` (the conditions alternate); the mean squared difference
+    /// RLS training trial number `trial` (the conditions alternate): the mean squared difference
     /// between the trained neurons' input and its target at the updates.
-    pub fn train_loop(&mut self, trial: usize) -> f64 {
-        self.trial(trial % 2, true).learn_error
+    fn train_loop(&mut self, trial: usize) -> f64 {
+        self.trial(trial % 2, true, &[], false).learn_error
+    }
+
+    /// A trial's measured rates (Hz) [bin][neuron], from `SETTLE_MS` after the cue on.
+    fn binned_rates(&self, record: &LifRecord) -> Vec<Vec<f64>> {
+        let skip = ((self.lead_ms() + SETTLE_MS) / SPIKE_BIN_MS).round() as usize;
+        let to_hz = 1000.0 / SPIKE_BIN_MS;
+        record.bins.iter().skip(skip).map(|bin| bin.iter().map(|c| *c as f64 * to_hz).collect()).collect()
     }
 
     /// The test trials and every measure. `target_error` is the squared difference (Hz²) between
@@ -473,25 +509,44 @@ impl SpikingRun {
     /// bins, unbiased by trial-to-trial noise (the product of the even and the odd trials' errors).
     pub fn measure(&mut self) -> Measured {
         let n_e = self.net.settings.n_e;
-        let skip = ((self.lead_ms() + SETTLE_MS) / SPIKE_BIN_MS).round() as usize;
-        let to_hz = 1000.0 / SPIKE_BIN_MS;
         let (mut rates, mut sums) = (Vec::new(), TrialSums::default());
-        for condition in 0..self.currents.len() {
+        let untrained = self.trained.len()..n_e;
+        let raster_neurons: Vec<usize> = (self.trained.iter().copied().take(RASTER_ROWS))
+            .chain(untrained.take(RASTER_ROWS))
+            .chain((n_e..self.net.settings.n()).take(RASTER_ROWS))
+            .collect();
+        let mut raster = Vec::new();
+        for condition in 0..self.target_hz.len() {
             let mut trials = Vec::with_capacity(self.plan.test_trials);
-            for _ in 0..self.plan.test_trials {
-                let record = self.trial(condition, false);
+            for trial in 0..self.plan.test_trials {
+                let record = self.trial(condition, false, if trial == 0 { &raster_neurons } else { &[] }, false);
+                if trial == 0 {
+                    let lead = self.lead_ms();
+                    raster.push(record.raster.iter().filter(|(ms, _)| *ms >= lead).map(|(ms, row)| (ms - lead, *row)).collect());
+                }
                 sums.add(record.excitatory_input, record.inhibitory_input, record.rates(n_e), 0.0);
-                trials.push(record.bins.iter().skip(skip).map(|bin| bin.iter().map(|c| *c as f64 * to_hz).collect()).collect::<Vec<Vec<f64>>>());
+                trials.push(self.binned_rates(&record));
             }
             rates.push(trials);
         }
         let cell = (SubsetModel::Spiking, self.g, self.fraction, self.seed);
-        let (mut row, means) = summarise(&self.plan, cell, self.net.settings.k, &rates, &self.trained, n_e, &sums);
+        let (mut row, means, variance) = summarise(&self.plan, cell, self.net.settings.k, &rates, &self.trained, n_e, &sums);
         if self.plan.training == Training::Rls {
             let first_ms = SETTLE_MS + SPIKE_BIN_MS / 2.0;
-            row.target_error = split_half_error(&rates, &self.trained, |c, bin, t| self.target_hz[c][(first_ms + bin as f64 * SPIKE_BIN_MS) as usize][t]);
+            row.target_error =
+                split_half_error(&rates, &self.trained, |c, bin, t| self.target_hz[c][(first_ms + bin as f64 * SPIKE_BIN_MS) as usize][t]);
         }
-        Measured { row, means, record_ms: SPIKE_BIN_MS, first_ms: SETTLE_MS, trained: self.trained.clone(), n_e }
+        Measured {
+            row,
+            means,
+            variance,
+            record_ms: SPIKE_BIN_MS,
+            first_ms: SETTLE_MS,
+            trained: self.trained.clone(),
+            n_e,
+            raster_neurons,
+            raster,
+        }
     }
 }
 
@@ -546,7 +601,7 @@ fn summarise(
     trained: &[usize],
     n_e: usize,
     sums: &TrialSums,
-) -> (SubsetRow, Vec<Vec<Vec<f64>>>) {
+) -> (SubsetRow, Vec<Vec<Vec<f64>>>, Vec<f64>) {
     let count = sums.trials as f64;
     let variance = task_variance(rates);
     let means = trial_means(rates);
@@ -570,19 +625,78 @@ fn summarise(
         target_error: if plan.training == Training::Clamp { 0.0 } else { sums.error / count },
         trained_variance: s.trained_variance,
     };
-    (row, means)
+    (row, means, variance)
+}
+
+/// The live probes' random stream (xored with the seed).
+const PROBE_STREAM: u64 = 0x0B5E_47E5;
+
+/// One cell of either network in progress. A caller that shows progress (the app) trains it
+/// loop by loop and may probe it; [`run_cell`] does it all.
+pub enum SubsetCell {
+    Rate(Box<RateRun>),
+    Spiking(Box<SpikingRun>),
+}
+
+impl SubsetCell {
+    pub fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, String> {
+        Ok(match plan.model {
+            SubsetModel::Rate => SubsetCell::Rate(Box::new(RateRun::new(plan, g, fraction, seed)?)),
+            SubsetModel::Spiking => SubsetCell::Spiking(Box::new(SpikingRun::new(plan, g, fraction, seed)?)),
+        })
+    }
+
+    /// RLS training trials before the measure (none when clamped).
+    pub fn loops(&self) -> usize {
+        match self {
+            SubsetCell::Rate(r) => r.loops(),
+            SubsetCell::Spiking(s) => s.loops(),
+        }
+    }
+
+    /// Training trial number `trial` (the conditions alternate): the trained units' error (rate
+    /// network: rate MSE; spiking: input MSE at the updates).
+    pub fn train_loop(&mut self, trial: usize) -> f64 {
+        match self {
+            SubsetCell::Rate(r) => r.train_loop(trial),
+            SubsetCell::Spiking(s) => s.train_loop(trial),
+        }
+    }
+
+    /// The spread as it stands: `trials` test trials per condition without learning, on a random
+    /// stream of their own (so a probed cell trains and measures exactly as an unprobed one).
+    pub fn probe(&mut self, trials: usize) -> Spread {
+        let mut rates = vec![Vec::new(), Vec::new()];
+        for _ in 0..trials {
+            for (condition, list) in rates.iter_mut().enumerate() {
+                list.push(match self {
+                    SubsetCell::Rate(r) => r.probe_trial(condition),
+                    SubsetCell::Spiking(s) => {
+                        let record = s.trial(condition, false, &[], true);
+                        s.binned_rates(&record)
+                    }
+                });
+            }
+        }
+        let (trained, n_e) = match self {
+            SubsetCell::Rate(r) => (r.net.trained(), r.net.settings.n_e),
+            SubsetCell::Spiking(s) => (s.trained.clone(), s.net.settings.n_e),
+        };
+        spread(&trial_means(&rates), &task_variance(&rates), &trained, n_e)
+    }
+
+    /// The test trials and every measure.
+    pub fn measure(&mut self) -> Measured {
+        match self {
+            SubsetCell::Rate(r) => r.measure(),
+            SubsetCell::Spiking(s) => s.measure(),
+        }
+    }
 }
 
 /// Train (or clamp) one network and measure it.
 pub fn run_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<SubsetRow, String> {
-    if plan.model == SubsetModel::Spiking {
-        let mut cell = SpikingRun::new(plan, g, fraction, seed)?;
-        for trial in 0..cell.loops() {
-            cell.train_loop(trial);
-        }
-        return Ok(cell.measure().row);
-    }
-    let mut cell = CellRun::new(plan, g, fraction, seed)?;
+    let mut cell = SubsetCell::new(plan, g, fraction, seed)?;
     for trial in 0..cell.loops() {
         cell.train_loop(trial);
     }

@@ -130,7 +130,8 @@ impl TransferCurve {
             .map(|mu| {
                 let (mut v, mut left, mut spikes) = (0.0, 0.0, 0u32);
                 for eta in &noise {
-                    spikes += u32::from(membrane_step(&mut v, &mut left, mu + eta, settings.tau_m_ms, settings.dt_ms, settings.refractory_ms));
+                    spikes +=
+                        u32::from(membrane_step(&mut v, &mut left, mu + eta, settings.tau_m_ms, settings.dt_ms, settings.refractory_ms));
                 }
                 best = best.max(f64::from(spikes) / SECONDS);
                 best
@@ -169,8 +170,6 @@ pub struct LifNetwork {
     spiked: Vec<usize>,
     /// Plastic inputs onto a trained subset, once added.
     plastic: Option<PlasticInputs>,
-    /// Each neuron's index among the plastic inputs' trained neurons (`u32::MAX`: none).
-    trained_index: Vec<u32>,
 }
 
 /// Spike counts of a run.
@@ -179,7 +178,7 @@ pub struct LifRecord {
     /// Spikes per neuron.
     pub counts: Vec<u32>,
     pub duration_ms: f64,
-    /// (time in ms, neuron) of every spike of the first `raster_neurons` neurons.
+    /// (time in ms, row) of every spike of the neurons asked for, row k for the k-th of them.
     pub raster: Vec<(f64, u32)>,
     /// Spikes per bin and neuron [bin][neuron], when binning was asked for.
     pub bins: Vec<Vec<u16>>,
@@ -193,11 +192,11 @@ pub struct LifRecord {
     pub learn_error: f64,
 }
 
-/// Input per neuron and step: `currents(step)[k]` for neuron `neurons[k]` (an empty vector:
+/// A value per neuron and step: `values(step)[k]` for neuron `neurons[k]` (an empty vector:
 /// none at that step).
-pub struct Clamp<'a> {
+pub struct PerNeuron<'a> {
     pub neurons: &'a [usize],
-    pub currents: &'a dyn Fn(usize) -> Vec<f64>,
+    pub values: &'a dyn Fn(usize) -> Vec<f64>,
 }
 
 /// Targets for the plastic inputs' trained neurons: `targets(step)` gives each one's target total
@@ -210,14 +209,15 @@ pub struct Learn<'a> {
 /// What a trial records and imposes.
 #[derive(Default)]
 pub struct TrialOptions<'a> {
-    /// Spike times are kept for the first this many neurons.
-    pub raster_neurons: usize,
+    /// Spike times are kept for these neurons.
+    pub raster: &'a [usize],
     /// Spikes counted in bins of this many ms (0: no bins).
     pub bin_ms: f64,
-    /// Inputs that replace μ + x.
-    pub clamp: Option<Clamp<'a>>,
+    /// Neurons made to fire as Poisson processes at the given rates (Hz), whatever their input,
+    /// with random numbers from this seed.
+    pub poisson: Option<(PerNeuron<'a>, u64)>,
     /// Inputs added to μ + x (a cue).
-    pub extra: Option<Clamp<'a>>,
+    pub extra: Option<PerNeuron<'a>>,
     pub learn: Option<Learn<'a>>,
 }
 
@@ -247,22 +247,13 @@ impl LifNetwork {
             })
             .collect();
         let v = (0..n).map(|_| rng.uniform()).collect();
-        Ok(Self {
-            settings,
-            targets,
-            v,
-            x_e: vec![0.0; n],
-            x_i: vec![0.0; n],
-            refractory: vec![0.0; n],
-            spiked: Vec::new(),
-            plastic: None,
-            trained_index: vec![u32::MAX; n],
-        })
+        Ok(Self { settings, targets, v, x_e: vec![0.0; n], x_i: vec![0.0; n], refractory: vec![0.0; n], spiked: Vec::new(), plastic: None })
     }
 
     /// Simulate `duration_ms`, recording spike counts and the raster of the first `raster_neurons`.
     pub fn run(&mut self, duration_ms: f64, raster_neurons: usize) -> LifRecord {
-        self.run_trial(duration_ms, &TrialOptions { raster_neurons, ..TrialOptions::default() })
+        let raster: Vec<usize> = (0..raster_neurons).collect();
+        self.run_trial(duration_ms, &TrialOptions { raster: &raster, ..TrialOptions::default() })
     }
 
     /// Give the excitatory neurons `trained` plastic inputs as the code does: each receives
@@ -287,7 +278,6 @@ impl LifNetwork {
         }
         let w_e = 4.0 * s.weight(true, true) / 0.15 / 6.0;
         let weights = (w_e, -w_e * 6.5 / 12.0);
-        trained.iter().enumerate().for_each(|(t, i)| self.trained_index[*i] = t as u32);
         self.plastic = Some(PlasticInputs::new(s.n(), trained.to_vec(), pre, excitatory, weights, tau_ms, s.dt_ms));
     }
 
@@ -317,11 +307,17 @@ impl LifNetwork {
         let decay = 1.0 - s.dt_ms / s.tau_s_ms;
         let bin_steps = if options.bin_ms > 0.0 { ((options.bin_ms / s.dt_ms).round() as usize).max(1) } else { 0 };
         let mut record = LifRecord { counts: vec![0; n], duration_ms: steps as f64 * s.dt_ms, ..LifRecord::default() };
-        let (mut clamped, mut extra) = (vec![None; n], vec![0.0; n]);
-        let (mut excitatory, mut inhibitory) = (0.0, 0.0);
-        // each excitatory neuron's fixed synaptic input: sum and sum of squares over steps
-        let (mut sum_e, mut square_e) = (vec![0.0; s.n_e], vec![0.0; s.n_e]);
+        let (mut forced, mut extra) = (vec![None; n], vec![0.0; n]);
+        let mut poisson_rng = Rng::seed_from(options.poisson.as_ref().map_or(0, |(_, seed)| *seed));
+        // per neuron, sums over steps of its excitatory and inhibitory synaptic input, and (E)
+        // the square of their sum: element-wise, so they vectorise (one running total per
+        // population would be a chain of dependent adds as long as the trial)
+        let (mut sum_x_e, mut sum_x_i, mut square_e) = (vec![0.0; n], vec![0.0; n], vec![0.0; s.n_e]);
+        let mut input = vec![0.0; n];
+        let mu: Vec<f64> = (0..n).map(|i| if i < s.n_e { mu_e } else { mu_i }).collect();
         let (mut learn_error, mut scored) = (0.0, 0usize);
+        let mut raster_row = vec![u32::MAX; n];
+        options.raster.iter().enumerate().for_each(|(row, i)| raster_row[*i] = row as u32);
         for step in 0..steps {
             // last step's spikes arrive now (the code's one-step delay)
             self.x_e.iter_mut().chain(self.x_i.iter_mut()).for_each(|x| *x *= decay);
@@ -338,14 +334,14 @@ impl LifNetwork {
                 }
             }
             self.spiked.clear();
-            if let Some(c) = &options.clamp {
-                let currents = (c.currents)(step);
-                c.neurons.iter().zip(currents).for_each(|(i, current)| clamped[*i] = Some(current));
+            if let Some((p, _)) = &options.poisson {
+                let rates = (p.values)(step);
+                p.neurons.iter().zip(rates).for_each(|(i, hz)| forced[*i] = Some(poisson_rng.uniform() < hz * s.dt_ms / 1000.0));
             }
             if let Some(c) = &options.extra {
-                let currents = (c.currents)(step);
+                let values = (c.values)(step);
                 extra.fill(0.0);
-                c.neurons.iter().zip(currents).for_each(|(i, current)| extra[*i] = current);
+                c.neurons.iter().zip(values).for_each(|(i, value)| extra[*i] = value);
             }
             if let (Some(learn), Some(plastic)) = (&options.learn, &mut self.plastic)
                 && let Some(targets) = (learn.targets)(step)
@@ -364,38 +360,44 @@ impl LifNetwork {
             if bin_steps > 0 && step % bin_steps == 0 {
                 record.bins.push(vec![0; n]);
             }
+            sum_x_e.iter_mut().zip(&self.x_e).for_each(|(sum, x)| *sum += x);
+            sum_x_i.iter_mut().zip(&self.x_i).for_each(|(sum, x)| *sum += x);
+            for ((square, x_e), x_i) in square_e.iter_mut().zip(&self.x_e).zip(&self.x_i) {
+                *square += (x_e + x_i) * (x_e + x_i);
+            }
+            for (((input, mu), x_e), x_i) in input.iter_mut().zip(&mu).zip(&self.x_e).zip(&self.x_i) {
+                *input = mu + x_e + x_i;
+            }
+            if let Some(plastic) = &self.plastic {
+                plastic.trained.iter().enumerate().for_each(|(t, i)| input[*i] += plastic.input(t));
+            }
+            if options.extra.is_some() {
+                input.iter_mut().zip(&extra).for_each(|(input, extra)| *input += extra);
+            }
             for i in 0..n {
-                let mu = if i < s.n_e { mu_e } else { mu_i };
-                excitatory += mu + self.x_e[i];
-                inhibitory += self.x_i[i];
-                if i < s.n_e {
-                    let fixed = self.x_e[i] + self.x_i[i];
-                    sum_e[i] += fixed;
-                    square_e[i] += fixed * fixed;
-                }
-                let plastic = match (&self.plastic, self.trained_index[i]) {
-                    (Some(p), t) if t != u32::MAX => p.input(t as usize),
-                    _ => 0.0,
+                let spiked = match forced[i] {
+                    Some(spike) => spike,
+                    None => membrane_step(&mut self.v[i], &mut self.refractory[i], input[i], s.tau_m_ms, s.dt_ms, s.refractory_ms),
                 };
-                let input = clamped[i].unwrap_or(mu + self.x_e[i] + self.x_i[i] + plastic + extra[i]);
-                if membrane_step(&mut self.v[i], &mut self.refractory[i], input, s.tau_m_ms, s.dt_ms, s.refractory_ms) {
+                if spiked {
                     self.spiked.push(i);
                     record.counts[i] += 1;
                     if let Some(bin) = record.bins.last_mut() {
                         bin[i] = bin[i].saturating_add(1);
                     }
-                    if i < options.raster_neurons {
-                        record.raster.push((step as f64 * s.dt_ms, i as u32));
+                    if raster_row[i] != u32::MAX {
+                        record.raster.push((step as f64 * s.dt_ms, raster_row[i]));
                     }
                 }
             }
         }
         let samples = (steps * n).max(1) as f64;
-        record.excitatory_input = excitatory / samples;
-        record.inhibitory_input = inhibitory / samples;
+        let drive: f64 = mu.iter().sum::<f64>() * steps as f64;
+        record.excitatory_input = (drive + sum_x_e.iter().sum::<f64>()) / samples;
+        record.inhibitory_input = sum_x_i.iter().sum::<f64>() / samples;
         let count = steps.max(1) as f64;
         record.input_sd_e =
-            sum_e.iter().zip(&square_e).map(|(sum, square)| (square / count - (sum / count).powi(2)).max(0.0).sqrt()).sum::<f64>()
+            (0..s.n_e).map(|i| (square_e[i] / count - ((sum_x_e[i] + sum_x_i[i]) / count).powi(2)).max(0.0).sqrt()).sum::<f64>()
                 / s.n_e as f64;
         record.learn_error = if scored > 0 { learn_error / scored as f64 } else { 0.0 };
         record
@@ -485,7 +487,7 @@ mod tests {
         // a constant target: every trained neuron's input 0.2 above the drive μ_E, scored every 20 ms after 300 ms
         let target = settings.drive().0 + 0.2;
         let every = (20.0 / settings.dt_ms) as usize;
-        let targets = move |step: usize| (step >= 3000 && step % every == 0).then(|| vec![target; 40]);
+        let targets = move |step: usize| (step >= 3000 && step.is_multiple_of(every)).then(|| vec![target; 40]);
         let trial = |net: &mut LifNetwork, rng: &mut Rng, update: bool| {
             net.reset(rng);
             let options = TrialOptions { learn: Some(Learn { targets: &targets, update }), ..TrialOptions::default() };
@@ -497,7 +499,21 @@ mod tests {
         let after = trial(&mut net, &mut rng, false);
         assert!(after < 0.5 * before, "error {before} → {after} ({errors:?})");
         assert!(net.plastic().unwrap().weights.iter().zip(&initial).all(|(w, w0)| w != w0));
+        assert_eq!(net.plastic().unwrap().p_bytes(), 40 * 72 * 72 * 8, "one P of 72² doubles per trained neuron");
         assert_eq!(net.targets, fixed, "fixed synapses never change");
+    }
+
+    /// f = 0: plastic inputs onto no neuron change nothing, learning or not.
+    #[test]
+    fn with_no_trained_neuron_nothing_is_plastic() {
+        let settings = LifSettings { n_e: 100, n_i: 100, k: 20, ..LifSettings::default() };
+        let (mut plain, mut plastic) = (LifNetwork::new(settings.clone()).unwrap(), LifNetwork::new(settings).unwrap());
+        plastic.add_plastic(&[], 150.0, &mut Rng::seed_from(1));
+        let targets = |step: usize| step.is_multiple_of(200).then(Vec::new);
+        let options = TrialOptions { learn: Some(Learn { targets: &targets, update: true }), ..TrialOptions::default() };
+        let (a, b) = (plain.run(300.0, 0), plastic.run_trial(300.0, &options));
+        assert_eq!(a.counts, b.counts);
+        assert_eq!(plastic.plastic().unwrap().p_bytes(), 0);
     }
 
     #[test]

@@ -43,7 +43,15 @@ pub struct PlasticInputs {
 impl PlasticInputs {
     /// `pre[t]` lists trained neuron t's presynaptic neurons, its first `excitatory[t]` excitatory
     /// with initial weight `w_e`, the rest inhibitory with `w_i`; `n` neurons in all.
-    pub fn new(n: usize, trained: Vec<usize>, pre: Vec<Vec<u32>>, excitatory: Vec<usize>, (w_e, w_i): (f64, f64), tau_ms: f64, dt_ms: f64) -> Self {
+    pub fn new(
+        n: usize,
+        trained: Vec<usize>,
+        pre: Vec<Vec<u32>>,
+        excitatory: Vec<usize>,
+        (w_e, w_i): (f64, f64),
+        tau_ms: f64,
+        dt_ms: f64,
+    ) -> Self {
         let mut outgoing = vec![Vec::new(); n];
         for (t, list) in pre.iter().enumerate() {
             for (slot, j) in list.iter().enumerate() {
@@ -150,9 +158,8 @@ mod tests {
         for a in 0..m {
             for b in 0..m {
                 let same_block = (a < e) == (b < e);
-                let penalty = |x: usize, y: usize| {
-                    f64::from(u8::from(x == y)) * L2_PENALTY + if (x < e) == (y < e) { ROW_SUM_PENALTY } else { 0.0 }
-                };
+                let penalty =
+                    |x: usize, y: usize| f64::from(u8::from(x == y)) * L2_PENALTY + if (x < e) == (y < e) { ROW_SUM_PENALTY } else { 0.0 };
                 let product: f64 = (0..m).map(|c| p[a * m + c] * penalty(c, b)).sum();
                 assert!((product - f64::from(u8::from(a == b))).abs() < 1e-9, "{a},{b}: {product} (same block {same_block})");
             }

@@ -5,7 +5,15 @@
 use std::sync::atomic::AtomicBool;
 
 use super::job::{Job, JobError, Stopped};
-use crate::experiments::subset::{CellRun, Measured, SubsetPlan};
+use crate::analysis::spread::Spread;
+use crate::experiments::subset::{Measured, SubsetCell, SubsetPlan};
+
+/// While an RLS run trains, its spread is probed every this many loops and after the last, with
+/// this many test trials per condition (about a fifth more time). Not before the first: the
+/// initial plastic weights, balanced for the network's own rates, let the cued trained neurons
+/// excite each other into runaway firing (task variance in the millions of Hz²) until RLS tames it.
+pub const PROBE_EVERY: usize = 10;
+const PROBE_TRIALS: usize = 4;
 
 /// What the run has done so far.
 #[derive(Clone, Debug, Default)]
@@ -17,6 +25,8 @@ pub struct SubsetOutput {
     pub loops: usize,
     /// The trained units' error in each RLS loop so far.
     pub errors: Vec<f64>,
+    /// (loops done, the spread then), probed every [`PROBE_EVERY`] loops while training.
+    pub live_spread: Vec<(usize, Spread)>,
     pub measured: Option<Measured>,
     pub stopped: Option<Stopped>,
 }
@@ -24,7 +34,7 @@ pub struct SubsetOutput {
 /// One network: built in the first unit, trained one RLS loop per unit, measured in the last.
 pub struct SubsetJob {
     plan: SubsetPlan,
-    cell: Option<CellRun>,
+    cell: Option<SubsetCell>,
     seed: u64,
     output: SubsetOutput,
 }
@@ -47,15 +57,17 @@ impl Job for SubsetJob {
     fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
         let Some(cell) = self.cell.as_mut() else {
             self.plan.validate().map_err(JobError::Subset)?;
-            let cell = CellRun::new(&self.plan, self.output.g, self.output.fraction, self.seed).map_err(JobError::Subset)?;
+            let cell = SubsetCell::new(&self.plan, self.output.g, self.output.fraction, self.seed).map_err(JobError::Subset)?;
             self.output.loops = cell.loops();
             self.cell = Some(cell);
             return Ok(false);
         };
         if self.output.loops_done < self.output.loops {
-            let error = cell.train_loop(self.output.loops_done);
-            self.output.errors.push(error);
+            self.output.errors.push(cell.train_loop(self.output.loops_done));
             self.output.loops_done += 1;
+            if self.output.loops_done.is_multiple_of(PROBE_EVERY) || self.output.loops_done == self.output.loops {
+                self.output.live_spread.push((self.output.loops_done, cell.probe(PROBE_TRIALS)));
+            }
             return Ok(false);
         }
         self.output.measured = Some(cell.measure());
@@ -76,9 +88,32 @@ mod tests {
     use super::*;
     use crate::experiments::subset::{Training, run_cell};
 
-    /// The job's units give the same measures as `sweep subset`'s cell.
+    /// The job's units give the same measures as `sweep subset`'s cell: its probes draw from
+    /// a stream of their own. Rate and spiking network.
     #[test]
     fn the_job_measures_what_the_sweep_measures() {
+        let spiking = SubsetPlan {
+            model: crate::experiments::subset::SubsetModel::Spiking,
+            gains: vec![1.0],
+            fractions: vec![0.5],
+            neurons: 200,
+            k: 20,
+            loops: PROBE_EVERY + 1,
+            training: Training::Rls,
+            test_trials: 2,
+            trial_ms: 200.0,
+            ..SubsetPlan::default()
+        };
+        let mut job = SubsetJob::new(spiking.clone(), 3);
+        let cancel = AtomicBool::new(false);
+        while !job.unit(&cancel).unwrap() {}
+        let output = job.output();
+        let probed: Vec<usize> = output.live_spread.iter().map(|(loops, _)| *loops).collect();
+        assert_eq!(probed, [PROBE_EVERY, PROBE_EVERY + 1], "every 10 loops and after the last");
+        let measured = output.measured.as_ref().unwrap();
+        assert_eq!(measured.row, run_cell(&spiking, 1.0, 0.5, 3).unwrap());
+        assert_eq!((measured.raster.len(), measured.raster_neurons.len()), (2, 90));
+
         let plan = SubsetPlan {
             gains: vec![1.0],
             fractions: vec![0.2],
@@ -99,6 +134,8 @@ mod tests {
         assert_eq!(units, 3, "build, two loops, then the measure");
         let output = job.output();
         assert_eq!((output.loops_done, output.errors.len()), (2, 2));
+        assert_eq!(output.live_spread.len(), 1, "probed after the last loop");
+        assert_eq!(output.live_spread[0].0, 2);
         let measured = output.measured.as_ref().unwrap();
         assert_eq!(measured.row, run_cell(&plan, 1.0, 0.2, 1).unwrap());
         assert_eq!(measured.means.len(), 2);
