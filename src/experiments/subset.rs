@@ -605,7 +605,7 @@ fn summarise(
     let count = sums.trials as f64;
     let variance = task_variance(rates);
     let means = trial_means(rates);
-    let s = spread(&means, &variance, trained, n_e);
+    let s = spread(rates, &variance, trained, n_e);
     let row = SubsetRow {
         model,
         training: plan.training,
@@ -682,7 +682,7 @@ impl SubsetCell {
             SubsetCell::Rate(r) => (r.net.trained(), r.net.settings.n_e),
             SubsetCell::Spiking(s) => (s.trained.clone(), s.net.settings.n_e),
         };
-        spread(&trial_means(&rates), &task_variance(&rates), &trained, n_e)
+        spread(&rates, &task_variance(&rates), &trained, n_e)
     }
 
     /// The test trials and every measure.
