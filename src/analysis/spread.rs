@@ -15,7 +15,7 @@
 /// variance (unbiased; near 0, of either sign, for a unit without any).
 pub fn task_variance(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<f64> {
     let n = rates.first().and_then(|c| c.first()).and_then(|t| t.first()).map_or(0, Vec::len);
-    let (a, b) = (averages(rates, 0, 2), averages(rates, 1, 2));
+    let [a, b] = halves(rates);
     let cells = a.iter().map(Vec::len).sum::<usize>().max(1) as f64;
     (0..n)
         .map(|i| {
@@ -30,6 +30,12 @@ pub fn task_variance(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<f64> {
 /// Trial-averaged rates [condition][step][unit].
 pub fn trial_means(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<Vec<Vec<f64>>> {
     averages(rates, 0, 1)
+}
+
+/// The averages [condition][step][unit] of the even and of the odd trials: two independent
+/// estimates, whose products are free of the trial noise's bias.
+pub fn halves(rates: &[Vec<Vec<Vec<f64>>>]) -> [Vec<Vec<Vec<f64>>>; 2] {
+    [averages(rates, 0, 2), averages(rates, 1, 2)]
 }
 
 /// Averages [condition][step][unit] over the trials `first`, `first + every`, … of each
@@ -84,7 +90,7 @@ pub fn spread(rates: &[Vec<Vec<Vec<f64>>>], variance: &[f64], trained: &[usize],
     let untrained_e: Vec<usize> = (0..n_e).filter(|i| !is_trained(i)).collect();
     let inhibitory: Vec<usize> = (n_e..n).collect();
     let all_untrained: Vec<usize> = (0..n).filter(|i| !is_trained(i)).collect();
-    let (even, odd) = (averages(rates, 0, 2), averages(rates, 1, 2));
+    let [even, odd] = halves(rates);
     let direction = top_direction(&trial_means(rates), trained);
     let share = |units: &[usize]| match &direction {
         Some(d) => mode_share([&even, &odd], variance, units, trained, d),
@@ -233,7 +239,7 @@ mod tests {
             })
             .collect();
         let variance = task_variance(&rates);
-        let (even, odd) = (averages(&rates, 0, 2), averages(&rates, 1, 2));
+        let [even, odd] = halves(&rates);
         let direction = top_direction(&trial_means(&rates), &[0, 1]).unwrap();
         let share = |units: &[usize]| mode_share([&even, &odd], &variance, units, &[0, 1], &direction);
         let hump_units: Vec<usize> = (3..3 + humps).collect();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use super::parallel::run_each;
-use crate::analysis::spread::{Spread, spread, task_variance, trial_means};
+use crate::analysis::spread::{Spread, halves, spread, task_variance, trial_means};
 use crate::figure::{self, LineChart, Series};
 use crate::io::{csv_split, write_atomic};
 use crate::model::balanced::{BalancedNetwork, BalancedSettings, TrialMode};
@@ -553,16 +553,13 @@ impl SpikingRun {
 /// Mean over conditions, bins and trained units of (even-trial mean − target)(odd-trial mean −
 /// target): the squared error of the trial-averaged rate, without the trial noise's positive bias.
 fn split_half_error(rates: &[Vec<Vec<Vec<f64>>>], trained: &[usize], target: impl Fn(usize, usize, usize) -> f64) -> f64 {
+    let [even, odd] = halves(rates);
     let (mut sum, mut count) = (0.0, 0usize);
-    for (c, trials) in rates.iter().enumerate() {
-        let half = |parity: usize, bin: usize, unit: usize| {
-            let picked: Vec<f64> = trials.iter().skip(parity).step_by(2).map(|t| t[bin][unit]).collect();
-            picked.iter().sum::<f64>() / picked.len().max(1) as f64
-        };
-        for bin in 0..trials.first().map_or(0, |t| t.len()) {
+    for (c, (even, odd)) in even.iter().zip(&odd).enumerate() {
+        for (bin, (even, odd)) in even.iter().zip(odd).enumerate() {
             for (t, unit) in trained.iter().enumerate() {
                 let y = target(c, bin, t);
-                sum += (half(0, bin, *unit) - y) * (half(1, bin, *unit) - y);
+                sum += (even[*unit] - y) * (odd[*unit] - y);
                 count += 1;
             }
         }
