@@ -317,7 +317,9 @@ impl SubsetPanel {
                 }
             });
         }
-        let width = (ui.available_width() - 16.0) / 2.0;
+        // the live plot only when there is or will be something in it (RLS)
+        let show_live = self.training == Training::Rls || self.output.as_ref().is_some_and(|o| !o.live_spread.is_empty());
+        let width = if show_live { (ui.available_width() - 16.0) / 2.0 } else { ui.available_width() };
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
                 ui.set_width(width);
@@ -348,6 +350,9 @@ impl SubsetPanel {
                 });
                 self.rects[HISTORY] = shown.response.rect;
             });
+            if !show_live {
+                return;
+            }
             ui.vertical(|ui| {
                 ui.set_width(width);
                 let live = live_series(self.output.as_deref());
