@@ -239,6 +239,10 @@ fn subset_cmd(args: SubsetArgs) -> Result<()> {
         None => None,
     };
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let rls_bytes = plan.fractions.iter().map(|f| plan.rls_bytes(*f)).max().unwrap_or(0);
+    if rls_bytes > 0 && !args.quiet {
+        eprintln!("RLS: up to {:.0} MB of P matrices per cell, {jobs} cell(s) at once", rls_bytes as f64 / 1e6);
+    }
     let bar = bar(plan.cells().len() as u64, args.quiet, "cells");
     let rows = subset::sweep(&plan, &args.out, shard, jobs, &mut |done, total| {
         bar.set_length(total as u64);

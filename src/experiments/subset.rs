@@ -134,6 +134,19 @@ impl SubsetPlan {
         Ok(())
     }
 
+    /// Bytes of RLS matrices one spiking cell with trained fraction `fraction` holds (0 unless
+    /// the spiking network is trained): one P of m² doubles per trained neuron, m its plastic inputs.
+    pub fn rls_bytes(&self, fraction: f64) -> usize {
+        if self.model != SubsetModel::Spiking || self.training != Training::Rls {
+            return 0;
+        }
+        let half = self.neurons / 2;
+        let trained = (fraction * half as f64).round() as usize;
+        let per_population = 6 * (self.k as f64).sqrt().round() as usize;
+        let m = per_population.min(trained.saturating_sub(1)) + per_population.min(half);
+        trained * m * m * size_of::<f64>()
+    }
+
     fn lif_settings(&self, g: f64, seed: u64) -> LifSettings {
         let half = self.neurons / 2;
         LifSettings { n_e: half, n_i: half, k: self.k, g, seed, ..LifSettings::default() }
@@ -834,6 +847,17 @@ pub fn spread_chart(rows: &[SubsetRow]) -> LineChart {
 mod tests {
     use super::*;
 
+    /// The memory the sweep announces is what a trained spiking cell holds.
+    #[test]
+    fn rls_bytes_are_the_cells_p_matrices() {
+        let plan = SubsetPlan { model: SubsetModel::Spiking, training: Training::Rls, neurons: 400, k: 40, ..SubsetPlan::default() };
+        for fraction in [0.05, 0.5] {
+            let SubsetCell::Spiking(cell) = SubsetCell::new(&plan, 1.0, fraction, 0).unwrap() else { unreachable!() };
+            assert_eq!(plan.rls_bytes(fraction), cell.net.plastic().unwrap().p_bytes(), "f = {fraction}");
+        }
+        assert_eq!(SubsetPlan { training: Training::Clamp, ..plan }.rls_bytes(0.5), 0);
+    }
+
     #[test]
     fn rows_round_trip_through_the_csv() {
         let row = SubsetRow {
@@ -856,6 +880,7 @@ mod tests {
             trained_variance: 4.0,
         };
         assert_eq!(SubsetRow::parse(&row.csv_line()).unwrap(), row);
+        assert_eq!(HEADER.split(',').last(), Some("trained_variance"));
         assert!(SubsetRow::parse("rate,clamp,1").unwrap_err().contains("fields"));
         assert_eq!(HEADER.split(',').nth(7), Some("spread_ratio"));
     }
