@@ -880,7 +880,7 @@ mod tests {
             trained_variance: 4.0,
         };
         assert_eq!(SubsetRow::parse(&row.csv_line()).unwrap(), row);
-        assert_eq!(HEADER.split(',').last(), Some("trained_variance"));
+        assert_eq!(HEADER.split(',').next_back(), Some("trained_variance"));
         assert!(SubsetRow::parse("rate,clamp,1").unwrap_err().contains("fields"));
         assert_eq!(HEADER.split(',').nth(7), Some("spread_ratio"));
     }
