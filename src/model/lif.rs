@@ -336,6 +336,8 @@ impl LifNetwork {
             self.spiked.clear();
             if let Some((p, _)) = &options.poisson {
                 let rates = (p.values)(step);
+                // a step without rates leaves the neurons free
+                p.neurons.iter().for_each(|i| forced[*i] = None);
                 p.neurons.iter().zip(rates).for_each(|(i, hz)| forced[*i] = Some(poisson_rng.uniform() < hz * s.dt_ms / 1000.0));
             }
             if let Some(c) = &options.extra {
