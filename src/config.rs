@@ -285,7 +285,7 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<(), ConfigE
 
 /// Reject keys the Config does not have, naming the valid ones at that level.
 fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
-    // settings written only when not at their default (Dale's law, time constants) set away from it, so that
+    // settings written only when not at their default (Dale's law, time constants, subset training) set away from it, so that
     // every key appears
     let mut all = Config::default();
     all.model.dale = true;
@@ -299,6 +299,8 @@ fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
     all.model.tau_min_ms = 1.0;
     all.model.tau_max_ms = 2.0;
     all.model.tau_trainable = true;
+    all.model.balanced_inputs = 1;
+    all.model.trained_fraction = 0.5;
     let reference = toml::Table::try_from(all).expect("the config serialises");
     check_table(doc, &reference, "")
 }

@@ -395,3 +395,83 @@ fn extension_presets_train_save_reload_and_resume() {
         assert_eq!(resumed.params, longer.params, "{preset}: resumed = uninterrupted");
     }
 }
+
+/// Subset training (Kim et al. 2023) by BPTT: the balanced initialisation is the sparse E/I
+/// connectivity with the balanced drive; only the first round(f·N_E) units' incoming weights,
+/// biases, context parameters and readout columns change, bit for bit, the others are exactly
+/// as initialised; untrained units receive no task input, context or readout weight; with f = 0
+/// nothing but the readout bias changes.
+#[test]
+fn subset_training_changes_only_the_trained_units_incoming_weights() {
+    let subset = |fraction: &str| {
+        small(&[
+            "model.dale=true",
+            "model.excitatory_fraction=0.5",
+            "model.recurrent_init=balanced",
+            "model.balanced_inputs=4",
+            "model.recurrent_scale=1.5",
+            r#"model.pathways=["bias","gain","synaptic"]"#,
+            "model.tau_trainable=true",
+            &format!("model.trained_fraction={fraction}"),
+        ])
+    };
+    let config = subset("0.5");
+    let (n, n_e, trained) = (24, 12, 6);
+    let start = Trainer::new(config.clone()).params;
+    // the balanced connectivity: K = 4 inputs from each population of magnitude g·|j|/√K
+    let w = &start.get("w_rec").unwrap().data;
+    for i in 0..n {
+        let row = &w[i * n..(i + 1) * n];
+        assert_eq!(row[..n_e].iter().filter(|v| **v > 0.0).count(), 4, "unit {i}: E inputs");
+        assert_eq!(row[n_e..].iter().filter(|v| **v > 0.0).count(), 4, "unit {i}: I inputs");
+        assert_eq!(row[i], 0.0, "no self-connection");
+        // j_EE = j_IE = 1: every excitatory input is g/√K
+        assert!(row[..n_e].iter().all(|v| *v == 0.0 || (v - 1.5 / 2.0).abs() < 1e-6), "{row:?}");
+    }
+    let b = &start.get("b_rec").unwrap().data;
+    assert!((b[0] - 2.0).abs() < 1e-6 && (b[n - 1] - 1.6).abs() < 1e-6, "drive √K·I_a: {b:?}");
+    // untrained units are cut off from the task's inputs, the context and the readout
+    let w_in = start.get("w_in").unwrap();
+    let n_in = w_in.shape[1];
+    assert!(w_in.data[trained * n_in..].iter().all(|v| *v == 0.0) && w_in.data[..trained * n_in].iter().any(|v| *v != 0.0));
+    let w_out = start.get("w_out").unwrap();
+    assert!(w_out.data.chunks(n).all(|row| row[trained..].iter().all(|v| *v == 0.0) && row[..trained].iter().any(|v| *v != 0.0)));
+
+    let (trainer, record) = train_steps(config);
+    assert!(record.losses.iter().all(|l| l.is_finite()), "{:?}", record.losses);
+    let end = &trainer.params;
+    for (before, after) in start.tensors.iter().zip(&end.tensors) {
+        let rows = |t: &modulab::model::ParamTensor, unit: usize| -> Vec<f32> {
+            match t.name.as_str() {
+                "w_in" | "w_rec" | "syn_u" => t.data.chunks(t.shape[1]).nth(unit).unwrap().to_vec(),
+                "b_rec" | "log_tau" => vec![t.data[unit]],
+                "w_out" | "ctx_bias" | "ctx_gain" => t.data.chunks(n).map(|row| row[unit]).collect(),
+                _ => vec![],
+            }
+        };
+        for unit in 0..n {
+            let (a, b) = (rows(before, unit), rows(after, unit));
+            if unit >= trained {
+                assert_eq!(a, b, "{} of untrained unit {unit} changed", before.name);
+            }
+        }
+        if before.name != "b_out" && before.name != "syn_v" {
+            let moved = (0..trained).any(|unit| rows(before, unit) != rows(after, unit));
+            assert!(moved, "{} of the trained units never changed", before.name);
+        }
+    }
+
+    let (none, _) = train_steps(subset("0"));
+    let fresh = Trainer::new(subset("0")).params;
+    for (before, after) in fresh.tensors.iter().zip(&none.params.tensors) {
+        if before.name != "b_out" && before.name != "syn_v" {
+            assert_eq!(before.data, after.data, "{} changed with f = 0", before.name);
+        }
+    }
+    let bad = Config::from_preset("quick", &["model.trained_fraction=0.5".into()]).unwrap_err().to_string();
+    assert!(bad.contains("model.dale = true"), "{bad}");
+    let bad = Config::from_preset("quick", &["model.dale=true".into(), "model.recurrent_init=balanced".into(), "model.balanced_inputs=60".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("balanced_inputs"), "{bad}");
+}

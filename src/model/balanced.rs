@@ -165,25 +165,7 @@ impl BalancedNetwork {
         settings.validate()?;
         let (n_e, n) = (settings.n_e, settings.n());
         let mut rng = Rng::seed_from(settings.seed ^ 0xBA1A_4CED);
-        let scale = settings.g / (settings.k as f64).sqrt();
-        let fixed = (0..n)
-            .map(|i| {
-                let to_e = i < n_e;
-                let mut inputs = Vec::with_capacity(2 * settings.k);
-                for (from_e, range) in [(true, 0..n_e), (false, n_e..n)] {
-                    let j = match (to_e, from_e) {
-                        (true, true) => J_EE,
-                        (true, false) => J_EI,
-                        (false, true) => J_IE,
-                        (false, false) => J_II,
-                    };
-                    for pre in sample_without_replacement(&mut rng, range, settings.k, i) {
-                        inputs.push((pre, scale * j));
-                    }
-                }
-                inputs
-            })
-            .collect();
+        let fixed = fixed_connections(settings.n_e, settings.n_i, settings.k, settings.g, &mut rng);
         let trained = settings.n_trained();
         let plastic = (0..trained)
             .map(|unit| {
@@ -232,7 +214,6 @@ impl BalancedNetwork {
     pub fn step(&mut self, cue: &[f64]) {
         let s = &self.settings;
         let (n_e, n) = (s.n_e, s.n());
-        let sqrt_k = (s.k as f64).sqrt();
         let a = s.dt_ms / s.tau_ms;
         let (mut exc, mut inh) = (0.0, 0.0);
         let mut input: Vec<f64> = self
@@ -240,7 +221,7 @@ impl BalancedNetwork {
             .iter()
             .enumerate()
             .map(|(i, inputs)| {
-                let external = sqrt_k * if i < n_e { I_E } else { I_I };
+                let external = external_drive(s.k, i < n_e);
                 let (mut e, mut inhib) = (external, 0.0);
                 for &(pre, w) in inputs {
                     let v = w * self.r[pre];
@@ -339,6 +320,37 @@ fn rate(x: f64, r_max: f64) -> f64 {
 }
 
 /// `count` distinct values of `range` other than `exclude`, in drawn order.
+/// The fixed connections of the balanced state: for every unit (E first), `k` distinct inputs
+/// from each population (no self-connection), each of strength g·j_ab/√K, as (presynaptic unit,
+/// weight). The engine's `balanced` W_rec initialisation draws the same connections.
+pub fn fixed_connections(n_e: usize, n_i: usize, k: usize, g: f64, rng: &mut Rng) -> Vec<Vec<(usize, f64)>> {
+    let n = n_e + n_i;
+    let scale = g / (k as f64).sqrt();
+    (0..n)
+        .map(|i| {
+            let to_e = i < n_e;
+            let mut inputs = Vec::with_capacity(2 * k);
+            for (from_e, range) in [(true, 0..n_e), (false, n_e..n)] {
+                let j = match (to_e, from_e) {
+                    (true, true) => J_EE,
+                    (true, false) => J_EI,
+                    (false, true) => J_IE,
+                    (false, false) => J_II,
+                };
+                for pre in sample_without_replacement(rng, range, k, i) {
+                    inputs.push((pre, scale * j));
+                }
+            }
+            inputs
+        })
+        .collect()
+}
+
+/// The external drive √K·I_a of a unit of population a.
+pub fn external_drive(k: usize, excitatory: bool) -> f64 {
+    (k as f64).sqrt() * if excitatory { I_E } else { I_I }
+}
+
 fn sample_without_replacement(rng: &mut Rng, range: std::ops::Range<usize>, count: usize, exclude: usize) -> Vec<usize> {
     rng.sample_distinct(range.filter(|v| *v != exclude).collect(), count)
 }

@@ -120,6 +120,11 @@ pub enum RecurrentInit {
     Orthogonal,
     /// `recurrent_scale` × identity (what Yang's softplus networks used).
     Diag,
+    /// The strongly coupled balanced state of Kim et al. (2023; docs/MODEL.md §7), under Dale's
+    /// law: each unit receives `balanced_inputs` (K) inputs from each population, of magnitude
+    /// g·|j_ab|/√K with g = `recurrent_scale` (1 when 0), and b_rec starts at the balanced
+    /// external drive √K·I_a (I_E = 1, I_I = 0.8).
+    Balanced,
 }
 
 /// The form of the gain pathway.
@@ -304,6 +309,25 @@ pub struct ModelConfig {
     /// Train each τ_i (as log τ_i, kept within [tau_min_ms, tau_max_ms]); off: τ_i stay as drawn.
     #[serde(skip_serializing_if = "is_false")]
     pub tau_trainable: bool,
+    /// K of the `balanced` initialisation: inputs each unit receives from each population
+    /// (0 = automatic: a fifth of the smaller population, the connection probability 0.2 of
+    /// Kim et al.'s code).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub balanced_inputs: usize,
+    /// The share f of the excitatory units that learn (subset training, Kim et al. 2023): only
+    /// the first round(f·N_E) units' incoming weights, biases and context parameters change,
+    /// only they receive the task inputs and the context, and only they are read out; every
+    /// other unit keeps its initial incoming weights. 1 = every unit learns (needs Dale's law
+    /// below 1).
+    #[serde(skip_serializing_if = "is_one")]
+    pub trained_fraction: f32,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
+fn is_one(v: &f32) -> bool {
+    *v == 1.0
 }
 
 fn is_single_tau(v: &TauDistribution) -> bool {
@@ -430,6 +454,8 @@ impl Default for ModelConfig {
             tau_min_ms: DEFAULT_TAU_MIN_MS,
             tau_max_ms: DEFAULT_TAU_MAX_MS,
             tau_trainable: false,
+            balanced_inputs: 0,
+            trained_fraction: 1.0,
         }
     }
 }
@@ -453,6 +479,20 @@ impl ModelConfig {
     /// The number of excitatory units under Dale's law (the first ones).
     pub fn n_excitatory(&self) -> usize {
         (self.excitatory_fraction as f64 * self.n_units as f64).round() as usize
+    }
+
+    /// K of the balanced initialisation (`balanced_inputs`, or a fifth of the smaller population).
+    pub fn balanced_k(&self) -> usize {
+        match self.balanced_inputs {
+            0 => (self.n_excitatory().min(self.n_units - self.n_excitatory()) / 5).max(1),
+            k => k,
+        }
+    }
+
+    /// The units that learn under subset training (the first round(f·N_E)), or `None` when
+    /// every unit does.
+    pub fn trained_units(&self) -> Option<usize> {
+        (self.trained_fraction < 1.0).then(|| (self.trained_fraction as f64 * self.n_excitatory() as f64).round() as usize)
     }
 
     /// Under Dale's law, each unit's sign (+1 excitatory, −1 inhibitory); `None` without it.
@@ -518,7 +558,7 @@ impl ModelConfig {
     pub fn effective_recurrent_scale(&self) -> f32 {
         if self.recurrent_scale > 0.0 {
             self.recurrent_scale
-        } else if self.activation == Activation::Tanh {
+        } else if self.activation == Activation::Tanh || self.recurrent_init == RecurrentInit::Balanced {
             1.0
         } else {
             0.5
@@ -574,8 +614,36 @@ impl ModelConfig {
                 )));
             }
         }
+        self.validate_subset()?;
         self.validate_time_constants(dt_ms)?;
         self.context_tau_ms.validate()
+    }
+
+    fn validate_subset(&self) -> Result<(), ModelError> {
+        if !(0.0..=1.0).contains(&self.trained_fraction) {
+            return Err(ModelError::InvalidSetting(format!("model.trained_fraction must be in [0, 1], got {}", self.trained_fraction)));
+        }
+        let needs_dale = if self.recurrent_init == RecurrentInit::Balanced {
+            Some("model.recurrent_init = \"balanced\"")
+        } else {
+            (self.trained_fraction < 1.0).then_some("model.trained_fraction < 1")
+        };
+        if let Some(setting) = needs_dale
+            && !self.dale
+        {
+            return Err(ModelError::InvalidSetting(format!("{setting} needs excitatory and inhibitory units: set model.dale = true")));
+        }
+        if self.recurrent_init == RecurrentInit::Balanced {
+            let smaller = self.n_excitatory().min(self.n_units - self.n_excitatory());
+            if self.balanced_k() >= smaller {
+                return Err(ModelError::InvalidSetting(format!(
+                    "model.balanced_inputs = {} must be below the smaller population ({smaller} units): each unit draws its K \
+                     inputs per population without repeats and without itself",
+                    self.balanced_k()
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn validate_time_constants(&self, dt_ms: f32) -> Result<(), ModelError> {

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ModelConfig, ModelError, Pathway, Readout, RecurrentInit, SynapticForm, TAU_GAMMA_SHAPE, TauDistribution};
+use super::balanced::{external_drive, fixed_connections};
 use crate::rng::Rng;
 
 /// One named parameter array, row-major.
@@ -99,11 +100,16 @@ impl ParamSet {
                 let mut t = ParamTensor::zeros(name, &shape);
                 match name {
                     W_IN => rng.fill_normal(&mut t.data, 1.0 / (dims.n_in as f32).sqrt()),
+                    W_REC if config.recurrent_init == RecurrentInit::Balanced => t.data = balanced_magnitudes(config, rng),
+                    B_REC if config.recurrent_init == RecurrentInit::Balanced => {
+                        let n_e = config.n_excitatory();
+                        (0..n).for_each(|i| t.data[i] = external_drive(config.balanced_k(), i < n_e) as f32)
+                    }
                     W_REC => {
                         let scale = config.effective_recurrent_scale();
                         t.data = match config.recurrent_init {
-                            RecurrentInit::Orthogonal => random_orthogonal(n, rng),
                             RecurrentInit::Diag => identity(n),
+                            _ => random_orthogonal(n, rng),
                         };
                         t.data.iter_mut().for_each(|w| *w *= scale);
                         if config.dale {
@@ -134,7 +140,45 @@ impl ParamSet {
                 t
             })
             .collect();
-        Self { tensors }
+        let mut set = Self { tensors };
+        set.silence_untrained(config, dims);
+        set
+    }
+
+    /// Under subset training, the untrained units get no task input, no context and no
+    /// readout weight: task activity can reach them only through the recurrent connections.
+    fn silence_untrained(&mut self, config: &ModelConfig, dims: Dims) {
+        let Some(mask) = Self::learning_mask(config, dims) else { return };
+        for (t, m) in self.tensors.iter_mut().zip(mask) {
+            if matches!(t.name.as_str(), W_IN | W_OUT | CTX_BIAS | SYN_U) {
+                t.data.iter_mut().zip(m).for_each(|(w, learns)| *w *= learns);
+            }
+        }
+    }
+
+    /// Under subset training (`trained_fraction` < 1), per tensor in storage order, 1 on the
+    /// entries that learn and 0 on those that stay fixed: the untrained units' incoming weights
+    /// (rows of W_in, W_rec and U, columns of the context matrices), biases and time constants,
+    /// and their readout columns. The readout bias and V (presynaptic) learn. `None` when
+    /// every unit learns.
+    pub fn learning_mask(config: &ModelConfig, dims: Dims) -> Option<Vec<Vec<f32>>> {
+        let trained = config.trained_units()?;
+        let n = dims.n_units;
+        let mask = Self::layout(config, dims)
+            .into_iter()
+            .map(|(name, shape)| {
+                let size: usize = shape.iter().product();
+                let unit_of = |index: usize| match name {
+                    W_IN | W_REC | SYN_U => Some(index / shape[1]),
+                    B_REC | LOG_TAU => Some(index),
+                    W_OUT | CTX_BIAS | CTX_GAIN => Some(index % n),
+                    SYN_M => Some((index % (n * n)) / n),
+                    _ => None,
+                };
+                (0..size).map(|index| if unit_of(index).is_none_or(|unit| unit < trained) { 1.0 } else { 0.0 }).collect()
+            })
+            .collect();
+        Some(mask)
     }
 
     pub fn get(&self, name: &str) -> Option<&ParamTensor> {
@@ -215,6 +259,18 @@ pub fn draw_log_tau(config: &ModelConfig, n: usize, rng: &mut Rng) -> Vec<f32> {
             tau.clamp(lo, hi).ln() as f32
         })
         .collect()
+}
+
+/// W̃ of the balanced initialisation: the magnitudes of Kim et al.'s fixed connections (the
+/// signs come from Dale's law), dense [N, N] with row = postsynaptic unit.
+fn balanced_magnitudes(config: &ModelConfig, rng: &mut Rng) -> Vec<f32> {
+    let (n, n_e) = (config.n_units, config.n_excitatory());
+    let g = config.effective_recurrent_scale() as f64;
+    let mut w = vec![0.0; n * n];
+    for (i, inputs) in fixed_connections(n_e, n - n_e, config.balanced_k(), g, rng).into_iter().enumerate() {
+        inputs.into_iter().for_each(|(j, weight)| w[i * n + j] = weight.abs() as f32);
+    }
+    w
 }
 
 /// logit(0.05): the ring encoding's resting target.

@@ -92,6 +92,9 @@ pub struct Trainer {
     started: Instant,
     device: Device,
     spec: RnnSpec,
+    /// Subset training's [`ParamSet::learning_mask`]: gradients are multiplied by it, so the
+    /// untrained units' entries get zero gradients, zero Adam moments and never move.
+    learning_mask: Option<Vec<Vec<f32>>>,
 }
 
 /// What one step did.
@@ -123,7 +126,8 @@ impl Trainer {
     ) -> Self {
         let device = device(config.runtime.backend, true);
         let spec = rnn_spec(&config);
-        Self { config, params, adam, rng, step, trials, elapsed_before_secs, started: Instant::now(), device, spec }
+        let learning_mask = ParamSet::learning_mask(&config.model, spec.dims);
+        Self { config, params, adam, rng, step, trials, elapsed_before_secs, started: Instant::now(), device, spec, learning_mask }
     }
 
     /// Training seconds so far, over all sessions of this run.
@@ -167,7 +171,10 @@ impl Trainer {
         if !loss_value.is_finite() {
             return Err(TrainError::Diverged { step, loss: loss_value, task });
         }
-        let grads = model.gradients(&loss.backward(), &self.params);
+        let mut grads = model.gradients(&loss.backward(), &self.params);
+        if let Some(mask) = &self.learning_mask {
+            grads.iter_mut().zip(mask).for_each(|(g, m)| g.iter_mut().zip(m).for_each(|(g, learns)| *g *= learns));
+        }
         if grads.iter().flatten().any(|g| !g.is_finite()) {
             return Err(TrainError::Diverged { step, loss: f32::NAN, task });
         }
