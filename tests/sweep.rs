@@ -307,3 +307,26 @@ fn subset_sweep_writes_the_spread_table_and_resumes() {
     assert_eq!(row[..7], ["spiking", "rls", "1", "0.5", "0", "200", "20"], "{table}");
     assert!(row[7..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)), "{table}");
 }
+
+/// `sweep subset --training bptt`: the engine's balanced network learns the quick preset's tasks
+/// with only its subset plastic; the rows say so, without trained units nothing spreads, strong
+/// coupling spreads the subset's task activity and weak coupling keeps it; the spiking network
+/// is refused (BPTT trains the rate network only).
+#[test]
+fn subset_sweep_trains_the_engines_network_by_bptt() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bptt");
+    let out_s = out.to_str().unwrap();
+    let grid = ["--gains", "0.1,1", "--fractions", "0,0.5", "--seeds", "1", "--neurons", "60", "--k", "6", "--test-trials", "4"];
+    check(&modulab(&[&["sweep", "subset", "--training", "bptt", "--loops", "20"][..], &grid, &["--out", out_s, "--quiet"]].concat()));
+    let table = std::fs::read_to_string(out.join("subset.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4, "{table}");
+    assert!(rows.iter().all(|r| r[..2] == ["rate", "bptt"] && r[7..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite))), "{table}");
+    let spread = |g: &str, f: &str| -> f64 { rows.iter().find(|r| r[2] == g && r[3] == f).unwrap()[7].parse().unwrap() };
+    assert_eq!(spread("0.1", "0") + spread("1", "0"), 0.0, "no trained units, no spread: {table}");
+    assert!(spread("1", "0.5") > 20.0 * spread("0.1", "0.5"), "strong coupling spreads: {table}");
+    let refused = modulab(&[&["sweep", "subset", "--model", "spiking", "--training", "bptt"][..], &grid, &["--out", out_s]].concat());
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("BPTT trains the rate network only"), "{}", stderr(&refused));
+}

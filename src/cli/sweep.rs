@@ -57,15 +57,17 @@ pub struct SubsetArgs {
     /// Inputs each unit receives from each population.
     #[arg(long, default_value_t = 40)]
     pub k: usize,
-    /// clamp (the subset held on its targets: an ideally trained subset) or rls (recursive least
+    /// clamp (the subset held on its targets: an ideally trained subset), rls (recursive least
     /// squares in closed loop, then tested free: the rate network's settles at weak coupling only;
-    /// the spiking network's trains its plastic synapses at every g; docs/MODEL.md §7).
+    /// the spiking network's trains its plastic synapses at every g) or bptt (rate model only: the
+    /// engine's own network, balanced, learns the quick preset's four tasks by backpropagation
+    /// through time with only the subset plastic; docs/MODEL.md §7).
     #[arg(long, default_value = "clamp")]
     pub training: String,
-    /// RLS training trials (with --training rls), the conditions in turn. The spiking network
-    /// needs about 100 (N = 2 000, f = 0.5: ~0.45 s each).
-    #[arg(long, default_value_t = 20)]
-    pub loops: usize,
+    /// Training loops: RLS trials (the conditions in turn; default 20; the spiking network needs
+    /// about 100, N = 2 000, f = 0.5: ~0.45 s each) or BPTT optimiser steps (default 2 000).
+    #[arg(long)]
+    pub loops: Option<usize>,
     /// Test trials per condition.
     #[arg(long = "test-trials", default_value_t = 6)]
     pub test_trials: usize,
@@ -221,6 +223,9 @@ pub fn run(command: SweepCommand) -> Result<()> {
 
 fn subset_cmd(args: SubsetArgs) -> Result<()> {
     use crate::experiments::subset::{self, SubsetModel, SubsetPlan, Training};
+    let training = Training::from_name(&args.training).map_err(UsageError)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = args.jobs.unwrap_or(cores).max(1);
     let plan = SubsetPlan {
         model: SubsetModel::from_name(&args.model).map_err(UsageError)?,
         gains: args.gains,
@@ -228,9 +233,10 @@ fn subset_cmd(args: SubsetArgs) -> Result<()> {
         seeds: args.seeds,
         neurons: args.neurons,
         k: args.k,
-        loops: args.loops,
-        training: Training::from_name(&args.training).map_err(UsageError)?,
+        loops: args.loops.unwrap_or(if training == Training::Bptt { 2000 } else { 20 }),
+        training,
         test_trials: args.test_trials,
+        threads: (cores / jobs).max(1),
         ..SubsetPlan::default()
     };
     plan.validate().map_err(UsageError)?;
@@ -238,7 +244,6 @@ fn subset_cmd(args: SubsetArgs) -> Result<()> {
         Some(text) => Some(packing::parse_shard(text).map_err(|e| UsageError(e.to_string()))?),
         None => None,
     };
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let rls_bytes = plan.fractions.iter().map(|f| plan.rls_bytes(*f)).max().unwrap_or(0);
     if rls_bytes > 0 && !args.quiet {
         eprintln!("RLS: up to {:.0} MB of P matrices per cell, {jobs} cell(s) at once", rls_bytes as f64 / 1e6);

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use super::parallel::run_each;
+use super::subset_bptt::{self, BpttSettings, BpttSubset};
 use crate::analysis::spread::{Spread, halves, spread, task_variance, trial_means};
 use crate::figure::{self, LineChart, Series};
 use crate::io::{csv_split, write_atomic};
@@ -20,6 +21,9 @@ pub enum Training {
     Clamp,
     /// Trained by recursive least squares in closed loop, then tested free.
     Rls,
+    /// The engine's network learning the engine's tasks by backpropagation through time, only
+    /// the subset's incoming weights plastic (rate model only).
+    Bptt,
 }
 
 impl Training {
@@ -27,6 +31,7 @@ impl Training {
         match self {
             Training::Clamp => "clamp",
             Training::Rls => "rls",
+            Training::Bptt => "bptt",
         }
     }
 
@@ -34,7 +39,8 @@ impl Training {
         match name {
             "clamp" => Ok(Training::Clamp),
             "rls" => Ok(Training::Rls),
-            other => Err(format!("unknown training '{other}'; valid: clamp, rls")),
+            "bptt" => Ok(Training::Bptt),
+            other => Err(format!("unknown training '{other}'; valid: clamp, rls, bptt")),
         }
     }
 }
@@ -76,12 +82,14 @@ pub struct SubsetPlan {
     pub neurons: usize,
     /// Inputs per population per unit.
     pub k: usize,
-    /// RLS training trials (each condition in turn).
+    /// Training loops: RLS trials (each condition in turn), or BPTT optimiser steps.
     pub loops: usize,
     pub training: Training,
     /// Test trials per condition.
     pub test_trials: usize,
     pub trial_ms: f64,
+    /// Threads of each BPTT cell's training step (0 = every core).
+    pub threads: usize,
 }
 
 impl Default for SubsetPlan {
@@ -97,6 +105,7 @@ impl Default for SubsetPlan {
             training: Training::Clamp,
             test_trials: 6,
             trial_ms: 600.0,
+            threads: 0,
         }
     }
 }
@@ -123,7 +132,18 @@ impl SubsetPlan {
             return Err(format!("trials must last more than {} ms", SETTLE_MS + 10.0));
         }
         if self.model == SubsetModel::Spiking {
+            if self.training == Training::Bptt {
+                return Err("BPTT trains the rate network only: use --model rate (or --training clamp|rls)".into());
+            }
             return self.lif_settings(self.gains[0], 0).validate();
+        }
+        if self.training == Training::Bptt {
+            for &g in &self.gains {
+                for &f in &self.fractions {
+                    subset_bptt::config(&self.bptt_settings(g, f, 0))?;
+                }
+            }
+            return Ok(());
         }
         for &g in &self.gains {
             self.settings(g, self.fractions[0], 0).validate()?;
@@ -150,6 +170,10 @@ impl SubsetPlan {
     fn lif_settings(&self, g: f64, seed: u64) -> LifSettings {
         let half = self.neurons / 2;
         LifSettings { n_e: half, n_i: half, k: self.k, g, seed, ..LifSettings::default() }
+    }
+
+    fn bptt_settings(&self, g: f64, fraction: f64, seed: u64) -> BpttSettings {
+        BpttSettings { neurons: self.neurons, k: self.k, g, fraction, seed, steps: self.loops, threads: self.threads }
     }
 
     fn settings(&self, g: f64, fraction: f64, seed: u64) -> BalancedSettings {
@@ -646,11 +670,13 @@ const PROBE_STREAM: u64 = 0x0B5E_47E5;
 pub enum SubsetCell {
     Rate(Box<RateRun>),
     Spiking(Box<SpikingRun>),
+    Bptt(Box<BpttRun>),
 }
 
 impl SubsetCell {
     pub fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, String> {
         Ok(match plan.model {
+            SubsetModel::Rate if plan.training == Training::Bptt => SubsetCell::Bptt(Box::new(BpttRun::new(plan, g, fraction, seed)?)),
             SubsetModel::Rate => SubsetCell::Rate(Box::new(RateRun::new(plan, g, fraction, seed)?)),
             SubsetModel::Spiking => SubsetCell::Spiking(Box::new(SpikingRun::new(plan, g, fraction, seed)?)),
         })
@@ -661,21 +687,34 @@ impl SubsetCell {
         match self {
             SubsetCell::Rate(r) => r.loops(),
             SubsetCell::Spiking(s) => s.loops(),
+            SubsetCell::Bptt(b) => b.plan.loops,
         }
     }
 
     /// Training trial number `trial` (the conditions alternate): the trained units' error (rate
-    /// network: rate MSE; spiking: input MSE at the updates).
+    /// network: rate MSE; spiking: input MSE at the updates; BPTT: one optimiser step's loss).
     pub fn train_loop(&mut self, trial: usize) -> f64 {
         match self {
             SubsetCell::Rate(r) => r.train_loop(trial),
             SubsetCell::Spiking(s) => s.train_loop(trial),
+            SubsetCell::Bptt(b) => b.net.step(),
+        }
+    }
+
+    /// Why training stopped early (a BPTT run that diverged), if it did.
+    pub fn failure(&self) -> Option<&str> {
+        match self {
+            SubsetCell::Bptt(b) => b.net.failure.as_deref(),
+            _ => None,
         }
     }
 
     /// The spread as it stands: `trials` test trials per condition without learning, on a random
     /// stream of their own (so a probed cell trains and measures exactly as an unprobed one).
     pub fn probe(&mut self, trials: usize) -> Spread {
+        if let SubsetCell::Bptt(b) = self {
+            return b.probe(trials);
+        }
         let mut rates = vec![Vec::new(), Vec::new()];
         for _ in 0..trials {
             for (condition, list) in rates.iter_mut().enumerate() {
@@ -685,12 +724,14 @@ impl SubsetCell {
                         let record = s.trial(condition, false, &[], true);
                         s.binned_rates(&record)
                     }
+                    SubsetCell::Bptt(_) => unreachable!("probed above"),
                 });
             }
         }
         let (trained, n_e) = match self {
             SubsetCell::Rate(r) => (r.net.trained(), r.net.settings.n_e),
             SubsetCell::Spiking(s) => (s.trained.clone(), s.net.settings.n_e),
+            SubsetCell::Bptt(b) => b.net.trained(),
         };
         spread(&rates, &task_variance(&rates), &trained, n_e)
     }
@@ -700,7 +741,50 @@ impl SubsetCell {
         match self {
             SubsetCell::Rate(r) => r.measure(),
             SubsetCell::Spiking(s) => s.measure(),
+            SubsetCell::Bptt(b) => b.measure(),
         }
+    }
+}
+
+/// The BPTT cell in progress: the engine's network learning the quick preset's tasks.
+pub struct BpttRun {
+    pub plan: SubsetPlan,
+    pub g: f64,
+    pub fraction: f64,
+    pub seed: u64,
+    pub net: BpttSubset,
+    /// The test trials' stream and the live probes' own one.
+    rng: Rng,
+    probe_rng: Rng,
+}
+
+impl BpttRun {
+    fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, String> {
+        let net = BpttSubset::new(&plan.bptt_settings(g, fraction, seed))?;
+        let (rng, probe_rng) = (Rng::seed_from(seed ^ 0x5B5E_7000), Rng::seed_from(seed ^ PROBE_STREAM));
+        Ok(Self { plan: plan.clone(), g, fraction, seed, net, rng, probe_rng })
+    }
+
+    /// The spread on `trials` repeats of the probe stream's conditions (a fresh draw each time).
+    fn probe(&mut self, trials: usize) -> Spread {
+        let (trained, n_e) = self.net.trained();
+        match self.net.record(trials.max(2), &mut self.probe_rng) {
+            Ok(record) => spread(&record.rates, &task_variance(&record.rates), &trained, n_e),
+            Err(_) => Spread::default(),
+        }
+    }
+
+    fn measure(&mut self) -> Measured {
+        let (trained, n_e) = self.net.trained();
+        let (rates, sums) = match self.net.record(self.plan.test_trials, &mut self.rng) {
+            Ok(r) => (r.rates, TrialSums { trials: 1, balance: r.balance, rate_e: r.rate_e, rate_i: r.rate_i, error: r.loss }),
+            // the quick preset's tasks always generate; an error here is a broken build
+            Err(e) => panic!("the BPTT subset's test trials: {e}"),
+        };
+        let cell = (SubsetModel::Rate, self.g, self.fraction, self.seed);
+        let (row, means, variance) = summarise(&self.plan, cell, self.plan.k, &rates, &trained, n_e, &sums);
+        let record_ms = self.net.trainer.config.tasks.dt_ms as f64;
+        Measured { row, means, variance, record_ms, first_ms: 0.0, trained, n_e, raster_neurons: Vec::new(), raster: Vec::new() }
     }
 }
 
@@ -709,6 +793,9 @@ pub fn run_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<S
     let mut cell = SubsetCell::new(plan, g, fraction, seed)?;
     for trial in 0..cell.loops() {
         cell.train_loop(trial);
+        if let Some(failure) = cell.failure() {
+            return Err(format!("g = {g}, f = {fraction}, seed {seed}: {failure}"));
+        }
     }
     Ok(cell.measure().row)
 }
