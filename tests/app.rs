@@ -750,6 +750,27 @@ fn the_subset_tab_runs_a_network_and_shows_its_spread() {
     assert!(harness.query_by_label("Untrained excitatory units").is_some());
 }
 
+/// The Subset tab's BPTT training: choosing bptt and pressing Run trains the engine's balanced
+/// network with only its subset plastic, probes the spread as it trains and measures it.
+#[test]
+fn the_subset_tab_trains_the_engines_network_by_bptt() {
+    let mut harness = harness();
+    run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
+    click_tab(&mut harness, "Subset");
+    harness.get_by_value("clamp").click();
+    harness.run_steps(2);
+    harness.get_by_label("bptt").click();
+    harness.run_steps(2);
+    harness.state_mut().subset_mut().set_loops(150);
+    harness.get_by_label("Run").click();
+    run_until(&mut harness, "the BPTT subset run", |app| !app.subset().running() && app.subset().last_spread().is_some());
+    let measured = harness.state().subset().measured().unwrap().clone();
+    assert_eq!((measured.row.training.name(), measured.row.neurons, measured.row.k), ("bptt", 200, 20));
+    assert!(measured.row.spread_ratio.is_finite() && measured.row.target_error > 0.0);
+    assert_eq!(harness.state().subset().live_probes(), 2, "after 100 steps and after the last");
+    assert!(harness.query_by_label_contains("task loss").is_some());
+}
+
 /// The Subset tab's spiking network: choosing it and pressing Run clamps the subset of a
 /// 2 000-neuron LIF network, and the panel shows both conditions' rasters with all three groups.
 #[test]

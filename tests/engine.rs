@@ -470,8 +470,11 @@ fn subset_training_changes_only_the_trained_units_incoming_weights() {
     }
     let bad = Config::from_preset("quick", &["model.trained_fraction=0.5".into()]).unwrap_err().to_string();
     assert!(bad.contains("model.dale = true"), "{bad}");
-    let bad = Config::from_preset("quick", &["model.dale=true".into(), "model.recurrent_init=balanced".into(), "model.balanced_inputs=60".into()])
-        .unwrap_err()
-        .to_string();
+    let bad = Config::from_preset(
+        "quick",
+        &["model.dale=true".into(), "model.recurrent_init=balanced".into(), "model.balanced_inputs=60".into()],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(bad.contains("balanced_inputs"), "{bad}");
 }

@@ -322,7 +322,10 @@ fn subset_sweep_trains_the_engines_network_by_bptt() {
     let table = std::fs::read_to_string(out.join("subset.csv")).unwrap();
     let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 4, "{table}");
-    assert!(rows.iter().all(|r| r[..2] == ["rate", "bptt"] && r[7..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite))), "{table}");
+    assert!(
+        rows.iter().all(|r| r[..2] == ["rate", "bptt"] && r[7..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite))),
+        "{table}"
+    );
     let spread = |g: &str, f: &str| -> f64 { rows.iter().find(|r| r[2] == g && r[3] == f).unwrap()[7].parse().unwrap() };
     assert_eq!(spread("0.1", "0") + spread("1", "0"), 0.0, "no trained units, no spread: {table}");
     assert!(spread("1", "0.5") > 20.0 * spread("0.1", "0.5"), "strong coupling spreads: {table}");

@@ -406,6 +406,10 @@ impl ModulabApp {
         &self.tabs.subset
     }
 
+    pub fn subset_mut(&mut self) -> &mut SubsetPanel {
+        &mut self.tabs.subset
+    }
+
     /// Start the worker (first frame), drain its events within the budget, take the latest
     /// snapshot, and handle --quit-after. Never blocks.
     pub fn logic_ctx(&mut self, ctx: &egui::Context) {

@@ -21,17 +21,23 @@ use crate::runner::subset::{SubsetJob, SubsetOutput};
 const TICK: Duration = Duration::from_millis(200);
 /// Units drawn per group.
 const SHOWN_UNITS: usize = 4;
-/// Test trials per condition of an app run.
+/// Test trials per condition of an app run (BPTT: per each of its 32 conditions, 8 per task).
 const APP_TEST_TRIALS: usize = 24;
+const APP_BPTT_TEST_TRIALS: usize = 8;
 /// The spiking network of an app run: N and K (the rate network's are `sweep subset`'s defaults).
 const SPIKING_NEURONS: usize = 2000;
 const SPIKING_K: usize = 200;
-/// RLS loops each model starts with: the spiking network's error keeps falling to about 100
-/// (a loop takes up to about 0.45 s there).
-fn default_loops(model: SubsetModel) -> usize {
-    match model {
-        SubsetModel::Rate => 20,
-        SubsetModel::Spiking => 60,
+/// The rate network BPTT trains: N and K (smaller than the clamped and RLS rate network's, so
+/// that 2 000 steps take about 40 s on 2 cores).
+const BPTT_NEURONS: usize = 200;
+const BPTT_K: usize = 20;
+/// Loops each model and training starts with: RLS trials (the spiking network's error keeps
+/// falling to about 100; a loop takes up to about 0.45 s there) or BPTT steps.
+fn default_loops(model: SubsetModel, training: Training) -> usize {
+    match (model, training) {
+        (_, Training::Bptt) => 2000,
+        (SubsetModel::Rate, _) => 20,
+        (SubsetModel::Spiking, _) => 60,
     }
 }
 /// Export rectangles: three rate plots, the history, two rasters, the live spread.
@@ -69,7 +75,7 @@ impl Default for SubsetPanel {
             g: 1.0,
             fraction: 0.1,
             training: Training::Clamp,
-            loops: default_loops(SubsetModel::Rate),
+            loops: default_loops(SubsetModel::Rate, Training::Clamp),
             seed: 0,
             job: None,
             output: None,
@@ -94,6 +100,16 @@ impl SubsetPanel {
         self.g = g;
     }
 
+    /// Set the next run's training loops (tests).
+    pub fn set_loops(&mut self, loops: usize) {
+        self.loops = loops;
+    }
+
+    /// The last run's live probes (tests).
+    pub fn live_probes(&self) -> usize {
+        self.output.as_ref().map_or(0, |o| o.live_spread.len())
+    }
+
     /// The last run's measures (tests).
     pub fn measured(&self) -> Option<&Measured> {
         self.output.as_ref().and_then(|o| o.measured.as_ref())
@@ -106,9 +122,10 @@ impl SubsetPanel {
 
     fn plan(&self) -> SubsetPlan {
         let defaults = SubsetPlan::default();
-        let (neurons, k) = match self.model {
-            SubsetModel::Rate => (defaults.neurons, defaults.k),
-            SubsetModel::Spiking => (SPIKING_NEURONS, SPIKING_K),
+        let (neurons, k) = match (self.model, self.training) {
+            (SubsetModel::Rate, Training::Bptt) => (BPTT_NEURONS, BPTT_K),
+            (SubsetModel::Rate, _) => (defaults.neurons, defaults.k),
+            (SubsetModel::Spiking, _) => (SPIKING_NEURONS, SPIKING_K),
         };
         SubsetPlan {
             model: self.model,
@@ -120,7 +137,7 @@ impl SubsetPanel {
             loops: self.loops,
             training: self.training,
             // the chaotic network's trial-to-trial noise needs more trials than the sweep's default
-            test_trials: APP_TEST_TRIALS,
+            test_trials: if self.training == Training::Bptt { APP_BPTT_TEST_TRIALS } else { APP_TEST_TRIALS },
             ..SubsetPlan::default()
         }
     }
@@ -169,7 +186,7 @@ impl SubsetPanel {
     fn controls_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         let mut run = false;
         ui.horizontal(|ui| {
-            let before = self.model;
+            let before = (self.model, self.training);
             egui::ComboBox::from_id_salt("subset-model")
                 .selected_text(self.model.name())
                 .show_ui(ui, |ui| {
@@ -183,8 +200,8 @@ impl SubsetPanel {
                 })
                 .response
                 .on_hover_text("Which network: a rate network or the paper's spiking network");
-            if self.model != before {
-                self.loops = default_loops(self.model);
+            if self.model == SubsetModel::Spiking && self.training == Training::Bptt {
+                self.training = Training::Clamp;
             }
             ui.label("coupling g").on_hover_text("The strength of the fixed random connections, g·j/√K");
             let slider = ui.add(egui::Slider::new(&mut self.g, 0.1..=3.0).logarithmic(true).max_decimals(2)).on_hover_text(
@@ -208,12 +225,30 @@ impl SubsetPanel {
                         "Train the subset's plastic inputs by recursive least squares, then test it free (the rate network's \
                          settles at weak coupling only; the spiking network's trains at every g)",
                     );
+                    if self.model == SubsetModel::Rate {
+                        ui.selectable_value(&mut self.training, Training::Bptt, "bptt").on_hover_text(
+                            "The engine's own network (200 units, 100 E and 100 I, 20 inputs from each population, wired for \
+                             the balanced state) learns the quick preset's four tasks by backpropagation through time; only \
+                             the trained units' incoming weights change, only they see the task and the context, only they \
+                             are read out",
+                        );
+                    }
                 })
                 .response
-                .on_hover_text("How the subset learns its ramping targets");
-            if self.training == Training::Rls {
-                ui.add(egui::DragValue::new(&mut self.loops).range(1..=200).prefix("loops: "))
-                    .on_hover_text("RLS training trials (the two conditions alternate)");
+                .on_hover_text("How the subset learns: ramping targets (clamp, rls) or the engine's tasks (bptt)");
+            if (self.model, self.training) != before {
+                self.loops = default_loops(self.model, self.training);
+            }
+            match self.training {
+                Training::Rls => {
+                    ui.add(egui::DragValue::new(&mut self.loops).range(1..=200).prefix("loops: "))
+                        .on_hover_text("RLS training trials (the two conditions alternate)");
+                }
+                Training::Bptt => {
+                    ui.add(egui::DragValue::new(&mut self.loops).range(10..=20_000).speed(10).prefix("steps: "))
+                        .on_hover_text("Optimiser steps (one batch of one task each; about 50 a second)");
+                }
+                Training::Clamp => {}
             }
             if self.running() {
                 if ui.button("Cancel").on_hover_text("Stop this run").clicked()
@@ -243,7 +278,11 @@ impl SubsetPanel {
                     r.balance,
                     r.rate_e,
                     r.rate_i,
-                    if r.training == Training::Rls { format!(", trained units' error {:.3}", r.target_error) } else { String::new() }
+                    match r.training {
+                        Training::Rls => format!(", trained units' error {:.3}", r.target_error),
+                        Training::Bptt => format!(", task loss {:.3}", r.target_error),
+                        Training::Clamp => String::new(),
+                    }
                 ))
                 .on_hover_text(
                     "Task variance: how much a unit's trial-averaged rate varies with the condition and over time. Balance index: \
@@ -252,10 +291,12 @@ impl SubsetPanel {
             }
             Some(o) if self.running() => {
                 let text = if o.loops == 0 || o.loops_done == o.loops {
-                    format!("measuring ({} test trials)…", 2 * APP_TEST_TRIALS)
+                    "measuring the test trials…".to_string()
                 } else {
                     let spread = o.live_spread.last().map_or(String::new(), |(_, s)| format!(", spread ratio so far {:.2}", s.ratio));
-                    format!("RLS loop {} of {} (error {:.3}{spread})", o.loops_done, o.loops, o.errors.last().copied().unwrap_or(f64::NAN))
+                    let (what, error) = if self.training == Training::Bptt { ("step", "loss") } else { ("RLS loop", "error") };
+                    let last = o.errors.last().copied().unwrap_or(f64::NAN);
+                    format!("{what} {} of {} ({error} {last:.3}{spread})", o.loops_done, o.loops)
                 };
                 let done = if o.loops == 0 { 0.5 } else { o.loops_done as f32 / (o.loops + 1) as f32 };
                 ui.add(egui::ProgressBar::new(done).text(text));
@@ -317,8 +358,8 @@ impl SubsetPanel {
                 }
             });
         }
-        // the live plot only when there is or will be something in it (RLS)
-        let show_live = self.training == Training::Rls || self.output.as_ref().is_some_and(|o| !o.live_spread.is_empty());
+        // the live plot only when there is or will be something in it (RLS, BPTT)
+        let show_live = self.training != Training::Clamp || self.output.as_ref().is_some_and(|o| !o.live_spread.is_empty());
         let width = if show_live { (ui.available_width() - 16.0) / 2.0 } else { ui.available_width() };
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
@@ -358,7 +399,7 @@ impl SubsetPanel {
                 let live = live_series(self.output.as_deref());
                 ui.horizontal(|ui| {
                     ui.label("While it trains: task variance, trained and untrained").on_hover_text(
-                        "Every 10 RLS loops and after the last, 4 test trials per condition without learning: the \
+                        "Every 10 RLS loops (100 BPTT steps) and after the last, 4 test trials per condition without learning: the \
                          mean task variance of the trained and of the untrained units (a rough, noisy estimate; the \
                          measure after training uses all the test trials). The spread ratio is the second over the \
                          first: it means something once the trained units carry the task.",
@@ -371,7 +412,7 @@ impl SubsetPanel {
                     Plot::new("subset-live")
                         .height(height)
                         .width(width)
-                        .x_axis_label("RLS loop")
+                        .x_axis_label("training loop (RLS trial or BPTT step)")
                         .y_axis_label("task variance")
                         .include_y(0.0)
                         .include_x(0.0)
@@ -485,11 +526,11 @@ fn live_export(live: &[(&'static str, Vec<[f64; 2]>)]) -> PlotExport {
     PlotExport {
         name: "subset-live-variance".into(),
         title: "Task variance while training".into(),
-        x_label: "RLS loop".into(),
+        x_label: "training loop (RLS trial or BPTT step)".into(),
         y_label: "task variance".into(),
         log_y: false,
         unit_circle: false,
-        note: "probes of 4 test trials per condition every 10 loops".into(),
+        note: "probes of 4 test trials per condition every 10 RLS loops or 100 BPTT steps".into(),
         data: PlotData::Lines(live.iter().map(|(name, points)| Curve { name: name.to_string(), points: points.clone() }).collect()),
     }
 }
@@ -589,7 +630,9 @@ impl Panel for SubsetPanel {
          external drive. The spread ratio is the untrained units' task variance over the trained units'. 'clamp' holds \
          the subset on its targets (an ideally trained subset); 'rls' trains its plastic inputs by recursive least \
          squares, as the paper did (the rate network's RLS settles at weak coupling only; modulab's rate network is \
-         chaotic at strong coupling and its fluctuations hide the ramp: README). `modulab sweep subset` measures this \
+         chaotic at strong coupling and its fluctuations hide the ramp: README); 'bptt' has the engine's own network, \
+         wired the same way, learn the quick preset's four tasks by backpropagation through time with only the subset \
+         plastic (conditions A and B are then two trials of the first task). `modulab sweep subset` measures this \
          over g, f and seeds."
     }
 

@@ -701,6 +701,14 @@ impl SubsetCell {
         }
     }
 
+    /// Loops between two live probes: RLS trials are slow and few, BPTT steps fast and many.
+    pub fn probe_every(&self) -> usize {
+        match self {
+            SubsetCell::Bptt(_) => 100,
+            _ => 10,
+        }
+    }
+
     /// Why training stopped early (a BPTT run that diverged), if it did.
     pub fn failure(&self) -> Option<&str> {
         match self {

@@ -125,11 +125,10 @@ impl BpttSubset {
             let r = forward.rates.into_data().try_into_vec::<f32>().expect("f32 rates");
             let y = forward.outputs.into_data().try_into_vec::<f32>().expect("f32 outputs");
             let steps = drawn.steps;
-            let mut by_condition = vec![Vec::with_capacity(repeats); CONDITIONS_PER_TASK];
+            let mut by_condition: Vec<Vec<Vec<Vec<f64>>>> = (0..CONDITIONS_PER_TASK).map(|_| Vec::with_capacity(repeats)).collect();
             for b in 0..batch.batch {
-                let trial: Vec<Vec<f64>> = (LEAD_STEPS..batch.steps)
-                    .map(|t| r[(b * batch.steps + t) * n..][..n].iter().map(|v| *v as f64).collect())
-                    .collect();
+                let trial: Vec<Vec<f64>> =
+                    (LEAD_STEPS..batch.steps).map(|t| r[(b * batch.steps + t) * n..][..n].iter().map(|v| *v as f64).collect()).collect();
                 by_condition[b % CONDITIONS_PER_TASK].push(trial);
                 for t in 0..steps {
                     let at = (b * batch.steps + LEAD_STEPS + t) * batch.n_out;

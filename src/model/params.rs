@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ModelConfig, ModelError, Pathway, Readout, RecurrentInit, SynapticForm, TAU_GAMMA_SHAPE, TauDistribution};
 use super::balanced::{external_drive, fixed_connections};
+use super::{ModelConfig, ModelError, Pathway, Readout, RecurrentInit, SynapticForm, TAU_GAMMA_SHAPE, TauDistribution};
 use crate::rng::Rng;
 
 /// One named parameter array, row-major.

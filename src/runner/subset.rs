@@ -8,11 +8,11 @@ use super::job::{Job, JobError, Stopped};
 use crate::analysis::spread::Spread;
 use crate::experiments::subset::{Measured, SubsetCell, SubsetPlan};
 
-/// While an RLS run trains, its spread is probed every this many loops and after the last, with
-/// this many test trials per condition (about a fifth more time). Not before the first: the
-/// initial plastic weights, balanced for the network's own rates, let the cued trained neurons
-/// excite each other into runaway firing (task variance in the millions of Hz²) until RLS tames it.
-pub const PROBE_EVERY: usize = 10;
+/// While a run trains, its spread is probed every [`SubsetCell::probe_every`] loops (10 RLS
+/// trials, 100 BPTT steps) and after the last, with this many test trials per condition (about
+/// a fifth more time). Not before the first: the spiking network's initial plastic weights,
+/// balanced for the network's own rates, let the cued trained neurons excite each other into
+/// runaway firing (task variance in the millions of Hz²) until RLS tames it.
 const PROBE_TRIALS: usize = 4;
 
 /// What the run has done so far.
@@ -23,15 +23,16 @@ pub struct SubsetOutput {
     /// RLS loops done and to do.
     pub loops_done: usize,
     pub loops: usize,
-    /// The trained units' error in each RLS loop so far.
+    /// The trained units' error in each RLS loop so far (BPTT: each step's task loss).
     pub errors: Vec<f64>,
-    /// (loops done, the spread then), probed every [`PROBE_EVERY`] loops while training.
+    /// (loops done, the spread then), probed every few loops while training.
     pub live_spread: Vec<(usize, Spread)>,
     pub measured: Option<Measured>,
     pub stopped: Option<Stopped>,
 }
 
-/// One network: built in the first unit, trained one RLS loop per unit, measured in the last.
+/// One network: built in the first unit, trained one loop (RLS trial or BPTT step) per unit,
+/// measured in the last.
 pub struct SubsetJob {
     plan: SubsetPlan,
     cell: Option<SubsetCell>,
@@ -64,8 +65,11 @@ impl Job for SubsetJob {
         };
         if self.output.loops_done < self.output.loops {
             self.output.errors.push(cell.train_loop(self.output.loops_done));
+            if let Some(failure) = cell.failure() {
+                return Err(JobError::Subset(failure.to_string()));
+            }
             self.output.loops_done += 1;
-            if self.output.loops_done.is_multiple_of(PROBE_EVERY) || self.output.loops_done == self.output.loops {
+            if self.output.loops_done.is_multiple_of(cell.probe_every()) || self.output.loops_done == self.output.loops {
                 self.output.live_spread.push((self.output.loops_done, cell.probe(PROBE_TRIALS)));
             }
             return Ok(false);
@@ -87,6 +91,9 @@ impl Job for SubsetJob {
 mod tests {
     use super::*;
     use crate::experiments::subset::{Training, run_cell};
+
+    /// RLS probes every this many loops.
+    const PROBE_EVERY: usize = 10;
 
     /// The job's units give the same measures as `sweep subset`'s cell: its probes draw from
     /// a stream of their own. Rate and spiking network.
@@ -140,5 +147,17 @@ mod tests {
         assert_eq!(measured.row, run_cell(&plan, 1.0, 0.2, 1).unwrap());
         assert_eq!(measured.means.len(), 2);
         assert_eq!(measured.trained, (0..8).collect::<Vec<_>>());
+
+        // BPTT: one optimiser step per unit, probes every 100 steps and after the last
+        let bptt = SubsetPlan { neurons: 40, k: 4, loops: 101, training: Training::Bptt, test_trials: 2, threads: 1, ..plan };
+        let mut job = SubsetJob::new(bptt.clone(), 2);
+        while !job.unit(&cancel).unwrap() {}
+        let output = job.output();
+        assert_eq!(output.errors.len(), 101);
+        assert!(output.errors.iter().all(|loss| loss.is_finite()));
+        assert_eq!(output.live_spread.iter().map(|(loops, _)| *loops).collect::<Vec<_>>(), [100, 101]);
+        let measured = output.measured.as_ref().unwrap();
+        assert_eq!(measured.row, run_cell(&bptt, 1.0, 0.2, 2).unwrap());
+        assert_eq!(measured.trained, (0..4).collect::<Vec<_>>(), "f = 0.2 of 20 excitatory units");
     }
 }
