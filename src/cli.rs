@@ -62,6 +62,18 @@ pub enum Command {
     Reproduce(reproduce::ReproduceArgs),
     /// Open the desktop app (also what `modulab` with no command does).
     Gui(GuiArgs),
+    /// Open the desktop app on a lesson file (*.modulab.toml): its settings, tab and steps, with
+    /// Back / Next in a side panel (also File → Open lesson… in the app).
+    Lesson(LessonArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LessonArgs {
+    /// The lesson file.
+    pub file: PathBuf,
+    /// Close the window after SECS seconds (for CI and screenshots).
+    #[arg(long, value_name = "SECS")]
+    pub quit_after: Option<f64>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -216,6 +228,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Eval(args) => eval_cmd(args),
         Command::Tasks { command } => tasks_cmd(command),
         Command::Gui(args) => gui_cmd(args),
+        Command::Lesson(args) => lesson_cmd(args),
         Command::Sweep { command } => sweep::run(command),
         Command::Analyze(args) => analyze::run(args),
         Command::Reproduce(args) => reproduce::run(args),
@@ -228,6 +241,27 @@ pub fn run(command: Command) -> Result<()> {
     }
 }
 
+fn lesson_cmd(args: LessonArgs) -> Result<()> {
+    // a lesson that cannot be opened is refused here; in the app, File → Open lesson… reports it
+    // in the status bar and keeps the app as it was
+    let lesson = crate::app::lesson::Lesson::open(&args.file).map_err(|e| UsageError(e.to_string()))?;
+    crate::app::run(crate::app::AppOptions {
+        config: lesson.config.clone(),
+        preset: lesson.preset.clone(),
+        quit_after: quit_after(args.quit_after)?,
+        lesson: Some(args.file),
+        ..crate::app::AppOptions::default()
+    })
+}
+
+fn quit_after(secs: Option<f64>) -> Result<Option<std::time::Duration>, UsageError> {
+    match secs {
+        Some(secs) if secs.is_finite() && secs >= 0.0 => Ok(Some(std::time::Duration::from_secs_f64(secs))),
+        Some(secs) => Err(UsageError(format!("--quit-after must be a number of seconds ≥ 0, not {secs}"))),
+        None => Ok(None),
+    }
+}
+
 fn gui_cmd(args: GuiArgs) -> Result<()> {
     let (config, preset) = match (&args.preset, &args.config) {
         (_, Some(path)) => (Config::from_file(path, &args.sets).map_err(UsageError::from)?, None),
@@ -236,11 +270,7 @@ fn gui_cmd(args: GuiArgs) -> Result<()> {
             (Config::from_preset(&name, &args.sets).map_err(UsageError::from)?, Some(name))
         }
     };
-    let quit_after = match args.quit_after {
-        Some(secs) if secs.is_finite() && secs >= 0.0 => Some(std::time::Duration::from_secs_f64(secs)),
-        Some(secs) => return Err(UsageError(format!("--quit-after must be a number of seconds ≥ 0, not {secs}")).into()),
-        None => None,
-    };
+    let quit_after = quit_after(args.quit_after)?;
     // a missing run is a usage error here; a corrupt one is reported inside the app
     for dir in args.run.iter().chain(&args.compare) {
         let located = checkpoint::locate(dir);
@@ -263,6 +293,7 @@ fn gui_cmd(args: GuiArgs) -> Result<()> {
         file_dialogs: true,
         tab,
         compare_runs: args.compare,
+        lesson: None,
     })
 }
 

@@ -797,3 +797,133 @@ fn the_subset_tab_runs_the_spiking_network_and_draws_its_rasters() {
     }
     assert!(harness.query_by_label("Spikes, condition A").is_some() && harness.query_by_label("Spikes, condition B").is_some());
 }
+
+/// A lesson for the tests: the tiny network, three tabs, the network and task settings hidden,
+/// and a step for each kind of action the app carries out at once.
+const LESSON: &str = r#"
+format = 1
+title = "Lesions and blur"
+summary = "A test lesson"
+preset = "quick"
+tab = "training"
+tabs = ["training", "ambiguity", "subset"]
+hide = ["network", "tasks"]
+
+[config]
+model.n_units = 16
+train.batch_size = 8
+train.eval_every = 4
+train.eval_trials = 8
+train.steps = 400
+train.seed = 5
+
+[[step]]
+text = "Press nothing: the network trains."
+action = { train = "start" }
+
+[[step]]
+text = "Lesion the bias pathway."
+look_for = "Which tasks fail?"
+action = { lesion = ["bias"] }
+
+[[step]]
+text = "Blur the cue."
+action = { ambiguity = "mixture:0.5" }
+
+[[step]]
+text = "Look at the Ambiguity tab."
+action = { tab = "ambiguity" }
+
+[[step]]
+text = "Stop training."
+action = { train = "pause" }
+
+[[step]]
+text = "Strong coupling."
+action = { g = 2.5 }
+"#;
+
+/// A lesson opens with its settings, tab and hidden controls, each Next carries out its step's
+/// action, Save as lesson… writes a lesson that opens the same way, and a newer or corrupt
+/// lesson is refused with the app running on.
+#[test]
+fn a_lesson_opens_walks_its_steps_saves_and_reopens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("test.modulab.toml");
+    std::fs::write(&path, LESSON).expect("write the lesson");
+    let lesson = modulab::app::lesson::Lesson::open(&path).expect("the lesson reads");
+    let mut harness =
+        harness_with(AppOptions { config: tiny(), preset: None, file_dialogs: false, lesson: Some(path), ..AppOptions::default() });
+    run_until(&mut harness, "the lesson's network training", |app| {
+        app.run_data().config.as_ref() == Some(&lesson.config) && app.run_data().state == RunState::Running
+    });
+    assert_eq!(harness.state().lesson().map(|(l, step)| (l.title.as_str(), step)), Some(("Lesions and blur", 0)));
+    assert!(harness.query_by_label("Step 1 of 6").is_some());
+    assert!(harness.query_by_label("Packing").is_none() && harness.query_by_label("Ambiguity").is_some(), "only the lesson's tabs");
+    assert!(harness.query_by_label("Activation").is_none() && harness.query_by_label("Context pathways").is_some(), "network hidden");
+
+    let next = |harness: &mut Harness<'_, ModulabApp>| {
+        harness.get_by_label("Next").click();
+        harness.run_steps(3);
+    };
+    next(&mut harness);
+    assert_eq!(harness.state().lesions(), &[Pathway::Bias]);
+    assert!(harness.query_by_label("Which tasks fail?").is_some());
+    next(&mut harness);
+    assert_eq!(harness.state().ambiguity(), Ambiguity { kind: AmbiguityKind::Mixture, level: 0.5 });
+    next(&mut harness);
+    assert_eq!(harness.state().settings().tab, modulab::app::Tab::Ambiguity);
+    next(&mut harness);
+    run_until(&mut harness, "the pause", |app| app.run_data().state == RunState::Paused);
+    next(&mut harness);
+    assert_eq!(harness.state().subset().g(), 2.5);
+    harness.get_by_label("Back").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().lesson().map(|(_, step)| step), Some(4));
+
+    // save the setup as a lesson (hiding the lesions too), close, reopen it
+    let saved = dir.path().join("saved");
+    file_menu(&mut harness, "Save as lesson…");
+    harness.run_steps(2);
+    harness.get_by_label("lesions").click();
+    harness.run_steps(2);
+    harness.get_by_label("Choose file…").click();
+    harness.run_steps(1); // the path window opens after the frame that closed the form
+    choose_path(&mut harness, &saved, "Save");
+    run_until(&mut harness, "the saved lesson", |app| notice_contains(app, "saved the lesson"));
+    let saved = dir.path().join("saved.modulab.toml");
+    assert!(saved.is_file());
+    harness.get_by_label("Close lesson").click();
+    harness.run_steps(3);
+    assert!(harness.state().lesson().is_none());
+    assert!(harness.query_by_label("Activation").is_some() && harness.query_by_label("Packing").is_some(), "every control is back");
+
+    file_menu(&mut harness, "Open lesson…");
+    choose_path(&mut harness, &saved, "Open");
+    run_until(&mut harness, "the reopened lesson", |app| app.lesson().is_some());
+    {
+        let app = harness.state();
+        let (reopened, step) = app.lesson().unwrap();
+        assert_eq!((reopened.title.as_str(), step, reopened.steps.len()), ("Lesions and blur", 0, 6));
+        assert_eq!(app.draft(), &lesson.config, "the settings and seed");
+        assert_eq!(app.settings().tab, modulab::app::Tab::Ambiguity, "the tab it was saved on");
+        assert!(reopened.hides(modulab::app::lesson::Control::Lesions) && reopened.hides(modulab::app::lesson::Control::Network));
+    }
+    harness.run_steps(2);
+    assert!(harness.query_by_label("Lesions (test time)").is_none() && harness.query_by_label("Packing").is_none());
+
+    // a lesson from a newer modulab, and one that is not a lesson: refused, the open one stays
+    let newer = dir.path().join("newer.modulab.toml");
+    std::fs::write(&newer, "format = 7\ntitle = \"later\"\n[[step]]\ntext = \"x\"\n").unwrap();
+    file_menu(&mut harness, "Open lesson…");
+    choose_path(&mut harness, &newer, "Open");
+    run_until(&mut harness, "the refusal", |app| notice_contains(app, "newer modulab"));
+    let corrupt = dir.path().join("corrupt.modulab.toml");
+    std::fs::write(&corrupt, [0xff, 0xfe, 0x00, 0x41]).unwrap();
+    file_menu(&mut harness, "Open lesson…");
+    choose_path(&mut harness, &corrupt, "Open");
+    run_until(&mut harness, "the second refusal", |app| notice_contains(app, "corrupt.modulab.toml"));
+    assert_eq!(harness.state().lesson().map(|(l, _)| l.title.as_str()), Some("Lesions and blur"));
+    // and the reopened lesson's network trains on (its first step started it)
+    run_until(&mut harness, "training", |app| app.run_data().step >= 2 && app.run_data().state == RunState::Running);
+}

@@ -108,7 +108,12 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x");
     let out = out.to_str().unwrap();
+    let newer = dir.path().join("newer.modulab.toml");
+    std::fs::write(&newer, "format = 9\ntitle = \"t\"\n[[step]]\ntext = \"x\"\n").unwrap();
+    let newer = newer.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
+        (&["lesson", "/nonexistent.modulab.toml"], "cannot read the lesson"),
+        (&["lesson", newer], "newer modulab"),
         (&["train", "--preset", "quik", "--out", out], "quick"),
         (&["train", "--preset", "quick", "--set", "model.n_unitz=4", "--out", out], "model.n_units"),
         (&["train", "--preset", "quick", "--set", "model.n_units=many", "--out", out], "n_units"),

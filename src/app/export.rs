@@ -145,6 +145,10 @@ pub enum FileJob {
     LoadCheckpoint,
     /// A saved run to compare with the current one (Ambiguity panel); see [`Files::take_compare_runs`].
     CompareRun,
+    /// A lesson file to open; see [`Files::take_lessons`].
+    OpenLesson,
+    /// Where to write this lesson (the current setup).
+    SaveLesson(Box<super::lesson::Lesson>),
 }
 
 impl FileJob {
@@ -154,6 +158,8 @@ impl FileJob {
             FileJob::SaveCheckpoint => "Save checkpoint".into(),
             FileJob::LoadCheckpoint => "Load checkpoint".into(),
             FileJob::CompareRun => "Add run for comparison".into(),
+            FileJob::OpenLesson => "Open lesson".into(),
+            FileJob::SaveLesson(_) => "Save as lesson".into(),
         }
     }
 
@@ -164,6 +170,8 @@ impl FileJob {
             FileJob::SaveCheckpoint => "Save",
             FileJob::LoadCheckpoint => "Load",
             FileJob::CompareRun => "Add",
+            FileJob::OpenLesson => "Open",
+            FileJob::SaveLesson(_) => "Save",
         }
     }
 
@@ -172,6 +180,8 @@ impl FileJob {
             FileJob::Export { format, plot, .. } => format!("{}.{}", plot.name, format.extension()),
             FileJob::SaveCheckpoint => "runs/modulab-app".into(),
             FileJob::LoadCheckpoint | FileJob::CompareRun => "runs/".into(),
+            FileJob::OpenLesson => "lessons/".into(),
+            FileJob::SaveLesson(_) => format!("my-lesson{}", super::lesson::LESSON_SUFFIX),
         }
     }
 }
@@ -201,12 +211,24 @@ pub struct Files {
     commands: Vec<Command>,
     /// Run directories chosen for comparison, taken by the Ambiguity panel.
     compare_runs: Vec<PathBuf>,
+    /// Lesson files chosen to open, taken by the app.
+    lessons: Vec<PathBuf>,
 }
 
 impl Files {
     pub fn new(dialogs: bool) -> Self {
         let (results_tx, results) = mpsc::channel();
-        Files { dialogs, dialog: None, field: None, results_tx, results, notice: None, commands: Vec::new(), compare_runs: Vec::new() }
+        Files {
+            dialogs,
+            dialog: None,
+            field: None,
+            results_tx,
+            results,
+            notice: None,
+            commands: Vec::new(),
+            compare_runs: Vec::new(),
+            lessons: Vec::new(),
+        }
     }
 
     /// The latest outcome of a file operation (saved, exported, or why not).
@@ -237,6 +259,16 @@ impl Files {
         std::mem::take(&mut self.compare_runs)
     }
 
+    /// Queue a lesson file as if chosen through [`FileJob::OpenLesson`] (`modulab lesson FILE`).
+    pub fn add_lessons(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
+        self.lessons.extend(paths);
+    }
+
+    /// The lesson files chosen through [`FileJob::OpenLesson`] since the last call.
+    pub fn take_lessons(&mut self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.lessons)
+    }
+
     /// Ask for a path for `job`: a dialog when one can open, else the path field.
     pub fn begin(&mut self, job: FileJob, ctx: &egui::Context) {
         if self.busy() {
@@ -256,10 +288,30 @@ impl Files {
             }
             _ => dialog,
         };
-        let picks_folder = !matches!(job, FileJob::Export { .. });
+        let dialog = match &job {
+            FileJob::OpenLesson | FileJob::SaveLesson(_) => {
+                dialog.add_filter("modulab lesson", &["toml"]).set_file_name(job.default_path().trim_end_matches('/'))
+            }
+            _ => dialog,
+        };
+        #[derive(PartialEq)]
+        enum Pick {
+            Folder,
+            File,
+            Save,
+        }
+        let pick = match job {
+            FileJob::Export { .. } | FileJob::SaveLesson(_) => Pick::Save,
+            FileJob::OpenLesson => Pick::File,
+            _ => Pick::Folder,
+        };
         let waker = ctx.clone();
         let spawned = std::thread::Builder::new().name("modulab-file-dialog".into()).spawn(move || {
-            let chosen = if picks_folder { dialog.pick_folder() } else { dialog.save_file() };
+            let chosen = match pick {
+                Pick::Folder => dialog.pick_folder(),
+                Pick::File => dialog.pick_file(),
+                Pick::Save => dialog.save_file(),
+            };
             let _ = tx.send(chosen);
             waker.request_repaint();
         });
@@ -323,6 +375,7 @@ impl Files {
                         FileJob::SaveCheckpoint | FileJob::LoadCheckpoint => {
                             "A run directory (it holds checkpoint/, config.toml and metrics.csv), or a checkpoint directory to load"
                         }
+                        FileJob::OpenLesson | FileJob::SaveLesson(_) => "A lesson file (*.modulab.toml)",
                     };
                     let edit =
                         ui.add(egui::TextEdit::singleline(&mut field.text).desired_width(360.0)).labelled_by(label.id).on_hover_text(hint);
@@ -366,6 +419,22 @@ impl Files {
             FileJob::CompareRun => {
                 self.compare_runs.push(path);
                 ctx.request_repaint();
+            }
+            FileJob::OpenLesson => {
+                self.lessons.push(path);
+                ctx.request_repaint();
+            }
+            FileJob::SaveLesson(lesson) => {
+                let path = if path.to_string_lossy().ends_with(super::lesson::LESSON_SUFFIX) {
+                    path
+                } else {
+                    PathBuf::from(format!("{}{}", path.display(), super::lesson::LESSON_SUFFIX))
+                };
+                // a small text file, written atomically on this thread
+                match lesson.save(&path) {
+                    Ok(()) => self.set_notice(Level::Info, format!("saved the lesson {}", path.display())),
+                    Err(e) => self.set_notice(Level::Error, e.to_string()),
+                }
             }
             FileJob::Export { format, plot, rect } => {
                 let path = with_extension(path, format.extension());

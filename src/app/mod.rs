@@ -18,6 +18,8 @@ pub use tabs::Tab;
 mod ambiguity;
 mod dynamics;
 mod guides;
+pub mod lesson;
+mod lesson_panel;
 mod packing;
 mod pca;
 mod setup;
@@ -231,6 +233,15 @@ pub struct PanelContext<'a> {
     pub commands: &'a mut Vec<Command>,
     /// File choices and exports (see [`export::export_menu_ui`]).
     pub files: &'a mut export::Files,
+    /// The Setup sections the open lesson hides.
+    pub hidden: &'a [lesson::Control],
+}
+
+impl PanelContext<'_> {
+    /// Does the open lesson hide this Setup section?
+    pub fn hides(&self, control: lesson::Control) -> bool {
+        self.hidden.contains(&control) || (control != lesson::Control::Setup && self.hidden.contains(&lesson::Control::Setup))
+    }
 }
 
 /// One panel of the app. Like eframe's `App`, a panel has a `logic` half, run every frame
@@ -283,6 +294,8 @@ pub struct AppOptions {
     pub tab: Option<Tab>,
     /// Saved runs to add to the Ambiguity tab's comparison at start.
     pub compare_runs: Vec<PathBuf>,
+    /// Open this lesson file at start (`modulab lesson FILE`).
+    pub lesson: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -297,6 +310,7 @@ impl Default for AppOptions {
             file_dialogs: true,
             tab: None,
             compare_runs: Vec::new(),
+            lesson: None,
         }
     }
 }
@@ -325,6 +339,9 @@ pub struct ModulabApp {
     train_on_start: bool,
     /// The worker could not be started (shown in the status bar).
     spawn_failed: bool,
+    /// The lesson being followed, and the Save as lesson… form while it is open.
+    lesson: Option<lesson_panel::LessonPlayer>,
+    lesson_form: Option<lesson_panel::SaveLessonForm>,
 }
 
 impl ModulabApp {
@@ -337,6 +354,8 @@ impl ModulabApp {
         }
         let mut files = export::Files::new(options.file_dialogs);
         files.add_compare_runs(options.compare_runs);
+        // opened on the first frame, like one chosen through File → Open lesson…
+        files.add_lessons(options.lesson);
         Self {
             settings,
             run: RunData::default(),
@@ -356,7 +375,14 @@ impl ModulabApp {
             quit_after: options.quit_after,
             train_on_start: options.train,
             spawn_failed: false,
+            lesson: None,
+            lesson_form: None,
         }
+    }
+
+    /// The lesson being followed (its step), if any.
+    pub fn lesson(&self) -> Option<(&lesson::Lesson, usize)> {
+        self.lesson.as_ref().map(|p| (&p.lesson, p.step))
     }
 
     /// What the app received about the current run.
@@ -487,8 +513,20 @@ impl ModulabApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let mut commands = Vec::new();
         let ctx = ui.ctx().clone();
-        let Self { settings, run, draft, preset, lesions, ambiguity, setup, tabs, status, files, sent_views, .. } = self;
-        let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files };
+        for path in self.files.take_lessons() {
+            self.open_lesson(&path, &mut commands);
+        }
+        let hidden = self.lesson.as_ref().map(|p| p.lesson.hidden.clone()).unwrap_or_default();
+        let shown_tabs: Vec<Tab> = Tab::ALL.into_iter().filter(|t| self.lesson.as_ref().is_none_or(|p| p.lesson.shows_tab(*t))).collect();
+        if !shown_tabs.contains(&self.settings.tab)
+            && let Some(p) = &self.lesson
+        {
+            self.settings.tab = p.lesson.tab;
+        }
+        let mut lesson_requests = Vec::new();
+        let mut menu_requests = Vec::new();
+        let Self { settings, run, draft, preset, lesions, ambiguity, setup, tabs, status, files, sent_views, lesson, .. } = self;
+        let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files, hidden: &hidden };
         // every panel's logic, shown or not (background results arrive while a panel is hidden)
         setup.logic(&ctx, &mut cx);
         for (_, panel) in tabs.each() {
@@ -496,9 +534,12 @@ impl ModulabApp {
         }
         status.logic(&ctx, &mut cx);
 
-        egui::Panel::top("menu").show(ui, |ui| menu_bar_ui(ui, &mut cx));
+        egui::Panel::top("menu").show(ui, |ui| menu_requests = menu_bar_ui(ui, &mut cx));
         egui::Panel::bottom("status").show(ui, |ui| status.ui(ui, &mut cx));
-        if cx.settings.show_setup {
+        if let Some(player) = lesson {
+            egui::Panel::right("lesson").resizable(true).default_size(320.0).show(ui, |ui| lesson_requests = player.ui(ui));
+        }
+        if cx.settings.show_setup && !cx.hides(lesson::Control::Setup) {
             egui::Panel::left("setup").resizable(true).default_size(330.0).show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| setup.ui(ui, &mut cx));
             });
@@ -506,7 +547,9 @@ impl ModulabApp {
         egui::CentralPanel::default().show(ui, |ui| {
             ui.horizontal(|ui| {
                 for (tab, _) in tabs.each() {
-                    ui.selectable_value(&mut cx.settings.tab, tab, tab.label()).on_hover_text(tab.tooltip());
+                    if shown_tabs.contains(&tab) {
+                        ui.selectable_value(&mut cx.settings.tab, tab, tab.label()).on_hover_text(tab.tooltip());
+                    }
                 }
             });
             ui.separator();
@@ -526,6 +569,29 @@ impl ModulabApp {
         }
         self.files.ui(&ctx);
         commands.extend(self.files.take_commands());
+        for request in menu_requests {
+            match request {
+                MenuRequest::SaveLessonForm => self.lesson_form = Some(self.save_form()),
+            }
+        }
+        if let Some(form) = &mut self.lesson_form
+            && let Some(answer) = form.ui(&ctx)
+        {
+            if answer == lesson_panel::FormAnswer::Save {
+                let lesson = self.current_as_lesson();
+                self.files.begin(export::FileJob::SaveLesson(Box::new(lesson)), &ctx);
+            }
+            self.lesson_form = None;
+        }
+        for request in lesson_requests {
+            match request {
+                lesson_panel::LessonRequest::Act(action) => self.act(action, &mut commands),
+                lesson_panel::LessonRequest::Close => {
+                    self.lesson = None;
+                    self.files.set_notice(Level::Info, "closed the lesson: every control shows again");
+                }
+            }
+        }
 
         self.apply_draft(&mut commands);
         for command in commands {
@@ -536,16 +602,134 @@ impl ModulabApp {
     /// A draft that differs from the run is applied at once while the network is untrained;
     /// after that the Setup panel asks before restarting.
     fn apply_draft(&mut self, commands: &mut Vec<Command>) {
+        // a reset already queued this frame (a lesson's) counts as sent: another after it would
+        // undo what follows it (a lesson's Start)
+        for command in commands.iter() {
+            if let Command::Reset(config) = command {
+                self.sent_config = Some((**config).clone());
+            }
+        }
         let untrained = self.run.step == 0 && matches!(self.run.state, RunState::Ready);
         let differs = self.run.config.as_ref() != Some(&self.draft);
         let already_sent = self.sent_config.as_ref() == Some(&self.draft);
         if untrained && differs && !already_sent && self.draft.validate().is_ok() {
             commands.push(Command::Reset(Box::new(self.draft.clone())));
+            self.sent_config = Some(self.draft.clone());
         }
-        for command in commands.iter() {
-            if let Command::Reset(config) = command {
-                self.sent_config = Some((**config).clone());
+    }
+
+    /// Open the lesson at `path`: its settings replace the draft and the network, its tab opens
+    /// and its first step's action runs. A lesson that cannot be read changes nothing (the
+    /// status bar says why).
+    fn open_lesson(&mut self, path: &std::path::Path, commands: &mut Vec<Command>) {
+        match lesson::Lesson::open(path) {
+            Ok(lesson) => self.start_lesson(lesson, commands),
+            Err(e) => self.files.set_notice(Level::Error, e.to_string()),
+        }
+    }
+
+    /// Follow `lesson` from its first step.
+    pub fn start_lesson(&mut self, lesson: lesson::Lesson, commands: &mut Vec<Command>) {
+        self.draft = lesson.config.clone();
+        self.preset = lesson.preset.clone().unwrap_or_default();
+        commands.push(Command::Reset(Box::new(lesson.config.clone())));
+        if let Some(run) = &lesson.checkpoint {
+            commands.push(Command::LoadCheckpoint(run.clone()));
+        }
+        self.lesions.clear();
+        commands.push(Command::SetLesions(Vec::new()));
+        self.ambiguity = Ambiguity::none();
+        commands.push(Command::SetAmbiguity(self.ambiguity));
+        self.settings.tab = lesson.tab;
+        self.files.set_notice(Level::Info, format!("opened the lesson \"{}\" ({} steps)", lesson.title, lesson.steps.len()));
+        let mut player = lesson_panel::LessonPlayer::new(lesson);
+        let first = player.take_pending();
+        self.lesson = Some(player);
+        if let Some(action) = first {
+            self.act(action, commands);
+        }
+    }
+
+    /// Carry out a lesson step's action.
+    fn act(&mut self, action: lesson::Action, commands: &mut Vec<Command>) {
+        use lesson::{Action, TrainAction};
+        match action {
+            Action::Tab(tab) => self.settings.tab = tab,
+            Action::Train(TrainAction::Start) => commands.push(Command::Start),
+            Action::Train(TrainAction::Pause) => commands.push(Command::Pause),
+            Action::Train(TrainAction::Step) => commands.push(Command::StepOnce),
+            Action::Lesion(pathways) => {
+                self.lesions = pathways.clone();
+                commands.push(Command::SetLesions(pathways));
             }
+            Action::Ambiguity(a) => {
+                self.ambiguity = a;
+                commands.push(Command::SetAmbiguity(a));
+            }
+            Action::Sweep(kind) => {
+                self.ambiguity = Ambiguity { kind, level: kind.clean_level() };
+                commands.push(Command::SetAmbiguity(self.ambiguity));
+                commands.push(Command::Sweep { kind, levels: ambiguity::sweep_levels(kind) });
+            }
+            Action::Settings(sets) => {
+                let base = self.lesson.as_ref().map_or_else(|| self.draft.clone(), |p| p.lesson.config.clone());
+                match Config::from_toml_with_overrides(&base.to_toml(), "the lesson's settings", &sets) {
+                    Ok(config) => {
+                        self.draft = config.clone();
+                        self.preset.clear();
+                        commands.push(Command::Reset(Box::new(config)));
+                    }
+                    Err(e) => self.files.set_notice(Level::Error, e.to_string()),
+                }
+            }
+            Action::Compare(dir) => self.files.add_compare_runs(vec![dir]),
+            Action::Load(dir) => commands.push(Command::LoadCheckpoint(dir)),
+            Action::G(g) => self.tabs.subset.set_g(g),
+        }
+    }
+
+    /// The Save as lesson… form, filled from the open lesson if there is one.
+    fn save_form(&self) -> lesson_panel::SaveLessonForm {
+        match &self.lesson {
+            Some(p) => lesson_panel::SaveLessonForm {
+                title: p.lesson.title.clone(),
+                hidden: p.lesson.hidden.clone(),
+                tabs: Tab::ALL.into_iter().filter(|t| p.lesson.shows_tab(*t)).collect(),
+            },
+            None => lesson_panel::SaveLessonForm::default(),
+        }
+    }
+
+    /// The current setup as a lesson: the draft settings, the tab shown, what the form hides,
+    /// and the open lesson's steps (or one step that says what the setup is for).
+    fn current_as_lesson(&self) -> lesson::Lesson {
+        let form = self.lesson_form.as_ref().map_or_else(
+            || self.save_form(),
+            |f| lesson_panel::SaveLessonForm { title: f.title.clone(), hidden: f.hidden.clone(), tabs: f.tabs.clone() },
+        );
+        let all_tabs = form.tabs.len() == Tab::ALL.len();
+        let tab = if form.tabs.contains(&self.settings.tab) { self.settings.tab } else { form.tabs[0] };
+        let steps = self.lesson.as_ref().map_or_else(
+            || {
+                vec![lesson::Step {
+                    text: "Press Train and watch the loss fall and each task's performance rise.".into(),
+                    look_for: String::new(),
+                    action: None,
+                }]
+            },
+            |p| p.lesson.steps.clone(),
+        );
+        lesson::Lesson {
+            title: form.title.trim().to_string(),
+            summary: self.lesson.as_ref().map_or_else(String::new, |p| p.lesson.summary.clone()),
+            config: self.draft.clone(),
+            preset: None,
+            checkpoint: self.lesson.as_ref().and_then(|p| p.lesson.checkpoint.clone()),
+            tab,
+            tabs: if all_tabs { Vec::new() } else { form.tabs },
+            hidden: form.hidden,
+            steps,
+            path: None,
         }
     }
 
@@ -585,8 +769,14 @@ impl eframe::App for ModulabApp {
     }
 }
 
-/// The menu bar: File (checkpoints, quit) and View.
-fn menu_bar_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
+/// What the menu asked of the app.
+enum MenuRequest {
+    SaveLessonForm,
+}
+
+/// The menu bar: File (checkpoints, lessons, quit).
+fn menu_bar_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) -> Vec<MenuRequest> {
+    let mut requests = Vec::new();
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             let has_network = cx.run.config.is_some() && cx.run.state != RunState::Failed;
@@ -613,13 +803,31 @@ fn menu_bar_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
                 ui.close();
             }
             ui.separator();
+            if ui
+                .button("Open lesson…")
+                .on_hover_text("Open a lesson file (*.modulab.toml): its settings, tab and steps, with Back / Next in a side panel")
+                .clicked()
+            {
+                cx.files.begin(export::FileJob::OpenLesson, ui.ctx());
+                ui.close();
+            }
+            if ui
+                .button("Save as lesson…")
+                .on_hover_text("Write the current settings, seed and tab as a lesson file, choosing which controls it hides")
+                .clicked()
+            {
+                requests.push(MenuRequest::SaveLessonForm);
+                ui.close();
+            }
+            ui.separator();
             if ui.button("Quit").on_hover_text("Close modulab (training stops; save a checkpoint first to keep it)").clicked() {
                 ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
             }
         })
         .response
-        .on_hover_text("Save and load checkpoints");
+        .on_hover_text("Checkpoints and lessons");
     });
+    requests
 }
 
 /// Open the app window and run until it is closed.

@@ -3,6 +3,7 @@
 use eframe::egui;
 use egui_plot::{Bar, BarChart, GridMark, Plot};
 
+use super::lesson::Control;
 use super::{Panel, PanelContext, guides, heading_ui};
 use crate::config::{self, Config};
 use crate::model::{Activation, Pathway, TauDistribution};
@@ -64,19 +65,32 @@ impl Panel for SetupPanel {
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
         heading_ui(ui, self, cx.settings);
         ui.separator();
-        self.preset_ui(ui, cx);
+        if !cx.hides(Control::Preset) {
+            self.preset_ui(ui, cx);
+        }
         restart_ui(ui, cx);
-        ui.separator();
-        network_ui(ui, cx.draft);
-        time_constants_ui(ui, cx);
-        ui.separator();
-        pathways_ui(ui, cx.draft);
-        ui.separator();
-        lesions_ui(ui, cx);
-        ui.separator();
-        training_settings_ui(ui, cx.draft);
-        ui.separator();
-        tasks_ui(ui, cx.draft);
+        // the sections an open lesson does not hide, each after a separator
+        if !cx.hides(Control::Network) {
+            ui.separator();
+            network_ui(ui, cx.draft);
+            time_constants_ui(ui, cx);
+        }
+        if !cx.hides(Control::Pathways) {
+            ui.separator();
+            pathways_ui(ui, cx.draft);
+        }
+        if !cx.hides(Control::Lesions) {
+            ui.separator();
+            lesions_ui(ui, cx);
+        }
+        if !cx.hides(Control::Training) {
+            ui.separator();
+            training_settings_ui(ui, cx.draft);
+        }
+        if !cx.hides(Control::Tasks) {
+            ui.separator();
+            tasks_ui(ui, cx.draft);
+        }
     }
 }
 

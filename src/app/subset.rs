@@ -95,7 +95,12 @@ impl SubsetPanel {
         self.output.as_ref().and_then(|o| o.measured.as_ref()).map(|m| m.row.spread_ratio)
     }
 
-    /// Set the next run's coupling (tests).
+    /// The next run's coupling.
+    pub fn g(&self) -> f64 {
+        self.g
+    }
+
+    /// Set the next run's coupling (tests, lessons).
     pub fn set_g(&mut self, g: f64) {
         self.g = g;
     }
