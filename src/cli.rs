@@ -69,7 +69,7 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct LessonArgs {
-    /// The lesson file.
+    /// The lesson file, or the number of a built-in lesson (1 to 7; Help → Lessons in the app).
     pub file: PathBuf,
     /// Close the window after SECS seconds (for CI and screenshots).
     #[arg(long, value_name = "SECS")]
@@ -244,12 +244,18 @@ pub fn run(command: Command) -> Result<()> {
 fn lesson_cmd(args: LessonArgs) -> Result<()> {
     // a lesson that cannot be opened is refused here; in the app, File → Open lesson… reports it
     // in the status bar and keeps the app as it was
-    let lesson = crate::app::lesson::Lesson::open(&args.file).map_err(|e| UsageError(e.to_string()))?;
+    use crate::app::lesson::Lesson;
+    let builtin = args.file.to_str().and_then(|s| s.parse::<usize>().ok());
+    let lesson = match builtin {
+        Some(number) => Lesson::builtin(number),
+        None => Lesson::open(&args.file),
+    }
+    .map_err(|e| UsageError(e.to_string()))?;
     crate::app::run(crate::app::AppOptions {
         config: lesson.config.clone(),
         preset: lesson.preset.clone(),
         quit_after: quit_after(args.quit_after)?,
-        lesson: Some(args.file),
+        lesson: Some(lesson),
         ..crate::app::AppOptions::default()
     })
 }

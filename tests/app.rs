@@ -852,8 +852,8 @@ fn a_lesson_opens_walks_its_steps_saves_and_reopens() {
     let path = dir.path().join("test.modulab.toml");
     std::fs::write(&path, LESSON).expect("write the lesson");
     let lesson = modulab::app::lesson::Lesson::open(&path).expect("the lesson reads");
-    let mut harness =
-        harness_with(AppOptions { config: tiny(), preset: None, file_dialogs: false, lesson: Some(path), ..AppOptions::default() });
+    let options = AppOptions { config: tiny(), preset: None, file_dialogs: false, lesson: Some(lesson.clone()), ..AppOptions::default() };
+    let mut harness = harness_with(options);
     run_until(&mut harness, "the lesson's network training", |app| {
         app.run_data().config.as_ref() == Some(&lesson.config) && app.run_data().state == RunState::Running
     });
@@ -926,4 +926,56 @@ fn a_lesson_opens_walks_its_steps_saves_and_reopens() {
     assert_eq!(harness.state().lesson().map(|(l, _)| l.title.as_str()), Some("Lesions and blur"));
     // and the reopened lesson's network trains on (its first step started it)
     run_until(&mut harness, "training", |app| app.run_data().step >= 2 && app.run_data().state == RunState::Running);
+}
+
+/// Help → Lessons opens every built-in lesson; walking all its steps carries out each step's
+/// action (the tab shown, training started or paused, lesions, ambiguity, a sweep of the frozen
+/// network, a saved run added for comparison, the Subset tab's g), and a lesson that names a
+/// trained network opens it at once.
+#[test]
+fn every_built_in_lesson_opens_and_walks_through_all_its_steps() {
+    use modulab::app::lesson::{Action, BUILTIN, Lesson, TrainAction};
+    let mut harness = harness();
+    run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
+    for number in 1..=BUILTIN.len() {
+        let lesson = Lesson::builtin(number).unwrap();
+        harness.get_by_label("Help").click();
+        harness.run_steps(2);
+        harness.get_by_label("Lessons").click();
+        harness.run_steps(2);
+        harness.get_by_label(lesson.title.as_str()).click();
+        harness.run_steps(2);
+        assert_eq!(harness.state().lesson().map(|(l, step)| (l.title.clone(), step)), Some((lesson.title.clone(), 0)), "lesson {number}");
+        if lesson.checkpoint.is_some() {
+            run_until(&mut harness, "the lesson's network", |app| app.run_data().step == 4000 && notice_contains(app, "loaded"));
+        }
+        for (index, step) in lesson.steps.iter().enumerate() {
+            if index > 0 {
+                harness.get_by_label("Next").click();
+                harness.run_steps(2);
+            }
+            assert_eq!(harness.state().lesson().map(|(_, s)| s), Some(index), "lesson {number}");
+            assert!(harness.query_by_label(&format!("Step {} of {}", index + 1, lesson.steps.len())).is_some());
+            let what = format!("lesson {number}, step {}", index + 1);
+            match &step.action {
+                None => {}
+                Some(Action::Tab(tab)) => assert_eq!(harness.state().settings().tab, *tab, "{what}"),
+                Some(Action::Train(TrainAction::Start)) => run_until(&mut harness, &what, |app| app.run_data().state == RunState::Running),
+                Some(Action::Train(TrainAction::Pause)) => run_until(&mut harness, &what, |app| app.run_data().state == RunState::Paused),
+                Some(Action::Train(TrainAction::Step)) => {}
+                Some(Action::Lesion(p)) => assert_eq!(harness.state().lesions(), &p[..], "{what}"),
+                Some(Action::Ambiguity(a)) => assert_eq!(harness.state().ambiguity(), *a, "{what}"),
+                Some(Action::Sweep(kind)) => run_until(&mut harness, &what, |app| {
+                    app.run_data().snapshot.as_ref().and_then(|s| s.sweep.as_ref()).is_some_and(|s| s.kind == *kind)
+                }),
+                Some(Action::Compare(_)) => run_until(&mut harness, &what, |app| !app.compared_runs().is_empty()),
+                Some(Action::G(g)) => assert_eq!(harness.state().subset().g(), *g, "{what}"),
+                Some(Action::Settings(_) | Action::Load(_)) => unreachable!("no built-in lesson uses these yet"),
+            }
+        }
+        assert!(harness.get_by_label("Next").accesskit_node().is_disabled(), "lesson {number}: the last step");
+        harness.get_by_label("Close lesson").click();
+        harness.run_steps(2);
+        assert!(harness.state().lesson().is_none());
+    }
 }

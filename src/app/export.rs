@@ -259,11 +259,6 @@ impl Files {
         std::mem::take(&mut self.compare_runs)
     }
 
-    /// Queue a lesson file as if chosen through [`FileJob::OpenLesson`] (`modulab lesson FILE`).
-    pub fn add_lessons(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
-        self.lessons.extend(paths);
-    }
-
     /// The lesson files chosen through [`FileJob::OpenLesson`] since the last call.
     pub fn take_lessons(&mut self) -> Vec<PathBuf> {
         std::mem::take(&mut self.lessons)

@@ -42,6 +42,25 @@ pub const LESSON_FORMAT: u32 = 1;
 /// The file name ending of a lesson.
 pub const LESSON_SUFFIX: &str = ".modulab.toml";
 
+/// The built-in lessons (Help → Lessons, `modulab lesson N`), in order: (file name, text).
+pub const BUILTIN: [(&str, &str); 7] = [
+    ("01-four-tasks", include_str!("../../assets/lessons/01-four-tasks.modulab.toml")),
+    ("02-lesions", include_str!("../../assets/lessons/02-lesions.modulab.toml")),
+    ("03-ambiguity", include_str!("../../assets/lessons/03-ambiguity.modulab.toml")),
+    ("04-packing", include_str!("../../assets/lessons/04-packing.modulab.toml")),
+    ("05-dynamics", include_str!("../../assets/lessons/05-dynamics.modulab.toml")),
+    ("06-switching", include_str!("../../assets/lessons/06-switching.modulab.toml")),
+    ("07-spreading", include_str!("../../assets/lessons/07-spreading.modulab.toml")),
+];
+
+/// Where the built-in lessons' relative paths point: the repository's `assets/lessons`, whose
+/// `../networks` holds the trained networks they open (`scripts/make-lesson-networks`). A binary
+/// moved away from the repository still opens them; a network it cannot find is reported and
+/// the lesson goes on with a fresh network.
+pub fn builtin_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join("lessons")
+}
+
 /// A Setup section a lesson can hide (or the whole panel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -253,6 +272,20 @@ impl Lesson {
         })
     }
 
+    /// Built-in lesson number `number` (1-based).
+    pub fn builtin(number: usize) -> Result<Lesson, LessonError> {
+        let Some((name, text)) = number.checked_sub(1).and_then(|i| BUILTIN.get(i)) else {
+            return Err(LessonError::Invalid {
+                path: format!("built-in lesson {number}"),
+                message: format!("there are lessons 1 to {}", BUILTIN.len()),
+            });
+        };
+        let dir = builtin_dir();
+        let mut lesson = Self::parse(text, &dir, &format!("built-in lesson {name}"))?;
+        lesson.path = Some(dir.join(format!("{name}{LESSON_SUFFIX}")));
+        Ok(lesson)
+    }
+
     /// Is this Setup section (or the whole panel) hidden?
     pub fn hides(&self, control: Control) -> bool {
         self.hidden.contains(&control) || (control != Control::Setup && self.hidden.contains(&Control::Setup))
@@ -296,6 +329,20 @@ impl Lesson {
         crate::io::write_atomic(path, self.to_toml(dir).as_bytes())
             .map_err(|e| LessonError::Write { path: path.display().to_string(), message: e.to_string() })
     }
+}
+
+/// A lesson text's title (for menus, without checking the rest); empty when it has none.
+pub fn title_of(text: &str) -> String {
+    top_string(text, "title")
+}
+
+/// A lesson text's summary (for tooltips).
+pub fn summary_of(text: &str) -> String {
+    top_string(text, "summary")
+}
+
+fn top_string(text: &str, key: &str) -> String {
+    toml::from_str::<toml::Table>(text).ok().and_then(|t| t.get(key).and_then(|v| v.as_str().map(String::from))).unwrap_or_default()
 }
 
 /// The lesson's settings: the preset (or the defaults) with the `[config]` table laid over it.

@@ -294,8 +294,8 @@ pub struct AppOptions {
     pub tab: Option<Tab>,
     /// Saved runs to add to the Ambiguity tab's comparison at start.
     pub compare_runs: Vec<PathBuf>,
-    /// Open this lesson file at start (`modulab lesson FILE`).
-    pub lesson: Option<PathBuf>,
+    /// Follow this lesson from the start (`modulab lesson FILE|N`).
+    pub lesson: Option<lesson::Lesson>,
 }
 
 impl Default for AppOptions {
@@ -342,6 +342,8 @@ pub struct ModulabApp {
     /// The lesson being followed, and the Save as lesson… form while it is open.
     lesson: Option<lesson_panel::LessonPlayer>,
     lesson_form: Option<lesson_panel::SaveLessonForm>,
+    /// The lesson to start on the first frame (the worker is up by then).
+    first_lesson: Option<lesson::Lesson>,
 }
 
 impl ModulabApp {
@@ -354,8 +356,6 @@ impl ModulabApp {
         }
         let mut files = export::Files::new(options.file_dialogs);
         files.add_compare_runs(options.compare_runs);
-        // opened on the first frame, like one chosen through File → Open lesson…
-        files.add_lessons(options.lesson);
         Self {
             settings,
             run: RunData::default(),
@@ -377,6 +377,7 @@ impl ModulabApp {
             spawn_failed: false,
             lesson: None,
             lesson_form: None,
+            first_lesson: options.lesson,
         }
     }
 
@@ -513,6 +514,9 @@ impl ModulabApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let mut commands = Vec::new();
         let ctx = ui.ctx().clone();
+        if let Some(lesson) = self.first_lesson.take() {
+            self.start_lesson(lesson, &mut commands);
+        }
         for path in self.files.take_lessons() {
             self.open_lesson(&path, &mut commands);
         }
@@ -572,6 +576,10 @@ impl ModulabApp {
         for request in menu_requests {
             match request {
                 MenuRequest::SaveLessonForm => self.lesson_form = Some(self.save_form()),
+                MenuRequest::Lesson(number) => match lesson::Lesson::builtin(number) {
+                    Ok(lesson) => self.start_lesson(lesson, &mut commands),
+                    Err(e) => self.files.set_notice(Level::Error, e.to_string()),
+                },
             }
         }
         if let Some(form) = &mut self.lesson_form
@@ -772,6 +780,8 @@ impl eframe::App for ModulabApp {
 /// What the menu asked of the app.
 enum MenuRequest {
     SaveLessonForm,
+    /// Built-in lesson number (1-based).
+    Lesson(usize),
 }
 
 /// The menu bar: File (checkpoints, lessons, quit).
@@ -826,6 +836,21 @@ fn menu_bar_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) -> Vec<MenuRequest>
         })
         .response
         .on_hover_text("Checkpoints and lessons");
+        ui.menu_button("Help", |ui| {
+            ui.menu_button("Lessons", |ui| {
+                for (index, (_, text)) in lesson::BUILTIN.iter().enumerate() {
+                    let title = lesson::title_of(text);
+                    if ui.button(title).on_hover_text(lesson::summary_of(text)).clicked() {
+                        requests.push(MenuRequest::Lesson(index + 1));
+                        ui.close();
+                    }
+                }
+            })
+            .response
+            .on_hover_text("Guided tours, a few minutes each: each sets the app up and walks you through it step by step");
+        })
+        .response
+        .on_hover_text("Lessons");
     });
     requests
 }
