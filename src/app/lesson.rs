@@ -263,7 +263,7 @@ impl Lesson {
             summary: file.summary,
             config,
             preset: file.preset,
-            checkpoint: file.checkpoint.map(|p| base.join(p)),
+            checkpoint: file.checkpoint.map(|p| joined(base, &p)),
             tab,
             tabs,
             hidden: file.hide,
@@ -398,8 +398,8 @@ fn resolve(action: ActionFile, base: &Path, config: &Config, tabs: &[Tab]) -> Re
             Config::from_toml_with_overrides(&text, "its settings", &sets).map_err(|e| e.to_string())?;
             Action::Settings(sets)
         }
-        ActionFile::Compare(dir) => Action::Compare(base.join(dir)),
-        ActionFile::Load(dir) => Action::Load(base.join(dir)),
+        ActionFile::Compare(dir) => Action::Compare(joined(base, &dir)),
+        ActionFile::Load(dir) => Action::Load(joined(base, &dir)),
         ActionFile::G(g) if g.is_finite() && (0.1..=3.0).contains(&g) => Action::G(g),
         ActionFile::G(g) => return Err(format!("the Subset tab's coupling g must be within 0.1 and 3, got {g}")),
     })
@@ -417,6 +417,21 @@ fn unresolve(action: &Action, dir: &Path) -> ActionFile {
         Action::Load(p) => ActionFile::Load(pathdiff(p, dir)),
         Action::G(g) => ActionFile::G(*g),
     }
+}
+
+/// `path` against `base`, with `a/../` folded away (only for display: `assets/networks/bias`,
+/// not `assets/lessons/../networks/bias`; a symbolic link is not followed).
+fn joined(base: &Path, path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in base.join(path).components() {
+        match part {
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `path` relative to `dir` when it lies inside it, else as it is.
