@@ -290,6 +290,14 @@ fn gui_cmd(args: GuiArgs) -> Result<()> {
         }
     }
     let tab = args.tab.as_deref().map(|name| crate::app::Tab::from_name(name).map_err(UsageError)).transpose()?;
+    // a plain `modulab`: a newcomer, offered lesson 1 (until they untick it)
+    let plain = args.preset.is_none()
+        && args.config.is_none()
+        && args.run.is_none()
+        && args.sets.is_empty()
+        && tab.is_none()
+        && !args.train
+        && args.compare.is_empty();
     crate::app::run(crate::app::AppOptions {
         config,
         preset: if args.run.is_some() { None } else { preset },
@@ -300,6 +308,7 @@ fn gui_cmd(args: GuiArgs) -> Result<()> {
         tab,
         compare_runs: args.compare,
         lesson: None,
+        offer_first_lesson: plain,
     })
 }
 

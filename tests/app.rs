@@ -979,3 +979,51 @@ fn every_built_in_lesson_opens_and_walks_through_all_its_steps() {
         assert!(harness.state().lesson().is_none());
     }
 }
+
+/// The Training tab looks back: the slider shows an earlier evaluation's bars (and says so), at
+/// its right end the latest again. Reset starts from the same initial weights: the fresh
+/// network's untrained evaluation is the first one's, number for number.
+#[test]
+fn look_back_at_an_earlier_evaluation_and_reset_to_the_same_initial_weights() {
+    let mut harness = harness();
+    run_until(&mut harness, "the untrained network's evaluation", |app| !app.run_data().evaluations.is_empty());
+    let untrained = harness.state().run_data().evaluations[0].clone();
+    harness.get_by_label("Train").click();
+    run_until(&mut harness, "three evaluations", |app| app.run_data().evaluations.len() >= 3);
+    harness.get_by_label("Pause").click();
+    run_until(&mut harness, "the pause", |app| app.run_data().state == RunState::Paused);
+    let steps: Vec<u64> = harness.state().run_data().evaluations.iter().map(|e| e.step).collect();
+    harness.get_by_label("look back (latest)").decrement_accesskit();
+    harness.run_steps(2);
+    let earlier = steps[steps.len() - 2];
+    assert!(harness.query_by_label(&format!("Evaluation at step {earlier} (looking back)")).is_some(), "steps {steps:?}");
+    harness.get_by_label("look back").increment_accesskit();
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("Latest evaluation (step").is_some());
+
+    harness.get_by_label("Reset").click();
+    run_until(&mut harness, "the fresh network's evaluation", |app| {
+        app.run_data().step == 0 && app.run_data().evaluations.first().is_some_and(|e| e.step == 0)
+    });
+    assert_eq!(harness.state().run_data().evaluations[0], untrained, "the same initial weights score the same");
+}
+
+/// A plain start opens lesson 1 at its first step, with the choice not to next time (a setting
+/// remembered between sessions); any other start does not.
+#[test]
+fn a_plain_start_opens_lesson_one_until_told_not_to() {
+    let options = AppOptions { config: tiny(), preset: None, file_dialogs: false, offer_first_lesson: true, ..AppOptions::default() };
+    let mut first_start = harness_with(options);
+    run_until(&mut first_start, "the worker", |app| app.run_data().config.is_some());
+    let first = modulab::app::lesson::Lesson::builtin(1).unwrap();
+    assert_eq!(first_start.state().lesson().map(|(l, step)| (l.title.clone(), step)), Some((first.title.clone(), 0)));
+    assert_eq!(first_start.state().draft(), &first.config, "the lesson's settings, not the options'");
+    assert!(first_start.state().settings().open_first_lesson);
+    first_start.get_by_label("Open this lesson when modulab starts").click();
+    first_start.run_steps(2);
+    assert!(!first_start.state().settings().open_first_lesson, "remembered (UiSettings are stored on exit)");
+
+    let mut other = harness();
+    run_until(&mut other, "the worker", |app| app.run_data().config.is_some());
+    assert!(other.state().lesson().is_none());
+}

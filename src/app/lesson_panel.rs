@@ -53,8 +53,9 @@ impl LessonPlayer {
         self.step = self.step.saturating_sub(1);
     }
 
-    /// The side panel's contents.
-    pub fn ui(&mut self, ui: &mut egui::Ui) -> Vec<LessonRequest> {
+    /// The side panel's contents; `open_at_start` is the remembered choice to open this lesson
+    /// when the app starts (shown as a checkbox when given).
+    pub fn ui(&mut self, ui: &mut egui::Ui, open_at_start: Option<&mut bool>) -> Vec<LessonRequest> {
         let mut requests = Vec::new();
         ui.heading(&self.lesson.title);
         if !self.lesson.summary.is_empty() {
@@ -101,6 +102,10 @@ impl LessonPlayer {
                 requests.push(LessonRequest::Close);
             }
         });
+        if let Some(open) = open_at_start {
+            ui.checkbox(open, "Open this lesson when modulab starts")
+                .on_hover_text("Untick: modulab opens straight on the Training tab next time (Help → Lessons still has it)");
+        }
         if let Some(action) = self.take_pending() {
             requests.insert(0, LessonRequest::Act(action));
         }

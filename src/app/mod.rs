@@ -65,11 +65,21 @@ pub struct UiSettings {
     pub units_heat_map: bool,
     /// PCA panel: show PC1–3 in a rotatable 3-D view.
     pub pca_3d: bool,
+    /// Open lesson 1 when the app starts plainly (`modulab`), until "don't show again".
+    pub open_first_lesson: bool,
 }
 
 impl Default for UiSettings {
     fn default() -> Self {
-        Self { show_setup: true, loss_log_scale: true, help_open: false, tab: Tab::Training, units_heat_map: true, pca_3d: false }
+        Self {
+            show_setup: true,
+            loss_log_scale: true,
+            help_open: false,
+            tab: Tab::Training,
+            units_heat_map: true,
+            pca_3d: false,
+            open_first_lesson: true,
+        }
     }
 }
 
@@ -296,6 +306,9 @@ pub struct AppOptions {
     pub compare_runs: Vec<PathBuf>,
     /// Follow this lesson from the start (`modulab lesson FILE|N`).
     pub lesson: Option<lesson::Lesson>,
+    /// Open lesson 1 at start unless the user said not to (a plain `modulab`: no preset,
+    /// config, run or tab asked for).
+    pub offer_first_lesson: bool,
 }
 
 impl Default for AppOptions {
@@ -311,6 +324,7 @@ impl Default for AppOptions {
             tab: None,
             compare_runs: Vec::new(),
             lesson: None,
+            offer_first_lesson: false,
         }
     }
 }
@@ -344,6 +358,8 @@ pub struct ModulabApp {
     lesson_form: Option<lesson_panel::SaveLessonForm>,
     /// The lesson to start on the first frame (the worker is up by then).
     first_lesson: Option<lesson::Lesson>,
+    /// The app was started plainly: lesson 1, when open, offers "open at start" as a choice.
+    first_lesson_at_start: bool,
 }
 
 impl ModulabApp {
@@ -356,6 +372,7 @@ impl ModulabApp {
         }
         let mut files = export::Files::new(options.file_dialogs);
         files.add_compare_runs(options.compare_runs);
+        let settings_open_first_lesson = settings.open_first_lesson;
         Self {
             settings,
             run: RunData::default(),
@@ -377,7 +394,10 @@ impl ModulabApp {
             spawn_failed: false,
             lesson: None,
             lesson_form: None,
-            first_lesson: options.lesson,
+            first_lesson: options
+                .lesson
+                .or_else(|| (options.offer_first_lesson && settings_open_first_lesson).then(|| lesson::Lesson::builtin(1).ok()).flatten()),
+            first_lesson_at_start: options.offer_first_lesson,
         }
     }
 
@@ -529,7 +549,22 @@ impl ModulabApp {
         }
         let mut lesson_requests = Vec::new();
         let mut menu_requests = Vec::new();
-        let Self { settings, run, draft, preset, lesions, ambiguity, setup, tabs, status, files, sent_views, lesson, .. } = self;
+        let Self {
+            settings,
+            run,
+            draft,
+            preset,
+            lesions,
+            ambiguity,
+            setup,
+            tabs,
+            status,
+            files,
+            sent_views,
+            lesson,
+            first_lesson_at_start,
+            ..
+        } = self;
         let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files, hidden: &hidden };
         // every panel's logic, shown or not (background results arrive while a panel is hidden)
         setup.logic(&ctx, &mut cx);
@@ -541,7 +576,9 @@ impl ModulabApp {
         egui::Panel::top("menu").show(ui, |ui| menu_requests = menu_bar_ui(ui, &mut cx));
         egui::Panel::bottom("status").show(ui, |ui| status.ui(ui, &mut cx));
         if let Some(player) = lesson {
-            egui::Panel::right("lesson").resizable(true).default_size(320.0).show(ui, |ui| lesson_requests = player.ui(ui));
+            let at_start = (*first_lesson_at_start && player.lesson.title == lesson::title_of(lesson::BUILTIN[0].1))
+                .then_some(&mut cx.settings.open_first_lesson);
+            egui::Panel::right("lesson").resizable(true).default_size(320.0).show(ui, |ui| lesson_requests = player.ui(ui, at_start));
         }
         if cx.settings.show_setup && !cx.hides(lesson::Control::Setup) {
             egui::Panel::left("setup").resizable(true).default_size(330.0).show(ui, |ui| {

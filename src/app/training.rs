@@ -15,16 +15,19 @@ const MAX_CURVE_POINTS: usize = 2000;
 /// The loss plot's smoothed curve averages this many (thinned) points.
 const SMOOTHING_STEPS: usize = 25;
 
-/// Where each plot was drawn last frame (an exported PNG is cropped to it).
+/// Where each plot was drawn last frame (an exported PNG is cropped to it), and which
+/// evaluation the bars show.
 pub struct TrainingPanel {
     loss_rect: egui::Rect,
     performance_rect: egui::Rect,
     bars_rect: egui::Rect,
+    /// The step of the evaluation looked back at; `None` follows the latest.
+    look_back: Option<u64>,
 }
 
 impl Default for TrainingPanel {
     fn default() -> Self {
-        Self { loss_rect: egui::Rect::NOTHING, performance_rect: egui::Rect::NOTHING, bars_rect: egui::Rect::NOTHING }
+        Self { loss_rect: egui::Rect::NOTHING, performance_rect: egui::Rect::NOTHING, bars_rect: egui::Rect::NOTHING, look_back: None }
     }
 }
 
@@ -51,12 +54,16 @@ impl Panel for TrainingPanel {
         // two rows of plots, each with a caption line (with its Export menu) and the x-axis labels below it
         let caption = ui.text_style_height(&egui::TextStyle::Body).max(ui.spacing().interact_size.y) + 2.0 * ui.spacing().item_spacing.y;
         let plot_height = ((ui.available_height() - 2.0 * caption - 16.0) / 2.0).max(100.0);
-        let Self { loss_rect, performance_rect, bars_rect } = self;
+        let Self { loss_rect, performance_rect, bars_rect, look_back } = self;
+        // an evaluation looked back at must still exist (a reset or a load replaces the history)
+        if look_back.is_some_and(|step| !cx.run.evaluations.iter().any(|e| e.step == step)) {
+            *look_back = None;
+        }
         ui.columns(2, |columns| {
             loss_plot_ui(&mut columns[0], cx, plot_height, loss_rect);
-            performance_plot_ui(&mut columns[1], cx, plot_height, performance_rect);
+            performance_plot_ui(&mut columns[1], cx, plot_height, performance_rect, *look_back);
         });
-        bar_chart_ui(ui, cx, plot_height, bars_rect);
+        bar_chart_ui(ui, cx, plot_height, bars_rect, look_back);
     }
 }
 
@@ -84,7 +91,11 @@ fn controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
         }
         if ui
             .button("Reset")
-            .on_hover_text("Throw the network away and start a fresh, untrained one with the Setup panel's settings")
+            .on_hover_text(
+                "Throw the network away and start a fresh, untrained one with the Setup panel's settings: with the same \
+                 seed it starts from the same initial weights, so a change of settings is compared from the same start \
+                 (change the seed in Setup for other weights)",
+            )
             .clicked()
         {
             cx.commands.push(Command::Reset(Box::new(cx.draft.clone())));
@@ -194,9 +205,38 @@ fn performance_export(run: &RunData) -> PlotExport {
     }
 }
 
-/// The bar chart's data: the latest evaluation, intact and (when set) lesioned.
-fn bars_export(run: &RunData) -> PlotExport {
-    let latest = run.latest_evaluation();
+/// The slider over every evaluation so far: back in time, or (at its right end) the latest.
+fn look_back_ui(ui: &mut egui::Ui, run: &RunData, look_back: &mut Option<u64>) {
+    let count = run.evaluations.len();
+    if count < 2 {
+        return;
+    }
+    ui.separator();
+    let mut index = look_back.and_then(|step| run.evaluations.iter().position(|e| e.step == step)).unwrap_or(count - 1);
+    let slider = egui::Slider::new(&mut index, 0..=count - 1).show_value(false).text(if look_back.is_some() {
+        "look back"
+    } else {
+        "look back (latest)"
+    });
+    if ui
+        .add(slider)
+        .on_hover_text(
+            "Slide left to see the bars of an earlier evaluation (a grey line marks it on the performance curves); \
+             all the way right follows the latest again",
+        )
+        .changed()
+    {
+        *look_back = (index + 1 < count).then(|| run.evaluations[index].step);
+    }
+}
+
+/// The bar chart's data: the evaluation at `step` (the latest when `None`), intact and (when
+/// set) lesioned.
+fn bars_export(run: &RunData, step: Option<u64>) -> PlotExport {
+    let latest = match step {
+        Some(step) => run.evaluations.iter().find(|e| e.step == step),
+        None => run.latest_evaluation(),
+    };
     let categories = latest.map(|e| e.perf.iter().map(|(t, _)| t.label().to_string()).collect()).unwrap_or_default();
     let mut series = Vec::new();
     if let Some(e) = latest {
@@ -206,8 +246,9 @@ fn bars_export(run: &RunData) -> PlotExport {
             series.push((name, perf.iter().map(|(_, p)| *p as f64).collect()));
         }
     }
-    let step = latest.map_or(String::new(), |e| format!(" (step {})", e.step));
-    PlotExport::task_bars("latest-evaluation", format!("Latest evaluation{step}"), categories, series)
+    let at = latest.map_or(String::new(), |e| format!(" (step {})", e.step));
+    let title = if step.is_some() { format!("Evaluation{at}") } else { format!("Latest evaluation{at}") };
+    PlotExport::task_bars("latest-evaluation", title, categories, series)
 }
 
 /// (step, performance) of trained task number `i` over every evaluation.
@@ -250,7 +291,7 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
     *rect = shown.response.rect;
 }
 
-fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
+fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect, look_back: Option<u64>) {
     let run = cx.run;
     ui.horizontal(|ui| {
         ui.label("Performance per task").on_hover_text("Fraction of correct test trials of each task; click a legend entry to hide it");
@@ -277,18 +318,30 @@ fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32
                             .style(task_line_style(i)),
                     );
                 }
+                if let Some(step) = look_back {
+                    plot_ui.vline(egui_plot::VLine::new("looking back", step as f64).color(egui::Color32::GRAY).width(1.0));
+                }
             })
     });
     *rect = shown.response.rect;
 }
 
-fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
+fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect, look_back: &mut Option<u64>) {
     let run = cx.run;
-    let latest = run.latest_evaluation();
-    let title = latest.map_or("Latest evaluation".to_string(), |e| format!("Latest evaluation (step {})", e.step));
+    let shown_step = *look_back;
+    let latest = match shown_step {
+        Some(step) => run.evaluations.iter().find(|e| e.step == step),
+        None => run.latest_evaluation(),
+    };
+    let title = match latest {
+        Some(e) if shown_step.is_some() => format!("Evaluation at step {} (looking back)", e.step),
+        Some(e) => format!("Latest evaluation (step {})", e.step),
+        None => "Latest evaluation".to_string(),
+    };
     ui.horizontal(|ui| {
-        ui.label(title).on_hover_text("Fraction of correct test trials of each task at the latest evaluation");
-        export_menu_ui(ui, cx.files, *rect, || bars_export(run));
+        ui.label(title).on_hover_text("Fraction of correct test trials of each task at the evaluation shown");
+        export_menu_ui(ui, cx.files, *rect, || bars_export(run, shown_step));
+        look_back_ui(ui, run, look_back);
     });
     let labels: Vec<&'static str> = latest.map(|e| e.perf.iter().map(|(t, _)| t.label()).collect()).unwrap_or_default();
     let lesioned = latest.and_then(|e| e.lesioned.as_ref());
