@@ -78,6 +78,11 @@ impl Control {
     pub const ALL: [Control; 7] =
         [Control::Setup, Control::Preset, Control::Network, Control::Pathways, Control::Lesions, Control::Training, Control::Tasks];
 
+    /// Is this section hidden by `hidden` (itself, or the whole panel)?
+    pub fn hidden_by(self, hidden: &[Control]) -> bool {
+        hidden.contains(&self) || (self != Control::Setup && hidden.contains(&Control::Setup))
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Control::Setup => "the whole Setup panel",
@@ -288,7 +293,7 @@ impl Lesson {
 
     /// Is this Setup section (or the whole panel) hidden?
     pub fn hides(&self, control: Control) -> bool {
-        self.hidden.contains(&control) || (control != Control::Setup && self.hidden.contains(&Control::Setup))
+        control.hidden_by(&self.hidden)
     }
 
     /// Is this tab shown?

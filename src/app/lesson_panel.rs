@@ -167,24 +167,12 @@ impl SaveLessonForm {
                 ui.separator();
                 ui.label("Hide from the class:").on_hover_text("Hidden controls keep their values; a lesson shows only what it is about");
                 for control in Control::ALL {
-                    let mut hide = self.hidden.contains(&control);
-                    if ui.checkbox(&mut hide, control.label()).changed() {
-                        self.hidden.retain(|c| *c != control);
-                        if hide {
-                            self.hidden.push(control);
-                        }
-                    }
+                    member_checkbox(ui, &mut self.hidden, control, control.label());
                 }
                 ui.label("Tabs shown:");
                 ui.horizontal_wrapped(|ui| {
                     for tab in Tab::ALL {
-                        let mut shown = self.tabs.contains(&tab);
-                        if ui.checkbox(&mut shown, tab.label()).changed() {
-                            self.tabs.retain(|t| *t != tab);
-                            if shown {
-                                self.tabs.push(tab);
-                            }
-                        }
+                        member_checkbox(ui, &mut self.tabs, tab, tab.label());
                     }
                 });
                 ui.separator();
@@ -201,5 +189,16 @@ impl SaveLessonForm {
             },
         );
         answer
+    }
+}
+
+/// A checkbox that says whether `item` is in `list`, and puts it in or takes it out.
+fn member_checkbox<T: PartialEq + Copy>(ui: &mut egui::Ui, list: &mut Vec<T>, item: T, label: &str) {
+    let mut member = list.contains(&item);
+    if ui.checkbox(&mut member, label).changed() {
+        list.retain(|x| *x != item);
+        if member {
+            list.push(item);
+        }
     }
 }

@@ -250,7 +250,7 @@ pub struct PanelContext<'a> {
 impl PanelContext<'_> {
     /// Does the open lesson hide this Setup section?
     pub fn hides(&self, control: lesson::Control) -> bool {
-        self.hidden.contains(&control) || (control != lesson::Control::Setup && self.hidden.contains(&lesson::Control::Setup))
+        control.hidden_by(self.hidden)
     }
 }
 
@@ -674,7 +674,7 @@ impl ModulabApp {
     }
 
     /// Follow `lesson` from its first step.
-    pub fn start_lesson(&mut self, lesson: lesson::Lesson, commands: &mut Vec<Command>) {
+    fn start_lesson(&mut self, lesson: lesson::Lesson, commands: &mut Vec<Command>) {
         self.draft = lesson.config.clone();
         self.preset = lesson.preset.clone().unwrap_or_default();
         commands.push(Command::Reset(Box::new(lesson.config.clone())));
