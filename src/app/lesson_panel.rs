@@ -65,7 +65,7 @@ impl LessonPlayer {
         let count = self.lesson.steps.len();
         ui.label(egui::RichText::new(format!("Step {} of {count}", self.step + 1)).strong());
         ui.add(egui::ProgressBar::new((self.step + 1) as f32 / count as f32).desired_height(4.0));
-        egui::ScrollArea::vertical().max_height(ui.available_height() - 90.0).show(ui, |ui| {
+        egui::ScrollArea::vertical().max_height((ui.available_height() - 90.0).max(60.0)).show(ui, |ui| {
             let step = self.current().clone();
             ui.label(egui::RichText::new(&step.text).size(15.0));
             if !step.look_for.is_empty() {
