@@ -254,7 +254,8 @@ fn origin_label(origin: &str) -> String {
     if origin.is_empty() { String::new() } else { format!(" in {origin}") }
 }
 
-fn one_line(message: &str) -> String {
+/// A (TOML parser's) multi-line message on one line.
+pub fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Tab;
 use crate::analysis::{Ambiguity, AmbiguityKind};
-use crate::config::{self, Config};
+use crate::config::{self, Config, one_line};
 use crate::model::Pathway;
 
 /// The lesson format this version writes and the newest it reads.
@@ -442,10 +442,6 @@ fn joined(base: &Path, path: &Path) -> PathBuf {
 /// `path` relative to `dir` when it lies inside it, else as it is.
 fn pathdiff(path: &Path, dir: &Path) -> PathBuf {
     path.strip_prefix(dir).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
-}
-
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

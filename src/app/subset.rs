@@ -13,6 +13,7 @@ use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
 use super::widgets::task_color;
 use super::{Level, Panel, PanelContext, heading_ui};
 use crate::experiments::subset::{Measured, SubsetModel, SubsetPlan, Training};
+use crate::experiments::subset_bptt;
 use crate::runner::LiveViews;
 use crate::runner::queue::JobQueue;
 use crate::runner::subset::{SubsetJob, SubsetOutput};
@@ -35,8 +36,8 @@ const BPTT_K: usize = 20;
 /// falling to about 100; a loop takes up to about 0.45 s there) or BPTT steps.
 fn default_loops(model: SubsetModel, training: Training) -> usize {
     match (model, training) {
-        (_, Training::Bptt) => 2000,
-        (SubsetModel::Rate, _) => 20,
+        (_, Training::Bptt) => subset_bptt::DEFAULT_STEPS,
+        (SubsetModel::Rate, _) => SubsetPlan::default().loops,
         (SubsetModel::Spiking, _) => 60,
     }
 }

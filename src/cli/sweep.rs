@@ -223,6 +223,7 @@ pub fn run(command: SweepCommand) -> Result<()> {
 
 fn subset_cmd(args: SubsetArgs) -> Result<()> {
     use crate::experiments::subset::{self, SubsetModel, SubsetPlan, Training};
+    use crate::experiments::subset_bptt;
     let training = Training::from_name(&args.training).map_err(UsageError)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args.jobs.unwrap_or(cores).max(1);
@@ -233,7 +234,7 @@ fn subset_cmd(args: SubsetArgs) -> Result<()> {
         seeds: args.seeds,
         neurons: args.neurons,
         k: args.k,
-        loops: args.loops.unwrap_or(if training == Training::Bptt { 2000 } else { 20 }),
+        loops: args.loops.unwrap_or(if training == Training::Bptt { subset_bptt::DEFAULT_STEPS } else { SubsetPlan::default().loops }),
         training,
         test_trials: args.test_trials,
         threads: (cores / jobs).max(1),

@@ -720,26 +720,16 @@ impl SubsetCell {
     /// The spread as it stands: `trials` test trials per condition without learning, on a random
     /// stream of their own (so a probed cell trains and measures exactly as an unprobed one).
     pub fn probe(&mut self, trials: usize) -> Spread {
-        if let SubsetCell::Bptt(b) = self {
-            return b.probe(trials);
-        }
-        let mut rates = vec![Vec::new(), Vec::new()];
-        for _ in 0..trials {
-            for (condition, list) in rates.iter_mut().enumerate() {
-                list.push(match self {
-                    SubsetCell::Rate(r) => r.probe_trial(condition),
-                    SubsetCell::Spiking(s) => {
-                        let record = s.trial(condition, false, &[], true);
-                        s.binned_rates(&record)
-                    }
-                    SubsetCell::Bptt(_) => unreachable!("probed above"),
+        let (rates, trained, n_e) = match self {
+            SubsetCell::Rate(r) => (both_conditions(trials, |c| r.probe_trial(c)), r.net.trained(), r.net.settings.n_e),
+            SubsetCell::Spiking(s) => {
+                let rates = both_conditions(trials, |c| {
+                    let record = s.trial(c, false, &[], true);
+                    s.binned_rates(&record)
                 });
+                (rates, s.trained.clone(), s.net.settings.n_e)
             }
-        }
-        let (trained, n_e) = match self {
-            SubsetCell::Rate(r) => (r.net.trained(), r.net.settings.n_e),
-            SubsetCell::Spiking(s) => (s.trained.clone(), s.net.settings.n_e),
-            SubsetCell::Bptt(b) => b.net.trained(),
+            SubsetCell::Bptt(b) => return b.probe(trials),
         };
         spread(&rates, &task_variance(&rates), &trained, n_e)
     }
@@ -752,6 +742,18 @@ impl SubsetCell {
             SubsetCell::Bptt(b) => b.measure(),
         }
     }
+}
+
+/// `trials` trials of each of the two conditions, run in turn (A, B, A, B, …), as
+/// rates[condition][trial][step][unit].
+fn both_conditions(trials: usize, mut trial: impl FnMut(usize) -> Vec<Vec<f64>>) -> Vec<Vec<Vec<Vec<f64>>>> {
+    let mut rates = vec![Vec::new(), Vec::new()];
+    for _ in 0..trials {
+        for (condition, list) in rates.iter_mut().enumerate() {
+            list.push(trial(condition));
+        }
+    }
+    rates
 }
 
 /// The BPTT cell in progress: the engine's network learning the quick preset's tasks.

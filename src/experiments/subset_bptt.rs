@@ -6,7 +6,7 @@
 use burn::tensor::Device;
 
 use crate::config::Config;
-use crate::model::params::W_REC;
+use crate::model::params::{B_REC, W_REC};
 use crate::model::{ParamSet, Rnn};
 use crate::rng::Rng;
 use crate::tasks::{self, TrialBatch};
@@ -27,6 +27,10 @@ pub struct BpttSettings {
     /// Threads of the training step (0 = every core).
     pub threads: usize,
 }
+
+/// Optimiser steps a BPTT cell trains by default (`sweep subset`, the app's Subset tab): about
+/// 40 s for 200 units on 2 cores.
+pub const DEFAULT_STEPS: usize = 2000;
 
 /// Conditions (distinct trials) recorded per task: each is repeated for the split-half measure.
 pub const CONDITIONS_PER_TASK: usize = 8;
@@ -203,7 +207,7 @@ fn balance_index(config: &Config, params: &ParamSet, means: &[Vec<Vec<f64>>]) ->
     let (n, n_e) = (model.n_units, model.n_excitatory());
     let w_tilde = &params.get(W_REC).expect("w_rec").data;
     let w: Vec<f64> = w_tilde.iter().map(|v| model.dale_magnitude_of(*v as f64)).collect();
-    let drive: f64 = params.get(crate::model::params::B_REC).expect("b_rec").data.iter().map(|b| b.max(0.0) as f64).sum::<f64>() / n as f64;
+    let drive: f64 = params.get(B_REC).expect("b_rec").data.iter().map(|b| b.max(0.0) as f64).sum::<f64>() / n as f64;
     let (mut exc, mut inh, mut count) = (0.0, 0.0, 0usize);
     for step in means.iter().flatten() {
         for i in 0..n {

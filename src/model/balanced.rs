@@ -319,7 +319,6 @@ fn rate(x: f64, r_max: f64) -> f64 {
     x.clamp(0.0, r_max)
 }
 
-/// `count` distinct values of `range` other than `exclude`, in drawn order.
 /// The fixed connections of the balanced state: for every unit (E first), `k` distinct inputs
 /// from each population (no self-connection), each of strength g·j_ab/√K, as (presynaptic unit,
 /// weight). The engine's `balanced` W_rec initialisation draws the same connections.
@@ -351,6 +350,7 @@ pub fn external_drive(k: usize, excitatory: bool) -> f64 {
     (k as f64).sqrt() * if excitatory { I_E } else { I_I }
 }
 
+/// `count` distinct values of `range` other than `exclude`, in drawn order.
 fn sample_without_replacement(rng: &mut Rng, range: std::ops::Range<usize>, count: usize, exclude: usize) -> Vec<usize> {
     rng.sample_distinct(range.filter(|v| *v != exclude).collect(), count)
 }
