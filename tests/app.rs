@@ -930,11 +930,12 @@ fn a_lesson_opens_walks_its_steps_saves_and_reopens() {
 
 /// Help → Lessons opens every built-in lesson; walking all its steps carries out each step's
 /// action (the tab shown, training started or paused, lesions, ambiguity, a sweep of the frozen
-/// network, a saved run added for comparison, the Subset tab's g), and a lesson that names a
-/// trained network opens it at once.
+/// network, a saved run added for comparison, the Subset tab's g, a panel's own Run: the packing
+/// sweep, the dynamics of the named tasks, the switch test), and a lesson that names a trained
+/// network opens it at once.
 #[test]
 fn every_built_in_lesson_opens_and_walks_through_all_its_steps() {
-    use modulab::app::lesson::{Action, BUILTIN, Lesson, TrainAction};
+    use modulab::app::lesson::{Action, BUILTIN, Lesson, PanelRun, TrainAction};
     let mut harness = harness();
     run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
     for number in 1..=BUILTIN.len() {
@@ -970,6 +971,25 @@ fn every_built_in_lesson_opens_and_walks_through_all_its_steps() {
                 }),
                 Some(Action::Compare(_)) => run_until(&mut harness, &what, |app| !app.compared_runs().is_empty()),
                 Some(Action::G(g)) => assert_eq!(harness.state().subset().g(), *g, "{what}"),
+                Some(Action::Run(run)) => {
+                    assert_eq!(harness.state().settings().tab, run.tab(), "{what}");
+                    match run {
+                        PanelRun::Packing => {
+                            run_until(&mut harness, &what, |app| app.packing().running());
+                            // the sweep's 27 cells take minutes: cancel it (the panel's own button)
+                            harness.get_by_label("Cancel").click();
+                            run_until(&mut harness, "the cancelled sweep", |app| !app.packing().running());
+                        }
+                        PanelRun::Dynamics(pair) => run_until(&mut harness, &what, |app| {
+                            let result = app.run_data().snapshot.as_ref().and_then(|s| s.dynamics.clone());
+                            result.is_some_and(|r| pair.is_none_or(|(a, b)| (r.tasks[r.task], r.tasks[r.other]) == (a, b)))
+                        }),
+                        PanelRun::Switching => {
+                            run_until(&mut harness, &what, |app| app.run_data().snapshot.as_ref().is_some_and(|s| s.switching.is_some()))
+                        }
+                        PanelRun::Subset => run_until(&mut harness, &what, |app| app.subset().running()),
+                    }
+                }
                 Some(Action::Settings(_) | Action::Load(_)) => unreachable!("no built-in lesson uses these yet"),
             }
         }

@@ -17,13 +17,14 @@ use egui_plot::{
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui, export_menu_with_ui};
 use super::widgets::{colormap, task_bars_plot, task_color, task_line_style, task_marker};
-use super::{Panel, PanelContext, heading_ui};
+use super::{Level, Panel, PanelContext, heading_ui};
 use crate::analysis::AmbiguityKind;
 use crate::experiments::analyze;
 use crate::experiments::bifurcation::BifurcationPoint;
 use crate::experiments::search_start::TaskEpoch;
 use crate::runner::Command;
 use crate::runner::dynamics::{DynamicsRequest, DynamicsResult};
+use crate::tasks::Task;
 
 const STABLE: egui::Color32 = egui::Color32::from_rgb(0x4e, 0x79, 0xa7);
 const UNSTABLE: egui::Color32 = egui::Color32::from_rgb(0xe1, 0x57, 0x59);
@@ -44,6 +45,8 @@ pub struct DynamicsPanel {
     /// The heat map's texture, the result it was built from and what it shows.
     heat: Option<(Arc<DynamicsResult>, (CellView, RowOrder), egui::TextureHandle)>,
     rects: [egui::Rect; 4],
+    /// A lesson pressed Compute (for this task and toward, if given).
+    compute_requested: Option<Option<(Task, Task)>>,
 }
 
 /// The order of the task-variance rows (units).
@@ -102,6 +105,7 @@ impl Default for DynamicsPanel {
             rows: RowOrder::Clusters,
             heat: None,
             rects: [egui::Rect::NOTHING; 4],
+            compute_requested: None,
         }
     }
 }
@@ -127,6 +131,25 @@ impl Panel for DynamicsPanel {
          circle mean slow or self-sustaining activity, so the context reshapes the dynamics by \
          moving them. The heat map shows, for each unit, how much its activity varies in each task \
          (1 = its most active task): units cluster into groups that serve a few tasks."
+    }
+
+    fn logic(&mut self, _ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+        let Some(config) = cx.run.config.as_ref() else { return };
+        let Some(pair) = self.compute_requested.take() else { return };
+        let tasks = &config.train.tasks;
+        if let Some((task, toward)) = pair {
+            match (tasks.iter().position(|t| *t == task), tasks.iter().position(|t| *t == toward)) {
+                (Some(a), Some(b)) => (self.task, self.other) = (a, b),
+                _ => {
+                    let text = format!("dynamics: this network is not trained on both {task} and {toward}");
+                    cx.files.set_notice(Level::Error, text);
+                    return;
+                }
+            }
+        }
+        if tasks.len() >= 2 && self.task != self.other {
+            self.compute(cx);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
@@ -164,6 +187,23 @@ impl Panel for DynamicsPanel {
 }
 
 impl DynamicsPanel {
+    /// Press Compute as soon as the network is there (a lesson's step), for `pair` (task,
+    /// toward) if given.
+    pub fn request_compute(&mut self, pair: Option<(Task, Task)>) {
+        self.compute_requested = Some(pair);
+    }
+
+    /// Analyse a frozen copy of the current network with the panel's choices.
+    fn compute(&mut self, cx: &mut PanelContext<'_>) {
+        cx.commands.push(Command::AnalyzeDynamics(DynamicsRequest {
+            task: self.task,
+            other: self.other,
+            alphas: self.alphas,
+            epoch: self.epoch,
+        }));
+        self.alpha_index = 0;
+    }
+
     fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, names: &[&str], result: Option<&DynamicsResult>) {
         let k = names.len();
         if k < 2 {
@@ -206,13 +246,7 @@ impl DynamicsPanel {
                 .on_disabled_hover_text("Pick two different tasks")
                 .clicked()
             {
-                cx.commands.push(Command::AnalyzeDynamics(DynamicsRequest {
-                    task: self.task,
-                    other: self.other,
-                    alphas: self.alphas,
-                    epoch: self.epoch,
-                }));
-                self.alpha_index = 0;
+                self.compute(cx);
             }
             if let Some(r) = result {
                 let (done, total) = r.progress();

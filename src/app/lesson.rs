@@ -25,7 +25,9 @@
 //! `ambiguity = "KIND:LEVEL"`, `sweep = KIND` (the Ambiguity tab's sweep), `settings =
 //! ["KEY=VALUE", …]` (a new network with these settings, as `--set`), `compare = DIR` (a saved
 //! run added to the Ambiguity tab's comparison), `load = DIR` (a saved run), `g = NUMBER` (the
-//! Subset tab's coupling).
+//! Subset tab's coupling), `run = "packing" | "switching" | "subset" | "dynamics [TASK TOWARD]"`
+//! (that tab's own Run or Compute button, with the tab shown; the dynamics of TASK blended toward
+//! TOWARD, or the tab's current choice).
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +37,7 @@ use super::Tab;
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::{self, Config, one_line};
 use crate::model::Pathway;
+use crate::tasks::Task;
 
 /// The lesson format this version writes and the newest it reads.
 pub const LESSON_FORMAT: u32 = 1;
@@ -118,6 +121,7 @@ enum ActionFile {
     Compare(PathBuf),
     Load(PathBuf),
     G(f64),
+    Run(String),
 }
 
 /// A step's action, checked and resolved (paths made absolute).
@@ -133,6 +137,75 @@ pub enum Action {
     Compare(PathBuf),
     Load(PathBuf),
     G(f64),
+    /// A panel's own Run (or Compute) button.
+    Run(PanelRun),
+}
+
+/// A panel's own Run button, pressed by a lesson (the panel's other settings as they are).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanelRun {
+    /// The Packing tab's sweep.
+    Packing,
+    /// The Dynamics tab's Compute: this task blended toward that one (else the tab's choice).
+    Dynamics(Option<(Task, Task)>),
+    /// The Switching tab's switch test.
+    Switching,
+    /// The Subset tab's run.
+    Subset,
+}
+
+impl PanelRun {
+    /// The tab whose button this is.
+    pub fn tab(self) -> Tab {
+        match self {
+            PanelRun::Packing => Tab::Packing,
+            PanelRun::Dynamics(_) => Tab::Dynamics,
+            PanelRun::Switching => Tab::Switching,
+            PanelRun::Subset => Tab::Subset,
+        }
+    }
+
+    /// As written in a lesson file.
+    fn to_file(self) -> String {
+        match self {
+            PanelRun::Packing => "packing".into(),
+            PanelRun::Dynamics(None) => "dynamics".into(),
+            PanelRun::Dynamics(Some((task, toward))) => format!("dynamics {task} {toward}"),
+            PanelRun::Switching => "switching".into(),
+            PanelRun::Subset => "subset".into(),
+        }
+    }
+
+    /// Read `run = "..."`, checking the tasks against the lesson's network.
+    fn parse(text: &str, config: &Config) -> Result<PanelRun, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let task = |name: &str| -> Result<Task, String> {
+            let task = Task::from_name(name).map_err(|e| e.to_string())?;
+            if config.train.tasks.contains(&task) {
+                Ok(task)
+            } else {
+                Err(format!("it runs the dynamics of {task}, which the lesson's network is not trained on"))
+            }
+        };
+        Ok(match words.as_slice() {
+            ["packing"] => PanelRun::Packing,
+            ["switching"] => PanelRun::Switching,
+            ["subset"] => PanelRun::Subset,
+            ["dynamics"] => PanelRun::Dynamics(None),
+            ["dynamics", a, b] => {
+                let (a, b) = (task(a)?, task(b)?);
+                if a == b {
+                    return Err(format!("its dynamics blend {a} toward itself: name two different tasks"));
+                }
+                PanelRun::Dynamics(Some((a, b)))
+            }
+            _ => {
+                return Err(format!(
+                    "unknown run '{text}'; valid: \"packing\", \"switching\", \"subset\", \"dynamics\" or \"dynamics TASK TOWARD\""
+                ));
+            }
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -407,6 +480,13 @@ fn resolve(action: ActionFile, base: &Path, config: &Config, tabs: &[Tab]) -> Re
         ActionFile::Load(dir) => Action::Load(joined(base, &dir)),
         ActionFile::G(g) if g.is_finite() && (0.1..=3.0).contains(&g) => Action::G(g),
         ActionFile::G(g) => return Err(format!("the Subset tab's coupling g must be within 0.1 and 3, got {g}")),
+        ActionFile::Run(text) => {
+            let run = PanelRun::parse(&text, config)?;
+            if !tabs.is_empty() && !tabs.contains(&run.tab()) {
+                return Err(format!("it runs the {} tab, which the lesson hides", run.tab().label()));
+            }
+            Action::Run(run)
+        }
     })
 }
 
@@ -421,6 +501,7 @@ fn unresolve(action: &Action, dir: &Path) -> ActionFile {
         Action::Compare(p) => ActionFile::Compare(pathdiff(p, dir)),
         Action::Load(p) => ActionFile::Load(pathdiff(p, dir)),
         Action::G(g) => ActionFile::G(*g),
+        Action::Run(run) => ActionFile::Run(run.to_file()),
     }
 }
 
@@ -454,7 +535,7 @@ title = "Which pathway carries the task?"
 preset = "quick"
 checkpoint = "nets/quick-bias"
 tab = "training"
-tabs = ["training", "ambiguity"]
+tabs = ["training", "ambiguity", "dynamics"]
 hide = ["network", "tasks"]
 
 [config]
@@ -485,6 +566,10 @@ action = { compare = "nets/quick-synaptic" }
 [[step]]
 text = "Another network"
 action = { settings = ["model.n_units=48"] }
+
+[[step]]
+text = "Fixed points"
+action = { run = "dynamics fdgo fdanti" }
 "#;
 
     #[test]
@@ -495,7 +580,7 @@ action = { settings = ["model.n_units=48"] }
         assert_eq!((lesson.config.train.seed, lesson.config.model.n_units), (3, 32));
         assert_eq!(lesson.config.train.tasks.len(), 4, "the quick preset under the overrides");
         assert_eq!(lesson.checkpoint.as_deref(), Some(Path::new("/lessons/nets/quick-bias")));
-        assert_eq!((lesson.tab, lesson.tabs.clone()), (Tab::Training, vec![Tab::Training, Tab::Ambiguity]));
+        assert_eq!((lesson.tab, lesson.tabs.clone()), (Tab::Training, vec![Tab::Training, Tab::Ambiguity, Tab::Dynamics]));
         assert!(lesson.hides(Control::Network) && !lesson.hides(Control::Pathways) && !lesson.hides(Control::Setup));
         assert!(lesson.shows_tab(Tab::Ambiguity) && !lesson.shows_tab(Tab::Packing));
         let actions: Vec<Option<Action>> = lesson.steps.iter().map(|s| s.action.clone()).collect();
@@ -508,6 +593,7 @@ action = { settings = ["model.n_units=48"] }
                 Some(Action::Sweep(AmbiguityKind::Noise)),
                 Some(Action::Compare(PathBuf::from("/lessons/nets/quick-synaptic"))),
                 Some(Action::Settings(vec!["model.n_units=48".into()])),
+                Some(Action::Run(PanelRun::Dynamics(Some((Task::FdGo, Task::FdAnti))))),
             ]
         );
         assert_eq!(lesson.steps[1].look_for, "Which tasks drop?");
@@ -535,6 +621,16 @@ action = { settings = ["model.n_units=48"] }
             ("format = 1\ntitle = \"t\"\ntabs = [\"training\"]\n[[step]]\ntext = \"x\"\naction = { tab = \"pca\" }\n", "hides"),
             ("format = 1\ntitle = \"t\"\n[[step]]\ntext = \"x\"\naction = { ambiguity = \"blur:2\" }\n", "unknown ambiguity kind"),
             ("format = 1\ntitle = \"t\"\n[[step]]\ntext = \"x\"\naction = { settings = [\"model.n_units=0\"] }\n", "n_units"),
+            ("format = 1\ntitle = \"t\"\n[[step]]\ntext = \"x\"\naction = { run = \"everything\" }\n", "unknown run 'everything'"),
+            (
+                "format = 1\ntitle = \"t\"\npreset = \"quick\"\n[[step]]\ntext = \"x\"\naction = { run = \"dynamics fdgo dm1\" }\n",
+                "not trained on",
+            ),
+            ("format = 1\ntitle = \"t\"\n[[step]]\ntext = \"x\"\naction = { run = \"dynamics fdgo fdgo\" }\n", "toward itself"),
+            (
+                "format = 1\ntitle = \"t\"\ntabs = [\"training\"]\n[[step]]\ntext = \"x\"\naction = { run = \"packing\" }\n",
+                "which the lesson hides",
+            ),
             ("not toml at all [", "not valid"),
         ];
         for (text, expected) in cases {

@@ -5,7 +5,7 @@
 use eframe::egui;
 
 use super::Tab;
-use super::lesson::{Action, Control, Lesson, Step, TrainAction};
+use super::lesson::{Action, Control, Lesson, PanelRun, Step, TrainAction};
 
 /// A lesson being followed.
 pub struct LessonPlayer {
@@ -128,6 +128,11 @@ pub fn describe(action: &Action) -> String {
         Action::Compare(dir) => format!("add the saved run {} for comparison", dir.display()),
         Action::Load(dir) => format!("open the saved run {}", dir.display()),
         Action::G(g) => format!("set the Subset tab's coupling g to {g}"),
+        Action::Run(PanelRun::Dynamics(Some((task, toward)))) => format!("compute the dynamics of {task} blended toward {toward}"),
+        Action::Run(PanelRun::Dynamics(None)) => "press Compute in the Dynamics tab".into(),
+        Action::Run(PanelRun::Packing) => "run the Packing tab's sweep".into(),
+        Action::Run(PanelRun::Switching) => "run the Switching tab's switch test".into(),
+        Action::Run(PanelRun::Subset) => "run the Subset tab's network".into(),
     }
 }
 

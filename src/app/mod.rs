@@ -697,7 +697,7 @@ impl ModulabApp {
 
     /// Carry out a lesson step's action.
     fn act(&mut self, action: lesson::Action, commands: &mut Vec<Command>) {
-        use lesson::{Action, TrainAction};
+        use lesson::{Action, PanelRun, TrainAction};
         match action {
             Action::Tab(tab) => self.settings.tab = tab,
             Action::Train(TrainAction::Start) => commands.push(Command::Start),
@@ -730,6 +730,15 @@ impl ModulabApp {
             Action::Compare(dir) => self.files.add_compare_runs(vec![dir]),
             Action::Load(dir) => commands.push(Command::LoadCheckpoint(dir)),
             Action::G(g) => self.tabs.subset.set_g(g),
+            Action::Run(run) => {
+                self.settings.tab = run.tab();
+                match run {
+                    PanelRun::Packing => self.tabs.packing.request_run(),
+                    PanelRun::Dynamics(pair) => self.tabs.dynamics.request_compute(pair),
+                    PanelRun::Switching => self.tabs.switching.request_run(),
+                    PanelRun::Subset => self.tabs.subset.request_run(),
+                }
+            }
         }
     }
 

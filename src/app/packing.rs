@@ -135,6 +135,8 @@ pub struct PackingPanel {
     resume_training: bool,
     capacity_rect: egui::Rect,
     table_rect: egui::Rect,
+    /// A lesson pressed Run.
+    run_requested: bool,
 }
 
 impl Default for PackingPanel {
@@ -151,6 +153,7 @@ impl Default for PackingPanel {
             resume_training: false,
             capacity_rect: egui::Rect::NOTHING,
             table_rect: egui::Rect::NOTHING,
+            run_requested: false,
         }
     }
 }
@@ -181,6 +184,11 @@ impl PackingPanel {
             .into_iter()
             .map(|s| (s.name, s.points.into_iter().map(|(x, y)| [x, y]).collect()))
             .collect()
+    }
+
+    /// Press Run (a lesson's step); a sweep already running goes on.
+    pub fn request_run(&mut self) {
+        self.run_requested = true;
     }
 
     /// Cancel the sweep and wait for its thread (the app is closing).
@@ -282,6 +290,9 @@ impl Panel for PackingPanel {
 
     fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         self.poll(ctx, cx);
+        if std::mem::take(&mut self.run_requested) && !self.running() {
+            self.start(cx, ctx);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {

@@ -67,6 +67,8 @@ pub struct SubsetPanel {
     output: Option<Arc<SubsetOutput>>,
     history: Vec<Point>,
     rects: [egui::Rect; 7],
+    /// A lesson pressed Run.
+    run_requested: bool,
 }
 
 impl Default for SubsetPanel {
@@ -82,6 +84,7 @@ impl Default for SubsetPanel {
             output: None,
             history: Vec::new(),
             rects: [egui::Rect::NOTHING; 7],
+            run_requested: false,
         }
     }
 }
@@ -102,6 +105,11 @@ impl SubsetPanel {
     }
 
     /// Set the next run's coupling (tests, lessons).
+    /// Press Run (a lesson's step); a run already going on goes on.
+    pub fn request_run(&mut self) {
+        self.run_requested = true;
+    }
+
     pub fn set_g(&mut self, g: f64) {
         self.g = g;
     }
@@ -644,6 +652,9 @@ impl Panel for SubsetPanel {
 
     fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         self.poll(ctx, cx);
+        if std::mem::take(&mut self.run_requested) && !self.running() {
+            self.start(ctx, cx);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {

@@ -6,7 +6,7 @@ use eframe::egui;
 use egui_plot::{Corner, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
-use super::{Panel, PanelContext, heading_ui};
+use super::{Level, Panel, PanelContext, heading_ui};
 use crate::config::Config;
 use crate::experiments::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchRequest, SwitchResult, SwitchSpec, parse_taus};
 use crate::model::{ContextTaus, Pathway};
@@ -33,6 +33,8 @@ pub struct SwitchingPanel {
     shown: Pathway,
     perf_rect: egui::Rect,
     transient_rect: egui::Rect,
+    /// A lesson pressed Run switch test; it runs once the network is there.
+    run_requested: bool,
 }
 
 impl Default for SwitchingPanel {
@@ -47,6 +49,7 @@ impl Default for SwitchingPanel {
             shown: Pathway::Bias,
             perf_rect: egui::Rect::NOTHING,
             transient_rect: egui::Rect::NOTHING,
+            run_requested: false,
         }
     }
 }
@@ -87,6 +90,18 @@ impl Panel for SwitchingPanel {
          it settles. Compare which pathway the network relies on: the one whose slowness hurts most."
     }
 
+    fn logic(&mut self, _ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+        if self.run_requested
+            && let Some(config) = cx.run.config.clone()
+        {
+            self.run_requested = false;
+            self.follow_run(&config);
+            if let Err(e) = self.start(cx, &config) {
+                cx.files.set_notice(Level::Error, format!("switch test: {e}"));
+            }
+        }
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
         heading_ui(ui, self, cx.settings);
         let Some(config) = cx.run.config.clone() else {
@@ -114,6 +129,23 @@ impl Panel for SwitchingPanel {
 }
 
 impl SwitchingPanel {
+    /// Press Run switch test as soon as the network is there (a lesson's step).
+    pub fn request_run(&mut self) {
+        self.run_requested = true;
+    }
+
+    /// Test the current network with the panel's choices.
+    fn start(&mut self, cx: &mut PanelContext<'_>, config: &Config) -> Result<(), String> {
+        if config.model.pathways.is_empty() {
+            return Err("this network has no context pathway: a change of cue changes nothing".into());
+        }
+        let taus_ms = parse_taus(&self.taus_text)?;
+        let (Some(from), Some(to)) = (self.from, self.to) else { return Err("pick the tasks first".into()) };
+        let spec = SwitchSpec { from, to, trials: DEFAULT_TRIALS, switch_after_onset_ms: self.after_onset_ms };
+        cx.commands.push(Command::Switching(Box::new(SwitchRequest { spec, taus_ms, combination: Some(self.combination) })));
+        Ok(())
+    }
+
     /// Keep the choices valid for the current run: tasks it trained, sliders at its configured τ.
     fn follow_run(&mut self, config: &Config) {
         let tasks = &config.train.tasks;
@@ -184,10 +216,9 @@ impl SwitchingPanel {
                     "Fix the τ values first"
                 });
             if button.clicked()
-                && let (Ok(taus_ms), Some(from), Some(to)) = (parsed.clone(), self.from, self.to)
+                && let Err(e) = self.start(cx, config)
             {
-                let spec = SwitchSpec { from, to, trials: DEFAULT_TRIALS, switch_after_onset_ms: self.after_onset_ms };
-                cx.commands.push(Command::Switching(Box::new(SwitchRequest { spec, taus_ms, combination: Some(self.combination) })));
+                cx.files.set_notice(Level::Error, format!("switch test: {e}"));
             }
             if ui
                 .add_enabled(running, egui::Button::new("Cancel switch test"))
