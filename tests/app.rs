@@ -1000,8 +1000,8 @@ fn every_built_in_lesson_opens_and_walks_through_all_its_steps() {
     }
 }
 
-/// The Training tab looks back: the slider shows an earlier evaluation's bars (and says so), at
-/// its right end the latest again. Reset starts from the same initial weights: the fresh
+/// The Training tab looks back: the slider shows an earlier evaluation's bars (and says so), and
+/// the Trajectories and PCA tabs that step's network; at its right end the latest again. Reset starts from the same initial weights: the fresh
 /// network's untrained evaluation is the first one's, number for number.
 #[test]
 fn look_back_at_an_earlier_evaluation_and_reset_to_the_same_initial_weights() {
@@ -1017,9 +1017,26 @@ fn look_back_at_an_earlier_evaluation_and_reset_to_the_same_initial_weights() {
     harness.run_steps(2);
     let earlier = steps[steps.len() - 2];
     assert!(harness.query_by_label(&format!("Evaluation at step {earlier} (looking back)")).is_some(), "steps {steps:?}");
+    // the Trajectories and PCA tabs show the network of that step
+    let caption = format!("Looking back: the network at step {earlier}");
+    for tab in ["Trajectories", "PCA"] {
+        click_tab(&mut harness, tab);
+        run_until(&mut harness, tab, |app| {
+            app.run_data().snapshot.as_ref().and_then(|s| s.looked_back.as_ref()).is_some_and(|b| b.step == Some(earlier))
+        });
+        harness.run_steps(2);
+        assert!(harness.query_by_label(&caption).is_some(), "{tab}");
+    }
+    let back = harness.state().run_data().snapshot.as_ref().and_then(|s| s.looked_back.clone()).unwrap();
+    assert_eq!(back.trajectories.as_ref().map(|t| t.step), Some(earlier));
+    assert_eq!(back.pca.as_ref().map(|p| p.fitted_step), Some(earlier), "axes fitted to that network");
+    click_tab(&mut harness, "Training");
     harness.get_by_label("look back").increment_accesskit();
     harness.run_steps(2);
     assert!(harness.query_by_label_contains("Latest evaluation (step").is_some());
+    click_tab(&mut harness, "PCA");
+    assert!(harness.query_by_label(&caption).is_none(), "the latest network again");
+    click_tab(&mut harness, "Training");
 
     harness.get_by_label("Reset").click();
     run_until(&mut harness, "the fresh network's evaluation", |app| {

@@ -32,6 +32,7 @@ mod trajectories;
 pub mod widgets;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eframe::egui;
@@ -40,7 +41,8 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::model::Pathway;
-use crate::runner::{Command, EvalResult, Event, LiveViews, LoadedRun, RunState, Snapshot, Worker};
+use crate::runner::{Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot, Worker};
+use crate::train::probe::{PcaView, Trajectories};
 
 /// At most this much UI-thread time per frame goes into draining worker events.
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
@@ -245,12 +247,79 @@ pub struct PanelContext<'a> {
     pub files: &'a mut export::Files,
     /// The Setup sections the open lesson hides.
     pub hidden: &'a [lesson::Control],
+    /// The evaluation step looked back at (the Training tab's slider); `None` = the latest.
+    pub look_back: &'a mut Option<u64>,
 }
 
 impl PanelContext<'_> {
     /// Does the open lesson hide this Setup section?
     pub fn hides(&self, control: lesson::Control) -> bool {
         control.hidden_by(self.hidden)
+    }
+
+    /// The probe trials to draw: the latest network's, or while looking back the earlier
+    /// network's (`Err` with what to say while it is not there yet).
+    pub fn probe_shown(&self) -> ProbeShown {
+        let snapshot = self.run.snapshot.as_ref();
+        match *self.look_back {
+            None => ProbeShown::Latest {
+                trajectories: snapshot.and_then(|s| s.trajectories.clone()),
+                pca: snapshot.and_then(|s| s.pca.clone()),
+            },
+            Some(asked) => match snapshot.and_then(|s| s.looked_back.clone()).filter(|b| b.asked == asked) {
+                Some(back) => ProbeShown::Earlier(back),
+                None => ProbeShown::Waiting(asked),
+            },
+        }
+    }
+}
+
+/// What the Trajectories and PCA tabs show (see [`PanelContext::probe_shown`]).
+pub enum ProbeShown {
+    Latest {
+        trajectories: Option<Arc<Trajectories>>,
+        pca: Option<Arc<PcaView>>,
+    },
+    /// The network at an earlier evaluation.
+    Earlier(Arc<LookedBack>),
+    /// Looking back at this step; the worker has not answered yet.
+    Waiting(u64),
+}
+
+impl ProbeShown {
+    pub fn trajectories(&self) -> Option<Arc<Trajectories>> {
+        match self {
+            ProbeShown::Latest { trajectories, .. } => trajectories.clone(),
+            ProbeShown::Earlier(back) => back.trajectories.clone(),
+            ProbeShown::Waiting(_) => None,
+        }
+    }
+
+    pub fn pca(&self) -> Option<Arc<PcaView>> {
+        match self {
+            ProbeShown::Latest { pca, .. } => pca.clone(),
+            ProbeShown::Earlier(back) => back.pca.clone(),
+            ProbeShown::Waiting(_) => None,
+        }
+    }
+
+    /// A line saying which network is shown while looking back (none for the latest).
+    pub fn caption_ui(&self, ui: &mut egui::Ui) {
+        let text = match self {
+            ProbeShown::Latest { .. } => return,
+            ProbeShown::Earlier(back) => match back.step {
+                Some(step) if step == back.asked => format!("Looking back: the network at step {step}"),
+                Some(step) => format!("Looking back: the network at step {step} (the nearest kept before step {})", back.asked),
+                None => {
+                    format!("Looking back at step {}: that network is not kept (a loaded run starts at its checkpoint's step)", back.asked)
+                }
+            },
+            ProbeShown::Waiting(step) => format!("Looking back at step {step}: running the probe trials…"),
+        };
+        ui.colored_label(ui.visuals().warn_fg_color, text).on_hover_text(
+            "The Training tab's look-back slider is not at its right end, so this tab shows the network as it was at that \
+             evaluation (the principal axes fitted to that network). Move the slider to its right end for the latest.",
+        );
     }
 }
 
@@ -345,6 +414,11 @@ pub struct ModulabApp {
     status: status::StatusPanel,
     /// The live analyses last asked of the worker (sent again when the view changes).
     sent_views: Option<LiveViews>,
+    /// The evaluation step looked back at (Training tab's slider); `None` = the latest. The
+    /// Trajectories and PCA tabs show the network of that step ...
+    look_back: Option<u64>,
+    /// ... once the worker was told (sent again when it changes).
+    sent_look_back: Option<u64>,
     files: export::Files,
     /// A run to load once the worker is up.
     open_run: Option<PathBuf>,
@@ -386,6 +460,8 @@ impl ModulabApp {
             tabs: tabs::Tabs::default(),
             status: status::StatusPanel,
             sent_views: None,
+            look_back: None,
+            sent_look_back: None,
             files,
             open_run: options.open_run,
             quit_at: None,
@@ -547,6 +623,10 @@ impl ModulabApp {
         {
             self.settings.tab = p.lesson.tab;
         }
+        // an evaluation looked back at must still exist (a reset or a load replaces the history)
+        if self.look_back.is_some_and(|step| !self.run.evaluations.iter().any(|e| e.step == step)) {
+            self.look_back = None;
+        }
         let mut lesson_requests = Vec::new();
         let mut menu_requests = Vec::new();
         let Self {
@@ -561,11 +641,14 @@ impl ModulabApp {
             status,
             files,
             sent_views,
+            look_back,
+            sent_look_back,
             lesson,
             first_lesson_at_start,
             ..
         } = self;
-        let mut cx = PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files, hidden: &hidden };
+        let mut cx =
+            PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files, hidden: &hidden, look_back };
         // every panel's logic, shown or not (background results arrive while a panel is hidden)
         setup.logic(&ctx, &mut cx);
         for (_, panel) in tabs.each() {
@@ -607,6 +690,10 @@ impl ModulabApp {
         if *sent_views != Some(views) {
             *sent_views = Some(views);
             commands.push(Command::SetLiveViews(views));
+        }
+        if *sent_look_back != *look_back {
+            *sent_look_back = *look_back;
+            commands.push(Command::LookBack(*look_back));
         }
         self.files.ui(&ctx);
         commands.extend(self.files.take_commands());

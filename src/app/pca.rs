@@ -10,7 +10,7 @@ use egui_plot::{Bar, BarChart, Corner, GridMark, Legend, Line, MarkerShape, Plot
 
 use super::export::{PlotData, PlotExport, export_menu_ui};
 use super::widgets::{label_mark, task_color, task_legend, task_line_style};
-use super::{Panel, PanelContext, heading_ui};
+use super::{Panel, PanelContext, ProbeShown, heading_ui};
 use crate::runner::LiveViews;
 use crate::train::probe::PcaView;
 
@@ -56,8 +56,12 @@ impl Panel for PcaPanel {
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
         heading_ui(ui, self, cx.settings);
-        let Some(view) = cx.run.snapshot.as_ref().and_then(|s| s.pca.clone()) else {
-            ui.weak("Waiting for the first evaluation…");
+        let shown = cx.probe_shown();
+        shown.caption_ui(ui);
+        let Some(view) = shown.pca() else {
+            if matches!(shown, ProbeShown::Latest { .. }) {
+                ui.weak("Waiting for the first evaluation…");
+            }
             return;
         };
         self.controls_ui(ui, cx, &view);

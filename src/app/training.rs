@@ -15,19 +15,17 @@ const MAX_CURVE_POINTS: usize = 2000;
 /// The loss plot's smoothed curve averages this many (thinned) points.
 const SMOOTHING_STEPS: usize = 25;
 
-/// Where each plot was drawn last frame (an exported PNG is cropped to it), and which
-/// evaluation the bars show.
+/// Where each plot was drawn last frame (an exported PNG is cropped to it). The evaluation the
+/// bars show is the app's ([`PanelContext::look_back`]), shared with the Trajectories and PCA tabs.
 pub struct TrainingPanel {
     loss_rect: egui::Rect,
     performance_rect: egui::Rect,
     bars_rect: egui::Rect,
-    /// The step of the evaluation looked back at; `None` follows the latest.
-    look_back: Option<u64>,
 }
 
 impl Default for TrainingPanel {
     fn default() -> Self {
-        Self { loss_rect: egui::Rect::NOTHING, performance_rect: egui::Rect::NOTHING, bars_rect: egui::Rect::NOTHING, look_back: None }
+        Self { loss_rect: egui::Rect::NOTHING, performance_rect: egui::Rect::NOTHING, bars_rect: egui::Rect::NOTHING }
     }
 }
 
@@ -54,16 +52,12 @@ impl Panel for TrainingPanel {
         // two rows of plots, each with a caption line (with its Export menu) and the x-axis labels below it
         let caption = ui.text_style_height(&egui::TextStyle::Body).max(ui.spacing().interact_size.y) + 2.0 * ui.spacing().item_spacing.y;
         let plot_height = ((ui.available_height() - 2.0 * caption - 16.0) / 2.0).max(100.0);
-        let Self { loss_rect, performance_rect, bars_rect, look_back } = self;
-        // an evaluation looked back at must still exist (a reset or a load replaces the history)
-        if look_back.is_some_and(|step| !cx.run.evaluations.iter().any(|e| e.step == step)) {
-            *look_back = None;
-        }
+        let Self { loss_rect, performance_rect, bars_rect } = self;
         ui.columns(2, |columns| {
             loss_plot_ui(&mut columns[0], cx, plot_height, loss_rect);
-            performance_plot_ui(&mut columns[1], cx, plot_height, performance_rect, *look_back);
+            performance_plot_ui(&mut columns[1], cx, plot_height, performance_rect);
         });
-        bar_chart_ui(ui, cx, plot_height, bars_rect, look_back);
+        bar_chart_ui(ui, cx, plot_height, bars_rect);
     }
 }
 
@@ -221,8 +215,8 @@ fn look_back_ui(ui: &mut egui::Ui, run: &RunData, look_back: &mut Option<u64>) {
     if ui
         .add(slider)
         .on_hover_text(
-            "Slide left to see the bars of an earlier evaluation (a grey line marks it on the performance curves); \
-             all the way right follows the latest again",
+            "Slide left to see an earlier evaluation: its bars here (a grey line marks it on the performance curves), \
+             and the network of that step in the Trajectories and PCA tabs. All the way right follows the latest again",
         )
         .changed()
     {
@@ -291,7 +285,8 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
     *rect = shown.response.rect;
 }
 
-fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect, look_back: Option<u64>) {
+fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
+    let look_back = *cx.look_back;
     let run = cx.run;
     ui.horizontal(|ui| {
         ui.label("Performance per task").on_hover_text("Fraction of correct test trials of each task; click a legend entry to hide it");
@@ -326,9 +321,9 @@ fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32
     *rect = shown.response.rect;
 }
 
-fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect, look_back: &mut Option<u64>) {
+fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
     let run = cx.run;
-    let shown_step = *look_back;
+    let shown_step = *cx.look_back;
     let latest = match shown_step {
         Some(step) => run.evaluations.iter().find(|e| e.step == step),
         None => run.latest_evaluation(),
@@ -341,7 +336,7 @@ fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
     ui.horizontal(|ui| {
         ui.label(title).on_hover_text("Fraction of correct test trials of each task at the evaluation shown");
         export_menu_ui(ui, cx.files, *rect, || bars_export(run, shown_step));
-        look_back_ui(ui, run, look_back);
+        look_back_ui(ui, run, cx.look_back);
     });
     let labels: Vec<&'static str> = latest.map(|e| e.perf.iter().map(|(t, _)| t.label()).collect()).unwrap_or_default();
     let lesioned = latest.and_then(|e| e.lesioned.as_ref());

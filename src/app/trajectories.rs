@@ -12,7 +12,7 @@ use egui_plot::{HLine, Line, LineStyle, Plot, PlotImage, PlotPoint, PlotPoints, 
 
 use super::export::{PlotData, PlotExport, export_menu_with_ui};
 use super::widgets::{colormap, task_color};
-use super::{Panel, PanelContext, heading_ui};
+use super::{Panel, PanelContext, ProbeShown, heading_ui};
 use crate::runner::LiveViews;
 use crate::tasks::Epoch;
 use crate::train::probe::{TaskTrajectories, Trajectories, UnitKinds};
@@ -88,8 +88,12 @@ impl Panel for TrajectoriesPanel {
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
         heading_ui(ui, self, cx.settings);
-        let Some(data) = cx.run.snapshot.as_ref().and_then(|s| s.trajectories.clone()) else {
-            ui.weak("Waiting for the first evaluation…");
+        let shown = cx.probe_shown();
+        shown.caption_ui(ui);
+        let Some(data) = shown.trajectories() else {
+            if matches!(shown, ProbeShown::Latest { .. }) {
+                ui.weak("Waiting for the first evaluation…");
+            }
             return;
         };
         if data.tasks.is_empty() {

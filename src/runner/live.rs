@@ -7,8 +7,9 @@
 use std::time::Instant;
 
 use super::protocol::AmbiguityEval;
-use crate::analysis::{Ambiguity, Pca};
-use crate::model::Pathway;
+use crate::analysis::{Ambiguity, Pca, PcaError};
+use crate::config::Config;
+use crate::model::{ParamSet, Pathway};
 use crate::train::eval::{EvalOptions, evaluate};
 use crate::train::probe::{PcaView, ProbeTrials, Trajectories, fit_pca, pca_view, run_probe};
 use crate::train::{TrainError, Trainer};
@@ -122,15 +123,7 @@ impl LiveAnalysis {
             };
         let mut warning = None;
         if due {
-            // the axes always describe the intact network with the clear cue; when lesions or
-            // ambiguity are set, the clear intact states are computed for the fit (only at a re-fit)
-            let clear = Ambiguity { kind: self.ambiguity.kind, level: self.ambiguity.kind.clean_level() };
-            let fitted = if lesioned.is_empty() && self.ambiguity == clear {
-                fit_pca(&trajectories)
-            } else {
-                fit_pca(&run_probe(&trainer.config, &trainer.params, trainer.step, probe, clear, &[])?)
-            };
-            match fitted {
+            match self.fit_clear(&trainer.config, &trainer.params, trainer.step, &trajectories, lesioned)? {
                 Ok(pca) => {
                     self.pca = Some((pca, trainer.step));
                     self.evals_since_fit = 0;
@@ -143,5 +136,38 @@ impl LiveAnalysis {
         }
         let pca = self.pca.as_ref().map(|(pca, fitted)| pca_view(pca, *fitted, &trajectories));
         Ok(ProbeView { trajectories, pca, warning })
+    }
+
+    /// The probe trials through an earlier network (`params` at `step`), under the current
+    /// ambiguity and lesions, projected on axes fitted to that network; the live axes stay.
+    pub fn probe_earlier(&mut self, config: &Config, params: &ParamSet, step: u64, lesioned: &[Pathway]) -> Result<ProbeView, TrainError> {
+        let probe = match &self.probe {
+            Some(probe) => probe,
+            None => self.probe.insert(ProbeTrials::draw(config)?),
+        };
+        let trajectories = run_probe(config, params, step, probe, self.ambiguity, lesioned)?;
+        let (pca, warning) = match self.fit_clear(config, params, step, &trajectories, lesioned)? {
+            Ok(pca) => (Some(pca_view(&pca, step, &trajectories)), None),
+            Err(e) => (None, Some(format!("no PCA of the network at step {step}: {e}"))),
+        };
+        Ok(ProbeView { trajectories, pca, warning })
+    }
+
+    /// Principal axes of the intact network with the clear cue: `trajectories` when they are
+    /// that, else the clear intact states are computed for the fit.
+    fn fit_clear(
+        &self,
+        config: &Config,
+        params: &ParamSet,
+        step: u64,
+        trajectories: &Trajectories,
+        lesioned: &[Pathway],
+    ) -> Result<Result<Pca, PcaError>, TrainError> {
+        let clear = Ambiguity { kind: self.ambiguity.kind, level: self.ambiguity.kind.clean_level() };
+        if lesioned.is_empty() && self.ambiguity == clear {
+            return Ok(fit_pca(trajectories));
+        }
+        let probe = self.probe.as_ref().expect("the probe trials are drawn before a fit");
+        Ok(fit_pca(&run_probe(config, params, step, probe, clear, &[])?))
     }
 }

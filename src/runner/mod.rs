@@ -8,6 +8,7 @@ pub mod checkpointing;
 pub mod compare;
 pub mod dynamics;
 pub mod handle;
+pub mod history;
 pub mod job;
 pub mod live;
 pub mod outbox;
@@ -24,5 +25,5 @@ mod tests;
 
 pub use handle::Worker;
 pub use live::AMBIGUITY_TRIALS;
-pub use protocol::{AmbiguityEval, Command, EvalResult, Event, LiveViews, LoadedRun, RunState, Snapshot, Waker};
+pub use protocol::{AmbiguityEval, Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot, Waker};
 pub use sweep::{SWEEP_TRIALS, SweepResult};

@@ -65,6 +65,10 @@ pub enum Command {
     /// Which live analyses are on screen: only these are redone after each evaluation; one
     /// skipped meanwhile is redone as soon as it is shown again.
     SetLiveViews(LiveViews),
+    /// Show the probe trials of the network as it was at this evaluation step (or the latest
+    /// kept before it; see [`super::history`]), under the current lesions and ambiguity, in
+    /// [`Snapshot::looked_back`]; `None` goes back to the latest network only.
+    LookBack(Option<u64>),
     /// Score a frozen copy of the current network at each of these levels of one ambiguity
     /// kind, interleaved with training; replaces a sweep in progress.
     Sweep { kind: AmbiguityKind, levels: Vec<f32> },
@@ -222,6 +226,21 @@ pub struct Snapshot {
     pub dynamics: Option<Arc<DynamicsResult>>,
     /// Each unit's τ_i in ms at the latest evaluation, for networks with per-unit time constants.
     pub unit_taus: Option<Arc<Vec<f32>>>,
+    /// The probe trials of an earlier network, while the app looks back ([`Command::LookBack`]).
+    pub looked_back: Option<Arc<LookedBack>>,
+}
+
+/// The probe trials through the network as it was at an earlier evaluation, and their
+/// projection on principal axes fitted to that network (intact, clear cue).
+#[derive(Debug)]
+pub struct LookedBack {
+    /// The step asked for ...
+    pub asked: u64,
+    /// ... and the step of the network kept for it (the same, or the latest kept before it;
+    /// `None` when none that early is kept, e.g. before the step a saved run was loaded at).
+    pub step: Option<u64>,
+    pub trajectories: Option<Arc<Trajectories>>,
+    pub pca: Option<Arc<PcaView>>,
 }
 
 /// Called after the worker sent something: the UI should look within the given delay (the app

@@ -24,10 +24,11 @@ use std::time::{Duration, Instant};
 
 use super::checkpointing::{self, RestoredRun};
 use super::dynamics::{DynamicsJob, DynamicsRequest};
+use super::history::ParamHistory;
 use super::job::{self, panic_message};
 use super::live::{LiveAnalysis, Refit};
 use super::outbox::Outbox;
-use super::protocol::{Command, EvalResult, Event, LiveViews, LoadedRun, RunState, Snapshot};
+use super::protocol::{Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot};
 use super::scheduler::{Turn, Turns};
 use super::sweep::SweepJob;
 use crate::analysis::AmbiguityKind;
@@ -53,11 +54,13 @@ struct Dirty {
     /// ... and then, unless the ambiguity changes again first, the probe trials and their
     /// projection (so the bars answer a slider move as early as possible).
     probe: bool,
+    /// The step looked back at changed (or the lesions or ambiguity it is shown under).
+    look_back: bool,
 }
 
 impl Dirty {
     fn any(self) -> bool {
-        self.lesions || self.ambiguity || self.probe
+        self.lesions || self.ambiguity || self.probe || self.look_back
     }
 }
 
@@ -77,6 +80,9 @@ pub struct Run {
     train_secs: f64,
     /// One row per evaluation during training, for `metrics.csv` when the run is saved.
     history: Vec<MetricsRow>,
+    /// The network at earlier evaluations, and the step the app looks back at.
+    earlier: ParamHistory,
+    look_back: Option<u64>,
     /// Analysis asked for by commands and not done yet.
     dirty: Dirty,
     live: LiveAnalysis,
@@ -106,6 +112,8 @@ impl Run {
             step_times: VecDeque::with_capacity(RATE_WINDOW + 1),
             train_secs: 0.0,
             history: Vec::new(),
+            earlier: ParamHistory::default(),
+            look_back: None,
             dirty: Dirty::default(),
             live: LiveAnalysis::default(),
             views: LiveViews::ALL,
@@ -156,6 +164,12 @@ impl Run {
     /// jobs in turn.
     fn work(&mut self) {
         let dirty = std::mem::take(&mut self.dirty);
+        if dirty.look_back {
+            self.guarded(|run| run.analyse_look_back());
+            // the other analyses asked for are still due
+            self.dirty = Dirty { look_back: false, ..dirty };
+            return;
+        }
         if self.trainer.is_some() && dirty.lesions {
             self.guarded(|run| run.evaluate_and_publish(Refit::Never).map(|_| ()));
             return;
@@ -248,11 +262,19 @@ impl Run {
             Command::SetLesions(lesions) => {
                 self.lesions = lesions;
                 self.dirty.lesions = true;
+                self.dirty.look_back |= self.look_back.is_some();
             }
             Command::SetAmbiguity(ambiguity) => {
                 if ambiguity != self.live.ambiguity {
                     self.live.ambiguity = ambiguity;
                     self.dirty.ambiguity = true;
+                    self.dirty.look_back |= self.look_back.is_some();
+                }
+            }
+            Command::LookBack(step) => {
+                if step != self.look_back {
+                    self.look_back = step;
+                    self.dirty.look_back = true;
                 }
             }
             Command::SetLiveViews(views) => {
@@ -295,6 +317,8 @@ impl Run {
             *slot = None;
         }
         self.latest = Snapshot::default();
+        self.earlier.clear();
+        self.dirty.look_back = self.look_back.is_some();
         self.live.forget_network();
         self.stale = LiveViews::NONE;
         self.sweep = None;
@@ -448,6 +472,7 @@ impl Run {
             Some((active, evaluate(trainer, &options)?.perf))
         };
         let result = EvalResult { step: trainer.step, perf: intact.perf, lesioned };
+        self.earlier.record(trainer.step, &trainer.params);
         self.latest.step = trainer.step;
         self.latest.trials = trainer.trials;
         self.latest.train_secs = self.train_secs;
@@ -502,6 +527,27 @@ impl Run {
         self.latest.trajectories = Some(Arc::new(view.trajectories));
         self.stale.probe = false;
         Ok(true)
+    }
+
+    /// The probe trials of the network at the step looked back at (or none when not looking
+    /// back, or when no network that early is kept), published at once.
+    fn analyse_look_back(&mut self) -> Result<(), TrainError> {
+        let lesioned = self.active_lesions();
+        self.latest.looked_back = match (self.look_back, self.trainer.as_ref()) {
+            (Some(asked), Some(trainer)) => Some(Arc::new(match self.earlier.at_or_before(asked) {
+                Some((step, params)) => {
+                    let view = self.live.probe_earlier(&trainer.config, params, step, &lesioned)?;
+                    if let Some(warning) = view.warning {
+                        self.outbox.emit(Event::Warning(warning));
+                    }
+                    LookedBack { asked, step: Some(step), trajectories: Some(Arc::new(view.trajectories)), pca: view.pca.map(Arc::new) }
+                }
+                None => LookedBack { asked, step: None, trajectories: None, pca: None },
+            })),
+            _ => None,
+        };
+        self.publish();
+        Ok(())
     }
 
     /// Put the latest snapshot in the slot and wake the UI.

@@ -172,6 +172,49 @@ fn hidden_live_analyses_are_skipped_and_caught_up_when_shown() {
     }
 }
 
+/// Looking back runs this run's probe trials through the network kept at that evaluation (what
+/// a trainer stepped by hand to it gives), on axes fitted to that network, under the lesions
+/// set; a step between evaluations gets the one kept before it; None goes back to the latest.
+#[test]
+fn looking_back_probes_the_network_kept_at_an_earlier_evaluation() {
+    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+    let mut seen = Vec::new();
+    worker.send(Command::Start);
+    wait_finished(&worker, &mut seen);
+    worker.send(Command::LookBack(Some(3)));
+    let back = wait_snapshot(&worker, &mut seen, |s| s.looked_back.as_ref().is_some_and(|b| b.asked == 3));
+    assert_eq!(back.trajectories.as_ref().map(|t| t.step), Some(12), "the live view stays the latest network's");
+    let back = back.looked_back.expect("looked back");
+    assert_eq!(back.step, Some(3));
+    let mut trainer = Trainer::new(tiny());
+    for _ in 0..3 {
+        trainer.step().expect("step");
+    }
+    let probe = ProbeTrials::draw(&trainer.config).expect("probe trials");
+    let expected = run_probe(&trainer.config, &trainer.params, 3, &probe, Ambiguity::none(), &[]).expect("probe run");
+    let got = back.trajectories.as_ref().expect("trajectories");
+    assert_eq!(got.step, 3);
+    for (got, expected) in got.tasks.iter().zip(&expected.tasks) {
+        assert_eq!(got.rates, expected.rates, "{:?}", got.task);
+    }
+    let pca = back.pca.as_ref().expect("a PCA view");
+    assert_eq!((pca.step, pca.fitted_step), (3, 3));
+
+    // between evaluations: the one kept before; a lesion redoes it lesioned
+    worker.send(Command::LookBack(Some(5)));
+    worker.send(Command::SetLesions(vec![Pathway::Bias]));
+    let lesioned = wait_snapshot(&worker, &mut seen, |s| {
+        s.looked_back.as_ref().is_some_and(|b| b.asked == 5) && s.evaluation.as_ref().is_some_and(|e| e.lesioned.is_some())
+    });
+    let lesioned = lesioned.looked_back.expect("looked back");
+    assert_eq!(lesioned.step, Some(3));
+    let expected = run_probe(&trainer.config, &trainer.params, 3, &probe, Ambiguity::none(), &[Pathway::Bias]).expect("probe run");
+    assert_eq!(lesioned.trajectories.as_ref().expect("trajectories").tasks[0].rates, expected.tasks[0].rates);
+
+    worker.send(Command::LookBack(None));
+    wait_snapshot(&worker, &mut seen, |s| s.looked_back.is_none());
+}
+
 #[test]
 fn a_switch_test_runs_beside_training_on_a_frozen_copy() {
     let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
