@@ -167,17 +167,19 @@ impl SaveLessonForm {
                 ui.label("Saves the current settings, seed and tab as a lesson file that opens the app the same way.");
                 ui.horizontal(|ui| {
                     let label = ui.label("Title");
-                    ui.text_edit_singleline(&mut self.title).labelled_by(label.id);
+                    ui.text_edit_singleline(&mut self.title)
+                        .labelled_by(label.id)
+                        .on_hover_text("The lesson's title: Help → Lessons and the lesson panel show it");
                 });
                 ui.separator();
                 ui.label("Hide from the class:").on_hover_text("Hidden controls keep their values; a lesson shows only what it is about");
                 for control in Control::ALL {
-                    member_checkbox(ui, &mut self.hidden, control, control.label());
+                    member_checkbox(ui, &mut self.hidden, control, control.label(), "Ticked: the lesson hides it from the class");
                 }
                 ui.label("Tabs shown:");
                 ui.horizontal_wrapped(|ui| {
                     for tab in Tab::ALL {
-                        member_checkbox(ui, &mut self.tabs, tab, tab.label());
+                        member_checkbox(ui, &mut self.tabs, tab, tab.label(), "Ticked: the lesson shows this tab");
                     }
                 });
                 ui.separator();
@@ -187,7 +189,7 @@ impl SaveLessonForm {
                     {
                         answer = Some(FormAnswer::Save);
                     }
-                    if ui.button("Cancel").clicked() {
+                    if ui.button("Cancel").on_hover_text("Close this form without writing anything").clicked() {
                         answer = Some(FormAnswer::Cancel);
                     }
                 });
@@ -198,9 +200,9 @@ impl SaveLessonForm {
 }
 
 /// A checkbox that says whether `item` is in `list`, and puts it in or takes it out.
-fn member_checkbox<T: PartialEq + Copy>(ui: &mut egui::Ui, list: &mut Vec<T>, item: T, label: &str) {
+fn member_checkbox<T: PartialEq + Copy>(ui: &mut egui::Ui, list: &mut Vec<T>, item: T, label: &str, tip: &str) {
     let mut member = list.contains(&item);
-    if ui.checkbox(&mut member, label).changed() {
+    if ui.checkbox(&mut member, label).on_hover_text(tip).changed() {
         list.retain(|x| *x != item);
         if member {
             list.push(item);

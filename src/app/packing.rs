@@ -348,7 +348,7 @@ impl PackingPanel {
                 });
                 ui.end_row();
                 ui.label("Seeds").on_hover_text("Networks per cell, from different random seeds (the curve shows their mean)");
-                ui.add(egui::DragValue::new(&mut form.seeds).range(1..=10)).on_hover_text("Networks per cell (different seeds)");
+                ui.add(egui::DragValue::new(&mut form.seeds).range(1..=10)).on_hover_text("Networks per cell (different seeds): more seeds give the capacity as a mean with its spread, and take longer");
                 ui.label("Step budget").on_hover_text("Training steps a cell gets at most; it stops earlier once every task meets the criterion");
                 ui.add(egui::DragValue::new(&mut form.budget_steps).range(1..=1_000_000).speed(10.0))
                     .on_hover_text("Training steps per cell at most (evaluated every 100 steps, as in the quick preset)");

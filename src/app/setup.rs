@@ -172,12 +172,15 @@ fn restart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
 fn network_ui(ui: &mut egui::Ui, draft: &mut Config) {
     ui.strong("Network");
     egui::Grid::new("network").num_columns(2).show(ui, |ui| {
-        ui.label("Units").on_hover_text("Number of recurrent neurons N");
+        ui.label("Units").on_hover_text(
+            "Number of recurrent neurons N: more units hold more tasks (the Packing tab measures how many), and each step costs more",
+        );
         ui.add(egui::DragValue::new(&mut draft.model.n_units).range(4..=1024).speed(1.0))
             .on_hover_text("Number of recurrent neurons N. More units hold more tasks but train more slowly.");
         ui.end_row();
 
-        ui.label("Activation").on_hover_text("The neurons' input-output function φ");
+        ui.label("Activation")
+            .on_hover_text("The neurons' input-output function φ: it shapes which dynamics the network can form (relu as Yang et al.)");
         egui::ComboBox::from_id_salt("activation")
             .selected_text(activation_name(draft.model.activation))
             .show_ui(ui, |ui| {
@@ -338,7 +341,7 @@ fn pathways_ui(ui: &mut egui::Ui, draft: &mut Config) {
     }
     if draft.model.has(Pathway::Synaptic) {
         ui.horizontal(|ui| {
-            ui.label("Synaptic rank").on_hover_text("The rank r of each task's change U_k V_kᵀ");
+            ui.label("Synaptic rank").on_hover_text("The rank r of each task's change U_k V_kᵀ: a higher rank lets a task reshape the connections more freely, with more parameters");
             ui.add(egui::DragValue::new(&mut draft.model.synaptic_rank).range(1..=16))
                 .on_hover_text("The rank r of each task's weight change U_k V_kᵀ: 1 is one direction per task");
         });
@@ -424,12 +427,14 @@ fn lesions_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
 fn training_settings_ui(ui: &mut egui::Ui, draft: &mut Config) {
     ui.strong("Training");
     egui::Grid::new("training-settings").num_columns(2).show(ui, |ui| {
-        ui.label("Learning rate").on_hover_text("Adam's step size");
+        ui.label("Learning rate")
+            .on_hover_text("Adam's step size: larger learns faster but can overshoot and diverge (Yang et al. used 0.001)");
         ui.add(egui::DragValue::new(&mut draft.train.learning_rate).range(1e-5..=1e-1).speed(1e-4).max_decimals(5))
             .on_hover_text("Adam's step size: larger learns faster but may become unstable (try 1e-3 to 3e-3)");
         ui.end_row();
 
-        ui.label("Batch size").on_hover_text("Trials per optimiser step");
+        ui.label("Batch size")
+            .on_hover_text("Trials per optimiser step (all of one task): a larger batch gives a smoother gradient and costs more per step");
         ui.add(egui::DragValue::new(&mut draft.train.batch_size).range(1..=512))
             .on_hover_text("Trials per optimiser step; all trials of a batch belong to one task");
         ui.end_row();
@@ -439,12 +444,14 @@ fn training_settings_ui(ui: &mut egui::Ui, draft: &mut Config) {
             .on_hover_text("Optimiser steps in the run (one batch of one task each)");
         ui.end_row();
 
-        ui.label("Evaluate every").on_hover_text("Steps between two evaluations");
+        ui.label("Evaluate every")
+            .on_hover_text("Steps between two evaluations on fresh test trials: more often draws finer curves and slows training a little");
         ui.add(egui::DragValue::new(&mut draft.train.eval_every).range(1..=100_000).suffix(" steps"))
             .on_hover_text("Steps between two evaluations on fresh trials of every task");
         ui.end_row();
 
-        ui.label("Seed").on_hover_text("The random seed");
+        ui.label("Seed")
+            .on_hover_text("The random seed: the same seed and settings give the same initial weights, trials and results, step for step");
         ui.add(egui::DragValue::new(&mut draft.train.seed))
             .on_hover_text("Seed of every random draw (weights, trials, noise): the same seed gives the same run");
         ui.end_row();

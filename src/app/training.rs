@@ -95,7 +95,8 @@ fn controls_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
             cx.commands.push(Command::Reset(Box::new(cx.draft.clone())));
         }
         ui.separator();
-        ui.checkbox(&mut cx.settings.loss_log_scale, "Log scale").on_hover_text("Plot the loss on a logarithmic axis");
+        ui.checkbox(&mut cx.settings.loss_log_scale, "Log scale")
+            .on_hover_text("Plot the loss on a logarithmic axis, so late progress (0.01 to 0.005) stays visible");
         ui.checkbox(&mut cx.settings.show_setup, "Setup panel").on_hover_text("Show or hide the Setup panel");
     });
 }
