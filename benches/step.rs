@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use modulab::config::Config;
+use modulab::config::{BackendKind, Config};
 use modulab::model::Pathway;
 use modulab::rng::Rng;
 use modulab::tasks::{Task, TrialBatch};
@@ -75,7 +75,7 @@ fn pathway_sets() -> Vec<Vec<Pathway>> {
 fn bench_steps(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_step");
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
-    for backend in ["flex", "ndarray"] {
+    for backend in BackendKind::BUILT.iter().map(|b| b.name()) {
         let mut cases: Vec<(String, Vec<Pathway>, bool, &[&str])> =
             pathway_sets().into_iter().map(|set| (Pathway::set_label(&set), set, true, &[] as &[&str])).collect();
         cases.push(("bias plain-autodiff".into(), vec![Pathway::Bias], false, &[]));
@@ -189,7 +189,7 @@ fn summary(threads: usize) {
     println!("\nSummary: one training step, N = {UNITS}, batch {BATCH}, {STEPS} time steps ({:.2} GFLOP)", flops / 1e9);
     println!("f32 matmul on {threads} cores at the step's shape: {matmul_gflops:.1} GFLOP/s\n");
     println!("{:<34} {:>9} {:>9} {:>12} {:>12}", "case", "ms/step", "GFLOP/s", "vs plain", "of matmul");
-    for backend in ["flex", "ndarray"] {
+    for backend in BackendKind::BUILT.iter().map(|b| b.name()) {
         let plain = times.get(&format!("{backend}/bias plain-autodiff")).copied().unwrap_or(f64::NAN);
         for (name, t) in times.iter().filter(|(k, _)| k.starts_with(&format!("{backend}/"))) {
             let gflops = flops / t / 1e9;

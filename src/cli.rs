@@ -132,7 +132,7 @@ pub struct TrainArgs {
     /// Total optimiser steps (same as --set train.steps=N).
     #[arg(long)]
     pub steps: Option<u64>,
-    /// Compute backend: flex (default) or ndarray (same as --set runtime.backend=...).
+    /// Compute backend: flex (default) or ndarray, in a build with `--features ndarray` (same as --set runtime.backend=...).
     #[arg(long, value_enum)]
     pub backend: Option<BackendArg>,
     /// The run directory.

@@ -37,8 +37,12 @@ pub struct TrainConfig {
     pub steps: u64,
     /// Trials per batch; all trials of a batch belong to one task.
     pub batch_size: usize,
-    /// Adam learning rate.
+    /// Adam learning rate (at the first step; see `learning_rate_half_life`).
     pub learning_rate: f64,
+    /// The learning rate halves every this many steps: η(t) = η · 2^(−t/h) after t steps done
+    /// (0 = constant). It depends on the step only, so a resumed run keeps its schedule.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub learning_rate_half_life: u64,
     /// Adam's first-moment decay.
     pub beta1: f64,
     /// Adam's second-moment decay.
@@ -65,6 +69,7 @@ impl Default for TrainConfig {
             steps: 10_000,
             batch_size: 64,
             learning_rate: 1e-3,
+            learning_rate_half_life: 0,
             beta1: 0.9,
             beta2: 0.999,
             epsilon: 1e-8,
@@ -73,6 +78,21 @@ impl Default for TrainConfig {
             eval_trials: 64,
             checkpoint_every: 1000,
             stop_at_perf: 0.0,
+        }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl TrainConfig {
+    /// The learning rate of the step taken after `steps_done` steps.
+    pub fn learning_rate_at(&self, steps_done: u64) -> f64 {
+        if self.learning_rate_half_life == 0 {
+            self.learning_rate
+        } else {
+            self.learning_rate * 0.5f64.powf(steps_done as f64 / self.learning_rate_half_life as f64)
         }
     }
 }
@@ -88,7 +108,15 @@ pub enum BackendKind {
     Ndarray,
 }
 
+/// Why `runtime.backend = "ndarray"` is refused by a build without it.
+pub const NDARRAY_MISSING: &str = "runtime.backend = \"ndarray\" needs a modulab built with the ndarray backend \
+     (cargo build --release --features ndarray); this build has flex only, the default";
+
 impl BackendKind {
+    /// Every backend this build has.
+    pub const BUILT: &[BackendKind] =
+        if cfg!(feature = "ndarray") { &[BackendKind::Flex, BackendKind::Ndarray] } else { &[BackendKind::Flex] };
+
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Flex => "flex",
@@ -246,6 +274,9 @@ impl Config {
         if !(self.tasks.tolerance_pi > 0.0 && self.tasks.tolerance_pi <= 1.0) {
             return Err(InvalidConfig("tasks.tolerance_pi must be in (0, 1]".into()));
         }
+        if !BackendKind::BUILT.contains(&self.runtime.backend) {
+            return Err(InvalidConfig(NDARRAY_MISSING.into()));
+        }
         self.model.validate(self.tasks.dt_ms).map_err(|e| InvalidConfig(e.to_string()))
     }
 }
@@ -286,7 +317,8 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<(), ConfigE
 
 /// Reject keys the Config does not have, naming the valid ones at that level.
 fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
-    // settings written only when not at their default (Dale's law, time constants, subset training) set away from it, so that
+    // settings written only when not at their default (Dale's law, time constants, subset
+    // training, the learning-rate schedule) set away from it, so that
     // every key appears
     let mut all = Config::default();
     all.model.dale = true;
@@ -302,6 +334,7 @@ fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
     all.model.tau_trainable = true;
     all.model.balanced_inputs = 1;
     all.model.trained_fraction = 0.5;
+    all.train.learning_rate_half_life = 1;
     let reference = toml::Table::try_from(all).expect("the config serialises");
     check_table(doc, &reference, "")
 }
@@ -344,14 +377,39 @@ mod tests {
     fn overrides_apply_and_round_trip() {
         let c = Config::from_preset(
             "quick",
-            &["model.n_units=48".into(), "runtime.backend=ndarray".into(), r#"model.pathways=["gain","synaptic"]"#.into()],
+            &["model.n_units=48".into(), "runtime.threads=1".into(), r#"model.pathways=["gain","synaptic"]"#.into()],
         )
         .unwrap();
         assert_eq!(c.model.n_units, 48);
-        assert_eq!(c.runtime.backend, BackendKind::Ndarray);
+        assert_eq!(c.runtime.threads, 1);
         assert_eq!(c.model.pathways.len(), 2);
         let again = Config::from_toml_with_overrides(&c.to_toml(), "", &[]).unwrap();
         assert_eq!(c, again);
+    }
+
+    #[test]
+    fn the_learning_rate_halves_every_half_life_and_is_written_only_when_set() {
+        let constant = Config::from_preset("quick", &[]).unwrap();
+        assert_eq!(constant.train.learning_rate_at(10_000), constant.train.learning_rate);
+        assert!(!constant.to_toml().contains("half_life"), "older configs and study fingerprints stay the same");
+        let c = Config::from_preset("quick", &["train.learning_rate_half_life=1000".into()]).unwrap();
+        let rate = c.train.learning_rate;
+        assert_eq!(c.train.learning_rate_at(0), rate);
+        assert!((c.train.learning_rate_at(1000) - rate / 2.0).abs() < 1e-15);
+        assert!((c.train.learning_rate_at(3000) - rate / 8.0).abs() < 1e-15);
+        assert!((c.train.learning_rate_at(500) - rate / 2f64.sqrt()).abs() < 1e-15);
+        assert_eq!(Config::from_toml_with_overrides(&c.to_toml(), "", &[]).unwrap(), c);
+    }
+
+    #[test]
+    fn the_ndarray_backend_is_there_only_in_a_build_with_it() {
+        let asked = Config::from_preset("quick", &["runtime.backend=ndarray".into()]);
+        if cfg!(feature = "ndarray") {
+            assert_eq!(asked.unwrap().runtime.backend, BackendKind::Ndarray);
+        } else {
+            let e = asked.unwrap_err().to_string();
+            assert!(e.contains("--features ndarray") && e.contains("flex"), "{e}");
+        }
     }
 
     #[test]

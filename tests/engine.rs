@@ -54,6 +54,7 @@ fn same_seed_same_numbers_and_another_seed_differs() {
     assert_ne!(a.losses, c.losses);
 }
 
+#[cfg(feature = "ndarray")]
 #[test]
 fn both_backends_train_to_closely_matching_losses() {
     let (_, flex) = train_steps(small(&["runtime.backend=flex"]));

@@ -272,7 +272,7 @@ fn fused_kernel_matches_plain_burn_with_per_unit_time_constants() {
 #[test]
 fn fused_training_loss_matches_plain_burn() {
     let mixed_context: Vec<f32> = (0..B * K).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.3).collect();
-    for backend in [BackendKind::Flex, BackendKind::Ndarray] {
+    for &backend in BackendKind::BUILT {
         let device = device(backend, true);
         for encoding in [Readout::Sigmoid, Readout::Linear] {
             for (context, shared) in [(one_hot(2), true), (mixed_context.clone(), false)] {

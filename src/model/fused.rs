@@ -13,12 +13,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+#[cfg(feature = "ndarray")]
+use burn::backend::NdArray;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, ExtensionType, Flex, NdArray, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, ExtensionType, Flex, TensorMetadata, backend_extension};
 use burn::tensor::{Tensor, TensorData};
 
 use super::pass::{Readout, Recurrent, RnnInput, RnnSpec};
@@ -64,7 +66,9 @@ impl fmt::Debug for ScanSettings {
     }
 }
 
-#[backend_extension(Flex, NdArray, Autodiff)]
+// the ndarray backend is an opt-in cargo feature
+#[cfg_attr(feature = "ndarray", backend_extension(Flex, NdArray, Autodiff))]
+#[cfg_attr(not(feature = "ndarray"), backend_extension(Flex, Autodiff))]
 pub trait RecurrentScan: Backend {
     /// rates [B, T, N] of the leaky RNN: z_t = W_in u_t + static + noise_t + W r_{t-1}, gain, φ, leak.
     fn recurrent_scan(#[extension_type] operands: ScanOperands<Self>, settings: ScanSettings) -> FloatTensor<Self>;
@@ -125,6 +129,7 @@ impl HostBuffers for Flex {
     }
 }
 
+#[cfg(feature = "ndarray")]
 impl HostBuffers for NdArray {
     fn with_host<R>(tensor: FloatTensor<Self>, f: impl FnOnce(&[f32]) -> R) -> R {
         f(&read_f32::<Self>(tensor))
@@ -228,6 +233,7 @@ impl RecurrentScan for Flex {
     }
 }
 
+#[cfg(feature = "ndarray")]
 impl RecurrentScan for NdArray {
     fn recurrent_scan(operands: ScanOperands<Self>, settings: ScanSettings) -> FloatTensor<Self> {
         concrete_scan::<Self>(operands, settings)
@@ -461,7 +467,9 @@ impl fmt::Debug for LossSettings {
     }
 }
 
-#[backend_extension(Flex, NdArray, Autodiff)]
+// the ndarray backend is an opt-in cargo feature
+#[cfg_attr(feature = "ndarray", backend_extension(Flex, NdArray, Autodiff))]
+#[cfg_attr(not(feature = "ndarray"), backend_extension(Flex, Autodiff))]
 pub trait RecurrentLoss: Backend {
     /// mean((m ⊙ (σ(W_out r + b_out) − ŷ))²) over the rates r of [`RecurrentScan`]: shape [1].
     fn recurrent_loss(#[extension_type] operands: LossOperands<Self>, settings: LossSettings) -> FloatTensor<Self>;
@@ -546,6 +554,7 @@ impl RecurrentLoss for Flex {
     }
 }
 
+#[cfg(feature = "ndarray")]
 impl RecurrentLoss for NdArray {
     fn recurrent_loss(operands: LossOperands<Self>, settings: LossSettings) -> FloatTensor<Self> {
         concrete_loss::<Self>(operands, settings)

@@ -44,11 +44,16 @@ pub enum TrainError {
 }
 
 /// The burn device for a backend (`autodiff` for training).
+/// The ndarray backend exists only in a build with `--features ndarray`; a config that asks for
+/// it elsewhere is refused by [`Config::validate`].
 pub fn device(backend: BackendKind, autodiff: bool) -> Device {
-    #[allow(deprecated)] // burn-ndarray is deprecated upstream in favour of flex; still supported here
     let device = match backend {
         BackendKind::Flex => Device::flex(),
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)] // burn-ndarray is deprecated upstream in favour of flex; still supported here
         BackendKind::Ndarray => Device::ndarray(),
+        #[cfg(not(feature = "ndarray"))]
+        BackendKind::Ndarray => panic!("{}", crate::config::NDARRAY_MISSING),
     };
     if autodiff { device.autodiff() } else { device }
 }
@@ -141,9 +146,16 @@ impl Trainer {
         self.started = Instant::now();
     }
 
+    /// Adam's settings for the next step (the learning rate of its schedule).
     pub fn adam_settings(&self) -> AdamSettings {
         let t = &self.config.train;
-        AdamSettings { learning_rate: t.learning_rate, beta1: t.beta1, beta2: t.beta2, epsilon: t.epsilon, clip_value: t.grad_clip_value }
+        AdamSettings {
+            learning_rate: t.learning_rate_at(self.step),
+            beta1: t.beta1,
+            beta2: t.beta2,
+            epsilon: t.epsilon,
+            clip_value: t.grad_clip_value,
+        }
     }
 
     /// One optimiser step on a fresh batch of one task drawn uniformly from the enabled tasks.
