@@ -258,7 +258,7 @@ impl PanelContext<'_> {
     }
 
     /// The probe trials to draw: the latest network's, or while looking back the earlier
-    /// network's (`Err` with what to say while it is not there yet).
+    /// network's (or that it is on its way).
     pub fn probe_shown(&self) -> ProbeShown {
         let snapshot = self.run.snapshot.as_ref();
         match *self.look_back {
