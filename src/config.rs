@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ModelConfig, Readout};
+use crate::model::params::Dims;
+use crate::model::{ModelConfig, ParamSet, Readout};
 use crate::tasks::{Encoding, Task, TaskSettings};
 
 /// A complete, validated run configuration.
@@ -107,6 +108,13 @@ pub enum BackendKind {
     /// burn-ndarray: the ndarray-based CPU backend.
     Ndarray,
 }
+
+/// The longest trial of the battery the memory estimate allows for, in ms (the delayed tasks'
+/// longest draws stay below it).
+pub const LONGEST_TRIAL_MS: f64 = 6000.0;
+/// [B, T, N]-sized buffers a training step holds at once, counted generously (inputs, noise,
+/// pre-activations, rates and outputs forward; their gradients backward; burn's copies).
+const ACTIVATION_BUFFERS: u128 = 12;
 
 /// Why `runtime.backend = "ndarray"` is refused by a build without it.
 pub const NDARRAY_MISSING: &str = "runtime.backend = \"ndarray\" needs a modulab built with the ndarray backend \
@@ -277,7 +285,51 @@ impl Config {
         if !BackendKind::BUILT.contains(&self.runtime.backend) {
             return Err(InvalidConfig(NDARRAY_MISSING.into()));
         }
-        self.model.validate(self.tasks.dt_ms).map_err(|e| InvalidConfig(e.to_string()))
+        self.model.validate(self.tasks.dt_ms).map_err(|e| InvalidConfig(e.to_string()))?;
+        match crate::io::total_memory_bytes() {
+            Some(total) => self.check_fits_in(total),
+            None => Ok(()),
+        }
+    }
+
+    /// About how many bytes training this network takes: the parameters with their gradients
+    /// and Adam's two moments, and one batch's activations ([B, T, N] buffers of the forward
+    /// pass and its backward, at the longest trial of [`LONGEST_TRIAL_MS`]). An upper estimate
+    /// meant to catch a network far too big before it is allocated, not a measurement.
+    pub fn memory_estimate_bytes(&self) -> u128 {
+        let dims = Dims {
+            n_in: self.tasks.n_inputs(),
+            n_out: self.tasks.n_outputs(),
+            n_units: self.model.n_units,
+            n_contexts: self.train.tasks.len(),
+        };
+        let params: u128 =
+            ParamSet::layout(&self.model, dims).iter().map(|(_, shape)| shape.iter().map(|&d| d as u128).product::<u128>()).sum();
+        let steps = (LONGEST_TRIAL_MS / self.tasks.dt_ms.max(1e-3) as f64).ceil() as u128;
+        let activations = self.train.batch_size as u128 * steps * (self.model.n_units + dims.n_in + dims.n_out) as u128;
+        let floats = 4 * params + ACTIVATION_BUFFERS * activations;
+        floats * size_of::<f32>() as u128
+    }
+
+    /// Refuse a network whose [`Self::memory_estimate_bytes`] exceeds `total` bytes of memory.
+    pub fn check_fits_in(&self, total: u64) -> Result<(), InvalidConfig> {
+        let needed = self.memory_estimate_bytes();
+        if needed <= total as u128 {
+            return Ok(());
+        }
+        let gb = |bytes: u128| match bytes as f64 / 1e9 {
+            gb if gb < 1e5 => format!("{gb:.1}"),
+            gb => format!("{gb:.1e}"),
+        };
+        Err(InvalidConfig(format!(
+            "this network would need about {} GB to train (model.n_units = {}, train.batch_size = {}: parameters, \
+             gradients, Adam's moments and one batch's activations), more than this machine's {} GB of memory; \
+             choose fewer units or a smaller batch",
+            gb(needed),
+            self.model.n_units,
+            self.train.batch_size,
+            gb(total as u128)
+        )))
     }
 }
 
@@ -409,6 +461,33 @@ mod tests {
         } else {
             let e = asked.unwrap_err().to_string();
             assert!(e.contains("--features ndarray") && e.contains("flex"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_network_too_big_for_the_machine_is_refused_with_the_estimate() {
+        let e = Config::from_preset("quick", &["model.n_units=100000000".into()]).unwrap_err().to_string();
+        assert!(e.contains("GB") && e.contains("model.n_units = 100000000") && e.contains("fewer units"), "{e}");
+        // the presets fit in 2 GB with room to spare; the estimate grows as N² and with the batch
+        for (name, _) in PRESETS {
+            let c = Config::from_preset(name, &[]).unwrap();
+            assert!(c.check_fits_in(2_000_000_000).is_ok(), "{name}: {} bytes", c.memory_estimate_bytes());
+        }
+        let small = Config::from_preset("quick", &[]).unwrap();
+        let wide = Config::from_preset("quick", &["model.n_units=128".into()]).unwrap();
+        let batch = Config::from_preset("quick", &["train.batch_size=128".into()]).unwrap();
+        assert!(wide.memory_estimate_bytes() > small.memory_estimate_bytes());
+        assert!(batch.memory_estimate_bytes() > small.memory_estimate_bytes());
+        assert!(small.check_fits_in(1000).is_err());
+    }
+
+    #[test]
+    fn the_longest_trial_of_the_memory_estimate_bounds_the_battery() {
+        let settings = TaskSettings::default();
+        let mut rng = crate::rng::Rng::seed_from(5);
+        for task in Task::ALL {
+            let trials = crate::tasks::generate(task, &settings, 256, 0.2, &mut rng).unwrap();
+            assert!((trials.duration_ms() as f64) < LONGEST_TRIAL_MS, "{task}: {} ms", trials.duration_ms());
         }
     }
 
