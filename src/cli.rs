@@ -337,15 +337,6 @@ fn resolve_config(
 }
 
 /// The lines where two configs differ, for a mismatch message.
-fn config_difference(a: &Config, b: &Config) -> String {
-    let (ta, tb) = (a.to_toml(), b.to_toml());
-    let la: Vec<&str> = ta.lines().collect();
-    let lb: Vec<&str> = tb.lines().collect();
-    let only_a: Vec<&str> = la.iter().filter(|l| !lb.contains(l)).copied().collect();
-    let only_b: Vec<&str> = lb.iter().filter(|l| !la.contains(l)).copied().collect();
-    format!("checkpoint has [{}], command line has [{}]", only_a.join("; "), only_b.join("; "))
-}
-
 /// metrics.csv, kept in memory and rewritten atomically after every evaluation.
 struct MetricsLog {
     path: PathBuf,
@@ -440,7 +431,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             return Err(UsageError(format!(
                 "cannot resume {}: the configuration differs from the checkpoint's ({})",
                 out.display(),
-                config_difference(&ckpt.config, &expected)
+                config::difference(&ckpt.config, "checkpoint", &expected, "command line")
             ))
             .into());
         }
@@ -497,7 +488,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
 }
 
 fn eval_cmd(args: EvalArgs) -> Result<()> {
-    let ckpt = checkpoint::load(&args.run.join("checkpoint"))?;
+    let ckpt = checkpoint::load_run_dir(&args.run)?;
     let mut config = ckpt.config;
     if let Some(b) = args.backend {
         config.runtime.backend = b.into();

@@ -333,6 +333,17 @@ impl Config {
     }
 }
 
+/// What two configurations disagree on: the TOML lines only one of them has, e.g. "checkpoint
+/// has [n_units = 64], config.toml has [n_units = 128]".
+pub fn difference(a: &Config, a_name: &str, b: &Config, b_name: &str) -> String {
+    let (ta, tb) = (a.to_toml(), b.to_toml());
+    let la: Vec<&str> = ta.lines().collect();
+    let lb: Vec<&str> = tb.lines().collect();
+    let only_a: Vec<&str> = la.iter().filter(|l| !lb.contains(l)).copied().collect();
+    let only_b: Vec<&str> = lb.iter().filter(|l| !la.contains(l)).copied().collect();
+    format!("{a_name} has [{}], {b_name} has [{}]", only_a.join("; "), only_b.join("; "))
+}
+
 fn origin_label(origin: &str) -> String {
     if origin.is_empty() { String::new() } else { format!(" in {origin}") }
 }

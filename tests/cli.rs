@@ -130,6 +130,7 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
         (&["gui", "--run", "/nonexistent-run"], "no run at"),
         (&["gui", "--compare", "/nonexistent-run"], "no run at"),
         (&["gui", "--tab", "pcaa"], "valid tabs: training, ambiguity"),
+        (&["train", "--preset", "quick", "--set", "model.n_units=100000000", "--out", out], "GB"),
     ];
     for (args, needle) in cases {
         let o = modulab(args);
@@ -138,6 +139,31 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: not one line: {err}");
     }
+}
+
+/// A run whose config.toml was edited says so instead of silently using the checkpoint's
+/// settings (eval here; the app's loader and the sweeps read runs the same way); a different
+/// step budget is not a disagreement, and a run without the file uses the checkpoint's.
+#[test]
+fn a_run_whose_config_disagrees_with_its_checkpoint_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    assert!(train(&run, "3", &[]).status.success());
+    let run_str = run.to_str().unwrap();
+    let eval = || modulab(&["eval", "--run", run_str, "--trials", "4"]);
+    assert!(eval().status.success(), "{}", stderr(&eval()));
+    let config = run.join("config.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, original.replace("steps = 3", "steps = 300")).unwrap();
+    assert!(eval().status.success(), "another step budget is fine: {}", stderr(&eval()));
+    std::fs::write(&config, original.replace("n_units = 16", "n_units = 32")).unwrap();
+    let o = eval();
+    let err = stderr(&o);
+    assert!(!o.status.success() && err.contains("disagrees") && err.contains("n_units = 16") && err.contains("n_units = 32"), "{err}");
+    let loaded = modulab::runner::checkpointing::load_run(&run).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(loaded.contains("disagrees"), "the app's loader: {loaded}");
+    std::fs::remove_file(&config).unwrap();
+    assert!(eval().status.success(), "{}", stderr(&eval()));
 }
 
 #[test]

@@ -26,7 +26,7 @@ pub struct TrainedRun {
 impl TrainedRun {
     /// Load `DIR/checkpoint`.
     pub fn load(dir: &Path) -> Result<TrainedRun, checkpoint::CheckpointError> {
-        let ckpt = checkpoint::load(&dir.join("checkpoint"))?;
+        let ckpt = checkpoint::load_run_dir(dir)?;
         Ok(TrainedRun { name: dir.display().to_string(), config: ckpt.config, params: ckpt.params, step: ckpt.step })
     }
 

@@ -56,6 +56,9 @@ pub struct RestoredRun {
 pub fn load_run(path: &Path) -> Result<RestoredRun, RunDirError> {
     let located = checkpoint::locate(path);
     let ckpt = checkpoint::load(&located.checkpoint)?;
+    if let Some(dir) = &located.run_dir {
+        checkpoint::check_run_config(dir, &ckpt)?;
+    }
     if let Err(source) = ckpt.config.validate() {
         return Err(RunDirError::InvalidConfig { path: located.checkpoint.display().to_string(), source });
     }

@@ -22,6 +22,8 @@ const VERSION: u32 = 1;
 pub const STATE_FILE: &str = "state.bin";
 /// The checkpoint directory inside a run directory.
 pub const RUN_CHECKPOINT_DIR: &str = "checkpoint";
+/// The run directory's own copy of its settings.
+pub const RUN_CONFIG_FILE: &str = "config.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -46,6 +48,34 @@ struct Header {
     rng: Rng,
     adam_t: u64,
     tensors: Vec<(String, Vec<usize>)>,
+}
+
+/// Load the checkpoint of the run directory `dir` and check the run's `config.toml` against it.
+pub fn load_run_dir(dir: &Path) -> Result<Checkpoint, CheckpointError> {
+    let ckpt = load(&dir.join(RUN_CHECKPOINT_DIR))?;
+    check_run_config(dir, &ckpt)?;
+    Ok(ckpt)
+}
+
+/// A run whose `config.toml` was edited, or copied from another run, says so instead of
+/// silently using the checkpoint's settings. The step budget and the runtime may differ (a run
+/// resumes with more steps, on another backend); a run directory without the file (older, or
+/// made by hand) uses the checkpoint's settings.
+pub fn check_run_config(dir: &Path, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
+    let path = dir.join(RUN_CONFIG_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let mismatch = |reason: String| CheckpointError::Mismatch { path: dir.join(RUN_CHECKPOINT_DIR).display().to_string(), reason };
+    let shown = path.display().to_string();
+    let mut file = Config::from_toml_with_overrides(&text, &shown, &[]).map_err(|e| mismatch(format!("{e}")))?;
+    file.train.steps = ckpt.config.train.steps;
+    file.runtime = ckpt.config.runtime.clone();
+    if file != ckpt.config {
+        return Err(mismatch(format!(
+            "{shown} disagrees with it ({}); put config.toml back as the checkpoint has it, or delete it to use the checkpoint's settings",
+            crate::config::difference(&ckpt.config, "the checkpoint", &file, "config.toml")
+        )));
+    }
+    Ok(())
 }
 
 /// A loaded checkpoint.
