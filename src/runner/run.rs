@@ -318,13 +318,13 @@ impl Run {
         }
         self.latest = Snapshot::default();
         self.earlier.clear();
-        self.dirty.look_back = self.look_back.is_some();
         self.live.forget_network();
         self.stale = LiveViews::NONE;
         self.sweep = None;
         self.switching = None;
         self.dynamics = None;
-        self.dirty = Dirty::default();
+        // the app may still look back at a step the new network also has (step 0 after a reset)
+        self.dirty = Dirty { look_back: self.look_back.is_some(), ..Dirty::default() };
     }
 
     fn reset(&mut self, config: Config) {

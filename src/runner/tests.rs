@@ -211,6 +211,13 @@ fn looking_back_probes_the_network_kept_at_an_earlier_evaluation() {
     let expected = run_probe(&trainer.config, &trainer.params, 3, &probe, Ambiguity::none(), &[Pathway::Bias]).expect("probe run");
     assert_eq!(lesioned.trajectories.as_ref().expect("trajectories").tasks[0].rates, expected.tasks[0].rates);
 
+    // a reset while looking back at step 0: the new network's step 0 is shown
+    worker.send(Command::LookBack(Some(0)));
+    wait_snapshot(&worker, &mut seen, |s| s.looked_back.as_ref().is_some_and(|b| b.asked == 0));
+    worker.send(Command::Reset(Box::new(tiny())));
+    let after = wait_snapshot(&worker, &mut seen, |s| s.looked_back.as_ref().is_some_and(|b| b.asked == 0));
+    assert_eq!(after.looked_back.expect("looked back").step, Some(0));
+
     worker.send(Command::LookBack(None));
     wait_snapshot(&worker, &mut seen, |s| s.looked_back.is_none());
 }
