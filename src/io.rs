@@ -4,12 +4,16 @@
 use std::io::Write;
 use std::path::Path;
 
-/// The machine's physical memory in bytes (`MemTotal` of /proc/meminfo), when it can be read.
+/// The machine's physical memory in bytes (`MemTotal` of /proc/meminfo), when it can be read;
+/// read once (the app validates its draft settings every frame).
 pub fn total_memory_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    static TOTAL: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *TOTAL.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    })
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename.
