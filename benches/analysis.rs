@@ -57,7 +57,7 @@ fn bench_pca(c: &mut Criterion) {
 
 fn bench_analyze(c: &mut Criterion) {
     let config = Config::from_preset("yang20", &[]).unwrap();
-    let params = ParamSet::init(&config.model, modulab::train::dims(&config), config.readout(), &mut Rng::seed_from(config.train.seed));
+    let params = ParamSet::init(&config.model, config.dims(), config.readout(), &mut Rng::seed_from(config.train.seed));
     let options = AnalyzeOptions::default();
     let mut group = c.benchmark_group("analyze");
     group.sample_size(10).measurement_time(Duration::from_secs(30));

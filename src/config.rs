@@ -292,17 +292,17 @@ impl Config {
         }
     }
 
+    /// Sizes of the network this configuration implies.
+    pub fn dims(&self) -> Dims {
+        Dims { n_in: self.tasks.n_inputs(), n_out: self.tasks.n_outputs(), n_units: self.model.n_units, n_contexts: self.train.tasks.len() }
+    }
+
     /// About how many bytes training this network takes: the parameters with their gradients
     /// and Adam's two moments, and one batch's activations ([B, T, N] buffers of the forward
     /// pass and its backward, at the longest trial of [`LONGEST_TRIAL_MS`]). An upper estimate
     /// meant to catch a network far too big before it is allocated, not a measurement.
     pub fn memory_estimate_bytes(&self) -> u128 {
-        let dims = Dims {
-            n_in: self.tasks.n_inputs(),
-            n_out: self.tasks.n_outputs(),
-            n_units: self.model.n_units,
-            n_contexts: self.train.tasks.len(),
-        };
+        let dims = self.dims();
         let params: u128 =
             ParamSet::layout(&self.model, dims).iter().map(|(_, shape)| shape.iter().map(|&d| d as u128).product::<u128>()).sum();
         let steps = (LONGEST_TRIAL_MS / self.tasks.dt_ms.max(1e-3) as f64).ceil() as u128;

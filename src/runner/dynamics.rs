@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn a_job_runs_setup_then_one_unit_per_alpha() {
         let config = Config::from_preset("quick", &["model.n_units=16".into()]).unwrap();
-        let params = ParamSet::init(&config.model, crate::train::dims(&config), config.readout(), &mut Rng::seed_from(1));
+        let params = ParamSet::init(&config.model, config.dims(), config.readout(), &mut Rng::seed_from(1));
         assert!(
             DynamicsJob::new(
                 config.clone(),

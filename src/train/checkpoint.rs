@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AdamState, Trainer, dims};
+use super::{AdamState, Trainer};
 use crate::config::Config;
 use crate::model::{ParamSet, ParamTensor};
 use crate::rng::Rng;
@@ -177,7 +177,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
     if floats.next().is_some() {
         return Err(corrupt("data section is too long"));
     }
-    params.check_layout(&config.model, dims(&config)).map_err(|e| mismatch(e.to_string()))?;
+    params.check_layout(&config.model, config.dims()).map_err(|e| mismatch(e.to_string()))?;
     let adam = AdamState { t: header.adam_t, m, v };
     Ok(Checkpoint { config, params, adam, rng: header.rng, step: header.step, trials: header.trials, elapsed_secs: header.elapsed_secs })
 }

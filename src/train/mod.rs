@@ -17,7 +17,6 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::config::{BackendKind, Config};
-use crate::model::params::Dims;
 use crate::model::pass::RnnSpec;
 use crate::model::{ParamSet, Rnn, RnnInput};
 use crate::rng::Rng;
@@ -58,21 +57,11 @@ pub fn device(backend: BackendKind, autodiff: bool) -> Device {
     if autodiff { device.autodiff() } else { device }
 }
 
-/// Sizes of the network a config implies.
-pub fn dims(config: &Config) -> Dims {
-    Dims {
-        n_in: config.tasks.n_inputs(),
-        n_out: config.tasks.n_outputs(),
-        n_units: config.model.n_units,
-        n_contexts: config.train.tasks.len(),
-    }
-}
-
 /// The settings of a forward pass for `config`.
 pub fn rnn_spec(config: &Config) -> RnnSpec {
     RnnSpec {
         config: config.model.clone(),
-        dims: dims(config),
+        dims: config.dims(),
         alpha: config.model.alpha(config.tasks.dt_ms),
         dt_ms: config.tasks.dt_ms,
         readout: config.readout(),
@@ -114,7 +103,7 @@ impl Trainer {
     /// A fresh run: parameters initialised from `config.train.seed`.
     pub fn new(config: Config) -> Self {
         let mut init_rng = Rng::seed_from(config.train.seed);
-        let params = ParamSet::init(&config.model, dims(&config), config.readout(), &mut init_rng);
+        let params = ParamSet::init(&config.model, config.dims(), config.readout(), &mut init_rng);
         let rng = init_rng.fork(0x7261_696e); // the training stream
         let adam = AdamState::new(&params);
         Self::from_parts(config, params, adam, rng, 0, 0, 0.0)
