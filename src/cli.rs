@@ -20,6 +20,7 @@ use crate::train::metrics::{self, METRICS_FILE, MetricsRow};
 use crate::train::{self, ProgressSink, RunEnd, StepReport, Trainer};
 
 mod analyze;
+mod exchange;
 mod reproduce;
 mod sweep;
 pub use analyze::AnalyzeArgs;
@@ -60,6 +61,12 @@ pub enum Command {
     /// sweep every kind of context ambiguity, measure the dynamics, and write report.html and
     /// report.md (mean ± 95 % interval, paired tests against bias) with figures and tables.
     Reproduce(reproduce::ReproduceArgs),
+    /// Write a trained network (every parameter, the configuration, optionally the probe trials'
+    /// activity) to a NumPy .npz or .safetensors file for Python (docs/EXCHANGE.md).
+    Export(exchange::ExportArgs),
+    /// Make a run directory of a network trained elsewhere (an .npz or .safetensors file with the
+    /// documented keys), for eval, analyze, sweep and the app (docs/EXCHANGE.md).
+    Import(exchange::ImportArgs),
     /// Open the desktop app (also what `modulab` with no command does).
     Gui(GuiArgs),
     /// Open the desktop app on a lesson file (*.modulab.toml): its settings, tab and steps, with
@@ -232,6 +239,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Sweep { command } => sweep::run(command),
         Command::Analyze(args) => analyze::run(args),
         Command::Reproduce(args) => reproduce::run(args),
+        Command::Export(args) => exchange::export_cmd(args),
+        Command::Import(args) => exchange::import_cmd(args),
         Command::Presets => {
             for (name, text) in config::PRESETS {
                 println!("{name:<14} {}", config::preset_summary(text).split_once(": ").map_or("", |(_, d)| d));

@@ -8,6 +8,7 @@ pub mod adam;
 pub mod cadence;
 pub mod checkpoint;
 pub mod eval;
+pub mod exchange;
 pub mod metrics;
 pub mod probe;
 
