@@ -271,6 +271,38 @@ fn save_then_load_a_checkpoint_and_train_on() {
 }
 
 #[test]
+fn export_the_network_for_python() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = harness();
+    run_until(&mut harness, "the worker", |app| app.run_data().config.is_some());
+    step_n(&mut harness, 4);
+
+    // no extension: .npz is added
+    file_menu(&mut harness, "Export network…");
+    choose_path(&mut harness, &dir.path().join("net"), "Export network");
+    run_until(&mut harness, "the export", |app| notice_contains(app, "exported the network at step 4"));
+    file_menu(&mut harness, "Save checkpoint…");
+    choose_path(&mut harness, &dir.path().join("run"), "Save");
+    run_until(&mut harness, "the save", |app| notice_contains(app, "saved the run at step 4"));
+
+    let file = dir.path().join("net.npz");
+    let imported = modulab::train::exchange::import(&file, &tiny()).expect("the export reads back");
+    let saved = modulab::train::checkpoint::load_run_dir(&dir.path().join("run")).expect("the checkpoint");
+    assert_eq!((imported.params, imported.step), (saved.params, 4), "the weights of the network at step 4");
+    let zip = zip::ZipArchive::new(std::fs::File::open(&file).unwrap()).unwrap();
+    for task in &tiny().train.tasks {
+        let wanted = format!("probe/{}/rates.npy", task.name());
+        assert!(zip.file_names().any(|f| f.is_ok_and(|f| f == wanted)), "{wanted}");
+    }
+
+    // an unwritable place is an error message; the app trains on
+    file_menu(&mut harness, "Export network…");
+    choose_path(&mut harness, &dir.path().join("no-such-dir").join("net.npz"), "Export network");
+    run_until(&mut harness, "the refusal", |app| notice_contains(app, "could not export the network"));
+    step_n(&mut harness, 1);
+}
+
+#[test]
 fn open_a_run_directory_written_by_modulab_train() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("trained");

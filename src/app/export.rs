@@ -143,6 +143,8 @@ pub enum FileJob {
     },
     SaveCheckpoint,
     LoadCheckpoint,
+    /// The network and its probe trials' activity as .npz or .safetensors, for Python.
+    ExportNetwork,
     /// A saved run to compare with the current one (Ambiguity panel); see [`Files::take_compare_runs`].
     CompareRun,
     /// A lesson file to open; see [`Files::take_lessons`].
@@ -157,6 +159,7 @@ impl FileJob {
             FileJob::Export { format, plot, .. } => format!("Export {} as {}", plot.title, format.extension().to_uppercase()),
             FileJob::SaveCheckpoint => "Save checkpoint".into(),
             FileJob::LoadCheckpoint => "Load checkpoint".into(),
+            FileJob::ExportNetwork => "Export network (.npz or .safetensors)".into(),
             FileJob::CompareRun => "Add run for comparison".into(),
             FileJob::OpenLesson => "Open lesson".into(),
             FileJob::SaveLesson(_) => "Save as lesson".into(),
@@ -169,6 +172,7 @@ impl FileJob {
             FileJob::Export { .. } => "Write file",
             FileJob::SaveCheckpoint => "Save",
             FileJob::LoadCheckpoint => "Load",
+            FileJob::ExportNetwork => "Export network",
             FileJob::CompareRun => "Add",
             FileJob::OpenLesson => "Open",
             FileJob::SaveLesson(_) => "Save",
@@ -179,6 +183,7 @@ impl FileJob {
         match self {
             FileJob::Export { format, plot, .. } => format!("{}.{}", plot.name, format.extension()),
             FileJob::SaveCheckpoint => "runs/modulab-app".into(),
+            FileJob::ExportNetwork => "modulab-network.npz".into(),
             FileJob::LoadCheckpoint | FileJob::CompareRun => "runs/".into(),
             FileJob::OpenLesson => "lessons/".into(),
             FileJob::SaveLesson(_) => format!("my-lesson{}", super::lesson::LESSON_SUFFIX),
@@ -287,6 +292,9 @@ impl Files {
             FileJob::OpenLesson | FileJob::SaveLesson(_) => {
                 dialog.add_filter("modulab lesson", &["toml"]).set_file_name(job.default_path().trim_end_matches('/'))
             }
+            FileJob::ExportNetwork => {
+                dialog.add_filter("NumPy archive", &["npz"]).add_filter("safetensors", &["safetensors"]).set_file_name(job.default_path())
+            }
             _ => dialog,
         };
         #[derive(PartialEq)]
@@ -296,7 +304,7 @@ impl Files {
             Save,
         }
         let pick = match job {
-            FileJob::Export { .. } | FileJob::SaveLesson(_) => Pick::Save,
+            FileJob::Export { .. } | FileJob::SaveLesson(_) | FileJob::ExportNetwork => Pick::Save,
             FileJob::OpenLesson => Pick::File,
             _ => Pick::Folder,
         };
@@ -366,6 +374,7 @@ impl Files {
                     let label = ui.label("File path");
                     let hint = match field.job {
                         FileJob::Export { .. } => "Where to write the file (relative paths start in the folder modulab was started from)",
+                        FileJob::ExportNetwork => "A file ending in .npz (NumPy) or .safetensors; another ending gets .npz added",
                         FileJob::CompareRun => "A run directory written by `modulab train` or Save checkpoint… (it holds checkpoint/)",
                         FileJob::SaveCheckpoint | FileJob::LoadCheckpoint => {
                             "A run directory (it holds checkpoint/, config.toml and metrics.csv), or a checkpoint directory to load"
@@ -410,6 +419,11 @@ impl Files {
             FileJob::LoadCheckpoint => {
                 self.set_notice(Level::Info, format!("loading {}…", path.display()));
                 self.commands.push(Command::LoadCheckpoint(path));
+            }
+            FileJob::ExportNetwork => {
+                let path = if crate::train::exchange::Format::of(&path).is_ok() { path } else { with_extension(path, "npz") };
+                self.set_notice(Level::Info, format!("exporting the network to {}…", path.display()));
+                self.commands.push(Command::ExportNetwork(path));
             }
             FileJob::CompareRun => {
                 self.compare_runs.push(path);

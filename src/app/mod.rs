@@ -197,7 +197,7 @@ impl RunData {
             }
             Event::CheckpointLoaded(loaded) => self.load(&loaded),
             // the app shows these next to the other file operations (see `ModulabApp::logic_ctx`)
-            Event::CheckpointSaved { .. } | Event::CheckpointFailed(_) => {}
+            Event::CheckpointSaved { .. } | Event::NetworkExported { .. } | Event::CheckpointFailed(_) => {}
         }
     }
 
@@ -547,6 +547,10 @@ impl ModulabApp {
                     Event::CheckpointSaved { dir, step } => {
                         self.files.set_notice(Level::Info, format!("saved the run at step {step} to {}", dir.display()))
                     }
+                    Event::NetworkExported { path, step } => self.files.set_notice(
+                        Level::Info,
+                        format!("exported the network at step {step} to {} (docs/EXCHANGE.md: loading it in Python)", path.display()),
+                    ),
                     Event::CheckpointFailed(text) => self.files.set_notice(Level::Error, text.clone()),
                     Event::CheckpointLoaded(loaded) => {
                         // the Setup panel edits the loaded run's settings from now on
@@ -943,6 +947,17 @@ fn menu_bar_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) -> Vec<MenuRequest>
                 .clicked()
             {
                 cx.files.begin(export::FileJob::LoadCheckpoint, ui.ctx());
+                ui.close();
+            }
+            if ui
+                .add_enabled(has_network, egui::Button::new("Export network…"))
+                .on_hover_text(
+                    "Write the weights, the settings (as JSON) and every task's probe trials (inputs, rates, outputs) \
+                     to a NumPy .npz or .safetensors file: np.load(\"file.npz\")[\"w_rec\"] in Python (docs/EXCHANGE.md)",
+                )
+                .clicked()
+            {
+                cx.files.begin(export::FileJob::ExportNetwork, ui.ctx());
                 ui.close();
             }
             ui.separator();

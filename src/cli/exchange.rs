@@ -6,11 +6,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::UsageError;
-use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::io::write_atomic;
-use crate::train::exchange::{self, ExportContents};
-use crate::train::probe::{ProbeTrials, run_probe};
+use crate::train::exchange;
 use crate::train::{AdamState, Trainer, checkpoint};
 
 #[derive(Args, Debug)]
@@ -65,15 +63,9 @@ pub struct ImportFile {
 pub fn export_cmd(args: ExportArgs) -> Result<()> {
     exchange::Format::of(&args.out).map_err(|e| UsageError(e.to_string()))?;
     let ckpt = checkpoint::load_run_dir(&args.run)?;
-    let trajectories = if args.trajectories {
-        let probe = ProbeTrials::draw(&ckpt.config)?;
-        Some(run_probe(&ckpt.config, &ckpt.params, ckpt.step, &probe, Ambiguity::none(), &[])?)
-    } else {
-        None
-    };
-    let contents = ExportContents { config: &ckpt.config, params: &ckpt.params, step: ckpt.step, trajectories: trajectories.as_ref() };
-    exchange::export(&args.out, &contents)?;
-    let probe = trajectories.as_ref().map_or(String::new(), |t| format!(" and the probe trials of {} tasks", t.tasks.len()));
+    exchange::export_network(&args.out, &ckpt.config, &ckpt.params, ckpt.step, args.trajectories)?;
+    let tasks = ckpt.config.train.tasks.len();
+    let probe = if args.trajectories { format!(" and the probe trials of {tasks} tasks") } else { String::new() };
     println!(
         "{} parameters of {} at step {}{probe} written to {}",
         ckpt.params.tensors.len(),

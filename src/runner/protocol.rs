@@ -55,6 +55,9 @@ pub enum Command {
     /// Save the current run into this run directory (created if needed): the checkpoint in
     /// `DIR/checkpoint/`, plus `DIR/config.toml` and `DIR/metrics.csv`. Training goes on.
     SaveCheckpoint(PathBuf),
+    /// Write the current network to a NumPy .npz or .safetensors file (docs/EXCHANGE.md), with
+    /// its probe trials' activity. Training goes on.
+    ExportNetwork(PathBuf),
     /// Replace the current run with a saved one: a run directory, a checkpoint directory or a
     /// `state.bin` file. The current run is kept if the checkpoint cannot be read or is invalid.
     /// The loaded run is paused (or finished), ready to train on.
@@ -182,9 +185,14 @@ pub enum Event {
         dir: PathBuf,
         step: u64,
     },
+    /// [`Command::ExportNetwork`] wrote the network at `step` to `path`.
+    NetworkExported {
+        path: PathBuf,
+        step: u64,
+    },
     /// [`Command::LoadCheckpoint`] replaced the run; an evaluation of it follows.
     CheckpointLoaded(Box<LoadedRun>),
-    /// Saving or loading failed; the current run is unchanged. The message says why.
+    /// Saving, exporting or loading failed; the current run is unchanged. The message says why.
     CheckpointFailed(String),
 }
 

@@ -36,6 +36,7 @@ use crate::config::Config;
 use crate::experiments::switching::{SwitchJob, SwitchRequest};
 use crate::model::{ParamSet, Pathway};
 use crate::train::eval::{EvalOptions, Evaluation, evaluate};
+use crate::train::exchange;
 use crate::train::metrics::MetricsRow;
 use crate::train::{Cadence, RunEnd, TrainError, Trainer};
 
@@ -300,6 +301,7 @@ impl Run {
             }
             Command::AnalyzeDynamics(request) => self.start_dynamics(request),
             Command::SaveCheckpoint(dir) => self.save_checkpoint(dir),
+            Command::ExportNetwork(path) => self.export_network(path),
             Command::LoadCheckpoint(path) => self.load_checkpoint(path),
             Command::Stop => {}
             Command::InjectPanic => {
@@ -423,6 +425,19 @@ impl Run {
         match checkpointing::save_run(&dir, trainer, &self.history, self.train_secs) {
             Ok(()) => self.outbox.emit(Event::CheckpointSaved { dir, step }),
             Err(e) => self.outbox.emit(Event::CheckpointFailed(format!("could not save the checkpoint: {e}"))),
+        }
+    }
+
+    /// Write the network and its probe trials' activity for Python; report success or failure.
+    fn export_network(&mut self, path: PathBuf) {
+        let Some(trainer) = self.trainer.as_ref() else {
+            self.outbox.emit(Event::CheckpointFailed("there is no network to export (training failed): press Reset first".into()));
+            return;
+        };
+        let step = trainer.step;
+        match exchange::export_network(&path, &trainer.config, &trainer.params, step, true) {
+            Ok(()) => self.outbox.emit(Event::NetworkExported { path, step }),
+            Err(e) => self.outbox.emit(Event::CheckpointFailed(format!("could not export the network: {e}"))),
         }
     }
 

@@ -17,7 +17,8 @@ use std::path::Path;
 use npyz::{DType, TypeChar, WriterBuilder};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use super::probe::Trajectories;
+use super::probe::{ProbeTrials, Trajectories, run_probe};
+use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::io::write_atomic;
 use crate::model::{ParamSet, ParamTensor};
@@ -58,6 +59,8 @@ pub enum ExchangeError {
     Format(String),
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error("cannot run the probe trials: {0}")]
+    Probe(String),
     #[error("cannot write {path}: {reason}")]
     Write { path: String, reason: String },
     /// The file is readable but its arrays do not make the network the configuration asks for.
@@ -95,6 +98,18 @@ fn arrays(contents: &ExportContents) -> Vec<Array> {
         arrays.push(Array { name: name("rates"), shape: shape(task.n_units), data: task.rates.clone() });
     }
     arrays
+}
+
+/// Write the network `params` of `config` at `step` to `path`, with each task's probe trials
+/// run through it (clear context, nothing lesioned) when `trajectories` is set.
+pub fn export_network(path: &Path, config: &Config, params: &ParamSet, step: u64, trajectories: bool) -> Result<(), ExchangeError> {
+    Format::of(path)?;
+    let probe = |e: super::TrainError| ExchangeError::Probe(e.to_string());
+    let trajectories = match trajectories {
+        true => Some(run_probe(config, params, step, &ProbeTrials::draw(config).map_err(probe)?, Ambiguity::none(), &[]).map_err(probe)?),
+        false => None,
+    };
+    export(path, &ExportContents { config, params, step, trajectories: trajectories.as_ref() })
 }
 
 /// Write an export to `path` (format from its extension), atomically.
