@@ -286,7 +286,7 @@ fn main() {
          UI work (thread CPU time): median {:.2} ms, p99 {:.2} ms, max {:.2} ms\n  \
          wall clock:                median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         frames.len(),
-        run.loss.len(),
+        run.loss.points().len(),
         run.evaluations.len(),
         cpu.0,
         cpu.1,

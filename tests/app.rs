@@ -69,7 +69,7 @@ fn train_until_an_evaluation_toggle_pathways_lesion_and_reset() {
     {
         let run = harness.state().run_data();
         assert!(!run.loss.is_empty(), "the loss curve has data");
-        assert!(run.loss.iter().all(|[step, loss]| *step >= 1.0 && loss.is_finite()));
+        assert!(run.loss.points().iter().all(|[step, loss]| *step >= 1.0 && loss.is_finite()));
         let first = &run.evaluations[0];
         assert_eq!(first.perf.len(), 4, "one performance per task");
         assert!(first.perf.iter().all(|(_, p)| (0.0..=1.0).contains(p)));
@@ -187,7 +187,7 @@ fn export_the_loss_curve_as_csv_and_an_unwritable_path_is_an_error() {
             [x.parse().expect("step"), y.parse().expect("loss")]
         })
         .collect();
-    assert_eq!(every, harness.state().run_data().loss, "the CSV holds exactly the plotted losses");
+    assert_eq!(every, harness.state().run_data().loss.points(), "the CSV holds exactly the plotted losses");
     assert_eq!(text.lines().filter(|l| l.starts_with("mean of ")).count(), 3, "and the running mean");
 
     // the bar chart (the third menu): one row per task, the latest evaluation's numbers

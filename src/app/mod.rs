@@ -20,6 +20,7 @@ mod dynamics;
 mod guides;
 pub mod lesson;
 mod lesson_panel;
+mod loss_curve;
 mod packing;
 mod pca;
 mod setup;
@@ -43,6 +44,7 @@ use crate::config::Config;
 use crate::model::Pathway;
 use crate::runner::{Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot, Worker};
 use crate::train::probe::{PcaView, Trajectories};
+pub use loss_curve::LossCurve;
 
 /// At most this much UI-thread time per frame goes into draining worker events.
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
@@ -110,8 +112,8 @@ pub struct RunData {
     /// Seconds spent training (pauses excluded).
     pub train_secs: f64,
     pub steps_per_sec: f64,
-    /// (step, loss) of every step received.
-    pub loss: Vec<[f64; 2]>,
+    /// (step, loss) of every step received (merged into means of neighbours on long runs).
+    pub loss: LossCurve,
     /// Every evaluation of this run, in order.
     pub evaluations: Vec<EvalResult>,
     /// The latest snapshot taken from the worker's slot.
@@ -131,7 +133,7 @@ impl Default for RunData {
             trials: 0,
             train_secs: 0.0,
             steps_per_sec: 0.0,
-            loss: Vec::new(),
+            loss: LossCurve::default(),
             evaluations: Vec::new(),
             snapshot: None,
             last_message: None,
@@ -167,7 +169,7 @@ impl RunData {
                 self.trials = trials;
                 self.train_secs = train_secs;
                 self.steps_per_sec = steps_per_sec;
-                self.loss.push([step as f64, loss as f64]);
+                self.loss.push(step as f64, loss as f64);
                 let now = (step, Instant::now());
                 self.steps_seen = Some([self.steps_seen.map_or(now, |[first, _]| first), now]);
             }
@@ -205,7 +207,8 @@ impl RunData {
     fn load(&mut self, loaded: &LoadedRun) {
         let evaluations = loaded.history.iter().map(|row| EvalResult { step: row.step, perf: row.perf.clone(), lesioned: None }).collect();
         // metrics.csv has the mean loss since the previous evaluation: one point per row
-        let loss = loaded.history.iter().filter(|r| r.loss.is_finite()).map(|r| [r.step as f64, r.loss]).collect();
+        let loss =
+            LossCurve::from(loaded.history.iter().filter(|r| r.loss.is_finite()).map(|r| [r.step as f64, r.loss]).collect::<Vec<_>>());
         *self = RunData {
             config: Some(loaded.config.clone()),
             state: loaded.state,

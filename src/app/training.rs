@@ -166,8 +166,12 @@ fn thinned(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
 
 /// The loss curve's data: every step, and the running mean the plot draws.
 fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
-    let every: Vec<[f64; 2]> = run.loss.iter().copied().filter(|[_, y]| y.is_finite()).collect();
+    let every: Vec<[f64; 2]> = run.loss.points().iter().copied().filter(|[_, y]| y.is_finite()).collect();
     let smoothed = moving_average(&every, SMOOTHING_STEPS);
+    let every_name = match run.loss.steps_per_point() {
+        1 => "every step".to_string(),
+        k => format!("every step (older steps as means of up to {k}, a long run)"),
+    };
     PlotExport {
         name: "loss".into(),
         title: "Training loss".into(),
@@ -177,7 +181,7 @@ fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
         unit_circle: false,
         note: String::new(),
         data: PlotData::Lines(vec![
-            Curve { name: "every step".into(), points: every },
+            Curve { name: every_name, points: every },
             Curve { name: format!("mean of {SMOOTHING_STEPS} steps"), points: smoothed },
         ]),
     }
@@ -261,7 +265,7 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
         );
         export_menu_ui(ui, cx.files, *rect, || loss_export(run, log));
     });
-    let points: Vec<[f64; 2]> = thinned(&cx.run.loss)
+    let points: Vec<[f64; 2]> = thinned(cx.run.loss.points())
         .into_iter()
         .filter(|[_, y]| y.is_finite() && (!log || *y > 0.0))
         .map(|[x, y]| [x, if log { y.log10() } else { y }])

@@ -1,29 +1,35 @@
 //! The network as it was at earlier evaluations, for looking back (the Training tab's slider):
-//! its parameters are kept at every evaluation within a memory budget. When the budget is
-//! reached every other older entry goes, so the steps kept stay spread over the whole run (the
-//! first and the latest are always kept).
+//! its parameters are kept at every evaluation within a memory budget and a number of entries.
+//! When either is reached every other older entry goes, so the steps kept stay spread over the
+//! whole run (the first and the latest are always kept).
 
 use crate::model::ParamSet;
 
 /// Memory for the kept parameter sets: 64 MB hold about 160 evaluations of a 256-unit network
 /// with 20 tasks (0.4 MB each), and thousands of the quick preset's 64-unit one.
 pub const HISTORY_BYTES: usize = 64 << 20;
+/// At most this many kept networks, however small: spread over the run, more steps than the
+/// slider can show apart. Without it a small network's history grew for most of an hour (the
+/// quick preset's 40 kB sets, one a second, fill 64 MB after ~1 600 evaluations) and the app's
+/// memory with it; now it is full within minutes and stays flat (the soak benchmark).
+pub const HISTORY_ENTRIES: usize = 256;
 
 /// Parameter sets by evaluation step, in step order.
 pub struct ParamHistory {
     entries: Vec<(u64, ParamSet)>,
     budget_bytes: usize,
+    max_entries: usize,
 }
 
 impl Default for ParamHistory {
     fn default() -> Self {
-        Self::with_budget(HISTORY_BYTES)
+        Self::with_budget(HISTORY_BYTES, HISTORY_ENTRIES)
     }
 }
 
 impl ParamHistory {
-    pub fn with_budget(budget_bytes: usize) -> Self {
-        ParamHistory { entries: Vec::new(), budget_bytes }
+    pub fn with_budget(budget_bytes: usize, max_entries: usize) -> Self {
+        ParamHistory { entries: Vec::new(), budget_bytes, max_entries }
     }
 
     /// Forget every entry (a new network).
@@ -36,7 +42,7 @@ impl ParamHistory {
     pub fn record(&mut self, step: u64, params: &ParamSet) {
         self.entries.retain(|(s, _)| *s < step);
         self.entries.push((step, params.clone()));
-        while self.entries.len() > 2 && self.bytes() > self.budget_bytes {
+        while self.entries.len() > 2 && (self.bytes() > self.budget_bytes || self.entries.len() > self.max_entries) {
             self.thin();
         }
     }
@@ -81,7 +87,7 @@ mod tests {
     #[test]
     fn the_budget_thins_old_entries_and_keeps_the_first_and_latest() {
         // room for 4 sets of 10 floats
-        let mut history = ParamHistory::with_budget(4 * 10 * 4);
+        let mut history = ParamHistory::with_budget(4 * 10 * 4, 100);
         for step in 0..4 {
             history.record(step * 100, &params(step as f32, 10));
         }
@@ -94,6 +100,16 @@ mod tests {
         let steps = history.steps();
         assert!(steps.len() <= 4 && steps[0] == 0 && *steps.last().unwrap() == 1100, "{steps:?}");
         assert!(steps.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn the_number_of_entries_is_bounded_too() {
+        let mut history = ParamHistory::with_budget(usize::MAX, 8);
+        for step in 0..1000 {
+            history.record(step, &params(0.0, 1));
+        }
+        let steps = history.steps();
+        assert!(steps.len() <= 8 && steps[0] == 0 && *steps.last().unwrap() == 999, "{steps:?}");
     }
 
     #[test]

@@ -1,0 +1,366 @@
+//! A long run of the app with a scripted user: does it stay flat in memory and smooth?
+//!
+//! `cargo bench --bench soak` (add `-- SECONDS` for another length than an hour; the figures in
+//! the README are from a run of at least 3 600 s). The real `ModulabApp` runs frames at a 60 Hz
+//! pace through egui_kittest (every panel's logic, ui and layout, plus kittest's accessibility
+//! tree, so the UI work counted is if anything more than eframe's) while its worker trains the
+//! quick preset without end. Round after round the user moves the ambiguity slider and runs the
+//! ambiguity sweep, lesions and restores a pathway, looks at the Trajectories and PCA tabs, runs
+//! the dynamics analysis, the switch test and a small packing sweep, saves a checkpoint, every
+//! second round exports the network and every third loads the previous checkpoint and trains on.
+//!
+//! Measured and printed (and written to target/soak/):
+//! - resident memory (VmRSS) every 5 s; after the warm-up (the first sixth of the run, at least
+//!   5 minutes) the largest and the last against the value at the end of the warm-up
+//!   (target: within 5 %);
+//! - every frame's UI-thread CPU time (the work the frame did) and wall clock: median, p99, max
+//!   and the frames over 16 ms (target: none over 16 ms of UI work);
+//! - every checkpoint written is loaded back, every export read back (target: all).
+//!
+//! Any step of the script that fails (a control not found, a job that does not finish in its
+//! time) is counted and printed, not fatal: the soak goes on and reports it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use eframe::egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use modulab::app::{AppOptions, ModulabApp};
+use modulab::config::Config;
+use modulab::runner::RunState;
+
+const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
+const FRAME_BUDGET_MS: f64 = 16.0;
+const RSS_EVERY: Duration = Duration::from_secs(5);
+const MAX_RSS_GROWTH: f64 = 0.05;
+
+fn config() -> Config {
+    // trains for the whole soak (the quick preset, an evaluation every 100 steps)
+    Config::from_preset("quick", &["train.steps=1000000000".into()]).expect("quick preset")
+}
+
+struct Soak {
+    harness: Harness<'static, ModulabApp>,
+    started: Instant,
+    next_frame: Instant,
+    next_rss: Instant,
+    /// Per frame: (seconds since start, UI CPU ms, wall ms).
+    frames: Vec<(f64, f64, f64)>,
+    /// (seconds since start, resident bytes).
+    rss: Vec<(f64, u64)>,
+    problems: Vec<String>,
+    dir: PathBuf,
+    checkpoints: Vec<PathBuf>,
+    exports: Vec<PathBuf>,
+}
+
+impl Soak {
+    fn new(dir: PathBuf) -> Self {
+        let options = AppOptions { config: config(), preset: Some("quick".into()), file_dialogs: false, ..AppOptions::default() };
+        let app = ModulabApp::new(options, None);
+        let harness = Harness::builder().with_size([1400.0, 900.0]).build_ui_state(
+            |ui, app: &mut ModulabApp| {
+                let ctx = ui.ctx().clone();
+                app.logic_ctx(&ctx);
+                app.show(ui);
+            },
+            app,
+        );
+        let now = Instant::now();
+        Soak {
+            harness,
+            started: now,
+            next_frame: now,
+            next_rss: now,
+            frames: Vec::new(),
+            rss: Vec::new(),
+            problems: Vec::new(),
+            dir,
+            checkpoints: Vec::new(),
+            exports: Vec::new(),
+        }
+    }
+
+    fn secs(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// One frame at the 60 Hz pace, timed; the memory sampled when due.
+    fn frame(&mut self) {
+        let (wall, cpu) = (Instant::now(), thread_cpu_time());
+        self.harness.step();
+        let (cpu_ms, wall_ms) = (ms(thread_cpu_time().saturating_sub(cpu)), ms(wall.elapsed()));
+        self.frames.push((self.secs(), cpu_ms, wall_ms));
+        if Instant::now() >= self.next_rss {
+            self.rss.push((self.secs(), resident_bytes()));
+            self.next_rss += RSS_EVERY;
+        }
+        self.next_frame += FRAME_INTERVAL;
+        match self.next_frame.checked_duration_since(Instant::now()) {
+            Some(wait) => std::thread::sleep(wait),
+            None => self.next_frame = Instant::now(),
+        }
+    }
+
+    fn frames_for(&mut self, secs: f64) {
+        let end = Instant::now() + Duration::from_secs_f64(secs);
+        while Instant::now() < end {
+            self.frame();
+        }
+    }
+
+    /// Frames until `done`, at most `limit` seconds; a timeout is a problem, not a panic.
+    fn until(&mut self, what: &str, limit: f64, done: impl Fn(&ModulabApp) -> bool) -> bool {
+        let end = Instant::now() + Duration::from_secs_f64(limit);
+        while !done(self.harness.state()) {
+            if Instant::now() >= end {
+                self.problem(format!("{what}: not within {limit} s"));
+                return false;
+            }
+            self.frame();
+        }
+        true
+    }
+
+    fn problem(&mut self, text: String) {
+        eprintln!("soak: at {:.0} s: {text}", self.secs());
+        self.problems.push(text);
+    }
+
+    /// Click the control labelled `label` (the topmost, for tab names shared with headings).
+    fn click(&mut self, label: &str) -> bool {
+        let node = self.harness.query_all_by_label(label).min_by(|a, b| a.rect().min.y.total_cmp(&b.rect().min.y));
+        match node {
+            Some(node) => {
+                node.click();
+                self.frame();
+                self.frame();
+                true
+            }
+            None => {
+                self.problem(format!("no control labelled '{label}'"));
+                false
+            }
+        }
+    }
+
+    fn tab(&mut self, name: &str, look_secs: f64) {
+        if self.click(name) {
+            self.frames_for(look_secs);
+        }
+    }
+
+    fn file(&mut self, item: &str, path: &Path, action: &str, done: &str) -> bool {
+        if !(self.click("File") && self.click(item)) {
+            return false;
+        }
+        match self.harness.query_by_label("File path") {
+            Some(field) => field.set_text_value_accesskit(path.to_str().expect("utf-8 path")),
+            None => {
+                self.problem(format!("{item}: no path field"));
+                return false;
+            }
+        }
+        self.frame();
+        self.frame();
+        if !self.click(action) {
+            return false;
+        }
+        let done = done.to_string();
+        self.until(&format!("{item} {}", path.display()), 60.0, move |app| app.file_notice().is_some_and(|m| m.text.contains(&done)))
+    }
+
+    /// Training goes on (the Train button is on the Training tab).
+    fn train(&mut self) {
+        if self.harness.state().run_data().state != RunState::Running && self.click("Training") && self.click("Train") {
+            self.until("training to start", 30.0, |app| app.run_data().state == RunState::Running);
+        }
+    }
+
+    fn round(&mut self, round: usize) {
+        self.train();
+        // the ambiguity slider, then the sweep over every level
+        if self.click("Ambiguity") {
+            let level = (round % 10) as f64 / 10.0;
+            match self.harness.query_by_role(Role::Slider) {
+                Some(slider) => slider.set_value_accesskit(level),
+                None => self.problem("no ambiguity slider".into()),
+            }
+            self.frames_for(2.0);
+            if self.click("Sweep") {
+                self.until("the ambiguity sweep", 120.0, |app| {
+                    app.run_data().snapshot.as_ref().and_then(|s| s.sweep.as_ref()).is_some_and(|s| s.is_complete())
+                });
+            }
+        }
+        // a lesion on and, a round later, off
+        self.click("Lesion bias");
+        self.tab("Trajectories", 3.0);
+        self.tab("PCA", 3.0);
+        if self.click("Dynamics") && self.click("Compute") {
+            self.until("the dynamics analysis", 180.0, |app| {
+                app.run_data().snapshot.as_ref().and_then(|s| s.dynamics.as_ref()).is_some_and(|d| d.is_complete())
+            });
+        }
+        if self.click("Switching") && self.click("Run switch test") {
+            self.until("the switch test", 180.0, |app| {
+                app.run_data().snapshot.as_ref().and_then(|s| s.switching.as_ref()).is_some_and(|r| r.is_complete())
+            });
+        }
+        if self.click("Packing") {
+            {
+                let form = self.harness.state_mut().packing_mut().form_mut();
+                form.sizes = "8,16".into();
+                form.task_counts = "1,2".into();
+                form.pathways = "bias,synaptic".into();
+                form.budget_steps = 200;
+            }
+            self.frame();
+            if self.click("Run") {
+                self.until("the packing sweep", 300.0, |app| app.packing().end().is_some());
+            }
+            // the sweep pauses training; it goes on afterwards
+            self.train();
+        }
+        self.tab("Training", 3.0);
+        let checkpoint = self.dir.join(format!("checkpoint-{round}"));
+        if self.file("Save checkpoint…", &checkpoint, "Save", "saved the run") {
+            self.checkpoints.push(checkpoint);
+        }
+        if round % 2 == 1 {
+            let export = self.dir.join(format!("network-{round}.npz"));
+            if self.file("Export network…", &export, "Export network", "exported the network") {
+                self.exports.push(export);
+            }
+        }
+        if round % 3 == 2 && self.checkpoints.len() >= 2 {
+            let previous = self.checkpoints[self.checkpoints.len() - 2].clone();
+            if self.file("Load checkpoint…", &previous, "Load", "loaded") {
+                self.train();
+            }
+        }
+    }
+}
+
+/// CPU time used by the calling thread so far.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID exists on Linux
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
+    assert!(ok, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// This process's resident memory (VmRSS), in bytes.
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).expect("VmRSS in kB") * 1024
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn main() {
+    // `cargo bench` passes --bench; a number is the soak's length in seconds
+    let secs: f64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(3600.0);
+    let warm_up = (secs / 6.0).max(300.0).min(secs / 2.0);
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("soak");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).expect("target/soak");
+    println!("soak: {secs:.0} s of the app (warm-up {warm_up:.0} s), files in {}", out.display());
+
+    let mut soak = Soak::new(out.clone());
+    soak.until("the worker", 60.0, |app| app.run_data().config.is_some());
+    let mut round = 0;
+    while soak.secs() < secs {
+        soak.round(round);
+        round += 1;
+        let (step, rss) = (soak.harness.state().run_data().step, soak.rss.last().map_or(0, |r| r.1));
+        println!("soak: round {round} done at {:.0} s, step {step}, resident {:.1} MB", soak.secs(), rss as f64 / 1e6);
+    }
+    let elapsed = soak.secs();
+    let steps = soak.harness.state().run_data().step;
+
+    // memory after the warm-up
+    let after: Vec<(f64, u64)> = soak.rss.iter().copied().filter(|(t, _)| *t >= warm_up).collect();
+    let base = after.first().expect("memory samples after the warm-up").1 as f64;
+    let max = after.iter().map(|r| r.1).max().expect("samples") as f64;
+    let last = after.last().expect("samples").1 as f64;
+    let (growth_max, growth_last) = (max / base - 1.0, last / base - 1.0);
+
+    // frames
+    let mut cpu: Vec<f64> = soak.frames.iter().map(|f| f.1).collect();
+    let mut wall: Vec<f64> = soak.frames.iter().map(|f| f.2).collect();
+    cpu.sort_by(f64::total_cmp);
+    wall.sort_by(f64::total_cmp);
+    let over_cpu = cpu.iter().filter(|&&c| c > FRAME_BUDGET_MS).count();
+    let over_wall = wall.iter().filter(|&&w| w > FRAME_BUDGET_MS).count();
+
+    // every file written reads back
+    drop(soak.harness);
+    let bad_checkpoints: Vec<String> = soak
+        .checkpoints
+        .iter()
+        .filter_map(|c| modulab::train::checkpoint::load_run_dir(c).err().map(|e| format!("{}: {e}", c.display())))
+        .collect();
+    let quick = config();
+    let bad_exports: Vec<String> = soak
+        .exports
+        .iter()
+        .filter_map(|e| modulab::train::exchange::import(e, &quick).err().map(|err| format!("{}: {err}", e.display())))
+        .collect();
+
+    let rss_csv: String =
+        std::iter::once("secs,resident_bytes\n".to_string()).chain(soak.rss.iter().map(|(t, b)| format!("{t:.1},{b}\n"))).collect();
+    std::fs::write(out.join("rss.csv"), rss_csv).expect("rss.csv");
+    let frames_csv: String = std::iter::once("secs,ui_cpu_ms,wall_ms\n".to_string())
+        .chain(soak.frames.iter().map(|(t, c, w)| format!("{t:.3},{c:.3},{w:.3}\n")))
+        .collect();
+    std::fs::write(out.join("frames.csv"), frames_csv).expect("frames.csv");
+
+    println!("\nsoak: {elapsed:.0} s, {round} rounds, {} frames, trained to step {steps}", cpu.len());
+    println!(
+        "resident memory: {:.1} MB at the end of the warm-up ({warm_up:.0} s), largest after {:.1} MB ({:+.1} %), last {:.1} MB ({:+.1} %) [target within 5 %: {}]",
+        base / 1e6,
+        max / 1e6,
+        100.0 * growth_max,
+        last / 1e6,
+        100.0 * growth_last,
+        if growth_max <= MAX_RSS_GROWTH { "met" } else { "MISSED" }
+    );
+    println!(
+        "frames, UI CPU time: median {:.2} / p99 {:.2} / max {:.2} ms, {over_cpu} over 16 ms [target none: {}]",
+        percentile(&cpu, 0.5),
+        percentile(&cpu, 0.99),
+        cpu.last().expect("frames"),
+        if over_cpu == 0 { "met" } else { "MISSED" }
+    );
+    println!(
+        "frames, wall clock: median {:.2} / p99 {:.2} / max {:.2} ms, {over_wall} over 16 ms",
+        percentile(&wall, 0.5),
+        percentile(&wall, 0.99),
+        wall.last().expect("frames")
+    );
+    println!(
+        "checkpoints written {}, loaded back {}; exports written {}, read back {} [target all: {}]",
+        soak.checkpoints.len(),
+        soak.checkpoints.len() - bad_checkpoints.len(),
+        soak.exports.len(),
+        soak.exports.len() - bad_exports.len(),
+        if bad_checkpoints.is_empty() && bad_exports.is_empty() { "met" } else { "MISSED" }
+    );
+    for bad in bad_checkpoints.iter().chain(&bad_exports) {
+        println!("  unreadable: {bad}");
+    }
+    println!("script problems: {}", soak.problems.len());
+    for p in &soak.problems {
+        println!("  {p}");
+    }
+}
