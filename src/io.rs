@@ -16,6 +16,23 @@ pub fn total_memory_bytes() -> Option<u64> {
     })
 }
 
+/// Remove the temporary files that [`write_atomic`] calls left in `dir` when their process was
+/// killed mid-write (`.NAME.tmpPID-N` of a process that no longer runs); a live process's are
+/// left alone. Errors are ignored: this only tidies up.
+pub fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp")).and_then(|(_, tail)| tail.split_once('-')).map(|(pid, _)| pid);
+        if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok())
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -67,6 +84,19 @@ pub fn csv_split(line: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_dead_process_s_temporaries_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(".state.bin.tmp4000000000-0"); // beyond any pid
+        let alive = dir.path().join(format!(".state.bin.tmp{}-3", std::process::id()));
+        let other = dir.path().join("state.bin");
+        for path in [&dead, &alive, &other] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        remove_stale_temporaries(dir.path());
+        assert!(!dead.exists() && alive.exists() && other.exists());
+    }
 
     #[test]
     fn csv_fields_round_trip() {

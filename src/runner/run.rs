@@ -9,7 +9,7 @@
 //! with its error shown, never the training run.
 //!
 //! Training is deterministic like the CLI's [`crate::train::run`]: both advance through the same
-//! [`Cadence`], so the steps, evaluations and `metrics.csv` rows are the same (evaluation draws
+//! [`cadence::advance`], so the steps, evaluations and `metrics.csv` rows are the same (evaluation draws
 //! from its own random stream), plus one evaluation of the untrained network after every reset
 //! so the curves start at chance level. A panic while training becomes an [`Event::Failed`]; the
 //! worker then waits for a [`Command::Reset`].
@@ -38,7 +38,7 @@ use crate::model::{ParamSet, Pathway};
 use crate::train::eval::{EvalOptions, Evaluation, evaluate};
 use crate::train::exchange;
 use crate::train::metrics::MetricsRow;
-use crate::train::{Cadence, RunEnd, TrainError, Trainer};
+use crate::train::{RunEnd, TrainError, Trainer, cadence};
 
 /// How long the worker sleeps waiting for commands when it has nothing to do.
 const IDLE_POLL: Duration = Duration::from_millis(100);
@@ -75,7 +75,6 @@ pub struct Run {
     config: Config,
     state: RunState,
     lesions: Vec<Pathway>,
-    cadence: Cadence,
     step_times: VecDeque<Instant>,
     /// Seconds spent training in this run (pauses excluded).
     train_secs: f64,
@@ -109,7 +108,6 @@ impl Run {
             config,
             state: RunState::Ready,
             lesions: Vec::new(),
-            cadence: Cadence::default(),
             step_times: VecDeque::with_capacity(RATE_WINDOW + 1),
             train_secs: 0.0,
             history: Vec::new(),
@@ -310,11 +308,9 @@ impl Run {
         }
     }
 
-    /// Forget what belonged to the previous network: the speed window, the loss accumulator,
-    /// the snapshot and every analysis (lesions and ambiguity are kept, like the UI's).
+    /// Forget what belonged to the previous network: the speed window, the snapshot and every analysis (lesions and ambiguity are kept, like the UI's).
     fn forget_network(&mut self) {
         self.step_times.clear();
-        self.cadence.reset();
         if let Ok(mut slot) = self.slot.lock() {
             *slot = None;
         }
@@ -394,7 +390,7 @@ impl Run {
         let started = Instant::now();
         let train_secs = self.train_secs;
         // the row records training time without pauses: the time so far plus this step's
-        let advanced = self.cadence.advance(trainer, &|_| train_secs + started.elapsed().as_secs_f64())?;
+        let advanced = cadence::advance(trainer, &|_| train_secs + started.elapsed().as_secs_f64())?;
         self.train_secs += started.elapsed().as_secs_f64();
         let now = Instant::now();
         self.step_times.push_back(now);

@@ -2,7 +2,7 @@
 //!
 //! `DIR/state.bin` holds, in order: the magic `MODULAB-CKPT\0` and a format version (u32 LE);
 //! the header length (u64 LE) and a JSON header (resolved config as TOML, step, trials, elapsed
-//! time, RNG state, Adam step, parameter names and shapes); then every parameter, Adam first and
+//! time, RNG state, Adam step, the losses since the last evaluation, parameter names and shapes); then every parameter, Adam first and
 //! second moment as f32 LE; then a 64-bit FNV-1a checksum of all preceding bytes. `DIR/config.toml`
 //! is a copy of the config for people. Both are written to a temporary file and renamed, so a crash
 //! mid-write leaves the previous checkpoint whole.
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AdamState, Trainer};
+use super::{AdamState, LossSinceEval, Trainer};
 use crate::config::Config;
 use crate::model::{ParamSet, ParamTensor};
 use crate::rng::Rng;
@@ -47,6 +47,9 @@ struct Header {
     elapsed_secs: f64,
     rng: Rng,
     adam_t: u64,
+    /// Absent in checkpoints from before it was kept (read as none).
+    #[serde(default)]
+    loss_since_eval: LossSinceEval,
     tensors: Vec<(String, Vec<usize>)>,
 }
 
@@ -87,11 +90,14 @@ pub struct Checkpoint {
     pub step: u64,
     pub trials: u64,
     pub elapsed_secs: f64,
+    pub loss_since_eval: LossSinceEval,
 }
 
 impl Checkpoint {
     pub fn into_trainer(self) -> Trainer {
-        Trainer::from_parts(self.config, self.params, self.adam, self.rng, self.step, self.trials, self.elapsed_secs)
+        let mut trainer = Trainer::from_parts(self.config, self.params, self.adam, self.rng, self.step, self.trials, self.elapsed_secs);
+        trainer.loss_since_eval = self.loss_since_eval;
+        trainer
     }
 }
 
@@ -102,6 +108,8 @@ pub fn save(dir: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
         move |source| CheckpointError::Write { path, source }
     };
     std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+    // what an earlier run killed in the middle of a save left
+    crate::io::remove_stale_temporaries(dir);
     let header = Header {
         config_toml: trainer.config.to_toml(),
         step: trainer.step,
@@ -109,6 +117,7 @@ pub fn save(dir: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
         elapsed_secs: trainer.elapsed_secs(),
         rng: trainer.rng.clone(),
         adam_t: trainer.adam.t,
+        loss_since_eval: trainer.loss_since_eval,
         tensors: trainer.params.tensors.iter().map(|t| (t.name.clone(), t.shape.clone())).collect(),
     };
     let header = serde_json::to_vec(&header).expect("header serialises");
@@ -179,7 +188,16 @@ pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
     }
     params.check_layout(&config.model, config.dims()).map_err(|e| mismatch(e.to_string()))?;
     let adam = AdamState { t: header.adam_t, m, v };
-    Ok(Checkpoint { config, params, adam, rng: header.rng, step: header.step, trials: header.trials, elapsed_secs: header.elapsed_secs })
+    Ok(Checkpoint {
+        config,
+        params,
+        adam,
+        rng: header.rng,
+        step: header.step,
+        trials: header.trials,
+        elapsed_secs: header.elapsed_secs,
+        loss_since_eval: header.loss_since_eval,
+    })
 }
 
 /// Where a checkpoint the user pointed at lives.

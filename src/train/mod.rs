@@ -24,7 +24,7 @@ use crate::rng::Rng;
 use crate::tasks::{self, Task, TrialBatch};
 
 pub use adam::{AdamSettings, AdamState};
-pub use cadence::{Advanced, Cadence};
+pub use cadence::{Advanced, LossSinceEval};
 pub use eval::{Evaluation, evaluate};
 pub use metrics::MetricsRow;
 
@@ -84,6 +84,8 @@ pub struct Trainer {
     pub trials: u64,
     /// Training time accumulated before this process (from the checkpoint).
     pub elapsed_before_secs: f64,
+    /// The losses of the steps since the last evaluation.
+    pub loss_since_eval: LossSinceEval,
     started: Instant,
     device: Device,
     spec: RnnSpec,
@@ -122,7 +124,21 @@ impl Trainer {
         let device = device(config.runtime.backend, true);
         let spec = rnn_spec(&config);
         let learning_mask = ParamSet::learning_mask(&config.model, spec.dims);
-        Self { config, params, adam, rng, step, trials, elapsed_before_secs, started: Instant::now(), device, spec, learning_mask }
+        let loss_since_eval = LossSinceEval::default();
+        Self {
+            config,
+            params,
+            adam,
+            rng,
+            step,
+            trials,
+            elapsed_before_secs,
+            loss_since_eval,
+            started: Instant::now(),
+            device,
+            spec,
+            learning_mask,
+        }
     }
 
     /// Training seconds so far, over all sessions of this run.
@@ -261,7 +277,7 @@ pub enum RunEnd {
     Cancelled,
 }
 
-/// Train until `config.train.steps` through the [`Cadence`] (evaluating every `eval_every`
+/// Train until `config.train.steps` through [`cadence::advance`] (evaluating every `eval_every`
 /// steps, stopping when every task reached `stop_at_perf`), saving a checkpoint when one is due
 /// if `checkpoint_dir` is given. `cancel` is checked before every step.
 pub fn run(
@@ -270,12 +286,11 @@ pub fn run(
     cancel: &AtomicBool,
     checkpoint_dir: Option<&std::path::Path>,
 ) -> Result<RunEnd, TrainError> {
-    let mut cadence = Cadence::default();
     while trainer.step < trainer.config.train.steps {
         if cancel.load(Ordering::Relaxed) {
             return Ok(RunEnd::Cancelled);
         }
-        let advanced = cadence.advance(trainer, &Trainer::elapsed_secs)?;
+        let advanced = cadence::advance(trainer, &Trainer::elapsed_secs)?;
         sink.on_step(trainer, &advanced.report);
         if let Some((eval, row)) = &advanced.evaluation {
             sink.on_eval(trainer, eval, row);
