@@ -1,5 +1,6 @@
 //! Bad input never panics: every loader of a file a user hands modulab (config TOML, lesson,
-//! checkpoint, metrics and sweep CSVs, shard and τ lists) gets random text and random edits of a
+//! checkpoint, metrics and sweep CSVs, packing plan files, exported or foreign .npz and
+//! .safetensors networks, shard and τ lists) gets random text and random edits of a
 //! valid file, a bounded number of cases from a fixed seed (the same cases in every run), and must
 //! answer with a value or an error, never a panic or an allocation it cannot make.
 
@@ -7,8 +8,9 @@ use std::path::Path;
 
 use modulab::app::lesson::{BUILTIN, Lesson};
 use modulab::config::Config;
+use modulab::experiments::packing::PlanFile;
 use modulab::tasks::Task;
-use modulab::train::{Trainer, checkpoint, metrics};
+use modulab::train::{Trainer, checkpoint, exchange, metrics};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, RngSeed};
 
@@ -75,6 +77,51 @@ proptest! {
         let _ = modulab::experiments::switching::parse_taus(&junk);
         let _ = modulab::experiments::reproduce::parse_dynamics_csv(&junk, "fuzz");
         let _ = modulab::experiments::reproduce::parse_switching_csv(&junk, "fuzz");
+        let _ = PlanFile::parse(&junk);
+    }
+
+    #[test]
+    fn packing_plan_files(edits in edits()) {
+        let _ = PlanFile::parse(&edited_text(&plan_file().to_toml(), &edits));
+    }
+}
+
+fn plan_file() -> PlanFile {
+    PlanFile {
+        sizes: vec![8, 16],
+        task_counts: vec![1, 2],
+        pathways: vec!["bias".into(), "gain+synaptic".into()],
+        seeds: vec![0, 1],
+        budget_steps: 300,
+        criterion: 0.9,
+        order: "battery".into(),
+        base: Config::from_preset("quick", &[]).unwrap().to_toml(),
+    }
+}
+
+/// Exported networks (.npz and .safetensors), edited at random, read back for import: the
+/// archive, array headers, dtypes and shapes (checked before any array's data is read, so a
+/// shape claiming terabytes allocates nothing) and the configuration text.
+#[test]
+fn exported_networks() {
+    assert_eq!(PlanFile::parse(&plan_file().to_toml()), Ok(plan_file()));
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_preset("quick", &["model.n_units=8".into(), r#"model.pathways=["bias","synaptic"]"#.into()]).unwrap();
+    let trainer = Trainer::new(config.clone());
+    for name in ["net.npz", "net.safetensors"] {
+        let file = dir.path().join(name);
+        exchange::export_network(&file, &config, &trainer.params, 0, false).unwrap();
+        let valid = std::fs::read(&file).unwrap();
+        assert!(exchange::import(&file, &config).is_ok());
+        let mut runner = proptest::test_runner::TestRunner::new(runner(1000));
+        runner
+            .run(&edits(), |edits| {
+                std::fs::write(&file, edited(&valid, &edits)).unwrap();
+                let _ = exchange::import(&file, &config);
+                let _ = exchange::read_config_json(&file);
+                Ok(())
+            })
+            .unwrap();
     }
 }
 

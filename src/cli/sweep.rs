@@ -6,12 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
 use super::UsageError;
 use crate::analysis::AmbiguityKind;
 use crate::config::Config;
-use crate::experiments::packing::{self, CellResult, PackingError, PackingPlan, PathwaySet};
+use crate::experiments::packing::{self, CellResult, PLAN_FILE, PackingError, PackingPlan, PathwaySet, PlanFile};
 use crate::experiments::slurm;
 use crate::experiments::sweep::{self, TrainedRun};
 use crate::figure;
@@ -308,22 +307,6 @@ fn ambiguity_cmd(args: AmbiguityArgs) -> Result<()> {
     Ok(())
 }
 
-/// What defines a packing sweep's table, stored beside it so a resumed run or a shard with
-/// different settings is refused instead of mixing incompatible cells.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct PlanFile {
-    sizes: Vec<usize>,
-    task_counts: Vec<usize>,
-    pathways: Vec<String>,
-    seeds: Vec<u64>,
-    budget_steps: u64,
-    criterion: f64,
-    order: String,
-    /// The fully resolved base configuration, as TOML.
-    base: String,
-}
-
-const PLAN_FILE: &str = "packing-plan.toml";
 const PACKING_FILE: &str = "packing.csv";
 
 fn plan_from_args(args: &PackingArgs) -> Result<PackingPlan, UsageError> {
@@ -347,23 +330,10 @@ fn plan_from_args(args: &PackingArgs) -> Result<PackingPlan, UsageError> {
     Ok(plan)
 }
 
-fn plan_file(plan: &PackingPlan) -> PlanFile {
-    PlanFile {
-        sizes: plan.sizes.clone(),
-        task_counts: plan.task_counts.clone(),
-        pathways: plan.pathway_sets.iter().map(|s| s.to_string()).collect(),
-        seeds: plan.seeds.clone(),
-        budget_steps: plan.budget_steps,
-        criterion: plan.criterion,
-        order: plan.order.name().to_string(),
-        base: plan.base.to_toml(),
-    }
-}
-
 fn read_plan_file(out: &Path) -> Result<Option<PlanFile>> {
     let path = out.join(PLAN_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(toml::from_str(&text).with_context(|| format!("{} is not a packing plan", path.display()))?)),
+        Ok(text) => Ok(Some(PlanFile::parse(&text).map_err(|e| anyhow::anyhow!("{} is not a packing plan: {e}", path.display()))?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -407,7 +377,7 @@ fn packing_cmd(args: PackingArgs) -> Result<()> {
     };
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     create_out(&args.out)?;
-    let stored = plan_file(&plan);
+    let stored = PlanFile::of(&plan);
     match read_plan_file(&args.out)? {
         Some(existing) if existing != stored => {
             return Err(UsageError(format!(
@@ -419,8 +389,7 @@ fn packing_cmd(args: PackingArgs) -> Result<()> {
         }
         Some(_) => {}
         None => {
-            let text = toml::to_string(&stored).expect("plan serialises");
-            write_atomic(&args.out.join(PLAN_FILE), text.as_bytes())
+            write_atomic(&args.out.join(PLAN_FILE), stored.to_toml().as_bytes())
                 .with_context(|| format!("cannot write {}", args.out.join(PLAN_FILE).display()))?;
         }
     }

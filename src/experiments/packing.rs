@@ -155,6 +155,48 @@ pub struct Cell {
     pub seed: u64,
 }
 
+/// What defines a packing sweep's table, stored beside it so a resumed run or a shard with
+/// different settings is refused instead of mixing incompatible cells.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlanFile {
+    pub sizes: Vec<usize>,
+    pub task_counts: Vec<usize>,
+    pub pathways: Vec<String>,
+    pub seeds: Vec<u64>,
+    pub budget_steps: u64,
+    pub criterion: f64,
+    pub order: String,
+    /// The fully resolved base configuration, as TOML.
+    pub base: String,
+}
+
+/// The plan file's name in a sweep's output directory.
+pub const PLAN_FILE: &str = "packing-plan.toml";
+
+impl PlanFile {
+    pub fn of(plan: &PackingPlan) -> Self {
+        PlanFile {
+            sizes: plan.sizes.clone(),
+            task_counts: plan.task_counts.clone(),
+            pathways: plan.pathway_sets.iter().map(|s| s.to_string()).collect(),
+            seeds: plan.seeds.clone(),
+            budget_steps: plan.budget_steps,
+            criterion: plan.criterion,
+            order: plan.order.name().to_string(),
+            base: plan.base.to_toml(),
+        }
+    }
+
+    /// Read a plan file's text (any text: a damaged file is an error, not a panic).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a plan file serialises")
+    }
+}
+
 /// Everything that defines a packing sweep.
 #[derive(Clone, Debug)]
 pub struct PackingPlan {
