@@ -88,6 +88,31 @@ fn export_then_import_evaluates_to_the_same_numbers() {
         assert_eq!(imported.params, params);
         assert_eq!(imported.step, 150);
     }
+    // the imported run is a run like any other: analyze reads it, the app's loader opens it, and
+    // an ambiguity sweep scores it exactly as the original
+    let back = dir.path().join("back-npz");
+    ok(modulab(&["analyze", "--run", path(&back), "--out", path(&dir.path().join("analysis"))]));
+    assert!(dir.path().join("analysis").join("pca.csv").is_file());
+    modulab::runner::checkpointing::load_run(&back).expect("the app opens it");
+    let sweep = dir.path().join("sweep");
+    ok(modulab(&[
+        "sweep",
+        "ambiguity",
+        "--runs",
+        path(&run),
+        path(&back),
+        "--kind",
+        "mixture",
+        "--levels",
+        "0,0.5",
+        "--out",
+        path(&sweep),
+    ]));
+    let table = std::fs::read_to_string(sweep.join("ambiguity.csv")).unwrap();
+    let rows =
+        |name: &str| -> Vec<String> { table.lines().filter_map(|l| l.strip_prefix(&format!("{name},")).map(str::to_string)).collect() };
+    assert!(!rows(path(&run)).is_empty() && rows(path(&run)) == rows(path(&back)), "{table}");
+
     // importing over a run is refused, and nothing is touched
     let again = modulab(&["import", "--npz", path(&dir.path().join("net.npz")), "--out", path(&run)]);
     assert_eq!(again.status.code(), Some(2));
