@@ -54,6 +54,29 @@ fn run_and_kill(args: &[&str], kill: Kill, watch: &Path) -> bool {
     }
 }
 
+/// Kills before a run is left to finish.
+const MAX_KILLS: usize = 10;
+
+/// Run `args()` again and again, killed as `kill(attempt)` says, until it finishes on its own
+/// (after [`MAX_KILLS`] kills it runs to the end); `check(kills, kill)` looks at what each kill
+/// left. Returns the number of kills.
+fn kill_until_done(
+    args: impl Fn() -> Vec<String>,
+    watch: &Path,
+    mut kill: impl FnMut(usize) -> Kill,
+    mut check: impl FnMut(usize, Kill),
+) -> usize {
+    for attempt in 0..MAX_KILLS {
+        let how = kill(attempt);
+        if !run_and_kill(&as_refs(&args()), how, watch) {
+            return attempt;
+        }
+        check(attempt + 1, how);
+    }
+    run_to_end(&as_refs(&args()));
+    MAX_KILLS
+}
+
 /// Temporary files of atomic writes (`.NAME.tmpPID-N`) in `dir`.
 fn temporaries(dir: &Path) -> usize {
     std::fs::read_dir(dir)
@@ -128,33 +151,29 @@ fn training_killed_mid_checkpoint_and_at_random_resumes_to_the_same_network() {
 
     let out = dir.path().join("killed");
     let mut rng = Rng::seed_from(15);
-    let (mut kills, mut mid_write, mut last_step) = (0, 0, 0);
-    for attempt in 0.. {
-        let resume = out.join("checkpoint").join(checkpoint::STATE_FILE).exists();
-        let kill = if attempt % 2 == 0 { Kill::MidWrite } else { Kill::After(moment(&mut rng, whole)) };
-        let a = args(&out, resume);
-        if attempt >= 10 {
-            run_to_end(&as_refs(&a));
-            break;
-        }
-        if !run_and_kill(&as_refs(&a), kill, &out.join("checkpoint")) {
-            break;
-        }
-        kills += 1;
-        if matches!(kill, Kill::MidWrite) {
-            mid_write += 1;
-        }
-        // what the kill left reads back whole, and no finished step was lost
-        if out.join("checkpoint").join(checkpoint::STATE_FILE).exists() {
-            let ckpt = checkpoint::load_run_dir(&out).unwrap_or_else(|e| panic!("after kill {kills} ({kill:?}): {e}"));
-            assert!(ckpt.step >= last_step, "the checkpoint went back from step {last_step} to {}", ckpt.step);
-            last_step = ckpt.step;
-        }
-        if out.join("metrics.csv").exists() {
-            metrics::parse(&read(&out.join("metrics.csv")), &modulab::config::Config::from_preset("quick", &[]).unwrap().train.tasks)
-                .unwrap_or_else(|e| panic!("metrics.csv after kill {kills}: {e}"));
-        }
-    }
+    let (mut mid_write, mut last_step) = (0, 0);
+    let resume = || out.join("checkpoint").join(checkpoint::STATE_FILE).exists();
+    let kill = |attempt: usize| if attempt.is_multiple_of(2) { Kill::MidWrite } else { Kill::After(moment(&mut rng, whole)) };
+    let kills = kill_until_done(
+        || args(&out, resume()),
+        &out.join("checkpoint"),
+        kill,
+        |kills, how| {
+            if matches!(how, Kill::MidWrite) {
+                mid_write += 1;
+            }
+            // what the kill left reads back whole, and no finished step was lost
+            if resume() {
+                let ckpt = checkpoint::load_run_dir(&out).unwrap_or_else(|e| panic!("after kill {kills} ({how:?}): {e}"));
+                assert!(ckpt.step >= last_step, "the checkpoint went back from step {last_step} to {}", ckpt.step);
+                last_step = ckpt.step;
+            }
+            if out.join("metrics.csv").exists() {
+                let tasks = modulab::config::Config::from_preset("quick", &[]).unwrap().train.tasks;
+                metrics::parse(&read(&out.join("metrics.csv")), &tasks).unwrap_or_else(|e| panic!("metrics.csv after kill {kills}: {e}"));
+            }
+        },
+    );
     eprintln!("training: {kills} kills, {mid_write} in the middle of a checkpoint write, the last at step {last_step}");
     assert!(mid_write >= 3, "the checkpoint writes were hit ({mid_write} times)");
 
@@ -202,32 +221,27 @@ fn a_packing_sweep_killed_at_random_keeps_its_cells_and_resumes_to_the_same_tabl
     let reference_rows: Vec<&str> = table.lines().collect();
 
     let out = dir.path().join("killed");
-    let a = with_out(&out);
-    let args = as_refs(&a);
     let mut rng = Rng::seed_from(16);
-    let (mut kills, mut rows_before) = (0, Vec::<String>::new());
-    for attempt in 0.. {
-        if attempt >= 8 {
-            run_to_end(&args);
-            break;
-        }
-        if !run_and_kill(&args, Kill::After(moment(&mut rng, whole)), &out) {
-            break;
-        }
-        kills += 1;
-        if let Ok(text) = std::fs::read_to_string(out.join("packing.csv")) {
-            modulab::experiments::packing::parse_csv(&text, "after a kill")
-                .unwrap_or_else(|e| panic!("packing.csv after kill {kills}: {e}"));
-            let rows: Vec<String> = text.lines().map(str::to_string).collect();
-            for row in &rows {
-                assert!(reference_rows.contains(&row.as_str()), "a row the uninterrupted sweep does not have: {row}");
+    let mut rows_before = Vec::<String>::new();
+    let kills = kill_until_done(
+        || with_out(&out),
+        &out,
+        |_| Kill::After(moment(&mut rng, whole)),
+        |kills, _| {
+            if let Ok(text) = std::fs::read_to_string(out.join("packing.csv")) {
+                modulab::experiments::packing::parse_csv(&text, "after a kill")
+                    .unwrap_or_else(|e| panic!("packing.csv after kill {kills}: {e}"));
+                let rows: Vec<String> = text.lines().map(str::to_string).collect();
+                for row in &rows {
+                    assert!(reference_rows.contains(&row.as_str()), "a row the uninterrupted sweep does not have: {row}");
+                }
+                for row in &rows_before {
+                    assert!(rows.contains(row), "a finished cell was lost: {row}");
+                }
+                rows_before = rows;
             }
-            for row in &rows_before {
-                assert!(rows.contains(row), "a finished cell was lost: {row}");
-            }
-            rows_before = rows;
-        }
-    }
+        },
+    );
     eprintln!("packing: {kills} kills, {} rows kept at the last", rows_before.len().saturating_sub(1));
     assert!(kills >= 2, "the sweep was interrupted ({kills} times)");
     assert_eq!(read(&out.join("packing.csv")), table, "resumed, the table is the uninterrupted sweep's");
@@ -245,26 +259,20 @@ fn a_reproduce_run_killed_at_random_resumes_to_the_same_report() {
     let whole = timed_run(&as_refs(&a));
 
     let out = dir.path().join("killed");
-    let a = study(&out);
-    let args = as_refs(&a);
     let mut rng = Rng::seed_from(17);
-    let mut kills = 0;
-    for attempt in 0.. {
-        if attempt >= 8 {
-            run_to_end(&args);
-            break;
-        }
-        if !run_and_kill(&args, Kill::After(moment(&mut rng, whole)), &out) {
-            break;
-        }
-        kills += 1;
-        // every run the study kept reads back whole
-        for run in std::fs::read_dir(out.join("runs")).into_iter().flatten().filter_map(Result::ok) {
-            if run.path().join("checkpoint").join(checkpoint::STATE_FILE).exists() {
-                checkpoint::load_run_dir(&run.path()).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
+    let kills = kill_until_done(
+        || study(&out),
+        &out,
+        |_| Kill::After(moment(&mut rng, whole)),
+        |kills, _| {
+            // every run the study kept reads back whole
+            for run in std::fs::read_dir(out.join("runs")).into_iter().flatten().filter_map(Result::ok) {
+                if run.path().join("checkpoint").join(checkpoint::STATE_FILE).exists() {
+                    checkpoint::load_run_dir(&run.path()).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
+                }
             }
-        }
-    }
+        },
+    );
     eprintln!("reproduce: {kills} kills");
     assert!(kills >= 2, "the study was interrupted ({kills} times)");
     for file in ["ambiguity.csv", "packing.csv", "dynamics.csv", "switching.csv", "comparisons.txt", "report.md"] {
