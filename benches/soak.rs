@@ -51,6 +51,11 @@ struct Soak {
     frames: Vec<(f64, f64, f64)>,
     /// (seconds since start, resident bytes).
     rss: Vec<(f64, u64)>,
+    /// (seconds since start, bytes the allocator has handed out and not got back): against the
+    /// resident memory, it tells live data that grows from freed memory kept by the allocator.
+    heap: Vec<(f64, u64)>,
+    /// (seconds since start, the control clicked): what the user was doing at a slow frame.
+    clicks: Vec<(f64, String)>,
     problems: Vec<String>,
     dir: PathBuf,
     checkpoints: Vec<PathBuf>,
@@ -77,6 +82,8 @@ impl Soak {
             next_rss: now,
             frames: Vec::new(),
             rss: Vec::new(),
+            heap: Vec::new(),
+            clicks: Vec::new(),
             problems: Vec::new(),
             dir,
             checkpoints: Vec::new(),
@@ -96,6 +103,7 @@ impl Soak {
         self.frames.push((self.secs(), cpu_ms, wall_ms));
         if Instant::now() >= self.next_rss {
             self.rss.push((self.secs(), resident_bytes()));
+            self.heap.push((self.secs(), heap_in_use_bytes()));
             self.next_rss += RSS_EVERY;
         }
         self.next_frame += FRAME_INTERVAL;
@@ -136,6 +144,7 @@ impl Soak {
         match node {
             Some(node) => {
                 node.click();
+                self.clicks.push((self.secs(), label.to_string()));
                 self.frame();
                 self.frame();
                 true
@@ -245,6 +254,14 @@ impl Soak {
     }
 }
 
+/// The median and largest of the samples between `from` and `to` seconds, in MB.
+fn stretch_mb(samples: &[(f64, u64)], from: f64, to: f64) -> (f64, f64) {
+    let mut mb: Vec<f64> = samples.iter().filter(|(t, _)| *t >= from && *t <= to).map(|(_, b)| *b as f64 / 1e6).collect();
+    mb.sort_by(f64::total_cmp);
+    assert!(!mb.is_empty(), "memory samples between {from} and {to} s");
+    (percentile(&mb, 0.5), *mb.last().expect("samples"))
+}
+
 /// CPU time used by the calling thread so far.
 fn thread_cpu_time() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -259,6 +276,14 @@ fn resident_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
     line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).expect("VmRSS in kB") * 1024
+}
+
+/// Bytes in use in the allocator's heap (glibc's mallinfo2: every arena's allocated chunks and
+/// the large blocks it maps directly).
+fn heap_in_use_bytes() -> u64 {
+    // SAFETY: mallinfo2 only reads the allocator's statistics
+    let info = unsafe { libc::mallinfo2() };
+    (info.uordblks + info.hblkhd) as u64
 }
 
 fn ms(d: Duration) -> f64 {
@@ -280,8 +305,12 @@ fn main() {
             text.lines().skip(1).map(|l| l.split(',').map(|f| f.parse().expect("a number")).collect()).collect()
         };
         let rss: Vec<(f64, u64)> = rows("rss.csv").iter().map(|r| (r[0], r[1] as u64)).collect();
+        let heap: Vec<(f64, u64)> = rows("rss.csv").iter().filter(|r| r.len() > 2).map(|r| (r[0], r[2] as u64)).collect();
         let frames: Vec<(f64, f64, f64)> = rows("frames.csv").iter().map(|r| (r[0], r[1], r[2])).collect();
-        summarize(&rss, &frames, warm_up);
+        let clicks: Vec<(f64, String)> = std::fs::read_to_string(dir.join("clicks.csv"))
+            .map(|t| t.lines().skip(1).filter_map(|l| l.split_once(',')).map(|(t, c)| (t.parse().expect("secs"), c.to_string())).collect())
+            .unwrap_or_default();
+        summarize(&rss, &heap, &frames, &clicks, warm_up);
         return;
     }
     // `cargo bench` passes --bench; a number is the soak's length in seconds
@@ -318,16 +347,20 @@ fn main() {
         .filter_map(|e| modulab::train::exchange::import(e, &quick).err().map(|err| format!("{}: {err}", e.display())))
         .collect();
 
-    let rss_csv: String =
-        std::iter::once("secs,resident_bytes\n".to_string()).chain(soak.rss.iter().map(|(t, b)| format!("{t:.1},{b}\n"))).collect();
+    let rss_csv: String = std::iter::once("secs,resident_bytes,heap_in_use_bytes\n".to_string())
+        .chain(soak.rss.iter().zip(&soak.heap).map(|((t, b), (_, h))| format!("{t:.1},{b},{h}\n")))
+        .collect();
     std::fs::write(out.join("rss.csv"), rss_csv).expect("rss.csv");
     let frames_csv: String = std::iter::once("secs,ui_cpu_ms,wall_ms\n".to_string())
         .chain(soak.frames.iter().map(|(t, c, w)| format!("{t:.3},{c:.3},{w:.3}\n")))
         .collect();
     std::fs::write(out.join("frames.csv"), frames_csv).expect("frames.csv");
+    let clicks_csv: String =
+        std::iter::once("secs,control\n".to_string()).chain(soak.clicks.iter().map(|(t, c)| format!("{t:.3},{c}\n"))).collect();
+    std::fs::write(out.join("clicks.csv"), clicks_csv).expect("clicks.csv");
 
     println!("\nsoak: {elapsed:.0} s, {round} rounds, {} frames, trained to step {steps}", soak.frames.len());
-    summarize(&soak.rss, &soak.frames, warm_up);
+    summarize(&soak.rss, &soak.heap, &soak.frames, &soak.clicks, warm_up);
     println!(
         "checkpoints written {}, loaded back {}; exports written {}, read back {} [target all: {}]",
         soak.checkpoints.len(),
@@ -351,15 +384,10 @@ fn main() {
 /// give it back, so single samples swing by tens of percent within a round; a leak shows as a
 /// level that drifts. So the level is compared: the median and the largest sample of the first
 /// and of the last stretch after the warm-up (10 minutes each, or a third of what is left).
-fn summarize(rss: &[(f64, u64)], frames: &[(f64, f64, f64)], warm_up: f64) {
+fn summarize(rss: &[(f64, u64)], heap: &[(f64, u64)], frames: &[(f64, f64, f64)], clicks: &[(f64, String)], warm_up: f64) {
     let end = rss.last().expect("memory samples").0;
     let window = ((end - warm_up) / 3.0).min(600.0);
-    let stretch = |from: f64, to: f64| -> (f64, f64) {
-        let mut mb: Vec<f64> = rss.iter().filter(|(t, _)| *t >= from && *t <= to).map(|(_, b)| *b as f64 / 1e6).collect();
-        mb.sort_by(f64::total_cmp);
-        assert!(!mb.is_empty(), "memory samples between {from} and {to} s");
-        (percentile(&mb, 0.5), *mb.last().expect("samples"))
-    };
+    let stretch = |from: f64, to: f64| stretch_mb(rss, from, to);
     let (first_median, first_max) = stretch(warm_up, warm_up + window);
     let (last_median, last_max) = stretch(end - window, end);
     let (median_growth, max_growth) = (last_median / first_median - 1.0, last_max / first_max - 1.0);
@@ -374,6 +402,13 @@ fn summarize(rss: &[(f64, u64)], frames: &[(f64, f64, f64)], warm_up: f64) {
         all.iter().copied().fold(0.0, f64::max),
         w = window,
     );
+    if !heap.is_empty() {
+        let ((first, _), (last, _)) = (stretch_mb(heap, warm_up, warm_up + window), stretch_mb(heap, end - window, end));
+        println!(
+            "heap in use (the allocator's live bytes), medians of the same stretches: {first:.1} MB, then {last:.1} MB ({:+.1} %)",
+            100.0 * (last / first - 1.0)
+        );
+    }
     let mut cpu: Vec<f64> = frames.iter().map(|f| f.1).collect();
     let mut wall: Vec<f64> = frames.iter().map(|f| f.2).collect();
     cpu.sort_by(f64::total_cmp);
@@ -394,4 +429,15 @@ fn summarize(rss: &[(f64, u64)], frames: &[(f64, f64, f64)], warm_up: f64) {
         percentile(&wall, 0.99),
         wall.last().expect("frames")
     );
+    // the slowest frames, with the control clicked last before each
+    let mut slowest: Vec<&(f64, f64, f64)> = frames.iter().filter(|f| f.1 > FRAME_BUDGET_MS / 2.0 || f.2 > FRAME_BUDGET_MS).collect();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (at, cpu, wall) in slowest.into_iter().take(10) {
+        let last = clicks
+            .iter()
+            .rev()
+            .find(|(t, _)| t <= at)
+            .map_or("(nothing yet)", |(t, c)| if at - t < 60.0 { c } else { "(nothing for a minute)" });
+        println!("  slow frame at {at:.0} s: UI CPU {cpu:.1} ms, wall {wall:.1} ms; last click: {last}");
+    }
 }
