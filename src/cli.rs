@@ -430,6 +430,8 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     let config = resolve_config(&args.source, &args.sets, args.seed, args.steps, args.backend)?;
     let out = &args.out;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create run directory {}", out.display()))?;
+    // what a run killed in the middle of writing metrics.csv left
+    crate::io::remove_stale_temporaries(out);
     let checkpoint_dir = out.join("checkpoint");
     let (mut trainer, log) = if args.resume {
         let ckpt = checkpoint::load(&checkpoint_dir)?;

@@ -270,7 +270,10 @@ pub(super) fn bar(len: u64, quiet: bool, unit: &str) -> ProgressBar {
 }
 
 pub(super) fn create_out(out: &Path) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create output directory {}", out.display()))
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create output directory {}", out.display()))?;
+    // what a run of this command killed in the middle of writing a table left
+    crate::io::remove_stale_temporaries(out);
+    Ok(())
 }
 
 fn ambiguity_cmd(args: AmbiguityArgs) -> Result<()> {
