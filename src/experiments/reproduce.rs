@@ -531,7 +531,8 @@ pub fn run_unit(
     config.runtime.threads = threads;
     let train_err = |source| ReproduceError::Train { run: name.clone(), source };
     let ckpt_err = |source| ReproduceError::Checkpoint { run: name.clone(), source };
-    let mut trainer = if checkpoint_dir.exists() {
+    // the file, not the directory: a run killed during its first save leaves the directory empty
+    let mut trainer = if checkpoint_dir.join(checkpoint::STATE_FILE).exists() {
         let ckpt = checkpoint::load(&checkpoint_dir).map_err(ckpt_err)?;
         let mut expected = config.clone();
         expected.runtime = ckpt.config.runtime.clone();
