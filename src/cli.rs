@@ -447,19 +447,8 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             .into());
         }
         let step = ckpt.step;
-        let mut trainer = ckpt.into_trainer();
         // the step budget and runtime (backend, threads) may change on resume
-        let loss_since_eval = trainer.loss_since_eval;
-        trainer = Trainer::from_parts(
-            config.clone(),
-            trainer.params,
-            trainer.adam,
-            trainer.rng,
-            trainer.step,
-            trainer.trials,
-            trainer.elapsed_before_secs,
-        );
-        trainer.loss_since_eval = loss_since_eval;
+        let trainer = ckpt.into_trainer().with_config(config.clone());
         (trainer, MetricsLog::resume(out, &config.train.tasks, step)?)
     } else {
         (Trainer::new(config.clone()), MetricsLog::create(out, &config.train.tasks))

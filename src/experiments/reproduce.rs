@@ -539,16 +539,7 @@ pub fn run_unit(
         if expected != ckpt.config {
             return Err(ReproduceError::Mismatch { run: name, dir: dir.display().to_string() });
         }
-        let resumed = ckpt.into_trainer();
-        Trainer::from_parts(
-            config.clone(),
-            resumed.params,
-            resumed.adam,
-            resumed.rng,
-            resumed.step,
-            resumed.trials,
-            resumed.elapsed_before_secs,
-        )
+        ckpt.into_trainer().with_config(config.clone())
     } else {
         Trainer::new(config.clone())
     };

@@ -141,6 +141,16 @@ impl Trainer {
         }
     }
 
+    /// The same run under `config` (a resumed run may change its step budget and runtime):
+    /// parameters, optimiser, random stream, counters and the losses since the last evaluation
+    /// are kept.
+    pub fn with_config(self, config: Config) -> Self {
+        let loss_since_eval = self.loss_since_eval;
+        let mut trainer = Self::from_parts(config, self.params, self.adam, self.rng, self.step, self.trials, self.elapsed_before_secs);
+        trainer.loss_since_eval = loss_since_eval;
+        trainer
+    }
+
     /// Training seconds so far, over all sessions of this run.
     pub fn elapsed_secs(&self) -> f64 {
         self.elapsed_before_secs + self.started.elapsed().as_secs_f64()
