@@ -22,6 +22,8 @@
 //! Any step of the script that fails (a control not found, a job that does not finish in its
 //! time) is counted and printed, not fatal: the soak goes on and reports it.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -47,15 +49,18 @@ struct Soak {
     started: Instant,
     next_frame: Instant,
     next_rss: Instant,
-    /// Per frame: (seconds since start, UI CPU ms, wall ms).
-    frames: Vec<(f64, f64, f64)>,
-    /// (seconds since start, resident bytes).
-    rss: Vec<(f64, u64)>,
-    /// (seconds since start, bytes the allocator has handed out and not got back): against the
-    /// resident memory, it tells live data that grows from freed memory kept by the allocator.
-    heap: Vec<(f64, u64)>,
-    /// (seconds since start, the control clicked): what the user was doing at a slow frame.
-    clicks: Vec<(f64, String)>,
+    // The measurements go straight to their CSV files (through small buffers), so the soak's own
+    // records do not grow inside the memory it measures.
+    /// Per frame: seconds since start, UI CPU ms, wall ms.
+    frames: Csv,
+    /// Every 5 s: seconds since start, resident bytes, and the bytes the allocator has handed out
+    /// and not got back (against the resident memory, it tells growing live data from freed
+    /// memory the allocator keeps).
+    rss: Csv,
+    /// Seconds since start, the control clicked: what the user was doing at a slow frame.
+    clicks: Csv,
+    frame_count: u64,
+    last_rss: u64,
     problems: Vec<String>,
     dir: PathBuf,
     checkpoints: Vec<PathBuf>,
@@ -80,10 +85,11 @@ impl Soak {
             started: now,
             next_frame: now,
             next_rss: now,
-            frames: Vec::new(),
-            rss: Vec::new(),
-            heap: Vec::new(),
-            clicks: Vec::new(),
+            frames: Csv::create(&dir.join(FRAMES_CSV), "secs,ui_cpu_ms,wall_ms"),
+            rss: Csv::create(&dir.join(RSS_CSV), "secs,resident_bytes,heap_in_use_bytes"),
+            clicks: Csv::create(&dir.join(CLICKS_CSV), "secs,control"),
+            frame_count: 0,
+            last_rss: 0,
             problems: Vec::new(),
             dir,
             checkpoints: Vec::new(),
@@ -100,10 +106,12 @@ impl Soak {
         let (wall, cpu) = (Instant::now(), thread_cpu_time());
         self.harness.step();
         let (cpu_ms, wall_ms) = (ms(thread_cpu_time().saturating_sub(cpu)), ms(wall.elapsed()));
-        self.frames.push((self.secs(), cpu_ms, wall_ms));
+        let secs = self.secs();
+        self.frames.row(format_args!("{secs:.3},{cpu_ms:.3},{wall_ms:.3}"));
+        self.frame_count += 1;
         if Instant::now() >= self.next_rss {
-            self.rss.push((self.secs(), resident_bytes()));
-            self.heap.push((self.secs(), heap_in_use_bytes()));
+            self.last_rss = resident_bytes();
+            self.rss.row(format_args!("{secs:.1},{},{}", self.last_rss, heap_in_use_bytes()));
             self.next_rss += RSS_EVERY;
         }
         self.next_frame += FRAME_INTERVAL;
@@ -144,7 +152,8 @@ impl Soak {
         match node {
             Some(node) => {
                 node.click();
-                self.clicks.push((self.secs(), label.to_string()));
+                let secs = self.secs();
+                self.clicks.row(format_args!("{secs:.3},{label}"));
                 self.frame();
                 self.frame();
                 true
@@ -254,6 +263,54 @@ impl Soak {
     }
 }
 
+const FRAMES_CSV: &str = "frames.csv";
+const RSS_CSV: &str = "rss.csv";
+const CLICKS_CSV: &str = "clicks.csv";
+
+/// A CSV file written row by row.
+struct Csv(BufWriter<File>);
+
+impl Csv {
+    fn create(path: &Path, header: &str) -> Self {
+        let mut file = BufWriter::new(File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
+        writeln!(file, "{header}").expect("a soak CSV");
+        Csv(file)
+    }
+
+    fn row(&mut self, row: std::fmt::Arguments) {
+        writeln!(self.0, "{row}").expect("a soak CSV");
+    }
+
+    fn finish(mut self) {
+        self.0.flush().expect("a soak CSV");
+    }
+}
+
+/// A finished soak's measurements, read back from its CSV files.
+struct Measured {
+    rss: Vec<(f64, u64)>,
+    heap: Vec<(f64, u64)>,
+    frames: Vec<(f64, f64, f64)>,
+    clicks: Vec<(f64, String)>,
+}
+
+impl Measured {
+    fn read(dir: &Path) -> Self {
+        let rows = |file: &str| -> Vec<Vec<f64>> {
+            let text = std::fs::read_to_string(dir.join(file)).expect("the soak's CSV");
+            text.lines().skip(1).map(|l| l.split(',').map(|f| f.parse().expect("a number")).collect()).collect()
+        };
+        let samples = rows(RSS_CSV);
+        let rss = samples.iter().map(|r| (r[0], r[1] as u64)).collect();
+        let heap = samples.iter().filter(|r| r.len() > 2).map(|r| (r[0], r[2] as u64)).collect();
+        let frames = rows(FRAMES_CSV).iter().map(|r| (r[0], r[1], r[2])).collect();
+        let clicks = std::fs::read_to_string(dir.join(CLICKS_CSV))
+            .map(|t| t.lines().skip(1).filter_map(|l| l.split_once(',')).map(|(t, c)| (t.parse().expect("secs"), c.to_string())).collect())
+            .unwrap_or_default();
+        Measured { rss, heap, frames, clicks }
+    }
+}
+
 /// The median and largest of the samples between `from` and `to` seconds, in MB.
 fn stretch_mb(samples: &[(f64, u64)], from: f64, to: f64) -> (f64, f64) {
     let mut mb: Vec<f64> = samples.iter().filter(|(t, _)| *t >= from && *t <= to).map(|(_, b)| *b as f64 / 1e6).collect();
@@ -300,17 +357,7 @@ fn main() {
     if let Some(at) = args.iter().position(|a| a == "--summary") {
         let dir = Path::new(args.get(at + 1).expect("--summary DIR WARM_UP"));
         let warm_up: f64 = args.get(at + 2).and_then(|w| w.parse().ok()).expect("--summary DIR WARM_UP");
-        let rows = |file: &str| -> Vec<Vec<f64>> {
-            let text = std::fs::read_to_string(dir.join(file)).expect("the soak's CSV");
-            text.lines().skip(1).map(|l| l.split(',').map(|f| f.parse().expect("a number")).collect()).collect()
-        };
-        let rss: Vec<(f64, u64)> = rows("rss.csv").iter().map(|r| (r[0], r[1] as u64)).collect();
-        let heap: Vec<(f64, u64)> = rows("rss.csv").iter().filter(|r| r.len() > 2).map(|r| (r[0], r[2] as u64)).collect();
-        let frames: Vec<(f64, f64, f64)> = rows("frames.csv").iter().map(|r| (r[0], r[1], r[2])).collect();
-        let clicks: Vec<(f64, String)> = std::fs::read_to_string(dir.join("clicks.csv"))
-            .map(|t| t.lines().skip(1).filter_map(|l| l.split_once(',')).map(|(t, c)| (t.parse().expect("secs"), c.to_string())).collect())
-            .unwrap_or_default();
-        summarize(&rss, &heap, &frames, &clicks, warm_up);
+        summarize(&Measured::read(dir), warm_up);
         return;
     }
     // `cargo bench` passes --bench; a number is the soak's length in seconds
@@ -327,7 +374,7 @@ fn main() {
     while soak.secs() < secs {
         soak.round(round);
         round += 1;
-        let (step, rss) = (soak.harness.state().run_data().step, soak.rss.last().map_or(0, |r| r.1));
+        let (step, rss) = (soak.harness.state().run_data().step, soak.last_rss);
         println!("soak: round {round} done at {:.0} s, step {step}, resident {:.1} MB", soak.secs(), rss as f64 / 1e6);
     }
     let elapsed = soak.secs();
@@ -344,23 +391,15 @@ fn main() {
     let bad_exports: Vec<String> = soak
         .exports
         .iter()
-        .filter_map(|e| modulab::train::exchange::import(e, &quick).err().map(|err| format!("{}: {err}", e.display())))
+        .filter_map(|e| modulab::train::exchange::import(e, &quick, None).err().map(|err| format!("{}: {err}", e.display())))
         .collect();
 
-    let rss_csv: String = std::iter::once("secs,resident_bytes,heap_in_use_bytes\n".to_string())
-        .chain(soak.rss.iter().zip(&soak.heap).map(|((t, b), (_, h))| format!("{t:.1},{b},{h}\n")))
-        .collect();
-    std::fs::write(out.join("rss.csv"), rss_csv).expect("rss.csv");
-    let frames_csv: String = std::iter::once("secs,ui_cpu_ms,wall_ms\n".to_string())
-        .chain(soak.frames.iter().map(|(t, c, w)| format!("{t:.3},{c:.3},{w:.3}\n")))
-        .collect();
-    std::fs::write(out.join("frames.csv"), frames_csv).expect("frames.csv");
-    let clicks_csv: String =
-        std::iter::once("secs,control\n".to_string()).chain(soak.clicks.iter().map(|(t, c)| format!("{t:.3},{c}\n"))).collect();
-    std::fs::write(out.join("clicks.csv"), clicks_csv).expect("clicks.csv");
+    soak.frames.finish();
+    soak.rss.finish();
+    soak.clicks.finish();
 
-    println!("\nsoak: {elapsed:.0} s, {round} rounds, {} frames, trained to step {steps}", soak.frames.len());
-    summarize(&soak.rss, &soak.heap, &soak.frames, &soak.clicks, warm_up);
+    println!("\nsoak: {elapsed:.0} s, {round} rounds, {} frames, trained to step {steps}", soak.frame_count);
+    summarize(&Measured::read(&out), warm_up);
     println!(
         "checkpoints written {}, loaded back {}; exports written {}, read back {} [target all: {}]",
         soak.checkpoints.len(),
@@ -384,7 +423,8 @@ fn main() {
 /// give it back, so single samples swing by tens of percent within a round; a leak shows as a
 /// level that drifts. So the level is compared: the median and the largest sample of the first
 /// and of the last stretch after the warm-up (10 minutes each, or a third of what is left).
-fn summarize(rss: &[(f64, u64)], heap: &[(f64, u64)], frames: &[(f64, f64, f64)], clicks: &[(f64, String)], warm_up: f64) {
+fn summarize(measured: &Measured, warm_up: f64) {
+    let Measured { rss, heap, frames, clicks } = measured;
     let end = rss.last().expect("memory samples").0;
     let window = ((end - warm_up) / 3.0).min(600.0);
     let stretch = |from: f64, to: f64| stretch_mb(rss, from, to);

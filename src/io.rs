@@ -26,11 +26,27 @@ pub fn remove_stale_temporaries(dir: &Path) {
         let pid = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp")).and_then(|(_, tail)| tail.split_once('-')).map(|(pid, _)| pid);
         if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok())
             && pid != std::process::id()
-            && !Path::new(&format!("/proc/{pid}")).exists()
+            && !process_runs(pid)
         {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// Whether a process `pid` runs (or cannot be told apart from one that does).
+#[cfg(unix)]
+fn process_runs(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: signal 0 sends nothing; kill only checks that the process exists
+    let exists = unsafe { libc::kill(pid, 0) } == 0;
+    // EPERM: it exists, owned by another user
+    exists || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Elsewhere a temporary file is never judged stale.
+#[cfg(not(unix))]
+fn process_runs(_: u32) -> bool {
+    true
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename.

@@ -286,7 +286,7 @@ fn export_the_network_for_python() {
     run_until(&mut harness, "the save", |app| notice_contains(app, "saved the run at step 4"));
 
     let file = dir.path().join("net.npz");
-    let imported = modulab::train::exchange::import(&file, &tiny()).expect("the export reads back");
+    let imported = modulab::train::exchange::import(&file, &tiny(), None).expect("the export reads back");
     let saved = modulab::train::checkpoint::load_run_dir(&dir.path().join("run")).expect("the checkpoint");
     assert_eq!((imported.params, imported.step), (saved.params, 4), "the weights of the network at step 4");
     let zip = zip::ZipArchive::new(std::fs::File::open(&file).unwrap()).unwrap();

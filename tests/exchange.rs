@@ -79,7 +79,7 @@ fn export_then_import_evaluates_to_the_same_numbers() {
     for file in ["net.npz", "net.safetensors"] {
         let file = dir.path().join(file);
         let said = ok(modulab(&["export", "--run", path(&run), "--out", path(&file)]));
-        assert!(said.starts_with("9 parameters of"), "{said}");
+        assert!(said.starts_with("9 parameter arrays of"), "{said}");
         let back = dir.path().join(format!("back-{}", file.extension().unwrap().to_str().unwrap()));
         let flag = if file.extension().unwrap() == "npz" { "--npz" } else { "--safetensors" };
         ok(modulab(&["import", flag, path(&file), "--out", path(&back)]));

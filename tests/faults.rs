@@ -42,7 +42,8 @@ fn run_and_kill(args: &[&str], kill: Kill, watch: &Path) -> bool {
         }
         let due = match kill {
             Kill::After(delay) => started.elapsed() >= delay,
-            Kill::MidWrite => temporaries(watch) > 0,
+            // this process's own (an earlier kill's leftover is not a write under way)
+            Kill::MidWrite => temporaries_of(watch, &format!(".tmp{}-", child.id())) > 0,
         };
         if due {
             child.kill().expect("SIGKILL"); // std sends SIGKILL on Unix
@@ -79,8 +80,13 @@ fn kill_until_done(
 
 /// Temporary files of atomic writes (`.NAME.tmpPID-N`) in `dir`.
 fn temporaries(dir: &Path) -> usize {
+    temporaries_of(dir, ".tmp")
+}
+
+/// The files in `dir` whose name contains `marker`.
+fn temporaries_of(dir: &Path, marker: &str) -> usize {
     std::fs::read_dir(dir)
-        .map(|entries| entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(".tmp")).count())
+        .map(|entries| entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(marker)).count())
         .unwrap_or(0)
 }
 

@@ -112,12 +112,12 @@ fn exported_networks() {
         let file = dir.path().join(name);
         exchange::export_network(&file, &config, &trainer.params, 0, false).unwrap();
         let valid = std::fs::read(&file).unwrap();
-        assert!(exchange::import(&file, &config).is_ok());
+        assert!(exchange::import(&file, &config, None).is_ok());
         let mut runner = proptest::test_runner::TestRunner::new(runner(1000));
         runner
             .run(&edits(), |edits| {
                 std::fs::write(&file, edited(&valid, &edits)).unwrap();
-                let _ = exchange::import(&file, &config);
+                let _ = exchange::import(&file, &config, None);
                 let _ = exchange::read_config_json(&file);
                 Ok(())
             })

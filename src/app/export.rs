@@ -374,7 +374,7 @@ impl Files {
                     let label = ui.label("File path");
                     let hint = match field.job {
                         FileJob::Export { .. } => "Where to write the file (relative paths start in the folder modulab was started from)",
-                        FileJob::ExportNetwork => "A file ending in .npz (NumPy) or .safetensors; another ending gets .npz added",
+                        FileJob::ExportNetwork => "A file ending in .npz (NumPy) or .safetensors; any other ending is replaced by .npz",
                         FileJob::CompareRun => "A run directory written by `modulab train` or Save checkpoint… (it holds checkpoint/)",
                         FileJob::SaveCheckpoint | FileJob::LoadCheckpoint => {
                             "A run directory (it holds checkpoint/, config.toml and metrics.csv), or a checkpoint directory to load"

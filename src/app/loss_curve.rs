@@ -82,7 +82,7 @@ mod tests {
         assert_eq!((curve.points().len(), curve.steps_per_point()), (10_000, 1), "one point per step at first");
         for step in 10_001..=200_000 {
             // a loss equal to its step: every merged point's loss is still its (mean) step
-            curve.push(step as f64, step as f64 * (step > 10_000) as u8 as f64);
+            curve.push(step as f64, step as f64);
         }
         let points = curve.points();
         assert!(points.len() < LOSS_POINTS && points.len() > LOSS_POINTS / 4, "{}", points.len());

@@ -199,7 +199,7 @@ impl RunData {
             }
             Event::CheckpointLoaded(loaded) => self.load(&loaded),
             // the app shows these next to the other file operations (see `ModulabApp::logic_ctx`)
-            Event::CheckpointSaved { .. } | Event::NetworkExported { .. } | Event::CheckpointFailed(_) => {}
+            Event::CheckpointSaved { .. } | Event::NetworkExported { .. } | Event::FileFailed(_) => {}
         }
     }
 
@@ -554,7 +554,7 @@ impl ModulabApp {
                         Level::Info,
                         format!("exported the network at step {step} to {} (docs/EXCHANGE.md: loading it in Python)", path.display()),
                     ),
-                    Event::CheckpointFailed(text) => self.files.set_notice(Level::Error, text.clone()),
+                    Event::FileFailed(text) => self.files.set_notice(Level::Error, text.clone()),
                     Event::CheckpointLoaded(loaded) => {
                         // the Setup panel edits the loaded run's settings from now on
                         self.draft = loaded.config.clone();

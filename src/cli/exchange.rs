@@ -67,7 +67,7 @@ pub fn export_cmd(args: ExportArgs) -> Result<()> {
     let tasks = ckpt.config.train.tasks.len();
     let probe = if args.trajectories { format!(" and the probe trials of {tasks} tasks") } else { String::new() };
     println!(
-        "{} parameters of {} at step {}{probe} written to {}",
+        "{} parameter arrays of {} at step {}{probe} written to {}",
         ckpt.params.tensors.len(),
         args.run.display(),
         ckpt.step,
@@ -106,11 +106,12 @@ pub fn import_cmd(args: ImportArgs) -> Result<()> {
                 .map_err(UsageError::from)?
         }
     };
-    let imported = exchange::import(file, &config)?;
+    let imported = exchange::import(file, &config, args.step)?;
+    // training on from here draws from the stream a fresh run of this seed would (it is forked
+    // after the initial weights are drawn, so a fresh trainer is the one place that knows it)
     let fresh = Trainer::new(config.clone());
     let adam = AdamState::new(&imported.params);
-    let step = args.step.unwrap_or(imported.step);
-    let trainer = Trainer::from_parts(config.clone(), imported.params, adam, fresh.rng, step, 0, 0.0);
+    let trainer = Trainer::from_parts(config.clone(), imported.params, adam, fresh.rng, imported.step, 0, 0.0);
     let out = &args.out;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create run directory {}", out.display()))?;
     checkpoint::save(&out.join(checkpoint::RUN_CHECKPOINT_DIR), &trainer)?;

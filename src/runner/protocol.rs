@@ -193,7 +193,7 @@ pub enum Event {
     /// [`Command::LoadCheckpoint`] replaced the run; an evaluation of it follows.
     CheckpointLoaded(Box<LoadedRun>),
     /// Saving, exporting or loading failed; the current run is unchanged. The message says why.
-    CheckpointFailed(String),
+    FileFailed(String),
 }
 
 /// Per-task performance under one ambiguity, beside the unambiguous performance on the same

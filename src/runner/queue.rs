@@ -82,6 +82,8 @@ where
                         break;
                     }
                 }
+                // the job's threads and buffers are gone: their memory goes back too
+                crate::release_freed_memory();
             }
         })?;
         Ok(JobQueue { jobs: Some(jobs), updates, shutdown, running, handle: Some(handle) })

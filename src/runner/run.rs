@@ -223,6 +223,7 @@ impl Run {
     /// Publish a job's new output and say why it failed, if it did.
     fn job_done(&mut self, failure: Option<Option<String>>) {
         let Some(failure) = failure else { return };
+        crate::release_freed_memory();
         self.publish();
         if let Some(message) = failure {
             self.outbox.emit(Event::Warning(message));
@@ -414,26 +415,26 @@ impl Run {
     /// Write the run into `dir` as a run directory; report success or failure.
     fn save_checkpoint(&mut self, dir: PathBuf) {
         let Some(trainer) = self.trainer.as_mut() else {
-            self.outbox.emit(Event::CheckpointFailed("there is no network to save (training failed): press Reset first".into()));
+            self.outbox.emit(Event::FileFailed("there is no network to save (training failed): press Reset first".into()));
             return;
         };
         let step = trainer.step;
         match checkpointing::save_run(&dir, trainer, &self.history, self.train_secs) {
             Ok(()) => self.outbox.emit(Event::CheckpointSaved { dir, step }),
-            Err(e) => self.outbox.emit(Event::CheckpointFailed(format!("could not save the checkpoint: {e}"))),
+            Err(e) => self.outbox.emit(Event::FileFailed(format!("could not save the checkpoint: {e}"))),
         }
     }
 
     /// Write the network and its probe trials' activity for Python; report success or failure.
     fn export_network(&mut self, path: PathBuf) {
         let Some(trainer) = self.trainer.as_ref() else {
-            self.outbox.emit(Event::CheckpointFailed("there is no network to export (training failed): press Reset first".into()));
+            self.outbox.emit(Event::FileFailed("there is no network to export (training failed): press Reset first".into()));
             return;
         };
         let step = trainer.step;
         match exchange::export_network(&path, &trainer.config, &trainer.params, step, true) {
             Ok(()) => self.outbox.emit(Event::NetworkExported { path, step }),
-            Err(e) => self.outbox.emit(Event::CheckpointFailed(format!("could not export the network: {e}"))),
+            Err(e) => self.outbox.emit(Event::FileFailed(format!("could not export the network: {e}"))),
         }
     }
 
@@ -441,7 +442,7 @@ impl Run {
     fn load_checkpoint(&mut self, path: PathBuf) {
         let RestoredRun { trainer, train_secs, history, history_problem } = match checkpointing::load_run(&path) {
             Ok(restored) => restored,
-            Err(e) => return self.outbox.emit(Event::CheckpointFailed(format!("could not load: {e}; the current run is kept"))),
+            Err(e) => return self.outbox.emit(Event::FileFailed(format!("could not load: {e}; the current run is kept"))),
         };
         let (step, trials) = (trainer.step, trainer.trials);
         // from here on the loaded run is the run
@@ -462,6 +463,8 @@ impl Run {
         self.outbox.emit(Event::CheckpointLoaded(Box::new(loaded)));
         // the loaded network's current score (also with the lesions in force)
         self.guarded(|run| run.evaluate_and_publish(Refit::WhenDue).map(|_| ()));
+        // the run it replaced is gone
+        crate::release_freed_memory();
     }
 
     /// Evaluate the current network, then publish it like a periodic evaluation.

@@ -403,7 +403,7 @@ fn save_then_load_resumes_exactly() {
     wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
     step_n(&worker, &mut seen, 6);
     worker.send(Command::SaveCheckpoint(run_dir.clone()));
-    let saved = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointSaved { .. } | Event::CheckpointFailed(_)));
+    let saved = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointSaved { .. } | Event::FileFailed(_)));
     assert!(matches!(&saved, Event::CheckpointSaved { step: 6, dir } if *dir == run_dir), "{saved:?}");
     // a run directory like `modulab train` writes: evaluations at 3 and 6 in metrics.csv
     assert!(run_dir.join("checkpoint").join(checkpoint::STATE_FILE).is_file());
@@ -421,7 +421,7 @@ fn save_then_load_resumes_exactly() {
     // load the saved run back (it replaces the finished one) and train on: the same losses
     let mut after = Vec::new();
     worker.send(Command::LoadCheckpoint(run_dir.clone()));
-    let loaded = wait_for(&worker, &mut after, |e| matches!(e, Event::CheckpointLoaded(_) | Event::CheckpointFailed(_)));
+    let loaded = wait_for(&worker, &mut after, |e| matches!(e, Event::CheckpointLoaded(_) | Event::FileFailed(_)));
     match &loaded {
         Event::CheckpointLoaded(l) => {
             assert_eq!((l.step, l.state, l.history.len()), (6, RunState::Paused, 2), "{l:?}");
@@ -439,7 +439,7 @@ fn save_then_load_resumes_exactly() {
     // the checkpoint directory itself (and its state.bin) load too, with the history next to it
     for path in [run_dir.join("checkpoint"), run_dir.join("checkpoint").join(checkpoint::STATE_FILE)] {
         worker.send(Command::LoadCheckpoint(path));
-        let loaded = wait_for(&worker, &mut after, |e| matches!(e, Event::CheckpointLoaded(_) | Event::CheckpointFailed(_)));
+        let loaded = wait_for(&worker, &mut after, |e| matches!(e, Event::CheckpointLoaded(_) | Event::FileFailed(_)));
         assert!(matches!(&loaded, Event::CheckpointLoaded(l) if l.step == 6 && l.history.len() == 2), "{loaded:?}");
     }
 }
@@ -461,8 +461,8 @@ fn a_corrupt_mismatched_or_missing_checkpoint_keeps_the_current_run() {
     std::fs::create_dir_all(&bad).expect("mkdir");
     std::fs::write(bad.join(checkpoint::STATE_FILE), &bytes[..bytes.len() / 2]).expect("write");
     worker.send(Command::LoadCheckpoint(dir.path().join("bad")));
-    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointLoaded(_)));
-    assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("corrupt") && m.contains("kept")), "{failed:?}");
+    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::FileFailed(_) | Event::CheckpointLoaded(_)));
+    assert!(matches!(&failed, Event::FileFailed(m) if m.contains("corrupt") && m.contains("kept")), "{failed:?}");
 
     // parameters that do not fit the configuration they claim: mismatched
     let mut other = Trainer::new({
@@ -473,20 +473,20 @@ fn a_corrupt_mismatched_or_missing_checkpoint_keeps_the_current_run() {
     other.config = tiny();
     checkpoint::save(&dir.path().join("mismatched"), &other).expect("save");
     worker.send(Command::LoadCheckpoint(dir.path().join("mismatched")));
-    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointLoaded(_)));
-    assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("does not match")), "{failed:?}");
+    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::FileFailed(_) | Event::CheckpointLoaded(_)));
+    assert!(matches!(&failed, Event::FileFailed(m) if m.contains("does not match")), "{failed:?}");
 
     // nothing there at all
     worker.send(Command::LoadCheckpoint(dir.path().join("nothing")));
-    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointLoaded(_)));
-    assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("no checkpoint")), "{failed:?}");
+    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::FileFailed(_) | Event::CheckpointLoaded(_)));
+    assert!(matches!(&failed, Event::FileFailed(m) if m.contains("no checkpoint")), "{failed:?}");
 
     // an unwritable place to save: an error, and the run goes on
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, b"x").expect("write");
     worker.send(Command::SaveCheckpoint(blocker.join("run")));
-    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::CheckpointFailed(_) | Event::CheckpointSaved { .. }));
-    assert!(matches!(&failed, Event::CheckpointFailed(m) if m.contains("could not save")), "{failed:?}");
+    let failed = wait_for(&worker, &mut seen, |e| matches!(e, Event::FileFailed(_) | Event::CheckpointSaved { .. }));
+    assert!(matches!(&failed, Event::FileFailed(m) if m.contains("could not save")), "{failed:?}");
 
     // the run is the same run: the next step is step 3
     worker.send(Command::StepOnce);

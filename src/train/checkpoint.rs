@@ -234,3 +234,42 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     }
     hash
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A checkpoint written before the losses since the last evaluation were kept loads, with
+    /// none kept, and everything else as saved.
+    #[test]
+    fn a_checkpoint_from_before_loss_since_eval_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::from_preset("quick", &["model.n_units=8".into()]).unwrap();
+        let mut trainer = Trainer::new(config);
+        for _ in 0..3 {
+            trainer.step().unwrap();
+        }
+        trainer.loss_since_eval = LossSinceEval { sum: 1.5, count: 3 };
+        save(dir.path(), &trainer).unwrap();
+        let now = load(dir.path()).unwrap();
+        assert_eq!(now.loss_since_eval, trainer.loss_since_eval);
+
+        // the same file with the key taken out of its header, as older modulab wrote it
+        let bytes = std::fs::read(dir.path().join(STATE_FILE)).unwrap();
+        let at = MAGIC.len() + 4;
+        let header_len = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[at + 8..at + 8 + header_len]).unwrap();
+        assert!(header.as_object_mut().unwrap().remove("loss_since_eval").is_some());
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut old = bytes[..at].to_vec();
+        old.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        old.extend_from_slice(&header);
+        old.extend_from_slice(&bytes[at + 8 + header_len..bytes.len() - 8]);
+        old.extend_from_slice(&fnv1a(&old).to_le_bytes());
+        std::fs::write(dir.path().join(STATE_FILE), old).unwrap();
+
+        let before = load(dir.path()).unwrap();
+        assert_eq!(before.loss_since_eval, LossSinceEval::default());
+        assert_eq!((before.step, before.trials, &before.params, &before.adam.m), (now.step, now.trials, &now.params, &now.adam.m));
+    }
+}

@@ -35,6 +35,9 @@ pub const STEP_KEY: &str = "step";
 pub const PROBE_PREFIX: &str = "probe/";
 /// A configuration longer than this is not one of ours (bounds what a hostile file allocates).
 const MAX_CONFIG_CHARS: u64 = 1 << 20;
+/// An `.npy` header longer than this is refused before it is read (NumPy writes 128 bytes; the
+/// length field could claim 4 GB).
+const NPY_HEADER_ROOM: usize = 64 * 1024;
 
 /// Which file format, from the file's extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,7 +177,7 @@ pub struct Imported {
     pub params: ParamSet,
     /// The configuration the file carries (a modulab export), if any.
     pub config_json: Option<String>,
-    /// The step the file says the network was taken at (0 if it does not say).
+    /// The step the network was taken at: the one asked for, else the file's, else 0.
     pub step: u64,
 }
 
@@ -182,29 +185,26 @@ pub struct Imported {
 pub fn read_config_json(path: &Path) -> Result<Option<String>, ExchangeError> {
     let read_err = |reason: String| ExchangeError::Read { path: path.display().to_string(), reason };
     match Format::of(path)? {
-        Format::Npz => {
-            let mut zip = open_npz(path)?;
-            npz_text(&mut zip, CONFIG_KEY).map_err(read_err)
-        }
+        Format::Npz => NpzSource(open_npz(path)?).text(CONFIG_KEY).map_err(read_err),
         Format::Safetensors => {
             let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
-            let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| read_err(format!("not a safetensors file ({e})")))?;
-            Ok(metadata.metadata().as_ref().and_then(|m| m.get(CONFIG_KEY).cloned()))
+            SafetensorsSource(bytes).metadata(CONFIG_KEY).map_err(|e| read_err(format!("not a safetensors file ({e})")))
         }
     }
 }
 
 /// Read the parameters `config` calls for from `path`. Every array the configuration needs must
-/// be there with its shape, as float32 or float64, all values finite; arrays the network does
-/// not use are refused by name (a misspelt key would otherwise be silently left out), except
-/// the export's own extras (configuration, schema, step, probe trials).
-pub fn import(path: &Path, config: &Config) -> Result<Imported, ExchangeError> {
+/// be there with its shape, as float32 or float64, all values finite in float32; arrays the
+/// network does not use are refused by name (a misspelt key would otherwise be silently left
+/// out), except the export's own extras (configuration, schema, step, probe trials). A file of a
+/// newer schema than this modulab's is refused. `step` given, the file's step is not read.
+pub fn import(path: &Path, config: &Config, step: Option<u64>) -> Result<Imported, ExchangeError> {
     let shown = path.display().to_string();
     let read_err = |reason: String| ExchangeError::Read { path: shown.clone(), reason };
     let mismatch = |reason: String| ExchangeError::Mismatch { path: shown.clone(), reason };
     let layout = ParamSet::layout(&config.model, config.dims());
     let expected = || layout.iter().map(|(n, s)| format!("{n}{s:?}")).collect::<Vec<_>>().join(" ");
-    let is_extra = |name: &str| [CONFIG_KEY, SCHEMA_KEY, STEP_KEY, "format"].contains(&name) || name.starts_with(PROBE_PREFIX);
+    let is_extra = |name: &str| [CONFIG_KEY, SCHEMA_KEY, STEP_KEY].contains(&name) || name.starts_with(PROBE_PREFIX);
 
     let (mut source, names): (Box<dyn ArraySource>, Vec<String>) = match Format::of(path)? {
         Format::Npz => {
@@ -215,11 +215,23 @@ pub fn import(path: &Path, config: &Config) -> Result<Imported, ExchangeError> {
         }
         Format::Safetensors => {
             let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
-            SafeTensors::deserialize(&bytes).map_err(|e| read_err(format!("not a safetensors file ({e})")))?;
-            let names = SafeTensors::deserialize(&bytes).expect("checked above").names().into_iter().map(str::to_string).collect();
+            let names = SafeTensors::deserialize(&bytes)
+                .map_err(|e| read_err(format!("not a safetensors file ({e})")))?
+                .names()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
             (Box::new(SafetensorsSource(bytes)), names)
         }
     };
+    // a newer schema may mean other arrays: say that, not what it seems to lack
+    if let Some(schema) = source.integer(SCHEMA_KEY).map_err(read_err)?
+        && schema > i64::from(SCHEMA_VERSION)
+    {
+        return Err(mismatch(format!(
+            "it was written with exchange schema {schema}, and this modulab reads schema {SCHEMA_VERSION} and older: a newer modulab wrote it"
+        )));
+    }
     let mut unknown: Vec<&str> =
         names.iter().map(String::as_str).filter(|n| !is_extra(n) && !layout.iter().any(|(name, _)| name == n)).collect();
     unknown.sort_unstable();
@@ -245,7 +257,14 @@ pub fn import(path: &Path, config: &Config) -> Result<Imported, ExchangeError> {
         }
         tensors.push(ParamTensor { name: name.to_string(), shape: shape.clone(), data });
     }
-    let (config_json, step) = source.extras().map_err(read_err)?;
+    let step = match step {
+        Some(step) => step,
+        None => match source.integer(STEP_KEY).map_err(read_err)? {
+            Some(step) => u64::try_from(step).map_err(|_| read_err(format!("{STEP_KEY} is negative ({step})")))?,
+            None => 0,
+        },
+    };
+    let config_json = source.text(CONFIG_KEY).map_err(read_err)?;
     Ok(Imported { params: ParamSet { tensors }, config_json, step })
 }
 
@@ -256,11 +275,31 @@ enum SourceError {
     Read(String),
 }
 
-/// A file's arrays, one at a time, each checked against the shape wanted before its data is read.
+/// A file's arrays, one at a time, each checked against the shape wanted before its data is
+/// converted.
 trait ArraySource {
     fn read(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, SourceError>;
-    /// The configuration text and the step the file records.
-    fn extras(&mut self) -> Result<(Option<String>, u64), String>;
+    /// The text stored under `key` (the configuration), if the file has it.
+    fn text(&mut self, key: &str) -> Result<Option<String>, String>;
+    /// The integer stored under `key` (schema version, step), if the file has it.
+    fn integer(&mut self, key: &str) -> Result<Option<i64>, String>;
+}
+
+/// float64 values as float32, refusing those beyond float32's range (they would become
+/// infinite; infinities and NaN already in the file are left to the caller's finiteness check).
+fn narrow(values: impl Iterator<Item = f64>) -> Result<Vec<f32>, SourceError> {
+    let mut beyond = 0;
+    let narrowed: Vec<f32> = values
+        .map(|x| {
+            let y = x as f32;
+            beyond += usize::from(x.is_finite() && y.is_infinite());
+            y
+        })
+        .collect();
+    match beyond {
+        0 => Ok(narrowed),
+        n => Err(SourceError::Mismatch(format!("{n} values are beyond float32's range (±3.4e38)"))),
+    }
 }
 
 type NpzArchive = zip::ZipArchive<std::io::BufReader<std::fs::File>>;
@@ -271,65 +310,127 @@ fn open_npz(path: &Path) -> Result<NpzArchive, ExchangeError> {
     zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| read_err(format!("not a NumPy .npz (zip) archive ({e})")))
 }
 
-/// A 0-d or 1-element unicode array of an npz (the configuration text), if present.
-fn npz_text<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, name: &str) -> Result<Option<String>, String> {
+/// The `.npy` bytes of the npz entry for array `name` (None if there is none), with at most
+/// `max_data` bytes after the header, and whether that is the whole entry.
+///
+/// Read whole, because zip checks an entry's checksum only when it is read to its end: an
+/// array parsed straight from the entry would take a damaged stored (uncompressed) entry's
+/// values without a word. The bound keeps a hostile entry from allocating more than the array
+/// can need; what is beyond it is left unread.
+fn npz_entry<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, name: &str, max_data: u64) -> Result<Option<(Vec<u8>, bool)>, String> {
     let file = match zip.by_name(&npyz::npz::file_name_from_array_name(name)) {
         Ok(file) => file,
         Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(format!("{name}: {e}")),
     };
-    let npy = npyz::NpyFile::new(file).map_err(|e| format!("{name}: {e}"))?;
-    let size = match npy.dtype() {
-        DType::Plain(t) if t.type_char() == TypeChar::UnicodeStr => t.size_field(),
-        other => return Err(format!("{name} should be a unicode string, not {}", other.descr())),
-    };
-    if npy.len() != 1 || size > MAX_CONFIG_CHARS {
-        return Err(format!("{name} should be one string of at most {MAX_CONFIG_CHARS} characters"));
-    }
-    let mut text = npy.into_vec::<String>().map_err(|e| format!("{name}: {e}"))?;
-    Ok(text.pop())
+    let limit = NPY_HEADER_ROOM as u64 + 16 + max_data;
+    let mut bytes = Vec::with_capacity(file.size().min(limit) as usize);
+    // one byte past the limit: an entry that fits is read to its end, where its checksum is checked
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| format!("{name}: a damaged archive entry ({e})"))?;
+    let whole = bytes.len() as u64 <= limit;
+    bytes.truncate(limit as usize);
+    Ok(Some((bytes, whole)))
 }
 
-fn npz_integer<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, name: &str) -> Result<Option<i64>, String> {
-    let file = match zip.by_name(&npyz::npz::file_name_from_array_name(name)) {
-        Ok(file) => file,
-        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+/// The `.npy` array in `bytes`, its header length checked first (npyz would allocate whatever
+/// the length field claims).
+fn npy_in<'a>(name: &str, bytes: &'a [u8]) -> Result<npyz::NpyFile<&'a [u8]>, String> {
+    let header_len = match (bytes.get(..6), bytes.get(6)) {
+        (Some(b"\x93NUMPY"), Some(1)) => bytes.get(8..10).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))),
+        (Some(b"\x93NUMPY"), Some(_)) => bytes.get(8..12).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize),
+        _ => return Err(format!("{name} is not a .npy array")),
     };
-    let npy = npyz::NpyFile::new(file).map_err(|e| format!("{name}: {e}"))?;
-    if npy.len() != 1 {
-        return Err(format!("{name} should be a single integer"));
+    if header_len.is_some_and(|n| n > NPY_HEADER_ROOM) {
+        return Err(format!("{name}: its .npy header claims more than {NPY_HEADER_ROOM} bytes"));
     }
-    let value = npy.into_vec::<i64>().map_err(|e| format!("{name} should be an int64: {e}"))?;
-    Ok(value.first().copied())
+    npyz::NpyFile::new(bytes).map_err(|e| format!("{name}: {e}"))
 }
 
 struct NpzSource(NpzArchive);
 
+impl NpzSource {
+    /// The whole `.npy` entry of a small extra (text or integer) of at most `max_data` bytes.
+    fn small_entry(&mut self, key: &str, max_data: u64) -> Result<Option<Vec<u8>>, String> {
+        match npz_entry(&mut self.0, key, max_data)? {
+            None => Ok(None),
+            Some((bytes, true)) => Ok(Some(bytes)),
+            Some((_, false)) => Err(format!("{key} is larger than it can be (at most {max_data} bytes)")),
+        }
+    }
+}
+
 impl ArraySource for NpzSource {
     fn read(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, SourceError> {
-        let read = |e: &dyn std::fmt::Display| SourceError::Read(e.to_string());
-        let file = self.0.by_name(&npyz::npz::file_name_from_array_name(name)).map_err(|e| read(&e))?;
-        let npy = npyz::NpyFile::new(file).map_err(|e| read(&e))?;
+        let max_data = shape.iter().product::<usize>() as u64 * 8;
+        let (bytes, whole) =
+            npz_entry(&mut self.0, name, max_data).map_err(SourceError::Read)?.ok_or_else(|| SourceError::Read("gone".into()))?;
+        let npy = npy_in(name, &bytes).map_err(SourceError::Read)?;
         let found: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
         if found != shape {
             return Err(SourceError::Mismatch(format!("shape {found:?}, the configuration needs {shape:?}")));
         }
+        if !whole {
+            return Err(SourceError::Read(format!("more bytes than a float64 array of shape {shape:?} has")));
+        }
+        let read = |e: std::io::Error| SourceError::Read(e.to_string());
         let fortran = npy.order() == npyz::Order::Fortran;
         let data: Vec<f32> = match npy.dtype() {
-            DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 4 => npy.into_vec::<f32>().map_err(|e| read(&e))?,
+            DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 4 => npy.into_vec::<f32>().map_err(read)?,
             DType::Plain(t) if t.type_char() == TypeChar::Float && t.size_field() == 8 => {
-                npy.into_vec::<f64>().map_err(|e| read(&e))?.into_iter().map(|x| x as f32).collect()
+                narrow(npy.into_vec::<f64>().map_err(read)?.into_iter())?
             }
             other => return Err(SourceError::Mismatch(format!("dtype {}, modulab reads float32 or float64", other.descr()))),
         };
         Ok(if fortran { fortran_to_c(&data, shape) } else { data })
     }
 
-    fn extras(&mut self) -> Result<(Option<String>, u64), String> {
-        let text = npz_text(&mut self.0, CONFIG_KEY)?;
-        let step = npz_integer(&mut self.0, STEP_KEY)?.unwrap_or(0);
-        Ok((text, u64::try_from(step).map_err(|_| format!("{STEP_KEY} is negative ({step})"))?))
+    /// A 0-d or 1-element unicode array.
+    fn text(&mut self, key: &str) -> Result<Option<String>, String> {
+        let Some(bytes) = self.small_entry(key, MAX_CONFIG_CHARS * 4)? else { return Ok(None) };
+        let npy = npy_in(key, &bytes)?;
+        let size = match npy.dtype() {
+            DType::Plain(t) if t.type_char() == TypeChar::UnicodeStr => t.size_field(),
+            other => return Err(format!("{key} should be a unicode string, not {}", other.descr())),
+        };
+        if npy.len() != 1 || size > MAX_CONFIG_CHARS {
+            return Err(format!("{key} should be one string of at most {MAX_CONFIG_CHARS} characters"));
+        }
+        let mut text = npy.into_vec::<String>().map_err(|e| format!("{key}: {e}"))?;
+        Ok(text.pop())
+    }
+
+    /// A 0-d or 1-element array of any integer type (np.savez keeps Python ints as int64, but
+    /// code elsewhere may store int32 or unsigned).
+    fn integer(&mut self, key: &str) -> Result<Option<i64>, String> {
+        let Some(bytes) = self.small_entry(key, 8)? else { return Ok(None) };
+        let npy = npy_in(key, &bytes)?;
+        if npy.len() != 1 {
+            return Err(format!("{key} should be a single integer"));
+        }
+        let first = |values: Vec<i64>| values.first().copied().ok_or_else(|| format!("{key} holds no value"));
+        let e = |e: std::io::Error| format!("{key}: {e}");
+        let value = match npy.dtype() {
+            DType::Plain(t) => match (t.type_char(), t.size_field()) {
+                (TypeChar::Int, 1) => first(npy.into_vec::<i8>().map_err(e)?.into_iter().map(i64::from).collect())?,
+                (TypeChar::Int, 2) => first(npy.into_vec::<i16>().map_err(e)?.into_iter().map(i64::from).collect())?,
+                (TypeChar::Int, 4) => first(npy.into_vec::<i32>().map_err(e)?.into_iter().map(i64::from).collect())?,
+                (TypeChar::Int, 8) => first(npy.into_vec::<i64>().map_err(e)?)?,
+                (TypeChar::Uint, 1) => first(npy.into_vec::<u8>().map_err(e)?.into_iter().map(i64::from).collect())?,
+                (TypeChar::Uint, 2) => first(npy.into_vec::<u16>().map_err(e)?.into_iter().map(i64::from).collect())?,
+                (TypeChar::Uint, 4) => first(npy.into_vec::<u32>().map_err(e)?.into_iter().map(i64::from).collect())?,
+                (TypeChar::Uint, 8) => {
+                    let v = npy.into_vec::<u64>().map_err(e)?;
+                    first(
+                        v.into_iter()
+                            .map(|x| i64::try_from(x).map_err(|_| format!("{key} = {x} is too large")))
+                            .collect::<Result<_, _>>()?,
+                    )?
+                }
+                _ => return Err(format!("{key} should be an integer, not {t}")),
+            },
+            other => return Err(format!("{key} should be an integer, not {}", other.descr())),
+        };
+        Ok(Some(value))
     }
 }
 
@@ -364,37 +465,68 @@ impl ArraySource for SafetensorsSource {
             return Err(SourceError::Mismatch(format!("shape {:?}, the configuration needs {shape:?}", view.shape())));
         }
         let bytes = view.data();
-        Ok(match view.dtype() {
-            Dtype::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect(),
-            Dtype::F64 => bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect(),
-            other => return Err(SourceError::Mismatch(format!("dtype {other}, modulab reads F32 or F64"))),
-        })
+        match view.dtype() {
+            Dtype::F32 => Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect()),
+            Dtype::F64 => narrow(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))),
+            other => Err(SourceError::Mismatch(format!("dtype {other}, modulab reads F32 or F64"))),
+        }
     }
 
-    fn extras(&mut self) -> Result<(Option<String>, u64), String> {
-        let (_, metadata) = SafeTensors::read_metadata(&self.0).map_err(|e| e.to_string())?;
-        let metadata = metadata.metadata().clone().unwrap_or_default();
-        let step = match metadata.get(STEP_KEY) {
-            Some(s) => s.parse::<u64>().map_err(|_| format!("metadata {STEP_KEY} = '{s}' is not a step"))?,
-            None => 0,
-        };
-        Ok((metadata.get(CONFIG_KEY).cloned(), step))
+    fn text(&mut self, key: &str) -> Result<Option<String>, String> {
+        self.metadata(key)
+    }
+
+    fn integer(&mut self, key: &str) -> Result<Option<i64>, String> {
+        match self.metadata(key)? {
+            Some(s) => s.parse::<i64>().map(Some).map_err(|_| format!("metadata {key} = '{s}' is not an integer")),
+            None => Ok(None),
+        }
     }
 }
 
-/// A float64 array of a file written elsewhere: name, shape, values.
+impl SafetensorsSource {
+    /// The metadata entry `key` (safetensors keeps its extras as text).
+    fn metadata(&self, key: &str) -> Result<Option<String>, String> {
+        let (_, metadata) = SafeTensors::read_metadata(&self.0).map_err(|e| e.to_string())?;
+        Ok(metadata.metadata().as_ref().and_then(|m| m.get(key).cloned()))
+    }
+}
+
+/// A float64 array of a file written elsewhere: name, shape, values (C order).
 #[cfg(test)]
 type ForeignArray<'a> = (&'a str, Vec<usize>, Vec<f64>);
 
-/// An npz of float64 arrays as NumPy code elsewhere would write it (tests of foreign files).
+/// An npz as NumPy code elsewhere would write it: float64 arrays, column-major when `fortran`
+/// (as np.savez writes a transposed view), and int32 scalars.
 #[cfg(test)]
-fn npz_of(arrays: &[ForeignArray]) -> Vec<u8> {
+fn npz_of(arrays: &[ForeignArray], fortran: bool, ints: &[(&str, i32)]) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, shape, data) in arrays {
-        zip.start_file(npyz::npz::file_name_from_array_name(name), zip::write::SimpleFileOptions::default()).unwrap();
-        let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-        let mut w = npyz::WriteOptions::<f64>::new().default_dtype().shape(&shape).writer(&mut zip).begin_nd().unwrap();
-        w.extend(data.iter().copied()).unwrap();
+        zip.start_file(npyz::npz::file_name_from_array_name(name), options).unwrap();
+        let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+        let order = if fortran { npyz::Order::Fortran } else { npyz::Order::C };
+        let mut w = npyz::WriteOptions::<f64>::new().default_dtype().shape(&dims).order(order).writer(&mut zip).begin_nd().unwrap();
+        if fortran {
+            // column-major: the first index runs fastest
+            let strides: Vec<usize> = (0..shape.len()).map(|d| shape[d + 1..].iter().product()).collect();
+            for f_at in 0..data.len() {
+                let (mut rest, mut c_at) = (f_at, 0);
+                for (d, &n) in shape.iter().enumerate() {
+                    c_at += (rest % n) * strides[d];
+                    rest /= n;
+                }
+                w.push(&data[c_at]).unwrap();
+            }
+        } else {
+            w.extend(data.iter().copied()).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    for (name, value) in ints {
+        zip.start_file(npyz::npz::file_name_from_array_name(name), options).unwrap();
+        let mut w = npyz::WriteOptions::<i32>::new().default_dtype().shape(&[]).writer(&mut zip).begin_nd().unwrap();
+        w.push(value).unwrap();
         w.finish().unwrap();
     }
     zip.finish().unwrap().into_inner()
@@ -421,7 +553,7 @@ mod tests {
         for file in ["net.npz", "net.safetensors"] {
             let path = dir.path().join(file);
             export(&path, &ExportContents { config: &config, params: &params, step: 42, trajectories: None }).unwrap();
-            let back = import(&path, &config).unwrap();
+            let back = import(&path, &config, None).unwrap();
             assert_eq!(back.params, params, "{file}");
             assert_eq!(back.step, 42);
             let json = back.config_json.expect("the export carries its configuration");
@@ -430,24 +562,60 @@ mod tests {
         }
     }
 
+    fn foreign(params: &ParamSet) -> Vec<ForeignArray<'_>> {
+        params.tensors.iter().map(|t| (t.name.as_str(), t.shape.clone(), t.data.iter().map(|&x| f64::from(x)).collect())).collect()
+    }
+
     #[test]
     fn foreign_float64_and_fortran_order_arrays_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let config = small();
         let want = params(&config);
-        let mut arrays = Vec::new();
-        for t in &want.tensors {
-            let data: Vec<f64> = t.data.iter().map(|&x| f64::from(x)).collect();
-            arrays.push((t.name.as_str(), t.shape.clone(), data));
+        for fortran in [false, true] {
+            let path = dir.path().join(format!("torch-{fortran}.npz"));
+            std::fs::write(&path, npz_of(&foreign(&want), fortran, &[])).unwrap();
+            let back = import(&path, &config, None).unwrap();
+            assert_eq!(back.params, want, "Fortran order: {fortran}");
+            assert_eq!((back.config_json, back.step), (None, 0));
         }
-        let path = dir.path().join("torch.npz");
-        std::fs::write(&path, npz_of(&arrays)).unwrap();
-        let back = import(&path, &config).unwrap();
-        assert_eq!(back.params, want);
-        assert_eq!((back.config_json, back.step), (None, 0));
-
         // a [2, 3] array stored column-major reads back in row-major order
         assert_eq!(fortran_to_c(&[1.0, 4.0, 2.0, 5.0, 3.0, 6.0], &[2, 3]), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn the_step_is_any_integer_or_the_one_asked_for_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = small();
+        let want = params(&config);
+        let path = dir.path().join("int32.npz");
+        std::fs::write(&path, npz_of(&foreign(&want), false, &[(STEP_KEY, 1234), (SCHEMA_KEY, 1)])).unwrap();
+        assert_eq!(import(&path, &config, None).unwrap().step, 1234);
+        assert_eq!(import(&path, &config, Some(7)).unwrap().step, 7);
+        // a step that is no step: an error, unless the step is given
+        std::fs::write(&path, npz_of(&foreign(&want), false, &[(STEP_KEY, -5)])).unwrap();
+        assert!(import(&path, &config, None).unwrap_err().to_string().contains("step is negative (-5)"));
+        assert_eq!(import(&path, &config, Some(7)).unwrap().step, 7);
+        std::fs::write(&path, npz_of(&foreign(&want), false, &[(SCHEMA_KEY, 2)])).unwrap();
+        let e = import(&path, &config, None).unwrap_err().to_string();
+        assert!(e.contains("written with exchange schema 2, and this modulab reads schema 1 and older"), "{e}");
+    }
+
+    #[test]
+    fn a_damaged_stored_array_is_refused_not_imported() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = small();
+        let params = params(&config);
+        let path = dir.path().join("net.npz");
+        export(&path, &ExportContents { config: &config, params: &params, step: 1, trajectories: None }).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // one bit of w_rec's stored values flipped, as a bad disk or transfer would
+        let w_rec = &params.tensors.iter().find(|t| t.name == "w_rec").unwrap().data;
+        let needle: Vec<u8> = w_rec[..4].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let at = bytes.windows(needle.len()).position(|w| w == needle.as_slice()).expect("w_rec stored as is");
+        bytes[at + 5] ^= 0x10;
+        std::fs::write(&path, &bytes).unwrap();
+        let e = import(&path, &config, None).unwrap_err().to_string();
+        assert!(e.contains("array 'w_rec'") && e.contains("damaged"), "{e}");
     }
 
     #[test]
@@ -456,12 +624,11 @@ mod tests {
         let config = small();
         let want = params(&config);
         let write = |name: &str, edit: &dyn Fn(&mut Vec<ForeignArray>)| {
-            let mut arrays: Vec<ForeignArray> =
-                want.tensors.iter().map(|t| (t.name.as_str(), t.shape.clone(), t.data.iter().map(|&x| f64::from(x)).collect())).collect();
+            let mut arrays = foreign(&want);
             edit(&mut arrays);
             let path = dir.path().join(name);
-            std::fs::write(&path, npz_of(&arrays)).unwrap();
-            import(&path, &config).unwrap_err().to_string()
+            std::fs::write(&path, npz_of(&arrays, false, &[])).unwrap();
+            import(&path, &config, None).unwrap_err().to_string()
         };
         let e = write("missing.npz", &|a| a.retain(|(n, _, _)| *n != "w_rec"));
         assert!(e.contains("array 'w_rec' [8, 8] is missing"), "{e}");
@@ -471,10 +638,12 @@ mod tests {
         assert!(e.contains("array 'w_rec': shape [4, 16], the configuration needs [8, 8]"), "{e}");
         let e = write("nan.npz", &|a| a[2].2[5] = f64::NAN);
         assert!(e.contains("array 'w_rec' has 1 values that are not finite"), "{e}");
+        let e = write("huge.npz", &|a| a[2].2[5] = 1e39);
+        assert!(e.contains("array 'w_rec': 1 values are beyond float32's range"), "{e}");
         let path = dir.path().join("garbage.npz");
         std::fs::write(&path, b"not a zip").unwrap();
-        assert!(import(&path, &config).unwrap_err().to_string().contains("not a NumPy .npz (zip) archive"));
+        assert!(import(&path, &config, None).unwrap_err().to_string().contains("not a NumPy .npz (zip) archive"));
         let path = dir.path().join("net.h5");
-        assert!(import(&path, &config).unwrap_err().to_string().contains("must end in .npz (NumPy) or .safetensors"));
+        assert!(import(&path, &config, None).unwrap_err().to_string().contains("must end in .npz (NumPy) or .safetensors"));
     }
 }
