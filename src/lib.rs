@@ -37,8 +37,8 @@ pub fn tune_allocator() {
 /// With [`tune_allocator`]'s thresholds glibc keeps what is freed, in every thread's arena; that
 /// is right for the training step's buffers, but what a finished job (a sweep, an analysis, a
 /// packing sweep's threads) freed would stay resident for the rest of a long session and, job
-/// after job, fragments into a slowly rising level. Call when a job ends, not per step: it costs
-/// a few milliseconds and the next training step's page faults.
+/// after job, fragments into a slowly rising level. Call when a job ends or after an evaluation,
+/// not per step: it costs a few milliseconds and the next training step's page faults.
 pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the OS.

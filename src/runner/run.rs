@@ -408,6 +408,9 @@ impl Run {
         if let Some((intact, row)) = advanced.evaluation {
             self.history.push(row);
             self.publish_evaluation(intact, Refit::WhenDue)?;
+            // what the evaluation and the steps since the last one freed, back to the OS: kept,
+            // it rose by ~20 MB in an hour of the soak (the live heap stayed flat)
+            crate::release_freed_memory();
         }
         Ok(advanced.end)
     }
