@@ -362,8 +362,9 @@ impl NpzSource {
 impl ArraySource for NpzSource {
     fn read(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, SourceError> {
         let max_data = shape.iter().product::<usize>() as u64 * 8;
-        let (bytes, whole) =
-            npz_entry(&mut self.0, name, max_data).map_err(SourceError::Read)?.ok_or_else(|| SourceError::Read("gone".into()))?;
+        let (bytes, whole) = npz_entry(&mut self.0, name, max_data)
+            .map_err(SourceError::Read)?
+            .ok_or_else(|| SourceError::Read("listed in the archive, but not found in it".into()))?;
         let npy = npy_in(name, &bytes).map_err(SourceError::Read)?;
         let found: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
         if found != shape {
