@@ -319,6 +319,18 @@ fn stretch_mb(samples: &[(f64, u64)], from: f64, to: f64) -> (f64, f64) {
     (percentile(&mb, 0.5), *mb.last().expect("samples"))
 }
 
+/// A least-squares line through the samples between `from` and `to` seconds: its values at
+/// `from` and at `to`, in MB.
+fn line_mb(samples: &[(f64, u64)], from: f64, to: f64) -> (f64, f64) {
+    let points: Vec<(f64, f64)> = samples.iter().filter(|(t, _)| *t >= from && *t <= to).map(|&(t, b)| (t, b as f64 / 1e6)).collect();
+    assert!(points.len() >= 2, "memory samples between {from} and {to} s");
+    let n = points.len() as f64;
+    let (mean_t, mean_y) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
+    let slope = points.iter().map(|(t, y)| (t - mean_t) * (y - mean_y)).sum::<f64>()
+        / points.iter().map(|(t, _)| (t - mean_t).powi(2)).sum::<f64>();
+    (mean_y + slope * (from - mean_t), mean_y + slope * (to - mean_t))
+}
+
 /// CPU time used by the calling thread so far.
 fn thread_cpu_time() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -441,6 +453,21 @@ fn summarize(measured: &Measured, warm_up: f64) {
         all.iter().copied().fold(f64::INFINITY, f64::min),
         all.iter().copied().fold(0.0, f64::max),
         w = window,
+    );
+    // the same question asked of every sample after the warm-up: a least-squares line through them
+    // (less at the mercy of where two 10-minute stretches happen to fall), and 5-minute medians
+    let (from, to) = line_mb(rss, warm_up, end);
+    let trend = to / from - 1.0;
+    let blocks: Vec<String> = (0..)
+        .map(|i| warm_up + 300.0 * f64::from(i))
+        .take_while(|t| t + 300.0 <= end + 1.0)
+        .map(|t| format!("{:.0}", stretch_mb(rss, t, t + 300.0).0))
+        .collect();
+    println!(
+        "resident memory trend after the warm-up: a least-squares line from {from:.1} MB to {to:.1} MB ({:+.1} %) [a rise within 5 %: {}]; 5-minute medians (MB): {}",
+        100.0 * trend,
+        if trend <= MAX_RSS_GROWTH { "yes" } else { "no" },
+        blocks.join(", ")
     );
     if !heap.is_empty() {
         let ((first, _), (last, _)) = (stretch_mb(heap, warm_up, warm_up + window), stretch_mb(heap, end - window, end));
