@@ -372,6 +372,9 @@ fn main() {
         summarize(&Measured::read(dir), warm_up);
         return;
     }
+    // the app's allocator settings, as `modulab gui` sets them before its threads start
+    modulab::tune_allocator();
+    modulab::share_one_arena();
     // `cargo bench` passes --bench; a number is the soak's length in seconds
     let secs: f64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(3600.0);
     let warm_up = (secs / 6.0).max(300.0).min(secs / 2.0);

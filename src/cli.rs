@@ -278,6 +278,8 @@ fn quit_after(secs: Option<f64>) -> Result<Option<std::time::Duration>, UsageErr
 }
 
 fn gui_cmd(args: GuiArgs) -> Result<()> {
+    // before the app's worker and jobs start their threads
+    crate::share_one_arena();
     let (config, preset) = match (&args.preset, &args.config) {
         (_, Some(path)) => (Config::from_file(path, &args.sets).map_err(UsageError::from)?, None),
         (preset, None) => {

@@ -32,13 +32,32 @@ pub fn tune_allocator() {
     }
 }
 
+/// The desktop app's allocator setting, on top of [`tune_allocator`]: every thread allocates
+/// from glibc's one main arena.
+///
+/// With an arena per thread, the worker's arena kept what the training step and the jobs freed:
+/// glibc's `malloc_trim` never shrinks the top of a thread's own arena, so an hour of the app
+/// drifted from ~80 to ~100 MB resident over a live heap of ~29 MB (README, "Long runs of the
+/// app"). With one arena every trim ([`release_freed_memory`]) returns it all. The price is a
+/// shared lock: two packing cells side by side run ~20 % slower (`cargo bench --bench packing`
+/// with `MALLOC_ARENA_MAX=1`), which is why the command line's sweeps keep an arena per thread.
+/// Call before the app starts any thread.
+pub fn share_one_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; no other thread has allocated yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// Give the memory freed since the last call back to the OS.
 ///
-/// With [`tune_allocator`]'s thresholds glibc keeps what is freed, in every thread's arena; that
-/// is right for the training step's buffers, but what a finished job (a sweep, an analysis, a
-/// packing sweep's threads) freed would stay resident for the rest of a long session and, job
-/// after job, fragments into a slowly rising level. Call when a job ends or after an evaluation,
-/// not per step: it costs a few milliseconds and the next training step's page faults.
+/// With [`tune_allocator`]'s thresholds glibc keeps what is freed; that is right for the training
+/// step's buffers, but what a finished job (a sweep, an analysis, a packing sweep's threads) freed
+/// would stay resident for the rest of a long session. Call when a job ends or after an
+/// evaluation, not per step: it costs a few milliseconds and the next training step's page
+/// faults. It returns all free memory of the main arena but only the free chunks inside another
+/// arena, never its top (so the app uses one arena: [`share_one_arena`]).
 pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of the allocator's arenas to the OS.
