@@ -44,7 +44,8 @@ pub fn tune_allocator() {
 /// Call before the app starts any thread.
 pub fn share_one_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only adjusts allocator parameters; no other thread has allocated yet.
+    // SAFETY: mallopt only adjusts allocator parameters, under the allocator's own lock. (Set
+    // before threads start, so that none has made an arena of its own.)
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
