@@ -485,6 +485,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     let label = match end {
         RunEnd::Finished => "finished",
         RunEnd::Converged => "converged (every task reached train.stop_at_perf)",
+        RunEnd::Plateau => "stopped at a plateau (train.plateau_window)",
         RunEnd::Cancelled => "cancelled",
     };
     println!("{label} at step {} in {:.1}s; {} written", trainer.step, trainer.elapsed_secs(), out.display());

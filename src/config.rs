@@ -60,6 +60,15 @@ pub struct TrainConfig {
     pub checkpoint_every: u64,
     /// Stop early once every task's performance reaches this value (0 = never stop early).
     pub stop_at_perf: f64,
+    /// The plateau rule: stop once the best mean task performance of the evaluations in the
+    /// last this many steps is less than `plateau_min_gain` above the best before them (0 =
+    /// off; `steps` stays the cap). One rule for every network of a study, so each trains until
+    /// it stops improving rather than for a budget that suits some (docs/MODEL.md §5).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub plateau_window: u64,
+    /// See `plateau_window`.
+    #[serde(skip_serializing_if = "is_default_plateau_gain")]
+    pub plateau_min_gain: f64,
 }
 
 impl Default for TrainConfig {
@@ -79,12 +88,21 @@ impl Default for TrainConfig {
             eval_trials: 64,
             checkpoint_every: 1000,
             stop_at_perf: 0.0,
+            plateau_window: 0,
+            plateau_min_gain: DEFAULT_PLATEAU_GAIN,
         }
     }
 }
 
+/// `train.plateau_min_gain` unless set: one hundredth of mean performance.
+pub const DEFAULT_PLATEAU_GAIN: f64 = 0.01;
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+fn is_default_plateau_gain(gain: &f64) -> bool {
+    *gain == DEFAULT_PLATEAU_GAIN
 }
 
 impl TrainConfig {
@@ -276,6 +294,15 @@ impl Config {
         if t.eval_trials == 0 {
             return Err(InvalidConfig("train.eval_trials must be at least 1".into()));
         }
+        if !(t.plateau_min_gain >= 0.0 && t.plateau_min_gain.is_finite()) {
+            return Err(InvalidConfig("train.plateau_min_gain must be a number ≥ 0".into()));
+        }
+        if t.plateau_window > 0 && t.plateau_window < t.eval_every {
+            return Err(InvalidConfig(format!(
+                "train.plateau_window ({}) must span at least one evaluation (train.eval_every = {})",
+                t.plateau_window, t.eval_every
+            )));
+        }
         if !(self.tasks.dt_ms > 0.0) {
             return Err(InvalidConfig("tasks.dt_ms must be positive".into()));
         }
@@ -381,7 +408,7 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<(), ConfigE
 /// Reject keys the Config does not have, naming the valid ones at that level.
 fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
     // settings written only when not at their default (Dale's law, time constants, subset
-    // training, the learning-rate schedule) set away from it, so that
+    // training, the learning-rate schedule, the plateau rule) set away from it, so that
     // every key appears
     let mut all = Config::default();
     all.model.dale = true;
@@ -398,6 +425,8 @@ fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
     all.model.balanced_inputs = 1;
     all.model.trained_fraction = 0.5;
     all.train.learning_rate_half_life = 1;
+    all.train.plateau_window = 1;
+    all.train.plateau_min_gain = 0.5;
     let reference = toml::Table::try_from(all).expect("the config serialises");
     check_table(doc, &reference, "")
 }

@@ -335,14 +335,14 @@ fn ambiguity_trajectories_and_pca_panels_follow_the_network() {
     // Ambiguity: move the slider; the worker re-evaluates at once (paused) and the panel shows it
     harness.get_by_label("Ambiguity").click();
     harness.run_steps(2);
-    harness.get_by_role(Role::Slider).set_value_accesskit(0.8);
-    let wanted = Ambiguity { kind: AmbiguityKind::Mixture, level: 0.8 };
+    harness.get_by_role(Role::Slider).set_value_accesskit(0.4);
+    let wanted = Ambiguity { kind: AmbiguityKind::Mixture, level: 0.4 };
     run_until(&mut harness, "the ambiguous re-evaluation", |app| {
         app.ambiguity() == wanted
             && app.run_data().snapshot.as_ref().and_then(|s| s.ambiguity.as_ref()).is_some_and(|a| a.ambiguity == wanted)
     });
     harness.run_steps(2);
-    assert!(harness.query_by_label_contains("mixture 0.80: mean").is_some(), "the re-evaluation is shown");
+    assert!(harness.query_by_label_contains("mixture 0.40: mean").is_some(), "the re-evaluation is shown");
     {
         let snapshot = harness.state().run_data().snapshot.clone().expect("snapshot");
         let eval = snapshot.ambiguity.expect("ambiguity");

@@ -93,6 +93,7 @@ fn plan_file() -> PlanFile {
         pathways: vec!["bias".into(), "gain+synaptic".into()],
         seeds: vec![0, 1],
         budget_steps: 300,
+        plateau_steps: 2000,
         criterion: 0.9,
         order: "battery".into(),
         base: Config::from_preset("quick", &[]).unwrap().to_toml(),

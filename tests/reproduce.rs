@@ -29,7 +29,7 @@ fn reproduce_writes_every_section_resumes_and_shards() {
     // the report: every section, every kind, a test per set and measure
     let md = read(&out.join("report.md"));
     for heading in [
-        "## Findings",
+        "## At a glance",
         "## Learning: performance with the clear cue",
         "## A. Robustness to context ambiguity",
         "### mixture",
@@ -39,34 +39,47 @@ fn reproduce_writes_every_section_resumes_and_shards() {
         "## B. Task packing",
         "## C. Dynamics",
         "## D. Task switching",
+        "## E. The paper's claim: complementarity and synergy",
+        "### Synergy: a combined set against the better of its single pathways",
+        "### Complementarity",
+        "### Time scales",
     ] {
         assert!(md.contains(heading), "report.md lacks {heading}");
     }
-    assert!(md.contains("synaptic vs bias") || md.contains("| synaptic | "), "the comparison tables name the sets");
-    // 13 measures (clear cue, 4 kinds, tasks held at 2 sizes, 6 of the dynamics) × 6 sets
-    // against bias, and the switch cost of the 10 (set, pathway) pairs against bias's bias pathway
+    // the report opens with the table of every measure × set, before the sections
+    let glance = md.find("## At a glance").expect("glance");
+    assert!(glance < md.find("## Learning").expect("learning"));
+    assert!(md.contains("| measure | gain − bias | synaptic − bias |"), "the opening table names the sets");
+    assert!(!md.contains("p = <"), "p < 0.001 reads as such");
+    // 23 measures (2 of learning, 3 for each of 4 kinds, tasks held at 2 sizes, 7 of the
+    // dynamics) × 6 sets against bias, the switch cost of the 10 (set, pathway) pairs against
+    // bias's bias pathway, and the three verdicts of section E
     let comparisons = read(&out.join("comparisons.txt"));
-    assert_eq!(comparisons.lines().count(), 13 * 6 + 9, "{comparisons}");
+    assert_eq!(comparisons.lines().count(), 23 * 6 + 9 + 3, "{comparisons}");
+    for verdict in ["synergy: ", "complementarity: ", "time scales: "] {
+        assert!(comparisons.lines().any(|l| l.starts_with(verdict)), "{verdict}");
+    }
     // bias alone gives every task context one spectrum
     let dynamics = read(&out.join("dynamics.csv"));
     let bias_spread: Vec<&str> =
         dynamics.lines().filter(|l| l.starts_with("bias-seed")).map(|l| l.split(',').nth(6).unwrap_or("")).collect();
     assert_eq!(bias_spread, ["0.000000", "0.000000"], "{dynamics}");
     assert!(comparisons.contains("bias+gain+synaptic: synaptic slowed vs bias: bias slowed"), "{comparisons}");
-    assert!(comparisons.lines().all(|l| l.contains("p = ") && l.contains("d_z = ")));
+    assert!(comparisons.lines().filter(|l| l.contains(" vs ")).all(|l| (l.contains("p = ") || l.contains("p < ")) && l.contains("d_z = ")));
     // self-contained HTML: the figures are inline, nothing is fetched
     let html = read(&out.join("report.html"));
-    assert_eq!(html.matches("<svg").count(), 9, "4 ambiguity figures, packing, 3 dynamics figures and switching inline");
+    assert_eq!(html.matches("<svg").count(), 14, "8 ambiguity figures, packing, 4 dynamics figures and switching inline");
     assert!(!html.contains(" src="), "no external resources");
     for stem in [
         "ambiguity-mixture",
-        "ambiguity-noise",
+        "ambiguity-noise-worst",
         "ambiguity-uniform",
         "ambiguity-amplitude",
         "packing",
+        "dynamics-jacobian-spread",
+        "dynamics-jacobian-radius",
         "dynamics-participation",
         "dynamics-angles",
-        "dynamics-spectral-radius",
         "switching",
     ] {
         assert!(out.join(format!("{stem}.png")).exists() && out.join(format!("{stem}.svg")).exists(), "{stem}");
@@ -79,15 +92,22 @@ fn reproduce_writes_every_section_resumes_and_shards() {
     assert_eq!(read(&out.join("dynamics.csv")).lines().count(), 1 + 14);
     // the switch test: 2 τ for each pathway of each run (the set without pathways has none)
     assert_eq!(read(&out.join("switching.csv")).lines().count(), 1 + 2 * 2 * (1 + 1 + 1 + 2 + 2 + 3));
-    // packing: each task of each run at N = 16 and at N = 8, judged against the task's ceiling
+    // packing: each task of each run at N = 16 and at N = 8, judged from its chance against the
+    // other seed's ceiling
     let packing = read(&out.join("packing.csv"));
     assert_eq!(packing.lines().count(), 1 + 2 * 14 * 2, "{packing}");
     assert!(packing.lines().any(|l| l.starts_with("8,bias-n8-seed1,bias,1,fdanti,")), "{packing}");
     for line in packing.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let (perf, ceiling): (f64, f64) = (f[5].parse().expect("perf"), f[6].parse().expect("ceiling"));
-        assert_eq!(f[7] == "true", ceiling > 0.0 && perf >= 0.9 * ceiling, "{line}");
+        let f: Vec<f64> = line.split(',').skip(5).take(4).map(|v| v.parse().expect("number")).collect();
+        let (perf, chance, ceiling, score) = (f[0], f[1], f[2], f[3]);
+        assert!((chance - 0.2).abs() < 0.03, "{line}: a go or anti task's chance is a random direction's");
+        if ceiling > chance {
+            assert!((score - (perf - chance) / (ceiling - chance)).abs() < 1e-5, "{line}");
+        }
+        assert_eq!(line.ends_with(",true"), ceiling > chance && score >= 0.9, "{line}");
     }
+    // every run says how long it trained
+    assert_eq!(read(&out.join("training.csv")).lines().count(), 1 + 28);
 
     // resume: finished runs are reused untouched
     let marker = out.join("runs/synaptic-seed1/dynamics.csv");

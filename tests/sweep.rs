@@ -54,15 +54,18 @@ fn packing_writes_every_cell_and_its_figures() {
     check(&packing(&out, &["--jobs", "2"]));
     let table = read(&out.join("packing.csv"));
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines[0], "size,k,pathways,seed,steps_to_criterion,perf_min,perf_mean");
+    assert_eq!(lines[0], "size,k,pathways,seed,steps,stop,perf_min,perf_mean,score_min,met");
     assert_eq!(lines.len(), 1 + 8, "{table}");
-    assert!(lines[1].starts_with("8,1,bias,0,"), "{table}");
+    assert!(lines[1].starts_with("8,1,bias,0,6,budget,"), "{table}");
     assert!(lines[8].starts_with("12,2,gain+synaptic,0,"), "{table}");
     for line in &lines[1..] {
         let fields: Vec<&str> = line.split(',').collect();
-        let perf_min: f64 = fields[5].parse().unwrap();
-        let perf_mean: f64 = fields[6].parse().unwrap();
+        let perf_min: f64 = fields[6].parse().unwrap();
+        let perf_mean: f64 = fields[7].parse().unwrap();
+        let score_min: f64 = fields[8].parse().unwrap();
         assert!((0.0..=1.0).contains(&perf_min) && perf_min <= perf_mean + 1e-9, "{line}");
+        // a score is (perf − chance) / (1 − chance) ≤ perf; met exactly when the worst reaches 0.9
+        assert!(score_min <= perf_min + 1e-9 && fields[9] == (score_min >= 0.9).to_string(), "{line}");
     }
     for figure in ["capacity.png", "capacity.svg", "packing_perf.png", "packing_perf.svg"] {
         assert!(std::fs::metadata(out.join(figure)).unwrap().len() > 1000, "{figure}");

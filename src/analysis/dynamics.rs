@@ -311,12 +311,45 @@ fn sorted_by_modulus(mut values: Vec<Complex<f64>>) -> Vec<Complex<f64>> {
     values
 }
 
+/// The spectral radius of the Jacobian ∂F/∂s = (1−α) I + α diag(φ′(pre) g(c)) W(c) at every
+/// `stride`-th step of the noise-free trajectory the inputs drive from rest (s = 0, as the
+/// network starts every trial); `inputs` holds one row per step. Unlike the spectrum of the
+/// connectivity diag(g(c)) W(c), this sees which units each task's activity switches on, so
+/// the bias pathway changes it too: it measures what the dynamics do along each task.
+pub fn trajectory_radii<'a>(map: &StepMap, inputs: impl IntoIterator<Item = &'a [f32]>, stride: usize) -> Vec<f64> {
+    let mut s = DVector::zeros(map.n_units());
+    let mut radii = Vec::new();
+    for (t, u) in inputs.into_iter().enumerate() {
+        let d = map.drive_with_input(u);
+        if t % stride.max(1) == 0 {
+            radii.push(map.jacobian_eigenvalues(&s, &d).first().map_or(0.0, |e| e.norm()));
+        }
+        s = map.step(&s, &d);
+    }
+    radii
+}
+
+/// The speed q below which a point counts as *slow* on the time scale of a trial of `steps`
+/// steps whose states spread over `spread` (RMS distance from their mean): at that speed the
+/// state would drift less than [`SLOW_DRIFT`] of the spread over the whole trial,
+/// `steps · √(2q) < SLOW_DRIFT · spread`, so within a trial the point acts as a fixed point
+/// (Sussillo & Barak 2013's slow points, with a tolerance tied to the task's own scales).
+pub fn slow_point_tolerance(spread: f64, steps: usize) -> f64 {
+    let drift_per_step = SLOW_DRIFT * spread / steps.max(1) as f64;
+    0.5 * drift_per_step * drift_per_step
+}
+
+/// See [`slow_point_tolerance`].
+pub const SLOW_DRIFT: f64 = 0.05;
+
 /// A fixed (q ≈ 0) or slow point.
 #[derive(Clone, Debug)]
 pub struct FixedPoint {
     pub state: DVector<f64>,
     /// q at the point: ≈ 0 for a fixed point, small but positive for a slow point.
     pub speed: f64,
+    /// q at most the search's `speed_tolerance` (else a slow point: below `slow_tolerance`).
+    pub fixed: bool,
     /// The Jacobian's eigenvalues, largest modulus first.
     pub eigenvalues: Vec<Complex<f64>>,
     /// How many starts ended here.
@@ -341,8 +374,11 @@ impl FixedPoint {
 pub struct FixedPointOptions {
     /// Trust-region iterations per start (at most).
     pub max_iterations: usize,
-    /// A point is kept when q falls below this (a slow point up to this speed).
+    /// A point is a fixed point when q falls below this.
     pub speed_tolerance: f64,
+    /// A search ending with q above `speed_tolerance` but at most this keeps a slow point (no
+    /// slow points when it is not above `speed_tolerance`).
+    pub slow_tolerance: f64,
     /// Points closer than this (Euclidean, in state units) are one point.
     pub merge_distance: f64,
     /// Threads that search from different starts at once (the result does not depend on it).
@@ -359,7 +395,7 @@ pub const MAX_THREADS: usize = 8;
 
 impl Default for FixedPointOptions {
     fn default() -> Self {
-        Self { max_iterations: 200, speed_tolerance: 1e-10, merge_distance: 1e-3, threads: default_threads() }
+        Self { max_iterations: 200, speed_tolerance: 1e-10, slow_tolerance: 0.0, merge_distance: 1e-3, threads: default_threads() }
     }
 }
 
@@ -406,7 +442,10 @@ pub fn find_fixed_points(map: &StepMap, d: &DVector<f64>, starts: &[DVector<f64>
         let Some((s, q)) = end else { continue };
         match found.iter_mut().find(|p| (&p.state - &s).norm() < options.merge_distance) {
             Some(point) => point.hits += 1,
-            None => found.push(FixedPoint { eigenvalues: Vec::new(), speed: q, state: s, hits: 1, first_start: index }),
+            None => {
+                let fixed = q <= options.speed_tolerance;
+                found.push(FixedPoint { eigenvalues: Vec::new(), speed: q, fixed, state: s, hits: 1, first_start: index })
+            }
         }
     }
     let eigenvalues = parallel_map(&found, options.threads, |p| map.jacobian_eigenvalues(&p.state, d));
@@ -503,7 +542,7 @@ fn minimise_speed(map: &StepMap, d: &DVector<f64>, start: DVector<f64>, options:
             break;
         }
     }
-    (q <= options.speed_tolerance).then_some((s, q))
+    (q <= options.speed_tolerance.max(options.slow_tolerance)).then_some((s, q))
 }
 
 #[cfg(test)]
@@ -668,5 +707,70 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn trajectory_radii_follow_the_states_the_inputs_drive() {
+        let n = 6;
+        let mut rng = Rng::seed_from(21);
+        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() * 0.6);
+        let mut m = map(w, DVector::from_element(n, 0.2), Activation::Relu, StateForm::Rate);
+        m.w_in = DMatrix::from_fn(n, 2, |_, _| rng.normal());
+        let inputs: Vec<[f32; 2]> = (0..12).map(|t| [if t < 6 { 1.0 } else { 0.0 }, 0.5]).collect();
+        let radii = trajectory_radii(&m, inputs.iter().map(|u| &u[..]), 3);
+        assert_eq!(radii.len(), 4);
+        // by hand: step from rest, the radius at steps 0, 3, 6, 9 before each step
+        let mut s = DVector::zeros(n);
+        let mut expected = Vec::new();
+        for (t, u) in inputs.iter().enumerate() {
+            let d = m.drive_with_input(u);
+            if t % 3 == 0 {
+                let full = m.jacobian(&s, &d).complex_eigenvalues();
+                expected.push(full.iter().map(|e| e.norm()).fold(0.0, f64::max));
+            }
+            s = m.step(&s, &d);
+        }
+        for (a, b) in radii.iter().zip(&expected) {
+            assert!((a - b).abs() < 1e-9, "{radii:?} vs {expected:?}");
+        }
+    }
+
+    #[test]
+    fn a_bias_alone_changes_the_trajectory_spectrum() {
+        // the same W and gain, two context biases that switch different units on: the
+        // connectivity spectrum is one, the Jacobian's along the trajectory is not
+        let n = 8;
+        let mut rng = Rng::seed_from(4);
+        let w = DMatrix::from_fn(n, n, |_, _| rng.normal() * 0.7);
+        let on_first = DVector::from_fn(n, |i, _| if i < 4 { 1.0 } else { -3.0 });
+        let on_last = DVector::from_fn(n, |i, _| if i < 4 { -3.0 } else { 1.0 });
+        let inputs = [[0.0f32]; 20];
+        let radius = |drive: &DVector<f64>| {
+            let m = map(w.clone(), drive.clone(), Activation::Relu, StateForm::Rate);
+            let radii = trajectory_radii(&m, inputs.iter().map(|u| &u[..]), 1);
+            radii[5..].iter().sum::<f64>() / (radii.len() - 5) as f64
+        };
+        let (a, b) = (radius(&on_first), radius(&on_last));
+        assert!((a - b).abs() > 0.01, "{a} vs {b}");
+        let connectivity = |drive: &DVector<f64>| map(w.clone(), drive.clone(), Activation::Relu, StateForm::Rate).connectivity_spectrum();
+        assert_eq!(connectivity(&on_first), connectivity(&on_last));
+    }
+
+    #[test]
+    fn slow_points_are_kept_apart_from_fixed_points() {
+        // one tanh unit, s' = 0.8 s + 0.2 tanh(1.5 s + b): for b = 0 three fixed points (0,
+        // ±0.86); past the saddle-node at b ≈ −0.2075 the upper two vanish and leave a "ghost",
+        // a slow region near s ≈ 0.58 where q stays ≈ 6·10⁻⁸, beside the fixed point near −0.95
+        let m = map(DMatrix::from_element(1, 1, 1.5), DVector::from_element(1, -0.21), Activation::Tanh, StateForm::Rate);
+        let starts: Vec<DVector<f64>> = [-1.5, -0.5, 0.4, 0.5, 0.6, 0.7].iter().map(|v| DVector::from_element(1, *v)).collect();
+        let strict = FixedPointOptions { threads: 1, ..FixedPointOptions::default() };
+        let fixed = find_fixed_points(&m, &m.drive, &starts, &strict);
+        assert!(!fixed.is_empty() && fixed.iter().all(|p| p.fixed && p.state[0] < -0.5), "{fixed:?}");
+        let with_slow = find_fixed_points(&m, &m.drive, &starts, &FixedPointOptions { slow_tolerance: 1e-6, ..strict });
+        let slow: Vec<&FixedPoint> = with_slow.iter().filter(|p| !p.fixed).collect();
+        assert!(!slow.is_empty(), "{with_slow:?}");
+        assert!(slow.iter().all(|p| p.speed > 1e-10 && p.speed <= 1e-6 && (p.state[0] - 0.58).abs() < 0.1), "{slow:?}");
+        assert_eq!(with_slow.iter().filter(|p| p.fixed).count(), fixed.len());
+        assert!((slow_point_tolerance(2.0, 100) - 0.5 * (0.05 * 2.0 / 100.0_f64).powi(2)).abs() < 1e-18);
     }
 }

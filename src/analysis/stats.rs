@@ -1,9 +1,14 @@
-//! Statistics over seeds: the mean with its 95 % confidence interval (Student's t), the paired
-//! t-test with its effect size, and Holm's correction for a family of comparisons.
+//! Statistics over seeds: the mean with its 95 % confidence interval (Student's t), paired
+//! comparisons (the exact sign-flip permutation test, Student's paired t beside it, the effect
+//! size and the smallest difference the sample could have detected), and Holm's correction for
+//! a family of comparisons.
 //!
-//! Seeds are few (5 by default), so intervals use the t distribution, not the normal one. Its
+//! Seeds are few (5 to 12), so intervals use the t distribution, not the normal one. Its
 //! distribution function is the regularised incomplete beta function, evaluated by its continued
-//! fraction (modified Lentz); the quantile is found by bisection on it.
+//! fraction (modified Lentz); the quantile is found by bisection on it. The p-value the study
+//! reports is the sign-flip test's: exact over all 2ⁿ sign patterns, it makes no assumption of
+//! normality, handles counts and ties (tasks held: many equal differences) and never claims
+//! more than n seeds can show (with 5 seeds its smallest two-sided p is 2/32 = 0.0625).
 
 /// Two-sided level of every interval and test.
 pub const ALPHA: f64 = 0.05;
@@ -43,18 +48,26 @@ impl Summary {
     }
 }
 
-/// The paired t-test of `a` against `b` (a[i] and b[i] from the same seed).
+/// A paired comparison of `a` against `b` (a[i] and b[i] from the same seed).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PairedTest {
     pub n: usize,
-    /// Mean of a − b, with its 95 % interval.
+    /// Mean of a − b, with its 95 % t-interval.
     pub diff: Summary,
+    /// Two-sided p-value of the exact sign-flip permutation test ([`sign_flip_p`]): the one the
+    /// study reports. 1 when every difference is 0, NaN when n < 2.
+    pub p: f64,
+    /// Student's paired t, its degrees of freedom and two-sided p, for comparison. With identical
+    /// non-zero differences t is infinite and `p_t` 0, which says more than n seeds can: use `p`.
     pub t: f64,
     pub df: f64,
-    /// Two-sided p-value; 1 when every difference is 0, NaN when n < 2.
-    pub p: f64,
+    pub p_t: f64,
     /// Cohen's d_z: the mean difference over the differences' standard deviation.
     pub dz: f64,
+    /// The smallest true mean difference this many seeds would detect with 80 % power at the
+    /// observed SD of the differences ([`detectable_difference`]); infinite where no outcome of n
+    /// seeds can reach p < 0.05, NaN when n < 2.
+    pub detectable: f64,
 }
 
 impl PairedTest {
@@ -66,17 +79,70 @@ impl PairedTest {
         let n = d.len();
         let df = n as f64 - 1.0;
         if n < 2 {
-            return PairedTest { n, diff, t: f64::NAN, df, p: f64::NAN, dz: f64::NAN };
+            return PairedTest { n, diff, p: f64::NAN, t: f64::NAN, df, p_t: f64::NAN, dz: f64::NAN, detectable: f64::NAN };
         }
+        let p = sign_flip_p(&d);
+        let detectable = detectable_difference(n, diff.sd);
         if diff.sd == 0.0 {
-            // identical differences: no evidence of spread; p is 0 only if they are all non-zero
-            let p = if diff.mean == 0.0 { 1.0 } else { 0.0 };
-            let inf = if diff.mean == 0.0 { 0.0 } else { diff.mean.signum() * f64::INFINITY };
-            return PairedTest { n, diff, t: inf, df, p, dz: inf };
+            let (t, p_t) = if diff.mean == 0.0 { (0.0, 1.0) } else { (diff.mean.signum() * f64::INFINITY, 0.0) };
+            return PairedTest { n, diff, p, t, df, p_t, dz: t, detectable };
         }
         let t = diff.mean / (diff.sd / (n as f64).sqrt());
-        PairedTest { n, diff, t, df, p: t_two_sided_p(t, df), dz: diff.mean / diff.sd }
+        PairedTest { n, diff, p, t, df, p_t: t_two_sided_p(t, df), dz: diff.mean / diff.sd, detectable }
     }
+}
+
+/// Up to this many pairs the sign-flip test enumerates every sign pattern (2²⁰ ≈ 10⁶).
+const EXACT_SIGN_FLIP_MAX: usize = 20;
+/// Random sign patterns drawn beyond [`EXACT_SIGN_FLIP_MAX`] pairs.
+const SIGN_FLIP_DRAWS: usize = 1 << 20;
+
+/// The two-sided p-value of the paired sign-flip (permutation) test of mean(d) = 0: under the
+/// null hypothesis each difference is as likely to have either sign, so p is the share of the
+/// 2ⁿ sign patterns whose |Σ ±dᵢ| is at least the observed |Σ dᵢ|. Exact up to 20 pairs;
+/// beyond, a Monte-Carlo estimate from a fixed stream, (1 + hits) / (1 + draws).
+pub fn sign_flip_p(d: &[f64]) -> f64 {
+    let n = d.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let observed: f64 = d.iter().sum::<f64>().abs();
+    // sums equal to the observed one up to rounding count as reaching it (ties are common: counts)
+    let scale: f64 = d.iter().map(|v| v.abs()).sum();
+    let threshold = observed - 1e-9 * scale.max(f64::MIN_POSITIVE);
+    let signed_sum = |pattern: u64| d.iter().enumerate().map(|(i, v)| if pattern >> i & 1 == 1 { -v } else { *v }).sum::<f64>();
+    if n <= EXACT_SIGN_FLIP_MAX {
+        let patterns = 1u64 << n;
+        let hits = (0..patterns).filter(|&p| signed_sum(p).abs() >= threshold).count();
+        return hits as f64 / patterns as f64;
+    }
+    let mut rng = crate::rng::Rng::seed_from(0x5167_f11b);
+    let hits = (0..SIGN_FLIP_DRAWS)
+        .filter(|_| {
+            let sum: f64 = d.iter().map(|v| if rng.next_u64() >> 63 == 1 { -v } else { *v }).sum();
+            sum.abs() >= threshold
+        })
+        .count();
+    (1 + hits) as f64 / (1 + SIGN_FLIP_DRAWS) as f64
+}
+
+/// The power a detectable difference is computed for.
+pub const POWER: f64 = 0.8;
+
+/// The smallest true mean difference n paired seeds detect with [`POWER`] at two-sided level
+/// [`ALPHA`], given the SD of the differences: (t_{1−α/2} + t_{power}) · sd / √n with n − 1
+/// degrees of freedom (the usual approximation of the non-central t). Infinite when n seeds
+/// cannot give the exact sign-flip test a p below α whatever they show (2 / 2ⁿ ≥ α: n ≤ 5), 0
+/// when the differences do not vary.
+pub fn detectable_difference(n: usize, sd: f64) -> f64 {
+    if n < 2 {
+        return f64::NAN;
+    }
+    if n < 64 && 2.0 / (1u64 << n) as f64 >= ALPHA {
+        return f64::INFINITY;
+    }
+    let df = n as f64 - 1.0;
+    (t_quantile_at(df, ALPHA) + t_quantile_at(df, 2.0 * (1.0 - POWER))) * sd / (n as f64).sqrt()
 }
 
 /// Holm's step-down adjustment of a family of p-values (same order as given). NaN stays NaN
@@ -105,14 +171,20 @@ pub fn t_two_sided_p(t: f64, df: f64) -> f64 {
 
 /// The t value with P(|T| ≥ t) = [`ALPHA`] for `df` degrees of freedom (2.776 for df = 4).
 pub fn t_quantile(df: f64) -> f64 {
+    t_quantile_at(df, ALPHA)
+}
+
+/// The t value with P(|T| ≥ t) = `two_sided` for `df` degrees of freedom (one-sided level
+/// `two_sided / 2`).
+pub fn t_quantile_at(df: f64, two_sided: f64) -> f64 {
     // the two-sided p falls monotonically in t: bisect
     let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
-    while t_two_sided_p(hi, df) > ALPHA {
+    while t_two_sided_p(hi, df) > two_sided {
         hi *= 2.0;
     }
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
-        if t_two_sided_p(mid, df) > ALPHA {
+        if t_two_sided_p(mid, df) > two_sided {
             lo = mid;
         } else {
             hi = mid;
@@ -232,7 +304,10 @@ mod tests {
         let test = PairedTest::of(&g1, &g2);
         assert!(close(test.t, -4.0621, 1e-4), "{test:?}");
         assert_eq!(test.df, 9.0);
-        assert!(close(test.p, 0.002833, 1e-6), "{test:?}");
+        assert!(close(test.p_t, 0.002833, 1e-6), "{test:?}");
+        // nine negative differences and one zero: only "all negative" and "all positive" reach
+        // |Σ| = 15.8, each with the zero's two signs: 4 of 2¹⁰ patterns
+        assert_eq!(test.p, 4.0 / 1024.0);
         assert!(close(test.diff.mean, -1.58, 1e-12));
         assert!(close(test.diff.low, -2.459_885_8, 1e-6) && close(test.diff.high, -0.700_114_2, 1e-6), "{test:?}");
         assert!(close(test.dz, -1.58 / 1.229_995_5, 1e-6), "{test:?}");
@@ -253,10 +328,48 @@ mod tests {
     #[test]
     fn degenerate_pairs() {
         let same = PairedTest::of(&[0.5, 0.6, 0.7], &[0.5, 0.6, 0.7]);
-        assert_eq!(same.p, 1.0);
+        assert_eq!((same.p, same.p_t), (1.0, 1.0));
+        // identical non-zero differences: t says p = 0; three seeds can show no more than 2/8
         let shifted = PairedTest::of(&[1.5, 2.5, 3.5], &[1.0, 2.0, 3.0]);
-        assert_eq!(shifted.p, 0.0);
+        assert_eq!((shifted.p_t, shifted.p), (0.0, 0.25));
         assert!(PairedTest::of(&[1.0], &[0.0]).p.is_nan());
+    }
+
+    #[test]
+    fn the_sign_flip_test_is_exact() {
+        // five seeds all one way: the smallest two-sided p five seeds allow
+        assert_eq!(sign_flip_p(&[1.0; 5]), 2.0 / 32.0);
+        assert_eq!(sign_flip_p(&[2.0, 1.0, 1.0, 3.0, 1.0]), 2.0 / 32.0);
+        assert_eq!(sign_flip_p(&[0.0; 4]), 1.0);
+        // counts with ties, by hand: d = (1, 1, −1, 2), |Σ| = 3; Σ = ±1 ± 1 ± 1 ± 2 takes
+        // |Σ| = 5 in 2 patterns and |Σ| = 3 in 6, of 16
+        assert_eq!(sign_flip_p(&[1.0, 1.0, -1.0, 2.0]), 8.0 / 16.0);
+        // against brute force on random data
+        let mut rng = crate::rng::Rng::seed_from(7);
+        for n in 2..=9 {
+            let d: Vec<f64> = (0..n).map(|_| rng.uniform_range(-1.0, 2.0)).collect();
+            let observed = d.iter().sum::<f64>().abs();
+            let hits = (0..1u32 << n)
+                .filter(|p| (0..n).map(|i| if p >> i & 1 == 1 { -d[i] } else { d[i] }).sum::<f64>().abs() >= observed - 1e-12)
+                .count();
+            assert_eq!(sign_flip_p(&d), hits as f64 / (1u64 << n) as f64, "n = {n}");
+        }
+        // beyond 20 pairs: Monte Carlo. 20 of 30 differences +1, 10 −1: |Σ| ≥ 10 when at least
+        // 20 signs agree, 2·P(Binomial(30, ½) ≥ 20) = 0.098737
+        let many: Vec<f64> = (0..30).map(|i| if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
+        let p = sign_flip_p(&many);
+        assert!((p - 0.098_737).abs() < 0.002, "{p}");
+    }
+
+    #[test]
+    fn detectable_differences() {
+        // five seeds cannot reach p < 0.05 in the exact test: nothing is detectable
+        assert!(detectable_difference(5, 1.0).is_infinite());
+        // twelve: (t_0.975,11 + t_0.80,11) · sd / √12 = (2.200985 + 0.875539) / √12
+        assert!(close(detectable_difference(12, 1.0), (2.200_985 + 0.875_539) / 12f64.sqrt(), 1e-5));
+        assert!(close(detectable_difference(12, 0.5), 0.5 * detectable_difference(12, 1.0), 1e-12));
+        assert!(detectable_difference(1, 1.0).is_nan());
+        assert!(close(t_quantile_at(11.0, 0.4), 0.875_539, 1e-5));
     }
 
     #[test]

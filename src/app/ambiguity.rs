@@ -117,10 +117,13 @@ impl AmbiguityPanel {
     }
 }
 
-/// The slider range of each kind.
+/// The slider range of each kind. Mixture stops at 0.5, where the cue is both tasks equally:
+/// beyond it the cue names the other task more than the trial's own, which is then no longer
+/// the task the cue asks for (the study's axis stops there too).
 pub fn level_range(kind: AmbiguityKind) -> std::ops::RangeInclusive<f32> {
     match kind {
-        AmbiguityKind::Mixture | AmbiguityKind::Uniform => 0.0..=1.0,
+        AmbiguityKind::Mixture => 0.0..=0.5,
+        AmbiguityKind::Uniform => 0.0..=1.0,
         AmbiguityKind::Noise => 0.0..=2.0,
         AmbiguityKind::Amplitude => 0.0..=2.0,
     }
@@ -132,7 +135,8 @@ pub fn kind_tooltip(kind: AmbiguityKind) -> &'static str {
         AmbiguityKind::Mixture => {
             "Mixture: the cue is partly the right task and partly another one, as if two \
              instructions were given at once.\n\nc = (1 − λ) e_i + λ e_j  (j ≠ i, every other task in turn)\n\
-             λ = 0: the right cue; 0.5: halfway between two tasks; 1: the other task's cue."
+             λ = 0: the right cue; 0.5: halfway between two tasks (the slider stops there: beyond it the \
+             cue asks more for the other task than for the one the trial is scored on)."
         }
         AmbiguityKind::Noise => {
             "Noise: the right cue with random noise added to every entry, fresh for each trial.\n\n\

@@ -43,6 +43,7 @@ use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::model::Pathway;
 use crate::runner::{Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot, Worker};
+use crate::train::RunEnd;
 use crate::train::probe::{PcaView, Trajectories};
 pub use loss_curve::LossCurve;
 
@@ -189,11 +190,11 @@ impl RunData {
             }
             Event::Warning(text) => self.last_message = Some(Message { level: Level::Warning, text }),
             Event::Failed(text) => self.last_message = Some(Message { level: Level::Error, text }),
-            Event::Finished { step, converged } => {
-                let text = if converged {
-                    format!("every task reached the target performance at step {step}")
-                } else {
-                    format!("finished all {step} steps")
+            Event::Finished { step, end } => {
+                let text = match end {
+                    RunEnd::Converged => format!("every task reached the target performance at step {step}"),
+                    RunEnd::Plateau => format!("stopped at step {step}: mean performance no longer improving (train.plateau_window)"),
+                    RunEnd::Finished | RunEnd::Cancelled => format!("finished all {step} steps"),
                 };
                 self.last_message = Some(Message { level: Level::Info, text });
             }

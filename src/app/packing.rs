@@ -33,6 +33,7 @@ pub struct PackingForm {
     pub pathways: String,
     pub seeds: u64,
     pub budget_steps: u64,
+    pub plateau_steps: u64,
     pub criterion: f64,
     pub order: TaskOrder,
 }
@@ -52,6 +53,7 @@ impl Default for PackingForm {
             pathways: "none,bias,bias+synaptic".into(),
             seeds: 1,
             budget_steps: 4000,
+            plateau_steps: packing::DEFAULT_PLATEAU_STEPS,
             criterion: 0.9,
             order: TaskOrder::Comparison,
         }
@@ -96,12 +98,16 @@ impl PackingForm {
             task_counts,
             pathway_sets,
             budget_steps: self.budget_steps,
+            plateau_steps: self.plateau_steps,
             criterion: self.criterion,
             order: self.order,
         };
-        plan.validate()
-            .map(|()| plan)
-            .map_err(|e| e.to_string().replace("--budget-steps", "the step budget").replace("--criterion", "the criterion"))
+        plan.validate().map(|()| plan).map_err(|e| {
+            e.to_string()
+                .replace("--budget-steps", "the step budget")
+                .replace("--plateau-steps", "the plateau window")
+                .replace("--criterion", "the criterion")
+        })
     }
 }
 
@@ -278,8 +284,10 @@ impl Panel for PackingPanel {
     fn help(&self) -> &'static str {
         "How many tasks fit into a network of N units? Each cell of the sweep trains a fresh network \
          of one size N, with one set of modulation pathways, on the first K tasks of a fixed order, \
-         until every task reaches the criterion or the step budget runs out. A network's capacity is \
-         the largest K it managed. The curve plots capacity against size, one line per pathway set: \
+         until it stops improving (the plateau window) or the step budget runs out, and is then \
+         judged once on fresh trials: it holds its tasks when each scores at least the criterion of \
+         the way from chance (always fixating or answering at random) to perfect. A network's \
+         capacity is the largest K up to which every K held. The curve plots capacity against size, one line per pathway set: \
          the paper's claim is that combined pathways (e.g. bias+synaptic) pack more tasks into the \
          same number of units. The table shows each cell's worst task at the end. The defaults are \
          a small sweep that takes about two minutes: without a context pathway (none) no two tasks \
@@ -349,13 +357,17 @@ impl PackingPanel {
                 ui.end_row();
                 ui.label("Seeds").on_hover_text("Networks per cell, from different random seeds (the curve shows their mean)");
                 ui.add(egui::DragValue::new(&mut form.seeds).range(1..=10)).on_hover_text("Networks per cell (different seeds): more seeds give the capacity as a mean with its spread, and take longer");
-                ui.label("Step budget").on_hover_text("Training steps a cell gets at most; it stops earlier once every task meets the criterion");
+                ui.label("Step budget").on_hover_text("Training steps a cell gets at most; it stops earlier once it no longer improves (the plateau window)");
                 ui.add(egui::DragValue::new(&mut form.budget_steps).range(1..=1_000_000).speed(10.0))
                     .on_hover_text("Training steps per cell at most (evaluated every 100 steps, as in the quick preset)");
                 ui.end_row();
-                ui.label("Criterion").on_hover_text("A cell counts as packed when every one of its tasks reaches this performance");
+                ui.label("Plateau window").on_hover_text("A cell stops once its best mean performance over this many steps is less than 0.01 above its best before them: every cell trains until it has learned what it can, by one rule");
+                ui.add(egui::DragValue::new(&mut form.plateau_steps).range(0..=100_000).speed(10.0))
+                    .on_hover_text("Steps over which a cell must still improve by 0.01 to keep training (0 = always train the whole budget)");
+                ui.end_row();
+                ui.label("Criterion").on_hover_text("A cell counts as packed when, judged on fresh trials after training, every one of its tasks scores this far from chance to perfect");
                 ui.add(egui::Slider::new(&mut form.criterion, 0.5..=1.0).step_by(0.01))
-                    .on_hover_text("Fraction of correct trials every task must reach (0.9 in the CLI's default)");
+                    .on_hover_text("Score (perf − chance) / (1 − chance) every task must reach; chance is what always fixating or answering at random scores (0.5 on the matching tasks)");
                 ui.end_row();
             });
         });
@@ -398,7 +410,7 @@ impl PackingPanel {
                 .add_enabled(has_results, egui::Button::new("Save table…"))
                 .on_hover_text(
                     "Write the finished cells as packing.csv, the same table as `modulab sweep packing` (size, k, \
-                     pathways, seed, steps_to_criterion, perf_min, perf_mean)",
+                     pathways, seed, steps, stop, perf_min, perf_mean, score_min, met)",
                 )
                 .clicked()
             {
@@ -447,7 +459,7 @@ impl PackingPanel {
         let criterion = self.plan.as_ref().map_or(self.form.criterion, |p| p.criterion);
         PlotExport {
             name: "capacity".into(),
-            title: format!("Capacity: the largest K with every task at {criterion} or better"),
+            title: format!("Capacity: the largest K up to which every task scored {criterion} or better"),
             x_label: "network size N".into(),
             y_label: "capacity (tasks)".into(),
             log_y: false,
@@ -474,8 +486,8 @@ impl PackingPanel {
     fn capacity_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32) {
         ui.horizontal(|ui| {
             ui.label("Capacity against network size").on_hover_text(
-                "Per pathway set: the largest K whose cell met the criterion, at each size (mean over seeds). While \
-                 a size's cells are still running, its point is a lower bound. Sets with the same capacity share a \
+                "Per pathway set: the largest K up to which every K's cell met the criterion, at each size (mean over \
+                 seeds). While a size's cells are still running, its point is provisional. Sets with the same capacity share a \
                  line: the first set is drawn widest underneath, so each stays visible.",
             );
             let export = self.capacity_export();
@@ -520,8 +532,9 @@ impl PackingPanel {
     fn table_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
         ui.horizontal(|ui| {
             ui.label("Worst task after training").on_hover_text(
-                "Each finished cell's worst-task performance at its last evaluation (mean over seeds): rows are sizes \
-                 N, columns task counts K, one table per pathway set. Framed, in bold: the cell met the criterion.",
+                "Each finished cell's worst-task performance, judged on fresh trials after training (mean over seeds): \
+                 rows are sizes N, columns task counts K, one table per pathway set. Framed, in bold: every seed's cell \
+                 met the criterion (every task's score from chance to perfect reached it).",
             );
             let export = self.table_export();
             export_menu_with_ui(ui, cx.files, self.table_rect, false, || export);
@@ -589,7 +602,7 @@ impl PackingPanel {
             .iter()
             .filter(|r| r.cell.pathways.to_string() == set && r.cell.size.to_string() == size && r.cell.k.to_string() == k)
             .collect();
-        !cells.is_empty() && cells.iter().all(|r| r.steps_to_criterion.is_some())
+        !cells.is_empty() && cells.iter().all(|r| r.met)
     }
 }
 

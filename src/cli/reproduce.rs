@@ -23,9 +23,10 @@ pub struct ReproduceArgs {
     /// already finished there are reused: an interrupted reproduce resumes.
     #[arg(long, value_name = "OUT")]
     pub out: PathBuf,
-    /// quick (about 14 minutes on 2 cores: 8 tasks, N = 64 and 16, 4 000 steps, 5 seeds) or full (the
-    /// comparison presets: N = 128, 20 000 steps, 8 seeds; a night, or a cluster with --shard).
-    #[arg(long, default_value = "quick", value_parser = ["quick", "full", "tiny"], hide_possible_values = true)]
+    /// standard (the README's source: 8 tasks, N = 64 with packing at 8, 16 and 32, 12 seeds,
+    /// every network trained to a plateau), quick (a first look: 5 seeds, packing at 16), or full
+    /// (the comparison presets: N = 128, 12 seeds; a night, or a cluster with --shard).
+    #[arg(long, default_value = "standard", value_parser = ["standard", "quick", "full", "tiny"], hide_possible_values = true)]
     pub scale: String,
     /// Runs trained at once (default: the number of cores); each gets cores/jobs threads.
     #[arg(long)]
@@ -41,7 +42,7 @@ pub struct ReproduceArgs {
     /// its shard of this study into OUT (which the nodes must share).
     #[arg(long = "slurm-script", value_name = "FILE", requires = "shards", conflicts_with = "shard")]
     pub slurm_script: Option<PathBuf>,
-    /// Array tasks of the Slurm script (at most one per run: 70 at --scale quick, 224 at full).
+    /// Array tasks of the Slurm script (at most one per run: 336 at --scale standard and full).
     #[arg(long)]
     pub shards: Option<usize>,
     #[command(flatten)]

@@ -124,10 +124,16 @@ pub struct PackingArgs {
     /// Seeds per cell: the seeds are train.seed, train.seed + 1, ….
     #[arg(long, default_value_t = 1)]
     pub seeds: u64,
-    /// Step budget of each cell.
+    /// The most steps a cell trains (the plateau rule usually stops it before).
     #[arg(long = "budget-steps")]
     pub budget_steps: u64,
-    /// A cell meets the criterion when every task's performance reaches it (training stops there).
+    /// The plateau rule: a cell stops once its best mean performance over the last this many
+    /// steps is less than 0.01 above the best before them (0 = train the whole budget).
+    #[arg(long = "plateau-steps", default_value_t = packing::DEFAULT_PLATEAU_STEPS)]
+    pub plateau_steps: u64,
+    /// A cell meets the criterion when, judged on fresh trials after training, every task's
+    /// score (perf − chance) / (1 − chance) reaches it; chance is what always fixating or
+    /// answering at random scores.
     #[arg(long, default_value_t = 0.9)]
     pub criterion: f64,
     /// Task order: families (one task of each family in turn; default), yang, or comparison (the
@@ -326,6 +332,7 @@ fn plan_from_args(args: &PackingArgs) -> Result<PackingPlan, UsageError> {
         task_counts: args.task_counts.clone(),
         pathway_sets,
         budget_steps: args.budget_steps,
+        plateau_steps: args.plateau_steps,
         criterion: args.criterion,
         order: args.order.parse().map_err(|e: PackingError| UsageError(e.to_string()))?,
     };
@@ -417,9 +424,12 @@ fn packing_cmd(args: PackingArgs) -> Result<()> {
     packing::run_cells(&plan, &todo, jobs, threads, &INTERRUPTED, |outcome| match outcome {
         Ok(Some(result)) => {
             progress.set_message(format!(
-                "{}: {}",
+                "{}: {} after {} steps ({}), worst score {:.2}",
                 packing::cell_label(&result.cell),
-                result.steps_to_criterion.map_or(format!("perf_min {:.2}", result.perf_min), |s| format!("criterion at step {s}"))
+                if result.met { "met" } else { "not met" },
+                result.steps,
+                result.stop.name(),
+                result.score_min
             ));
             results.push(result);
             // the table on disk always holds every finished cell

@@ -5,6 +5,8 @@
 pub mod analyze;
 pub mod bifurcation;
 pub mod capacity;
+pub mod comparison;
+pub mod document;
 pub mod packing;
 pub mod parallel;
 pub mod report;

@@ -1,6 +1,10 @@
 //! Experiment B (docs/MODEL.md §4B), task packing: how many tasks fit into a network of N units with
 //! each pathway set. Every cell (size N, task count K, pathway set, seed) trains the first K tasks
-//! of a fixed task order to a step budget, stopping early once every task reaches the criterion.
+//! of a fixed task order until its mean performance stops improving (the plateau rule,
+//! `train.plateau_window`) or its step budget is spent, and is then judged once, on fresh
+//! trials: it holds its tasks when each task's score is at least the criterion of the way from
+//! chance (what a network that knows nothing scores) to perfect. A (set, size, seed)'s capacity is
+//! the largest K up to which every K met it, so a failing smaller K is never skipped over.
 //!
 //! The cells of a sweep are enumerated in one fixed order, so a sweep can be split into shards
 //! (every n-th cell) for a cluster, resumed after an interruption (cells already in the table are
@@ -14,8 +18,9 @@ use std::sync::atomic::AtomicBool;
 use crate::config::{Config, InvalidConfig};
 use crate::figure::{HeatMaps, HeatPanel, LineChart, Series};
 use crate::model::{ModelError, Pathway};
-use crate::tasks::{Encoding, Task};
-use crate::train::{self, Evaluation, MetricsRow, ProgressSink, RunEnd, TrainError, Trainer};
+use crate::tasks::{Encoding, Task, chance_performance};
+use crate::train::eval::{EvalOptions, evaluate_params};
+use crate::train::{self, NoProgress, RunEnd, TrainError, Trainer};
 
 /// Which tasks a cell with K tasks trains: the first K of this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -164,6 +169,9 @@ pub struct PlanFile {
     pub pathways: Vec<String>,
     pub seeds: Vec<u64>,
     pub budget_steps: u64,
+    /// The plateau rule's window (0 in plans written before it: such a directory is refused).
+    #[serde(default)]
+    pub plateau_steps: u64,
     pub criterion: f64,
     pub order: String,
     /// The fully resolved base configuration, as TOML.
@@ -181,6 +189,7 @@ impl PlanFile {
             pathways: plan.pathway_sets.iter().map(|s| s.to_string()).collect(),
             seeds: plan.seeds.clone(),
             budget_steps: plan.budget_steps,
+            plateau_steps: plan.plateau_steps,
             criterion: plan.criterion,
             order: plan.order.name().to_string(),
             base: plan.base.to_toml(),
@@ -206,10 +215,20 @@ pub struct PackingPlan {
     pub task_counts: Vec<usize>,
     pub pathway_sets: Vec<PathwaySet>,
     pub seeds: Vec<u64>,
+    /// The most steps a cell trains (the plateau rule usually stops it before).
     pub budget_steps: u64,
+    /// The plateau rule's window (`train.plateau_window`; 0 = train the whole budget).
+    pub plateau_steps: u64,
+    /// A task is held when its score (perf − chance) / (1 − chance) reaches this.
     pub criterion: f64,
     pub order: TaskOrder,
 }
+
+/// The trials per task of a cell's final evaluation (its judgement), from a stream of their own.
+pub const FINAL_TRIALS: usize = 256;
+const FINAL_STREAM: u64 = 0x0066_696e_616c;
+/// `--plateau-steps` unless given.
+pub const DEFAULT_PLATEAU_STEPS: u64 = 2000;
 
 impl PackingPlan {
     /// Check the plan against its task order; a clear message on the first problem.
@@ -230,6 +249,12 @@ impl PackingPlan {
         }
         if self.budget_steps == 0 {
             return Err(PackingError::InvalidPlan("--budget-steps must be at least 1".into()));
+        }
+        if self.plateau_steps > 0 && self.plateau_steps < self.base.train.eval_every {
+            return Err(PackingError::InvalidPlan(format!(
+                "--plateau-steps {} must span at least one evaluation (train.eval_every = {}), or be 0 to train the whole budget",
+                self.plateau_steps, self.base.train.eval_every
+            )));
         }
         if !(self.criterion > 0.0 && self.criterion <= 1.0) {
             return Err(PackingError::InvalidPlan(format!("--criterion {} is out of range (0, 1]", self.criterion)));
@@ -260,7 +285,8 @@ impl PackingPlan {
         config.train.tasks = self.order.tasks(config.tasks.encoding).into_iter().take(cell.k).collect();
         config.train.seed = cell.seed;
         config.train.steps = self.budget_steps;
-        config.train.stop_at_perf = self.criterion;
+        config.train.stop_at_perf = 0.0;
+        config.train.plateau_window = self.plateau_steps;
         config.validate().map_err(|source| PackingError::InvalidCell { cell: cell_label(cell), source })?;
         Ok(config)
     }
@@ -287,37 +313,70 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), PackingError> {
     Ok((i, n))
 }
 
+/// Why a cell stopped training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The plateau rule: its mean performance stopped improving.
+    Plateau,
+    /// The step budget was spent first.
+    Budget,
+    /// The loss became non-finite: this size cannot hold these tasks at this learning rate.
+    Diverged,
+}
+
+impl Stop {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stop::Plateau => "plateau",
+            Stop::Budget => "budget",
+            Stop::Diverged => "diverged",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Stop> {
+        [Stop::Plateau, Stop::Budget, Stop::Diverged].into_iter().find(|stop| stop.name() == s)
+    }
+}
+
 /// The outcome of one cell: one row of `packing.csv`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CellResult {
     pub cell: Cell,
-    /// The step of the first evaluation at which every task reached the criterion.
-    pub steps_to_criterion: Option<u64>,
-    /// Of the last evaluation.
+    /// Steps trained.
+    pub steps: u64,
+    pub stop: Stop,
+    /// Of the final evaluation ([`FINAL_TRIALS`] fresh trials per task).
     pub perf_min: f64,
     pub perf_mean: f64,
+    /// The lowest over tasks of (perf − chance) / (1 − chance).
+    pub score_min: f64,
+    /// Every task held: `score_min` ≥ the criterion.
+    pub met: bool,
 }
 
-pub const PACKING_HEADER: &str = "size,k,pathways,seed,steps_to_criterion,perf_min,perf_mean";
+pub const PACKING_HEADER: &str = "size,k,pathways,seed,steps,stop,perf_min,perf_mean,score_min,met";
 
 impl CellResult {
     pub fn csv_line(&self) -> String {
         format!(
-            "{},{},{},{},{},{:.6},{:.6}",
+            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{}",
             self.cell.size,
             self.cell.k,
             self.cell.pathways,
             self.cell.seed,
-            self.steps_to_criterion.map(|s| s.to_string()).unwrap_or_default(),
+            self.steps,
+            self.stop.name(),
             self.perf_min,
-            self.perf_mean
+            self.perf_mean,
+            self.score_min,
+            self.met
         )
     }
 
     fn parse(line: &str) -> Result<CellResult, String> {
         let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        if f.len() != 7 {
-            return Err(format!("expected 7 fields, found {}", f.len()));
+        if f.len() != 10 {
+            return Err(format!("expected 10 fields, found {}", f.len()));
         }
         let num = |i: usize, what: &str| f[i].parse::<f64>().map_err(|_| format!("bad {what} '{}'", f[i]));
         Ok(CellResult {
@@ -327,16 +386,18 @@ impl CellResult {
                 pathways: f[2].parse().map_err(|e: ModelError| e.to_string())?,
                 seed: f[3].parse().map_err(|_| format!("bad seed '{}'", f[3]))?,
             },
-            steps_to_criterion: if f[4].is_empty() {
-                None
-            } else {
-                Some(f[4].parse().map_err(|_| format!("bad steps_to_criterion '{}'", f[4]))?)
-            },
-            perf_min: num(5, "perf_min")?,
-            perf_mean: num(6, "perf_mean")?,
+            steps: f[4].parse().map_err(|_| format!("bad steps '{}'", f[4]))?,
+            stop: Stop::parse(f[5]).ok_or_else(|| format!("bad stop '{}': plateau, budget or diverged", f[5]))?,
+            perf_min: num(6, "perf_min")?,
+            perf_mean: num(7, "perf_mean")?,
+            score_min: num(8, "score_min")?,
+            met: f[9].parse().map_err(|_| format!("bad met '{}': true or false", f[9]))?,
         })
     }
 }
+
+/// The header of tables before the plateau rule and the chance-corrected criterion.
+const OLD_PACKING_HEADER: &str = "size,k,pathways,seed,steps_to_criterion,perf_min,perf_mean";
 
 /// Read a `packing.csv` text; `source` names it in errors.
 pub fn parse_csv(text: &str, source: &str) -> Result<Vec<CellResult>, PackingError> {
@@ -344,6 +405,12 @@ pub fn parse_csv(text: &str, source: &str) -> Result<Vec<CellResult>, PackingErr
     let bad = |message: String| PackingError::Table { file: source.to_string(), message };
     match lines.next() {
         Some((_, header)) if header.trim() == PACKING_HEADER => {}
+        Some((_, header)) if header.trim() == OLD_PACKING_HEADER => {
+            return Err(bad(
+                "written by an earlier modulab, which judged cells at any evaluation and without chance; run the sweep into a new --out"
+                    .into(),
+            ));
+        }
         Some((_, header)) => return Err(bad(format!("unexpected header '{header}', expected '{PACKING_HEADER}'"))),
         None => return Ok(Vec::new()),
     }
@@ -384,42 +451,55 @@ pub fn merge(tables: Vec<Vec<CellResult>>) -> Result<Vec<CellResult>, PackingErr
     Ok(by_cell.into_values().collect())
 }
 
-/// Collects the last evaluation and the step the criterion was met.
-struct CellSink {
-    criterion: f64,
-    last: Option<Evaluation>,
-    reached_at: Option<u64>,
+/// A task's score: how far its performance lies from `chance` (0) to perfect (1). A task whose
+/// chance is already perfect scores 0 (nothing to learn shows nothing).
+pub fn score(perf: f64, chance: f64, ceiling: f64) -> f64 {
+    if ceiling > chance { (perf - chance) / (ceiling - chance) } else { 0.0 }
 }
 
-impl ProgressSink for CellSink {
-    fn on_eval(&mut self, trainer: &Trainer, eval: &Evaluation, _row: &MetricsRow) {
-        if self.reached_at.is_none() && eval.perf_min() >= self.criterion {
-            self.reached_at = Some(trainer.step);
-        }
-        self.last = Some(eval.clone());
-    }
-}
-
-/// Train one cell. `None` when `cancel` was raised before it finished (nothing to record).
+/// Train one cell, then judge it on fresh trials. `None` when `cancel` was raised before it
+/// finished (nothing to record).
 pub fn run_cell(plan: &PackingPlan, cell: &Cell, threads: usize, cancel: &AtomicBool) -> Result<Option<CellResult>, PackingError> {
     let mut config = plan.config_for(cell)?;
     config.runtime.threads = threads;
+    let train_err = |source| PackingError::Train { cell: cell_label(cell), source };
     let mut trainer = Trainer::new(config);
-    let mut sink = CellSink { criterion: plan.criterion, last: None, reached_at: None };
-    let end = match train::run(&mut trainer, &mut sink, cancel, None) {
-        Ok(end) => end,
+    let stop = match train::run(&mut trainer, &mut NoProgress, cancel, None) {
+        Ok(RunEnd::Cancelled) => return Ok(None),
+        Ok(RunEnd::Plateau) => Stop::Plateau,
+        Ok(RunEnd::Finished | RunEnd::Converged) => Stop::Budget,
         // a diverging cell is a result of the sweep (this size cannot hold these tasks at this
-        // learning rate), not a failure of it: recorded as not reaching the criterion
-        Err(TrainError::Diverged { .. }) => {
-            return Ok(Some(CellResult { cell: cell.clone(), steps_to_criterion: None, perf_min: 0.0, perf_mean: 0.0 }));
+        // learning rate), not a failure of it: recorded as holding nothing
+        Err(TrainError::Diverged { step, .. }) => {
+            let cell = cell.clone();
+            return Ok(Some(CellResult {
+                cell,
+                steps: step,
+                stop: Stop::Diverged,
+                perf_min: 0.0,
+                perf_mean: 0.0,
+                score_min: 0.0,
+                met: false,
+            }));
         }
-        Err(source) => return Err(PackingError::Train { cell: cell_label(cell), source }),
+        Err(source) => return Err(train_err(source)),
     };
-    if end == RunEnd::Cancelled {
-        return Ok(None);
+    let options = EvalOptions { trials: Some(FINAL_TRIALS), stream: FINAL_STREAM, ..EvalOptions::default() };
+    let last = evaluate_params(&trainer.config, &trainer.params, trainer.step, &options).map_err(train_err)?;
+    let mut score_min = f64::INFINITY;
+    for (task, perf) in &last.perf {
+        let chance = chance_performance(*task, &trainer.config.tasks).map_err(|e| train_err(e.into()))?;
+        score_min = score_min.min(score(*perf as f64, chance, 1.0));
     }
-    let last = sink.last.ok_or_else(|| PackingError::NoEvaluation { cell: cell_label(cell) })?;
-    Ok(Some(CellResult { cell: cell.clone(), steps_to_criterion: sink.reached_at, perf_min: last.perf_min(), perf_mean: last.perf_mean() }))
+    Ok(Some(CellResult {
+        cell: cell.clone(),
+        steps: trainer.step,
+        stop,
+        perf_min: last.perf_min(),
+        perf_mean: last.perf_mean(),
+        score_min,
+        met: score_min >= plan.criterion,
+    }))
 }
 
 /// How to split `cores` between cells trained at once: (cells at once, threads per cell). One
@@ -445,17 +525,29 @@ pub fn run_cells(
     super::parallel::run_each(cells, jobs, cancel, |cell| run_cell(plan, cell, threads, cancel), on_outcome);
 }
 
-/// Capacity of one (pathway set, size, seed): the largest K whose cell met the criterion.
-/// Zero when none did.
-fn capacity_per_seed(results: &[CellResult]) -> BTreeMap<(PathwaySet, usize), BTreeMap<u64, usize>> {
-    let mut capacity: BTreeMap<(PathwaySet, usize), BTreeMap<u64, usize>> = BTreeMap::new();
+/// Capacity of one (pathway set, size, seed): the largest K such that the cells of every
+/// measured K up to it met the criterion (a failing smaller K ends the count: capacity is
+/// monotone). Zero when the smallest K failed.
+pub fn capacity_per_seed(results: &[CellResult]) -> BTreeMap<(PathwaySet, usize), BTreeMap<u64, usize>> {
+    // (set, size) → seed → (K, met) of each measured K
+    type Cells = BTreeMap<(PathwaySet, usize), BTreeMap<u64, Vec<(usize, bool)>>>;
+    let mut by_seed = Cells::new();
     for r in results {
-        let best = capacity.entry((r.cell.pathways.clone(), r.cell.size)).or_default().entry(r.cell.seed).or_insert(0);
-        if r.steps_to_criterion.is_some() {
-            *best = (*best).max(r.cell.k);
-        }
+        by_seed.entry((r.cell.pathways.clone(), r.cell.size)).or_default().entry(r.cell.seed).or_default().push((r.cell.k, r.met));
     }
-    capacity
+    by_seed
+        .into_iter()
+        .map(|(key, seeds)| {
+            let capacity = seeds
+                .into_iter()
+                .map(|(seed, mut cells)| {
+                    cells.sort();
+                    (seed, cells.iter().take_while(|(_, met)| *met).last().map_or(0, |(k, _)| *k))
+                })
+                .collect();
+            (key, capacity)
+        })
+        .collect()
 }
 
 /// Capacity vs network size, one line per pathway set (mean over seeds, band = min–max).
@@ -470,7 +562,9 @@ pub fn capacity_chart(results: &[CellResult], criterion: f64) -> LineChart {
         s.band.push((size as f64, lo, hi));
     }
     LineChart {
-        title: format!("Task packing: capacity (largest K with every task ≥ {criterion}) — reconstruction"),
+        title: format!("Task packing: capacity (largest K up to which every task scored ≥ {criterion}) — reconstruction"),
+        note: "score = (perf − chance) / (1 − chance), judged on fresh trials after training; line = mean over seeds, band = min–max"
+            .into(),
         x_label: "network size N (units)".into(),
         y_label: "capacity (tasks)".into(),
         y_range: None,
@@ -521,12 +615,15 @@ pub fn perf_heat_maps(results: &[CellResult]) -> HeatMaps {
 mod tests {
     use super::*;
 
-    fn result(size: usize, k: usize, set: &str, seed: u64, reached: Option<u64>, perf_min: f64) -> CellResult {
+    fn result(size: usize, k: usize, set: &str, seed: u64, met: bool, perf_min: f64) -> CellResult {
         CellResult {
             cell: Cell { size, k, pathways: set.parse().unwrap(), seed },
-            steps_to_criterion: reached,
+            steps: 3000,
+            stop: Stop::Plateau,
             perf_min,
             perf_mean: perf_min,
+            score_min: perf_min - 0.05,
+            met,
         }
     }
 
@@ -561,6 +658,7 @@ mod tests {
             pathway_sets: vec!["bias".parse().unwrap(), "gain+synaptic".parse().unwrap()],
             seeds: vec![0, 1],
             budget_steps: 10,
+            plateau_steps: 0,
             criterion: 0.9,
             order: TaskOrder::Families,
         };
@@ -584,28 +682,43 @@ mod tests {
 
     #[test]
     fn csv_round_trips_and_merge_rejects_conflicts() {
-        let rows = vec![result(16, 2, "bias", 0, Some(300), 0.95), result(8, 4, "gain+synaptic", 1, None, 0.5)];
+        let rows = vec![result(16, 2, "bias", 0, true, 0.95), result(8, 4, "gain+synaptic", 1, false, 0.5)];
         let text = to_csv(&rows);
         assert!(text.starts_with(PACKING_HEADER));
-        assert!(text.contains("\n8,4,gain+synaptic,1,,0.500000,0.500000\n"), "{text}");
+        assert!(text.contains("\n8,4,gain+synaptic,1,3000,plateau,0.500000,0.500000,0.450000,false\n"), "{text}");
         let parsed = parse_csv(&text, "t").unwrap();
         assert_eq!(merge(vec![parsed.clone(), parsed.clone()]).unwrap().len(), 2);
         let mut changed = parsed.clone();
         changed[0].perf_min = 0.1;
         assert!(merge(vec![parsed, changed]).unwrap_err().to_string().contains("appears twice"));
         assert!(parse_csv("size,k\n", "x.csv").unwrap_err().to_string().contains("x.csv"));
-        assert!(parse_csv(&format!("{PACKING_HEADER}\n8,2,bias,0,,zz,0.5\n"), "x.csv").unwrap_err().to_string().contains("line 2"));
+        assert!(
+            parse_csv(&format!("{PACKING_HEADER}\n8,2,bias,0,10,plateau,zz,0.5,0.4,true\n"), "x.csv")
+                .unwrap_err()
+                .to_string()
+                .contains("line 2")
+        );
+        assert!(parse_csv(&format!("{PACKING_HEADER}\n8,2,bias,0,10,later,0.5,0.5,0.4,true\n"), "x.csv").is_err());
+        let old = parse_csv(&format!("{OLD_PACKING_HEADER}\n8,2,bias,0,,0.5,0.5\n"), "old.csv").unwrap_err().to_string();
+        assert!(old.contains("earlier modulab") && old.contains("new --out"), "{old}");
     }
 
     #[test]
-    fn capacity_is_the_largest_k_meeting_the_criterion() {
+    fn capacity_is_the_largest_k_up_to_which_every_k_met_the_criterion() {
         let rows = vec![
-            result(8, 2, "bias", 0, Some(100), 0.95),
-            result(8, 4, "bias", 0, None, 0.7),
-            result(8, 2, "bias", 1, Some(100), 0.95),
-            result(8, 4, "bias", 1, Some(900), 0.92),
-            result(16, 2, "bias", 0, None, 0.2),
+            result(8, 2, "bias", 0, true, 0.95),
+            result(8, 4, "bias", 0, false, 0.7),
+            result(8, 2, "bias", 1, true, 0.95),
+            result(8, 4, "bias", 1, true, 0.92),
+            result(16, 2, "bias", 0, false, 0.2),
+            // K = 4 failed, K = 6 met: a failing smaller K is not skipped over
+            result(16, 6, "bias", 0, true, 0.95),
+            result(16, 4, "bias", 0, false, 0.3),
         ];
+        let capacity = capacity_per_seed(&rows);
+        let bias: PathwaySet = "bias".parse().unwrap();
+        assert_eq!(capacity[&(bias.clone(), 8)], BTreeMap::from([(0, 2), (1, 4)]));
+        assert_eq!(capacity[&(bias, 16)], BTreeMap::from([(0, 0)]));
         let chart = capacity_chart(&rows, 0.9);
         let bias = &chart.series[0];
         assert_eq!(bias.points, vec![(8.0, 3.0), (16.0, 0.0)]);
@@ -613,7 +726,8 @@ mod tests {
         let maps = perf_heat_maps(&rows);
         assert_eq!(maps.row_labels, vec!["8", "16"]);
         assert_eq!(maps.panels[0].values[0][0], Some(0.95));
-        assert_eq!(maps.panels[0].values[1][1], None);
+        assert_eq!(maps.panels[0].values[1][1], Some(0.3));
+        assert_eq!(maps.panels[0].values[0][2], None, "no K = 6 cell at N = 8");
     }
 
     #[test]
@@ -634,6 +748,7 @@ mod tests {
             pathway_sets: vec!["bias".parse().unwrap()],
             seeds: vec![0],
             budget_steps: 2,
+            plateau_steps: 2,
             criterion: 0.9,
             order: TaskOrder::Families,
         };
@@ -645,5 +760,17 @@ mod tests {
         let mut called = false;
         run_cells(&plan, &cells, 2, 1, &AtomicBool::new(true), |_| called = true);
         assert!(!called, "no cell starts after a cancel");
+    }
+
+    #[test]
+    fn scores_run_from_chance_to_the_ceiling() {
+        // dmsnogo: always fixating scores 0.5, so 0.657 is only 31 % of the way to perfect
+        assert!((score(0.657, 0.5, 1.0) - 0.314).abs() < 1e-9);
+        assert!((score(0.95, 0.5, 1.0) - 0.9).abs() < 1e-12);
+        assert_eq!(score(0.2, 0.2, 1.0), 0.0);
+        assert!(score(0.1, 0.2, 1.0) < 0.0, "below chance");
+        assert_eq!(score(0.9, 0.5, 0.5), 0.0, "nothing to learn");
+        // against a ceiling below 1: 90 % of the way from 0.5 to 0.8
+        assert!((score(0.77, 0.5, 0.8) - 0.9).abs() < 1e-9);
     }
 }

@@ -1,35 +1,22 @@
 //! The report of `modulab reproduce`: from the finished runs, the mean of every measure per
-//! pathway set with its 95 % interval over seeds, and every set against the baseline (bias) by a
-//! paired t-test over seeds (effect size d_z, p, Holm-adjusted within each table), written as
-//! `report.md`, a self-contained `report.html` (figures inline), the figures as SVG and PNG, and
-//! the tables as CSV.
+//! pathway set with its 95 % interval over seeds, every set against the baseline (bias) and every
+//! combined set against its best single pathway by the exact paired sign-flip test over seeds
+//! (Holm's correction within each measure), written as `report.md`, a self-contained
+//! `report.html` (figures inline), the figures as SVG and PNG, and the tables as CSV. It opens
+//! with one table of every measure × set, then the sections: learning, A ambiguity, B packing,
+//! C dynamics, D switching, and the paper's claim (synergy, complementarity, time scales).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use super::capacity::{self, Ceiling, TaskRow};
-use super::reproduce::{BASELINE, DynamicsRow, Plan, SwitchRow, UnitResult, dynamics_csv, switching_csv};
+use super::capacity::{self, TaskBaseline, TaskRow};
+use super::comparison::{Better, Comparison, Measure, Synergy, compare, p_cell, synergy};
+use super::document::{Block, html, markdown};
+use super::reproduce::{BASELINE, DynamicsRow, Plan, SwitchRow, TrainingRow, UnitResult, dynamics_csv, switching_csv, training_csv};
 use super::sweep::{AmbiguityRow, ambiguity_csv};
 use crate::analysis::AmbiguityKind;
 use crate::analysis::stats::{ALPHA, PairedTest, Summary, holm};
 use crate::figure::{LineChart, Series};
 use crate::model::Pathway;
-
-/// A piece of the report, rendered to Markdown and to HTML alike.
-#[derive(Clone, Debug)]
-enum Block {
-    Heading(u8, String),
-    Para(String),
-    Table {
-        header: Vec<String>,
-        rows: Vec<Vec<String>>,
-    },
-    /// A figure by its file stem (`<stem>.svg` / `.png`).
-    Figure {
-        stem: String,
-        caption: String,
-    },
-}
 
 /// Everything `reproduce` writes after the runs.
 pub struct Report {
@@ -43,144 +30,168 @@ pub struct Report {
     pub findings: Vec<String>,
 }
 
-/// One measure compared between sets: its per-run values by set and seed.
-struct Measure {
-    /// e.g. "noise robustness (mean over levels 0.25–1)"
-    name: String,
-    /// What every other key is compared with (a set, e.g. `bias`).
-    baseline: String,
-    /// key (a set, or a set and pathway) → seed → value
-    values: BTreeMap<String, BTreeMap<u64, f64>>,
+/// key → level or τ index → seed → value.
+type PerIndex = BTreeMap<String, BTreeMap<usize, BTreeMap<u64, f64>>>;
+
+/// The report as it is written: blocks, figures, statements, and the rows of the table it opens with.
+struct Writer<'a> {
+    plan: &'a Plan,
+    sets: Vec<String>,
+    blocks: Vec<Block>,
+    figures: Vec<(String, String)>,
+    findings: Vec<String>,
+    /// measure, Δ against the baseline per compared set, the synergy cell
+    glance: Vec<Vec<String>>,
+    /// Every measure's synergy tests, for section E.
+    synergy: Vec<(String, Vec<Synergy>)>,
 }
 
-impl Measure {
-    /// A measure of the sets against the study's baseline set.
-    fn of_sets(name: impl Into<String>, values: BTreeMap<String, BTreeMap<u64, f64>>) -> Measure {
-        Measure { name: name.into(), baseline: BASELINE.into(), values }
-    }
-}
-
-/// One set against the baseline on one measure.
-struct Comparison {
-    measure: String,
-    baseline: String,
-    set: String,
-    test: PairedTest,
-    holm_p: f64,
-}
-
-impl Comparison {
-    fn significant(&self) -> bool {
-        self.holm_p < ALPHA
+impl Writer<'_> {
+    /// The sets compared with the baseline, in the report's order, the control without a
+    /// pathway last.
+    fn compared(&self) -> Vec<String> {
+        let (none, rest): (Vec<String>, Vec<String>) = self.sets.iter().filter(|s| **s != BASELINE).cloned().partition(|s| s == "none");
+        rest.into_iter().chain(none).collect()
     }
 
-    fn statement(&self) -> String {
-        let d = &self.test.diff;
-        let verdict = if self.significant() { "significant".to_string() } else { "no significant difference".to_string() };
-        format!(
-            "{} vs {}, {}: Δ = {:+.3} [{:+.3}, {:+.3}], d_z = {:.2}, p = {} (Holm {}; {} seeds): {verdict}",
-            self.set,
-            self.baseline,
-            self.measure,
-            d.mean,
-            d.low,
-            d.high,
-            self.test.dz,
-            p_text(self.test.p),
-            p_text(self.holm_p),
-            self.test.n
-        )
+    /// A measure of the sets: its mean ± CI per set, every set against the baseline, the
+    /// combined sets against their best single pathway, and its row in the opening table.
+    fn measure(&mut self, measure: &Measure, what: &str) {
+        self.means(measure, what);
+        self.test(measure);
     }
-}
 
-fn p_text(p: f64) -> String {
-    if p.is_nan() {
-        "n/a".into()
-    } else if p < 0.001 {
-        "< 0.001".into()
-    } else {
-        format!("{p:.3}")
+    /// [`Writer::measure`] without the table of means (shown elsewhere).
+    fn test(&mut self, measure: &Measure) {
+        let comparisons = self.comparisons(measure, &self.sets.clone());
+        let synergies = synergy(measure, &self.sets);
+        let mut row = vec![measure.short.clone()];
+        row.extend(self.compared().iter().map(|set| comparisons.iter().find(|c| c.set == *set).map_or("–".into(), Comparison::cell)));
+        row.push(synergy_cell(measure, &synergies));
+        self.glance.push(row);
+        if !synergies.is_empty() {
+            self.synergy.push((measure.short.clone(), synergies));
+        }
     }
-}
 
-/// Every set except the baseline against it, paired by seed (seeds present in both), Holm-adjusted
-/// as one family.
-fn compare(measure: &Measure, sets: &[String]) -> Vec<Comparison> {
-    let Some(base) = measure.values.get(&measure.baseline) else { return Vec::new() };
-    let mut comparisons: Vec<Comparison> = sets
-        .iter()
-        .filter(|s| **s != measure.baseline)
-        .filter_map(|set| {
-            let values = measure.values.get(set)?;
-            let (a, b): (Vec<f64>, Vec<f64>) = values.iter().filter_map(|(seed, v)| base.get(seed).map(|b| (*v, *b))).unzip();
-            (a.len() >= 2).then(|| Comparison {
-                measure: measure.name.clone(),
-                baseline: measure.baseline.clone(),
-                set: set.clone(),
-                test: PairedTest::of(&a, &b),
-                holm_p: f64::NAN,
+    /// A table of the mean ± CI per key (a description: no tests).
+    fn means(&mut self, measure: &Measure, what: &str) {
+        let rows = measure
+            .values
+            .keys()
+            .filter(|k| !self.sets.contains(k))
+            .chain(self.sets.iter())
+            .filter_map(|key| {
+                let values: Vec<f64> = measure.values.get(key)?.values().copied().collect();
+                let s = Summary::of(&values);
+                Some(vec![key.clone(), s.text(3), s.n.to_string()])
             })
-        })
-        .collect();
-    let adjusted = holm(&comparisons.iter().map(|c| c.test.p).collect::<Vec<_>>());
-    for (c, p) in comparisons.iter_mut().zip(adjusted) {
-        c.holm_p = p;
+            .collect();
+        self.blocks.push(Block::Table { header: vec!["".into(), format!("{what} (mean ± 95 % CI)"), "seeds".into()], rows });
     }
-    comparisons
+
+    /// Every key against the measure's baseline, as a table and as statements.
+    fn comparisons(&mut self, measure: &Measure, keys: &[String]) -> Vec<Comparison> {
+        let comparisons = compare(measure, keys);
+        if comparisons.is_empty() {
+            self.blocks.push(Block::Para(format!("{}: too few paired seeds to compare.", measure.name)));
+            return comparisons;
+        }
+        self.blocks.push(Block::Para(format!("Compared with `{}`: {}", measure.baseline, measure.name)));
+        let header = ["", &format!("Δ vs {} [95 % CI]", measure.baseline), "d_z", "p", "p (Holm)", "detectable (80 %)", "significant"];
+        let rows = comparisons
+            .iter()
+            .map(|c| {
+                let d = &c.test.diff;
+                vec![
+                    c.set.clone(),
+                    format!("{:+.3} [{:+.3}, {:+.3}]", d.mean, d.low, d.high),
+                    format!("{:.2}", c.test.dz),
+                    p_cell(c.test.p),
+                    p_cell(c.holm_p),
+                    detectable_cell(&c.test),
+                    if c.significant() { "yes".into() } else { "no".into() },
+                ]
+            })
+            .collect();
+        self.blocks.push(Block::Table { header: header.iter().map(|s| s.to_string()).collect(), rows });
+        self.findings.extend(comparisons.iter().map(Comparison::statement));
+        comparisons
+    }
+
+    fn figure(&mut self, stem: &str, chart: LineChart, caption: String) {
+        self.figures.push((stem.to_string(), chart.to_svg()));
+        self.blocks.push(Block::Figure { stem: stem.into(), caption });
+    }
 }
 
-fn summary(measure: &Measure, set: &str) -> Option<Summary> {
-    let values: Vec<f64> = measure.values.get(set)?.values().copied().collect();
-    (!values.is_empty()).then(|| Summary::of(&values))
+fn detectable_cell(test: &PairedTest) -> String {
+    if test.detectable.is_infinite() { "none (too few seeds)".into() } else { format!("±{:.3}", test.detectable) }
 }
 
-fn comparison_rows(comparisons: &[Comparison]) -> Vec<Vec<String>> {
-    comparisons
+/// The opening table's synergy cell: the combined sets significantly better (or worse) than their
+/// best single pathway on the measure.
+fn synergy_cell(measure: &Measure, synergies: &[Synergy]) -> String {
+    if measure.better == Better::Neither {
+        return "(a description)".into();
+    }
+    let said: Vec<String> = synergies
         .iter()
-        .map(|c| {
-            let d = &c.test.diff;
-            vec![
-                c.set.clone(),
-                format!("{:+.3} [{:+.3}, {:+.3}]", d.mean, d.low, d.high),
-                format!("{:.2}", c.test.dz),
-                p_text(c.test.p),
-                p_text(c.holm_p),
-                if c.significant() { "yes".into() } else { "no".into() },
-            ]
-        })
-        .collect()
+        .filter(|s| s.holds() || s.fails())
+        .map(|s| format!("{} {:+.3}{}", s.combined, s.test.diff.mean, if s.holds() { " ✱" } else { " (worse)" }))
+        .collect();
+    if said.is_empty() { "none significant".into() } else { said.join("; ") }
 }
 
-fn comparison_header(baseline: &str) -> Vec<String> {
-    ["", &format!("Δ vs {baseline} [95 % CI]"), "d_z", "p", "p (Holm)", "significant"].iter().map(|s| s.to_string()).collect()
+/// Per run at each (kind, level): the mean and the minimum over its tasks.
+struct Levels {
+    /// kind → set → level index → seed → mean over tasks
+    mean: BTreeMap<&'static str, PerIndex>,
+    /// … → the worst task's performance
+    worst: BTreeMap<&'static str, PerIndex>,
 }
 
-/// Mean over tasks of each run at each (kind, level): kind → set → level index → seed → value.
-type PerLevel = BTreeMap<&'static str, BTreeMap<String, BTreeMap<usize, BTreeMap<u64, f64>>>>;
-
-fn per_level(plan: &Plan, rows: &[AmbiguityRow]) -> PerLevel {
-    let mut sums: BTreeMap<(&'static str, String, usize, u64), (f64, usize)> = BTreeMap::new();
+fn per_level(plan: &Plan, rows: &[AmbiguityRow]) -> Levels {
+    let mut by_run: BTreeMap<(&'static str, String, usize, u64), Vec<f64>> = BTreeMap::new();
     for row in rows {
         let levels = plan.scale.levels(row.kind);
         let Some(index) = levels.iter().position(|l| *l == row.level) else { continue };
-        let entry = sums.entry((row.kind.name(), row.pathways.clone(), index, row.seed)).or_insert((0.0, 0));
-        entry.0 += row.perf as f64;
-        entry.1 += 1;
+        by_run.entry((row.kind.name(), row.pathways.clone(), index, row.seed)).or_default().push(row.perf as f64);
     }
-    let mut out = PerLevel::new();
-    for ((kind, set, index, seed), (sum, n)) in sums {
-        out.entry(kind).or_default().entry(set).or_default().entry(index).or_default().insert(seed, sum / n as f64);
+    let mut out = Levels { mean: BTreeMap::new(), worst: BTreeMap::new() };
+    for ((kind, set, index, seed), perfs) in by_run {
+        let mean = perfs.iter().sum::<f64>() / perfs.len() as f64;
+        let worst = perfs.iter().copied().fold(f64::INFINITY, f64::min);
+        out.mean.entry(kind).or_default().entry(set.clone()).or_default().entry(index).or_default().insert(seed, mean);
+        out.worst.entry(kind).or_default().entry(set).or_default().entry(index).or_default().insert(seed, worst);
     }
     out
 }
 
-fn ambiguity_figure(kind: AmbiguityKind, levels: &[f32], sets: &[String], data: &PerIndex) -> LineChart {
+/// Per set and seed: the mean over the ambiguous levels (index ≥ 1) of `data`.
+fn over_ambiguous_levels(data: &PerIndex) -> BTreeMap<String, BTreeMap<u64, f64>> {
+    data.iter()
+        .map(|(set, by_level)| {
+            let mut per_seed: BTreeMap<u64, (f64, usize)> = BTreeMap::new();
+            for seeds in by_level.iter().filter(|(i, _)| **i > 0).map(|(_, seeds)| seeds) {
+                for (seed, v) in seeds {
+                    let e = per_seed.entry(*seed).or_insert((0.0, 0));
+                    e.0 += v;
+                    e.1 += 1;
+                }
+            }
+            (set.clone(), per_seed.into_iter().map(|(seed, (sum, n))| (seed, sum / n as f64)).collect())
+        })
+        .collect()
+}
+
+fn ambiguity_figure(kind: AmbiguityKind, levels: &[f32], sets: &[String], data: &PerIndex, what: &str) -> LineChart {
     let series = sets.iter().filter_map(|set| Some(seed_series(set, data.get(set)?, levels))).collect();
     LineChart {
         title: format!("Context ambiguity: {} — reconstruction of Vedovati & Ching (2024)", kind.name()),
-        note: "mean over tasks; line = mean over seeds, band = its 95 % interval".into(),
+        note: format!("{what}; line = mean over seeds, band = its 95 % interval"),
         x_label: format!("{} level", kind.name()),
-        y_label: "mean task performance".into(),
+        y_label: "task performance".into(),
         y_range: Some((0.0, 1.0)),
         series,
         ..LineChart::default()
@@ -207,23 +218,57 @@ fn dynamics_figure(measure: &Measure, sets: &[String], title: &str, y_label: &st
     }
 }
 
+/// A measure of the sets from one value per run.
+fn of_runs<T>(name: &str, short: &str, better: Better, runs: &[&T], key: impl Fn(&T) -> (String, u64, f64)) -> Measure {
+    let mut values: BTreeMap<String, BTreeMap<u64, f64>> = BTreeMap::new();
+    for run in runs {
+        let (set, seed, value) = key(run);
+        values.entry(set).or_default().insert(seed, value);
+    }
+    Measure { name: name.into(), short: short.into(), baseline: BASELINE.into(), better, values }
+}
+
+/// How the study's networks were trained, in words: the plateau rule and its cap.
+fn training_rule(plan: &Plan) -> String {
+    let t = &plan.base.train;
+    if t.plateau_window > 0 {
+        format!(
+            "each trains until its best mean performance over {} steps is less than {} above its best before them, at most {} steps",
+            t.plateau_window, t.plateau_min_gain, t.steps
+        )
+    } else {
+        format!("{} steps each", t.steps)
+    }
+}
+
 /// Build the report from the finished runs (any subset of the plan's: what is missing is said).
 pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Report {
     let sets: Vec<String> = plan.sets.iter().map(|s| s.to_string()).collect();
-    let mut blocks = Vec::new();
-    let mut figures = Vec::new();
-    let mut findings = Vec::new();
+    let mut w = Writer {
+        plan,
+        sets: sets.clone(),
+        blocks: Vec::new(),
+        figures: Vec::new(),
+        findings: Vec::new(),
+        glance: Vec::new(),
+        synergy: Vec::new(),
+    };
     let base = &plan.base;
     let tasks: Vec<&str> = base.train.tasks.iter().map(|t| t.name()).collect();
     // the runs at the study's own size, measured in full (the others are packing runs)
     let full: Vec<&UnitResult> = results.iter().filter(|r| r.unit.packing_size.is_none()).collect();
-    blocks.push(Block::Heading(1, "What modulab finds — a reconstruction of Vedovati & Ching (2024)".into()));
-    blocks.push(Block::Para(format!(
+    w.blocks.push(Block::Heading(1, "What modulab finds — a reconstruction of Vedovati & Ching (2024)".into()));
+    w.blocks.push(Block::Para(format!(
         "Scale `{}`: {} pathway sets × {} seeds ({} of {} runs finished, and {} packing runs at smaller sizes). Every run: \
-         N = {} units, {} tasks ({}), {} steps of batch {}, learning rate {}. The paper's own equations are not public; these are modulab's measurements \
-         of its reconstruction (docs/MODEL.md). Intervals are 95 % t-intervals over seeds; every set is compared with `{BASELINE}` \
-         (Yang et al.'s rule input) by a paired t-test over seeds (same seed = same initialisation stream and trials), with \
-         the effect size d_z (mean difference / SD of the differences) and Holm's correction within each table. {}",
+         N = {} units, {} tasks ({}), batches of {}, learning rate {}; {}. The paper's own equations are not public; these \
+         are modulab's measurements of its reconstruction (docs/MODEL.md). Intervals are 95 % t-intervals over seeds. Every \
+         set is compared with `{BASELINE}` (Yang et al.'s rule input) seed by seed (same seed = same initialisation stream and \
+         trials) by the exact paired sign-flip test (all 2ⁿ sign patterns of the n differences; no assumption of normality, \
+         and counts with ties are handled), with the effect size d_z (mean difference / SD of the differences). **Holm's \
+         correction runs over each table of comparisons: the six sets against `{BASELINE}` on one measure, the combined sets \
+         against their best single pathway on one measure, or the pairs of section E's tables.** Where a difference is not \
+         significant, the table gives the smallest true difference these seeds would detect with 80 % power at the observed \
+         spread. {}",
         plan.scale.name(),
         sets.len(),
         plan.seeds.len(),
@@ -233,251 +278,229 @@ pub fn build(plan: &Plan, results: &[UnitResult], timing: Option<String>) -> Rep
         base.model.n_units,
         tasks.len(),
         tasks.join(", "),
-        base.train.steps,
         base.train.batch_size,
         base.train.learning_rate,
+        training_rule(plan),
         timing.unwrap_or_default()
     )));
+    let opening_at = w.blocks.len();
     let rows: Vec<AmbiguityRow> = full.iter().flat_map(|r| r.ambiguity.iter().cloned()).collect();
     let levels = per_level(plan, &rows);
 
-    // the clear cue: how well each set learned
-    if let Some(data) = levels.get(AmbiguityKind::Mixture.name()) {
-        let clear = Measure::of_sets(
-            "performance with the clear cue",
-            data.iter().filter_map(|(set, by_level)| Some((set.clone(), by_level.get(&0)?.clone()))).collect(),
-        );
-        blocks.push(Block::Heading(2, "Learning: performance with the clear cue".into()));
-        blocks.push(Block::Para(
-            "Mean over tasks of the fraction of correct trials, context = e_i exactly, after training. A set that did not \
-             learn its tasks cannot be robust to ambiguity: read the robustness tables with this one."
-                .into(),
-        ));
-        push_measure_tables(&mut blocks, &mut findings, &clear, &sets, "mean performance");
-    }
-
-    // A: ambiguity, kind by kind
-    blocks.push(Block::Heading(2, "A. Robustness to context ambiguity".into()));
-    for kind in AmbiguityKind::ALL {
-        let Some(data) = levels.get(kind.name()) else { continue };
-        let kind_levels = plan.scale.levels(kind);
-        let stem = format!("ambiguity-{}", kind.name());
-        figures.push((stem.clone(), ambiguity_figure(kind, &kind_levels, &sets, data).to_svg()));
-        let ambiguous = &kind_levels[1..];
-        let range = format!("{}–{}", ambiguous.first().copied().unwrap_or(0.0), ambiguous.last().copied().unwrap_or(0.0));
-        blocks.push(Block::Heading(
-            3,
-            format!("{} (levels {})", kind.name(), kind_levels.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ")),
-        ));
-        blocks.push(Block::Figure {
-            stem,
-            caption: format!("Mean task performance against {} level, mean ± 95 % interval over seeds", kind.name()),
-        });
-        let columns = kind_levels.iter().map(|l| format!("{} {l}", kind.name())).collect();
-        blocks.push(seed_table("set".into(), columns, &sets, data));
-        // robustness of a run: its mean over the ambiguous levels
-        let robustness = Measure::of_sets(
-            format!("{} robustness (mean over levels {range})", kind.name()),
-            data.iter()
-                .map(|(set, by_level)| {
-                    let mut per_seed: BTreeMap<u64, (f64, usize)> = BTreeMap::new();
-                    for seeds in by_level.iter().filter(|(i, _)| **i > 0).map(|(_, seeds)| seeds) {
-                        for (seed, v) in seeds {
-                            let e = per_seed.entry(*seed).or_insert((0.0, 0));
-                            e.0 += v;
-                            e.1 += 1;
-                        }
-                    }
-                    (set.clone(), per_seed.into_iter().map(|(seed, (sum, n))| (seed, sum / n as f64)).collect())
-                })
-                .collect(),
-        );
-        push_comparisons(&mut blocks, &mut findings, &robustness, &sets);
-    }
+    push_learning(&mut w, results, &levels);
+    let robustness = push_ambiguity(&mut w, &levels);
 
     // B: packing
-    let ceilings = capacity::ceilings(plan, results);
-    let packing_rows = capacity::rows(plan, results, &ceilings);
-    push_packing(&mut blocks, &mut figures, &mut findings, plan, &sets, &ceilings, &packing_rows);
+    let baselines = capacity::baselines(plan, results);
+    let packing_rows = capacity::rows(plan, results, &baselines);
+    push_packing(&mut w, &baselines, &packing_rows);
 
     // C: dynamics
     let dynamics: Vec<&DynamicsRow> = full.iter().filter_map(|r| r.dynamics.as_ref()).collect();
-    let measure = |name: &str, value: fn(&DynamicsRow) -> f64| {
-        Measure::of_sets(
-            name,
-            dynamics.iter().fold(BTreeMap::new(), |mut map: BTreeMap<String, BTreeMap<u64, f64>>, row| {
-                map.entry(row.pathways.clone()).or_default().insert(row.seed, value(row));
-                map
-            }),
-        )
-    };
-    let participation = measure("participation ratio (mean over tasks)", |r| r.participation_ratio);
-    let angle = measure("mean principal angle between tasks' top-3 subspaces (degrees)", |r| r.subspace_angle_deg);
-    let radius = measure("spectral radius of the effective connectivity (mean over task contexts)", |r| r.spectral_radius);
-    let spread = measure("spectral radius, largest minus smallest over task contexts", |r| r.spectral_spread);
-    let points = measure("fixed and slow points per task context (stimulus input)", |r| r.fixed_points);
-    let stable = measure("fraction of those points that are stable", |r| r.stable_fraction);
-    blocks.push(Block::Heading(2, "C. Dynamics".into()));
-    blocks.push(Block::Para(
-        "On noise-free test trials of every task: the participation ratio of each task's hidden states (their effective \
-         number of dimensions), and the principal angles between the tasks' top-3 principal subspaces (90° = orthogonal: \
-         tasks use separate directions; small = shared). Under each task's context: the spectral radius of the effective \
-         recurrent connectivity diag(g(c)) W(c) (bias alone leaves it the same for every task: spread 0), and the fixed and \
-         slow points the network's dynamics has under that task's stimulus input, found from the task's own states \
-         (docs/MODEL.md §4C)."
-            .into(),
-    ));
-    for (m, stem, title, y) in [
-        (&participation, "dynamics-participation", "Participation ratio of each task's states", "participation ratio"),
-        (&angle, "dynamics-angles", "Mean principal angle between tasks' subspaces", "degrees"),
-        (&radius, "dynamics-spectral-radius", "Spectral radius of the effective connectivity", "spectral radius"),
-    ] {
-        figures.push((stem.to_string(), dynamics_figure(m, &sets, title, y).to_svg()));
-        blocks.push(Block::Figure { stem: stem.into(), caption: format!("{title}: the bar is the mean over seeds, the points the seeds") });
-        push_measure_tables(&mut blocks, &mut findings, m, &sets, y);
-    }
-    for (m, what) in [(&spread, "spread over contexts"), (&points, "points per context"), (&stable, "stable fraction")] {
-        push_measure_tables(&mut blocks, &mut findings, m, &sets, what);
-    }
+    push_dynamics(&mut w, &dynamics);
 
     // D: switching
     let switching: Vec<SwitchRow> = results.iter().flat_map(|r| r.switching.iter().cloned()).collect();
-    if !switching.is_empty() {
-        push_switching(&mut blocks, &mut figures, &mut findings, plan, &sets, &switching);
-    }
+    let switch_cost = (!switching.is_empty()).then(|| push_switching(&mut w, &switching));
 
-    // what is significant, in one place
-    let mut summary_blocks = vec![Block::Heading(2, "Findings".into())];
-    let significant: Vec<&String> = findings.iter().filter(|f| f.ends_with(": significant")).collect();
-    summary_blocks.push(Block::Para(if significant.is_empty() {
-        format!("No comparison with `{BASELINE}` is significant at α = {ALPHA} after Holm's correction, with {} seeds.", plan.seeds.len())
-    } else {
-        format!(
-            "{} of {} comparisons with `{BASELINE}` are significant at α = {ALPHA} after Holm's correction; the others show no \
-             significant difference with {} seeds. Significant:",
-            significant.len(),
-            findings.len(),
+    // E: the paper's claim
+    push_claim(&mut w, &robustness, switch_cost.as_ref());
+
+    // the table the report opens with
+    let mut header = vec!["measure".to_string()];
+    header.extend(w.compared().iter().map(|s| format!("{s} − {BASELINE}")));
+    header.push("synergy (combined − best single)".into());
+    let opening = vec![
+        Block::Heading(2, "At a glance".into()),
+        Block::Para(format!(
+            "Every measure (rows) for every pathway set against `{BASELINE}` (columns): the mean difference over {} seeds with \
+             its 95 % interval, ✱ where significant after Holm's correction over the row. The last column names the combined \
+             sets that are significantly better (✱) or worse than the better of their single pathways on that measure (section \
+             E). The sections below give each measure's values, tests and what the seeds could detect.",
             plan.seeds.len()
-        )
-    }));
-    if !significant.is_empty() {
-        summary_blocks
-            .push(Block::Table { header: vec!["comparison".into()], rows: significant.iter().map(|s| vec![s.to_string()]).collect() });
-    }
-    blocks.splice(2..2, summary_blocks);
+        )),
+        Block::Table { header, rows: w.glance.clone() },
+    ];
+    w.blocks.splice(opening_at..opening_at, opening);
 
-    let mut tables = vec![
+    let training: Vec<TrainingRow> = results.iter().map(|r| r.training.clone()).collect();
+    let tables = vec![
         ("ambiguity.csv", ambiguity_csv(&rows)),
         ("switching.csv", switching_csv(&switching)),
         ("dynamics.csv", dynamics_csv(&dynamics.iter().map(|r| (*r).clone()).collect::<Vec<_>>())),
         ("packing.csv", capacity::csv(&packing_rows)),
+        ("training.csv", training_csv(&training)),
+        ("comparisons.txt", w.findings.iter().map(|f| format!("{f}\n")).collect()),
     ];
-    tables.push(("comparisons.txt", findings.iter().map(|f| format!("{f}\n")).collect()));
-    Report { markdown: markdown(&blocks), html: html(&blocks, &figures), figures, tables, findings }
+    Report { markdown: markdown(&w.blocks), html: html(&w.blocks, &w.figures), figures: w.figures, tables, findings: w.findings }
 }
 
-/// The switch-test key of a set with one of its pathways slowed, e.g. "bias+synaptic: synaptic slowed".
-fn switch_key(set: &str, pathway: Pathway) -> String {
-    format!("{set}: {} slowed", pathway.name())
-}
-
-/// key → level or τ index → seed → value.
-type PerIndex = BTreeMap<String, BTreeMap<usize, BTreeMap<u64, f64>>>;
-
-/// Section D: performance and the transient after a task switch against each pathway's τ, and
-/// how much slowing a pathway lengthens the transient.
-fn push_switching(
-    blocks: &mut Vec<Block>,
-    figures: &mut Vec<(String, String)>,
-    findings: &mut Vec<String>,
-    plan: &Plan,
-    sets: &[String],
-    rows: &[SwitchRow],
-) {
-    let taus = plan.scale.switch_taus_ms();
-    let slow = taus.last().copied().unwrap_or(0.0);
-    let (mut perf, mut transient) = (PerIndex::new(), PerIndex::new());
-    for row in rows {
-        let Some(t) = taus.iter().position(|tau| *tau == row.tau_ms) else { continue };
-        let key = switch_key(&row.pathways, row.pathway);
-        perf.entry(key.clone()).or_default().entry(t).or_default().insert(row.seed, row.perf);
-        transient.entry(key).or_default().entry(t).or_default().insert(row.seed, row.transient);
+/// Learning: how well and how fast each set learned.
+fn push_learning(w: &mut Writer<'_>, results: &[UnitResult], levels: &Levels) {
+    w.blocks.push(Block::Heading(2, "Learning: performance with the clear cue".into()));
+    w.blocks.push(Block::Para(
+        "Fraction of correct trials with the context e_i exactly, after training: the mean over tasks and the worst task. \
+         A set that did not learn its tasks cannot be robust to ambiguity: read the robustness tables with these."
+            .into(),
+    ));
+    let clean = |data: Option<&PerIndex>| -> BTreeMap<String, BTreeMap<u64, f64>> {
+        data.map(|d| d.iter().filter_map(|(set, by_level)| Some((set.clone(), by_level.get(&0)?.clone()))).collect()).unwrap_or_default()
+    };
+    let mixture = AmbiguityKind::Mixture.name();
+    for (values, name, short, what) in [
+        (clean(levels.mean.get(mixture)), "performance with the clear cue (mean over tasks)", "performance, clear cue", "mean performance"),
+        (clean(levels.worst.get(mixture)), "the worst task's performance with the clear cue", "worst task, clear cue", "worst task"),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        w.measure(&Measure { name: name.into(), short: short.into(), baseline: BASELINE.into(), better: Better::Higher, values }, what);
     }
-    let keys: Vec<String> =
-        sets.iter().flat_map(|set| Pathway::ALL.into_iter().map(move |p| switch_key(set, p))).filter(|k| perf.contains_key(k)).collect();
-    let (from, to) = rows.first().map_or((String::new(), String::new()), |r| (r.from.clone(), r.to.clone()));
-    blocks.push(Block::Heading(2, "D. Task switching against each pathway's time constant".into()));
-    blocks.push(Block::Para(format!(
-        "Trials of `{to}` whose context is `{from}`'s until stimulus onset and `{to}`'s from then on ({} trials). One pathway \
-         at a time follows the context through a low-pass filter of time constant τ (the run's other pathways follow at once). \
-         Measured: the fraction of switched trials answered correctly, and the transient: the mean distance of the hidden \
-         state from the same trials' unswitched trajectory after the switch, relative to the state's size. The cost of \
-         slowing a pathway is its transient at τ = {slow} ms minus at τ = 0.",
-        plan.scale.switch_trials()
+    // how long each trained: the plateau rule stops each network when it stops improving
+    let sizes: Vec<usize> = {
+        let mut s: Vec<usize> = results.iter().map(|r| r.training.size).collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    };
+    let mut steps = PerIndex::new();
+    for r in results {
+        let Some(i) = sizes.iter().position(|n| *n == r.training.size) else { continue };
+        steps.entry(r.training.pathways.clone()).or_default().entry(i).or_default().insert(r.training.seed, r.training.steps as f64);
+    }
+    let stopped = results.iter().filter(|r| r.training.plateau).count();
+    w.blocks.push(Block::Para(format!(
+        "Steps trained ({}): {} of {} runs stopped at their plateau, the others at the cap.",
+        training_rule(w.plan),
+        stopped,
+        results.len()
     )));
-    let chart = LineChart {
-        title: "Task switch: transient against the slowed pathway's τ".into(),
-        note: "line = mean over seeds, band = its 95 % interval".into(),
-        x_label: "τ (ms)".into(),
-        y_label: "transient (relative distance)".into(),
-        series: keys.iter().map(|key| seed_series(key, &transient[key], &taus)).collect(),
-        ..LineChart::default()
-    };
-    figures.push(("switching".into(), chart.to_svg()));
-    blocks.push(Block::Figure { stem: "switching".into(), caption: "The switch's transient against the slowed pathway's τ".into() });
-    let columns = || taus.iter().map(|t| format!("τ = {t} ms")).collect();
-    blocks.push(seed_table("switched trials correct: set, pathway slowed".into(), columns(), &keys, &perf));
-    blocks.push(seed_table("transient: set, pathway slowed".into(), columns(), &keys, &transient));
-    let cost = Measure {
-        name: format!("transient added by slowing the pathway to τ = {slow} ms"),
-        baseline: switch_key(BASELINE, Pathway::Bias),
-        values: keys
-            .iter()
-            .map(|key| {
-                let at = |t: usize| transient[key].get(&t).cloned().unwrap_or_default();
-                let (fast, slowed) = (at(0), at(taus.len() - 1));
-                (key.clone(), slowed.iter().filter_map(|(seed, s)| fast.get(seed).map(|f| (*seed, s - f))).collect())
-            })
-            .collect(),
-    };
-    push_measure_tables(blocks, findings, &cost, &keys, "added transient");
+    let sets = w.sets.clone();
+    w.blocks.push(seed_table("steps trained: set".into(), sizes.iter().map(|n| format!("N = {n}")).collect(), &sets, &steps, 0));
 }
 
-/// Section B: how many of its tasks a network of each size holds, per set, against each task's ceiling.
-fn push_packing(
-    blocks: &mut Vec<Block>,
-    figures: &mut Vec<(String, String)>,
-    findings: &mut Vec<String>,
-    plan: &Plan,
-    sets: &[String],
-    ceilings: &[Ceiling],
-    rows: &[TaskRow],
-) {
+/// The robustness measures of one ambiguity kind: absolute, drop from the run's own clear cue,
+/// and the worst task.
+struct Robustness {
+    kind: AmbiguityKind,
+    absolute: Measure,
+    drop: Measure,
+}
+
+/// A: ambiguity, kind by kind. Returns each kind's robustness measures for section E.
+fn push_ambiguity(w: &mut Writer<'_>, levels: &Levels) -> Vec<Robustness> {
+    let mut out = Vec::new();
+    w.blocks.push(Block::Heading(2, "A. Robustness to context ambiguity".into()));
+    w.blocks.push(Block::Para(
+        "Each run is scored at every level of each kind of ambiguity on the same trials. Three measures per kind: the \
+         performance under ambiguity (the mean over the ambiguous levels), the drop from the run's own clear-cue performance \
+         (so a set that learned less is not counted as less robust for that alone), and the worst task's performance under \
+         ambiguity (the mean over the ambiguous levels of the lowest task: a mean over tasks can hide one task that breaks). \
+         The mixture axis stops at 0.5, where the cue is both tasks equally; beyond it the cue names the other task more than \
+         the trial's own, and the run would be scored against the task its cue says less of."
+            .into(),
+    ));
+    let sets = w.sets.clone();
+    for kind in AmbiguityKind::ALL {
+        let (Some(mean), Some(worst)) = (levels.mean.get(kind.name()), levels.worst.get(kind.name())) else { continue };
+        let kind_levels = w.plan.scale.levels(kind);
+        let ambiguous = &kind_levels[1..];
+        let range = format!("{}–{}", ambiguous.first().copied().unwrap_or(0.0), ambiguous.last().copied().unwrap_or(0.0));
+        let list = kind_levels.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ");
+        w.blocks.push(Block::Heading(3, format!("{} (levels {list})", kind.name())));
+        w.figure(
+            &format!("ambiguity-{}", kind.name()),
+            ambiguity_figure(kind, &kind_levels, &sets, mean, "mean over tasks"),
+            format!("Mean task performance against {} level, mean ± 95 % interval over seeds", kind.name()),
+        );
+        w.figure(
+            &format!("ambiguity-{}-worst", kind.name()),
+            ambiguity_figure(kind, &kind_levels, &sets, worst, "the worst task of each run"),
+            format!("The worst task's performance against {} level, mean ± 95 % interval over seeds", kind.name()),
+        );
+        let columns = || kind_levels.iter().map(|l| format!("{} {l}", kind.name())).collect();
+        w.blocks.push(seed_table("mean over tasks: set".into(), columns(), &sets, mean, 2));
+        w.blocks.push(seed_table("worst task: set".into(), columns(), &sets, worst, 2));
+        let absolute = over_ambiguous_levels(mean);
+        let drop = absolute
+            .iter()
+            .map(|(set, seeds)| {
+                let clear = mean.get(set).and_then(|l| l.get(&0)).cloned().unwrap_or_default();
+                (set.clone(), seeds.iter().filter_map(|(seed, v)| clear.get(seed).map(|c| (*seed, c - v))).collect())
+            })
+            .collect();
+        let k = kind.name();
+        let measures = [
+            (format!("{k}: performance under ambiguity (mean over levels {range})"), format!("{k}: performance"), Better::Higher, absolute),
+            (format!("{k}: drop from the clear cue (clear − mean over levels {range})"), format!("{k}: drop"), Better::Lower, drop),
+            (
+                format!("{k}: the worst task under ambiguity (mean over levels {range})"),
+                format!("{k}: worst task"),
+                Better::Higher,
+                over_ambiguous_levels(worst),
+            ),
+        ];
+        let mut kept = Vec::new();
+        for (name, short, better, values) in measures {
+            let measure = Measure { name, short, baseline: BASELINE.into(), better, values };
+            w.measure(&measure, "per run");
+            kept.push(measure);
+        }
+        let mut kept = kept.into_iter();
+        let (absolute, drop) = (kept.next().expect("three measures"), kept.next().expect("three measures"));
+        out.push(Robustness { kind, absolute, drop });
+    }
+    out
+}
+
+/// B: how many of its tasks a network of each size holds, per set, against each task's chance and ceiling.
+fn push_packing(w: &mut Writer<'_>, baselines: &[TaskBaseline], rows: &[TaskRow]) {
     let by_size = capacity::capacity(rows);
     if by_size.is_empty() {
         return;
     }
+    let plan = w.plan;
+    let sets = w.sets.clone();
     let sizes: Vec<usize> = by_size.keys().copied().collect();
     let tasks = plan.base.train.tasks.len();
-    blocks.push(Block::Heading(2, "B. Task packing: how many tasks a network of N units holds".into()));
-    blocks.push(Block::Para(format!(
+    w.blocks.push(Block::Heading(2, "B. Task packing: how many tasks a network of N units holds".into()));
+    w.blocks.push(Block::Para(format!(
         "Every set learns the same {tasks} tasks together in networks of N = {} units, with the same seeds and the same \
-         training ({} steps) as the runs above: only the number of units differs, so a task lost in a small network is lost \
-         to its size, not to its training time. A run holds a task when its clear-cue performance reaches {:.0} % of the \
-         task's ceiling: the best mean any set reaches on it at N = {} after the same training (the first set in the \
-         study's order on a tie). Each task is judged against its own ceiling so that a task that plateaus low at this \
-         budget even in the largest networks (e.g. the matching tasks) does not count as lost everywhere, which an \
-         absolute criterion such as 0.9 would do. A run's capacity is the number of tasks it holds (0–{tasks}).",
+         training rule as the runs above ({}): only the number of units differs, so a task lost in a small network is lost \
+         to its size, not to its training time. A run holds a task when its clear-cue performance lies at least {:.0} % of \
+         the way from the task's chance (the better of always fixating and answering in a random direction, measured on \
+         {} trials) to its ceiling: the best mean any set reaches on it at N = {}, taken over the other seeds only, so \
+         that no run is judged against its own result. Each task is judged against its own ceiling so that a task that \
+         plateaus low even in the largest networks does not count as lost everywhere, and from chance so that a matching \
+         task scoring 0.5 by never answering does not count as held. A run's capacity is the number of tasks it holds \
+         (0–{tasks}).",
         sizes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
-        plan.base.train.steps,
+        training_rule(plan),
         capacity::HELD_FRACTION * 100.0,
+        crate::tasks::CHANCE_TRIALS,
         plan.base.model.n_units
     )));
-    blocks.push(Block::Table {
-        header: vec!["task".into(), format!("ceiling (N = {})", plan.base.model.n_units), "reached by".into(), "held at ≥".into()],
-        rows: ceilings
+    w.blocks.push(Block::Table {
+        header: vec![
+            "task".into(),
+            "chance".into(),
+            format!("ceiling (N = {}, all seeds)", plan.base.model.n_units),
+            "reached by".into(),
+            "held-out ceilings".into(),
+            "held at ≥ (all-seed ceiling)".into(),
+        ],
+        rows: baselines
             .iter()
-            .map(|c| vec![c.task.name().to_string(), format!("{:.3}", c.perf), c.set.clone(), format!("{:.3}", c.criterion())])
+            .map(|b| {
+                vec![
+                    b.task.name().to_string(),
+                    format!("{:.3}", b.chance),
+                    format!("{:.3}", b.ceiling),
+                    b.set.clone(),
+                    format!("{:.3}–{:.3}", b.held_out.0, b.held_out.1),
+                    format!("{:.3}", b.criterion(b.ceiling)),
+                ]
+            })
             .collect(),
     });
     let xs: Vec<f32> = sizes.iter().map(|n| *n as f32).collect();
@@ -490,7 +513,7 @@ fn push_packing(
     let chart = LineChart {
         title: "Task packing: tasks held against network size — reconstruction".into(),
         note: format!(
-            "held = clear-cue performance ≥ {:.0} % of the task's ceiling; line = mean over seeds, band = its 95 % interval",
+            "held = clear-cue performance ≥ {:.0} % of the way from chance to the task's ceiling; line = mean over seeds, band = its 95 % interval",
             capacity::HELD_FRACTION * 100.0
         ),
         x_label: "network size N (units)".into(),
@@ -499,20 +522,22 @@ fn push_packing(
         series: sets.iter().filter_map(|set| Some(seed_series(set, per_set.get(set)?, &xs))).collect(),
         ..LineChart::default()
     };
-    figures.push(("packing".into(), chart.to_svg()));
-    blocks
-        .push(Block::Figure {
-            stem: "packing".into(), caption: "Tasks held against network size, mean ± 95 % interval over seeds".into()
-        });
-    blocks.push(seed_table("tasks held: set".into(), sizes.iter().map(|n| format!("N = {n}")).collect(), sets, &per_set));
+    w.figure("packing", chart, "Tasks held against network size, mean ± 95 % interval over seeds".into());
+    w.blocks.push(seed_table("tasks held: set".into(), sizes.iter().map(|n| format!("N = {n}")).collect(), &sets, &per_set, 2));
     for size in &sizes {
-        let measure = Measure::of_sets(format!("tasks held at N = {size}"), by_size[size].clone());
-        push_comparisons(blocks, findings, &measure, sets);
+        let measure = Measure {
+            name: format!("tasks held at N = {size}"),
+            short: format!("tasks held, N = {size}"),
+            baseline: BASELINE.into(),
+            better: Better::Higher,
+            values: by_size[size].clone(),
+        };
+        w.test(&measure);
     }
-    // which tasks the smaller networks lose
-    for size in sizes.iter().filter(|n| **n != plan.base.model.n_units) {
+    // which tasks each size loses
+    for size in &sizes {
         let mut header = vec![format!("N = {size}: seeds holding the task")];
-        header.extend(ceilings.iter().map(|c| c.task.name().to_string()));
+        header.extend(baselines.iter().map(|c| c.task.name().to_string()));
         let table = sets
             .iter()
             .filter_map(|set| {
@@ -521,15 +546,346 @@ fn push_packing(
                     return None;
                 }
                 let mut row = vec![set.clone()];
-                row.extend(ceilings.iter().map(|c| {
+                row.extend(baselines.iter().map(|c| {
                     let of_task: Vec<&&TaskRow> = runs.iter().filter(|r| r.task == c.task).collect();
                     format!("{}/{}", of_task.iter().filter(|r| r.held).count(), of_task.len())
                 }));
                 Some(row)
             })
             .collect();
-        blocks.push(Block::Table { header, rows: table });
+        w.blocks.push(Block::Table { header, rows: table });
     }
+}
+
+/// C: dynamics. The connectivity spectrum is shown as a description only; the tests are on
+/// what the dynamics do along each task (the Jacobian), its subspaces and its fixed and slow points.
+fn push_dynamics(w: &mut Writer<'_>, dynamics: &[&DynamicsRow]) {
+    let m = |name: &str, short: &str, value: fn(&DynamicsRow) -> f64| {
+        of_runs(name, short, Better::Neither, dynamics, |r: &DynamicsRow| (r.pathways.clone(), r.seed, value(r)))
+    };
+    let jacobian_spread = m(
+        "Jacobian spectral radius along each task's trials, largest minus smallest over tasks",
+        "dynamics: Jacobian radius, spread over tasks",
+        |r| r.jacobian_spread,
+    );
+    let jacobian_radius =
+        m("Jacobian spectral radius along each task's trials (mean over tasks)", "dynamics: Jacobian radius", |r| r.jacobian_radius);
+    let angle =
+        m("mean principal angle between tasks' top-3 subspaces (degrees)", "dynamics: subspace angle (°)", |r| r.subspace_angle_deg);
+    let participation = m("participation ratio (mean over tasks)", "dynamics: participation ratio", |r| r.participation_ratio);
+    let fixed = m("fixed points per task context (stimulus input)", "dynamics: fixed points per task", |r| r.fixed_points);
+    let slow = m("slow points per task context (stimulus input)", "dynamics: slow points per task", |r| r.slow_points);
+    let stable = m("fraction of the fixed points that are stable", "dynamics: stable fraction", |r| r.stable_fraction);
+    let starts = w.plan.scale.fixed_point_starts();
+    w.blocks.push(Block::Heading(2, "C. Dynamics".into()));
+    w.blocks.push(Block::Para(format!(
+        "On noise-free test trials of every task. **What the dynamics do**: the spectral radius of the Jacobian \
+         (1−α)I + α·diag(φ′(pre)·g(c))·W(c) at every 5th step of each task's trials, averaged per task; its spread over tasks \
+         says how different the tasks' dynamics are. Unlike the connectivity, the Jacobian sees which units each task's \
+         activity switches on, so every pathway, bias included, can move it. The principal angles between the tasks' top-3 \
+         principal subspaces (90° = orthogonal: separate directions; small = shared) and each task's participation ratio \
+         (its effective number of dimensions). Fixed points (q ≤ 10⁻¹⁰) and slow points (q below a tolerance at which the \
+         state would drift less than 5 % of the task's own spread of states over a whole trial: on the trial's time scale \
+         such a point acts as a fixed point) under each task's context and stimulus input, searched from {starts} of the \
+         task's states; the same search from {} states (these {starts} and as many more) shows what more starts would add. \
+         The spectrum of the connectivity diag(g(c))·W(c) is shown last, as a description of the weights only: it is the \
+         same for every task when only bias acts, so it cannot test whether bias gives tasks their own dynamics (docs/MODEL.md §4C).",
+        2 * starts
+    )));
+    let sets = w.sets.clone();
+    for (measure, stem, title, y) in [
+        (&jacobian_spread, "dynamics-jacobian-spread", "Jacobian radius: spread over tasks", "largest − smallest over tasks"),
+        (&jacobian_radius, "dynamics-jacobian-radius", "Jacobian spectral radius along the tasks' trials", "spectral radius"),
+        (&angle, "dynamics-angles", "Mean principal angle between tasks' subspaces", "degrees"),
+        (&participation, "dynamics-participation", "Participation ratio of each task's states", "participation ratio"),
+    ] {
+        w.figure(stem, dynamics_figure(measure, &sets, title, y), format!("{title}: the bar is the mean over seeds, the points the seeds"));
+        w.measure(measure, y);
+    }
+    for (measure, what) in [(&fixed, "points per task"), (&slow, "points per task"), (&stable, "stable fraction")] {
+        w.measure(measure, what);
+    }
+    // do more starts find more points?
+    let change = |one: fn(&DynamicsRow) -> f64, two: fn(&DynamicsRow) -> f64| {
+        of_runs("", "", Better::Neither, dynamics, move |r: &DynamicsRow| (r.pathways.clone(), r.seed, two(r) - one(r)))
+    };
+    let (more_fixed, more_slow) = (change(|r| r.fixed_points, |r| r.fixed_points_2x), change(|r| r.slow_points, |r| r.slow_points_2x));
+    let mut rows = Vec::new();
+    let mut lower_bound = Vec::new();
+    for set in &sets {
+        let mut row = vec![set.clone()];
+        for (counts, added, kind) in [(&fixed, &more_fixed, "fixed"), (&slow, &more_slow, "slow")] {
+            let (Some(c), Some(a)) = (counts.values.get(set), added.values.get(set)) else { continue };
+            let count = Summary::of(&c.values().copied().collect::<Vec<_>>());
+            let add = Summary::of(&a.values().copied().collect::<Vec<_>>());
+            row.push(count.text(2));
+            row.push(add.text(2));
+            let half = if count.low.is_nan() { 0.0 } else { (count.high - count.low) / 2.0 };
+            if add.mean.abs() >= half && add.mean != 0.0 {
+                lower_bound.push(format!("{set} ({kind})"));
+            }
+        }
+        if row.len() == 5 {
+            rows.push(row);
+        }
+    }
+    w.blocks.push(Block::Table {
+        header: vec![
+            "".into(),
+            format!("fixed points per task ({starts} starts)"),
+            format!("added by {} starts", 2 * starts),
+            format!("slow points per task ({starts} starts)"),
+            format!("added by {} starts", 2 * starts),
+        ],
+        rows,
+    });
+    w.blocks.push(Block::Para(if lower_bound.is_empty() {
+        format!("Doubling the starts to {} changes every set's mean counts by less than the half-width of their interval: {starts} starts are enough.", 2 * starts)
+    } else {
+        format!(
+            "Doubling the starts to {} changes the mean count by at least the half-width of its interval for {}: those counts are lower bounds.",
+            2 * starts,
+            lower_bound.join(", ")
+        )
+    }));
+    let radius = m("spectral radius of the connectivity diag(g(c)) W(c) (mean over task contexts)", "", |r| r.spectral_radius);
+    let spread = m("its largest minus smallest value over task contexts", "", |r| r.spectral_spread);
+    w.blocks.push(Block::Para("The connectivity's spectrum, a description of the weights (not tested):".into()));
+    w.means(&radius, "connectivity spectral radius");
+    w.means(&spread, "its spread over task contexts");
+}
+
+/// The switch-test key of a set with one of its pathways slowed, e.g. "bias+synaptic: synaptic slowed".
+fn switch_key(set: &str, pathway: Pathway) -> String {
+    format!("{set}: {} slowed", pathway.name())
+}
+
+/// D: performance and the transient after a task switch against each pathway's τ, and how much
+/// slowing a pathway lengthens the transient. Returns that cost per (set, pathway slowed).
+fn push_switching(w: &mut Writer<'_>, rows: &[SwitchRow]) -> Measure {
+    let taus = w.plan.scale.switch_taus_ms();
+    let slow = taus.last().copied().unwrap_or(0.0);
+    let (mut perf, mut transient) = (PerIndex::new(), PerIndex::new());
+    for row in rows {
+        let Some(t) = taus.iter().position(|tau| *tau == row.tau_ms) else { continue };
+        let key = switch_key(&row.pathways, row.pathway);
+        perf.entry(key.clone()).or_default().entry(t).or_default().insert(row.seed, row.perf);
+        transient.entry(key).or_default().entry(t).or_default().insert(row.seed, row.transient);
+    }
+    let keys: Vec<String> =
+        w.sets.iter().flat_map(|set| Pathway::ALL.into_iter().map(move |p| switch_key(set, p))).filter(|k| perf.contains_key(k)).collect();
+    let (from, to) = rows.first().map_or((String::new(), String::new()), |r| (r.from.clone(), r.to.clone()));
+    w.blocks.push(Block::Heading(2, "D. Task switching against each pathway's time constant".into()));
+    w.blocks.push(Block::Para(format!(
+        "Trials of `{to}` whose context is `{from}`'s until stimulus onset and `{to}`'s from then on ({} trials). One pathway \
+         at a time follows the context through a low-pass filter of time constant τ (the run's other pathways follow at once). \
+         Measured: the fraction of switched trials answered correctly, and the transient: the mean distance of the hidden \
+         state from the same trials' unswitched trajectory after the switch, relative to the state's size. The cost of \
+         slowing a pathway is its transient at τ = {slow} ms minus at τ = 0.",
+        w.plan.scale.switch_trials()
+    )));
+    let chart = LineChart {
+        title: "Task switch: transient against the slowed pathway's τ".into(),
+        note: "line = mean over seeds, band = its 95 % interval".into(),
+        x_label: "τ (ms)".into(),
+        y_label: "transient (relative distance)".into(),
+        series: keys.iter().map(|key| seed_series(key, &transient[key], &taus)).collect(),
+        ..LineChart::default()
+    };
+    w.figure("switching", chart, "The switch's transient against the slowed pathway's τ".into());
+    let columns = || taus.iter().map(|t| format!("τ = {t} ms")).collect();
+    w.blocks.push(seed_table("switched trials correct: set, pathway slowed".into(), columns(), &keys, &perf, 2));
+    w.blocks.push(seed_table("transient: set, pathway slowed".into(), columns(), &keys, &transient, 2));
+    let cost = Measure {
+        name: format!("transient added by slowing the pathway to τ = {slow} ms"),
+        short: String::new(),
+        baseline: switch_key(BASELINE, Pathway::Bias),
+        better: Better::Lower,
+        values: keys
+            .iter()
+            .map(|key| {
+                let at = |t: usize| transient[key].get(&t).cloned().unwrap_or_default();
+                let (fast, slowed) = (at(0), at(taus.len() - 1));
+                (key.clone(), slowed.iter().filter_map(|(seed, s)| fast.get(seed).map(|f| (*seed, s - f))).collect())
+            })
+            .collect(),
+    };
+    w.means(&cost, "added transient");
+    w.comparisons(&cost, &keys);
+    cost
+}
+
+/// One row of a table of paired tests: label, Δ [CI], p, Holm p, what could be detected.
+fn test_row(label: String, test: &PairedTest, holm_p: f64) -> Vec<String> {
+    let d = &test.diff;
+    vec![
+        label,
+        format!("{:+.3} [{:+.3}, {:+.3}]{}", d.mean, d.low, d.high, if holm_p < ALPHA { " ✱" } else { "" }),
+        p_cell(test.p),
+        p_cell(holm_p),
+        detectable_cell(test),
+    ]
+}
+
+/// E: Vedovati & Ching's claim that excitability and synaptic modulation show "complementarity
+/// and synergy … potentially over multiple time-scales", tested on the study's own measures.
+fn push_claim(w: &mut Writer<'_>, robustness: &[Robustness], switch_cost: Option<&Measure>) {
+    w.blocks.push(Block::Heading(2, "E. The paper's claim: complementarity and synergy".into()));
+    w.blocks.push(Block::Para(
+        "Vedovati & Ching's abstract concludes that excitability (bias, gain) and synaptic modulation show \"complementarity \
+         and synergy … potentially over multiple time-scales\". Three tests of that on this study's measures."
+            .into(),
+    ));
+
+    // synergy
+    w.blocks.push(Block::Heading(3, "Synergy: a combined set against the better of its single pathways".into()));
+    w.blocks.push(Block::Para(
+        "Seed by seed: combined − the better of its single pathways at that seed (for bias+gain+synaptic, the best of the \
+         three). Taking the better single per seed favours the singles (the larger of two noisy values is biased upward), \
+         so a synergy found here is found despite that. Holm's correction over the combined sets of each measure."
+            .into(),
+    ));
+    let mut rows = Vec::new();
+    let (mut holds, mut fails, mut tested) = (Vec::new(), Vec::new(), 0usize);
+    for (measure, synergies) in &w.synergy {
+        tested += 1;
+        for s in synergies {
+            let direction = if s.better == Better::Lower { " (lower is better)" } else { "" };
+            rows.push(test_row(format!("{measure}{direction}: {} vs best of {}", s.combined, s.singles.join(", ")), &s.test, s.holm_p));
+            if s.holds() {
+                holds.push(format!("{} on {measure}", s.combined));
+            } else if s.fails() {
+                fails.push(format!("{} on {measure}", s.combined));
+            }
+        }
+    }
+    w.blocks.push(Block::Table {
+        header: ["combined set vs its best single pathway", "Δ [95 % CI]", "p", "p (Holm)", "detectable (80 %)"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        rows,
+    });
+    let verdict = match (holds.is_empty(), fails.is_empty()) {
+        (true, true) => format!(
+            "**No synergy detected**: on none of the {tested} performance measures is a combined set significantly better (or \
+             worse) than its best single pathway with {} seeds.",
+            w.plan.seeds.len()
+        ),
+        _ => format!(
+            "**Synergy where found**: better than the best single pathway — {}. Worse than it — {}. Every other combination and \
+             measure: no significant difference ({tested} measures tested).",
+            if holds.is_empty() { "none".into() } else { holds.join("; ") },
+            if fails.is_empty() { "none".into() } else { fails.join("; ") }
+        ),
+    };
+    w.findings.push(format!("synergy: {}", verdict.replace("**", "")));
+    w.blocks.push(Block::Para(verdict));
+
+    // complementarity
+    w.blocks.push(Block::Heading(3, "Complementarity: which single pathway is more robust to which kind of ambiguity".into()));
+    w.blocks.push(Block::Para(
+        "The single pathways against each other, kind by kind, on performance under ambiguity and on its drop from the clear \
+         cue (lower drop = more robust). Complementarity would show as a reversal: one pathway significantly more robust to \
+         one kind, the other to another. Holm's correction over each table (every kind × pair)."
+            .into(),
+    ));
+    let pairs = [("gain", "bias"), ("synaptic", "bias"), ("synaptic", "gain")];
+    let mut reversals = Vec::new();
+    for (label, pick, more_robust_if_positive) in
+        [("performance under ambiguity", 0usize, true), ("drop from the clear cue", 1usize, false)]
+    {
+        let mut tests: Vec<(String, AmbiguityKind, (&str, &str), PairedTest)> = Vec::new();
+        for r in robustness {
+            let measure = if pick == 0 { &r.absolute } else { &r.drop };
+            for (a, b) in pairs {
+                if let Some(test) = measure.test(a, b) {
+                    tests.push((format!("{}: {a} − {b}", r.kind.name()), r.kind, (a, b), test));
+                }
+            }
+        }
+        let adjusted = holm(&tests.iter().map(|t| t.3.p).collect::<Vec<_>>());
+        w.blocks.push(Block::Table {
+            header: [&format!("{label}: kind, pair"), "Δ [95 % CI]", "p", "p (Holm)", "detectable (80 %)"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            rows: tests.iter().zip(&adjusted).map(|((l, _, _, t), p)| test_row(l.clone(), t, *p)).collect(),
+        });
+        // which of each pair is significantly more robust, kind by kind
+        for (a, b) in pairs {
+            let winners: Vec<(AmbiguityKind, &str)> = tests
+                .iter()
+                .zip(&adjusted)
+                .filter(|((_, _, pair, _), p)| *pair == (a, b) && **p < ALPHA)
+                .map(|((_, kind, _, t), _)| (*kind, if (t.diff.mean > 0.0) == more_robust_if_positive { a } else { b }))
+                .collect();
+            let firsts: Vec<String> = winners.iter().filter(|(_, w)| *w == a).map(|(k, _)| k.name().to_string()).collect();
+            let seconds: Vec<String> = winners.iter().filter(|(_, w)| *w == b).map(|(k, _)| k.name().to_string()).collect();
+            if !firsts.is_empty() && !seconds.is_empty() {
+                reversals.push(format!(
+                    "{label}: {a} is more robust to {} ambiguity, {b} to {}",
+                    firsts.join(" and "),
+                    seconds.join(" and ")
+                ));
+            }
+        }
+    }
+    let verdict = if reversals.is_empty() {
+        "**No reversal detected**: no pair of single pathways swaps which is more robust between kinds of ambiguity (after \
+         Holm's correction over each table); where one is significantly more robust, it is so for every kind where any \
+         difference is significant."
+            .to_string()
+    } else {
+        format!("**Complementarity**: {}.", reversals.join("; "))
+    };
+    w.findings.push(format!("complementarity: {}", verdict.replace("**", "")));
+    w.blocks.push(Block::Para(verdict));
+
+    // time scales
+    let Some(cost) = switch_cost else { return };
+    w.blocks.push(Block::Heading(3, "Time scales: does a second pathway cover for a slow one?".into()));
+    w.blocks.push(Block::Para(
+        "From section D: the transient added by slowing one pathway in a combined set, against slowing the same pathway when \
+         it is the network's only one (Δ < 0: the combination's other pathways, following the context at once, cover for the \
+         slow one). Holm's correction over the table."
+            .into(),
+    ));
+    let mut tests = Vec::new();
+    for key in cost.values.keys() {
+        let Some((set, rest)) = key.split_once(": ") else { continue };
+        let Some(pathway) = rest.strip_suffix(" slowed") else { continue };
+        if set.contains('+')
+            && let Some(test) = cost.test(key, &switch_key(pathway, Pathway::from_name(pathway).unwrap_or(Pathway::Bias)))
+        {
+            tests.push((key.clone(), pathway.to_string(), test));
+        }
+    }
+    let adjusted = holm(&tests.iter().map(|t| t.2.p).collect::<Vec<_>>());
+    w.blocks.push(Block::Table {
+        header: ["slowed in a combined set vs alone", "Δ added transient [95 % CI]", "p", "p (Holm)", "detectable (80 %)"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        rows: tests.iter().zip(&adjusted).map(|((k, p, t), h)| test_row(format!("{k} vs {p} alone"), t, *h)).collect(),
+    });
+    let covered: Vec<String> =
+        tests.iter().zip(&adjusted).filter(|((_, _, t), p)| **p < ALPHA && t.diff.mean < 0.0).map(|((k, _, _), _)| k.clone()).collect();
+    let verdict = if covered.is_empty() {
+        format!(
+            "**No covering detected** with {} seeds: slowing a pathway costs a combined set as much as a set with that pathway alone.",
+            w.plan.seeds.len()
+        )
+    } else {
+        format!("**A fast pathway covers for a slow one** in {} of {} cases: {}.", covered.len(), tests.len(), covered.join("; "))
+    };
+    w.findings.push(format!("time scales: {}", verdict.replace("**", "")));
+    w.blocks.push(Block::Para(verdict));
+    w.blocks.push(Block::Para(format!(
+        "What the study cannot resolve: differences smaller than the detectable differences above ({} seeds); the paper's own \
+         settings (not public); time scales of modulation other than the switch's low-pass filter.",
+        w.plan.seeds.len()
+    )));
 }
 
 /// A line of the mean over seeds at each x (`xs[index]`), with its 95 % band: an ambiguity
@@ -547,127 +903,21 @@ fn seed_series(name: &str, by_index: &BTreeMap<usize, BTreeMap<u64, f64>>, xs: &
     series
 }
 
-/// A table of mean ± CI over seeds: a row per key that has data, a column per index.
-fn seed_table(first: String, columns: Vec<String>, keys: &[String], data: &PerIndex) -> Block {
+/// A table of mean ± CI over seeds (`decimals`): a row per key that has data, a column per index.
+fn seed_table(first: String, columns: Vec<String>, keys: &[String], data: &PerIndex, decimals: usize) -> Block {
     let width = columns.len();
     let mut header = vec![first];
     header.extend(columns);
-    let rows =
-        keys.iter()
-            .filter_map(|key| {
-                let by_index = data.get(key)?;
-                let mut row = vec![key.clone()];
-                row.extend((0..width).map(|i| {
-                    by_index.get(&i).map_or("–".into(), |seeds| Summary::of(&seeds.values().copied().collect::<Vec<_>>()).text(2))
-                }));
-                Some(row)
-            })
-            .collect();
+    let rows = keys
+        .iter()
+        .filter_map(|key| {
+            let by_index = data.get(key)?;
+            let mut row = vec![key.clone()];
+            row.extend((0..width).map(|i| {
+                by_index.get(&i).map_or("–".into(), |seeds| Summary::of(&seeds.values().copied().collect::<Vec<_>>()).text(decimals))
+            }));
+            Some(row)
+        })
+        .collect();
     Block::Table { header, rows }
-}
-
-/// Per-set mean ± CI, then the comparisons with the baseline.
-fn push_measure_tables(blocks: &mut Vec<Block>, findings: &mut Vec<String>, measure: &Measure, sets: &[String], what: &str) {
-    let rows = sets.iter().filter_map(|set| summary(measure, set).map(|s| vec![set.clone(), s.text(3), s.n.to_string()])).collect();
-    blocks.push(Block::Table { header: vec!["".into(), format!("{what} (mean ± 95 % CI)"), "seeds".into()], rows });
-    push_comparisons(blocks, findings, measure, sets);
-}
-
-fn push_comparisons(blocks: &mut Vec<Block>, findings: &mut Vec<String>, measure: &Measure, sets: &[String]) {
-    let comparisons = compare(measure, sets);
-    if comparisons.is_empty() {
-        blocks.push(Block::Para(format!("{}: too few paired seeds to compare.", measure.name)));
-        return;
-    }
-    blocks.push(Block::Para(format!("Compared with `{}`: {}", measure.baseline, measure.name)));
-    blocks.push(Block::Table { header: comparison_header(&measure.baseline), rows: comparison_rows(&comparisons) });
-    findings.extend(comparisons.iter().map(Comparison::statement));
-}
-
-fn markdown(blocks: &[Block]) -> String {
-    let mut out = String::new();
-    for block in blocks {
-        match block {
-            Block::Heading(level, text) => {
-                let _ = writeln!(out, "{} {text}\n", "#".repeat(*level as usize));
-            }
-            Block::Para(text) => {
-                let _ = writeln!(out, "{text}\n");
-            }
-            Block::Table { header, rows } => {
-                let _ = writeln!(out, "| {} |", header.join(" | "));
-                let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
-                for row in rows {
-                    let _ = writeln!(out, "| {} |", row.join(" | "));
-                }
-                out.push('\n');
-            }
-            Block::Figure { stem, caption } => {
-                let _ = writeln!(out, "![{caption}]({stem}.png)\n");
-            }
-        }
-    }
-    out
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
-/// Markdown's `code` spans as HTML.
-fn inline(text: &str) -> String {
-    let escaped = escape(text);
-    let mut out = String::new();
-    for (i, part) in escaped.split('`').enumerate() {
-        if i % 2 == 1 {
-            let _ = write!(out, "<code>{part}</code>");
-        } else {
-            out.push_str(part);
-        }
-    }
-    out
-}
-
-fn html(blocks: &[Block], figures: &[(String, String)]) -> String {
-    let mut out = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>modulab reproduce</title>\n<style>\
-         body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}\
-         table{border-collapse:collapse;margin:0.5em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}\
-         th{background:#f3f3f3}figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:90%}\
-         code{background:#f3f3f3;padding:0 3px}</style></head><body>\n",
-    );
-    for block in blocks {
-        match block {
-            Block::Heading(level, text) => {
-                let _ = writeln!(out, "<h{level}>{}</h{level}>", inline(text));
-            }
-            Block::Para(text) => {
-                let _ = writeln!(out, "<p>{}</p>", inline(text));
-            }
-            Block::Table { header, rows } => {
-                out.push_str("<table><tr>");
-                for h in header {
-                    let _ = write!(out, "<th>{}</th>", inline(h));
-                }
-                out.push_str("</tr>\n");
-                for row in rows {
-                    out.push_str("<tr>");
-                    for cell in row {
-                        let _ = write!(out, "<td>{}</td>", inline(cell));
-                    }
-                    out.push_str("</tr>\n");
-                }
-                out.push_str("</table>\n");
-            }
-            Block::Figure { stem, caption } => {
-                // the SVG itself, so the page needs no other file
-                let svg = figures.iter().find(|(s, _)| s == stem).map_or("", |(_, svg)| svg.as_str());
-                let svg = svg.trim_start_matches(|c| c != '<').trim_start();
-                let svg = if svg.starts_with("<?xml") { svg.split_once("?>").map_or(svg, |(_, rest)| rest.trim_start()) } else { svg };
-                let _ = writeln!(out, "<figure>{svg}<figcaption>{}</figcaption></figure>", inline(caption));
-            }
-        }
-    }
-    out.push_str("</body></html>\n");
-    out
 }

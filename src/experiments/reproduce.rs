@@ -15,10 +15,10 @@ use std::sync::atomic::AtomicBool;
 
 use super::analyze::{AnalyzeOptions, TaskSubspaces, trajectories};
 use super::packing::PathwaySet;
-use super::search_start::{TaskEpoch, epoch_input, sample_states};
+use super::search_start::{TaskEpoch, epoch_input, sample_states_doubled, state_spread};
 use super::sweep::{self, AmbiguityRow, TrainedRun};
 use super::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchError, SwitchJob, SwitchSpec};
-use crate::analysis::dynamics::{FixedPointOptions, StepMap, find_fixed_points};
+use crate::analysis::dynamics::{FixedPointOptions, StepMap, find_fixed_points, slow_point_tolerance, trajectory_radii};
 use crate::analysis::{AmbiguityKind, PcaError};
 use crate::config::Config;
 use crate::io::{csv_field, csv_split, write_atomic};
@@ -38,6 +38,10 @@ pub const SWITCHING_FILE: &str = "switching.csv";
 pub const DYNAMICS_FILE: &str = "dynamics.csv";
 /// A packing run's only result: each task's performance with the clear cue.
 pub const CLEAR_CUE_FILE: &str = "clear-cue.csv";
+/// How long each run trained and why it stopped (every run writes it before its results).
+pub const TRAINING_FILE: &str = "training.csv";
+/// The Jacobian along a trajectory is taken at every this many steps (100 ms).
+const JACOBIAN_STRIDE: usize = 5;
 const CHECKPOINT_DIR: &str = "checkpoint";
 /// The random stream of the dynamics analysis trials is the analysis' own (see `analyze`);
 /// its subspaces are each task's top-k principal axes with this k.
@@ -48,9 +52,12 @@ const SUBSPACE_DIM: usize = 3;
 pub enum Scale {
     /// Seconds: two tasks, 16 units, a few steps (the tests' end-to-end run).
     Tiny,
-    /// About 14 minutes on 2 cores: the eight-task comparison set at N = 64 (packing at N = 16).
+    /// A first look on 2 cores: the eight-task comparison set at N = 64 (packing at N = 16), 5
+    /// seeds — too few for the exact test to reach p < 0.05 (its smallest p is 0.0625).
     Quick,
-    /// A night, or a cluster: the comparison presets' own settings (N = 128, 20 000 steps).
+    /// The README's source: the same networks with 12 seeds and packing at N = 8, 16, 32, 64.
+    Standard,
+    /// A night, or a cluster: the comparison presets' own settings (N = 128).
     Full,
 }
 
@@ -60,8 +67,9 @@ impl FromStr for Scale {
         match s {
             "tiny" => Ok(Scale::Tiny),
             "quick" => Ok(Scale::Quick),
+            "standard" => Ok(Scale::Standard),
             "full" => Ok(Scale::Full),
-            other => Err(format!("unknown scale '{other}': quick or full")),
+            other => Err(format!("unknown scale '{other}': quick, standard or full")),
         }
     }
 }
@@ -71,11 +79,13 @@ impl Scale {
         match self {
             Scale::Tiny => "tiny",
             Scale::Quick => "quick",
+            Scale::Standard => "standard",
             Scale::Full => "full",
         }
     }
 
-    /// Every run's settings before its pathway set and seed.
+    /// Every run's settings before its pathway set and seed. Every scale but `tiny` trains each
+    /// network until its mean performance stops improving (the plateau rule), up to a cap.
     pub fn base(self) -> Config {
         let overrides: &[&str] = match self {
             Scale::Tiny => &[
@@ -87,10 +97,17 @@ impl Scale {
                 "train.eval_trials=8",
                 "train.checkpoint_every=0",
             ],
-            // 4 000 steps at N = 64: the comparison tasks mostly learned (one bias run measured
-            // mean 0.93, worst task 0.70) at ~120 steps/s on one thread
-            Scale::Quick => &["model.n_units=64", "train.steps=4000", "train.eval_every=1000", "train.checkpoint_every=1000"],
-            Scale::Full => &["train.eval_every=1000", "train.eval_trials=128"],
+            // N = 64 at ~120 steps/s on one thread; evaluations of 128 trials per task (the
+            // plateau rule compares their means: ±0.01 over the eight tasks)
+            Scale::Quick | Scale::Standard => &[
+                "model.n_units=64",
+                "train.steps=10000",
+                "train.eval_every=500",
+                "train.eval_trials=128",
+                "train.plateau_window=2000",
+                "train.checkpoint_every=1000",
+            ],
+            Scale::Full => &["train.steps=30000", "train.eval_every=1000", "train.eval_trials=128", "train.plateau_window=4000"],
         };
         let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
         // the comparison presets differ only in their pathways: `bias` is the base of all
@@ -102,20 +119,24 @@ impl Scale {
         match self {
             Scale::Tiny => 2,
             Scale::Quick => 5,
-            Scale::Full => 8,
+            Scale::Standard | Scale::Full => 12,
         }
     }
 
-    /// The levels of each ambiguity kind, the clear cue first.
+    /// The levels of each ambiguity kind, the clear cue first. The mixture axis stops at 0.5,
+    /// where the cue is both tasks equally: beyond it the cue names the other task more than
+    /// the trial's own, and a run would be scored against the task its cue says less of.
     pub fn levels(self, kind: AmbiguityKind) -> Vec<f32> {
-        let full = self == Scale::Full;
+        let fine = matches!(self, Scale::Standard | Scale::Full);
         match kind {
-            AmbiguityKind::Amplitude if full => vec![1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0],
+            AmbiguityKind::Amplitude if fine => vec![1.0, 0.8, 0.6, 0.4, 0.2, 0.0],
             AmbiguityKind::Amplitude => vec![1.0, 0.75, 0.5, 0.25],
-            AmbiguityKind::Noise if full => vec![0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5],
+            AmbiguityKind::Noise if fine => vec![0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
             AmbiguityKind::Noise => vec![0.0, 0.25, 0.5, 1.0],
-            _ if full => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
-            _ => vec![0.0, 0.25, 0.5, 0.75],
+            AmbiguityKind::Mixture if fine => vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+            AmbiguityKind::Mixture => vec![0.0, 0.25, 0.5],
+            AmbiguityKind::Uniform if fine => vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            AmbiguityKind::Uniform => vec![0.0, 0.25, 0.5, 0.75],
         }
     }
 
@@ -124,7 +145,7 @@ impl Scale {
         match self {
             Scale::Tiny => 8,
             Scale::Quick => 64,
-            Scale::Full => 128,
+            Scale::Standard | Scale::Full => 128,
         }
     }
 
@@ -137,7 +158,7 @@ impl Scale {
     pub fn switch_taus_ms(self) -> Vec<f32> {
         match self {
             Scale::Tiny => vec![0.0, 50.0],
-            Scale::Quick => vec![0.0, 50.0, 200.0],
+            Scale::Quick | Scale::Standard => vec![0.0, 50.0, 200.0],
             Scale::Full => DEFAULT_TAUS_MS.to_vec(),
         }
     }
@@ -147,6 +168,7 @@ impl Scale {
         match self {
             Scale::Tiny => vec![8],
             Scale::Quick => vec![16],
+            Scale::Standard => vec![8, 16, 32],
             Scale::Full => vec![16, 32, 64],
         }
     }
@@ -156,12 +178,12 @@ impl Scale {
         if self == Scale::Tiny { 4 } else { DEFAULT_TRIALS }
     }
 
-    /// Starting states per task of the fixed-point search.
+    /// Starting states per task of the fixed-point search (the study also searches from twice
+    /// as many, to show what more starts would add).
     pub fn fixed_point_starts(self) -> usize {
         match self {
             Scale::Tiny => 4,
-            Scale::Quick => 16,
-            Scale::Full => 64,
+            Scale::Quick | Scale::Standard | Scale::Full => 64,
         }
     }
 
@@ -169,7 +191,7 @@ impl Scale {
     pub fn analysis_trials(self) -> usize {
         match self {
             Scale::Tiny => 4,
-            Scale::Quick => 16,
+            Scale::Quick | Scale::Standard => 16,
             Scale::Full => 32,
         }
     }
@@ -277,50 +299,87 @@ pub struct DynamicsRow {
     pub participation_ratio: f64,
     /// Mean over pairs of tasks of the mean principal angle between their top-3 subspaces (degrees).
     pub subspace_angle_deg: f64,
-    /// Mean over task contexts of the spectral radius of the effective connectivity diag(g(c)) W(c).
+    /// Mean over task contexts of the spectral radius of the effective connectivity diag(g(c))
+    /// W(c): a description of the weights, not of the dynamics (one value for every task when
+    /// only bias acts).
     pub spectral_radius: f64,
-    /// Its largest minus smallest value over task contexts (0 when only bias acts: one spectrum).
+    /// Its largest minus smallest value over task contexts (0 by construction for bias alone).
     pub spectral_spread: f64,
-    /// Fixed (and slow) points found per task context under its stimulus input, on average.
+    /// Mean over tasks of the Jacobian's spectral radius along the task's own trajectories
+    /// ([`trajectory_radii`]): how close to marginal the dynamics each task runs on are.
+    pub jacobian_radius: f64,
+    /// Its largest minus smallest value over tasks: how different the tasks' dynamics are (any
+    /// pathway, bias included, can move it).
+    pub jacobian_spread: f64,
+    /// Fixed points (q ≤ 10⁻¹⁰) per task context under its stimulus input, from the study's
+    /// starts, on average.
     pub fixed_points: f64,
-    /// The fraction of them that are stable (0 when none was found).
+    /// Slow points ([`slow_point_tolerance`]) per task context, from the same starts.
+    pub slow_points: f64,
+    /// The same two counts from twice as many starts (the first half being the starts above).
+    pub fixed_points_2x: f64,
+    pub slow_points_2x: f64,
+    /// The fraction of the fixed points that are stable (0 when none was found).
     pub stable_fraction: f64,
 }
 
-pub const DYNAMICS_HEADER: &str =
-    "run,pathways,seed,participation_ratio,subspace_angle_deg,spectral_radius,spectral_spread,fixed_points,stable_fraction";
+pub const DYNAMICS_HEADER: &str = "run,pathways,seed,participation_ratio,subspace_angle_deg,spectral_radius,spectral_spread,\
+jacobian_radius,jacobian_spread,fixed_points,slow_points,fixed_points_2x,slow_points_2x,stable_fraction";
 
 impl DynamicsRow {
     pub fn csv_line(&self) -> String {
-        format!(
-            "{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}",
-            csv_field(&self.run),
-            self.pathways,
-            self.seed,
+        let values = [
             self.participation_ratio,
             self.subspace_angle_deg,
             self.spectral_radius,
             self.spectral_spread,
+            self.jacobian_radius,
+            self.jacobian_spread,
             self.fixed_points,
-            self.stable_fraction
-        )
+            self.slow_points,
+            self.fixed_points_2x,
+            self.slow_points_2x,
+            self.stable_fraction,
+        ];
+        let values: Vec<String> = values.iter().map(|v| format!("{v:.6}")).collect();
+        format!("{},{},{},{}", csv_field(&self.run), self.pathways, self.seed, values.join(","))
     }
 
     fn parse(line: &str) -> Result<DynamicsRow, String> {
         let f = csv_split(line);
-        let [run, pathways, seed, pr, angle, radius, spread, points, stable] = f.as_slice() else {
-            return Err("expected 9 fields".into());
-        };
+        let [run, pathways, seed, values @ ..] = f.as_slice() else { return Err("expected 14 fields".into()) };
+        let names = [
+            "participation ratio",
+            "angle",
+            "spectral radius",
+            "spectral spread",
+            "Jacobian radius",
+            "Jacobian spread",
+            "fixed-point count",
+            "slow-point count",
+            "fixed-point count (2×)",
+            "slow-point count (2×)",
+            "stable fraction",
+        ];
+        if values.len() != names.len() {
+            return Err(format!("expected {} fields", 3 + names.len()));
+        }
+        let v = values.iter().zip(names).map(|(v, name)| finite(v, name)).collect::<Result<Vec<f64>, String>>()?;
         Ok(DynamicsRow {
             run: run.clone(),
             pathways: pathways.clone(),
             seed: seed.parse().map_err(|_| format!("bad seed '{seed}'"))?,
-            participation_ratio: finite(pr, "participation ratio")?,
-            subspace_angle_deg: finite(angle, "angle")?,
-            spectral_radius: finite(radius, "spectral radius")?,
-            spectral_spread: finite(spread, "spectral spread")?,
-            fixed_points: finite(points, "fixed-point count")?,
-            stable_fraction: finite(stable, "stable fraction")?,
+            participation_ratio: v[0],
+            subspace_angle_deg: v[1],
+            spectral_radius: v[2],
+            spectral_spread: v[3],
+            jacobian_radius: v[4],
+            jacobian_spread: v[5],
+            fixed_points: v[6],
+            slow_points: v[7],
+            fixed_points_2x: v[8],
+            slow_points_2x: v[9],
+            stable_fraction: v[10],
         })
     }
 }
@@ -422,10 +481,58 @@ pub fn parse_switching_csv(text: &str, source: &str) -> Result<Vec<SwitchRow>, S
     parse_table(text, source, SWITCH_HEADER, SwitchRow::parse)
 }
 
+/// How a run trained: one row of `training.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingRow {
+    pub run: String,
+    pub pathways: String,
+    pub seed: u64,
+    pub size: usize,
+    /// Steps trained.
+    pub steps: u64,
+    /// Stopped by the plateau rule (else the step cap was reached).
+    pub plateau: bool,
+}
+
+pub const TRAINING_HEADER: &str = "run,pathways,seed,size,steps,plateau";
+
+impl TrainingRow {
+    fn csv_line(&self) -> String {
+        format!("{},{},{},{},{},{}", csv_field(&self.run), self.pathways, self.seed, self.size, self.steps, self.plateau)
+    }
+
+    fn parse(line: &str) -> Result<TrainingRow, String> {
+        let f = csv_split(line);
+        let [run, pathways, seed, size, steps, plateau] = f.as_slice() else { return Err("expected 6 fields".into()) };
+        Ok(TrainingRow {
+            run: run.clone(),
+            pathways: pathways.clone(),
+            seed: seed.parse().map_err(|_| format!("bad seed '{seed}'"))?,
+            size: size.parse().map_err(|_| format!("bad size '{size}'"))?,
+            steps: steps.parse().map_err(|_| format!("bad steps '{steps}'"))?,
+            plateau: plateau.parse().map_err(|_| format!("bad plateau '{plateau}': true or false"))?,
+        })
+    }
+}
+
+pub fn training_csv(rows: &[TrainingRow]) -> String {
+    let mut text = format!("{TRAINING_HEADER}\n");
+    for row in rows {
+        text.push_str(&row.csv_line());
+        text.push('\n');
+    }
+    text
+}
+
+pub fn parse_training_csv(text: &str, source: &str) -> Result<Vec<TrainingRow>, String> {
+    parse_table(text, source, TRAINING_HEADER, TrainingRow::parse)
+}
+
 /// Everything measured on one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UnitResult {
     pub unit: Unit,
+    pub training: TrainingRow,
     /// Every ambiguity kind at every level; a packing run's: the clear cue only.
     pub ambiguity: Vec<AmbiguityRow>,
     /// Empty for the set without pathways (nothing to slow) and for packing runs.
@@ -463,10 +570,16 @@ pub fn load_finished(out: &Path, unit: &Unit) -> Result<Option<UnitResult>, Repr
     let dir = unit_dir(out, unit);
     let read = |name: &str| std::fs::read_to_string(dir.join(name));
     let source = |name: &str| dir.join(name).display().to_string();
+    let training = |text: String| -> Result<TrainingRow, ReproduceError> {
+        let rows = parse_training_csv(&text, &source(TRAINING_FILE)).map_err(ReproduceError::Table)?;
+        rows.into_iter().next().ok_or_else(|| ReproduceError::Table(format!("{} has no row", source(TRAINING_FILE))))
+    };
     if unit.packing_size.is_some() {
         let Ok(clear) = read(CLEAR_CUE_FILE) else { return Ok(None) };
         let ambiguity = sweep::parse_ambiguity_csv(&clear, &source(CLEAR_CUE_FILE)).map_err(ReproduceError::Table)?;
-        return Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching: Vec::new(), dynamics: None }));
+        let training =
+            training(read(TRAINING_FILE).map_err(|e| ReproduceError::Table(format!("cannot read {}: {e}", source(TRAINING_FILE))))?)?;
+        return Ok(Some(UnitResult { unit: unit.clone(), training, ambiguity, switching: Vec::new(), dynamics: None }));
     }
     let Ok(dynamics) = read(DYNAMICS_FILE) else { return Ok(None) };
     let dynamics = parse_dynamics_csv(&dynamics, &source(DYNAMICS_FILE)).map_err(ReproduceError::Table)?;
@@ -476,7 +589,9 @@ pub fn load_finished(out: &Path, unit: &Unit) -> Result<Option<UnitResult>, Repr
     // a run finished before the switch test joined the study is measured again (not retrained)
     let Ok(switching) = read(SWITCHING_FILE) else { return Ok(None) };
     let switching = parse_switching_csv(&switching, &source(SWITCHING_FILE)).map_err(ReproduceError::Table)?;
-    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching, dynamics: Some(dynamics) }))
+    let training =
+        training(read(TRAINING_FILE).map_err(|e| ReproduceError::Table(format!("cannot read {}: {e}", source(TRAINING_FILE))))?)?;
+    Ok(Some(UnitResult { unit: unit.clone(), training, ambiguity, switching, dynamics: Some(dynamics) }))
 }
 
 /// The study's switch: from Go to Anti when both are trained (the answer reverses, so the
@@ -543,7 +658,7 @@ pub fn run_unit(
     } else {
         Trainer::new(config.clone())
     };
-    if trainer.step >= config.train.steps {
+    if trainer.is_done() {
         progress(config.train.steps);
     } else {
         std::fs::create_dir_all(&dir).map_err(|source| ReproduceError::Write { path: dir.display().to_string(), source })?;
@@ -551,7 +666,18 @@ pub fn run_unit(
         if train::run(&mut trainer, &mut StepCounter(progress), cancel, Some(&checkpoint_dir)).map_err(train_err)? == RunEnd::Cancelled {
             return Ok(None);
         }
+        // the steps the plateau rule saved count as done for the progress bar
+        progress(config.train.steps.saturating_sub(trainer.step));
     }
+    let training = TrainingRow {
+        run: name.clone(),
+        pathways: unit.set.to_string(),
+        seed: unit.seed,
+        size: plan.size_of(unit),
+        steps: trainer.step,
+        plateau: trainer.plateau.stopped_at.is_some(),
+    };
+    write(&dir.join(TRAINING_FILE), &training_csv(std::slice::from_ref(&training)))?;
     let run = TrainedRun { name: name.clone(), config: trainer.config.clone(), params: trainer.params.clone(), step: trainer.step };
 
     // B: a packing run needs only how well each task is done
@@ -560,7 +686,7 @@ pub fn run_unit(
         let rows = sweep::sweep_run(&run, AmbiguityKind::Mixture, &clean, Some(plan.scale.sweep_trials()), 1, &mut || progress(LEVEL_WORK))
             .map_err(train_err)?;
         write(&dir.join(CLEAR_CUE_FILE), &sweep::ambiguity_csv(&rows))?;
-        return Ok(Some(UnitResult { unit: unit.clone(), ambiguity: rows, switching: Vec::new(), dynamics: None }));
+        return Ok(Some(UnitResult { unit: unit.clone(), training, ambiguity: rows, switching: Vec::new(), dynamics: None }));
     }
 
     // A: every ambiguity kind, on the same trials at every level
@@ -608,34 +734,64 @@ pub fn run_unit(
         .map_err(|source| ReproduceError::Pca { run: name.clone(), source })?;
     let k = states.tasks.len();
     let pairs: Vec<f64> = (0..k).flat_map(|a| (a + 1..k).map(move |b| (a, b))).map(|(a, b)| subspaces.mean_angle(a, b)).collect();
-    // each task context's effective connectivity, and its fixed points under the stimulus input
-    let fp_options = FixedPointOptions { threads, ..FixedPointOptions::default() };
-    let (mut radii, mut points, mut stable) = (Vec::with_capacity(k), 0usize, 0usize);
+    // under each task's context: the connectivity's spectrum (a description of the weights),
+    // the Jacobian's along the task's own trials (what the dynamics do), and the fixed and slow
+    // points under its stimulus input, from the study's starts and from twice as many
+    let starts = plan.scale.fixed_point_starts();
+    let (mut radii, mut jacobian) = (Vec::with_capacity(k), Vec::with_capacity(k));
+    let (mut fixed, mut slow, mut fixed_2x, mut slow_2x, mut stable) = (0usize, 0usize, 0usize, 0usize, 0usize);
     for (index, t) in states.tasks.iter().enumerate() {
         let mut c = vec![0.0f32; k];
         c[index] = 1.0;
         let map = StepMap::new(&run.config, &run.params, &c, &[]);
         radii.push(map.connectivity_spectrum().iter().map(|e| e.norm()).fold(0.0, f64::max));
+        let along: Vec<f64> = (0..t.trials)
+            .flat_map(|trial| trajectory_radii(&map, (0..t.steps).map(|step| t.input(trial, step)), JACOBIAN_STRIDE))
+            .collect();
+        jacobian.push(along.iter().sum::<f64>() / along.len().max(1) as f64);
+        let options =
+            FixedPointOptions { threads, slow_tolerance: slow_point_tolerance(state_spread(t), t.steps), ..FixedPointOptions::default() };
         let drive = map.drive_with_input(epoch_input(t, TaskEpoch::Stimulus));
-        let found = find_fixed_points(&map, &drive, &sample_states(t, plan.scale.fixed_point_starts()), &fp_options);
-        points += found.len();
-        stable += found.iter().filter(|p| p.is_stable()).count();
+        for point in find_fixed_points(&map, &drive, &sample_states_doubled(t, starts), &options) {
+            let from_first_half = point.first_start < starts;
+            match point.fixed {
+                true => {
+                    fixed_2x += 1;
+                    if from_first_half {
+                        fixed += 1;
+                        stable += usize::from(point.is_stable());
+                    }
+                }
+                false => {
+                    slow_2x += 1;
+                    slow += usize::from(from_first_half);
+                }
+            }
+        }
     }
-    let (low, high) = radii.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+    let spread = |values: &[f64]| values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+    let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len().max(1) as f64;
+    let per_task = |count: usize| count as f64 / k.max(1) as f64;
+    let ((r_low, r_high), (j_low, j_high)) = (spread(&radii), spread(&jacobian));
     let dynamics = DynamicsRow {
         run: name,
         pathways: unit.set.to_string(),
         seed: unit.seed,
         participation_ratio: subspaces.participation.iter().sum::<f64>() / k.max(1) as f64,
-        subspace_angle_deg: if pairs.is_empty() { 0.0 } else { pairs.iter().sum::<f64>() / pairs.len() as f64 },
-        spectral_radius: radii.iter().sum::<f64>() / k.max(1) as f64,
-        spectral_spread: if radii.is_empty() { 0.0 } else { high - low },
-        fixed_points: points as f64 / k.max(1) as f64,
-        stable_fraction: if points == 0 { 0.0 } else { stable as f64 / points as f64 },
+        subspace_angle_deg: mean(&pairs),
+        spectral_radius: mean(&radii),
+        spectral_spread: if radii.is_empty() { 0.0 } else { r_high - r_low },
+        jacobian_radius: mean(&jacobian),
+        jacobian_spread: if jacobian.is_empty() { 0.0 } else { j_high - j_low },
+        fixed_points: per_task(fixed),
+        slow_points: per_task(slow),
+        fixed_points_2x: per_task(fixed_2x),
+        slow_points_2x: per_task(slow_2x),
+        stable_fraction: if fixed == 0 { 0.0 } else { stable as f64 / fixed as f64 },
     };
     // written last: its presence marks the run finished
     write(&dir.join(DYNAMICS_FILE), &dynamics_csv(std::slice::from_ref(&dynamics)))?;
-    Ok(Some(UnitResult { unit: unit.clone(), ambiguity, switching, dynamics: Some(dynamics) }))
+    Ok(Some(UnitResult { unit: unit.clone(), training, ambiguity, switching, dynamics: Some(dynamics) }))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ReproduceError> {
@@ -662,7 +818,7 @@ mod tests {
         assert_eq!((config.train.tasks.len(), config.model.n_units), (8, 64));
         let packing = plan.config_for(&units[8]);
         assert_eq!((packing.model.n_units, packing.train.steps), (plan.packing_sizes[0], config.train.steps));
-        for scale in [Scale::Tiny, Scale::Quick, Scale::Full] {
+        for scale in [Scale::Tiny, Scale::Quick, Scale::Standard, Scale::Full] {
             assert!(scale.base().validate().is_ok(), "{scale:?}");
             for kind in AmbiguityKind::ALL {
                 assert_eq!(scale.levels(kind)[0], kind.clean_level(), "{scale:?} {kind:?}: the clear cue first");
@@ -697,10 +853,17 @@ mod tests {
             subspace_angle_deg: 41.25,
             spectral_radius: 1.125,
             spectral_spread: 0.0,
+            jacobian_radius: 0.875,
+            jacobian_spread: 0.0625,
             fixed_points: 2.5,
+            slow_points: 0.5,
+            fixed_points_2x: 3.0,
+            slow_points_2x: 1.0,
             stable_fraction: 0.75,
         };
         assert_eq!(parse_dynamics_csv(&dynamics_csv(std::slice::from_ref(&row)), "d.csv").unwrap(), vec![row]);
         assert!(parse_dynamics_csv("x\n", "d.csv").is_err());
+        let training = TrainingRow { run: "bias-n8-seed2".into(), pathways: "bias".into(), seed: 2, size: 8, steps: 3500, plateau: true };
+        assert_eq!(parse_training_csv(&training_csv(std::slice::from_ref(&training)), "t.csv").unwrap(), vec![training]);
     }
 }

@@ -50,6 +50,28 @@ pub fn epoch_input(t: &TaskTrajectories, epoch: TaskEpoch) -> &[f32] {
     t.input(0, step.min(t.steps - 1))
 }
 
+/// `2·count` states spread evenly over the task's trials and steps whose first `count` are
+/// exactly [`sample_states`]`(t, count)` (the even picks of `2·count` first, then the odd ones):
+/// a search from all of them shows what doubling the starts adds.
+pub fn sample_states_doubled(t: &TaskTrajectories, count: usize) -> Vec<DVector<f64>> {
+    let all = sample_states(t, 2 * count);
+    let (even, odd): (Vec<_>, Vec<_>) = all.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    even.into_iter().chain(odd).map(|(_, s)| s).collect()
+}
+
+/// The RMS distance of the task's states from their mean (√ of the summed variance over units):
+/// the scale [`crate::analysis::dynamics::slow_point_tolerance`] ties slow points to.
+pub fn state_spread(t: &TaskTrajectories) -> f64 {
+    let n = t.n_units;
+    let count = (t.rates.len() / n.max(1)).max(1) as f64;
+    let mut mean = vec![0.0f64; n];
+    for row in t.rates.chunks_exact(n) {
+        mean.iter_mut().zip(row).for_each(|(m, r)| *m += *r as f64 / count);
+    }
+    let total: f64 = t.rates.chunks_exact(n).map(|row| row.iter().zip(&mean).map(|(r, m)| (*r as f64 - m).powi(2)).sum::<f64>()).sum();
+    (total / count).sqrt()
+}
+
 /// `count` states spread evenly over the task's trials and steps (deterministic). They are
 /// rates; in the voltage form they serve as starting guesses for x, which the search corrects.
 pub fn sample_states(t: &TaskTrajectories, count: usize) -> Vec<DVector<f64>> {

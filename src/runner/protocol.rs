@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::experiments::switching::{SwitchRequest, SwitchResult};
 use crate::model::Pathway;
 use crate::tasks::Task;
+use crate::train::RunEnd;
 use crate::train::metrics::MetricsRow;
 use crate::train::probe::{PcaView, Trajectories};
 
@@ -175,10 +176,10 @@ pub enum Event {
     Warning(String),
     /// Training failed (an error or a panic); the message says why.
     Failed(String),
-    /// All steps done, or converged.
+    /// All steps done, converged, or stopped at a plateau: `end` says which.
     Finished {
         step: u64,
-        converged: bool,
+        end: RunEnd,
     },
     /// [`Command::SaveCheckpoint`] wrote the run at `step` into `dir`.
     CheckpointSaved {

@@ -378,15 +378,15 @@ impl Run {
         if let Some(Some(end)) = self.guarded(Run::step) {
             let step = self.trainer.as_ref().map_or(0, |t| t.step);
             self.set_state(RunState::Finished);
-            self.outbox.emit(Event::Finished { step, converged: end == RunEnd::Converged });
+            self.outbox.emit(Event::Finished { step, end });
         }
     }
 
     /// One step through the shared cadence; `Some(end)` when the run ends with it.
     fn step(&mut self) -> Result<Option<RunEnd>, TrainError> {
         let Some(trainer) = self.trainer.as_mut() else { return Ok(Some(RunEnd::Finished)) };
-        if trainer.step >= trainer.config.train.steps {
-            return Ok(Some(RunEnd::Finished));
+        if trainer.is_done() {
+            return Ok(Some(if trainer.plateau.stopped_at.is_some() { RunEnd::Plateau } else { RunEnd::Finished }));
         }
         let started = Instant::now();
         let train_secs = self.train_secs;
@@ -449,7 +449,7 @@ impl Run {
         };
         let (step, trials) = (trainer.step, trainer.trials);
         // from here on the loaded run is the run
-        let state = if step >= trainer.config.train.steps {
+        let state = if trainer.is_done() {
             RunState::Finished
         } else if step == 0 {
             RunState::Ready

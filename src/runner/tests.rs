@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::experiments::switching::{SwitchJob, SwitchRequest, SwitchSpec};
 use crate::model::{ContextTaus, Pathway};
 use crate::tasks::Task;
+use crate::train::RunEnd;
 use crate::train::eval::{EvalOptions, evaluate_params};
 use crate::train::metrics::{self, METRICS_FILE};
 use crate::train::probe::{ProbeTrials, run_probe};
@@ -81,7 +82,7 @@ fn lifecycle_start_pause_resume_reset_and_drop() {
     // resume to the end
     worker.send(Command::Start);
     let finished = wait_for(&worker, &mut seen, |e| matches!(e, Event::Finished { .. }));
-    assert!(matches!(finished, Event::Finished { step: 12, converged: false }), "{finished:?}");
+    assert!(matches!(finished, Event::Finished { step: 12, end: RunEnd::Finished }), "{finished:?}");
 
     // every step exactly once, and evaluations at 3, 6, 9, 12
     let steps: Vec<u64> = losses(&seen).iter().map(|(s, _)| *s).collect();

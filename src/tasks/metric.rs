@@ -96,3 +96,48 @@ pub fn performance(outputs: &[f32], trials: &TrialBatch, settings: &TaskSettings
     }
     performance_last(&last, &trials.target_angle, settings)
 }
+
+/// The trials [`chance_performance`] scores per task (its standard error is below 0.008).
+pub const CHANCE_TRIALS: usize = 4096;
+/// Drawn in batches of this many (a long task's batch of 4096 trials would hold ~0.5 GB).
+const CHANCE_BATCH: usize = 256;
+/// The random stream of [`chance_performance`]'s trials: one for every caller, so every
+/// network of a study is judged against the same chance.
+const CHANCE_SEED: u64 = 0x6368_616e_6365;
+
+/// What a network that knows nothing useful about `task` scores: the better of the two answers
+/// that use neither the stimulus nor the rule — always keep fixating (right on every trial that
+/// ends in fixation), and always break fixation towards a uniformly random direction (right when
+/// it falls within the tolerance of a trial's target). Measured through [`performance_last`] on
+/// [`CHANCE_TRIALS`] trials of a fixed random stream (deterministic). E.g. 0.5 for the
+/// matching tasks (half their trials end in fixation), 0.2 for a go task (a random direction
+/// within ±0.2π).
+pub fn chance_performance(task: super::Task, settings: &TaskSettings) -> Result<f64, super::TaskError> {
+    let mut rng = crate::rng::Rng::seed_from(CHANCE_SEED);
+    let n_out = settings.n_outputs();
+    let (mut fixating_right, mut random_right) = (0.0f64, 0.0f64);
+    for _ in 0..CHANCE_TRIALS / CHANCE_BATCH {
+        let trials = super::generate(task, settings, CHANCE_BATCH, 0.2, &mut rng)?;
+        let mut fixate = vec![0.0f32; trials.batch * n_out];
+        let mut random = vec![0.0f32; trials.batch * n_out];
+        for trial in 0..trials.batch {
+            fixate[trial * n_out] = 1.0;
+            let angle = (rng.uniform() * TAU as f64) as f32;
+            let ring = &mut random[trial * n_out + 1..(trial + 1) * n_out];
+            match settings.encoding {
+                // a cosine bump centred on the angle: its population vector points exactly there
+                Encoding::Ring => {
+                    let n = ring.len() as f32;
+                    for (i, y) in ring.iter_mut().enumerate() {
+                        *y = (TAU * i as f32 / n - angle).cos().max(0.0);
+                    }
+                }
+                Encoding::Compact => (ring[0], ring[1]) = (angle.cos(), angle.sin()),
+            }
+        }
+        let right = |outputs: &[f32]| performance_last(outputs, &trials.target_angle, settings).iter().map(|p| *p as f64).sum::<f64>();
+        fixating_right += right(&fixate);
+        random_right += right(&random);
+    }
+    Ok(fixating_right.max(random_right) / CHANCE_TRIALS as f64)
+}

@@ -20,7 +20,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use metric::{circular_distance, performance, performance_last, response_angle};
+pub use metric::{CHANCE_TRIALS, chance_performance, circular_distance, performance, performance_last, response_angle};
 
 /// Peak height of a stimulus bump and of a target bump on a ring (Yang's 0.8: the sigmoid
 /// readout saturates at 1, so targets stay below it).

@@ -715,3 +715,20 @@ fn other_step_lengths_rescale_timing_and_mask() {
         assert_eq!(t.mask_at(0, t.go_step + 10)[1], 5.0);
     }
 }
+
+#[test]
+fn chance_is_what_a_network_that_knows_nothing_scores() {
+    let s = settings(Encoding::Ring);
+    let chance = |task| chance_performance(task, &s).unwrap();
+    // half of the matching tasks' trials end in fixation
+    for task in [Task::DmsGo, Task::DmsNogo, Task::DmcGo] {
+        assert!((chance(task) - 0.5).abs() < 0.03, "{task:?}: {}", chance(task));
+    }
+    // a go task always answers: a random direction lands within ±0.2π of the target a fifth of the time
+    for task in [Task::FdGo, Task::ReactAnti, Task::DelayGo] {
+        assert!((chance(task) - 0.2).abs() < 0.02, "{task:?}: {}", chance(task));
+    }
+    assert_eq!(chance(Task::FdGo), chance(Task::FdGo), "deterministic");
+    let compact = settings(Encoding::Compact);
+    assert!((chance_performance(Task::FdGo, &compact).unwrap() - 0.2).abs() < 0.02);
+}

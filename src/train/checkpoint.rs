@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AdamState, LossSinceEval, Trainer};
+use super::{AdamState, LossSinceEval, Plateau, Trainer};
 use crate::config::Config;
 use crate::model::{ParamSet, ParamTensor};
 use crate::rng::Rng;
@@ -50,6 +50,9 @@ struct Header {
     /// Absent in checkpoints from before it was kept (read as none).
     #[serde(default)]
     loss_since_eval: LossSinceEval,
+    /// Absent in checkpoints from before the plateau rule (read as a fresh memory).
+    #[serde(default)]
+    plateau: Plateau,
     tensors: Vec<(String, Vec<usize>)>,
 }
 
@@ -91,12 +94,14 @@ pub struct Checkpoint {
     pub trials: u64,
     pub elapsed_secs: f64,
     pub loss_since_eval: LossSinceEval,
+    pub plateau: Plateau,
 }
 
 impl Checkpoint {
     pub fn into_trainer(self) -> Trainer {
         let mut trainer = Trainer::from_parts(self.config, self.params, self.adam, self.rng, self.step, self.trials, self.elapsed_secs);
         trainer.loss_since_eval = self.loss_since_eval;
+        trainer.plateau = self.plateau;
         trainer
     }
 }
@@ -118,6 +123,7 @@ pub fn save(dir: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
         rng: trainer.rng.clone(),
         adam_t: trainer.adam.t,
         loss_since_eval: trainer.loss_since_eval,
+        plateau: trainer.plateau.clone(),
         tensors: trainer.params.tensors.iter().map(|t| (t.name.clone(), t.shape.clone())).collect(),
     };
     let header = serde_json::to_vec(&header).expect("header serialises");
@@ -197,6 +203,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
         trials: header.trials,
         elapsed_secs: header.elapsed_secs,
         loss_since_eval: header.loss_since_eval,
+        plateau: header.plateau,
     })
 }
 

@@ -24,7 +24,7 @@ use crate::rng::Rng;
 use crate::tasks::{self, Task, TrialBatch};
 
 pub use adam::{AdamSettings, AdamState};
-pub use cadence::{Advanced, LossSinceEval};
+pub use cadence::{Advanced, LossSinceEval, Plateau};
 pub use eval::{Evaluation, evaluate};
 pub use metrics::MetricsRow;
 
@@ -86,6 +86,8 @@ pub struct Trainer {
     pub elapsed_before_secs: f64,
     /// The losses of the steps since the last evaluation.
     pub loss_since_eval: LossSinceEval,
+    /// The plateau rule's memory (`train.plateau_window`).
+    pub plateau: Plateau,
     started: Instant,
     device: Device,
     spec: RnnSpec,
@@ -134,6 +136,7 @@ impl Trainer {
             trials,
             elapsed_before_secs,
             loss_since_eval,
+            plateau: Plateau::default(),
             started: Instant::now(),
             device,
             spec,
@@ -142,13 +145,19 @@ impl Trainer {
     }
 
     /// The same run under `config` (a resumed run may change its step budget and runtime):
-    /// parameters, optimiser, random stream, counters and the losses since the last evaluation
-    /// are kept.
+    /// parameters, optimiser, random stream, counters, the losses since the last evaluation and
+    /// the plateau rule's memory are kept.
     pub fn with_config(self, config: Config) -> Self {
-        let loss_since_eval = self.loss_since_eval;
+        let (loss_since_eval, plateau) = (self.loss_since_eval, self.plateau);
         let mut trainer = Self::from_parts(config, self.params, self.adam, self.rng, self.step, self.trials, self.elapsed_before_secs);
         trainer.loss_since_eval = loss_since_eval;
+        trainer.plateau = plateau;
         trainer
+    }
+
+    /// No step is left: the budget is spent or the plateau rule stopped the run.
+    pub fn is_done(&self) -> bool {
+        self.step >= self.config.train.steps || self.plateau.stopped_at.is_some()
     }
 
     /// Training seconds so far, over all sessions of this run.
@@ -283,6 +292,8 @@ pub enum RunEnd {
     Finished,
     /// Every task reached `train.stop_at_perf`.
     Converged,
+    /// The mean performance stopped improving (`train.plateau_window`).
+    Plateau,
     /// The cancel flag was raised.
     Cancelled,
 }
@@ -296,6 +307,9 @@ pub fn run(
     cancel: &AtomicBool,
     checkpoint_dir: Option<&std::path::Path>,
 ) -> Result<RunEnd, TrainError> {
+    if trainer.plateau.stopped_at.is_some() {
+        return Ok(RunEnd::Plateau);
+    }
     while trainer.step < trainer.config.train.steps {
         if cancel.load(Ordering::Relaxed) {
             return Ok(RunEnd::Cancelled);
@@ -311,8 +325,8 @@ pub fn run(
             checkpoint::save(dir, trainer)?;
             sink.on_checkpoint(trainer);
         }
-        if advanced.end == Some(RunEnd::Converged) {
-            return Ok(RunEnd::Converged);
+        if let Some(end @ (RunEnd::Converged | RunEnd::Plateau)) = advanced.end {
+            return Ok(end);
         }
     }
     Ok(RunEnd::Finished)
