@@ -89,7 +89,7 @@ fn shards_merged_equal_the_unsharded_sweep_and_resume_skips_finished_cells() {
     // resume: a finished cell (here with a recognisable made-up result) is kept, not re-run
     let table = read(&whole.join("packing.csv"));
     let mut lines: Vec<String> = table.lines().map(String::from).collect();
-    lines[1] = "8,1,bias,0,3,0.999000,0.999000".into();
+    lines[1] = "8,1,bias,0,3,plateau,0.999000,0.999000,0.998000,true".into();
     lines.truncate(4); // three finished cells
     std::fs::write(whole.join("packing.csv"), lines.join("\n") + "\n").unwrap();
     let o = packing(&whole, &["--jobs", "1"]);
@@ -97,7 +97,7 @@ fn shards_merged_equal_the_unsharded_sweep_and_resume_skips_finished_cells() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("resuming: 3 of 8 cells"));
     let resumed = read(&whole.join("packing.csv"));
     assert_eq!(resumed.lines().count(), 9);
-    assert!(resumed.contains("\n8,1,bias,0,3,0.999000,0.999000\n"));
+    assert!(resumed.contains("\n8,1,bias,0,3,plateau,0.999000,0.999000,0.998000,true\n"));
     assert_eq!(resumed.lines().skip(2).collect::<Vec<_>>(), table.lines().skip(2).collect::<Vec<_>>());
 
     // the same directory with other settings is refused, not mixed

@@ -99,3 +99,70 @@ pub fn advance(trainer: &mut Trainer, elapsed_secs: &dyn Fn(&Trainer) -> f64) ->
     let checkpoint_due = end.is_some() || (checkpoint_every > 0 && step.is_multiple_of(checkpoint_every));
     Ok(Advanced { report, evaluation, checkpoint_due, end })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::train::{NoProgress, checkpoint, run};
+
+    #[test]
+    fn the_plateau_rule_compares_the_window_with_the_best_before_it() {
+        let mut p = Plateau::default();
+        // a window of 1 000 steps, evaluations every 500
+        assert!(!p.record(500, 0.3, 1000, 0.01), "nothing lies a whole window back");
+        assert!(!p.record(1000, 0.5, 1000, 0.01), "step 500 is only half a window back");
+        assert!(!p.record(1500, 0.6, 1000, 0.01), "0.6 is 0.3 above the best before (0.3)");
+        assert_eq!(p.best_before, Some(0.3));
+        // a dip does not stop it: the best of the window counts
+        assert!(!p.record(2000, 0.2, 1000, 0.01), "0.6 is 0.1 above the best before (0.5)");
+        assert!(p.record(2500, 0.605, 1000, 0.01), "0.605 is less than 0.01 above the best before (0.6)");
+        assert_eq!((p.stopped_at, p.best_before, p.recent.len()), (Some(2500), Some(0.6), 2));
+    }
+
+    #[test]
+    fn a_run_stopped_at_its_plateau_stays_stopped_and_a_resumed_run_stops_where_it_would_have() {
+        // a gain no run can make: the rule stops at the first evaluation with one a window back
+        let config = Config::from_preset(
+            "quick",
+            &[
+                "model.n_units=8".into(),
+                "train.batch_size=4".into(),
+                "train.eval_every=2".into(),
+                "train.eval_trials=4".into(),
+                "train.plateau_window=4".into(),
+                "train.plateau_min_gain=2".into(),
+                "train.steps=100".into(),
+                "train.checkpoint_every=0".into(),
+            ],
+        )
+        .unwrap();
+        let never = AtomicBool::new(false);
+        let mut whole = Trainer::new(config.clone());
+        assert_eq!(run(&mut whole, &mut NoProgress, &never, None).unwrap(), RunEnd::Plateau);
+        assert_eq!((whole.step, whole.plateau.stopped_at), (6, Some(6)));
+        assert!(whole.is_done());
+
+        // saved and loaded, it is still done: training it again does nothing
+        let dir = tempfile::tempdir().unwrap();
+        checkpoint::save(dir.path(), &whole).unwrap();
+        let mut again = checkpoint::load(dir.path()).unwrap().into_trainer();
+        assert_eq!(again.plateau, whole.plateau);
+        assert_eq!(run(&mut again, &mut NoProgress, &never, None).unwrap(), RunEnd::Plateau);
+        assert_eq!(again.step, 6);
+
+        // interrupted after 4 steps (two evaluations in the rule's memory) and resumed
+        let mut first = Trainer::new(config);
+        for _ in 0..4 {
+            advance(&mut first, &|_| 0.0).unwrap();
+        }
+        checkpoint::save(dir.path(), &first).unwrap();
+        let mut resumed = checkpoint::load(dir.path()).unwrap().into_trainer();
+        assert_eq!(resumed.plateau.recent.len(), 2);
+        assert_eq!(run(&mut resumed, &mut NoProgress, &never, None).unwrap(), RunEnd::Plateau);
+        assert_eq!(resumed.step, 6);
+        assert_eq!(resumed.params, whole.params, "the same network as uninterrupted");
+    }
+}
