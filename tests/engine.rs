@@ -479,3 +479,36 @@ fn subset_training_changes_only_the_trained_units_incoming_weights() {
     .to_string();
     assert!(bad.contains("balanced_inputs"), "{bad}");
 }
+
+/// docs/MODEL.md §7: under Dale's law with f = max(0, ·) a zero entry of W̃ gets no gradient
+/// (relu's derivative is 0 there), so subset training reweights the sparse balanced graph but
+/// grows no synapse; the low-rank synaptic pathway adds Σ c_k U_k V_kᵀ to W̃ before f, which can
+/// open a zero entry, and then it learns.
+#[test]
+fn under_dale_a_zero_weight_grows_only_through_the_low_rank_synaptic_pathway() {
+    let subset = |pathways: &str| {
+        small(&[
+            "model.dale=true",
+            "model.excitatory_fraction=0.5",
+            "model.recurrent_init=balanced",
+            "model.balanced_inputs=4",
+            "model.recurrent_scale=1.5",
+            "model.trained_fraction=0.5",
+            &format!("model.pathways={pathways}"),
+        ])
+    };
+    let (n, trained) = (24, 6);
+    for (pathways, grows) in [(r#"["bias"]"#, false), (r#"["bias","synaptic"]"#, true)] {
+        let config = subset(pathways);
+        let start = Trainer::new(config.clone()).params.get("w_rec").unwrap().data.clone();
+        let (trainer, _) = train_steps(config);
+        let end = &trainer.params.get("w_rec").unwrap().data;
+        let trained_entries = 0..trained * n;
+        let zeros: Vec<usize> = trained_entries.clone().filter(|&at| start[at] == 0.0).collect();
+        let synapses: Vec<usize> = trained_entries.filter(|&at| start[at] != 0.0).collect();
+        assert!(zeros.len() > 100 && synapses.len() == trained * 8, "{pathways}: the sparse graph");
+        assert!(synapses.iter().any(|&at| end[at] != start[at]), "{pathways}: the synapses learn");
+        let grown = zeros.iter().filter(|&&at| end[at] != 0.0).count();
+        assert_eq!(grown > 0, grows, "{pathways}: {grown} zero entries of the trained rows moved");
+    }
+}
