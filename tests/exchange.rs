@@ -228,23 +228,27 @@ fn dale_and_per_unit_tau_exports_hold_what_the_network_runs() {
     ok(modulab(&["import", "--npz", path(&at("dale.npz")), "--out", path(&at("dale-back"))]));
     assert_eq!(eval(&at("dale-back")), eval(&at("dale")));
 
-    // numpy code sets fdgo's gain to 1 − 3 on three inhibitory units whose drive is negative, and
-    // saves the parameters alone (no derived arrays, no probe trials): imported and exported
-    // again, the units are silent in fdgo's probe trials, and numpy's clamped gain agrees
+    // numpy code sets fdgo's gain to 1 − 3 on three inhibitory units whose drive is negative (and
+    // G on excitatory units, where this network's gain pathway does not act), and saves the
+    // parameters alone (no derived arrays, no probe trials): imported and exported again, the
+    // units are silent in fdgo's probe trials, and numpy's clamped gain agrees
     let silenced = [19, 21, 23];
     python(
         dir.path(),
         &format!(
             "import numpy as np\nnet = np.load('dale.npz')\nderived = ('w_rec_effective', 'w_out_effective', 'cell_sign', 'readout_mask')\n\
              arrays = {{k: net[k] for k in net.files if not k.startswith('probe/') and k not in derived}}\n\
-             arrays['ctx_gain'][0, {silenced:?}] = -3.0\narrays['b_rec'][{silenced:?}] = -1.0\nnp.savez('gain.npz', **arrays)\n"
+             arrays['ctx_gain'][0, {silenced:?}] = -3.0\narrays['ctx_gain'][0, :4] = -3.0\narrays['b_rec'][{silenced:?}] = -1.0\n\
+             np.savez('gain.npz', **arrays)\n"
         ),
     );
     ok(modulab(&["import", "--npz", path(&at("gain.npz")), "--out", path(&at("gain"))]));
     ok(modulab(&["export", "--run", path(&at("gain")), "--out", path(&at("gain-out.npz")), "--trajectories"]));
     let silent = python(
         dir.path(),
-        &format!("import numpy as np\nnet = np.load('gain-out.npz')\nprint(bool((net['probe/fdgo/rates'][:, :, {silenced:?}] == 0).all()))\n"),
+        &format!(
+            "import numpy as np\nnet = np.load('gain-out.npz')\nprint(bool((net['probe/fdgo/rates'][:, :, {silenced:?}] == 0).all()))\n"
+        ),
     );
     assert_eq!(silent.trim(), "True", "the clamped units are silent in modulab's probe trials");
     assert!(numpy_forward_error(dir.path(), "gain-out.npz") < 1e-4);

@@ -328,7 +328,8 @@ fn under_dale_the_gain_stays_non_negative_on_every_path() {
     use modulab::model::ContextTaus;
     use modulab::train::probe::{ProbeTrials, run_probe};
     let config_for = |fused: bool| {
-        let sets = ["model.n_units=10", "model.dale=true", r#"model.pathways=["bias","gain","synaptic"]"#, &format!("runtime.fused={fused}")];
+        let sets =
+            ["model.n_units=10", "model.dale=true", r#"model.pathways=["bias","gain","synaptic"]"#, &format!("runtime.fused={fused}")];
         Config::from_preset("quick", &sets.map(String::from)).unwrap()
     };
     let config = config_for(true);

@@ -790,7 +790,10 @@ mod tests {
         assert_eq!(write("exp.npz", &exp64).unwrap(), params);
         // an edit of what the network runs instead of W̃ is named, not ignored
         let e = write("edited.npz", &|a| a[0].2[8 + 3] = 0.5).unwrap_err().to_string();
-        assert!(e.contains("array 'w_rec_effective' is derived from the parameters and does not match them (at [1, 3]: 0.5 in the file"), "{e}");
+        assert!(
+            e.contains("array 'w_rec_effective' is derived from the parameters and does not match them (at [1, 3]: 0.5 in the file"),
+            "{e}"
+        );
         assert!(e.contains("leave the derived arrays (w_rec_effective, w_out_effective, cell_sign, readout_mask, tau_ms) out"), "{e}");
         let e = write("signs.npz", &|a| a[2].2[0] = -1.0).unwrap_err().to_string();
         assert!(e.contains("array 'cell_sign' is derived"), "{e}");
