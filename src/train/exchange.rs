@@ -747,7 +747,7 @@ mod tests {
         let (w_rec, effective) = (&params.get(W_REC).unwrap().data, get(W_REC_EFFECTIVE));
         assert!((0..n).any(|j| (0..n).any(|i| w_rec[i * n + j] < 0.0) && (0..n).any(|i| w_rec[i * n + j] > 0.0)));
         assert!((0..n).all(|j| (0..n).all(|i| effective[i * n + j] * sign(j) >= 0.0)));
-        assert!(effective.iter().any(|w| *w == 0.0), "the negative entries of W̃ are silent synapses");
+        assert!(effective.contains(&0.0), "the negative entries of W̃ are silent synapses");
         let map = StepMap::new(&config, &params, &[0.0; 4], &[Pathway::Synaptic]);
         assert_eq!(effective, &(0..n * n).map(|at| map.w[(at / n, at % n)] as f32).collect::<Vec<f32>>());
         let w_out = get(W_OUT_EFFECTIVE);
@@ -758,6 +758,9 @@ mod tests {
             assert!((config.tasks.dt_ms / tau - alpha).abs() <= 1e-6 * alpha && (40.0..=400.0).contains(tau), "τ {tau}, α {alpha}");
         }
     }
+
+    /// A float64 array to write: name, shape, values.
+    type OwnedArray = (String, Vec<usize>, Vec<f64>);
 
     #[test]
     fn derived_arrays_may_be_left_out_and_are_checked_when_present() {
@@ -770,7 +773,7 @@ mod tests {
         }
         let derived = derived_arrays(&config, &params);
         let as_f64 = |a: &Array| (a.name.clone(), a.shape.clone(), a.data.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>());
-        let write = |name: &str, edit: &dyn Fn(&mut Vec<(String, Vec<usize>, Vec<f64>)>)| {
+        let write = |name: &str, edit: &dyn Fn(&mut Vec<OwnedArray>)| {
             let mut extra: Vec<_> = derived.iter().map(as_f64).collect();
             edit(&mut extra);
             let mut arrays = foreign(&params);
@@ -783,7 +786,7 @@ mod tests {
         assert_eq!(write("without.npz", &|a| a.clear()).unwrap(), params);
         assert_eq!(write("with.npz", &|_| {}).unwrap(), params);
         // tau_ms recomputed in float64: within float32's rounding
-        let exp64 = |a: &mut Vec<(String, Vec<usize>, Vec<f64>)>| {
+        let exp64 = |a: &mut Vec<OwnedArray>| {
             let log_tau = &params.get(LOG_TAU).unwrap().data;
             a[4].2 = log_tau.iter().map(|l| f64::from(*l).exp()).collect();
         };
