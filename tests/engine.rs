@@ -397,6 +397,20 @@ fn extension_presets_train_save_reload_and_resume() {
     }
 }
 
+/// The small network under Dale's law, half its 24 units excitatory, in the balanced state
+/// (K = 4 inputs per population, g = 1.5), with the settings `sets`.
+fn balanced_subset(sets: &[&str]) -> Config {
+    let mut all = vec![
+        "model.dale=true",
+        "model.excitatory_fraction=0.5",
+        "model.recurrent_init=balanced",
+        "model.balanced_inputs=4",
+        "model.recurrent_scale=1.5",
+    ];
+    all.extend(sets);
+    small(&all)
+}
+
 /// Subset training (Kim et al. 2023) by BPTT: the balanced initialisation is the sparse E/I
 /// connectivity with the balanced drive; only the first round(f·N_E) units' incoming weights,
 /// biases, context parameters and readout columns change, bit for bit, the others are exactly
@@ -405,12 +419,7 @@ fn extension_presets_train_save_reload_and_resume() {
 #[test]
 fn subset_training_changes_only_the_trained_units_incoming_weights() {
     let subset = |fraction: &str| {
-        small(&[
-            "model.dale=true",
-            "model.excitatory_fraction=0.5",
-            "model.recurrent_init=balanced",
-            "model.balanced_inputs=4",
-            "model.recurrent_scale=1.5",
+        balanced_subset(&[
             r#"model.pathways=["bias","gain","synaptic"]"#,
             "model.tau_trainable=true",
             &format!("model.trained_fraction={fraction}"),
@@ -486,17 +495,7 @@ fn subset_training_changes_only_the_trained_units_incoming_weights() {
 /// open a zero entry, and then it learns.
 #[test]
 fn under_dale_a_zero_weight_grows_only_through_the_low_rank_synaptic_pathway() {
-    let subset = |pathways: &str| {
-        small(&[
-            "model.dale=true",
-            "model.excitatory_fraction=0.5",
-            "model.recurrent_init=balanced",
-            "model.balanced_inputs=4",
-            "model.recurrent_scale=1.5",
-            "model.trained_fraction=0.5",
-            &format!("model.pathways={pathways}"),
-        ])
-    };
+    let subset = |pathways: &str| balanced_subset(&["model.trained_fraction=0.5", &format!("model.pathways={pathways}")]);
     let (n, trained) = (24, 6);
     for (pathways, grows) in [(r#"["bias"]"#, false), (r#"["bias","synaptic"]"#, true)] {
         let config = subset(pathways);
