@@ -397,6 +397,20 @@ fn extension_presets_train_save_reload_and_resume() {
     }
 }
 
+/// The small network under Dale's law, half its 24 units excitatory, in the balanced state
+/// (K = 4 inputs per population, g = 1.5), with the settings `sets`.
+fn balanced_subset(sets: &[&str]) -> Config {
+    let mut all = vec![
+        "model.dale=true",
+        "model.excitatory_fraction=0.5",
+        "model.recurrent_init=balanced",
+        "model.balanced_inputs=4",
+        "model.recurrent_scale=1.5",
+    ];
+    all.extend(sets);
+    small(&all)
+}
+
 /// Subset training (Kim et al. 2023) by BPTT: the balanced initialisation is the sparse E/I
 /// connectivity with the balanced drive; only the first round(f·N_E) units' incoming weights,
 /// biases, context parameters and readout columns change, bit for bit, the others are exactly
@@ -405,12 +419,7 @@ fn extension_presets_train_save_reload_and_resume() {
 #[test]
 fn subset_training_changes_only_the_trained_units_incoming_weights() {
     let subset = |fraction: &str| {
-        small(&[
-            "model.dale=true",
-            "model.excitatory_fraction=0.5",
-            "model.recurrent_init=balanced",
-            "model.balanced_inputs=4",
-            "model.recurrent_scale=1.5",
+        balanced_subset(&[
             r#"model.pathways=["bias","gain","synaptic"]"#,
             "model.tau_trainable=true",
             &format!("model.trained_fraction={fraction}"),
@@ -478,4 +487,27 @@ fn subset_training_changes_only_the_trained_units_incoming_weights() {
     .unwrap_err()
     .to_string();
     assert!(bad.contains("balanced_inputs"), "{bad}");
+}
+
+/// docs/MODEL.md §7: under Dale's law with f = max(0, ·) a zero entry of W̃ gets no gradient
+/// (relu's derivative is 0 there), so subset training reweights the sparse balanced graph but
+/// grows no synapse; the low-rank synaptic pathway adds Σ c_k U_k V_kᵀ to W̃ before f, which can
+/// open a zero entry, and then it learns.
+#[test]
+fn under_dale_a_zero_weight_grows_only_through_the_low_rank_synaptic_pathway() {
+    let subset = |pathways: &str| balanced_subset(&["model.trained_fraction=0.5", &format!("model.pathways={pathways}")]);
+    let (n, trained) = (24, 6);
+    for (pathways, grows) in [(r#"["bias"]"#, false), (r#"["bias","synaptic"]"#, true)] {
+        let config = subset(pathways);
+        let start = Trainer::new(config.clone()).params.get("w_rec").unwrap().data.clone();
+        let (trainer, _) = train_steps(config);
+        let end = &trainer.params.get("w_rec").unwrap().data;
+        let trained_entries = 0..trained * n;
+        let zeros: Vec<usize> = trained_entries.clone().filter(|&at| start[at] == 0.0).collect();
+        let synapses: Vec<usize> = trained_entries.filter(|&at| start[at] != 0.0).collect();
+        assert_eq!((zeros.len(), synapses.len()), (trained * (n - 8), trained * 8), "{pathways}: K = 4 inputs per population");
+        assert!(synapses.iter().any(|&at| end[at] != start[at]), "{pathways}: the synapses learn");
+        let grown = zeros.iter().filter(|&&at| end[at] != 0.0).count();
+        assert_eq!(grown > 0, grows, "{pathways}: {grown} zero entries of the trained rows moved");
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use modulab::train::checkpoint;
 
@@ -22,40 +23,39 @@ fn path(p: &Path) -> &str {
 /// Every pathway, so every kind of array is exchanged; a few hundred steps, so the network is
 /// partly trained and its scores are not all 0 or 1.
 fn train(out: &Path) {
-    ok(modulab(&[
-        "train",
-        "--preset",
-        "quick",
-        "--seed",
-        "2",
-        "--steps",
-        "150",
-        "--quiet",
-        "--set",
-        "model.n_units=24",
-        "--set",
-        r#"model.pathways=["bias","gain","synaptic"]"#,
-        "--set",
-        "model.synaptic_rank=2",
-        "--out",
-        path(out),
-    ]));
+    train_with(out, "150", &[r#"model.pathways=["bias","gain","synaptic"]"#, "model.synaptic_rank=2"]);
+}
+
+/// The quick preset's tasks on 24 units, trained `steps` steps with the settings `sets`.
+fn train_with(out: &Path, steps: &str, sets: &[&str]) {
+    let mut args = vec!["train", "--preset", "quick", "--seed", "2", "--steps", steps, "--quiet", "--set", "model.n_units=24"];
+    sets.iter().for_each(|s| args.extend(["--set", s]));
+    args.extend(["--out", path(out)]);
+    ok(modulab(&args));
 }
 
 fn eval(run: &Path) -> String {
     ok(modulab(&["eval", "--run", path(run), "--trials", "48", "--json"]))
 }
 
-fn python_with_numpy() -> bool {
-    let found = Command::new("python3").args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("python3 with numpy not found: the Python half of this test is skipped");
-    }
-    found
+/// A python3 with numpy: the one on PATH, else the system's (scripts/setup installs Debian's
+/// python3-numpy; a python3 of pyenv or a virtual environment may come first on PATH without it).
+fn python_with_numpy() -> Option<&'static str> {
+    static FOUND: OnceLock<Option<&'static str>> = OnceLock::new();
+    *FOUND.get_or_init(|| {
+        let found = ["python3", "/usr/bin/python3"]
+            .into_iter()
+            .find(|p| Command::new(p).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success()));
+        if found.is_none() {
+            eprintln!("python3 with numpy not found: the Python half of this test is skipped");
+        }
+        found
+    })
 }
 
 fn python(dir: &Path, code: &str) -> String {
-    let o = Command::new("python3").arg("-c").arg(code).current_dir(dir).output().expect("python3 runs");
+    let python = python_with_numpy().expect("a test that runs Python checks python_with_numpy first");
+    let o = Command::new(python).arg("-c").arg(code).current_dir(dir).output().expect("python3 runs");
     assert!(o.status.success(), "python failed:\n{code}\n{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -145,7 +145,7 @@ fn a_foreign_file_needs_settings_that_fit_it() {
 
 #[test]
 fn python_reads_the_export_and_recomputes_the_network() {
-    if !python_with_numpy() {
+    if python_with_numpy().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -169,18 +169,111 @@ fn python_reads_the_export_and_recomputes_the_network() {
     }
 
     // docs/EXCHANGE.md's forward pass gives modulab's own probe rates and outputs
-    let forward = python_block("docs/EXCHANGE.md", "<!-- python-forward-example -->");
-    let check = "\nnet = np.load('net.npz')\nworst = 0.0\nfor k, task in enumerate(json.loads(str(net['config_json']))['train']['tasks']):\n    \
-                 rates, outputs = forward(net, k, net[f'probe/{task}/inputs'].astype(np.float64))\n    \
-                 worst = max(worst, np.abs(rates - net[f'probe/{task}/rates']).max(), np.abs(outputs - net[f'probe/{task}/outputs']).max())\n\
-                 print(worst)\n";
-    let worst: f64 = python(dir.path(), &(forward + check)).trim().parse().unwrap();
+    let worst = numpy_forward_error(dir.path(), "net.npz");
     assert!(worst < 1e-4, "numpy's forward pass differs from modulab's by {worst}");
+}
+
+/// The largest difference between docs/EXCHANGE.md's numpy forward pass, run on the probe
+/// inputs of the export `file` (written with `--trajectories`), and modulab's own probe rates
+/// and outputs stored beside them.
+fn numpy_forward_error(dir: &Path, file: &str) -> f64 {
+    let forward = python_block("docs/EXCHANGE.md", "<!-- python-forward-example -->");
+    let check = format!(
+        "\nnet = np.load('{file}')\nworst = 0.0\nfor k, task in enumerate(json.loads(str(net['config_json']))['train']['tasks']):\n    \
+         rates, outputs = forward(net, k, net[f'probe/{{task}}/inputs'].astype(np.float64))\n    \
+         worst = max(worst, np.abs(rates - net[f'probe/{{task}}/rates']).max(), np.abs(outputs - net[f'probe/{{task}}/outputs']).max())\n\
+         print(worst)\n"
+    );
+    python(dir, &(forward + &check)).trim().parse().unwrap()
+}
+
+/// A `dale` network and a per-unit-τ network: the export also holds what the network runs (under
+/// Dale's law the effective weights f(W̃)·D, whose columns keep each unit's sign while `w_rec`'s
+/// do not, the cell signs and the readout mask; each τ_i), docs/EXCHANGE.md's forward pass
+/// reproduces modulab's probe rates from the file, including a gain that numpy code drove below 0
+/// (clamped at 0: the unit falls silent in modulab and in numpy alike), and the import takes the
+/// files back, with the derived arrays or without them, to the same scores.
+#[test]
+fn dale_and_per_unit_tau_exports_hold_what_the_network_runs() {
+    if python_with_numpy().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    // Dale's law with every pathway, the gain on inhibitory cells only and the synaptic change on
+    // the synapses onto excitatory cells (E→E, I→E)
+    train_with(
+        &at("dale"),
+        "60",
+        &[
+            "model.dale=true",
+            r#"model.pathways=["bias","gain","synaptic"]"#,
+            "model.gain_cells=inhibitory",
+            r#"model.synaptic_blocks=["ee","ie"]"#,
+        ],
+    );
+    let said = ok(modulab(&["export", "--run", path(&at("dale")), "--out", path(&at("dale.npz")), "--trajectories"]));
+    assert!(said.contains("what the network runs (w_rec_effective, w_out_effective, cell_sign, readout_mask)"), "{said}");
+    let seen = python(
+        dir.path(),
+        "import numpy as np\nnet = np.load('dale.npz')\nsign, W = net['cell_sign'], net['w_rec_effective']\n\
+         print(int(((net['w_rec'] < 0).any(axis=0) & (net['w_rec'] > 0).any(axis=0)).sum()), bool((W * sign >= 0).all()),\n\
+               np.array_equal(W, np.maximum(net['w_rec'], 0) * sign),\n\
+               np.array_equal(net['w_out_effective'], np.maximum(net['w_out'], 0) * net['readout_mask']))\n",
+    );
+    let fields: Vec<&str> = seen.split_whitespace().collect();
+    assert!(fields[0].parse::<usize>().unwrap() > 0, "after training w_rec (W̃) has mixed signs in some column: {seen}");
+    assert_eq!(fields[1..], ["True", "True", "True"], "w_rec_effective keeps each unit's sign and is f(W̃)·D: {seen}");
+    assert!(numpy_forward_error(dir.path(), "dale.npz") < 1e-4);
+    ok(modulab(&["import", "--npz", path(&at("dale.npz")), "--out", path(&at("dale-back"))]));
+    assert_eq!(eval(&at("dale-back")), eval(&at("dale")));
+
+    // numpy code sets fdgo's gain to 1 − 3 on three inhibitory units whose drive is negative (and
+    // G on excitatory units, where this network's gain pathway does not act), and saves the
+    // parameters alone (no derived arrays, no probe trials): imported and exported again, the
+    // units are silent in fdgo's probe trials, and numpy's clamped gain agrees
+    let silenced = [19, 21, 23];
+    python(
+        dir.path(),
+        &format!(
+            "import numpy as np\nnet = np.load('dale.npz')\nderived = ('w_rec_effective', 'w_out_effective', 'cell_sign', 'readout_mask')\n\
+             arrays = {{k: net[k] for k in net.files if not k.startswith('probe/') and k not in derived}}\n\
+             arrays['ctx_gain'][0, {silenced:?}] = -3.0\narrays['ctx_gain'][0, :4] = -3.0\narrays['b_rec'][{silenced:?}] = -1.0\n\
+             np.savez('gain.npz', **arrays)\n"
+        ),
+    );
+    ok(modulab(&["import", "--npz", path(&at("gain.npz")), "--out", path(&at("gain"))]));
+    ok(modulab(&["export", "--run", path(&at("gain")), "--out", path(&at("gain-out.npz")), "--trajectories"]));
+    let silent = python(
+        dir.path(),
+        &format!(
+            "import numpy as np\nnet = np.load('gain-out.npz')\nprint(bool((net['probe/fdgo/rates'][:, :, {silenced:?}] == 0).all()))\n"
+        ),
+    );
+    assert_eq!(silent.trim(), "True", "the clamped units are silent in modulab's probe trials");
+    assert!(numpy_forward_error(dir.path(), "gain-out.npz") < 1e-4);
+
+    // per-unit time constants, drawn and trained: each τ_i is exported, and used by numpy
+    train_with(&at("tau"), "60", &["model.tau_distribution=log_uniform", "model.tau_trainable=true", r#"model.pathways=["bias","gain"]"#]);
+    let said = ok(modulab(&["export", "--run", path(&at("tau")), "--out", path(&at("tau.npz")), "--trajectories"]));
+    assert!(said.contains("what the network runs (tau_ms)"), "{said}");
+    let taus = python(
+        dir.path(),
+        "import numpy as np\nnet = np.load('tau.npz')\ntau = net['tau_ms']\n\
+         print(bool(np.allclose(tau, np.exp(net['log_tau']), rtol=1e-6)), bool((tau >= 40 * (1 - 1e-5)).all() and (tau <= 400 * (1 + 1e-5)).all()), float(tau.max() / tau.min()))\n",
+    );
+    let fields: Vec<&str> = taus.split_whitespace().collect();
+    assert_eq!(fields[..2], ["True", "True"], "{taus}");
+    assert!(fields[2].parse::<f64>().unwrap() > 2.0, "the units have their own time constants: {taus}");
+    assert!(numpy_forward_error(dir.path(), "tau.npz") < 1e-4);
+    ok(modulab(&["export", "--run", path(&at("tau")), "--out", path(&at("tau.safetensors"))]));
+    ok(modulab(&["import", "--safetensors", path(&at("tau.safetensors")), "--out", path(&at("tau-back"))]));
+    assert_eq!(eval(&at("tau-back")), eval(&at("tau")));
 }
 
 #[test]
 fn a_network_saved_by_numpy_is_imported() {
-    if !python_with_numpy() {
+    if python_with_numpy().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

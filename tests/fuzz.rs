@@ -102,12 +102,14 @@ fn plan_file() -> PlanFile {
 
 /// Exported networks (.npz and .safetensors), edited at random, read back for import: the
 /// archive, array headers, dtypes and shapes (checked before any array's data is read, so a
-/// shape claiming terabytes allocates nothing) and the configuration text.
+/// shape claiming terabytes allocates nothing), the derived arrays checked against the
+/// parameters (Dale's law, per-unit τ) and the configuration text.
 #[test]
 fn exported_networks() {
     assert_eq!(PlanFile::parse(&plan_file().to_toml()), Ok(plan_file()));
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::from_preset("quick", &["model.n_units=8".into(), r#"model.pathways=["bias","synaptic"]"#.into()]).unwrap();
+    let sets = ["model.n_units=8", r#"model.pathways=["bias","synaptic"]"#, "model.dale=true", "model.tau_distribution=log_uniform"];
+    let config = Config::from_preset("quick", &sets.map(String::from)).unwrap();
     let trainer = Trainer::new(config.clone());
     for name in ["net.npz", "net.safetensors"] {
         let file = dir.path().join(name);

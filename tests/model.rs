@@ -313,3 +313,95 @@ fn config_defaults_follow_the_spec() {
     assert_eq!(c.train.learning_rate, 1e-3);
     assert_eq!(c.train.tasks.len(), 20);
 }
+
+/// Under Dale's law the affine gain is max(0, 1 + G c) (docs/MODEL.md §2). A context that drives
+/// 1 + G c below 0 (here a hand-set G; a noisy or mixed context can do the same) leaves every
+/// unit's gain ≥ 0, so the effective input g_i·W_ij(c) from each presynaptic unit j keeps j's sign,
+/// in the plain burn pass, the fused kernel, the host StepMap and the task-switch host simulation
+/// alike. The clamped units' drive is negative: with the gain of −2 they would fire (checked on
+/// the host), clamped they stay silent on every path, and G gets no gradient there.
+#[test]
+fn under_dale_the_gain_stays_non_negative_on_every_path() {
+    use modulab::analysis::Ambiguity;
+    use modulab::analysis::dynamics::StepMap;
+    use modulab::experiments::switching::{PathwayContexts, simulate, switch_schedule};
+    use modulab::model::ContextTaus;
+    use modulab::train::probe::{ProbeTrials, run_probe};
+    let config_for = |fused: bool| {
+        let sets =
+            ["model.n_units=10", "model.dale=true", r#"model.pathways=["bias","gain","synaptic"]"#, &format!("runtime.fused={fused}")];
+        Config::from_preset("quick", &sets.map(String::from)).unwrap()
+    };
+    let config = config_for(true);
+    let (n, n_e, k) = (10, config.model.n_excitatory(), config.train.tasks.len());
+    assert_eq!(n_e, 8);
+    let mut params = ParamSet::init(&config.model, config.dims(), config.readout(), &mut Rng::seed_from(4));
+    // task 0's G: 1 − 3 = −2 on units 0, 3, 6 (excitatory) and 9 (inhibitory), 1.5 elsewhere; the
+    // other tasks' G drawn; the clamped units' drive b = −2 outweighs their other inputs
+    let clamped = [0, 3, 6, 9];
+    let g = params.get_mut("ctx_gain").unwrap();
+    Rng::seed_from(5).fill_normal(&mut g.data, 0.8);
+    (0..n).for_each(|i| g.data[i] = if clamped.contains(&i) { -3.0 } else { 0.5 });
+    clamped.iter().for_each(|&i| params.get_mut("b_rec").unwrap().data[i] = -2.0);
+
+    // the host map: every gain ≥ 0, 0 exactly where 1 + G c < 0, and g_i·W_ij(c) of j's sign,
+    // for the clear context and for a noisy one that drives other units' affine gain below 0
+    let noisy = [0.9, -0.7, 0.8, -0.9];
+    for c in [[1.0, 0.0, 0.0, 0.0], noisy] {
+        let map = StepMap::new(&config, &params, &c, &[]);
+        let g_tensor = &params.get("ctx_gain").unwrap().data;
+        for i in 0..n {
+            let affine = 1.0 + (0..k).map(|t| c[t] as f64 * g_tensor[t * n + i] as f64).sum::<f64>();
+            assert!((map.gain[i] - affine.max(0.0)).abs() < 1e-6, "unit {i}: gain {} for 1 + G c = {affine}", map.gain[i]);
+            for j in 0..n {
+                let sign = if j < n_e { 1.0 } else { -1.0 };
+                assert!(map.gain[i] * map.w[(i, j)] * sign >= 0.0, "the input {j} → {i} turned its sign under context {c:?}");
+            }
+        }
+        assert!((0..n).any(|i| map.gain[i] == 0.0), "the context {c:?} drives some affine gain below 0");
+    }
+    let map = StepMap::new(&config, &params, &[1.0, 0.0, 0.0, 0.0], &[]);
+    let probe = ProbeTrials::draw_from(&config, 3, 11).unwrap();
+    let batch = &probe.batches[0];
+    let d = map.drive_with_input(batch.input(0, 0));
+    let first = map.step(&nalgebra::DVector::zeros(n), &d);
+    let mut unclamped = map.clone();
+    clamped.iter().for_each(|&i| unclamped.gain[i] = -2.0);
+    let would = unclamped.step(&nalgebra::DVector::zeros(n), &d);
+    for &i in &clamped {
+        assert_eq!(first[i], 0.0, "unit {i} is silent with its gain clamped");
+        assert!(would[i] > 0.05, "unit {i} would fire with the gain −2 ({})", would[i]);
+    }
+
+    // the same rates from the plain burn pass, the fused kernel and the host simulation, and the
+    // clamped units silent throughout on each
+    let plain = run_probe(&config_for(false), &params, 0, &probe, Ambiguity::none(), &[]).unwrap().tasks.remove(0).rates;
+    let fused = run_probe(&config, &params, 0, &probe, Ambiguity::none(), &[]).unwrap().tasks.remove(0).rates;
+    let raw = switch_schedule(k, 0, 0, batch.steps, 0);
+    let host = simulate(&config, &params, batch, &PathwayContexts::filtered(&raw, config.tasks.dt_ms, ContextTaus::INSTANT));
+    let host: Vec<f32> = host.rates.iter().map(|r| *r as f32).collect();
+    assert!(max_diff(&plain, &fused) < 1e-5, "plain and fused differ by {}", max_diff(&plain, &fused));
+    assert!(max_diff(&plain, &host) < 1e-4, "plain and host differ by {}", max_diff(&plain, &host));
+    for (path, rates) in [("plain", &plain), ("fused", &fused), ("host", &host)] {
+        assert!(rates.chunks(n).all(|r| clamped.iter().all(|&i| r[i] == 0.0)), "{path}: a clamped unit fired");
+        assert!(rates.chunks(n).any(|r| r.iter().any(|v| *v > 0.0)), "{path}: the other units are active");
+    }
+
+    // training: G gets no gradient where the gain is clamped, in both passes alike
+    let device = device(BackendKind::Flex, true);
+    let gradients = |fused: bool| {
+        let mut spec = spec(&[Pathway::Gain], fused);
+        spec.config.dale = true;
+        let mut p = ParamSet::init(&spec.config, spec.dims, spec.readout, &mut Rng::seed_from(7));
+        let g = p.get_mut("ctx_gain").unwrap();
+        (0..N).for_each(|i| g.data[i] = if i % 3 == 0 { -3.0 } else { 0.5 });
+        let model = Rnn::from_params(&p, spec, &device);
+        let loss = model.loss(input(&device, one_hot(0), true, 6), vec![0.3; B * T * 3], vec![1.0; B * T * 3]);
+        model.gradients(&loss.backward(), &p).remove(5)
+    };
+    let (plain, fused) = (gradients(false), gradients(true));
+    for (path, g) in [("plain", &plain), ("fused", &fused)] {
+        assert!((0..N).all(|i| (i % 3 == 0) == (g[i] == 0.0)), "{path}: task 0's G gradient {:?}", &g[..N]);
+    }
+    assert!(max_diff(&plain, &fused) <= 1e-3 * plain.iter().map(|v| v.abs()).fold(1e-6, f32::max));
+}

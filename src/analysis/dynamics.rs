@@ -11,7 +11,7 @@ use nalgebra::{Complex, DMatrix, DVector, Schur};
 
 use crate::config::Config;
 use crate::model::params::{self, ParamSet};
-use crate::model::{Activation, GainForm, Pathway, StateForm, SynapticForm};
+use crate::model::{Activation, Pathway, StateForm, SynapticForm, softplus};
 
 /// The deterministic one-step map of a trained network under one fixed context.
 #[derive(Clone, Debug)]
@@ -26,7 +26,7 @@ pub struct StepMap {
     pub w_in: DMatrix<f64>,
     /// b + E c
     pub drive: DVector<f64>,
-    /// g(c), ones without the gain pathway.
+    /// g(c), ones without the gain pathway; ≥ 0 under Dale's law ([`crate::model::ModelConfig::gain_of`]).
     pub gain: DVector<f64>,
 }
 
@@ -50,10 +50,6 @@ fn phi_prime(kind: Activation, x: f64) -> f64 {
         Activation::Softplus => 1.0 / (1.0 + (-x).exp()),
         Activation::Tanh => 1.0 - x.tanh().powi(2),
     }
-}
-
-fn softplus(x: f64) -> f64 {
-    if x > 20.0 { x } else { x.exp().ln_1p() }
 }
 
 impl StepMap {
@@ -87,13 +83,8 @@ impl StepMap {
         }
         if active(Pathway::Gain) {
             let gc = context_mix(params::CTX_GAIN, model.gain_cells);
-            gain = match model.gain_form {
-                GainForm::Affine => gc.map(|v| 1.0 + v),
-                GainForm::Softplus => {
-                    let s0 = model.gain_softplus_offset as f64;
-                    gc.map(|v| softplus(v + s0) / softplus(s0))
-                }
-            };
+            // ≥ 0 under Dale's law, as in the network
+            gain = gc.map(|v| model.gain_of(v));
         }
         if active(Pathway::Synaptic) {
             let blocks = model.synaptic_block_mask();

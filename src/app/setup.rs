@@ -30,7 +30,9 @@ pub fn pathway_tooltip(pathway: Pathway) -> &'static str {
         Pathway::Gain => {
             "Gain (excitability, multiplicative). Each task turns every neuron's sensitivity up or \
              down: the slope of its input-output curve changes, not its threshold.\n\n\
-             pre_t = g(c) ⊙ z_t,   g(c) = 1 + G c"
+             pre_t = g(c) ⊙ z_t,   g(c) = 1 + G c\n\n\
+             Under Dale's law the gain is max(0, 1 + G c): a negative gain would turn the sign of \
+             every input a neuron receives around."
         }
         Pathway::Synaptic => {
             "Synaptic (connection strength). Each task adds its own small low-rank change to the \

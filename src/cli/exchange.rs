@@ -65,9 +65,11 @@ pub fn export_cmd(args: ExportArgs) -> Result<()> {
     let ckpt = checkpoint::load_run_dir(&args.run)?;
     exchange::export_network(&args.out, &ckpt.config, &ckpt.params, ckpt.step, args.trajectories)?;
     let tasks = ckpt.config.train.tasks.len();
+    let derived: Vec<&str> = exchange::derived_layout(&ckpt.config).into_iter().map(|(name, _)| name).collect();
+    let runs = if derived.is_empty() { String::new() } else { format!(", what the network runs ({})", derived.join(", ")) };
     let probe = if args.trajectories { format!(" and the probe trials of {tasks} tasks") } else { String::new() };
     println!(
-        "{} parameter arrays of {} at step {}{probe} written to {}",
+        "{} parameter arrays of {} at step {}{runs}{probe} written to {}",
         ckpt.params.tensors.len(),
         args.run.display(),
         ckpt.step,

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! z_t   = W(c) r_{t-1} + W_in u_t + b + [bias] E c + sqrt(2/α) σ_rec ξ_t
-//! pre_t = g(c) ⊙ z_t                          [gain]     g(c) = 1 + G c   (or softplus form)
+//! pre_t = g(c) ⊙ z_t                          [gain]     g(c) = 1 + G c, max(0, 1 + G c) under Dale's law (or softplus form)
 //! r_t   = (1-α) r_{t-1} + α φ(pre_t)           rate form (default; Yang's)
 //!   or    x_t = (1-α) x_{t-1} + α pre_t, r_t = φ(x_t)    voltage form
 //! W(c)  = W_rec + Σ_k c_k U_k V_kᵀ             [synaptic] low rank r (or W_rec ⊙ (1 + Σ_k c_k M_k))
@@ -85,6 +85,11 @@ pub enum Activation {
     Tanh,
 }
 
+/// softplus(x) = ln(1 + eˣ), without overflow for large x.
+pub fn softplus(x: f64) -> f64 {
+    if x > 20.0 { x } else { x.exp().ln_1p() }
+}
+
 /// Which variable leaks: the rate (Yang's form) or the membrane potential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -131,7 +136,8 @@ pub enum RecurrentInit {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GainForm {
-    /// g(c) = 1 + G c, G initialised at 0.
+    /// g(c) = 1 + G c, G initialised at 0; under Dale's law max(0, 1 + G c), so that no
+    /// context turns the sign of a unit's inputs around.
     Affine,
     /// g(c) = softplus(G c + s₀) / softplus(s₀): always positive, 1 at c = 0.
     Softplus,
@@ -254,7 +260,7 @@ pub struct ModelConfig {
     pub recurrent_scale: f32,
     /// Context pathways switched on: any of "bias", "gain", "synaptic" (none is allowed).
     pub pathways: Vec<Pathway>,
-    /// Gain pathway form: affine (1 + G c) or softplus.
+    /// Gain pathway form: affine (1 + G c; max(0, 1 + G c) under Dale's law) or softplus.
     pub gain_form: GainForm,
     /// s₀ of the softplus gain form.
     pub gain_softplus_offset: f32,
@@ -536,6 +542,21 @@ impl ModelConfig {
         Some(mask)
     }
 
+    /// The gain g of a unit whose gain-pathway term is G c = `gc` (docs/MODEL.md §2): affine
+    /// 1 + G c, clamped at 0 under Dale's law (a negative gain would turn the sign of every input
+    /// the unit receives around, an excitatory cell's included); softplus(G c + s₀)/softplus(s₀),
+    /// positive whatever G c. The burn model forms the same gain as a tensor (`Rnn`).
+    pub fn gain_of(&self, gc: f64) -> f64 {
+        match self.gain_form {
+            GainForm::Affine if self.dale => (1.0 + gc).max(0.0),
+            GainForm::Affine => 1.0 + gc,
+            GainForm::Softplus => {
+                let s0 = self.gain_softplus_offset as f64;
+                softplus(gc + s0) / softplus(s0)
+            }
+        }
+    }
+
     /// f of Dale's law on one weight.
     pub fn dale_magnitude_of(&self, w: f64) -> f64 {
         match self.dale_magnitude {
@@ -552,6 +573,14 @@ impl ModelConfig {
         for (j, mut column) in w.column_iter_mut().enumerate() {
             column.iter_mut().for_each(|v| *v = self.dale_magnitude_of(*v) * scales[j] as f64);
         }
+    }
+
+    /// f(w_ij)·scale_j of a trained row-major [rows × N] matrix whose columns are presynaptic
+    /// units, N = `scales.len()`: [`ModelConfig::apply_dale`] on float32 rows (what an export
+    /// writes as the weights the network runs).
+    pub fn dale_applied(&self, w: &[f32], scales: &[f32]) -> Vec<f32> {
+        let n = scales.len();
+        w.iter().enumerate().map(|(at, v)| self.dale_magnitude_of(*v as f64) as f32 * scales[at % n]).collect()
     }
 
     /// The W_rec scale actually used.

@@ -163,7 +163,8 @@ impl Rnn {
     }
 
     /// What the recurrence needs besides the inputs: the static drive b + E c [B, N], W(c) and the
-    /// gain g(c) [B, N] (`None` for no active gain pathway).
+    /// gain g(c) [B, N] (`None` for no active gain pathway). The plain scan and the fused kernel
+    /// both take the gain from here.
     fn scan_operands(&self, input: &RnnInput, lesioned: &[Pathway]) -> (Tensor<2>, Recurrent, Option<Tensor<2>>) {
         let [b, _, _] = input.input_shape;
         let n = self.spec.dims.n_units;
@@ -179,11 +180,15 @@ impl Rnn {
             (Some(g), true) => {
                 // a unit the pathway does not act on sees G c = 0: gain 1 in either form
                 let gc = self.on_cells(input.context.clone().matmul(g.val()), config.gain_cells);
-                Some(match self.spec.config.gain_form {
+                // as `ModelConfig::gain_of` on the host: under Dale's law the affine gain is
+                // clamped at 0 (no gradient where it is), so that no context turns a unit's inputs'
+                // signs around; while it stays ≥ 0 nothing changes
+                Some(match config.gain_form {
+                    GainForm::Affine if config.dale => relu(gc + 1.0),
                     GainForm::Affine => gc + 1.0,
                     GainForm::Softplus => {
-                        let s0 = self.spec.config.gain_softplus_offset as f64;
-                        softplus(gc + s0, 1.0) / softplus_scalar(s0)
+                        let s0 = config.gain_softplus_offset as f64;
+                        softplus(gc + s0, 1.0) / super::softplus(s0)
                     }
                 })
             }
@@ -340,10 +345,6 @@ fn activation(x: Tensor<2>, kind: Activation) -> Tensor<2> {
         Activation::Softplus => softplus(x, 1.0),
         Activation::Tanh => x.tanh(),
     }
-}
-
-fn softplus_scalar(x: f64) -> f64 {
-    if x > 20.0 { x } else { x.exp().ln_1p() }
 }
 
 /// Masked mean squared error, the mask applied before squaring (Yang's convention):

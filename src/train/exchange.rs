@@ -1,10 +1,13 @@
 //! Networks in and out for other tools: NumPy `.npz` and safetensors files (docs/EXCHANGE.md).
 //!
 //! An export holds every parameter under its own name (`w_in`, `w_rec`, …; the names and shapes
-//! of [`ParamSet::layout`]) as float32 in C order, the resolved configuration as JSON text, the
-//! schema version and the step; optionally each task's probe trials (inputs, targets, outputs,
-//! rates). An import reads the parameters back for a configuration, checking every name, shape,
-//! dtype and value before anything is written, and makes a run directory of them.
+//! of [`ParamSet::layout`]) as float32 in C order; where the network runs something other than a
+//! parameter, that too ([`derived_layout`]: under Dale's law the effective weights f(W̃)·D, the
+//! cell signs and the readout mask; with per-unit time constants each τ_i); the resolved
+//! configuration as JSON text, the schema version and the step; optionally each task's probe
+//! trials (inputs, targets, outputs, rates). An import reads the parameters back for a
+//! configuration, checking every name, shape, dtype and value (and any derived array against
+//! what the parameters give) before anything is written, and makes a run directory of them.
 //!
 //! The formats are the `npyz` and `zip` crates' (.npy arrays in a zip archive, stored as
 //! `np.savez` writes them; deflated archives of `np.savez_compressed` are read too) and the
@@ -21,10 +24,12 @@ use super::probe::{ProbeTrials, Trajectories, run_probe};
 use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::io::write_atomic;
+use crate::model::params::{LOG_TAU, W_OUT, W_REC};
 use crate::model::{ParamSet, ParamTensor};
 
-/// The version of the exchange schema (the key names, their shapes and meaning).
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the exchange schema (the key names, their shapes and meaning). 2 added the
+/// derived arrays ([`derived_layout`]); a file of schema 1, without them, imports as before.
+pub const SCHEMA_VERSION: u32 = 2;
 /// Key of the resolved configuration as JSON text (npz: a 0-d unicode array; safetensors: metadata).
 pub const CONFIG_KEY: &str = "config_json";
 /// Key of the schema version (npz: a 0-d int64 array; safetensors: metadata).
@@ -33,6 +38,20 @@ pub const SCHEMA_KEY: &str = "schema_version";
 pub const STEP_KEY: &str = "step";
 /// Prefix of the probe trials' arrays: `probe/TASK/inputs` and so on.
 pub const PROBE_PREFIX: &str = "probe/";
+/// Under Dale's law: the recurrent weights the network runs, f(W̃)·D [N, N] (`w_rec` holds W̃).
+pub const W_REC_EFFECTIVE: &str = "w_rec_effective";
+/// Under Dale's law: the readout weights the network runs, f(W̃_out)·diag(readout mask) [n_out, N].
+pub const W_OUT_EFFECTIVE: &str = "w_out_effective";
+/// Under Dale's law: each unit's sign D [N], +1 excitatory, −1 inhibitory.
+pub const CELL_SIGN: &str = "cell_sign";
+/// Under Dale's law: each unit's factor on its readout weights [N]: 1 on excitatory units, 0
+/// (`readout_from_excitatory`) or −1 on inhibitory ones.
+pub const READOUT_MASK: &str = "readout_mask";
+/// With per-unit time constants: each unit's τ_i in ms [N], exp(`log_tau`).
+pub const TAU_MS: &str = "tau_ms";
+/// How far a derived array in an imported file may be from what its parameters give, relative
+/// to max(1, |value|): float32 rounding of a computation done elsewhere (exp of `log_tau`).
+const DERIVED_TOLERANCE: f32 = 1e-5;
 /// A configuration longer than this is not one of ours (bounds what a hostile file allocates).
 const MAX_CONFIG_CHARS: u64 = 1 << 20;
 /// An `.npy` header longer than this is refused before it is read (NumPy writes 128 bytes; the
@@ -88,10 +107,53 @@ pub struct ExportContents<'a> {
     pub trajectories: Option<&'a Trajectories>,
 }
 
-/// The arrays of an export: the parameters, then each task's probe trials.
+/// The arrays an export derives from the parameters for `config`, names and shapes in the
+/// order it writes them: what the network runs where that is not a parameter itself. Under
+/// Dale's law (where `w_rec` and `w_out` hold the trained W̃ and W̃_out, of either sign)
+/// `w_rec_effective`, `w_out_effective`, `cell_sign` and `readout_mask`; with per-unit time
+/// constants `tau_ms`. None for other networks.
+pub fn derived_layout(config: &Config) -> Vec<(&'static str, Vec<usize>)> {
+    let dims = config.dims();
+    let (n, n_out) = (dims.n_units, dims.n_out);
+    let mut layout = Vec::new();
+    if config.model.dale {
+        layout.extend([(W_REC_EFFECTIVE, vec![n, n]), (W_OUT_EFFECTIVE, vec![n_out, n]), (CELL_SIGN, vec![n]), (READOUT_MASK, vec![n])]);
+    }
+    if config.model.per_unit_tau() {
+        layout.push((TAU_MS, vec![n]));
+    }
+    layout
+}
+
+/// The derived arrays ([`derived_layout`]) of `params`, which fit `config`. With the synaptic
+/// pathway the context changes W̃ before f and D (docs/MODEL.md §1), so `w_rec_effective` is
+/// the matrix the network runs where that change is 0 (c = 0, or the pathway lesioned).
+pub fn derived_arrays(config: &Config, params: &ParamSet) -> Vec<Array> {
+    let model = &config.model;
+    let param = |name: &str| &params.get(name).expect("parameters fit their configuration").data;
+    let signs = model.dale_signs().unwrap_or_default();
+    let readout = model.dale_readout_scales().unwrap_or_default();
+    derived_layout(config)
+        .into_iter()
+        .map(|(name, shape)| {
+            let data = match name {
+                W_REC_EFFECTIVE => model.dale_applied(param(W_REC), &signs),
+                W_OUT_EFFECTIVE => model.dale_applied(param(W_OUT), &readout),
+                CELL_SIGN => signs.clone(),
+                READOUT_MASK => readout.clone(),
+                TAU_MS => param(LOG_TAU).iter().map(|l| l.exp()).collect(),
+                other => unreachable!("derived_layout names {other}"),
+            };
+            Array { name: name.to_string(), shape, data }
+        })
+        .collect()
+}
+
+/// The arrays of an export: the parameters, the derived arrays, then each task's probe trials.
 fn arrays(contents: &ExportContents) -> Vec<Array> {
     let mut arrays: Vec<Array> =
         contents.params.tensors.iter().map(|t| Array { name: t.name.clone(), shape: t.shape.clone(), data: t.data.clone() }).collect();
+    arrays.extend(derived_arrays(contents.config, contents.params));
     for task in contents.trajectories.iter().flat_map(|t| &t.tasks) {
         let name = |what: &str| format!("{PROBE_PREFIX}{}/{what}", task.task.name());
         let shape = |width: usize| vec![task.trials, task.steps, width];
@@ -196,8 +258,10 @@ pub fn read_config_json(path: &Path) -> Result<Option<String>, ExchangeError> {
 /// Read the parameters `config` calls for from `path`. Every array the configuration needs must
 /// be there with its shape, as float32 or float64, all values finite in float32; arrays the
 /// network does not use are refused by name (a misspelt key would otherwise be silently left
-/// out), except the export's own extras (configuration, schema, step, probe trials). A file of a
-/// newer schema than this modulab's is refused. `step` given, the file's step is not read.
+/// out), except the export's own extras (configuration, schema, step, probe trials). The derived
+/// arrays of [`derived_layout`] may be left out; present, each must be what the parameters give
+/// (to [`DERIVED_TOLERANCE`]), so an edit of the wrong array is an error, not ignored. A file of
+/// a newer schema than this modulab's is refused. `step` given, the file's step is not read.
 pub fn import(path: &Path, config: &Config, step: Option<u64>) -> Result<Imported, ExchangeError> {
     let shown = path.display().to_string();
     let read_err = |reason: String| ExchangeError::Read { path: shown.clone(), reason };
@@ -232,8 +296,9 @@ pub fn import(path: &Path, config: &Config, step: Option<u64>) -> Result<Importe
             "it was written with exchange schema {schema}, and this modulab reads schema {SCHEMA_VERSION} and older: a newer modulab wrote it"
         )));
     }
-    let mut unknown: Vec<&str> =
-        names.iter().map(String::as_str).filter(|n| !is_extra(n) && !layout.iter().any(|(name, _)| name == n)).collect();
+    let derived = derived_layout(config);
+    let known = |n: &str| layout.iter().chain(&derived).any(|(name, _)| *name == n);
+    let mut unknown: Vec<&str> = names.iter().map(String::as_str).filter(|n| !is_extra(n) && !known(n)).collect();
     unknown.sort_unstable();
     if !unknown.is_empty() {
         return Err(mismatch(format!(
@@ -242,20 +307,40 @@ pub fn import(path: &Path, config: &Config, step: Option<u64>) -> Result<Importe
             expected()
         )));
     }
+    let mut read_finite = |name: &str, shape: &[usize]| {
+        let data = source.read(name, shape).map_err(|e| match e {
+            SourceError::Mismatch(reason) => mismatch(format!("array '{name}': {reason}")),
+            SourceError::Read(reason) => read_err(format!("array '{name}': {reason}")),
+        })?;
+        match data.iter().filter(|x| !x.is_finite()).count() {
+            0 => Ok(data),
+            bad => Err(mismatch(format!("array '{name}' has {bad} values that are not finite numbers (NaN or infinite)"))),
+        }
+    };
     let mut tensors = Vec::with_capacity(layout.len());
     for (name, shape) in &layout {
         if !names.iter().any(|n| n == name) {
             return Err(mismatch(format!("array '{name}' {shape:?} is missing (the network's arrays: {})", expected())));
         }
-        let data = source.read(name, shape).map_err(|e| match e {
-            SourceError::Mismatch(reason) => mismatch(format!("array '{name}': {reason}")),
-            SourceError::Read(reason) => read_err(format!("array '{name}': {reason}")),
-        })?;
-        let bad = data.iter().filter(|x| !x.is_finite()).count();
-        if bad > 0 {
-            return Err(mismatch(format!("array '{name}' has {bad} values that are not finite numbers (NaN or infinite)")));
-        }
+        let data = read_finite(name, shape)?;
         tensors.push(ParamTensor { name: name.to_string(), shape: shape.clone(), data });
+    }
+    let params = ParamSet { tensors };
+    for want in derived_arrays(config, &params).into_iter().filter(|a| names.contains(&a.name)) {
+        let found = read_finite(&want.name, &want.shape)?;
+        let off = found.iter().zip(&want.data).position(|(f, w)| !((f - w).abs() <= DERIVED_TOLERANCE * w.abs().max(1.0)));
+        if let Some(at) = off {
+            return Err(mismatch(format!(
+                "array '{}' is derived from the parameters and does not match them (at {:?}: {} in the file, {} from the \
+                 parameters): change the parameters (under Dale's law w_rec and w_out hold W̃), or leave the derived arrays \
+                 ({}) out; docs/EXCHANGE.md",
+                want.name,
+                multi_index(at, &want.shape),
+                found[at],
+                want.data[at],
+                derived.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            )));
+        }
     }
     let step = match step {
         Some(step) => step,
@@ -265,7 +350,22 @@ pub fn import(path: &Path, config: &Config, step: Option<u64>) -> Result<Importe
         },
     };
     let config_json = source.text(CONFIG_KEY).map_err(read_err)?;
-    Ok(Imported { params: ParamSet { tensors }, config_json, step })
+    Ok(Imported { params, config_json, step })
+}
+
+/// The multi-index of the C-order position `at` in an array of `shape`.
+fn multi_index(at: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    c_order_index(at, shape, &mut index);
+    index
+}
+
+/// Write the multi-index of the C-order position `at` in an array of `shape` into `index`.
+fn c_order_index(mut at: usize, shape: &[usize], index: &mut [usize]) {
+    for (d, &n) in shape.iter().enumerate().rev() {
+        index[d] = at % n;
+        at /= n;
+    }
 }
 
 enum SourceError {
@@ -441,11 +541,7 @@ fn fortran_to_c(data: &[f32], shape: &[usize]) -> Vec<f32> {
     let mut index = vec![0usize; shape.len()];
     for (c_at, value) in out.iter_mut().enumerate() {
         // the C-order position's multi-index, then its Fortran-order offset
-        let mut rest = c_at;
-        for (d, &n) in shape.iter().enumerate().rev() {
-            index[d] = rest % n;
-            rest /= n;
-        }
+        c_order_index(c_at, shape, &mut index);
         let (mut f_at, mut stride) = (0, 1);
         for (d, &n) in shape.iter().enumerate() {
             f_at += index[d] * stride;
@@ -537,6 +633,7 @@ fn npz_of(arrays: &[ForeignArray], fortran: bool, ints: &[(&str, i32)]) -> Vec<u
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::model::Pathway;
 
     fn small() -> Config {
         Config::from_preset("quick", &["model.n_units=8".into()]).unwrap()
@@ -596,9 +693,9 @@ mod tests {
         std::fs::write(&path, npz_of(&foreign(&want), false, &[(STEP_KEY, -5)])).unwrap();
         assert!(import(&path, &config, None).unwrap_err().to_string().contains("step is negative (-5)"));
         assert_eq!(import(&path, &config, Some(7)).unwrap().step, 7);
-        std::fs::write(&path, npz_of(&foreign(&want), false, &[(SCHEMA_KEY, 2)])).unwrap();
+        std::fs::write(&path, npz_of(&foreign(&want), false, &[(SCHEMA_KEY, 3)])).unwrap();
         let e = import(&path, &config, None).unwrap_err().to_string();
-        assert!(e.contains("written with exchange schema 2, and this modulab reads schema 1 and older"), "{e}");
+        assert!(e.contains("written with exchange schema 3, and this modulab reads schema 2 and older"), "{e}");
     }
 
     #[test]
@@ -617,6 +714,101 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let e = import(&path, &config, None).unwrap_err().to_string();
         assert!(e.contains("array 'w_rec'") && e.contains("damaged"), "{e}");
+    }
+
+    /// Dale's law and per-unit time constants, with the synaptic pathway; W̃ and W̃_out of
+    /// either sign, as training leaves them.
+    fn dale_and_tau() -> (Config, ParamSet) {
+        let sets = ["model.n_units=8", "model.dale=true", "model.tau_distribution=log_uniform", r#"model.pathways=["bias","synaptic"]"#];
+        let config = Config::from_preset("quick", &sets.map(String::from)).unwrap();
+        let mut params = params(&config);
+        for name in [W_REC, W_OUT] {
+            params.get_mut(name).unwrap().data.iter_mut().step_by(3).for_each(|w| *w = -*w - 0.01);
+        }
+        (config, params)
+    }
+
+    #[test]
+    fn a_dale_or_per_unit_tau_export_holds_what_the_network_runs() {
+        use crate::analysis::dynamics::StepMap;
+        // a network with neither Dale's law nor per-unit τ has no derived arrays
+        assert!(derived_arrays(&small(), &params(&small())).is_empty());
+        let (config, params) = dale_and_tau();
+        let (n, n_e) = (8, config.model.n_excitatory());
+        let derived = derived_arrays(&config, &params);
+        let names: Vec<&str> = derived.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, [W_REC_EFFECTIVE, W_OUT_EFFECTIVE, CELL_SIGN, READOUT_MASK, TAU_MS]);
+        let get = |name: &str| &derived.iter().find(|a| a.name == name).unwrap().data;
+        let sign = |j: usize| if j < n_e { 1.0 } else { -1.0 };
+        assert_eq!(get(CELL_SIGN), &(0..n).map(sign).collect::<Vec<f32>>());
+        assert_eq!(get(READOUT_MASK), &(0..n).map(|j| if j < n_e { 1.0 } else { 0.0 }).collect::<Vec<f32>>());
+        // w_rec has mixed signs in a column; the matrix the network runs keeps each unit's sign in
+        // its column, and is the host map's where the synaptic change is 0
+        let (w_rec, effective) = (&params.get(W_REC).unwrap().data, get(W_REC_EFFECTIVE));
+        assert!((0..n).any(|j| (0..n).any(|i| w_rec[i * n + j] < 0.0) && (0..n).any(|i| w_rec[i * n + j] > 0.0)));
+        assert!((0..n).all(|j| (0..n).all(|i| effective[i * n + j] * sign(j) >= 0.0)));
+        assert!(effective.contains(&0.0), "the negative entries of W̃ are silent synapses");
+        let map = StepMap::new(&config, &params, &[0.0; 4], &[Pathway::Synaptic]);
+        assert_eq!(effective, &(0..n * n).map(|at| map.w[(at / n, at % n)] as f32).collect::<Vec<f32>>());
+        let w_out = get(W_OUT_EFFECTIVE);
+        assert!(w_out.chunks(n).all(|row| row[..n_e].iter().all(|w| *w >= 0.0) && row[n_e..].iter().all(|w| *w == 0.0)));
+        // τ_i: what the network leaks with, α_i = dt/τ_i, within the draw's bounds
+        let alphas = params.unit_alphas(&config.model, config.tasks.dt_ms);
+        for (tau, alpha) in get(TAU_MS).iter().zip(alphas) {
+            assert!((config.tasks.dt_ms / tau - alpha).abs() <= 1e-6 * alpha && (40.0..=400.0).contains(tau), "τ {tau}, α {alpha}");
+        }
+    }
+
+    /// A float64 array to write: name, shape, values.
+    type OwnedArray = (String, Vec<usize>, Vec<f64>);
+
+    #[test]
+    fn derived_arrays_may_be_left_out_and_are_checked_when_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, params) = dale_and_tau();
+        for file in ["net.npz", "net.safetensors"] {
+            let path = dir.path().join(file);
+            export(&path, &ExportContents { config: &config, params: &params, step: 3, trajectories: None }).unwrap();
+            assert_eq!(import(&path, &config, None).unwrap().params, params, "{file}");
+        }
+        let derived = derived_arrays(&config, &params);
+        let as_f64 = |a: &Array| (a.name.clone(), a.shape.clone(), a.data.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>());
+        let write = |name: &str, edit: &dyn Fn(&mut Vec<OwnedArray>)| {
+            let mut extra: Vec<_> = derived.iter().map(as_f64).collect();
+            edit(&mut extra);
+            let mut arrays = foreign(&params);
+            arrays.extend(extra.iter().map(|(n, s, d)| (n.as_str(), s.clone(), d.clone())));
+            let path = dir.path().join(name);
+            std::fs::write(&path, npz_of(&arrays, true, &[])).unwrap();
+            import(&path, &config, None).map(|imported| imported.params)
+        };
+        // none of them, all of them (float64, column-major, as numpy code elsewhere writes them)
+        assert_eq!(write("without.npz", &|a| a.clear()).unwrap(), params);
+        assert_eq!(write("with.npz", &|_| {}).unwrap(), params);
+        // tau_ms recomputed in float64: within float32's rounding
+        let exp64 = |a: &mut Vec<OwnedArray>| {
+            let log_tau = &params.get(LOG_TAU).unwrap().data;
+            a[4].2 = log_tau.iter().map(|l| f64::from(*l).exp()).collect();
+        };
+        assert_eq!(write("exp.npz", &exp64).unwrap(), params);
+        // an edit of what the network runs instead of W̃ is named, not ignored
+        let e = write("edited.npz", &|a| a[0].2[8 + 3] = 0.5).unwrap_err().to_string();
+        assert!(
+            e.contains("array 'w_rec_effective' is derived from the parameters and does not match them (at [1, 3]: 0.5 in the file"),
+            "{e}"
+        );
+        assert!(e.contains("leave the derived arrays (w_rec_effective, w_out_effective, cell_sign, readout_mask, tau_ms) out"), "{e}");
+        let e = write("signs.npz", &|a| a[2].2[0] = -1.0).unwrap_err().to_string();
+        assert!(e.contains("array 'cell_sign' is derived"), "{e}");
+        let e = write("shape.npz", &|a| a[4] = ("tau_ms".into(), vec![4], vec![100.0; 4])).unwrap_err().to_string();
+        assert!(e.contains("array 'tau_ms': shape [4], the configuration needs [8]"), "{e}");
+        let e = write("nan.npz", &|a| a[3].2[1] = f64::NAN).unwrap_err().to_string();
+        assert!(e.contains("array 'readout_mask' has 1 values that are not finite"), "{e}");
+        // for a network without Dale's law and per-unit τ they are arrays it does not use
+        let plain = Config::from_preset("quick", &["model.n_units=8".into(), r#"model.pathways=["bias","synaptic"]"#.into()]).unwrap();
+        let path = dir.path().join("with.npz");
+        let e = import(&path, &plain, None).unwrap_err().to_string();
+        assert!(e.contains("does not use: cell_sign, log_tau, readout_mask, tau_ms, w_out_effective, w_rec_effective"), "{e}");
     }
 
     #[test]
