@@ -283,14 +283,16 @@ impl StepMap {
 /// decomposition without a bound and never returns on some matrices (seen on ReLU Jacobians at
 /// fixed points, whose rows of silent units are exactly zero), so the iterations are bounded; when
 /// they do not converge, the matrix is perturbed by a tiny fixed amount (moving the eigenvalues by
-/// about that much) and tried again. If that fails too, every eigenvalue is NaN: no stability is
-/// claimed that was not computed.
+/// about that much) and the convergence tolerance loosened, step by step (a trained synaptic
+/// network's Jacobian along a trial once failed every try at machine precision). If every try
+/// fails, every eigenvalue is NaN: no stability is claimed that was not computed.
 fn eigenvalues(m: DMatrix<f64>) -> Vec<Complex<f64>> {
     let n = m.nrows();
-    for perturbation in [0.0, 1e-12, 1e-9] {
+    let tries = [(0.0, f64::EPSILON), (1e-12, f64::EPSILON), (1e-9, 1e-13), (1e-9, 1e-11), (1e-7, 1e-9)];
+    for (perturbation, tolerance) in tries {
         // a fixed, asymmetric pattern so exact zeros and symmetries are broken deterministically
         let tried = DMatrix::from_fn(n, n, |i, j| m[(i, j)] + perturbation * (((i * 7 + j * 13) % 17) as f64 / 17.0 - 0.5));
-        if let Some(schur) = Schur::try_new(tried, f64::EPSILON, 100 * n.max(10)) {
+        if let Some(schur) = Schur::try_new(tried, tolerance, 100 * n.max(10)) {
             return schur.complex_eigenvalues().iter().copied().collect();
         }
     }
@@ -304,7 +306,8 @@ fn sorted_by_modulus(mut values: Vec<Complex<f64>>) -> Vec<Complex<f64>> {
 
 /// The spectral radius of the Jacobian ∂F/∂s = (1−α) I + α diag(φ′(pre) g(c)) W(c) at every
 /// `stride`-th step of the noise-free trajectory the inputs drive from rest (s = 0, as the
-/// network starts every trial); `inputs` holds one row per step. Unlike the spectrum of the
+/// network starts every trial); `inputs` holds one row per step. A step whose eigenvalues
+/// could not be computed ([`eigenvalues`]) is skipped. Unlike the spectrum of the
 /// connectivity diag(g(c)) W(c), this sees which units each task's activity switches on, so
 /// the bias pathway changes it too: it measures what the dynamics do along each task.
 pub fn trajectory_radii<'a>(map: &StepMap, inputs: impl IntoIterator<Item = &'a [f32]>, stride: usize) -> Vec<f64> {
@@ -313,7 +316,10 @@ pub fn trajectory_radii<'a>(map: &StepMap, inputs: impl IntoIterator<Item = &'a 
     for (t, u) in inputs.into_iter().enumerate() {
         let d = map.drive_with_input(u);
         if t % stride.max(1) == 0 {
-            radii.push(map.jacobian_eigenvalues(&s, &d).first().map_or(0.0, |e| e.norm()));
+            // a Jacobian whose eigenvalues could not be computed is left out, not averaged in
+            if let Some(radius) = map.jacobian_eigenvalues(&s, &d).first().map(|e| e.norm()).filter(|r| r.is_finite()) {
+                radii.push(radius);
+            }
         }
         s = map.step(&s, &d);
     }

@@ -39,13 +39,13 @@ pub struct PackingForm {
 }
 
 impl Default for PackingForm {
-    /// 27 cells (3 sizes × 3 task counts × 3 pathway sets, one seed) of at most 4 000 steps on
-    /// the `quick` preset, in the comparison order: long enough that what a size can hold is
-    /// learned (most cells stop early at the criterion). Through the CLI (`sweep packing` with
-    /// these settings, release build, 2 cores) it took 1 min 59 s and gave capacity 0 without a
-    /// pathway at every size, and 4, 4, 6 at N = 8, 16, 24 for both bias and bias+synaptic: the
-    /// difference a context pathway makes, and no difference between these two (as the
-    /// reproduce study finds: docs/MODEL.md §4D).
+    /// 27 cells (3 sizes × 3 task counts × 3 pathway sets, one seed) on the `quick` preset, in
+    /// the comparison order, each trained until it stops improving (2 000-step plateau window),
+    /// at most 4 000 steps. Through the CLI (`sweep packing` with these settings, release build,
+    /// 7 December 2026) it took 442 s of CPU in all (two cells at a time: under 4 minutes on an
+    /// idle 2-core machine), and gave capacity 0 without a pathway at every size; 4, 4, 6 at
+    /// N = 8, 16, 24 with bias; 4, 4, 4 with bias+synaptic (one seed: the difference a context
+    /// pathway makes, not a comparison between the two — the reproduce study makes that).
     fn default() -> Self {
         PackingForm {
             sizes: "8,16,24".into(),
@@ -290,10 +290,10 @@ impl Panel for PackingPanel {
          capacity is the largest K up to which every K held. The curve plots capacity against size, one line per pathway set: \
          the paper's claim is that combined pathways (e.g. bias+synaptic) pack more tasks into the \
          same number of units. The table shows each cell's worst task at the end. The defaults are \
-         a small sweep that takes about two minutes: without a context pathway (none) no two tasks \
-         fit; with one, capacity grows with N. Bias and bias+synaptic pack the same here: `modulab \
-         reproduce` measures it with 5 seeds and finds at most a trend (README, What modulab finds). \
-         `modulab sweep packing` runs large sweeps (same table, same figures), also on a cluster."
+         a small sweep of one seed (about 4 minutes on 2 cores): without a context pathway (none) \
+         no two tasks fit; with one, 4 tasks fit at N = 8 and 16. One seed cannot compare pathway \
+         sets: `modulab reproduce` does, with 12 seeds (README, What modulab finds). `modulab sweep \
+         packing` runs large sweeps (same table, same figures), also on a cluster."
     }
 
     fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
