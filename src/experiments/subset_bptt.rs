@@ -80,6 +80,9 @@ pub struct BpttRecord {
     pub balance: f64,
     /// The task loss (masked mean squared output error) on the test trials, run from rest.
     pub loss: f64,
+    /// What the loss would be for outputs that sat on each output's mean target: the masked
+    /// targets' variance, which the loss is compared with (their ratio is 1 − R²).
+    pub target_variance: f64,
 }
 
 impl BpttSubset {
@@ -152,11 +155,34 @@ impl BpttSubset {
             }
             loss_count += y.len();
         }
+        let target_variance = masked_target_variance(&drawn);
         let means = crate::analysis::spread::trial_means(&rates);
         let (rate_e, rate_i) = population_rates(&means, n_e);
         let balance = balance_index(config, params, &means);
-        Ok(BpttRecord { rates, rate_e, rate_i, balance, loss: loss_sum / loss_count.max(1) as f64 })
+        Ok(BpttRecord { rates, rate_e, rate_i, balance, loss: loss_sum / loss_count.max(1) as f64, target_variance })
     }
+}
+
+/// The loss, over every element of `batches` (as the task loss counts them), of outputs that
+/// sat on each output's mask-weighted mean target: Σ (m·(y − ȳ_o))² / elements.
+fn masked_target_variance(batches: &[TrialBatch]) -> f64 {
+    let n_out = batches.first().map_or(0, |b| b.n_out);
+    let (mut weighted, mut weights) = (vec![0.0; n_out], vec![0.0; n_out]);
+    for batch in batches {
+        for (i, (y, m)) in batch.targets.iter().zip(&batch.mask).enumerate() {
+            weighted[i % n_out] += (m * m * y) as f64;
+            weights[i % n_out] += (m * m) as f64;
+        }
+    }
+    let mean: Vec<f64> = weighted.iter().zip(&weights).map(|(s, w)| if *w > 0.0 { s / w } else { 0.0 }).collect();
+    let (mut sum, mut count) = (0.0, 0usize);
+    for batch in batches {
+        for (i, (y, m)) in batch.targets.iter().zip(&batch.mask).enumerate() {
+            sum += (*m as f64 * (*y as f64 - mean[i % n_out])).powi(2);
+        }
+        count += batch.targets.len();
+    }
+    sum / count.max(1) as f64
 }
 
 /// Every trial of `batch` `repeats` times: trial b of the result is trial b mod batch.

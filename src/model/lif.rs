@@ -6,15 +6,18 @@
 //! τ_m dv_i/dt = μ_a − v_i + x_i,   spike when v > 1, then v = 0 and v is held for τ_ref
 //! x_i ← x_i − dt·x_i/τ_s + Σ_{spikes of j last step} J_ij/τ_s      (unit-area kernel, one-step delay)
 //! j = 2·g·τ_m/√K,  J_EE = 0.15 j, J_IE = j, J_EI = −0.75 j, J_II = −j   (post, pre)
-//! μ_E = 1.5·0.12·√K,  μ_I = 0.12·√K
+//! μ_E = 1.5·jx,  μ_I = jx,  jx = 0.12·√K·g
 //! ```
 //!
-//! The code also scales the drive by g; here, as the subset experiment's spec has it, only the
-//! connections do (identical at g = 1), so a weakly coupled network is driven, not silent.
+//! The drive scales with g as the connections do (the code's `jx = 0.12·√K·g`,
+//! [`Drive::Scaled`]), so the balanced rates are the same at every strong coupling and only the
+//! strength of the coupling changes. [`Drive::Fixed`] keeps the drive of g = 1 at every g (a
+//! first version did: its rates fell from 45 Hz at g = 0.1 to 3.5 Hz at g = 2).
 //!
 //! Every neuron sends 2K synapses to distinct other neurons (E and I together; fixed out-degree,
 //! as the code draws them), so in-degrees average K per population. Forward Euler, dt = 0.1 ms.
 
+use super::balanced::Drive;
 use super::plastic::PlasticInputs;
 use crate::rng::Rng;
 
@@ -25,6 +28,8 @@ pub struct LifSettings {
     /// Mean inputs per population (out-degree 2K).
     pub k: usize,
     pub g: f64,
+    /// Whether the external drive scales with g.
+    pub drive: Drive,
     pub tau_m_ms: f64,
     pub tau_s_ms: f64,
     pub refractory_ms: f64,
@@ -35,7 +40,7 @@ pub struct LifSettings {
 impl Default for LifSettings {
     fn default() -> Self {
         // the paper's code: N = 5 000, K = 500, g = 1
-        Self { n_e: 2500, n_i: 2500, k: 500, g: 1.0, tau_m_ms: 10.0, tau_s_ms: 3.0, refractory_ms: 0.1, dt_ms: 0.1, seed: 0 }
+        Self { n_e: 2500, n_i: 2500, k: 500, g: 1.0, drive: Drive::Scaled, tau_m_ms: 10.0, tau_s_ms: 3.0, refractory_ms: 0.1, dt_ms: 0.1, seed: 0 }
     }
 }
 
@@ -60,7 +65,7 @@ impl LifSettings {
 
     /// (μ_E, μ_I): the constant external drive.
     pub fn drive(&self) -> (f64, f64) {
-        let jx = 0.12 * (self.k as f64).sqrt();
+        let jx = 0.12 * (self.k as f64).sqrt() * self.drive.factor(self.g);
         (1.5 * jx, jx)
     }
 
@@ -206,6 +211,17 @@ pub struct Learn<'a> {
     pub update: bool,
 }
 
+/// The plastic inputs' feed-forward inputs in a trial: Poisson spikes at `rates_hz[row]` (Hz,
+/// one row per `steps_per_row` steps from `first_step` on; silent before it and after the last
+/// row), through the weights of `condition`, with random numbers from `seed`.
+pub struct FeedForward<'a> {
+    pub rates_hz: &'a [Vec<f64>],
+    pub first_step: usize,
+    pub steps_per_row: usize,
+    pub condition: usize,
+    pub seed: u64,
+}
+
 /// What a trial records and imposes.
 #[derive(Default)]
 pub struct TrialOptions<'a> {
@@ -219,6 +235,8 @@ pub struct TrialOptions<'a> {
     /// Inputs added to μ + x (a cue).
     pub extra: Option<PerNeuron<'a>>,
     pub learn: Option<Learn<'a>>,
+    /// Feed-forward spikes onto the trained neurons (with plastic inputs that have them).
+    pub feedforward: Option<FeedForward<'a>>,
 }
 
 impl LifRecord {
@@ -285,6 +303,11 @@ impl LifNetwork {
         self.plastic.as_ref()
     }
 
+    /// The plastic inputs, to add feed-forward inputs to them ([`PlasticInputs::add_feedforward`]).
+    pub fn plastic_mut(&mut self) -> Option<&mut PlasticInputs> {
+        self.plastic.as_mut()
+    }
+
     /// Start a trial: v uniform in [0, 1), synapses and refractory clocks at 0 (as the code's
     /// training and test trials do).
     pub fn reset(&mut self, rng: &mut Rng) {
@@ -318,6 +341,12 @@ impl LifNetwork {
         let (mut learn_error, mut scored) = (0.0, 0usize);
         let mut raster_row = vec![u32::MAX; n];
         options.raster.iter().enumerate().for_each(|(row, i)| raster_row[*i] = row as u32);
+        let feedforward = options.feedforward.as_ref().filter(|_| self.plastic.as_ref().is_some_and(|p| p.feedforward_inputs() > 0));
+        let mut feedforward_rng = Rng::seed_from(feedforward.map_or(0, |f| f.seed));
+        let mut feedforward_spiked: Vec<usize> = Vec::new();
+        if let (Some(f), Some(plastic)) = (feedforward, &mut self.plastic) {
+            plastic.set_condition(f.condition);
+        }
         for step in 0..steps {
             // last step's spikes arrive now (the code's one-step delay)
             self.x_e.iter_mut().chain(self.x_i.iter_mut()).for_each(|x| *x *= decay);
@@ -334,6 +363,14 @@ impl LifNetwork {
                 }
             }
             self.spiked.clear();
+            if let (Some(f), Some(plastic)) = (feedforward, &mut self.plastic) {
+                feedforward_spiked.drain(..).for_each(|j| plastic.feedforward_spike(j));
+                let row = step.checked_sub(f.first_step).map(|s| s / f.steps_per_row.max(1));
+                if let Some(rates) = row.and_then(|row| f.rates_hz.get(row)) {
+                    let per_step = s.dt_ms / 1000.0;
+                    feedforward_spiked.extend((0..rates.len()).filter(|j| feedforward_rng.uniform() < rates[*j] * per_step));
+                }
+            }
             if let Some((p, _)) = &options.poisson {
                 let rates = (p.values)(step);
                 // a step without rates leaves the neurons free
