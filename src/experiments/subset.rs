@@ -408,6 +408,9 @@ pub struct Measured {
     pub record_ms: f64,
     pub first_ms: f64,
     pub trained: Vec<usize>,
+    /// The trained units' targets [condition][recorded step][trained unit] (rate and spiking
+    /// networks; empty for BPTT, whose units have none).
+    pub targets: Vec<Vec<Vec<f64>>>,
     pub n_e: usize,
     /// The spiking network's raster: the neurons shown (trained, untrained E, I), and per
     /// condition the (ms after the cue's onset, row) of their spikes in the first test trial.
@@ -495,11 +498,13 @@ impl RateRun {
         let target = |c: usize, step: usize, t: usize| self.targets[c][settle + step * every][t];
         let (error, target_variance) = target_fit(&rates, &trained, target);
         let error = if plan.training == Training::Clamp { 0.0 } else { error };
+        let targets = targets_at_steps(&rates, trained.len(), target);
         let (row, means, variance) =
             summarise(plan, cell, settings.k, &rates, (&trained, settings.n_e), &sums, (error, target_variance));
         let record_ms = every as f64 * settings.dt_ms;
         let first_ms = settle as f64 * settings.dt_ms;
-        Measured { row, means, variance, record_ms, first_ms, trained, n_e: settings.n_e, raster_neurons: Vec::new(), raster: Vec::new() }
+        let n_e = settings.n_e;
+        Measured { row, means, variance, record_ms, first_ms, trained, targets, n_e, raster_neurons: Vec::new(), raster: Vec::new() }
     }
 }
 
@@ -683,6 +688,7 @@ impl SpikingRun {
         let target = |c: usize, bin: usize, t: usize| self.target_hz[c][(first_ms + bin as f64 * SPIKE_BIN_MS) as usize][t];
         let (error, target_variance) = target_fit(&rates, &self.trained, target);
         let error = if self.plan.training == Training::Clamp { 0.0 } else { error };
+        let targets = targets_at_steps(&rates, self.trained.len(), target);
         let (row, means, variance) =
             summarise(&self.plan, cell, self.net.settings.k, &rates, (&self.trained, n_e), &sums, (error, target_variance));
         Measured {
@@ -692,6 +698,7 @@ impl SpikingRun {
             record_ms: SPIKE_BIN_MS,
             first_ms: SETTLE_MS,
             trained: self.trained.clone(),
+            targets,
             n_e,
             raster_neurons,
             raster,
@@ -725,6 +732,16 @@ fn target_fit(rates: &[Vec<Vec<Vec<f64>>>], trained: &[usize], target: impl Fn(u
         .sum::<f64>()
         / trained.len().max(1) as f64;
     (sum / count.max(1) as f64, variance)
+}
+
+/// `target(condition, step, trained unit)` at every recorded step of `rates`
+/// [condition][trial][step][unit], as [condition][step][trained unit].
+fn targets_at_steps(rates: &[Vec<Vec<Vec<f64>>>], trained: usize, target: impl Fn(usize, usize, usize) -> f64) -> Vec<Vec<Vec<f64>>> {
+    rates
+        .iter()
+        .enumerate()
+        .map(|(c, trials)| (0..trials.first().map_or(0, Vec::len)).map(|step| (0..trained).map(|t| target(c, step, t)).collect()).collect())
+        .collect()
 }
 
 /// Sums over a cell's test trials, made into means by [`summarise`].
@@ -925,7 +942,8 @@ impl BpttRun {
         let cell = (SubsetModel::Rate, self.g, self.fraction, self.seed);
         let (row, means, variance) = summarise(&self.plan, cell, self.plan.k, &rates, (&trained, n_e), &sums, fit);
         let record_ms = self.net.trainer.config.tasks.dt_ms as f64;
-        Measured { row, means, variance, record_ms, first_ms: 0.0, trained, n_e, raster_neurons: Vec::new(), raster: Vec::new() }
+        let targets = Vec::new();
+        Measured { row, means, variance, record_ms, first_ms: 0.0, trained, targets, n_e, raster_neurons: Vec::new(), raster: Vec::new() }
     }
 }
 
