@@ -516,6 +516,12 @@ const SPIKE_BIN_MS: f64 = 10.0;
 /// penalty keeps the summed plastic drive nearly fixed, so a weakly coupled network firing at
 /// 28 Hz could not bring its trained neurons down to 5 Hz (measured: error 24 Hz² after 100 loops).
 const SPIKING_BASE_HZ: f64 = 5.0;
+/// The untrained spiking network's spontaneous activity that sets a trained network's targets:
+/// this long after its random start, for this long (ms; the code ran 20 s); a neuron's targets
+/// ramp around its own rate there, at least [`MIN_BASE_HZ`].
+const SPONTANEOUS_SETTLE_MS: f64 = 200.0;
+const SPONTANEOUS_MS: f64 = 2000.0;
+const MIN_BASE_HZ: f64 = 1.0;
 /// Before a trained spiking network's trial: the plastic synapses' traces build up (2 τ_p), ms.
 const SPIKING_LEAD_MS: f64 = 300.0;
 /// The plastic synapses' time constant and the RLS interval (the code's `taudecay_plastic`,
@@ -572,12 +578,33 @@ impl SpikingRun {
             (in_hz(SPIKING_BASE_HZ), Vec::new(), Vec::new(), Vec::new())
         } else {
             // the untrained network's input noise sets the target currents, as in the code, and
-            // its excitatory rate the targets' base
-            let spontaneous = net.run(500.0, 0);
-            let target_hz = in_hz(spontaneous.rates(settings.n_e).0);
+            // each trained neuron's own rate its targets' base (the code matched each recorded
+            // neuron to a model neuron of similar rate)
+            net.run(SPONTANEOUS_SETTLE_MS, 0);
+            let spontaneous = net.run(SPONTANEOUS_MS, 0);
+            let seconds = spontaneous.duration_ms / 1000.0;
+            let base: Vec<f64> = trained.iter().map(|i| (spontaneous.counts[*i] as f64 / seconds).max(MIN_BASE_HZ)).collect();
+            let target_hz: Vec<Vec<Vec<f64>>> = shapes
+                .iter()
+                .map(|c| c.iter().map(|ms| ms.iter().zip(&base).map(|(y, b)| (b * y).max(1.0)).collect()).collect())
+                .collect();
+            // each neuron's target current: its own mean input in the untrained network, where it
+            // fired at its own rate, plus the transfer curve's step from that rate to the target
+            // (the curve alone, a lone neuron's under the network's input noise, left a g = 1.5
+            // network's trained neurons 3 Hz above their targets after 25 loops, 2.7 after 50);
+            // a neuron slower than MIN_BASE_HZ takes the curve's input alone
             let curve = TransferCurve::measure(&settings, spontaneous.input_sd_e, seed);
-            let currents =
-                target_hz.iter().map(|c| c.iter().map(|ms| ms.iter().map(|r| curve.input_for(*r)).collect()).collect()).collect();
+            let anchor: Vec<f64> = trained
+                .iter()
+                .map(|i| {
+                    let own_hz = spontaneous.counts[*i] as f64 / seconds;
+                    if own_hz >= MIN_BASE_HZ { spontaneous.mean_input[*i] - curve.input_for(own_hz) } else { 0.0 }
+                })
+                .collect();
+            let currents = target_hz
+                .iter()
+                .map(|c| c.iter().map(|ms| ms.iter().zip(&anchor).map(|(r, a)| a + curve.input_for(*r)).collect()).collect())
+                .collect();
             let mut wiring = Rng::seed_from(seed ^ 0x9_1A57);
             net.add_plastic(&trained, PLASTIC_TAU_MS, &mut wiring);
             let pattern = trained.iter().map(|_| if wiring.coin() { 1.0 } else { -1.0 }).collect();
