@@ -303,7 +303,11 @@ fn subset_sweep_writes_the_spread_table_and_resumes() {
     fixed.extend(["--drive", "fixed"]);
     let refused = modulab(&fixed);
     assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
-    assert!(stderr(&refused).contains("holds cells of another plan") && stderr(&refused).contains("--drive scaled"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("holds cells of another plan") && stderr(&refused).contains("--drive scaled"),
+        "{}",
+        stderr(&refused)
+    );
     let old = dir.path().join("old");
     std::fs::create_dir_all(&old).unwrap();
     std::fs::write(

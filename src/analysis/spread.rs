@@ -335,7 +335,12 @@ mod tests {
                         (0..steps)
                             .map(|t| {
                                 let ramp = t as f64 / steps as f64;
-                                vec![1.0 + sign * ramp + noise.normal(), 1.0 + ramp + noise.normal(), 0.5 * sign + noise.normal(), noise.normal()]
+                                vec![
+                                    1.0 + sign * ramp + noise.normal(),
+                                    1.0 + ramp + noise.normal(),
+                                    0.5 * sign + noise.normal(),
+                                    noise.normal(),
+                                ]
                             })
                             .collect()
                     })

@@ -298,7 +298,8 @@ impl SubsetPanel {
                     r.rate_i,
                     match r.training {
                         Training::Rls => format!(", trained units' error {:.0} % of their targets' variance", 100.0 * r.relative_error()),
-                        Training::Bptt => format!(", task loss {:.3} ({:.0} % of the targets' variance)", r.target_error, 100.0 * r.relative_error()),
+                        Training::Bptt =>
+                            format!(", task loss {:.3} ({:.0} % of the targets' variance)", r.target_error, 100.0 * r.relative_error()),
                         Training::Clamp => String::new(),
                     }
                 ))
@@ -313,7 +314,8 @@ impl SubsetPanel {
                 let text = if o.loops == 0 || o.loops_done == o.loops {
                     "measuring the test trials…".to_string()
                 } else {
-                    let spread = o.live_spread.last().and_then(|(_, s)| s.ratio).map_or(String::new(), |r| format!(", spread ratio so far {r:.2}"));
+                    let spread =
+                        o.live_spread.last().and_then(|(_, s)| s.ratio).map_or(String::new(), |r| format!(", spread ratio so far {r:.2}"));
                     let (what, error) = if self.training == Training::Bptt { ("step", "loss") } else { ("RLS loop", "error") };
                     let last = o.errors.last().copied().unwrap_or(f64::NAN);
                     format!("{what} {} of {} ({error} {last:.3}{spread})", o.loops_done, o.loops)

@@ -499,8 +499,7 @@ impl RateRun {
         let (error, target_variance) = target_fit(&rates, &trained, target);
         let error = if plan.training == Training::Clamp { 0.0 } else { error };
         let targets = targets_at_steps(&rates, trained.len(), target);
-        let (row, means, variance) =
-            summarise(plan, cell, settings.k, &rates, (&trained, settings.n_e), &sums, (error, target_variance));
+        let (row, means, variance) = summarise(plan, cell, settings.k, &rates, (&trained, settings.n_e), &sums, (error, target_variance));
         let record_ms = every as f64 * settings.dt_ms;
         let first_ms = settle as f64 * settings.dt_ms;
         let n_e = settings.n_e;
@@ -584,10 +583,8 @@ impl SpikingRun {
             let spontaneous = net.run(SPONTANEOUS_MS, 0);
             let seconds = spontaneous.duration_ms / 1000.0;
             let base: Vec<f64> = trained.iter().map(|i| (spontaneous.counts[*i] as f64 / seconds).max(MIN_BASE_HZ)).collect();
-            let target_hz: Vec<Vec<Vec<f64>>> = shapes
-                .iter()
-                .map(|c| c.iter().map(|ms| ms.iter().zip(&base).map(|(y, b)| (b * y).max(1.0)).collect()).collect())
-                .collect();
+            let target_hz: Vec<Vec<Vec<f64>>> =
+                shapes.iter().map(|c| c.iter().map(|ms| ms.iter().zip(&base).map(|(y, b)| (b * y).max(1.0)).collect()).collect()).collect();
             // each neuron's target current: its own mean input in the untrained network, where it
             // fired at its own rate, plus the transfer curve's step from that rate to the target
             // (the curve alone, a lone neuron's under the network's input noise, left a g = 1.5
@@ -752,7 +749,12 @@ fn target_fit(rates: &[Vec<Vec<Vec<f64>>>], trained: &[usize], target: impl Fn(u
     }
     let variance = (0..trained.len())
         .map(|t| {
-            let values: Vec<f64> = even.iter().enumerate().flat_map(|(c, steps)| (0..steps.len()).map(move |step| (c, step))).map(|(c, step)| target(c, step, t)).collect();
+            let values: Vec<f64> = even
+                .iter()
+                .enumerate()
+                .flat_map(|(c, steps)| (0..steps.len()).map(move |step| (c, step)))
+                .map(|(c, step)| target(c, step, t))
+                .collect();
             let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
             values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len().max(1) as f64
         })
@@ -962,7 +964,9 @@ impl BpttRun {
     fn measure(&mut self) -> Measured {
         let (trained, n_e) = self.net.trained();
         let (rates, sums, fit) = match self.net.record(self.plan.test_trials, &mut self.rng) {
-            Ok(r) => (r.rates, TrialSums { trials: 1, balance: r.balance, rate_e: r.rate_e, rate_i: r.rate_i }, (r.loss, r.target_variance)),
+            Ok(r) => {
+                (r.rates, TrialSums { trials: 1, balance: r.balance, rate_e: r.rate_e, rate_i: r.rate_i }, (r.loss, r.target_variance))
+            }
             // the quick preset's tasks always generate; an error here is a broken build
             Err(e) => panic!("the BPTT subset's test trials: {e}"),
         };
@@ -1207,7 +1211,13 @@ pub fn summary_texts(rows: &[SubsetRow]) -> (String, String) {
     );
     let digits = |s: &Summary| {
         let scale = s.mean.abs().max((s.high - s.low).abs() / 2.0);
-        if scale >= 10.0 { 1 } else if scale >= 0.1 { 2 } else { 3 }
+        if scale >= 10.0 {
+            1
+        } else if scale >= 0.1 {
+            2
+        } else {
+            3
+        }
     };
     let text = |s: &Summary| s.text(digits(s));
     let mut cells = summarise_table(rows);
@@ -1283,8 +1293,7 @@ pub fn spread_chart(rows: &[SubsetRow]) -> LineChart {
             }
         })
         .collect();
-    let undetermined: Vec<String> =
-        cells.iter().filter(|c| !c.determined()).map(|c| format!("g = {} (f = {})", c.g, c.fraction)).collect();
+    let undetermined: Vec<String> = cells.iter().filter(|c| !c.determined()).map(|c| format!("g = {} (f = {})", c.g, c.fraction)).collect();
     let mut note = "untrained units' selective variance / trained units'; mean over seeds, band 95 % interval".to_string();
     if !undetermined.is_empty() {
         note.push_str(&format!("; undetermined, not drawn: {}", undetermined.join(", ")));

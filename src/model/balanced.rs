@@ -497,7 +497,8 @@ mod tests {
     fn the_drive_scales_with_g() {
         let rate_e = |g: f64, drive: Drive| {
             let settings = BalancedSettings { n_e: 200, n_i: 200, k: 40, g, drive, fraction: 0.0, ..BalancedSettings::default() };
-            let record = BalancedNetwork::new(settings).unwrap().trial(600, &|_| Vec::new(), None, TrialMode::Score, &mut Rng::seed_from(4));
+            let record =
+                BalancedNetwork::new(settings).unwrap().trial(600, &|_| Vec::new(), None, TrialMode::Score, &mut Rng::seed_from(4));
             record.rates[200..].iter().map(|r| r[..200].iter().sum::<f64>() / 200.0).sum::<f64>() / 400.0
         };
         assert_eq!(rate_e(1.0, Drive::Scaled), rate_e(1.0, Drive::Fixed));

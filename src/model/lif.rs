@@ -40,7 +40,18 @@ pub struct LifSettings {
 impl Default for LifSettings {
     fn default() -> Self {
         // the paper's code: N = 5 000, K = 500, g = 1
-        Self { n_e: 2500, n_i: 2500, k: 500, g: 1.0, drive: Drive::Scaled, tau_m_ms: 10.0, tau_s_ms: 3.0, refractory_ms: 0.1, dt_ms: 0.1, seed: 0 }
+        Self {
+            n_e: 2500,
+            n_i: 2500,
+            k: 500,
+            g: 1.0,
+            drive: Drive::Scaled,
+            tau_m_ms: 10.0,
+            tau_s_ms: 3.0,
+            refractory_ms: 0.1,
+            dt_ms: 0.1,
+            seed: 0,
+        }
     }
 }
 
@@ -509,7 +520,10 @@ mod tests {
         let (e1, i1) = rates(1.0, Drive::Scaled);
         let (e2, i2) = rates(2.0, Drive::Scaled);
         let (fixed_e2, fixed_i2) = rates(2.0, Drive::Fixed);
-        assert!((0.9..1.3).contains(&(e2 / e1)) && (1.0..1.6).contains(&(i2 / i1)), "scaled: g = 1 {e1:.2}, {i1:.2}; g = 2 {e2:.2}, {i2:.2}");
+        assert!(
+            (0.9..1.3).contains(&(e2 / e1)) && (1.0..1.6).contains(&(i2 / i1)),
+            "scaled: g = 1 {e1:.2}, {i1:.2}; g = 2 {e2:.2}, {i2:.2}"
+        );
         assert!(fixed_e2 / e1 < 0.65 && fixed_i2 / i1 < 0.75, "fixed: g = 2 {fixed_e2:.2}, {fixed_i2:.2} Hz");
         assert_eq!(rates(0.3, Drive::Scaled), (0.0, 0.0), "below threshold, silent");
         assert_eq!(rates(1.0, Drive::Fixed), (e1, i1), "the two drives agree at g = 1");

@@ -330,7 +330,11 @@ mod tests {
                 }
                 if step % 20 == 0 {
                     let first_half = step % 10_000 < 5_000;
-                    if first_half { s0 += 1.0 / 150.0 } else { s1 += 1.0 / 150.0 }
+                    if first_half {
+                        s0 += 1.0 / 150.0
+                    } else {
+                        s1 += 1.0 / 150.0
+                    }
                     if feedforward {
                         plastic.feedforward_spike(if first_half { 0 } else { 1 });
                     }
