@@ -15,6 +15,10 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// 2 sizes × 2 task counts × 2 pathway sets = 8 cells of a few steps each.
 const PACKING: &[&str] = &[
     "sweep",
@@ -239,8 +243,9 @@ fn ambiguity_sweep_scores_every_run_level_and_task() {
 }
 
 /// `sweep subset` on a tiny grid: the documented table (one row per g, f, seed, `spread_ratio` in
-/// its column), no spread without trained units, more spread at strong coupling than at weak, a
-/// second run that finds every cell done, shards, RLS training, and the spiking network.
+/// its column, `undetermined` without trained units), the summary over seeds, more spread at
+/// strong coupling than at weak, a second run that finds every cell done, a resume refused for
+/// another plan or an old table, shards, RLS training, and the spiking network.
 #[test]
 fn subset_sweep_writes_the_spread_table_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -260,31 +265,64 @@ fn subset_sweep_writes_the_spread_table_and_resumes() {
         "--k",
         "12",
         "--test-trials",
-        "3",
+        "6",
         "--out",
         out_s,
         "--quiet",
     ];
-    check(&modulab(&args));
+    let o = modulab(&args);
+    check(&o);
     let table = std::fs::read_to_string(out.join("subset.csv")).unwrap();
     let mut lines = table.lines();
     let header = lines.next().unwrap();
     assert_eq!(
         header,
-        "model,training,g,fraction,seed,neurons,k,spread_ratio,spread_e,spread_i,mode_share_e,mode_share_i,rate_e,rate_i,balance,target_error,trained_variance"
+        "model,training,drive,g,fraction,seed,neurons,k,loops,feedforward,spread_ratio,spread_e,spread_i,selective_untrained,\
+         selective_e,selective_i,selective_trained,task_ratio,trained_variance,mode_share_e,mode_share_i,rate_e,rate_i,balance,\
+         target_error,target_variance"
     );
     let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(String::from).collect()).collect();
     assert_eq!(rows.len(), 8, "{table}");
-    let spread = |g: &str, f: &str| -> f64 {
-        let values: Vec<f64> = rows.iter().filter(|r| r[2] == g && r[3] == f).map(|r| r[7].parse().unwrap()).collect();
+    assert!(rows.iter().all(|r| r[..3] == ["rate", "clamp", "scaled"] && r[8..10] == ["0", "0"]), "{table}");
+    let cells = |g: &str, f: &str| rows.iter().filter(|r| r[3] == g && r[4] == f).collect::<Vec<_>>();
+    assert!(cells("0.1", "0").iter().chain(&cells("2", "0")).all(|r| r[10] == "undetermined"), "no trained units, no ratio: {table}");
+    let mean = |g: &str, column: usize| {
+        let values: Vec<f64> = cells(g, "0.2").iter().map(|r| r[column].parse::<f64>().unwrap()).collect();
         values.iter().sum::<f64>() / values.len() as f64
     };
-    assert_eq!(spread("0.1", "0") + spread("2", "0"), 0.0, "no trained units, no spread");
-    assert!(spread("2", "0.2") > 10.0 * spread("0.1", "0.2"), "strong coupling spreads: {table}");
+    // the untrained units' absolute selective variance, and the ratio
+    assert!(mean("2", 13) > 10.0 * mean("0.1", 13).abs(), "strong coupling spreads: {table}");
+    assert!(mean("2", 10) > 10.0 * mean("0.1", 10), "{table}");
+    let summary = std::fs::read_to_string(out.join("subset-summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 4, "{summary}");
+    assert!(summary.lines().filter(|l| l.starts_with("0.1,0,2,undetermined,")).count() == 1, "{summary}");
+    assert!(stdout(&o).contains("| f | g | spread ratio |"), "the summary table is printed: {}", stdout(&o));
     assert!(std::fs::metadata(out.join("spread.png")).unwrap().len() > 1000);
     // resumed: nothing left to do, the table unchanged
     check(&modulab(&args));
     assert_eq!(std::fs::read_to_string(out.join("subset.csv")).unwrap(), table);
+    // another plan into the same directory is refused, and so is a table of an earlier version
+    let mut fixed = args.to_vec();
+    fixed.extend(["--drive", "fixed"]);
+    let refused = modulab(&fixed);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("holds cells of another plan") && stderr(&refused).contains("--drive scaled"),
+        "{}",
+        stderr(&refused)
+    );
+    let old = dir.path().join("old");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(
+        old.join("subset.csv"),
+        "model,training,g,fraction,seed,neurons,k,spread_ratio,spread_e,spread_i,mode_share_e,mode_share_i,rate_e,rate_i,balance,\
+         target_error,trained_variance\nrate,clamp,0.1,0.2,0,120,12,0.001,0.001,0.001,0.9,0.9,4.5,3.7,0.49,0,0.1\n",
+    )
+    .unwrap();
+    let mut resumed_old = args.to_vec();
+    resumed_old[15] = old.to_str().unwrap();
+    let refused = modulab(&resumed_old);
+    assert!(stderr(&refused).contains("written by an earlier modulab"), "{}", stderr(&refused));
     // a shard writes its own file with its share of the cells; RLS runs and reports its error
     let shard = dir.path().join("shard");
     let mut shard_args = args.to_vec();
@@ -293,22 +331,24 @@ fn subset_sweep_writes_the_spread_table_and_resumes() {
     check(&modulab(&shard_args));
     let shard_table = std::fs::read_to_string(shard.join("subset-shard-1-of-3.csv")).unwrap();
     assert_eq!(shard_table.lines().count(), 1 + 3, "cells 1, 4, 7 of 8: {shard_table}");
-    assert!(shard_table.lines().skip(1).all(|l| l.starts_with("rate,rls,")));
-    // the spiking network, its subset clamped or trained by RLS; its rows say which
+    assert!(shard_table.lines().skip(1).all(|l| l.starts_with("rate,rls,scaled,")));
+    // the spiking network, its subset clamped or trained by RLS with feed-forward inputs; its rows say which
     let spiking = dir.path().join("spiking");
     let spiking_s = spiking.to_str().unwrap();
     let tiny =
         ["sweep", "subset", "--model", "spiking", "--gains", "1", "--fractions", "0.5", "--seeds", "1", "--neurons", "200", "--k", "20"];
     check(&modulab(&[&tiny[..], &["--test-trials", "2", "--out", spiking_s, "--quiet"]].concat()));
     let table = std::fs::read_to_string(spiking.join("subset.csv")).unwrap();
-    assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("spiking,clamp,1,0.5,0,200,20,")), "{table}");
+    assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("spiking,clamp,scaled,1,0.5,0,200,20,0,0,")), "{table}");
     let trained = dir.path().join("spiking-rls");
     let trained_s = trained.to_str().unwrap();
-    check(&modulab(&[&tiny[..], &["--training", "rls", "--loops", "2", "--test-trials", "2", "--out", trained_s, "--quiet"]].concat()));
+    let rls = ["--training", "rls", "--loops", "2", "--feedforward", "10", "--test-trials", "2", "--out", trained_s, "--quiet"];
+    check(&modulab(&[&tiny[..], &rls[..]].concat()));
     let table = std::fs::read_to_string(trained.join("subset.csv")).unwrap();
     let row: Vec<&str> = table.lines().nth(1).unwrap().split(',').collect();
-    assert_eq!(row[..7], ["spiking", "rls", "1", "0.5", "0", "200", "20"], "{table}");
-    assert!(row[7..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)), "{table}");
+    assert_eq!(row[..10], ["spiking", "rls", "scaled", "1", "0.5", "0", "200", "20", "2", "10"], "{table}");
+    assert!(row[13..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)), "{table}");
+    assert!(row[24].parse::<f64>().unwrap() > 0.0 && row[25].parse::<f64>().unwrap() > 0.0, "an error and a target variance: {table}");
 }
 
 /// `sweep subset --training bptt`: the engine's balanced network learns the quick preset's tasks
@@ -326,13 +366,18 @@ fn subset_sweep_trains_the_engines_network_by_bptt() {
     let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 4, "{table}");
     assert!(
-        rows.iter().all(|r| r[..2] == ["rate", "bptt"] && r[7..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite))),
+        rows.iter().all(|r| r[..3] == ["rate", "bptt", "scaled"] && r[13..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite))),
         "{table}"
     );
-    let spread = |g: &str, f: &str| -> f64 { rows.iter().find(|r| r[2] == g && r[3] == f).unwrap()[7].parse().unwrap() };
-    assert_eq!(spread("0.1", "0") + spread("1", "0"), 0.0, "no trained units, no spread: {table}");
-    assert!(spread("1", "0.5") > 20.0 * spread("0.1", "0.5"), "strong coupling spreads: {table}");
+    let row = |g: &str, f: &str| rows.iter().find(|r| r[3] == g && r[4] == f).unwrap();
+    assert!(row("0.1", "0")[10] == "undetermined" && row("1", "0")[10] == "undetermined", "no trained units, no ratio: {table}");
+    let selective_untrained = |g: &str| -> f64 { row(g, "0.5")[13].parse().unwrap() };
+    assert!(selective_untrained("1") > 20.0 * selective_untrained("0.1").abs(), "strong coupling spreads: {table}");
+    assert!(row("1", "0.5")[25].parse::<f64>().unwrap() > 0.0, "the output targets' variance: {table}");
     let refused = modulab(&[&["sweep", "subset", "--model", "spiking", "--training", "bptt"][..], &grid, &["--out", out_s]].concat());
     assert_eq!(refused.status.code(), Some(2));
     assert!(stderr(&refused).contains("BPTT trains the rate network only"), "{}", stderr(&refused));
+    let refused = modulab(&[&["sweep", "subset", "--training", "bptt", "--drive", "fixed"][..], &grid, &["--out", out_s]].concat());
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("always scales the drive"), "{}", stderr(&refused));
 }

@@ -10,6 +10,16 @@
 //! course, so the estimate is unbiased (and, for a unit the task does not drive, near 0 of either
 //! sign). A first version subtracted the noise variance per unit and floored each unit at 0: in
 //! the chaotic rate network at g ≥ 1 that bias was the whole measured spread.
+//!
+//! The task variance counts a time course shared by all conditions (a common ramp) as task
+//! activity. What tells the conditions apart is the *selective variance*: at each time the
+//! variance of the trial-locked rate across conditions, averaged over the trial; with two
+//! conditions A and B, ¼·mean_t (A(t) − B(t))², the mean square of the condition difference
+//! (a constant offset between the conditions counts, a course they share does not). Estimated,
+//! like the task variance, from the even and the odd trials' averages: ¼·mean_t (A_even −
+//! B_even)(A_odd − B_odd), unbiased. The task variance is the selective variance plus the
+//! variance over time of the condition-averaged rate. The spread ratio compares selective
+//! variances (`Spread`).
 
 /// rates[condition][trial][step][unit] (at least 2 trials per condition) → each unit's task
 /// variance (unbiased; near 0, of either sign, for a unit without any).
@@ -25,6 +35,30 @@ pub fn task_variance(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<f64> {
             x.iter().zip(&y).map(|(p, q)| (p - mx) * (q - my)).sum::<f64>() / cells
         })
         .collect()
+}
+
+/// rates[condition][trial][step][unit] (at least 2 trials per condition) → each unit's selective
+/// variance: the variance across conditions of its trial-locked rate at each step, averaged over
+/// the steps (two conditions: ¼·mean_t (A − B)²), from the product of the even and the odd
+/// trials' deviations from their condition mean, so unbiased (near 0, of either sign, for a unit
+/// that does not tell the conditions apart, whatever it shares across them).
+pub fn selective_variance(rates: &[Vec<Vec<Vec<f64>>>]) -> Vec<f64> {
+    let n = rates.first().and_then(|c| c.first()).and_then(|t| t.first()).map_or(0, Vec::len);
+    let conditions = rates.len();
+    let steps = rates.iter().map(|c| c.first().map_or(0, Vec::len)).min().unwrap_or(0);
+    if conditions < 2 || steps == 0 {
+        return vec![0.0; n];
+    }
+    let [a, b] = halves(rates);
+    let mut sum = vec![0.0; n];
+    for t in 0..steps {
+        for (i, sum) in sum.iter_mut().enumerate() {
+            let (ma, mb) = (0..conditions).fold((0.0, 0.0), |(x, y), c| (x + a[c][t][i], y + b[c][t][i]));
+            let (ma, mb) = (ma / conditions as f64, mb / conditions as f64);
+            *sum += (0..conditions).map(|c| (a[c][t][i] - ma) * (b[c][t][i] - mb)).sum::<f64>() / conditions as f64;
+        }
+    }
+    sum.into_iter().map(|s| s / steps as f64).collect()
 }
 
 /// Trial-averaged rates [condition][step][unit].
@@ -57,15 +91,26 @@ fn averages(rates: &[Vec<Vec<Vec<f64>>>], first: usize, every: usize) -> Vec<Vec
         .collect()
 }
 
-/// The spread of one network: task variance of untrained units relative to the trained ones,
-/// and the share of the untrained units' task variance that follows the trained units' top mode.
+/// The spread of one network: selective variance of untrained units relative to the trained
+/// ones, the absolute selective variances, the task variance ratio, and the share of the
+/// untrained units' task variance that follows the trained units' top mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Spread {
-    /// Mean task variance of all untrained units / mean task variance of the trained units.
-    pub ratio: f64,
+    /// Mean selective variance of all untrained units / mean selective variance of the trained
+    /// units; `None` (undetermined) when the trained units' is not above 0.
+    pub ratio: Option<f64>,
     /// The same for the untrained excitatory and the inhibitory units.
-    pub ratio_e: f64,
-    pub ratio_i: f64,
+    pub ratio_e: Option<f64>,
+    pub ratio_i: Option<f64>,
+    /// Mean selective variance of the trained units, of all untrained units, of the untrained
+    /// excitatory and of the inhibitory units.
+    pub selective_trained: f64,
+    pub selective_untrained: f64,
+    pub selective_e: f64,
+    pub selective_i: f64,
+    /// The untrained units' mean task variance (conditions × time: shared courses included) over
+    /// the trained units' (0 when that is not above 0): the measure a first version reported.
+    pub task_ratio: f64,
     /// The share of the untrained excitatory (inhibitory) units' task variance along the time
     /// course of the trained units' top principal component (the "ramping mode"), from
     /// independent halves of the trials (see [`mode_share`]).
@@ -80,16 +125,17 @@ pub struct Spread {
 /// [`task_variance`]; units `0..n_e` are excitatory, `trained` are the trained ones (excitatory).
 pub fn spread(rates: &[Vec<Vec<Vec<f64>>>], variance: &[f64], trained: &[usize], n_e: usize) -> Spread {
     let n = variance.len();
-    let mean_of = |units: &mut dyn Iterator<Item = usize>| {
-        let (sum, count) = units.fold((0.0, 0usize), |(s, c), i| (s + variance[i], c + 1));
-        if count == 0 { 0.0 } else { sum / count as f64 }
+    let selective = selective_variance(rates);
+    let mean_of = |values: &[f64], units: &[usize]| {
+        if units.is_empty() { 0.0 } else { units.iter().map(|i| values[*i]).sum::<f64>() / units.len() as f64 }
     };
     let is_trained = |i: &usize| trained.contains(i);
-    let trained_mean = mean_of(&mut trained.iter().copied());
-    let ratio_to_trained = |v: f64| if trained_mean > 0.0 { v / trained_mean } else { 0.0 };
     let untrained_e: Vec<usize> = (0..n_e).filter(|i| !is_trained(i)).collect();
     let inhibitory: Vec<usize> = (n_e..n).collect();
     let all_untrained: Vec<usize> = (0..n).filter(|i| !is_trained(i)).collect();
+    let trained_mean = mean_of(variance, trained);
+    let selective_trained = mean_of(&selective, trained);
+    let over_trained = |units: &[usize]| (selective_trained > 0.0).then(|| mean_of(&selective, units) / selective_trained);
     let [even, odd] = halves(rates);
     let direction = top_direction(&trial_means(rates), trained);
     let share = |units: &[usize]| match &direction {
@@ -97,9 +143,14 @@ pub fn spread(rates: &[Vec<Vec<Vec<f64>>>], variance: &[f64], trained: &[usize],
         None => 0.0,
     };
     Spread {
-        ratio: ratio_to_trained(mean_of(&mut all_untrained.iter().copied())),
-        ratio_e: ratio_to_trained(mean_of(&mut untrained_e.iter().copied())),
-        ratio_i: ratio_to_trained(mean_of(&mut inhibitory.iter().copied())),
+        ratio: over_trained(&all_untrained),
+        ratio_e: over_trained(&untrained_e),
+        ratio_i: over_trained(&inhibitory),
+        selective_trained,
+        selective_untrained: mean_of(&selective, &all_untrained),
+        selective_e: mean_of(&selective, &untrained_e),
+        selective_i: mean_of(&selective, &inhibitory),
+        task_ratio: if trained_mean > 0.0 { mean_of(variance, &all_untrained) / trained_mean } else { 0.0 },
         mode_share_e: share(&untrained_e),
         mode_share_i: share(&inhibitory),
         trained_variance: trained_mean,
@@ -207,8 +258,12 @@ mod tests {
         assert!(variance[4].abs() < 0.05 * variance[0], "noise is not task variance: {}", variance[4]);
         let s = spread(&rates, &variance, &[0, 1], 4);
         // untrained E: a copy of unit 0 and a constant unit; trained mean = (v0 + v1)/2
-        let expected_e = (variance[0] / 2.0) / ((variance[0] + variance[1]) / 2.0);
-        assert!((s.ratio_e - expected_e).abs() < 1e-9, "{s:?}");
+        let selective = selective_variance(&rates);
+        let expected_e = (selective[0] / 2.0) / ((selective[0] + selective[1]) / 2.0);
+        assert!((s.ratio_e.unwrap() - expected_e).abs() < 1e-9, "{s:?}");
+        assert!((s.selective_e - selective[0] / 2.0).abs() < 1e-12);
+        let expected_task = (variance[2..].iter().sum::<f64>() / 4.0) / ((variance[0] + variance[1]) / 2.0);
+        assert!((s.task_ratio - expected_task).abs() < 1e-9, "{s:?}");
         assert!(s.mode_share_e > 0.999, "the copy lies on the ramping mode: {s:?}");
         assert!(s.mode_share_i > 0.9, "−unit 1 also ramps (the noise unit adds little): {s:?}");
     }
@@ -257,8 +312,54 @@ mod tests {
             .collect();
         let variance = task_variance(&rates);
         let s = spread(&rates, &variance, &[0, 1], 4);
-        assert!(s.ratio < 1e-20 && s.ratio_e < 1e-20 && s.ratio_i < 1e-20, "{s:?}");
+        assert!([s.ratio, s.ratio_e, s.ratio_i].iter().all(|r| r.is_some_and(|r| r.abs() < 1e-20)), "{s:?}");
+        assert!(s.selective_untrained.abs() < 1e-20 && s.task_ratio < 1e-20, "{s:?}");
         let none = spread(&rates, &variance, &[], 4);
-        assert_eq!(none, Spread::default());
+        assert_eq!((none.ratio, none.ratio_e, none.ratio_i, none.selective_trained), (None, None, None, 0.0), "undetermined");
+    }
+
+    /// Two conditions, 40 steps, 400 trials each; unit 0 ramps up in A and down in B (selective),
+    /// unit 1 ramps up in both (a shared ramp: task variance, no selectivity), unit 2 sits 1
+    /// higher in A than in B (a constant difference: selective, ¼·1² = 0.25), unit 3 is noise of
+    /// s.d. 1 the same in both. Worked out: unit 0's selective variance is mean_t (t/40)² =
+    /// (39·40·79/6)/40³ = 0.3209; unit 1's task variance is the variance of t/40 over t = 0.0833.
+    #[test]
+    fn the_selective_variance_counts_what_tells_the_conditions_apart() {
+        let (trials, steps) = (400, 40);
+        let mut noise = crate::rng::Rng::seed_from(11);
+        let rates: Vec<Vec<Vec<Vec<f64>>>> = (0..2)
+            .map(|c| {
+                let sign = if c == 0 { 1.0 } else { -1.0 };
+                (0..trials)
+                    .map(|_| {
+                        (0..steps)
+                            .map(|t| {
+                                let ramp = t as f64 / steps as f64;
+                                vec![
+                                    1.0 + sign * ramp + noise.normal(),
+                                    1.0 + ramp + noise.normal(),
+                                    0.5 * sign + noise.normal(),
+                                    noise.normal(),
+                                ]
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let selective = selective_variance(&rates);
+        let variance = task_variance(&rates);
+        // each half averages 200 trials: s.d. of a product of two such means 1/200 per step, /√80 over steps
+        let close = |value: f64, expected: f64| (value - expected).abs() < 0.005;
+        assert!(close(selective[0], 0.3209), "{selective:?}");
+        assert!(close(selective[1], 0.0), "a shared ramp is not selective: {selective:?}");
+        assert!(close(variance[1], 0.0833), "but it is task variance: {variance:?}");
+        assert!(close(selective[2], 0.25), "a constant difference is: {selective:?}");
+        assert!(close(selective[3], 0.0), "noise is not: {selective:?}");
+        // the task variance is the selective variance plus the condition mean's variance over time
+        assert!(close(variance[0], selective[0]) && close(variance[2], selective[2]), "{variance:?}");
+        let s = spread(&rates, &variance, &[0], 2);
+        assert!(close(s.ratio_e.unwrap(), 0.0), "the shared ramp does not spread: {s:?}");
+        assert!(s.task_ratio > 0.2, "but the task variance ratio counted it: {s:?}");
     }
 }

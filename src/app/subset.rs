@@ -94,9 +94,9 @@ impl SubsetPanel {
         self.job.is_some()
     }
 
-    /// The spread ratio of the last finished run.
+    /// The spread ratio of the last finished run (`None` also when it was undetermined).
     pub fn last_spread(&self) -> Option<f64> {
-        self.output.as_ref().and_then(|o| o.measured.as_ref()).map(|m| m.row.spread_ratio)
+        self.output.as_ref().and_then(|o| o.measured.as_ref()).and_then(|m| m.row.spread_ratio)
     }
 
     /// The next run's coupling.
@@ -186,14 +186,16 @@ impl SubsetPanel {
         self.job = None;
         if let Some(m) = self.output.as_ref().and_then(|o| o.measured.as_ref()) {
             let row = &m.row;
-            self.history.push(Point {
-                g: row.g,
-                fraction: row.fraction,
-                training: row.training,
-                model: row.model,
-                spread: row.spread_ratio,
-            });
-            cx.files.set_notice(Level::Info, format!("subset training at g = {}: spread ratio {:.3}", row.g, row.spread_ratio));
+            match row.spread_ratio {
+                Some(spread) => {
+                    self.history.push(Point { g: row.g, fraction: row.fraction, training: row.training, model: row.model, spread });
+                    cx.files.set_notice(Level::Info, format!("subset training at g = {}: spread ratio {spread:.3}", row.g));
+                }
+                None => cx.files.set_notice(
+                    Level::Info,
+                    format!("subset training at g = {}: spread ratio undetermined (the trained units tell the conditions apart no more than noise)", row.g),
+                ),
+            }
         }
     }
 
@@ -281,33 +283,39 @@ impl SubsetPanel {
         match self.output.as_deref() {
             Some(SubsetOutput { measured: Some(m), .. }) => {
                 let r = &m.row;
+                let ratio = |v: Option<f64>| v.map_or_else(|| "undetermined".to_string(), |v| format!("{v:.3}"));
                 ui.label(format!(
-                    "Spread ratio {:.3}, untrained E {:.3}, inhibitory {:.3} (untrained / trained task variance; about 0, of \
-                     either sign, when nothing spreads above the trial-to-trial noise); trained units' task variance {:.3}; \
-                     balance index {:.3}, rates E {:.2}, I {:.2}{}",
-                    r.spread_ratio,
-                    r.spread_e,
-                    r.spread_i,
-                    r.trained_variance,
+                    "Spread ratio {}, untrained E {}, inhibitory {} (untrained / trained selective variance; about 0, of \
+                     either sign, when nothing spreads above the trial-to-trial noise); selective variance of the untrained \
+                     units {:.3}, of the trained units {:.3}; balance index {:.3}, rates E {:.2}, I {:.2}{}",
+                    ratio(r.spread_ratio),
+                    ratio(r.spread_e),
+                    ratio(r.spread_i),
+                    r.selective_untrained,
+                    r.selective_trained,
                     r.balance,
                     r.rate_e,
                     r.rate_i,
                     match r.training {
-                        Training::Rls => format!(", trained units' error {:.3}", r.target_error),
-                        Training::Bptt => format!(", task loss {:.3}", r.target_error),
+                        Training::Rls => format!(", trained units' error {:.0} % of their targets' variance", 100.0 * r.relative_error()),
+                        Training::Bptt =>
+                            format!(", task loss {:.3} ({:.0} % of the targets' variance)", r.target_error, 100.0 * r.relative_error()),
                         Training::Clamp => String::new(),
                     }
                 ))
                 .on_hover_text(
-                    "Task variance: how much a unit's trial-averaged rate varies with the condition and over time. Balance index: \
-                     |mean excitatory + mean inhibitory input| / mean excitatory input (0 = the drive is cancelled).",
+                    "Selective variance: how much a unit's trial-averaged rate differs between the conditions (a course shared by \
+                     both does not count). Undetermined: the trained units themselves do not tell the conditions apart, so there \
+                     is no ratio. Balance index: |mean excitatory + mean inhibitory input| / mean excitatory input (0 = the drive \
+                     is cancelled).",
                 );
             }
             Some(o) if self.running() => {
                 let text = if o.loops == 0 || o.loops_done == o.loops {
                     "measuring the test trials…".to_string()
                 } else {
-                    let spread = o.live_spread.last().map_or(String::new(), |(_, s)| format!(", spread ratio so far {:.2}", s.ratio));
+                    let spread =
+                        o.live_spread.last().and_then(|(_, s)| s.ratio).map_or(String::new(), |r| format!(", spread ratio so far {r:.2}"));
                     let (what, error) = if self.training == Training::Bptt { ("step", "loss") } else { ("RLS loop", "error") };
                     let last = o.errors.last().copied().unwrap_or(f64::NAN);
                     format!("{what} {} of {} ({error} {last:.3}{spread})", o.loops_done, o.loops)
@@ -412,11 +420,11 @@ impl SubsetPanel {
                 ui.set_width(width);
                 let live = live_series(self.output.as_deref());
                 ui.horizontal(|ui| {
-                    ui.label("While it trains: task variance, trained and untrained").on_hover_text(
+                    ui.label("While it trains: selective variance, trained and untrained").on_hover_text(
                         "Every 10 RLS loops (100 BPTT steps) and after the last, 4 test trials per condition without learning: the \
-                         mean task variance of the trained and of the untrained units (a rough, noisy estimate; the \
+                         mean selective variance of the trained and of the untrained units (a rough, noisy estimate; the \
                          measure after training uses all the test trials). The spread ratio is the second over the \
-                         first: it means something once the trained units carry the task.",
+                         first: it means something once the trained units tell the conditions apart.",
                     );
                     let rect = self.rects[LIVE];
                     let curve = live.clone();
@@ -427,7 +435,7 @@ impl SubsetPanel {
                         .height(height)
                         .width(width)
                         .x_axis_label("training loop (RLS trial or BPTT step)")
-                        .y_axis_label("task variance")
+                        .y_axis_label("selective variance")
                         .include_y(0.0)
                         .include_x(0.0)
                         .legend(Legend::default())
@@ -527,21 +535,21 @@ fn raster_export(m: &Measured, condition: usize) -> PlotExport {
 
 const LIVE_SERIES: [&str; 2] = ["trained", "untrained"];
 
-/// The trained and the untrained units' mean task variance after each loop.
+/// The trained and the untrained units' mean selective variance after each loop.
 fn live_series(output: Option<&SubsetOutput>) -> Vec<(&'static str, Vec<[f64; 2]>)> {
     let live = output.map_or(&[][..], |o| &o.live_spread[..]);
     vec![
-        (LIVE_SERIES[0], live.iter().map(|(l, s)| [*l as f64, s.trained_variance]).collect()),
-        (LIVE_SERIES[1], live.iter().map(|(l, s)| [*l as f64, s.ratio * s.trained_variance]).collect()),
+        (LIVE_SERIES[0], live.iter().map(|(l, s)| [*l as f64, s.selective_trained]).collect()),
+        (LIVE_SERIES[1], live.iter().map(|(l, s)| [*l as f64, s.selective_untrained]).collect()),
     ]
 }
 
 fn live_export(live: &[(&'static str, Vec<[f64; 2]>)]) -> PlotExport {
     PlotExport {
         name: "subset-live-variance".into(),
-        title: "Task variance while training".into(),
+        title: "Selective variance while training".into(),
         x_label: "training loop (RLS trial or BPTT step)".into(),
-        y_label: "task variance".into(),
+        y_label: "selective variance".into(),
         log_y: false,
         unit_circle: false,
         note: "probes of 4 test trials per condition every 10 RLS loops or 100 BPTT steps".into(),
@@ -641,7 +649,7 @@ impl Panel for SubsetPanel {
          with strong coupling they ramp too. Why they can: in a strongly coupled network each unit's large excitatory \
          and inhibitory inputs cancel (the 'balanced' state), so the small remainder that drives it is set by the \
          network's activity, and a change in a few units is passed on and amplified instead of being swamped by the \
-         external drive. The spread ratio is the untrained units' task variance over the trained units'. 'clamp' holds \
+         external drive. The spread ratio is the untrained units' selective variance (how much their rates differ between the conditions) over the trained units'. 'clamp' holds \
          the subset on its targets (an ideally trained subset); 'rls' trains its plastic inputs by recursive least \
          squares, as the paper did (the rate network's RLS settles at weak coupling only; modulab's rate network is \
          chaotic at strong coupling and its fluctuations hide the ramp: README); 'bptt' has the engine's own network, \

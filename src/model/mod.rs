@@ -128,7 +128,8 @@ pub enum RecurrentInit {
     /// The strongly coupled balanced state of Kim et al. (2023; docs/MODEL.md §7), under Dale's
     /// law: each unit receives `balanced_inputs` (K) inputs from each population, of magnitude
     /// g·|j_ab|/√K with g = `recurrent_scale` (1 when 0), and b_rec starts at the balanced
-    /// external drive √K·I_a (I_E = 1, I_I = 0.8).
+    /// external drive g·√K·I_a (I_E = 1, I_I = 0.8; ∝ g like the connections, as Kim et al.'s
+    /// code scales it, so the balanced rates do not depend on g).
     Balanced,
 }
 

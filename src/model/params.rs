@@ -103,7 +103,10 @@ impl ParamSet {
                     W_REC if config.recurrent_init == RecurrentInit::Balanced => t.data = balanced_magnitudes(config, rng),
                     B_REC if config.recurrent_init == RecurrentInit::Balanced => {
                         let n_e = config.n_excitatory();
-                        (0..n).for_each(|i| t.data[i] = external_drive(config.balanced_k(), i < n_e) as f32)
+                        // the drive scales with g like the connections (Kim et al.'s code), so the
+                        // balanced rates do not depend on g
+                        let g = config.effective_recurrent_scale() as f64;
+                        (0..n).for_each(|i| t.data[i] = (g * external_drive(config.balanced_k(), i < n_e)) as f32)
                     }
                     W_REC => {
                         let scale = config.effective_recurrent_scale();
