@@ -439,7 +439,8 @@ fn subset_training_changes_only_the_trained_units_incoming_weights() {
         assert!(row[..n_e].iter().all(|v| *v == 0.0 || (v - 1.5 / 2.0).abs() < 1e-6), "{row:?}");
     }
     let b = &start.get("b_rec").unwrap().data;
-    assert!((b[0] - 2.0).abs() < 1e-6 && (b[n - 1] - 1.6).abs() < 1e-6, "drive √K·I_a: {b:?}");
+    // the drive g·√K·I_a grows with g like the connections (Kim et al.'s code): 1.5·2 and 1.5·1.6
+    assert!((b[0] - 3.0).abs() < 1e-6 && (b[n - 1] - 2.4).abs() < 1e-6, "drive g·√K·I_a: {b:?}");
     // untrained units are cut off from the task's inputs, the context and the readout
     let w_in = start.get("w_in").unwrap();
     let n_in = w_in.shape[1];
