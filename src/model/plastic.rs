@@ -208,8 +208,9 @@ pub fn ou_rates(inputs: usize, ms: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
     let kick = FEEDFORWARD_NOISE / (2.0 * FEEDFORWARD_RELAX_PER_MS).sqrt() * (1.0 - keep * keep).sqrt();
     let mut raw = vec![vec![FEEDFORWARD_HZ; inputs]; ms];
     for t in 1..ms {
-        for j in 0..inputs {
-            raw[t][j] = FEEDFORWARD_HZ + keep * (raw[t - 1][j] - FEEDFORWARD_HZ) + kick * rng.normal();
+        let (before, from_now) = raw.split_at_mut(t);
+        for (now, previous) in from_now[0].iter_mut().zip(&before[t - 1]) {
+            *now = FEEDFORWARD_HZ + keep * (previous - FEEDFORWARD_HZ) + kick * rng.normal();
         }
     }
     (0..ms)
