@@ -75,6 +75,17 @@ pub fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
+/// A CSV table's text: the header line, then one line per row (`line` renders a row without its
+/// line break).
+pub fn csv_table<T>(header: &str, rows: &[T], line: impl Fn(&T) -> String) -> String {
+    let mut text = format!("{header}\n");
+    for row in rows {
+        text.push_str(&line(row));
+        text.push('\n');
+    }
+    text
+}
+
 /// The fields of one CSV line written with [`csv_field`] (quoted fields may hold commas and
 /// doubled quotes; a line break inside a field is not supported).
 pub fn csv_split(line: &str) -> Vec<String> {

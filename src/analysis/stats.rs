@@ -46,6 +46,11 @@ impl Summary {
             format!("{:.*} ± {:.*}", decimals, self.mean, decimals, (self.high - self.low) / 2.0)
         }
     }
+
+    /// A difference with its interval, signed: `+0.012 [-0.010, +0.034]`.
+    pub fn difference_text(&self) -> String {
+        format!("{:+.3} [{:+.3}, {:+.3}]", self.mean, self.low, self.high)
+    }
 }
 
 /// A paired comparison of `a` against `b` (a[i] and b[i] from the same seed).

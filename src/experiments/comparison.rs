@@ -88,25 +88,21 @@ impl Comparison {
 
     /// "+0.012 [−0.010, +0.034]", with ✱ when significant.
     pub fn cell(&self) -> String {
-        let d = &self.test.diff;
-        format!("{:+.3} [{:+.3}, {:+.3}]{}", d.mean, d.low, d.high, if self.significant() { " ✱" } else { "" })
+        format!("{}{}", self.test.diff.difference_text(), if self.significant() { " ✱" } else { "" })
     }
 
     pub fn statement(&self) -> String {
-        let d = &self.test.diff;
         let verdict = if self.significant() {
             "significant".to_string()
         } else {
             format!("no significant difference ({})", detectable_text(&self.test))
         };
         format!(
-            "{} vs {}, {}: Δ = {:+.3} [{:+.3}, {:+.3}], d_z = {:.2}, {} (Holm {}; {} seeds): {verdict}",
+            "{} vs {}, {}: Δ = {}, d_z = {:.2}, {} (Holm {}; {} seeds): {verdict}",
             self.set,
             self.baseline,
             self.measure,
-            d.mean,
-            d.low,
-            d.high,
+            self.test.diff.difference_text(),
             self.test.dz,
             p_equals(self.test.p),
             p_cell(self.holm_p),

@@ -102,10 +102,9 @@ impl Writer<'_> {
         let rows = comparisons
             .iter()
             .map(|c| {
-                let d = &c.test.diff;
                 vec![
                     c.set.clone(),
-                    format!("{:+.3} [{:+.3}, {:+.3}]", d.mean, d.low, d.high),
+                    c.test.diff.difference_text(),
                     format!("{:.2}", c.test.dz),
                     p_cell(c.test.p),
                     p_cell(c.holm_p),
@@ -717,10 +716,9 @@ fn push_switching(w: &mut Writer<'_>, rows: &[SwitchRow]) -> Measure {
 
 /// One row of a table of paired tests: label, Δ [CI], p, Holm p, what could be detected.
 fn test_row(label: String, test: &PairedTest, holm_p: f64) -> Vec<String> {
-    let d = &test.diff;
     vec![
         label,
-        format!("{:+.3} [{:+.3}, {:+.3}]{}", d.mean, d.low, d.high, if holm_p < ALPHA { " ✱" } else { "" }),
+        format!("{}{}", test.diff.difference_text(), if holm_p < ALPHA { " ✱" } else { "" }),
         p_cell(test.p),
         p_cell(holm_p),
         detectable_cell(test),

@@ -21,7 +21,7 @@ use super::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchError, SwitchJob, 
 use crate::analysis::dynamics::{FixedPointOptions, StepMap, find_fixed_points, slow_point_tolerance, trajectory_radii};
 use crate::analysis::{AmbiguityKind, PcaError};
 use crate::config::Config;
-use crate::io::{csv_field, csv_split, write_atomic};
+use crate::io::{csv_field, csv_split, csv_table, write_atomic};
 use crate::model::Pathway;
 use crate::tasks::Task;
 use crate::train::checkpoint::{self, CheckpointError};
@@ -405,12 +405,7 @@ fn finite(s: &str, what: &str) -> Result<f64, String> {
 }
 
 pub fn dynamics_csv(rows: &[DynamicsRow]) -> String {
-    let mut text = format!("{DYNAMICS_HEADER}\n");
-    for row in rows {
-        text.push_str(&row.csv_line());
-        text.push('\n');
-    }
-    text
+    csv_table(DYNAMICS_HEADER, rows, DynamicsRow::csv_line)
 }
 
 /// A run's task-switch test at one time constant of one pathway: one row of `switching.csv`.
@@ -469,12 +464,7 @@ impl SwitchRow {
 }
 
 pub fn switching_csv(rows: &[SwitchRow]) -> String {
-    let mut text = format!("{SWITCH_HEADER}\n");
-    for row in rows {
-        text.push_str(&row.csv_line());
-        text.push('\n');
-    }
-    text
+    csv_table(SWITCH_HEADER, rows, SwitchRow::csv_line)
 }
 
 pub fn parse_switching_csv(text: &str, source: &str) -> Result<Vec<SwitchRow>, String> {
@@ -516,12 +506,7 @@ impl TrainingRow {
 }
 
 pub fn training_csv(rows: &[TrainingRow]) -> String {
-    let mut text = format!("{TRAINING_HEADER}\n");
-    for row in rows {
-        text.push_str(&row.csv_line());
-        text.push('\n');
-    }
-    text
+    csv_table(TRAINING_HEADER, rows, TrainingRow::csv_line)
 }
 
 pub fn parse_training_csv(text: &str, source: &str) -> Result<Vec<TrainingRow>, String> {

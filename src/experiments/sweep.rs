@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
 use crate::figure::{LineChart, Series};
-use crate::io::{csv_field, csv_split};
+use crate::io::{csv_field, csv_split, csv_table};
 use crate::model::{ParamSet, Pathway};
 use crate::tasks::Task;
 use crate::train::TrainError;
@@ -134,13 +134,7 @@ pub fn parse_ambiguity_csv(text: &str, source: &str) -> Result<Vec<AmbiguityRow>
 
 /// The CSV text of a table of rows.
 pub fn ambiguity_csv(rows: &[AmbiguityRow]) -> String {
-    let mut text = String::from(AMBIGUITY_HEADER);
-    text.push('\n');
-    for row in rows {
-        text.push_str(&row.csv_line());
-        text.push('\n');
-    }
-    text
+    csv_table(AMBIGUITY_HEADER, rows, AmbiguityRow::csv_line)
 }
 
 /// Performance vs level, one line per pathway set: the mean over tasks, averaged over the runs
