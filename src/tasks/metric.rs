@@ -115,6 +115,7 @@ const CHANCE_SEED: u64 = 0x6368_616e_6365;
 pub fn chance_performance(task: super::Task, settings: &TaskSettings) -> Result<f64, super::TaskError> {
     let mut rng = crate::rng::Rng::seed_from(CHANCE_SEED);
     let n_out = settings.n_outputs();
+    let code = super::render::RingCode::new(settings.encoding, settings.ring_units);
     let (mut fixating_right, mut random_right) = (0.0f64, 0.0f64);
     for _ in 0..CHANCE_TRIALS / CHANCE_BATCH {
         let trials = super::generate(task, settings, CHANCE_BATCH, 0.2, &mut rng)?;
@@ -122,18 +123,9 @@ pub fn chance_performance(task: super::Task, settings: &TaskSettings) -> Result<
         let mut random = vec![0.0f32; trials.batch * n_out];
         for trial in 0..trials.batch {
             fixate[trial * n_out] = 1.0;
+            // the response a trained network gives towards the angle: the task targets' own code
             let angle = (rng.uniform() * TAU as f64) as f32;
-            let ring = &mut random[trial * n_out + 1..(trial + 1) * n_out];
-            match settings.encoding {
-                // a cosine bump centred on the angle: its population vector points exactly there
-                Encoding::Ring => {
-                    let n = ring.len() as f32;
-                    for (i, y) in ring.iter_mut().enumerate() {
-                        *y = (TAU * i as f32 / n - angle).cos().max(0.0);
-                    }
-                }
-                Encoding::Compact => (ring[0], ring[1]) = (angle.cos(), angle.sin()),
-            }
+            code.encode(angle, 1.0, &mut random[trial * n_out + 1..(trial + 1) * n_out]);
         }
         let right = |outputs: &[f32]| performance_last(outputs, &trials.target_angle, settings).iter().map(|p| *p as f64).sum::<f64>();
         fixating_right += right(&fixate);
