@@ -30,7 +30,7 @@ use criterion::Criterion;
 use eframe::egui;
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
-use modulab::runner::{Command, Event, RunState, Worker};
+use modulab::runner::{Command, Event, RunState, UiWaker, Worker};
 use modulab::train::eval::{EvalOptions, evaluate};
 use modulab::train::{self, NoProgress, Trainer};
 
@@ -147,7 +147,7 @@ fn gui_steps_per_sec(steps: u64) -> (f64, Vec<(Duration, Duration)>) {
 /// Steps/s of the worker thread alone (no UI; events drained every 16 ms): tells the worker's
 /// own overhead apart from the UI's competition for the cores.
 fn worker_steps_per_sec(steps: u64) -> f64 {
-    let worker = Worker::spawn(quick(steps), Box::new(|_| {})).expect("spawn");
+    let worker = Worker::spawn(quick(steps), UiWaker::none()).expect("spawn");
     worker.send(Command::Start);
     let mut first: Option<(u64, Instant)> = None;
     loop {

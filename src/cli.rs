@@ -81,6 +81,9 @@ pub struct LessonArgs {
     /// Close the window after SECS seconds (for CI and screenshots).
     #[arg(long, value_name = "SECS")]
     pub quit_after: Option<f64>,
+    /// Write a line per painted frame to FILE (the real-window test of scripts/gui-smoke).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub frame_log: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -104,13 +107,16 @@ pub struct GuiArgs {
     /// Close the window after SECS seconds (for CI and screenshots).
     #[arg(long, value_name = "SECS")]
     pub quit_after: Option<f64>,
-    /// Open on this tab: training, ambiguity, trajectories, pca, dynamics, switching or packing.
+    /// Open on this tab: training, ambiguity, trajectories, pca, dynamics, switching, packing or subset.
     #[arg(long, value_name = "NAME")]
     pub tab: Option<String>,
     /// Add this saved run to the Ambiguity tab's comparison at start, as Add run for
     /// comparison… does (e.g. several seeds of two presets, for Seed spread). Repeatable.
     #[arg(long = "compare", value_name = "DIR")]
     pub compare: Vec<PathBuf>,
+    /// Write a line per painted frame to FILE (the real-window test of scripts/gui-smoke).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub frame_log: Option<PathBuf>,
 }
 
 /// Where a configuration comes from.
@@ -265,6 +271,7 @@ fn lesson_cmd(args: LessonArgs) -> Result<()> {
         preset: lesson.preset.clone(),
         quit_after: quit_after(args.quit_after)?,
         lesson: Some(lesson),
+        frame_log: args.frame_log,
         ..crate::app::AppOptions::default()
     })
 }
@@ -320,6 +327,7 @@ fn gui_cmd(args: GuiArgs) -> Result<()> {
         compare_runs: args.compare,
         lesson: None,
         offer_first_lesson: plain,
+        frame_log: args.frame_log,
     })
 }
 

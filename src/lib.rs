@@ -51,6 +51,19 @@ pub fn share_one_arena() {
     }
 }
 
+/// `modulab presets | grep -q quick`: when the reader of stdout has gone, end the way Unix
+/// tools do (killed by SIGPIPE, nothing printed) instead of Rust's default, which ignores the
+/// signal and then panics in `println!` with "failed printing to stdout: Broken pipe". Files a
+/// command writes are written atomically, so nothing half-written is left behind.
+pub fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of one signal at the start of main, before any
+    // thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Give the memory freed since the last call back to the OS.
 ///
 /// With [`tune_allocator`]'s thresholds glibc keeps what is freed; that is right for the training

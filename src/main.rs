@@ -2,6 +2,7 @@ use clap::Parser;
 use modulab::cli::{self, Cli, Command, GuiArgs, UsageError};
 
 fn main() {
+    modulab::exit_quietly_on_closed_pipe();
     modulab::tune_allocator();
     let cli = Cli::parse();
     // no command opens the desktop app with the quick preset

@@ -231,3 +231,22 @@ fn tasks_list_sample_and_presets() {
         assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{text}");
     }
 }
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::process::Stdio;
+    // the reading end is closed before the child writes (`modulab presets | grep -q quick`)
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modulab"))
+        .arg("presets")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("it ends");
+    let text = stderr(&output);
+    assert!(!text.contains("panicked") && !text.contains("Broken pipe"), "{text}");
+    // either it wrote everything before the pipe closed, or SIGPIPE ended it (no message)
+    use std::os::unix::process::ExitStatusExt;
+    assert!(output.status.success() || output.status.signal() == Some(13), "{:?}", output.status);
+}

@@ -90,7 +90,7 @@ pub fn seed_groups(compared: &[ComparedRun]) -> Vec<SeedGroup> {
 impl AmbiguityPanel {
     /// Every frame, shown or not: take run directories chosen for comparison and the comparison
     /// thread's results; problems go to the status bar.
-    fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+    fn poll(&mut self, cx: &mut PanelContext<'_>) {
         // a run added is swept like the current run's latest sweep (or, before any, at the
         // selected kind)
         let (kind, levels) = match cx.run.snapshot.as_ref().and_then(|s| s.sweep.as_deref()) {
@@ -98,8 +98,7 @@ impl AmbiguityPanel {
             None => (cx.ambiguity.kind, sweep_levels(cx.ambiguity.kind)),
         };
         for dir in cx.files.take_compare_runs() {
-            let waker = ctx.clone();
-            if let Some(problem) = self.compare.add(dir, kind, &levels, Box::new(move || waker.request_repaint())) {
+            if let Some(problem) = self.compare.add(dir, kind, &levels, cx.waker.clone()) {
                 cx.files.set_notice(Level::Error, problem);
             }
         }
@@ -172,8 +171,8 @@ impl Panel for AmbiguityPanel {
          current run's."
     }
 
-    fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
-        self.poll(ctx, cx);
+    fn logic(&mut self, _ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+        self.poll(cx);
     }
 
     fn live_views(&self) -> LiveViews {
@@ -376,7 +375,7 @@ fn sweep_controls_ui(
             )
             .clicked()
         {
-            cx.files.begin(FileJob::CompareRun, ui.ctx());
+            cx.files.begin(FileJob::CompareRun);
         }
         if compare.runs().len() >= 2 {
             ui.checkbox(group_seeds, "Seed spread").on_hover_text(

@@ -19,7 +19,7 @@ use super::{Level, Message};
 use crate::figure::LineChart;
 pub use crate::figure::{Curve, PlotData};
 use crate::io::write_atomic;
-use crate::runner::Command;
+use crate::runner::{Command, UiWaker};
 
 /// A dialog that reports "nothing chosen" faster than this never opened (the portal and the
 /// zenity fallback both failed): no person cancels a dialog this quickly.
@@ -218,10 +218,12 @@ pub struct Files {
     compare_runs: Vec<PathBuf>,
     /// Lesson files chosen to open, taken by the app.
     lessons: Vec<PathBuf>,
+    /// What the dialog and writer threads wake the UI with when they are done.
+    waker: UiWaker,
 }
 
 impl Files {
-    pub fn new(dialogs: bool) -> Self {
+    pub fn new(dialogs: bool, waker: UiWaker) -> Self {
         let (results_tx, results) = mpsc::channel();
         Files {
             dialogs,
@@ -233,6 +235,7 @@ impl Files {
             commands: Vec::new(),
             compare_runs: Vec::new(),
             lessons: Vec::new(),
+            waker,
         }
     }
 
@@ -270,7 +273,7 @@ impl Files {
     }
 
     /// Ask for a path for `job`: a dialog when one can open, else the path field.
-    pub fn begin(&mut self, job: FileJob, ctx: &egui::Context) {
+    pub fn begin(&mut self, job: FileJob) {
         if self.busy() {
             self.set_notice(Level::Warning, "finish the open file choice first");
             return;
@@ -308,7 +311,7 @@ impl Files {
             FileJob::OpenLesson => Pick::File,
             _ => Pick::Folder,
         };
-        let waker = ctx.clone();
+        let waker = self.waker.clone();
         let spawned = std::thread::Builder::new().name("modulab-file-dialog".into()).spawn(move || {
             let chosen = match pick {
                 Pick::Folder => dialog.pick_folder(),
@@ -316,7 +319,7 @@ impl Files {
                 Pick::Save => dialog.save_file(),
             };
             let _ = tx.send(chosen);
-            waker.request_repaint();
+            waker.changed();
         });
         match spawned {
             Ok(_) => self.dialog = Some((job, rx, Instant::now())),
@@ -448,7 +451,7 @@ impl Files {
             FileJob::Export { format, plot, rect } => {
                 let path = with_extension(path, format.extension());
                 let tx = self.results_tx.clone();
-                let waker = ctx.clone();
+                let waker = self.waker.clone();
                 match format {
                     ExportFormat::Csv | ExportFormat::Svg => {
                         let text = if format == ExportFormat::Csv { Ok(plot.to_csv()) } else { plot.to_svg() };
@@ -465,7 +468,7 @@ impl Files {
                             Ok(bytes) => write_in_background(path, bytes, tx, waker),
                             Err(e) => {
                                 let _ = tx.send(Message { level: Level::Error, text: format!("PNG export failed: {e}") });
-                                waker.request_repaint();
+                                waker.changed();
                             }
                         });
                         ctx.request_repaint();
@@ -483,10 +486,10 @@ fn with_extension(path: PathBuf, extension: &str) -> PathBuf {
 
 /// Write on a helper thread and report the outcome (an unwritable path is an error message;
 /// the data stays in the app, so the user can try another path).
-fn write_in_background(path: PathBuf, bytes: Vec<u8>, tx: Sender<Message>, waker: egui::Context) {
+fn write_in_background(path: PathBuf, bytes: Vec<u8>, tx: Sender<Message>, waker: UiWaker) {
     let report = move |message: Message| {
         let _ = tx.send(message);
-        waker.request_repaint();
+        waker.changed();
     };
     let job = move || {
         let message = match write_file(&path, &bytes) {
@@ -547,7 +550,7 @@ pub fn export_menu_with_ui(ui: &mut egui::Ui, files: &mut Files, rect: egui::Rec
     .response
     .on_hover_text(menu_tip);
     if let Some(format) = picked {
-        files.begin(FileJob::Export { format, plot: Box::new(make()), rect }, ui.ctx());
+        files.begin(FileJob::Export { format, plot: Box::new(make()), rect });
     }
 }
 
@@ -698,7 +701,7 @@ mod tests {
         std::fs::write(&blocker, b"x").expect("write");
         // a path under a regular file cannot be created
         let (tx, rx) = mpsc::channel();
-        write_in_background(blocker.join("loss.csv"), b"data".to_vec(), tx, egui::Context::default());
+        write_in_background(blocker.join("loss.csv"), b"data".to_vec(), tx, UiWaker::none());
         let message = rx.recv_timeout(Duration::from_secs(10)).expect("a report");
         assert_eq!(message.level, Level::Error, "{message:?}");
         assert!(message.text.contains("could not write"), "{message:?}");

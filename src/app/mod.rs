@@ -17,6 +17,7 @@ pub use subset::SubsetPanel;
 pub use tabs::Tab;
 mod ambiguity;
 mod dynamics;
+mod frame_log;
 mod guides;
 pub mod lesson;
 mod lesson_panel;
@@ -33,7 +34,7 @@ mod trajectories;
 pub mod widgets;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use eframe::egui;
@@ -42,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::model::Pathway;
-use crate::runner::{Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot, Worker};
+use crate::runner::{Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot, UiWaker, Worker};
 use crate::train::RunEnd;
 use crate::train::probe::{PcaView, Trajectories};
 pub use loss_curve::LossCurve;
@@ -253,6 +254,8 @@ pub struct PanelContext<'a> {
     pub hidden: &'a [lesson::Control],
     /// The evaluation step looked back at (the Training tab's slider); `None` = the latest.
     pub look_back: &'a mut Option<u64>,
+    /// What a job started on a thread of its own wakes the UI with.
+    pub waker: &'a UiWaker,
 }
 
 impl PanelContext<'_> {
@@ -379,6 +382,9 @@ pub struct AppOptions {
     pub compare_runs: Vec<PathBuf>,
     /// Follow this lesson from the start (`modulab lesson FILE|N`).
     pub lesson: Option<lesson::Lesson>,
+    /// Write a line per painted frame to this file (the real-window test reads it; see
+    /// [`frame_log`]).
+    pub frame_log: Option<PathBuf>,
     /// Open lesson 1 at start unless the user said not to (a plain `modulab`: no preset,
     /// config, run or tab asked for).
     pub offer_first_lesson: bool,
@@ -398,6 +404,7 @@ impl Default for AppOptions {
             compare_runs: Vec::new(),
             lesson: None,
             offer_first_lesson: false,
+            frame_log: None,
         }
     }
 }
@@ -438,6 +445,13 @@ pub struct ModulabApp {
     first_lesson: Option<lesson::Lesson>,
     /// The app was started plainly: lesson 1, when open, offers "open at start" as a choice.
     first_lesson_at_start: bool,
+    /// How every background road wakes the UI (its egui context is set on the first frame).
+    waker: UiWaker,
+    ui_context: Arc<OnceLock<egui::Context>>,
+    /// The background changes the last logic pass took in (all of them, unless the drain was
+    /// cut short), which the next painted frame shows.
+    changes_taken: u64,
+    frame_log: Option<frame_log::FrameLog>,
 }
 
 impl ModulabApp {
@@ -448,7 +462,14 @@ impl ModulabApp {
         if let Some(tab) = options.tab {
             settings.tab = tab;
         }
-        let mut files = export::Files::new(options.file_dialogs);
+        let ui_context: Arc<OnceLock<egui::Context>> = Arc::default();
+        let context = ui_context.clone();
+        let waker = UiWaker::new(move |after| {
+            if let Some(ctx) = context.get() {
+                ctx.request_repaint_after(after.max(WAKE_AFTER));
+            }
+        });
+        let mut files = export::Files::new(options.file_dialogs, waker.clone());
         files.add_compare_runs(options.compare_runs);
         let settings_open_first_lesson = settings.open_first_lesson;
         Self {
@@ -478,6 +499,10 @@ impl ModulabApp {
                 .lesson
                 .or_else(|| (options.offer_first_lesson && settings_open_first_lesson).then(|| lesson::Lesson::builtin(1).ok()).flatten()),
             first_lesson_at_start: options.offer_first_lesson,
+            waker,
+            ui_context,
+            changes_taken: 0,
+            frame_log: options.frame_log.map(|path| frame_log::FrameLog::create(&path)),
         }
     }
 
@@ -541,8 +566,11 @@ impl ModulabApp {
     /// snapshot, and handle --quit-after. Never blocks.
     pub fn logic_ctx(&mut self, ctx: &egui::Context) {
         let now = Instant::now();
+        let _ = self.ui_context.set(ctx.clone());
+        // every change announced before this moment has its data in place: drained below
+        let mut changes = self.waker.changes();
         if self.worker.is_none() && !self.spawn_failed {
-            self.spawn_worker(ctx);
+            self.spawn_worker();
         }
         if let Some(worker) = &self.worker {
             let deadline = now + DRAIN_BUDGET;
@@ -574,6 +602,7 @@ impl ModulabApp {
                 self.run.apply(event);
                 if Instant::now() >= deadline {
                     ctx.request_repaint(); // more next frame
+                    changes = self.changes_taken;
                     break;
                 }
             }
@@ -581,6 +610,7 @@ impl ModulabApp {
                 self.run.snapshot = Some(snapshot);
             }
         }
+        self.changes_taken = changes;
         if let Some(after) = self.quit_after {
             let at = *self.quit_at.get_or_insert(now + after);
             if now >= at {
@@ -591,11 +621,9 @@ impl ModulabApp {
         }
     }
 
-    fn spawn_worker(&mut self, ctx: &egui::Context) {
-        let waker_ctx = ctx.clone();
-        let wake = Box::new(move |after: Duration| waker_ctx.request_repaint_after(after.max(WAKE_AFTER)));
+    fn spawn_worker(&mut self) {
         let config = self.sent_config.clone().unwrap_or_else(|| self.draft.clone());
-        match Worker::spawn(config, wake) {
+        match Worker::spawn(config, self.waker.clone()) {
             Ok(worker) => {
                 // commands run in order: the run is loaded before training starts
                 if let Some(run) = self.open_run.take() {
@@ -653,10 +681,22 @@ impl ModulabApp {
             sent_look_back,
             lesson,
             first_lesson_at_start,
+            waker,
             ..
         } = self;
-        let mut cx =
-            PanelContext { run, settings, draft, preset, lesions, ambiguity, commands: &mut commands, files, hidden: &hidden, look_back };
+        let mut cx = PanelContext {
+            run,
+            settings,
+            draft,
+            preset,
+            lesions,
+            ambiguity,
+            commands: &mut commands,
+            files,
+            hidden: &hidden,
+            look_back,
+            waker,
+        };
         // every panel's logic, shown or not (background results arrive while a panel is hidden)
         setup.logic(&ctx, &mut cx);
         for (_, panel) in tabs.each() {
@@ -719,7 +759,7 @@ impl ModulabApp {
         {
             if answer == lesson_panel::FormAnswer::Save {
                 let lesson = self.current_as_lesson();
-                self.files.begin(export::FileJob::SaveLesson(Box::new(lesson)), &ctx);
+                self.files.begin(export::FileJob::SaveLesson(Box::new(lesson)));
             }
             self.lesson_form = None;
         }
@@ -897,6 +937,9 @@ impl eframe::App for ModulabApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        if let Some(log) = &mut self.frame_log {
+            log.painted(self.changes_taken);
+        }
         self.show(ui);
     }
 
@@ -905,6 +948,9 @@ impl eframe::App for ModulabApp {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if let Some(log) = &mut self.frame_log {
+            log.finish(self.waker.changes(), self.waker.last_change());
+        }
         // stop and join the worker and a packing sweep now rather than whenever the app is dropped
         self.worker = None;
         self.tabs.packing.stop();
@@ -939,7 +985,7 @@ fn menu_bar_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) -> Vec<MenuRequest>
                 )
                 .clicked()
             {
-                cx.files.begin(export::FileJob::SaveCheckpoint, ui.ctx());
+                cx.files.begin(export::FileJob::SaveCheckpoint);
                 ui.close();
             }
             if ui
@@ -950,7 +996,7 @@ fn menu_bar_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) -> Vec<MenuRequest>
                 )
                 .clicked()
             {
-                cx.files.begin(export::FileJob::LoadCheckpoint, ui.ctx());
+                cx.files.begin(export::FileJob::LoadCheckpoint);
                 ui.close();
             }
             if ui
@@ -961,7 +1007,7 @@ fn menu_bar_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) -> Vec<MenuRequest>
                 )
                 .clicked()
             {
-                cx.files.begin(export::FileJob::ExportNetwork, ui.ctx());
+                cx.files.begin(export::FileJob::ExportNetwork);
                 ui.close();
             }
             ui.separator();
@@ -970,7 +1016,7 @@ fn menu_bar_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>) -> Vec<MenuRequest>
                 .on_hover_text("Open a lesson file (*.modulab.toml): its settings, tab and steps, with Back / Next in a side panel")
                 .clicked()
             {
-                cx.files.begin(export::FileJob::OpenLesson, ui.ctx());
+                cx.files.begin(export::FileJob::OpenLesson);
                 ui.close();
             }
             if ui

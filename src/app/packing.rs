@@ -202,7 +202,7 @@ impl PackingPanel {
         self.job = None;
     }
 
-    fn start(&mut self, cx: &mut PanelContext<'_>, ctx: &egui::Context) {
+    fn start(&mut self, cx: &mut PanelContext<'_>) {
         let plan = match self.form.plan() {
             Ok(plan) => plan,
             Err(e) => {
@@ -210,9 +210,8 @@ impl PackingPanel {
                 return;
             }
         };
-        let waker = ctx.clone();
         let cancel = Arc::new(AtomicBool::new(false));
-        let spawned = JobQueue::spawn("modulab-packing", move || waker.request_repaint())
+        let spawned = JobQueue::spawn("modulab-packing", cx.waker.clone())
             .map(|queue| (queue.submit(0, PackingSweep::new(plan.clone()), cancel.clone()), queue));
         match spawned {
             Ok((_, queue)) => {
@@ -299,7 +298,7 @@ impl Panel for PackingPanel {
     fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         self.poll(ctx, cx);
         if std::mem::take(&mut self.run_requested) && !self.running() {
-            self.start(cx, ctx);
+            self.start(cx);
         }
     }
 
@@ -390,7 +389,7 @@ impl PackingPanel {
                 })
                 .clicked()
             {
-                self.start(cx, ui.ctx());
+                self.start(cx);
             }
             if ui
                 .add_enabled(running, egui::Button::new("Cancel"))
@@ -415,7 +414,7 @@ impl PackingPanel {
                 .clicked()
             {
                 let plot = Box::new(self.table_export());
-                cx.files.begin(FileJob::Export { format: ExportFormat::Csv, plot, rect: self.table_rect }, ui.ctx());
+                cx.files.begin(FileJob::Export { format: ExportFormat::Csv, plot, rect: self.table_rect });
             }
         });
     }
@@ -628,6 +627,7 @@ pub fn eta_secs(done: usize, total: usize, elapsed_secs: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::UiWaker;
 
     #[test]
     fn the_default_form_is_a_valid_27_cell_plan() {
@@ -674,7 +674,7 @@ mod tests {
             ..PackingForm::default()
         };
         let plan = form.plan().expect("plan");
-        let queue = JobQueue::spawn("test-packing", || {}).expect("thread");
+        let queue = JobQueue::spawn("test-packing", UiWaker::none()).expect("thread");
         queue.submit(0, PackingSweep::new(plan), Arc::default());
         let deadline = Instant::now() + Duration::from_secs(120);
         let last = loop {
@@ -689,7 +689,7 @@ mod tests {
 
         // a big budget, cancelled right away: the drop returns long before a cell could finish
         form.budget_steps = 1_000_000;
-        let queue = JobQueue::spawn("test-packing", || {}).expect("thread");
+        let queue = JobQueue::spawn("test-packing", UiWaker::none()).expect("thread");
         queue.submit(0, PackingSweep::new(form.plan().expect("plan")), Arc::default());
         std::thread::sleep(Duration::from_millis(200));
         let started = Instant::now();

@@ -156,10 +156,9 @@ impl SubsetPanel {
         }
     }
 
-    fn start(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
-        let waker = ctx.clone();
+    fn start(&mut self, cx: &mut PanelContext<'_>) {
         let cancel = Arc::new(AtomicBool::new(false));
-        match JobQueue::spawn("modulab-subset", move || waker.request_repaint()) {
+        match JobQueue::spawn("modulab-subset", cx.waker.clone()) {
             Ok(queue) => {
                 queue.submit(0, SubsetJob::new(self.plan(), self.seed), cancel.clone());
                 self.job = Some((queue, cancel));
@@ -199,7 +198,7 @@ impl SubsetPanel {
         }
     }
 
-    fn controls_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+    fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
         let mut run = false;
         ui.horizontal(|ui| {
             let before = (self.model, self.training);
@@ -278,7 +277,7 @@ impl SubsetPanel {
             }
         });
         if run && !self.running() {
-            self.start(ctx, cx);
+            self.start(cx);
         }
         match self.output.as_deref() {
             Some(SubsetOutput { measured: Some(m), .. }) => {
@@ -661,14 +660,13 @@ impl Panel for SubsetPanel {
     fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         self.poll(ctx, cx);
         if std::mem::take(&mut self.run_requested) && !self.running() {
-            self.start(ctx, cx);
+            self.start(cx);
         }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
         heading_ui(ui, self, cx.settings);
-        let ctx = ui.ctx().clone();
-        self.controls_ui(ui, &ctx, cx);
+        self.controls_ui(ui, cx);
         ui.separator();
         self.plots_ui(ui, cx);
     }

@@ -77,33 +77,55 @@ pub fn sweep_run(
     draws: usize,
     progress: &mut dyn FnMut(),
 ) -> Result<Vec<AmbiguityRow>, TrainError> {
-    let draws = if kind == AmbiguityKind::Noise { draws.max(1) } else { 1 };
     let mut rows = Vec::new();
     for &level in levels {
-        let mut sums: Vec<(Task, f64)> = Vec::new();
-        for draw in 0..draws {
-            let options =
-                EvalOptions { trials, ambiguity: Ambiguity { kind, level }, stream: 0xA4B1 + draw as u64, ..EvalOptions::default() };
-            let eval = evaluate_params(&run.config, &run.params, run.step, &options)?;
-            if sums.is_empty() {
-                sums = eval.perf.iter().map(|(t, _)| (*t, 0.0)).collect();
-            }
-            for ((_, sum), (_, p)) in sums.iter_mut().zip(&eval.perf) {
-                *sum += *p as f64;
-            }
-        }
-        rows.extend(sums.into_iter().map(|(task, sum)| AmbiguityRow {
+        let scores = score_level(&run.config, &run.params, run.step, &[], Ambiguity { kind, level }, trials, draws)?;
+        rows.extend(scores.into_iter().map(|(task, perf)| AmbiguityRow {
             run: run.name.clone(),
             pathways: run.pathways(),
             seed: run.config.train.seed,
             kind,
             level,
             task,
-            perf: (sum / draws as f64) as f32,
+            perf,
         }));
         progress();
     }
     Ok(rows)
+}
+
+/// Random stream of a sweep's first draw (the app's live ambiguity evaluation uses it too, so a
+/// sweep level and the slider at that level see the same trials).
+pub const SWEEP_STREAM: u64 = 0xA4B1;
+
+/// One level of a sweep: each task's performance at `ambiguity`, with `lesioned` removed. Every
+/// sweep scores a level this way — `modulab sweep ambiguity`, the app's sweep of its network and
+/// of a compared run — so one network gives one curve wherever it is swept. Noise is averaged
+/// over `draws` draws of the context (streams [`SWEEP_STREAM`] + draw); the other kinds are
+/// deterministic and scored once.
+pub fn score_level(
+    config: &Config,
+    params: &ParamSet,
+    step: u64,
+    lesioned: &[Pathway],
+    ambiguity: Ambiguity,
+    trials: Option<usize>,
+    draws: usize,
+) -> Result<Vec<(Task, f32)>, TrainError> {
+    let draws = if ambiguity.kind == AmbiguityKind::Noise { draws.max(1) } else { 1 };
+    let mut sums: Vec<(Task, f64)> = Vec::new();
+    for draw in 0..draws {
+        let options =
+            EvalOptions { trials, ambiguity, lesioned: lesioned.to_vec(), stream: SWEEP_STREAM + draw as u64, ..EvalOptions::default() };
+        let eval = evaluate_params(config, params, step, &options)?;
+        if sums.is_empty() {
+            sums = eval.perf.iter().map(|(t, _)| (*t, 0.0)).collect();
+        }
+        for ((_, sum), (_, p)) in sums.iter_mut().zip(&eval.perf) {
+            *sum += *p as f64;
+        }
+    }
+    Ok(sums.into_iter().map(|(task, sum)| (task, (sum / draws as f64) as f32)).collect())
 }
 
 /// Read a table written by [`ambiguity_csv`]; `source` names it in errors.

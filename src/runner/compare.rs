@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::job::{Job, JobError, Stopped};
 use super::queue::JobQueue;
 use super::sweep::SWEEP_TRIALS;
+use super::wake::UiWaker;
 use crate::analysis::AmbiguityKind;
 use crate::experiments::sweep::{self, AmbiguityRow, TrainedRun};
 
@@ -178,7 +179,7 @@ impl Comparisons {
         self.loading.iter().map(|l| l.dir.as_path())
     }
 
-    fn submit(&mut self, job: CompareJob, cancel: Arc<AtomicBool>, wake: Option<Box<dyn Fn() + Send>>) -> Result<u64, String> {
+    fn submit(&mut self, job: CompareJob, cancel: Arc<AtomicBool>, wake: Option<UiWaker>) -> Result<u64, String> {
         if self.queue.is_none() {
             let wake = wake.ok_or("the comparison thread is not running")?;
             let queue = JobQueue::spawn("modulab-compare", wake).map_err(|e| format!("cannot start the comparison thread: {e}"))?;
@@ -192,7 +193,7 @@ impl Comparisons {
 
     /// Read the run in `dir` and sweep it at `levels` of `kind` (on the thread); `wake` is
     /// called after each of its updates. A problem starting the thread is returned.
-    pub fn add(&mut self, dir: PathBuf, kind: AmbiguityKind, levels: &[f32], wake: Box<dyn Fn() + Send>) -> Option<String> {
+    pub fn add(&mut self, dir: PathBuf, kind: AmbiguityKind, levels: &[f32], wake: UiWaker) -> Option<String> {
         let cancel = Arc::new(AtomicBool::new(false));
         match self.submit(CompareJob::load(dir.clone(), kind, levels.to_vec()), cancel.clone(), Some(wake)) {
             Ok(job) => {
@@ -314,7 +315,7 @@ mod tests {
         checkpoint::save(&run_dir.join("checkpoint"), &trainer).expect("saved");
         let mut compare = Comparisons::default();
         let levels = [0.0, 1.0];
-        let add = |compare: &mut Comparisons, dir: PathBuf| compare.add(dir, AmbiguityKind::Uniform, &levels, Box::new(|| {}));
+        let add = |compare: &mut Comparisons, dir: PathBuf| compare.add(dir, AmbiguityKind::Uniform, &levels, UiWaker::none());
         assert!(add(&mut compare, run_dir.clone()).is_none());
         assert!(add(&mut compare, dir.path().join("missing")).is_none());
         // a corrupt checkpoint: the saved one, truncated

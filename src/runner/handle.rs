@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::outbox::{EVENT_CAPACITY, Outbox};
-use super::protocol::{Command, Event, Snapshot, Waker};
+use super::protocol::{Command, Event, Snapshot};
 use super::run::Run;
+use super::wake::UiWaker;
 use crate::config::Config;
 
 /// The UI's handle on the worker thread. Dropping it stops and joins the thread.
@@ -22,7 +23,7 @@ pub struct Worker {
 
 impl Worker {
     /// Start the thread with a fresh (untrained) network for `config`.
-    pub fn spawn(config: Config, wake: Waker) -> std::io::Result<Worker> {
+    pub fn spawn(config: Config, wake: UiWaker) -> std::io::Result<Worker> {
         let (commands, command_rx) = mpsc::channel();
         let (event_tx, events) = mpsc::sync_channel(EVENT_CAPACITY);
         let snapshot = Arc::new(Mutex::new(None));

@@ -20,11 +20,28 @@ use crate::train::{TrainError, Trainer};
 /// about 0.65 s there and well under that on an idle one; see `probe::tests`). The sweep, which
 /// is not interactive, uses more.
 pub const AMBIGUITY_TRIALS: usize = 16;
+/// Trials per task for the same evaluation while the network is not training (loaded, paused or
+/// finished): the worker has the time, and it is the count the lessons quote their figures at, so
+/// the tab shows the lesson's number (tests/lessons.rs measures them through
+/// [`ambiguity_options`]).
+pub const AMBIGUITY_TRIALS_IDLE: usize = 128;
 /// The PCA axes are re-fitted every this many periodic evaluations (in between, and after a
 /// lesion or ambiguity change, the new states are projected on the old axes).
 pub const PCA_REFIT_EVERY: u32 = 3;
-/// Random stream of the live ambiguity evaluation (apart from the periodic evaluation's stream 0).
-const AMBIGUITY_STREAM: u64 = 0xA4B1;
+/// Random stream of the live ambiguity evaluation (apart from the periodic evaluation's stream
+/// 0): the sweeps' own, so the slider and a sweep at one level draw their trials alike.
+const AMBIGUITY_STREAM: u64 = crate::experiments::sweep::SWEEP_STREAM;
+
+/// The live ambiguity evaluation's trials per task: few while training, the full count otherwise.
+pub fn ambiguity_trials(training: bool) -> usize {
+    if training { AMBIGUITY_TRIALS } else { AMBIGUITY_TRIALS_IDLE }
+}
+
+/// How the live ambiguity evaluation scores a network (its clear-cue half: add the ambiguity for
+/// the other).
+pub fn ambiguity_options(trials: usize, lesioned: &[Pathway]) -> EvalOptions {
+    EvalOptions { trials: Some(trials), lesioned: lesioned.to_vec(), stream: AMBIGUITY_STREAM, ..EvalOptions::default() }
+}
 
 /// Whether an analysis pass may re-fit the PCA axes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,18 +94,21 @@ impl LiveAnalysis {
     }
 
     /// Per-task performance under the current ambiguity, beside the clear cue's on the same
-    /// trials. `previous`'s clear score is reused while only the ambiguity moved.
+    /// trials (`trials` per task: [`ambiguity_trials`]). `previous`'s clear score is reused while
+    /// only the ambiguity moved.
     pub fn ambiguity_eval(
         &self,
         trainer: &Trainer,
         lesioned: &[Pathway],
+        trials: usize,
         previous: Option<&AmbiguityEval>,
     ) -> Result<AmbiguityEval, TrainError> {
         let started = Instant::now();
-        let options =
-            EvalOptions { trials: Some(AMBIGUITY_TRIALS), lesioned: lesioned.to_vec(), stream: AMBIGUITY_STREAM, ..EvalOptions::default() };
+        let options = ambiguity_options(trials, lesioned);
         let clean = match previous {
-            Some(previous) if previous.step == trainer.step && previous.lesioned == lesioned => previous.clean.clone(),
+            Some(previous) if previous.step == trainer.step && previous.lesioned == lesioned && previous.trials == trials => {
+                previous.clean.clone()
+            }
             _ => evaluate(trainer, &options)?.perf,
         };
         let ambiguous = if self.ambiguity.level == self.ambiguity.kind.clean_level() {
@@ -100,7 +120,7 @@ impl LiveAnalysis {
             step: trainer.step,
             ambiguity: self.ambiguity,
             lesioned: lesioned.to_vec(),
-            trials: AMBIGUITY_TRIALS,
+            trials,
             clean,
             ambiguous,
             secs: started.elapsed().as_secs_f64(),

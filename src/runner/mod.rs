@@ -20,10 +20,12 @@ pub mod scheduler;
 pub mod subset;
 pub mod sweep;
 pub mod switching;
+pub mod wake;
 #[cfg(test)]
 mod tests;
 
 pub use handle::Worker;
 pub use live::AMBIGUITY_TRIALS;
-pub use protocol::{AmbiguityEval, Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot, Waker};
+pub use protocol::{AmbiguityEval, Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot};
 pub use sweep::{SWEEP_TRIALS, SweepResult};
+pub use wake::UiWaker;

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use super::protocol::{Event, Waker};
+use super::protocol::Event;
+use super::wake::UiWaker;
 
 /// Room for this many events between two UI drains.
 pub const EVENT_CAPACITY: usize = 1024;
@@ -25,13 +26,13 @@ pub struct Outbox {
     events: SyncSender<Event>,
     /// Raised when the worker is being stopped: nothing waits for room any more.
     stop: Arc<AtomicBool>,
-    wake: Waker,
+    wake: UiWaker,
     /// When training progress last woke (or is due to wake) the UI.
     progress_wake: Cell<Option<Instant>>,
 }
 
 impl Outbox {
-    pub fn new(events: SyncSender<Event>, stop: Arc<AtomicBool>, wake: Waker) -> Self {
+    pub fn new(events: SyncSender<Event>, stop: Arc<AtomicBool>, wake: UiWaker) -> Self {
         Outbox { events, stop, wake, progress_wake: Cell::new(None) }
     }
 
@@ -56,30 +57,35 @@ impl Outbox {
                 }
             }
         }
-        if progress { self.wake_paced() } else { self.wake() }
+        self.wake.note();
+        if progress { self.wake_paced() } else { self.wake.request(Duration::ZERO) }
     }
 
-    /// Wake the UI now, or at the next paced wake-up if one woke it less than an interval ago
-    /// (a wake-up already due later covers this event too).
+    /// Wake the UI now, or at the next paced wake-up if one woke it less than an interval ago.
+    /// The paced wake-up is asked for again with every event: the UI keeps only its earliest
+    /// pending wake-up, so one asked for before a sooner one (a message, a job's result) was
+    /// used up by the sooner frame, and an event sent after that frame would wait for the
+    /// user's next input (the bug of issue 28: a loaded lesson's results not drawn).
     fn wake_paced(&self) {
         let now = Instant::now();
-        match self.progress_wake.get() {
-            Some(due) if now < due => {} // a wake-up is scheduled and will show this
-            Some(last) if now < last + PROGRESS_WAKE_INTERVAL => {
-                let due = last + PROGRESS_WAKE_INTERVAL;
-                self.progress_wake.set(Some(due));
-                (self.wake)(due - now);
-            }
-            _ => {
-                self.progress_wake.set(Some(now));
-                (self.wake)(Duration::ZERO);
-            }
-        }
+        let due = match self.progress_wake.get() {
+            Some(due) if now < due => due,
+            Some(last) if now < last + PROGRESS_WAKE_INTERVAL => last + PROGRESS_WAKE_INTERVAL,
+            _ => now,
+        };
+        self.progress_wake.set(Some(due));
+        self.wake.request(due - now);
     }
 
-    /// Wake the UI (new data in the snapshot slot).
+    /// New data is in the snapshot slot (counted; an event about to be sent, or [`Outbox::wake`],
+    /// wakes the UI for it).
+    pub fn note(&self) {
+        self.wake.note();
+    }
+
+    /// Wake the UI now (new data in the snapshot slot).
     pub fn wake(&self) {
-        (self.wake)(Duration::ZERO);
+        self.wake.request(Duration::ZERO);
     }
 
     pub fn stopping(&self) -> bool {
@@ -108,27 +114,31 @@ mod tests {
         let wakes = Arc::new(Mutex::new(Vec::<Duration>::new()));
         let record = wakes.clone();
         let (events, received) = sync_channel(EVENT_CAPACITY);
-        let outbox = Outbox::new(events, Arc::new(AtomicBool::new(false)), Box::new(move |after| record.lock().unwrap().push(after)));
+        let waker = UiWaker::new(move |after| record.lock().unwrap().push(after));
+        let outbox = Outbox::new(events, Arc::new(AtomicBool::new(false)), waker.clone());
 
-        // a burst of steps: the first wakes the UI now, the rest share one wake-up an interval later
+        // a burst of steps: the first wakes the UI now, every later one asks again for the one
+        // wake-up an interval after the first (never later, never skipped)
         for n in 1..=50 {
             outbox.emit(step(n));
         }
         let burst = wakes.lock().unwrap().clone();
-        assert_eq!(burst.len(), 2, "{burst:?}");
+        assert_eq!(burst.len(), 50, "{burst:?}");
         assert_eq!(burst[0], Duration::ZERO);
-        assert!(burst[1] > Duration::ZERO && burst[1] <= PROGRESS_WAKE_INTERVAL, "{burst:?}");
+        assert!(burst[1..].iter().all(|after| *after > Duration::ZERO && *after <= PROGRESS_WAKE_INTERVAL), "{burst:?}");
+        assert!(burst[1..].windows(2).all(|pair| pair[1] <= pair[0]), "the same due time, nearer each call: {burst:?}");
+        assert_eq!(waker.changes(), 50, "every event is counted as a change");
         assert_eq!(received.try_iter().count(), 50, "no step is dropped while the UI keeps up");
 
         // a message is not paced
         outbox.emit(Event::Warning("look".into()));
         assert_eq!(wakes.lock().unwrap().last(), Some(&Duration::ZERO));
-        assert_eq!(wakes.lock().unwrap().len(), 3);
+        assert_eq!(wakes.lock().unwrap().len(), 51);
 
         // after the interval, progress wakes at once again
         std::thread::sleep(2 * PROGRESS_WAKE_INTERVAL);
         outbox.emit(step(51));
-        assert_eq!(wakes.lock().unwrap().len(), 4);
+        assert_eq!(wakes.lock().unwrap().len(), 52);
         assert_eq!(wakes.lock().unwrap().last(), Some(&Duration::ZERO));
     }
 }

@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::dynamics::{DynamicsRequest, DynamicsResult};
 use super::sweep::SweepResult;
@@ -251,7 +250,3 @@ pub struct LookedBack {
     pub trajectories: Option<Arc<Trajectories>>,
     pub pca: Option<Arc<PcaView>>,
 }
-
-/// Called after the worker sent something: the UI should look within the given delay (the app
-/// asks egui for a repaint then; egui keeps the earliest of several requests).
-pub type Waker = Box<dyn Fn(Duration) + Send>;

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::job::{self, Job};
+use super::wake::UiWaker;
 
 /// A job's new output.
 pub struct Update<O> {
@@ -45,7 +46,7 @@ where
     J::Output: Send + Sync + 'static,
 {
     /// Start the thread `name`; `wake` is called after every update (the app repaints).
-    pub fn spawn(name: &str, wake: impl Fn() + Send + 'static) -> std::io::Result<Self> {
+    pub fn spawn(name: &str, wake: UiWaker) -> std::io::Result<Self> {
         let (jobs, job_rx) = mpsc::channel::<Submitted<J>>();
         let (update_tx, updates) = mpsc::channel();
         let shutdown = Arc::new(AtomicBool::new(false));
@@ -55,7 +56,7 @@ where
         let handle = std::thread::Builder::new().name(name.into()).spawn(move || {
             let send = |update: Update<J::Output>| {
                 let sent = update_tx.send(update).is_ok();
-                wake();
+                wake.changed();
                 sent
             };
             while let Ok(Submitted { id, job, cancel }) = job_rx.recv() {
@@ -143,7 +144,7 @@ mod tests {
 
     #[test]
     fn jobs_run_in_order_with_an_update_per_unit() {
-        let queue = JobQueue::spawn("test-queue", || {}).expect("thread");
+        let queue = JobQueue::spawn("test-queue", UiWaker::none()).expect("thread");
         assert!(queue.submit(1, counter(3, 0, None), Arc::default()));
         assert!(queue.submit(2, counter(2, 0, None), Arc::default()));
         let seen = until_ended(&queue, 2);
@@ -153,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_failed_job_reports_and_the_next_one_runs() {
-        let queue = JobQueue::spawn("test-queue", || {}).expect("thread");
+        let queue = JobQueue::spawn("test-queue", UiWaker::none()).expect("thread");
         queue.submit(1, counter(5, 0, Some(2)), Arc::default());
         queue.submit(2, counter(1, 0, None), Arc::default());
         let seen = until_ended(&queue, 2);
@@ -165,7 +166,7 @@ mod tests {
 
     #[test]
     fn a_cancelled_job_ends_marked_stopped_and_drop_joins_quickly() {
-        let queue = JobQueue::spawn("test-queue", || {}).expect("thread");
+        let queue = JobQueue::spawn("test-queue", UiWaker::none()).expect("thread");
         let cancel = Arc::new(AtomicBool::new(false));
         queue.submit(1, counter(10_000, 1, None), cancel.clone());
         std::thread::sleep(Duration::from_millis(20));

@@ -26,7 +26,7 @@ use super::checkpointing::{self, RestoredRun};
 use super::dynamics::{DynamicsJob, DynamicsRequest};
 use super::history::ParamHistory;
 use super::job::{self, panic_message};
-use super::live::{LiveAnalysis, Refit};
+use super::live::{self, LiveAnalysis, Refit};
 use super::outbox::Outbox;
 use super::protocol::{Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot};
 use super::scheduler::{Turn, Turns};
@@ -347,8 +347,14 @@ impl Run {
 
     fn set_state(&mut self, state: RunState) {
         if self.state != state || state == RunState::Ready {
+            // a network that stops training can afford the live ambiguity evaluation's full count
+            let redo = self.state == RunState::Running && state != RunState::Running;
             self.state = state;
             self.outbox.emit(Event::State(state));
+            if redo && self.trainer.is_some() {
+                self.dirty.ambiguity |= self.views.ambiguity;
+                self.stale.ambiguity |= !self.views.ambiguity;
+            }
         }
     }
 
@@ -519,7 +525,8 @@ impl Run {
             self.stale.ambiguity = true;
             return Ok(false);
         }
-        self.latest.ambiguity = Some(self.live.ambiguity_eval(trainer, &lesioned, self.latest.ambiguity.as_ref())?);
+        let trials = live::ambiguity_trials(self.state == RunState::Running);
+        self.latest.ambiguity = Some(self.live.ambiguity_eval(trainer, &lesioned, trials, self.latest.ambiguity.as_ref())?);
         self.stale.ambiguity = false;
         Ok(true)
     }
@@ -578,6 +585,7 @@ impl Run {
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some(self.latest.clone());
         }
+        self.outbox.note();
     }
 
     /// A frozen copy of the network for a job: (config, params, step, lesions in force).

@@ -1,19 +1,18 @@
 //! The app's ambiguity sweep as a [`Job`]: a frozen copy of the network scored at each level of
-//! one ambiguity kind, one (level, task) unit at a time (docs/MODEL.md §4A).
+//! one ambiguity kind, one level (every task) per unit, as every sweep scores a level
+//! ([`score_level`]; docs/MODEL.md §4A).
 
 use std::sync::atomic::AtomicBool;
 
 use super::job::{Job, JobError, Stopped};
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
+use crate::experiments::sweep::score_level;
 use crate::model::{ParamSet, Pathway};
 use crate::tasks::Task;
-use crate::train::eval::{EvalOptions, evaluate_params};
 
 /// Trials per task and level in an ambiguity sweep.
 pub const SWEEP_TRIALS: usize = 32;
-/// The sweep's random stream (apart from the periodic evaluation's stream 0).
-pub const SWEEP_STREAM: u64 = 0x5EE9;
 
 /// An ambiguity sweep: performance per level and task, filled in as it goes.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,7 +31,7 @@ pub struct SweepResult {
 }
 
 impl SweepResult {
-    /// (level units done, total units): one unit is one level of one task.
+    /// (levels × tasks scored, levels × tasks).
     pub fn progress(&self) -> (usize, usize) {
         let done = self.perf.iter().flatten().filter(|p| p.is_some()).count();
         (done, self.levels.len() * self.tasks.len())
@@ -68,7 +67,7 @@ impl SweepResult {
 pub struct SweepJob {
     config: Config,
     params: ParamSet,
-    /// The next (level, task) unit, counted level-major.
+    /// The next level to score.
     next: usize,
     result: SweepResult,
 }
@@ -103,23 +102,17 @@ impl Job for SweepJob {
         "ambiguity sweep"
     }
 
-    /// Score one level of one task.
+    /// Score one level (every task).
     fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
-        let n_tasks = self.result.tasks.len();
-        let (level_index, task_index) = (self.next / n_tasks, self.next % n_tasks);
-        let options = EvalOptions {
-            tasks: Some(vec![self.result.tasks[task_index]]),
-            trials: Some(SWEEP_TRIALS),
-            ambiguity: Ambiguity { kind: self.result.kind, level: self.result.levels[level_index] },
-            lesioned: self.result.lesioned.clone(),
-            // the same stream at every level: each level sees the same trials, so the curve's
-            // wiggles come from the ambiguity, not from a new sample
-            stream: SWEEP_STREAM,
-        };
-        let perf = evaluate_params(&self.config, &self.params, self.result.step, &options)?.perf;
-        self.result.perf[level_index][task_index] = perf.first().map(|(_, p)| *p);
+        let r = &mut self.result;
+        let ambiguity = Ambiguity { kind: r.kind, level: r.levels[self.next] };
+        // one context draw per trial for noise, as a compared run's sweep
+        let scores = score_level(&self.config, &self.params, r.step, &r.lesioned, ambiguity, Some(SWEEP_TRIALS), 1)?;
+        for (slot, task) in r.perf[self.next].iter_mut().zip(&r.tasks) {
+            *slot = scores.iter().find(|(t, _)| t == task).map(|(_, p)| *p);
+        }
         self.next += 1;
-        Ok(self.next >= n_tasks * self.result.levels.len())
+        Ok(self.next >= r.levels.len())
     }
 
     fn output(&self) -> &SweepResult {

@@ -6,15 +6,14 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
+use crate::experiments::sweep::score_level;
 use crate::experiments::switching::{SwitchJob, SwitchRequest, SwitchSpec};
 use crate::model::{ContextTaus, Pathway};
 use crate::tasks::Task;
 use crate::train::RunEnd;
-use crate::train::eval::{EvalOptions, evaluate_params};
 use crate::train::metrics::{self, METRICS_FILE};
 use crate::train::probe::{ProbeTrials, run_probe};
 use crate::train::{Trainer, checkpoint};
-use sweep::SWEEP_STREAM;
 
 /// A network small enough to step in a few milliseconds.
 fn tiny() -> Config {
@@ -65,7 +64,7 @@ fn losses(events: &[Event]) -> Vec<(u64, f32)> {
 
 #[test]
 fn lifecycle_start_pause_resume_reset_and_drop() {
-    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), UiWaker::none()).expect("spawn");
     let mut seen = Vec::new();
     wait_for(&worker, &mut seen, |e| matches!(e, Event::State(RunState::Ready)));
 
@@ -140,7 +139,7 @@ fn wait_snapshot(worker: &Worker, seen: &mut Vec<Event>, want: impl Fn(&Snapshot
 
 #[test]
 fn hidden_live_analyses_are_skipped_and_caught_up_when_shown() {
-    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), UiWaker::none()).expect("spawn");
     let mut seen = Vec::new();
     // nothing on screen needs the live analyses: training evaluates, the analyses wait
     worker.send(Command::SetLiveViews(LiveViews::NONE));
@@ -178,7 +177,7 @@ fn hidden_live_analyses_are_skipped_and_caught_up_when_shown() {
 /// set; a step between evaluations gets the one kept before it; None goes back to the latest.
 #[test]
 fn looking_back_probes_the_network_kept_at_an_earlier_evaluation() {
-    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), UiWaker::none()).expect("spawn");
     let mut seen = Vec::new();
     worker.send(Command::Start);
     wait_finished(&worker, &mut seen);
@@ -225,7 +224,7 @@ fn looking_back_probes_the_network_kept_at_an_earlier_evaluation() {
 
 #[test]
 fn a_switch_test_runs_beside_training_on_a_frozen_copy() {
-    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), UiWaker::none()).expect("spawn");
     let mut seen = Vec::new();
     let config = tiny();
     let spec = SwitchSpec { trials: 4, ..SwitchSpec::default_for(&config) };
@@ -263,7 +262,7 @@ fn a_switch_test_runs_beside_training_on_a_frozen_copy() {
 
 #[test]
 fn analyses_follow_ambiguity_lesions_and_training() {
-    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), UiWaker::none()).expect("spawn");
     let mut seen = Vec::new();
     // the reset's evaluation comes with every analysis
     let first = wait_snapshot(&worker, &mut seen, |s| s.trajectories.is_some() && s.pca.is_some() && s.ambiguity.is_some());
@@ -287,7 +286,8 @@ fn analyses_follow_ambiguity_lesions_and_training() {
     let last = Ambiguity { kind: AmbiguityKind::Mixture, level: 1.0 };
     let answered = wait_snapshot(&worker, &mut seen, |s| s.ambiguity.as_ref().is_some_and(|a| a.ambiguity == last));
     let eval = answered.ambiguity.clone().expect("ambiguity");
-    assert_eq!((eval.clean.len(), eval.ambiguous.len(), eval.trials), (4, 4, AMBIGUITY_TRIALS));
+    // the network is not training: the full count, as the lessons quote
+    assert_eq!((eval.clean.len(), eval.ambiguous.len(), eval.trials), (4, 4, live::AMBIGUITY_TRIALS_IDLE));
     // then the trajectories and PCA are re-run under the new cue, on the same axes
     let under_last = |s: &Snapshot| s.trajectories.as_ref().is_some_and(|t| t.ambiguity == last);
     let projected = if under_last(&answered) { answered } else { wait_snapshot(&worker, &mut seen, under_last) };
@@ -313,36 +313,28 @@ fn analyses_follow_ambiguity_lesions_and_training() {
     worker.send(Command::Sweep { kind: AmbiguityKind::Mixture, levels: levels.clone() });
     worker.send(Command::Start);
     let swept = wait_snapshot(&worker, &mut seen, |s| s.sweep.as_ref().is_some_and(|w| w.is_complete()));
-    let sweep = swept.sweep.expect("sweep");
+    let sweep = swept.sweep.clone().expect("sweep");
     assert_eq!((sweep.step, sweep.levels.clone(), sweep.summary().len()), (0, levels.clone(), 3));
-    // every point is what a direct evaluation of the same network gives (deterministic)
+    // every point is what every other sweep of the same network gives (deterministic)
     let trainer = Trainer::new(tiny());
     for (l, level) in levels.iter().enumerate() {
-        for (t, task) in trainer.config.train.tasks.iter().enumerate() {
-            let options = EvalOptions {
-                tasks: Some(vec![*task]),
-                trials: Some(SWEEP_TRIALS),
-                ambiguity: Ambiguity { kind: AmbiguityKind::Mixture, level: *level },
-                lesioned: vec![],
-                stream: SWEEP_STREAM,
-            };
-            let direct = evaluate_params(&trainer.config, &trainer.params, 0, &options).expect("eval");
-            assert_eq!(sweep.perf[l][t], direct.perf.first().map(|(_, p)| *p), "level {level} task {task}");
-        }
+        let ambiguity = Ambiguity { kind: AmbiguityKind::Mixture, level: *level };
+        let direct = score_level(&trainer.config, &trainer.params, 0, &[], ambiguity, Some(SWEEP_TRIALS), 1).expect("eval");
+        let direct: Vec<Option<f32>> = direct.iter().map(|(_, p)| Some(*p)).collect();
+        assert_eq!(sweep.perf[l], direct, "level {level}");
     }
 
-    // training went on and is unchanged by the sweep and the analyses
+    // training went on and is unchanged by the sweep and the analyses; once it finished, the live
+    // ambiguity evaluation is redone with the full count (the sweep's last snapshot may already
+    // be the final one)
     wait_finished(&worker, &mut seen);
+    let idle = |s: &Snapshot| s.ambiguity.as_ref().is_some_and(|a| a.step == 12 && a.trials == live::AMBIGUITY_TRIALS_IDLE);
+    let finished = if idle(&swept) { swept } else { wait_snapshot(&worker, &mut seen, idle) };
     let mut by_hand = Trainer::new(tiny());
     let expected: Vec<(u64, f32)> = (0..12).map(|_| by_hand.step().map(|r| (r.step, r.loss)).expect("step")).collect();
     assert_eq!(losses(&seen), expected);
     // axes fitted at reset (step 0), then every third periodic evaluation: 3, 6, 9 → re-fit at 9
-    // (the sweep's last snapshot may already be the final one)
-    let pca = if swept.step == 12 && swept.pca.is_some() {
-        swept.pca
-    } else {
-        wait_snapshot(&worker, &mut seen, |s| s.step == 12 && s.pca.is_some()).pca
-    };
+    let pca = finished.pca;
     let pca = pca.expect("pca");
     assert_eq!((pca.fitted_step, pca.step), (9, 12));
 }
@@ -352,7 +344,7 @@ fn pca_axes_are_fitted_on_the_intact_network_with_the_clear_cue() {
     // the same training with and without a lesion and an ambiguous cue set all along: the
     // axes (fitted at reset and at step 9) are the same, only the projected activity differs
     let run = |lesions: Vec<Pathway>, ambiguity: Ambiguity| {
-        let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+        let worker = Worker::spawn(tiny(), UiWaker::none()).expect("spawn");
         worker.send(Command::SetLesions(lesions));
         worker.send(Command::SetAmbiguity(ambiguity));
         worker.send(Command::Start);
@@ -372,7 +364,7 @@ fn pca_axes_are_fitted_on_the_intact_network_with_the_clear_cue() {
 
 #[test]
 fn a_panic_becomes_a_failed_event_and_reset_recovers() {
-    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), UiWaker::none()).expect("spawn");
     let mut seen = Vec::new();
     wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
     worker.send(Command::InjectPanic);
@@ -399,7 +391,7 @@ fn step_n(worker: &Worker, seen: &mut Vec<Event>, n: u64) {
 fn save_then_load_resumes_exactly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run_dir = dir.path().join("run");
-    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), UiWaker::none()).expect("spawn");
     let mut seen = Vec::new();
     wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
     step_n(&worker, &mut seen, 6);
@@ -448,7 +440,7 @@ fn save_then_load_resumes_exactly() {
 #[test]
 fn a_corrupt_mismatched_or_missing_checkpoint_keeps_the_current_run() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let worker = Worker::spawn(tiny(), Box::new(|_| {})).expect("spawn");
+    let worker = Worker::spawn(tiny(), UiWaker::none()).expect("spawn");
     let mut seen = Vec::new();
     wait_for(&worker, &mut seen, |e| matches!(e, Event::Evaluation(r) if r.step == 0));
     step_n(&worker, &mut seen, 2);
@@ -500,7 +492,7 @@ fn a_full_event_channel_never_blocks_drop() {
     let mut config = tiny();
     config.train.steps = 5000;
     config.train.eval_every = 1;
-    let worker = Worker::spawn(config, Box::new(|_| {})).expect("spawn");
+    let worker = Worker::spawn(config, UiWaker::none()).expect("spawn");
     worker.send(Command::Start);
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
