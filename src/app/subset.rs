@@ -200,7 +200,8 @@ impl SubsetPanel {
 
     fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>) {
         let mut run = false;
-        ui.horizontal(|ui| {
+        // wrapped: at the default window size the row does not fit on one line
+        ui.horizontal_wrapped(|ui| {
             let before = (self.model, self.training);
             egui::ComboBox::from_id_salt("subset-model")
                 .selected_text(self.model.name())
@@ -238,7 +239,8 @@ impl SubsetPanel {
                     );
                     ui.selectable_value(&mut self.training, Training::Rls, "rls").on_hover_text(
                         "Train the subset's plastic inputs by recursive least squares, then test it free (the rate network's \
-                         settles at weak coupling only; the spiking network's trains at every g)",
+                         settles at weak coupling only; the spiking network's subset reaches its targets at g = 1 and \
+                         1.5 within 500 loops)",
                     );
                     if self.model == SubsetModel::Rate {
                         ui.selectable_value(&mut self.training, Training::Bptt, "bptt").on_hover_text(
@@ -256,7 +258,7 @@ impl SubsetPanel {
             }
             match self.training {
                 Training::Rls => {
-                    ui.add(egui::DragValue::new(&mut self.loops).range(1..=200).prefix("loops: "))
+                    ui.add(egui::DragValue::new(&mut self.loops).range(1..=500).prefix("loops: "))
                         .on_hover_text("RLS training trials (the two conditions alternate)");
                 }
                 Training::Bptt => {

@@ -2,11 +2,12 @@
 //! of the latest evaluation.
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Corner, HoverPosition, Legend, Line, Plot, PlotPoints};
+use egui_plot::{Bar, BarChart, Corner, GridInput, GridMark, HoverPosition, Legend, Line, Plot, PlotPoints};
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
 use super::widgets::{task_bars_plot, task_color, task_legend, task_line_style};
 use super::{Panel, PanelContext, RunData, heading_ui};
+use crate::figure::ticks::{log_ticks, tick_label};
 use crate::runner::{Command, RunState};
 use crate::tasks::Task;
 
@@ -128,14 +129,18 @@ pub fn format_duration(secs: f64) -> String {
     }
 }
 
-/// `0.1` → `0.1`, `0.0001` → `1e-4`: tick labels for a log axis.
-fn short_number(x: f64) -> String {
-    if (0.001..10_000.0).contains(&x) {
-        let text = format!("{x:.3}");
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        format!("{x:.0e}")
-    }
+/// The loss axis's grid on a log scale (plotted values are log10 of the loss): the figure
+/// engine's round 1-2-5 ticks, powers of ten drawn stronger, rather than egui_plot's default
+/// steps of 0.1 in log10 that label 2.512, 1.995, 1.585 …
+fn log_grid(input: GridInput) -> Vec<GridMark> {
+    let (lo, hi) = input.bounds;
+    log_ticks(lo, hi)
+        .into_iter()
+        .map(|value| {
+            let decade = (value - value.round()).abs() < 1e-9;
+            GridMark { value, step_size: if decade { 1.0 } else { 0.5 } }
+        })
+        .collect()
 }
 
 /// The mean of each point and the `window - 1` before it (y only), for a readable loss curve.
@@ -272,7 +277,7 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
         .collect();
     let mut plot = Plot::new("loss").height(height).x_axis_label("step").allow_scroll(false);
     if log {
-        plot = plot.y_axis_formatter(|mark, _| short_number(10f64.powf(mark.value))).label_formatter(|hover| {
+        plot = plot.y_grid_spacer(log_grid).y_axis_formatter(|mark, _| tick_label(10f64.powf(mark.value))).label_formatter(|hover| {
             let point = match hover {
                 HoverPosition::NearDataPoint { position, .. } | HoverPosition::Elsewhere { position } => position,
             };
@@ -378,10 +383,15 @@ mod tests {
 
     #[test]
     fn log_axis_labels_and_smoothing() {
-        assert_eq!(short_number(1.0), "1");
-        assert_eq!(short_number(0.1), "0.1");
-        assert_eq!(short_number(0.01), "0.01");
-        assert_eq!(short_number(1e-4), "1e-4");
+        // round ticks on the log axis: an untrained run's loss from 1.1 to 3 is labelled 1.5, 2,
+        // 2.5, 3, not 1.259, 1.585, 1.995, 2.512
+        let marks = log_grid(GridInput { bounds: (1.1f64.log10(), 3f64.log10()), base_step_size: 0.01 });
+        let labels: Vec<String> = marks.iter().map(|m| tick_label(10f64.powf(m.value))).collect();
+        assert_eq!(labels, ["1.5", "2", "2.5", "3"]);
+        let marks = log_grid(GridInput { bounds: (-2.5, 0.5), base_step_size: 0.01 });
+        let labels: Vec<String> = marks.iter().map(|m| tick_label(10f64.powf(m.value))).collect();
+        assert_eq!(labels, ["0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2"]);
+        assert!(marks.iter().filter(|m| m.step_size == 1.0).count() == 3, "decades drawn stronger");
         // window 2: (1)/1, (1+3)/2, (3+5)/2
         let avg = moving_average(&[[1.0, 1.0], [2.0, 3.0], [3.0, 5.0]], 2);
         assert_eq!(avg, vec![[1.0, 1.0], [2.0, 2.0], [3.0, 4.0]]);

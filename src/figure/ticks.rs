@@ -20,8 +20,9 @@ pub fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 }
 
 /// Ticks for a log axis, as log10 values: 1, 2 and 5 × 10^k inside [lo, hi] (log10 units),
-/// thinned to powers of ten when that gives too many; plain ticks on the log values when the
-/// range is too narrow to hold two of them.
+/// thinned to powers of ten when that gives too many; when the range is too narrow to hold two
+/// of them, round values of the quantity itself (1.5, 2, 2.5, 3), never round log values (whose
+/// labels read 1.259, 1.585, 1.995).
 pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if !lo.is_finite() || !hi.is_finite() || hi < lo {
         return Vec::new();
@@ -30,7 +31,10 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let mantissas: &[f64] = if hi - lo > 3.0 { &[1.0] } else { &[1.0, 2.0, 5.0] };
     let found: Vec<f64> =
         decades.flat_map(|k| mantissas.iter().map(move |m| (m * 10f64.powi(k as i32)).log10())).filter(|t| (lo..=hi).contains(t)).collect();
-    if found.len() >= 2 { found } else { ticks(lo, hi) }
+    if found.len() >= 2 {
+        return found;
+    }
+    ticks(10f64.powf(lo), 10f64.powf(hi)).into_iter().filter(|v| *v > 0.0).map(f64::log10).collect()
 }
 
 /// A tick's label: `0.30000000000000004` → `0.3`, `-0` → `0`, `0.000123` → `1e-4`.
@@ -86,6 +90,9 @@ mod tests {
         assert_eq!(labels, vec!["0.1", "0.2", "0.5", "1"]);
         // six decades: powers of ten only
         assert_eq!(log_ticks(-3.0, 3.0).len(), 7);
+        // too narrow for two of 1, 2, 5: round values of the quantity, not of its log
+        let labels: Vec<String> = log_ticks(1.1f64.log10(), 3f64.log10()).into_iter().map(|t| tick_label(10f64.powf(t))).collect();
+        assert_eq!(labels, vec!["1.5", "2", "2.5", "3"]);
     }
 
     #[test]
