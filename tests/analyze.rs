@@ -1,19 +1,9 @@
 //! `modulab analyze` through the real binary, on a tiny trained run.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn modulab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modulab")).args(args).output().expect("the binary runs")
-}
-
-fn check(o: &Output) {
-    assert!(o.status.success(), "stdout: {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+mod common;
+use common::{check, modulab, read};
 
 #[test]
 fn analyze_writes_every_table_and_figure() {

@@ -3,17 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn modulab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modulab")).args(args).output().expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::*;
 
 const SMALL: &[&str] = &[
     "--set",

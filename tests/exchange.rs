@@ -2,19 +2,13 @@
 //! README's and docs/EXCHANGE.md's Python run on the files (where python3 with numpy exists).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use modulab::train::checkpoint;
 
-fn modulab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modulab")).args(args).output().expect("the binary runs")
-}
-
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::{modulab, ok};
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use modulab::rng::Rng;
 use modulab::train::{checkpoint, metrics};
 
+mod common;
+
 fn modulab(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_modulab"));
-    command.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut command = common::command(args);
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
     command
 }
 

@@ -1,6 +1,7 @@
-//! The module layers of ARCHITECTURE.md hold: no top-level module imports one above it, and no
-//! two files of one module import each other. Reads the sources; test code (everything from a
-//! file's `#[cfg(test)]` on) and comments are not imports and may reach anywhere.
+//! The module layers of ARCHITECTURE.md hold: no top-level module imports one above it, no two
+//! files of one module import each other (also not through a name their `mod.rs` re-exports), and
+//! colours come from the palette. Reads the sources; test code (everything from a file's
+//! `#[cfg(test)]` on) and comments are not imports and may reach anywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -102,10 +103,31 @@ fn no_two_files_of_a_module_import_each_other() {
     // sibling files of each module, and which siblings each imports
     let mut edges: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     let siblings: BTreeSet<(String, String)> = sources.iter().filter_map(|s| Some((s.top.clone()?, s.name.clone()?))).collect();
+    // names a module root re-exports (`pub use handle::Worker;` in runner/mod.rs): importing
+    // `super::Worker` from a sibling of handle.rs is importing handle
+    let mut reexported: BTreeMap<(String, String), String> = BTreeMap::new();
+    for source in sources.iter().filter(|s| s.name.is_none()) {
+        let Some(top) = &source.top else { continue };
+        for statement in source.code.split(';').filter_map(|s| s.trim().strip_prefix("pub use ")) {
+            let Some((file, items)) = statement.split_once("::") else { continue };
+            let items = items.trim_start_matches('{').trim_end_matches('}');
+            for item in items.split(',').map(|i| i.trim().rsplit(" as ").next().unwrap_or_default().trim()) {
+                if !item.is_empty() && siblings.contains(&(top.clone(), file.to_string())) {
+                    reexported.insert((top.clone(), item.to_string()), file.to_string());
+                }
+            }
+        }
+    }
     for source in &sources {
         let (Some(top), Some(name)) = (&source.top, &source.name) else { continue };
         let mut used = names_after(&source.code, "super::");
         used.extend(names_after(&source.code, &format!("crate::{top}::")));
+        // `use super::{A, B}` names each item after the brace
+        for group in source.code.match_indices("super::{").map(|(at, _)| &source.code[at + 8..]) {
+            let items = group.split('}').next().unwrap_or_default();
+            used.extend(items.split(',').map(|i| i.trim().split("::").next().unwrap_or_default().trim().to_string()));
+        }
+        let used: BTreeSet<String> = used.into_iter().map(|u| reexported.get(&(top.clone(), u.clone())).cloned().unwrap_or(u)).collect();
         let targets = used.into_iter().filter(|u| u != name && siblings.contains(&(top.clone(), u.clone()))).collect();
         edges.insert((top.clone(), name.clone()), targets);
     }
@@ -118,4 +140,25 @@ fn no_two_files_of_a_module_import_each_other() {
         }
     }
     assert!(cycles.is_empty(), "{}", cycles.join("\n"));
+}
+
+/// Colours come from the one palette (`figure::palette`): in the app, only `app/widgets.rs` turns
+/// palette entries into egui colours; greys (egui's named ones, `from_gray`) are neutral and
+/// allowed anywhere. Figures outside the app write palette strings, never a colour of their own.
+#[test]
+fn colours_are_defined_in_the_palette_only() {
+    let mut found = Vec::new();
+    for source in sources() {
+        let path = source.path.to_string_lossy().replace('\\', "/");
+        let allowed = path == "app/widgets.rs" || path == "figure/palette.rs";
+        if allowed {
+            continue;
+        }
+        for making in ["Color32::from_rgb", "Color32::from_rgba", "Color32::from_hex", "Rgba::from_rgb"] {
+            if source.code.contains(making) {
+                found.push(format!("{path} makes a colour with {making}: add it to figure::palette (a role) and use widgets::color"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
 }

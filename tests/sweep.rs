@@ -1,23 +1,10 @@
 //! `modulab sweep …` through the real binary, on tiny configurations.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn modulab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modulab")).args(args).output().expect("the binary runs")
-}
-
-fn check(o: &Output) {
-    assert!(o.status.success(), "stdout: {}\nstderr: {}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::*;
 
 /// 2 sizes × 2 task counts × 2 pathway sets = 8 cells of a few steps each.
 const PACKING: &[&str] = &[

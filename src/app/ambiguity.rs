@@ -427,15 +427,8 @@ fn sweep_controls_ui(
 
 /// The colour of the `i`-th run added for comparison (apart from the task colours' hues).
 fn compare_color(i: usize) -> egui::Color32 {
-    const COLORS: [egui::Color32; 6] = [
-        egui::Color32::from_rgb(214, 39, 40),
-        egui::Color32::from_rgb(31, 119, 180),
-        egui::Color32::from_rgb(44, 160, 44),
-        egui::Color32::from_rgb(148, 103, 189),
-        egui::Color32::from_rgb(255, 127, 14),
-        egui::Color32::from_rgb(140, 86, 75),
-    ];
-    COLORS[i % COLORS.len()]
+    let compared = crate::figure::palette::COMPARED;
+    super::widgets::color(compared[i % compared.len()])
 }
 
 /// A seed group's mean line and its 95 % band (one trapezoid per level interval, as the plot

@@ -26,8 +26,13 @@ use crate::runner::Command;
 use crate::runner::dynamics::{DynamicsRequest, DynamicsResult};
 use crate::tasks::Task;
 
-const STABLE: egui::Color32 = egui::Color32::from_rgb(0x4e, 0x79, 0xa7);
-const UNSTABLE: egui::Color32 = egui::Color32::from_rgb(0xe1, 0x57, 0x59);
+fn stable_color() -> egui::Color32 {
+    super::widgets::color(crate::figure::palette::role::STABLE)
+}
+
+fn unstable_color() -> egui::Color32 {
+    super::widgets::color(crate::figure::palette::role::UNSTABLE)
+}
 
 pub struct DynamicsPanel {
     task: usize,
@@ -314,9 +319,11 @@ impl DynamicsPanel {
                     let xy = |ps: &[&BifurcationPoint]| {
                         PlotPoints::from(ps.iter().map(|p| [p.pcs[0], p.pcs.get(1).copied().unwrap_or(0.0)]).collect::<Vec<_>>())
                     };
-                    plot_ui.points(Points::new("stable", xy(&stable)).shape(MarkerShape::Circle).radius(6.0).color(STABLE).filled(true));
                     plot_ui.points(
-                        Points::new("unstable", xy(&unstable)).shape(MarkerShape::Circle).radius(6.0).color(UNSTABLE).filled(false),
+                        Points::new("stable", xy(&stable)).shape(MarkerShape::Circle).radius(6.0).color(stable_color()).filled(true),
+                    );
+                    plot_ui.points(
+                        Points::new("unstable", xy(&unstable)).shape(MarkerShape::Circle).radius(6.0).color(unstable_color()).filled(false),
                     );
                 })
         });
@@ -347,8 +354,8 @@ impl DynamicsPanel {
                     let pick = |stable: bool| {
                         PlotPoints::from(all.iter().filter(|p| p.stable == stable).map(|p| [p.alpha, p.pcs[0]]).collect::<Vec<_>>())
                     };
-                    plot_ui.points(Points::new("stable", pick(true)).radius(4.0).color(STABLE).filled(true));
-                    plot_ui.points(Points::new("unstable", pick(false)).radius(4.0).color(UNSTABLE).filled(false));
+                    plot_ui.points(Points::new("stable", pick(true)).radius(4.0).color(stable_color()).filled(true));
+                    plot_ui.points(Points::new("unstable", pick(false)).radius(4.0).color(unstable_color()).filled(false));
                     plot_ui.vline(VLine::new("α shown", alpha).color(egui::Color32::GRAY));
                 })
         });

@@ -320,7 +320,9 @@ fn tau_histogram_ui(ui: &mut egui::Ui, taus: &[f32], lo: f32, hi: f32, caption: 
             [a, b].into_iter().chain(round.into_iter().filter(inside)).map(|value| GridMark { value, step_size: 1.0 }).collect()
         })
         .x_axis_formatter(|mark, _| format!("{:.0}", 10f64.powf(mark.value)))
-        .show(ui, |plot_ui| plot_ui.bar_chart(BarChart::new("units", bars).color(egui::Color32::from_rgb(90, 140, 200))));
+        .show(ui, |plot_ui| {
+            plot_ui.bar_chart(BarChart::new("units", bars).color(super::widgets::color(crate::figure::palette::role::UNITS)))
+        });
 }
 
 fn pathways_ui(ui: &mut egui::Ui, draft: &mut Config) {

@@ -22,7 +22,7 @@ impl Panel for StatusPanel {
         ui.horizontal(|ui| {
             let visuals = ui.visuals();
             let color = match run.state {
-                RunState::Running => egui::Color32::from_rgb(80, 170, 90),
+                RunState::Running => super::widgets::color(crate::figure::palette::role::GOOD),
                 RunState::Failed => visuals.error_fg_color,
                 RunState::Paused => visuals.warn_fg_color,
                 RunState::Ready | RunState::Finished => visuals.text_color(),

@@ -10,10 +10,11 @@ use eframe::egui;
 use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints, Points};
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
-use super::widgets::task_color;
+use super::widgets::{self, task_color};
 use super::{Level, Panel, PanelContext, heading_ui};
 use crate::experiments::subset::{Measured, SubsetModel, SubsetPlan, Training};
 use crate::experiments::subset_bptt;
+use crate::figure::palette::role;
 use crate::runner::LiveViews;
 use crate::runner::queue::JobQueue;
 use crate::runner::subset::{SubsetJob, SubsetOutput};
@@ -442,7 +443,7 @@ impl SubsetPanel {
                         .legend(Legend::default())
                         .show(ui, |plot_ui| {
                             for (name, points) in live {
-                                let color = if name == LIVE_SERIES[0] { RASTER_COLORS[0] } else { RASTER_COLORS[1] };
+                                let color = widgets::color(if name == LIVE_SERIES[0] { RASTER_COLORS[0] } else { RASTER_COLORS[1] });
                                 plot_ui.line(Line::new(name, PlotPoints::from(points)).color(color));
                             }
                         })
@@ -482,7 +483,9 @@ impl SubsetPanel {
                             .show(ui, |plot_ui| {
                                 for (group, color) in RASTER_GROUPS.iter().zip(RASTER_COLORS) {
                                     plot_ui.points(
-                                        Points::new(*group, PlotPoints::from(raster_points(m, condition, group))).radius(1.2).color(color),
+                                        Points::new(*group, PlotPoints::from(raster_points(m, condition, group)))
+                                            .radius(1.2)
+                                            .color(widgets::color(color)),
                                     );
                                 }
                             })
@@ -495,8 +498,7 @@ impl SubsetPanel {
 }
 
 const RASTER_GROUPS: [&str; 3] = ["trained", "untrained E", "inhibitory"];
-const RASTER_COLORS: [egui::Color32; 3] =
-    [egui::Color32::from_rgb(214, 39, 40), egui::Color32::from_rgb(31, 119, 180), egui::Color32::from_rgb(110, 110, 110)];
+const RASTER_COLORS: [&str; 3] = [role::TRAINED, role::UNTRAINED, role::OTHER];
 
 /// One group's spikes in one condition's raster: (ms, row counted from the top).
 fn raster_points(m: &Measured, condition: usize, group: &str) -> Vec<[f64; 2]> {

@@ -307,7 +307,7 @@ fn perf_export(result: Option<&SwitchResult>) -> PlotExport {
 
 fn pathway_color(pathway: Pathway) -> egui::Color32 {
     let hex = crate::experiments::switching::pathway_color(pathway);
-    egui::Color32::from_hex(hex).unwrap_or(egui::Color32::GRAY)
+    super::widgets::color(hex)
 }
 
 fn perf_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, result: Option<&SwitchResult>, height: f32, rect: &mut egui::Rect) {
@@ -385,12 +385,9 @@ fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport
 /// The colour of the `i`-th of `count` τ values: a ramp from yellow (fast) through orange and
 /// pink to violet (slow), bright enough on both themes, so the order of the curves reads at a glance.
 fn tau_color(i: usize, count: usize) -> egui::Color32 {
-    let stops = [(230.0, 200.0, 20.0), (245.0, 140.0, 50.0), (225.0, 75.0, 115.0), (165.0, 65.0, 200.0), (95.0, 95.0, 240.0)];
-    let x = if count > 1 { i as f32 / (count - 1) as f32 } else { 0.0 } * (stops.len() - 1) as f32;
-    let (k, f) = ((x.floor() as usize).min(stops.len() - 2), x - x.floor().min((stops.len() - 2) as f32));
-    let (a, b) = (stops[k], stops[k + 1]);
-    let mix = |p: f32, q: f32| (p + (q - p) * f).round() as u8;
-    egui::Color32::from_rgb(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    let t = if count > 1 { i as f64 / (count - 1) as f64 } else { 0.0 };
+    let [r, g, b] = crate::figure::palette::ramp(&crate::figure::palette::ORDERED, t);
+    super::widgets::color(&format!("#{r:02x}{g:02x}{b:02x}"))
 }
 
 fn transient_plot_ui(

@@ -11,8 +11,9 @@ use eframe::egui;
 use egui_plot::{HLine, Line, LineStyle, Plot, PlotImage, PlotPoint, PlotPoints, Span, Text, VLine};
 
 use super::export::{PlotData, PlotExport, export_menu_with_ui};
-use super::widgets::{colormap, task_color};
+use super::widgets::{self, colormap, task_color};
 use super::{Panel, PanelContext, ProbeShown, heading_ui};
+use crate::figure::palette::role;
 use crate::runner::LiveViews;
 use crate::tasks::Epoch;
 use crate::train::probe::{TaskTrajectories, Trajectories, UnitKinds};
@@ -129,8 +130,7 @@ impl TrajectoriesPanel {
             self.trial = shown.saturating_sub(1);
             let t = &data.tasks[self.task];
             let correct = t.correct.get(self.trial).copied().unwrap_or(0.0) > 0.5;
-            let (text, color) =
-                if correct { ("correct", egui::Color32::from_rgb(80, 170, 90)) } else { ("wrong", ui.visuals().error_fg_color) };
+            let (text, color) = if correct { ("correct", widgets::color(role::GOOD)) } else { ("wrong", ui.visuals().error_fg_color) };
             ui.colored_label(color, text)
                 .on_hover_text("Whether the network got this trial right (judged at the last step, as in the evaluation)");
             let right = t.correct.iter().filter(|c| **c > 0.5).count();
@@ -404,7 +404,7 @@ fn outputs_export(t: &TaskTrajectories, trial: usize, ring_heat: bool, about: &s
 
 /// Excitatory units warm, inhibitory units cool.
 fn cell_type_color(excitatory: bool) -> egui::Color32 {
-    if excitatory { egui::Color32::from_rgb(215, 75, 60) } else { egui::Color32::from_rgb(60, 120, 215) }
+    widgets::color(if excitatory { role::EXCITATORY } else { role::INHIBITORY })
 }
 
 /// The hidden units plot's data: every unit in display order (`heat`) or the most variable ones
@@ -435,8 +435,7 @@ fn epochs_ui(plot_ui: &mut egui_plot::PlotUi<'_>, epochs: &[Epoch], dt: f64, sha
     for epoch in epochs {
         let (start, end) = (epoch.start as f64 * dt, epoch.end as f64 * dt);
         if shade {
-            let [r, g, b] = epoch_rgb(epoch.name);
-            plot_ui.span(Span::new(epoch.name, start..=end).fill(egui::Color32::from_rgba_unmultiplied(r, g, b, 36)).border_width(0.0));
+            plot_ui.span(Span::new(epoch.name, start..=end).fill(widgets::color_alpha(epoch_color(epoch.name), 36)).border_width(0.0));
         } else {
             plot_ui.vline(VLine::new(epoch.name, start).color(egui::Color32::from_white_alpha(90)).width(1.0));
         }
@@ -444,13 +443,13 @@ fn epochs_ui(plot_ui: &mut egui_plot::PlotUi<'_>, epochs: &[Epoch], dt: f64, sha
 }
 
 /// A colour per kind of epoch.
-fn epoch_rgb(name: &str) -> [u8; 3] {
+fn epoch_color(name: &str) -> &'static str {
     match name {
-        "fixation" => [150, 150, 150],
-        n if n.starts_with("stimulus") => [90, 140, 230],
-        n if n.starts_with("delay") => [230, 190, 70],
-        "response" => [90, 200, 110],
-        _ => [180, 120, 200],
+        "fixation" => role::FIXATION,
+        n if n.starts_with("stimulus") => role::STIMULUS,
+        n if n.starts_with("delay") => role::DELAY,
+        "response" => role::RESPONSE,
+        _ => role::EPOCH,
     }
 }
 

@@ -16,8 +16,7 @@ const LABEL_WIDTH: f32 = 90.0;
 /// The colour of trained task number `index`, the same in every panel and in every exported or
 /// command-line figure: the figure engine's palette (20 distinct colours for the battery).
 pub fn task_color(index: usize) -> egui::Color32 {
-    let [r, g, b] = figure::palette::rgb(figure::style(index).color).unwrap_or([128, 128, 128]);
-    egui::Color32::from_rgb(r, g, b)
+    color(figure::style(index).color)
 }
 
 /// The dash of task number `index`'s line, as in the figures (tasks 10–19 dashed), so that
@@ -47,15 +46,24 @@ pub fn task_legend(corner: Corner, entries: usize) -> Legend {
     if entries > LEGEND_FULL_SIZE_ENTRIES { legend.text_style(egui::TextStyle::Small) } else { legend }
 }
 
-/// A perceptual dark-blue → green → yellow map (close to viridis) for x in [0, 1].
+/// The heat maps' colour map for x in [0, 1]: the figures' viridis, so a heat map on screen and
+/// its exported SVG agree.
 pub fn colormap(x: f32) -> egui::Color32 {
-    const STOPS: [[f32; 3]; 5] = [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
     let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
-    let pos = x * (STOPS.len() - 1) as f32;
-    let i = (pos.floor() as usize).min(STOPS.len() - 2);
-    let f = pos - i as f32;
-    let mix = |c: usize| (STOPS[i][c] + f * (STOPS[i + 1][c] - STOPS[i][c])).round() as u8;
-    egui::Color32::from_rgb(mix(0), mix(1), mix(2))
+    color(&figure::palette::viridis(x as f64))
+}
+
+/// A palette colour (`#rrggbb`, from [`figure::palette`]) on screen: the app's only way to make a
+/// chromatic colour (tests/layers.rs checks), so screen and figures share one palette.
+pub fn color(hex: &str) -> egui::Color32 {
+    let [r, g, b] = figure::palette::rgb(hex).unwrap_or([128, 128, 128]);
+    egui::Color32::from_rgb(r, g, b)
+}
+
+/// The same, see-through (`alpha` of 255).
+pub fn color_alpha(hex: &str, alpha: u8) -> egui::Color32 {
+    let [r, g, b] = figure::palette::rgb(hex).unwrap_or([128, 128, 128]);
+    egui::Color32::from_rgba_unmultiplied(r, g, b, alpha)
 }
 
 /// A fixed bar chart of one value in [0, 1] per task (bars at x = 0, 1, …), each task named under

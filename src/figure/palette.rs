@@ -63,6 +63,53 @@ pub fn style(index: usize) -> Style {
     Style { color, dash, marker }
 }
 
+/// Colours that mean the same thing wherever they appear, on screen and in figures.
+pub mod role {
+    /// Stable fixed points, and the first of two contrasted things.
+    pub const STABLE: &str = "#4e79a7";
+    pub const UNSTABLE: &str = "#e15759";
+    /// Excitatory and inhibitory units (Dale's law).
+    pub const EXCITATORY: &str = "#d74b3c";
+    pub const INHIBITORY: &str = "#3c78d7";
+    /// Something going well: a run that trains, a trial answered correctly.
+    pub const GOOD: &str = "#50aa5a";
+    /// The trained units of subset training, the untrained excitatory ones, the inhibitory ones.
+    pub const TRAINED: &str = "#d62728";
+    pub const UNTRAINED: &str = "#1f77b4";
+    pub const OTHER: &str = "#6e6e6e";
+    /// A histogram of the units (the Setup panel's time constants).
+    pub const UNITS: &str = "#5a8cc8";
+    /// A trial's epochs, shaded behind its traces.
+    pub const FIXATION: &str = "#969696";
+    pub const STIMULUS: &str = "#5a8ce6";
+    pub const DELAY: &str = "#e6be46";
+    pub const RESPONSE: &str = "#5ac86e";
+    pub const EPOCH: &str = "#b478c8";
+}
+
+/// Runs added for comparison (apart from the task colours' hues: d3's category colours).
+pub const COMPARED: [&str; 6] = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+
+/// A ramp for ordered values (fast → slow time constants): yellow, orange, pink, violet, blue,
+/// bright enough on dark and light backgrounds.
+pub const ORDERED: [&str; 5] = ["#e6c814", "#f58c32", "#e14b73", "#a541c8", "#5f5ff0"];
+
+/// The colour at `t` in [0, 1] along `stops` (piecewise linear), as `[r, g, b]`.
+pub fn ramp(stops: &[&str], t: f64) -> [u8; 3] {
+    let rgbs: Vec<[u8; 3]> = stops.iter().filter_map(|s| rgb(s)).collect();
+    match rgbs.len() {
+        0 => [128, 128, 128],
+        1 => rgbs[0],
+        n => {
+            let x = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * (n - 1) as f64;
+            let i = (x.floor() as usize).min(n - 2);
+            let f = x - i as f64;
+            let mix = |c: usize| (rgbs[i][c] as f64 + f * (rgbs[i + 1][c] as f64 - rgbs[i][c] as f64)).round() as u8;
+            [mix(0), mix(1), mix(2)]
+        }
+    }
+}
+
 /// `#rrggbb` → `[r, g, b]` (the app turns palette entries into egui colours); `None` if malformed.
 pub fn rgb(hex: &str) -> Option<[u8; 3]> {
     let digits = hex.strip_prefix('#').filter(|d| d.len() == 6 && d.is_ascii())?;

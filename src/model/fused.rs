@@ -23,7 +23,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, ExtensionType, Flex, TensorMetadata, backend_extension};
 use burn::tensor::{Tensor, TensorData};
 
-use super::pass::{Readout, Recurrent, RnnInput, RnnSpec};
+use super::Readout;
+use super::pass::{Recurrent, RnnInput, RnnSpec};
 use super::readout::{self, ReadoutSpec};
 use super::scan::{self, ScanCache, ScanDims, ScanSpec};
 

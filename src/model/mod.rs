@@ -27,8 +27,16 @@ pub mod scan;
 use serde::{Deserialize, Serialize};
 
 pub use params::{ParamSet, ParamTensor};
-pub use pass::{Forward, Readout, RnnInput};
+pub use pass::{Forward, RnnInput};
 pub use rnn::Rnn;
+
+/// How the outputs are read from the rates: y = σ(W_out r + b_out) for the ring encoding (targets
+/// in [0, 1]), linear for the compact one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readout {
+    Sigmoid,
+    Linear,
+}
 
 /// Why a model setting or a parameter set cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

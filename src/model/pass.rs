@@ -6,16 +6,8 @@ use std::sync::Arc;
 
 use burn::tensor::Tensor;
 
-use super::ModelConfig;
 use super::params::Dims;
-
-/// How the outputs are read from the rates: y = σ(W_out r + b_out) for the ring encoding (targets
-/// in [0, 1]), linear for the compact one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Readout {
-    Sigmoid,
-    Linear,
-}
+use super::{ModelConfig, Readout};
 
 /// The settings a forward pass needs besides the parameters.
 #[derive(Clone, Debug)]

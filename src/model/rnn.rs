@@ -6,8 +6,9 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::{relu, sigmoid, softplus};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::Readout;
 use super::params::{self, ParamSet};
-use super::pass::{Forward, Readout, Recurrent, RnnInput, RnnSpec};
+use super::pass::{Forward, Recurrent, RnnInput, RnnSpec};
 use super::{Activation, CellTarget, DaleMagnitude, GainForm, Pathway, StateForm, SynapticForm};
 
 /// The leaky RNN with its context pathways (see the module docs of [`crate::model`] for the
