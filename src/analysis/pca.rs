@@ -76,27 +76,20 @@ fn chunk_products_blocked(chunk: &[f32], shift: &[f32], blocks: usize) -> ChunkP
             // and columns j0..j1 lie inside both, read through shifted transposed (element
             // (i, r) at r·n + i0 + i) and written row-major with row stride n.
             unsafe {
-                gemm::gemm(
+                crate::model::scan::matmul(
                     i1 - i0,
                     j1 - j0,
                     rows,
                     product.as_mut_ptr().add(i0 * n + j0),
-                    1,
-                    n as isize,
+                    n,
                     false,
                     shifted.as_ptr().add(i0),
-                    n as isize,
                     1,
+                    n,
                     shifted.as_ptr().add(j0),
+                    n,
                     1,
-                    n as isize,
-                    0.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    // single-threaded: the same bits whatever the machine's load (determinism)
-                    gemm::Parallelism::None,
+                    1.0,
                 );
             }
         }

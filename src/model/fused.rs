@@ -108,8 +108,8 @@ fn scan_settings(input: &RnnInput, spec: &RnnSpec) -> ScanSettings {
         inputs: input.inputs.clone(),
         n_in: input.input_shape[2],
         noise: input.rec_noise.clone(),
-        activation: spec.config.activation.into(),
-        form: spec.config.state_form.into(),
+        activation: spec.config.activation,
+        form: spec.config.state_form,
         threads: spec.threads,
     }
 }
@@ -385,26 +385,20 @@ fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: Strided, rhs: Stri
     }
     // SAFETY: the asserts above keep every index gemm reads or writes inside its slice.
     unsafe {
-        gemm::gemm(
+        scan::matmul(
             m,
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            n,
             false,
             lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
+            lhs.row_stride,
+            lhs.col_stride,
             rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            0.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
+            rhs.row_stride,
+            rhs.col_stride,
+            1.0,
         );
     }
 }

@@ -84,12 +84,15 @@ impl Pathway {
     }
 }
 
-/// The neurons' input–output function φ.
+/// The neurons' input–output function φ (one type for the settings and the scan kernel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
+    /// `max(x, 0)`; derivative taken as `1` for `x > 0`, else `0`.
     Relu,
+    /// `ln(1 + eˣ)`, evaluated stably.
     Softplus,
+    /// `tanh(x)`.
     Tanh,
 }
 
@@ -102,27 +105,10 @@ pub fn softplus(x: f64) -> f64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StateForm {
+    /// `r_t = (1-α) r_{t-1} + α φ(pre_t)`.
     Rate,
+    /// `x_t = (1-α) x_{t-1} + α pre_t`, `r_t = φ(x_t)`.
     Voltage,
-}
-
-impl From<Activation> for scan::Activation {
-    fn from(a: Activation) -> Self {
-        match a {
-            Activation::Relu => scan::Activation::Relu,
-            Activation::Softplus => scan::Activation::Softplus,
-            Activation::Tanh => scan::Activation::Tanh,
-        }
-    }
-}
-
-impl From<StateForm> for scan::StateForm {
-    fn from(f: StateForm) -> Self {
-        match f {
-            StateForm::Rate => scan::StateForm::Rate,
-            StateForm::Voltage => scan::StateForm::Voltage,
-        }
-    }
 }
 
 /// How W_rec is initialised.

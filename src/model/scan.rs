@@ -61,25 +61,7 @@
 
 use gemm::{Parallelism, gemm};
 
-/// Non-linearity `φ`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// `max(x, 0)`; derivative taken as `1` for `x > 0`, else `0`.
-    Relu,
-    /// `ln(1 + eˣ)`, evaluated stably.
-    Softplus,
-    /// `tanh(x)`.
-    Tanh,
-}
-
-/// Where the leak acts: on the rates (default) or on a voltage before `φ`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StateForm {
-    /// `r_t = (1-α) r_{t-1} + α φ(pre_t)`.
-    Rate,
-    /// `x_t = (1-α) x_{t-1} + α pre_t`, `r_t = φ(x_t)`.
-    Voltage,
-}
+pub use super::{Activation, StateForm};
 
 /// Problem sizes: `batch` trials (`B`), `steps` time steps (`T`), `units` (`N`).
 #[derive(Clone, Copy, Debug)]
@@ -261,14 +243,16 @@ pub(crate) fn run_blocks<I: Send>(items: Vec<I>, threads: usize, f: impl Fn(I) +
 }
 
 /// Single-threaded `dst = [dst +] scale · lhs · rhs` on strided row-major views (`dst` has unit
-/// column stride and row stride `dst_rs`). Shared by the scan and the readout kernels.
+/// column stride and row stride `dst_rs`): modulab's one gemm wrapper (the scan, the readout, the
+/// fused op's host products and PCA's covariance), single-threaded so every bit of a result is
+/// the same whatever the machine's load.
 ///
 /// # Safety
 /// Pointers must be valid for the given shapes and strides, and `dst` must
 /// not alias `lhs`/`rhs`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-pub(super) unsafe fn matmul(
+pub unsafe fn matmul(
     m: usize,
     n: usize,
     k: usize,
