@@ -236,8 +236,8 @@ pub fn run(command: SweepCommand) -> Result<()> {
 }
 
 fn subset_cmd(args: SubsetArgs) -> Result<()> {
+    use crate::experiments::subset::bptt as subset_bptt;
     use crate::experiments::subset::{self, SubsetModel, SubsetPlan, Training};
-    use crate::experiments::subset_bptt;
     use crate::model::balanced::Drive;
     let training = Training::from_name(&args.training).map_err(UsageError)?;
     let model = SubsetModel::from_name(&args.model).map_err(UsageError)?;

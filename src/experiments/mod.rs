@@ -14,6 +14,5 @@ pub mod reproduce;
 pub mod search_start;
 pub mod slurm;
 pub mod subset;
-pub mod subset_bptt;
 pub mod sweep;
 pub mod switching;
