@@ -224,6 +224,7 @@ pub struct Files {
 
 impl Files {
     pub fn new(dialogs: bool, waker: UiWaker) -> Self {
+        // one message per file written (unbounded: as many as the user asked for, drained every frame)
         let (results_tx, results) = mpsc::channel();
         Files {
             dialogs,
@@ -283,6 +284,7 @@ impl Files {
             self.field = Some(PathField { job, text, note: None });
             return;
         }
+        // the dialog's one answer
         let (tx, rx) = mpsc::channel();
         let dialog = rfd::FileDialog::new().set_title(job.title());
         let dialog = match &job {

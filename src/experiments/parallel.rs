@@ -16,6 +16,7 @@ pub fn run_each<T: Sync, O: Send, E: Send>(
     mut on_outcome: impl FnMut(Result<O, E>),
 ) {
     let next = AtomicUsize::new(0);
+    // one message per unit, all of which the caller collects: unbounded is bounded by the units
     let (tx, rx) = mpsc::channel::<Result<O, E>>();
     let work = &work;
     std::thread::scope(|scope| {

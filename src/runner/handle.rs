@@ -24,6 +24,8 @@ pub struct Worker {
 impl Worker {
     /// Start the thread with a fresh (untrained) network for `config`.
     pub fn spawn(config: Config, wake: UiWaker) -> std::io::Result<Worker> {
+        // commands come from the user's input (a burst of slider moves is answered once), so an
+        // unbounded channel never grows far; events are bounded with back-pressure (outbox.rs)
         let (commands, command_rx) = mpsc::channel();
         let (event_tx, events) = mpsc::sync_channel(EVENT_CAPACITY);
         let snapshot = Arc::new(Mutex::new(None));

@@ -47,6 +47,8 @@ where
 {
     /// Start the thread `name`; `wake` is called after every update (the app repaints).
     pub fn spawn(name: &str, wake: UiWaker) -> std::io::Result<Self> {
+        // unbounded, and bounded in practice: jobs come from the user's clicks, and updates one
+        // per unit of work (a level, a cell: milliseconds at least), drained every frame
         let (jobs, job_rx) = mpsc::channel::<Submitted<J>>();
         let (update_tx, updates) = mpsc::channel();
         let shutdown = Arc::new(AtomicBool::new(false));
