@@ -32,7 +32,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
-use modulab::runner::RunState;
+use modulab::experiments::switching::SwitchResult;
+use modulab::runner::dynamics::DynamicsResult;
+use modulab::runner::{RunState, SweepResult};
 
 const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
 const FRAME_BUDGET_MS: f64 = 16.0;
@@ -209,9 +211,7 @@ impl Soak {
             }
             self.frames_for(2.0);
             if self.click("Sweep") {
-                self.until("the ambiguity sweep", 120.0, |app| {
-                    app.run_data().snapshot.as_ref().and_then(|s| s.sweep.as_ref()).is_some_and(|s| s.is_complete())
-                });
+                self.until("the ambiguity sweep", 120.0, |app| app.job_output::<SweepResult>().is_some_and(|s| s.is_complete()));
             }
         }
         // a lesion on and, a round later, off
@@ -219,14 +219,10 @@ impl Soak {
         self.tab("Trajectories", 3.0);
         self.tab("PCA", 3.0);
         if self.click("Dynamics") && self.click("Compute") {
-            self.until("the dynamics analysis", 180.0, |app| {
-                app.run_data().snapshot.as_ref().and_then(|s| s.dynamics.as_ref()).is_some_and(|d| d.is_complete())
-            });
+            self.until("the dynamics analysis", 180.0, |app| app.job_output::<DynamicsResult>().is_some_and(|d| d.is_complete()));
         }
         if self.click("Switching") && self.click("Run switch test") {
-            self.until("the switch test", 180.0, |app| {
-                app.run_data().snapshot.as_ref().and_then(|s| s.switching.as_ref()).is_some_and(|r| r.is_complete())
-            });
+            self.until("the switch test", 180.0, |app| app.job_output::<SwitchResult>().is_some_and(|r| r.is_complete()));
         }
         if self.click("Packing") {
             {

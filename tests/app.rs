@@ -10,8 +10,10 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use modulab::analysis::{Ambiguity, AmbiguityKind};
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
+use modulab::experiments::switching::SwitchResult;
 use modulab::model::Pathway;
-use modulab::runner::RunState;
+use modulab::runner::dynamics::DynamicsResult;
+use modulab::runner::{RunState, SweepResult};
 
 fn tiny() -> Config {
     Config::from_preset(
@@ -352,12 +354,9 @@ fn ambiguity_trajectories_and_pca_panels_follow_the_network() {
 
     // Sweep: the whole curve arrives, with its progress
     harness.get_by_label("Sweep").click();
-    run_until(&mut harness, "the sweep", |app| {
-        app.run_data().snapshot.as_ref().and_then(|s| s.sweep.as_ref()).is_some_and(|s| s.is_complete())
-    });
+    run_until(&mut harness, "the sweep", |app| app.job_output::<SweepResult>().is_some_and(|s| s.is_complete()));
     {
-        let snapshot = harness.state().run_data().snapshot.clone().expect("snapshot");
-        let sweep = snapshot.sweep.expect("sweep");
+        let sweep = harness.state().job_output::<SweepResult>().expect("sweep");
         assert_eq!((sweep.kind, sweep.summary().len()), (AmbiguityKind::Mixture, 11));
     }
 
@@ -521,10 +520,8 @@ fn the_switching_panel_runs_a_switch_test_and_exports_its_curves() {
     harness.get_by_label("Switching").click();
     harness.run_steps(2);
     harness.get_by_label("Run switch test").click();
-    run_until(&mut harness, "the switch test", |app| {
-        app.run_data().snapshot.as_ref().and_then(|s| s.switching.as_ref()).is_some_and(|r| r.is_complete())
-    });
-    let result = harness.state().run_data().snapshot.as_ref().and_then(|s| s.switching.clone()).expect("switch test");
+    run_until(&mut harness, "the switch test", |app| app.job_output::<SwitchResult>().is_some_and(|r| r.is_complete()));
+    let result = harness.state().job_output::<SwitchResult>().expect("switch test");
     assert_eq!((result.from.name(), result.to.name()), ("fdgo", "reactgo"), "the first two trained tasks");
     assert_eq!(result.taus_ms, vec![0.0, 20.0, 50.0, 100.0, 200.0, 500.0]);
     let pathways: Vec<Pathway> = result.pathways.iter().map(|s| s.pathway).collect();
@@ -580,10 +577,10 @@ fn compare_a_saved_run_in_the_ambiguity_sweep() {
     assert!(harness.query_by_label_contains("saved-run (bias)").is_some(), "the run is listed by name and pathways");
     harness.get_by_label("Sweep").click();
     run_until(&mut harness, "both sweeps", |app| {
-        let current = app.run_data().snapshot.as_ref().and_then(|s| s.sweep.as_ref()).is_some_and(|s| s.is_complete());
+        let current = app.job_output::<SweepResult>().is_some_and(|s| s.is_complete());
         current && app.compared_runs()[0].progress() == (11, 11)
     });
-    let current = harness.state().run_data().snapshot.as_ref().and_then(|s| s.sweep.clone()).expect("sweep");
+    let current = harness.state().job_output::<SweepResult>().expect("sweep");
     let compared = &harness.state().compared_runs()[0];
     assert_eq!(current.summary().len(), 11, "the current run's curve");
     assert_eq!(compared.summary().len(), 11, "the saved run's curve");
@@ -692,10 +689,8 @@ fn dynamics_panel_computes_fixed_points_along_the_interpolation() {
     harness.run_steps(2);
     assert!(harness.query_by_label_contains("Press Compute").is_some());
     harness.get_by_label("Compute").click();
-    run_until(&mut harness, "the dynamics analysis", |app| {
-        app.run_data().snapshot.as_ref().and_then(|s| s.dynamics.as_ref()).is_some_and(|d| d.is_complete())
-    });
-    let result = harness.state().run_data().snapshot.clone().and_then(|s| s.dynamics).expect("dynamics");
+    run_until(&mut harness, "the dynamics analysis", |app| app.job_output::<DynamicsResult>().is_some_and(|d| d.is_complete()));
+    let result = harness.state().job_output::<DynamicsResult>().expect("dynamics");
     assert!(result.error.is_none(), "{:?}", result.error);
     assert_eq!((result.task, result.other, result.alphas.len(), result.slices.len()), (0, 1, 11, 11));
     assert_eq!(result.spectra.len(), 4);
@@ -1000,9 +995,9 @@ fn every_built_in_lesson_opens_and_walks_through_all_its_steps() {
                 Some(Action::Train(TrainAction::Step)) => {}
                 Some(Action::Lesion(p)) => assert_eq!(harness.state().lesions(), &p[..], "{what}"),
                 Some(Action::Ambiguity(a)) => assert_eq!(harness.state().ambiguity(), *a, "{what}"),
-                Some(Action::Sweep(kind)) => run_until(&mut harness, &what, |app| {
-                    app.run_data().snapshot.as_ref().and_then(|s| s.sweep.as_ref()).is_some_and(|s| s.kind == *kind)
-                }),
+                Some(Action::Sweep(kind)) => {
+                    run_until(&mut harness, &what, |app| app.job_output::<SweepResult>().is_some_and(|s| s.kind == *kind))
+                }
                 Some(Action::Compare(_)) => run_until(&mut harness, &what, |app| !app.compared_runs().is_empty()),
                 Some(Action::G(g)) => assert_eq!(harness.state().subset().g(), *g, "{what}"),
                 Some(Action::Run(run)) => {
@@ -1015,12 +1010,10 @@ fn every_built_in_lesson_opens_and_walks_through_all_its_steps() {
                             run_until(&mut harness, "the cancelled sweep", |app| !app.packing().running());
                         }
                         PanelRun::Dynamics(pair) => run_until(&mut harness, &what, |app| {
-                            let result = app.run_data().snapshot.as_ref().and_then(|s| s.dynamics.clone());
+                            let result = app.job_output::<DynamicsResult>();
                             result.is_some_and(|r| pair.is_none_or(|(a, b)| (r.tasks[r.task], r.tasks[r.other]) == (a, b)))
                         }),
-                        PanelRun::Switching => {
-                            run_until(&mut harness, &what, |app| app.run_data().snapshot.as_ref().is_some_and(|s| s.switching.is_some()))
-                        }
+                        PanelRun::Switching => run_until(&mut harness, &what, |app| app.job_output::<SwitchResult>().is_some()),
                         PanelRun::Subset => run_until(&mut harness, &what, |app| app.subset().running()),
                     }
                 }

@@ -16,7 +16,8 @@ use crate::experiments::sweep::{self, AmbiguityRow};
 use crate::model::Pathway;
 use crate::runner::compare::{ComparedRun, Comparisons, Notice};
 use crate::runner::job::Stopped;
-use crate::runner::{AmbiguityEval, Command, LiveViews, SweepResult};
+use crate::runner::sweep::SweepJob;
+use crate::runner::{AmbiguityEval, Command, JobHost, JobId, LiveViews, SweepResult};
 
 /// Levels in a sweep (evenly spaced over the kind's slider range).
 const SWEEP_LEVELS: usize = 11;
@@ -30,6 +31,8 @@ pub const CURRENT_RUN: &str = "current run";
 /// exported PNG is cropped to it).
 pub struct AmbiguityPanel {
     compare: Comparisons,
+    /// The current run's latest sweep (a job on its network).
+    sweep: Option<JobId>,
     /// Draw compared runs of one pathway set as one curve with its seed spread.
     group_seeds: bool,
     bars_rect: egui::Rect,
@@ -38,7 +41,13 @@ pub struct AmbiguityPanel {
 
 impl Default for AmbiguityPanel {
     fn default() -> Self {
-        Self { compare: Comparisons::default(), group_seeds: false, bars_rect: egui::Rect::NOTHING, sweep_rect: egui::Rect::NOTHING }
+        Self {
+            compare: Comparisons::default(),
+            sweep: None,
+            group_seeds: false,
+            bars_rect: egui::Rect::NOTHING,
+            sweep_rect: egui::Rect::NOTHING,
+        }
     }
 }
 
@@ -93,21 +102,38 @@ impl AmbiguityPanel {
     fn poll(&mut self, cx: &mut PanelContext<'_>) {
         // a run added is swept like the current run's latest sweep (or, before any, at the
         // selected kind)
-        let (kind, levels) = match cx.run.snapshot.as_ref().and_then(|s| s.sweep.as_deref()) {
+        let (kind, levels) = match self.sweep(cx.jobs) {
             Some(s) => (s.kind, s.levels.clone()),
             None => (cx.ambiguity.kind, sweep_levels(cx.ambiguity.kind)),
         };
         for dir in cx.files.take_compare_runs() {
-            if let Some(problem) = self.compare.add(dir, kind, &levels, cx.waker.clone()) {
+            if let Some(problem) = self.compare.add(dir, kind, &levels, cx.jobs) {
                 cx.files.set_notice(Level::Error, problem);
             }
         }
-        for notice in self.compare.poll() {
+        for notice in self.compare.poll(cx.jobs) {
             match notice {
                 Notice::Info(text) => cx.files.set_notice(Level::Info, text),
                 Notice::Error(text) => cx.files.set_notice(Level::Error, text),
             }
         }
+    }
+
+    /// The current run's latest sweep, as far as it got.
+    pub fn sweep(&self, jobs: &JobHost) -> Option<std::sync::Arc<SweepResult>> {
+        jobs.output(self.sweep?)
+    }
+
+    /// Sweep a frozen copy of the current network at every level of `kind`, replacing a sweep
+    /// under way (Sweep, or a lesson's step).
+    pub fn start_sweep(&mut self, kind: AmbiguityKind, jobs: &mut JobHost) {
+        if let Some(old) = self.sweep.take() {
+            jobs.forget(old);
+        }
+        let levels = sweep_levels(kind);
+        self.sweep = Some(jobs.on_network("ambiguity sweep", move |net| {
+            SweepJob::new(net.config, net.params, net.step, net.lesioned, kind, levels).ok_or_else(|| "no levels to sweep".to_string())
+        }));
     }
 
     /// The runs loaded for comparison.
@@ -193,10 +219,18 @@ impl Panel for AmbiguityPanel {
         let plot_height = ((ui.available_height() - 2.0 * caption - sweep_row - 24.0) / 2.0).max(100.0);
         bars_ui(ui, cx, latest, plot_height, &mut self.bars_rect);
         ui.separator();
-        let sweep = cx.run.snapshot.as_ref().and_then(|s| s.sweep.as_deref());
+        let sweep = self.sweep(cx.jobs);
         let groups = self.group_seeds.then(|| seed_groups(self.compare.runs()));
-        sweep_controls_ui(ui, cx, sweep, &mut self.compare, &mut self.group_seeds, groups.as_deref());
-        sweep_plot_ui(ui, cx, sweep, self.compare.runs(), groups.as_deref(), plot_height, &mut self.sweep_rect);
+        match sweep_controls_ui(ui, cx, sweep.as_deref(), &mut self.compare, &mut self.group_seeds, groups.as_deref()) {
+            Some(SweepClick::Start(kind)) => self.start_sweep(kind, cx.jobs),
+            Some(SweepClick::Cancel) => {
+                if let Some(id) = self.sweep {
+                    cx.jobs.cancel(id);
+                }
+            }
+            None => {}
+        }
+        sweep_plot_ui(ui, cx, sweep.as_deref(), self.compare.runs(), groups.as_deref(), plot_height, &mut self.sweep_rect);
     }
 }
 
@@ -314,6 +348,12 @@ pub fn sweep_levels(kind: AmbiguityKind) -> Vec<f32> {
     (0..SWEEP_LEVELS).map(|i| lo + (hi - lo) * i as f32 / (SWEEP_LEVELS - 1) as f32).collect()
 }
 
+/// What the sweep row's buttons asked for.
+enum SweepClick {
+    Start(AmbiguityKind),
+    Cancel,
+}
+
 fn sweep_controls_ui(
     ui: &mut egui::Ui,
     cx: &mut PanelContext<'_>,
@@ -321,7 +361,8 @@ fn sweep_controls_ui(
     compare: &mut Comparisons,
     group_seeds: &mut bool,
     groups: Option<&[SeedGroup]>,
-) {
+) -> Option<SweepClick> {
+    let mut click = None;
     ui.horizontal(|ui| {
         let kind = cx.ambiguity.kind;
         let running = sweep.is_some_and(SweepResult::is_running) || compare.sweeping();
@@ -337,18 +378,18 @@ fn sweep_controls_ui(
             .clicked()
         {
             let levels = sweep_levels(kind);
-            if let Some(problem) = compare.sweep_all(kind, &levels) {
+            if let Some(problem) = compare.sweep_all(kind, &levels, cx.jobs) {
                 cx.files.set_notice(Level::Error, problem);
             }
-            cx.commands.push(Command::Sweep { kind, levels });
+            click = Some(SweepClick::Start(kind));
         }
         if ui
             .add_enabled(running, egui::Button::new("Cancel sweep"))
             .on_hover_text("Stop the sweep (of the current run and of the runs added); the levels measured so far stay on the plot")
             .clicked()
         {
-            cx.commands.push(Command::CancelSweep);
-            compare.cancel();
+            click = Some(SweepClick::Cancel);
+            compare.cancel(cx.jobs);
         }
         if let Some(s) = sweep {
             let (done, total) = s.progress();
@@ -421,8 +462,9 @@ fn sweep_controls_ui(
         });
     }
     if let Some(i) = remove {
-        compare.remove(i);
+        compare.remove(i, cx.jobs);
     }
+    click
 }
 
 /// The colour of the `i`-th run added for comparison (apart from the task colours' hues).

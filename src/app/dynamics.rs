@@ -4,7 +4,7 @@
 //! view, followed along the context interpolation toward another task (a bifurcation view: the
 //! α slider is the mixture ambiguity level of the Ambiguity panel with one fixed other task).
 //!
-//! Everything is computed by the worker on a frozen copy of the network ([`Command::AnalyzeDynamics`]),
+//! Everything is computed by the worker on a frozen copy of the network (a job on the network, [`crate::runner::JobHost::on_network`]),
 //! one unit at a time between training steps; every α of the grid is computed in the background,
 //! so the slider only picks.
 
@@ -22,8 +22,8 @@ use crate::analysis::AmbiguityKind;
 use crate::experiments::analyze;
 use crate::experiments::bifurcation::BifurcationPoint;
 use crate::experiments::search_start::TaskEpoch;
-use crate::runner::Command;
-use crate::runner::dynamics::{DynamicsRequest, DynamicsResult};
+use crate::runner::dynamics::{DynamicsJob, DynamicsRequest, DynamicsResult};
+use crate::runner::{JobHost, JobId};
 use crate::tasks::Task;
 
 fn stable_color() -> egui::Color32 {
@@ -52,6 +52,8 @@ pub struct DynamicsPanel {
     rects: [egui::Rect; 4],
     /// A lesson pressed Compute (for this task and toward, if given).
     compute_requested: Option<Option<(Task, Task)>>,
+    /// The latest analysis (a job on the network).
+    job: Option<JobId>,
 }
 
 /// The order of the task-variance rows (units).
@@ -111,6 +113,7 @@ impl Default for DynamicsPanel {
             heat: None,
             rects: [egui::Rect::NOTHING; 4],
             compute_requested: None,
+            job: None,
         }
     }
 }
@@ -164,7 +167,7 @@ impl Panel for DynamicsPanel {
             return;
         };
         let names: Vec<&str> = config.train.tasks.iter().map(|t| t.label()).collect();
-        let result = cx.run.snapshot.as_ref().and_then(|s| s.dynamics.clone());
+        let result = self.result(cx.jobs);
         self.controls_ui(ui, cx, &names, result.as_deref());
         ui.separator();
         let Some(result) = result else {
@@ -200,13 +203,19 @@ impl DynamicsPanel {
 
     /// Analyse a frozen copy of the current network with the panel's choices.
     fn compute(&mut self, cx: &mut PanelContext<'_>) {
-        cx.commands.push(Command::AnalyzeDynamics(DynamicsRequest {
-            task: self.task,
-            other: self.other,
-            alphas: self.alphas,
-            epoch: self.epoch,
+        let request = DynamicsRequest { task: self.task, other: self.other, alphas: self.alphas, epoch: self.epoch };
+        if let Some(old) = self.job.take() {
+            cx.jobs.forget(old);
+        }
+        self.job = Some(cx.jobs.on_network("dynamics analysis", move |net| {
+            DynamicsJob::new(net.config, net.params, net.step, net.lesioned, request).map_err(|bad| bad.to_string())
         }));
         self.alpha_index = 0;
+    }
+
+    /// The latest analysis, as far as it got.
+    pub fn result(&self, jobs: &JobHost) -> Option<Arc<DynamicsResult>> {
+        jobs.output(self.job?)
     }
 
     fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, names: &[&str], result: Option<&DynamicsResult>) {

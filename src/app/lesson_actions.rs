@@ -1,7 +1,7 @@
 //! What a lesson does to the app: opening one (its settings, network and tab), carrying out a
 //! step's action, and the Save as lesson… form's starting point (the app as it is now).
 
-use super::{Level, ModulabApp, Tab, ambiguity, lesson, lesson_panel};
+use super::{Level, ModulabApp, Tab, lesson, lesson_panel};
 use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::runner::Command;
@@ -58,7 +58,8 @@ impl ModulabApp {
             Action::Sweep(kind) => {
                 self.ambiguity = Ambiguity { kind, level: kind.clean_level() };
                 commands.push(Command::SetAmbiguity(self.ambiguity));
-                commands.push(Command::Sweep { kind, levels: ambiguity::sweep_levels(kind) });
+                // the job goes to the worker after this frame's commands (the lesson's reset first)
+                self.tabs.ambiguity.start_sweep(kind, &mut self.jobs);
             }
             Action::Settings(sets) => {
                 let base = self.lesson.as_ref().map_or_else(|| self.draft.clone(), |p| p.lesson.config.clone());

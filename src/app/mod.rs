@@ -47,7 +47,7 @@ use eframe::egui;
 use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::model::Pathway;
-use crate::runner::{Command, Event, LiveViews, RunState, UiWaker, Worker};
+use crate::runner::{Command, Event, JobHost, LiveViews, RunState, UiWaker, Worker};
 pub use loss_curve::LossCurve;
 use menu::{MenuRequest, menu_bar_ui};
 pub use panel::{Panel, PanelContext, ProbeShown, heading_ui};
@@ -145,6 +145,8 @@ pub struct ModulabApp {
     first_lesson_at_start: bool,
     /// How every background road wakes the UI (its egui context is set on the first frame).
     waker: UiWaker,
+    /// Every background job the panels run (the worker's between-steps jobs included).
+    jobs: JobHost,
     ui_context: Arc<OnceLock<egui::Context>>,
     /// The background changes the last logic pass took in (all of them, unless the drain was
     /// cut short), which the next painted frame shows.
@@ -197,6 +199,7 @@ impl ModulabApp {
                 .lesson
                 .or_else(|| (options.offer_first_lesson && settings_open_first_lesson).then(|| lesson::Lesson::builtin(1).ok()).flatten()),
             first_lesson_at_start: options.offer_first_lesson,
+            jobs: JobHost::new(waker.clone()),
             waker,
             ui_context,
             changes_taken: 0,
@@ -212,6 +215,12 @@ impl ModulabApp {
     /// What the app received about the current run.
     pub fn run_data(&self) -> &RunData {
         &self.run
+    }
+
+    /// The output of the latest background job with an output of type `O` (the current run's
+    /// sweep, switch test or dynamics analysis; a packing sweep …), as far as it got.
+    pub fn job_output<O: Send + Sync + 'static>(&self) -> Option<Arc<O>> {
+        self.jobs.latest()
     }
 
     /// The configuration being edited.
@@ -379,7 +388,7 @@ impl ModulabApp {
             sent_look_back,
             lesson,
             first_lesson_at_start,
-            waker,
+            jobs,
             ..
         } = self;
         let mut cx = PanelContext {
@@ -393,7 +402,7 @@ impl ModulabApp {
             files,
             hidden: &hidden,
             look_back,
-            waker,
+            jobs,
         };
         // every panel's logic, shown or not (background results arrive while a panel is hidden)
         setup.logic(&ctx, &mut cx);
@@ -471,7 +480,12 @@ impl ModulabApp {
             }
         }
 
+        for failure in self.jobs.take_failures() {
+            self.files.set_notice(Level::Error, failure);
+        }
         self.apply_draft(&mut commands);
+        // jobs on the network follow this frame's other commands (a lesson's reset, its lesions)
+        commands.extend(self.jobs.take_commands());
         for command in commands {
             self.send(command);
         }
@@ -526,9 +540,8 @@ impl eframe::App for ModulabApp {
             log.finish(self.waker.changes(), self.waker.last_change());
         }
         // stop and join the worker and a packing sweep now rather than whenever the app is dropped
+        self.jobs.stop();
         self.worker = None;
-        self.tabs.packing.stop();
-        self.tabs.subset.stop();
         // a scripted run (`--quit-after`) reports the speed it trained at (the GUI benchmark reads it)
         if self.quit_after.is_some()
             && let Some((rate, steps)) = self.run.measured_steps_per_sec()

@@ -6,8 +6,6 @@
 //! training worker would share the same cores, so training is paused while the sweep runs and
 //! resumed after it.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use eframe::egui;
@@ -18,9 +16,8 @@ use super::widgets::{colormap, task_color};
 use super::{Level, Panel, PanelContext, heading_ui};
 use crate::config::Config;
 use crate::experiments::packing::{self, CellResult, PackingPlan, PathwaySet, TaskOrder};
-use crate::runner::packing::PackingSweep;
-use crate::runner::queue::JobQueue;
-use crate::runner::{Command, RunState};
+use crate::runner::packing::{PackingOutput, PackingSweep};
+use crate::runner::{Command, JobId, JobState, RunState};
 
 /// How often the progress line (elapsed time, ETA) is redrawn while nothing else happens.
 const TICK: Duration = Duration::from_millis(500);
@@ -111,12 +108,6 @@ impl PackingForm {
     }
 }
 
-/// The sweep under way: its thread and the flag that cancels it.
-struct RunningSweep {
-    queue: JobQueue<PackingSweep>,
-    cancel: Arc<AtomicBool>,
-}
-
 /// How the last sweep ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SweepEnd {
@@ -130,7 +121,8 @@ pub struct PackingPanel {
     form: PackingForm,
     /// The plan of `results` (the last sweep started).
     plan: Option<PackingPlan>,
-    job: Option<RunningSweep>,
+    /// The sweep under way (a job on the packing lane).
+    job: Option<JobId>,
     results: Vec<CellResult>,
     total_cells: usize,
     started: Option<Instant>,
@@ -197,11 +189,6 @@ impl PackingPanel {
         self.run_requested = true;
     }
 
-    /// Cancel the sweep and wait for its thread (the app is closing).
-    pub fn stop(&mut self) {
-        self.job = None;
-    }
-
     fn start(&mut self, cx: &mut PanelContext<'_>) {
         let plan = match self.form.plan() {
             Ok(plan) => plan,
@@ -210,49 +197,46 @@ impl PackingPanel {
                 return;
             }
         };
-        let cancel = Arc::new(AtomicBool::new(false));
-        let spawned = JobQueue::spawn("modulab-packing", cx.waker.clone())
-            .map(|queue| (queue.submit(0, PackingSweep::new(plan.clone()), cancel.clone()), queue));
-        match spawned {
-            Ok((_, queue)) => {
+        match cx.jobs.on_thread("modulab-packing", PackingSweep::new(plan.clone())) {
+            Ok(job) => {
                 self.total_cells = plan.cells().len();
                 self.plan = Some(plan);
                 self.results.clear();
                 self.started = Some(Instant::now());
                 self.took_secs = None;
                 self.end = None;
-                self.job = Some(RunningSweep { queue, cancel });
+                self.job = Some(job);
                 // the sweep uses every core: training would halve its speed, and its own
                 self.resume_training = cx.run.state == RunState::Running;
                 if self.resume_training {
                     cx.commands.push(Command::Pause);
                 }
             }
-            Err(e) => cx.files.set_notice(Level::Error, format!("cannot start the packing thread: {e}")),
+            Err(e) => cx.files.set_notice(Level::Error, e),
         }
     }
 
     /// Every frame, shown or not: take finished cells; when the sweep ends, resume training if it
     /// was paused for it, and say how it ended in the status bar.
     fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
-        let Some(job) = &self.job else { return };
-        let mut ended = false;
-        let mut failure = None;
-        for update in job.queue.updates() {
-            self.results.clone_from(&update.output.results);
-            failure = failure.or(update.failure);
-            ended |= update.ended;
+        let Some(job) = self.job else { return };
+        // the state before the output: an output published in between is the newer one
+        let state = cx.jobs.state(job).unwrap_or(JobState::Cancelled);
+        if let Some(output) = cx.jobs.output::<PackingOutput>(job) {
+            self.results.clone_from(&output.results);
         }
-        if let Some(e) = failure {
-            cx.files.set_notice(Level::Error, e.clone());
-            self.end = Some(SweepEnd::Failed(e));
+        if let JobState::Failed(e) = &state {
+            // the host puts the message in the status bar
+            self.end = Some(SweepEnd::Failed(e.clone()));
         }
-        if !ended {
+        if !state.ended() {
+            // the clock and the time left tick on between cells
             ctx.request_repaint_after(TICK);
             return;
         }
-        let cancelled = job.cancel.load(Ordering::Relaxed);
-        self.job = None; // joins the thread, which has ended
+        let cancelled = state == JobState::Cancelled;
+        cx.jobs.forget(job);
+        self.job = None;
         self.took_secs = self.started.map(|t| t.elapsed().as_secs_f64());
         let done = self.results.len();
         let end = match self.end.take() {
@@ -395,9 +379,9 @@ impl PackingPanel {
                 .add_enabled(running, egui::Button::new("Cancel"))
                 .on_hover_text("Stop the sweep now; the cells finished so far stay in the curve and the table")
                 .clicked()
-                && let Some(job) = &self.job
+                && let Some(job) = self.job
             {
-                job.cancel.store(true, Ordering::Relaxed);
+                cx.jobs.cancel(job);
             }
             match &cells {
                 Ok(n) => ui.weak(format!("{n} cells")),
@@ -627,7 +611,7 @@ pub fn eta_secs(done: usize, total: usize, elapsed_secs: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::UiWaker;
+    use crate::runner::{JobHost, UiWaker};
 
     #[test]
     fn the_default_form_is_a_valid_27_cell_plan() {
@@ -674,26 +658,22 @@ mod tests {
             ..PackingForm::default()
         };
         let plan = form.plan().expect("plan");
-        let queue = JobQueue::spawn("test-packing", UiWaker::none()).expect("thread");
-        queue.submit(0, PackingSweep::new(plan), Arc::default());
+        let mut jobs = JobHost::new(UiWaker::none());
+        let id = jobs.on_thread("test-packing", PackingSweep::new(plan)).expect("thread");
         let deadline = Instant::now() + Duration::from_secs(120);
-        let last = loop {
-            let updates = queue.updates();
-            if let Some(last) = updates.into_iter().find(|u| u.ended) {
-                break last;
-            }
+        while !jobs.state(id).is_some_and(|s| s.ended()) {
             assert!(Instant::now() < deadline, "the sweep did not end");
             std::thread::sleep(Duration::from_millis(10));
-        };
-        assert_eq!((last.failure.as_deref(), last.output.results.len(), last.output.total), (None, 2, 2));
+        }
+        let output = jobs.output::<PackingOutput>(id).expect("output");
+        assert_eq!((jobs.state(id), output.results.len(), output.total), (Some(JobState::Done), 2, 2));
 
         // a big budget, cancelled right away: the drop returns long before a cell could finish
         form.budget_steps = 1_000_000;
-        let queue = JobQueue::spawn("test-packing", UiWaker::none()).expect("thread");
-        queue.submit(0, PackingSweep::new(form.plan().expect("plan")), Arc::default());
+        jobs.on_thread("test-packing", PackingSweep::new(form.plan().expect("plan"))).expect("thread");
         std::thread::sleep(Duration::from_millis(200));
         let started = Instant::now();
-        drop(queue);
+        drop(jobs);
         assert!(started.elapsed() < Duration::from_secs(10), "cancelled in {:?}", started.elapsed());
     }
 }

@@ -11,7 +11,7 @@ use super::settings::UiSettings;
 use crate::analysis::Ambiguity;
 use crate::config::Config;
 use crate::model::Pathway;
-use crate::runner::{Command, LiveViews, LookedBack, UiWaker};
+use crate::runner::{Command, JobHost, LiveViews, LookedBack};
 use crate::train::probe::{PcaView, Trajectories};
 
 /// What a panel borrows each frame.
@@ -34,8 +34,8 @@ pub struct PanelContext<'a> {
     pub hidden: &'a [lesson::Control],
     /// The evaluation step looked back at (the Training tab's slider); `None` = the latest.
     pub look_back: &'a mut Option<u64>,
-    /// What a job started on a thread of its own wakes the UI with.
-    pub waker: &'a UiWaker,
+    /// Where panels run their background jobs and read their results.
+    pub jobs: &'a mut JobHost,
 }
 
 impl PanelContext<'_> {
@@ -113,9 +113,9 @@ impl ProbeShown {
 /// One panel of the app. Like eframe's `App`, a panel has a `logic` half, run every frame
 /// whether it is shown or not (take the results of background work the runner does for it),
 /// and a `ui` half that draws it. Panels read what the worker published and push commands
-/// through the [`PanelContext`]; they compute nothing heavy. Work on a thread of its own
-/// (packing, subset training, compared runs) runs in a `JobQueue` the panel owns, woken through
-/// `cx.waker`.
+/// through the [`PanelContext`]; they compute nothing heavy. Background work (a sweep, a switch
+/// test, a packing sweep …) is a job submitted to `cx.jobs` (the app's one [`JobHost`]), whose
+/// output the panel reads back by id; the host wakes the UI on every change.
 pub trait Panel {
     /// The panel's heading.
     fn title(&self) -> &'static str;

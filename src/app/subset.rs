@@ -3,8 +3,6 @@
 //! the coupling g changes. One network at a time, on a thread of its own.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use eframe::egui;
 use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints, Points};
@@ -15,12 +13,9 @@ use super::{Level, Panel, PanelContext, heading_ui};
 use crate::experiments::subset::bptt as subset_bptt;
 use crate::experiments::subset::{Measured, SubsetModel, SubsetPlan, Training};
 use crate::figure::palette::role;
-use crate::runner::LiveViews;
-use crate::runner::queue::JobQueue;
 use crate::runner::subset::{SubsetJob, SubsetOutput};
+use crate::runner::{JobId, LiveViews};
 
-/// How often the panel looks for progress while a run is under way.
-const TICK: Duration = Duration::from_millis(200);
 /// Units drawn per group.
 const SHOWN_UNITS: usize = 4;
 /// Test trials per condition of an app run (BPTT: per each of its 32 conditions, 8 per task).
@@ -64,7 +59,8 @@ pub struct SubsetPanel {
     training: Training,
     loops: usize,
     seed: u64,
-    job: Option<(JobQueue<SubsetJob>, Arc<AtomicBool>)>,
+    /// The run under way (a job on the subset lane).
+    job: Option<JobId>,
     output: Option<Arc<SubsetOutput>>,
     history: Vec<Point>,
     rects: [egui::Rect; 7],
@@ -130,11 +126,6 @@ impl SubsetPanel {
         self.output.as_ref().and_then(|o| o.measured.as_ref())
     }
 
-    /// Cancel the run and wait for its thread (the app is closing).
-    pub fn stop(&mut self) {
-        self.job = None;
-    }
-
     fn plan(&self) -> SubsetPlan {
         let defaults = SubsetPlan::default();
         let (neurons, k) = match (self.model, self.training) {
@@ -158,31 +149,27 @@ impl SubsetPanel {
     }
 
     fn start(&mut self, cx: &mut PanelContext<'_>) {
-        let cancel = Arc::new(AtomicBool::new(false));
-        match JobQueue::spawn("modulab-subset", cx.waker.clone()) {
-            Ok(queue) => {
-                queue.submit(0, SubsetJob::new(self.plan(), self.seed), cancel.clone());
-                self.job = Some((queue, cancel));
+        match cx.jobs.on_thread("modulab-subset", SubsetJob::new(self.plan(), self.seed)) {
+            Ok(job) => {
+                self.job = Some(job);
                 self.output = None;
             }
-            Err(e) => cx.files.set_notice(Level::Error, format!("cannot start the subset thread: {e}")),
+            Err(e) => cx.files.set_notice(Level::Error, e),
         }
     }
 
-    fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
-        let Some((queue, _)) = &self.job else { return };
-        let mut ended = false;
-        for update in queue.updates() {
-            if let Some(e) = &update.failure {
-                cx.files.set_notice(Level::Error, e.clone());
-            }
-            ended |= update.ended;
-            self.output = Some(update.output);
+    fn poll(&mut self, cx: &mut PanelContext<'_>) {
+        let Some(job) = self.job else { return };
+        // the state before the output: an output published in between is the newer one
+        let ended = cx.jobs.state(job).is_none_or(|s| s.ended());
+        if let Some(output) = cx.jobs.output::<SubsetOutput>(job) {
+            self.output = Some(output);
         }
+        // every new output wakes the UI (the host); a failure reaches the status bar through it
         if !ended {
-            ctx.request_repaint_after(TICK);
             return;
         }
+        cx.jobs.forget(job);
         self.job = None;
         if let Some(m) = self.output.as_ref().and_then(|o| o.measured.as_ref()) {
             let row = &m.row;
@@ -270,9 +257,9 @@ impl SubsetPanel {
             }
             if self.running() {
                 if ui.button("Cancel").on_hover_text("Stop this run").clicked()
-                    && let Some((_, cancel)) = &self.job
+                    && let Some(job) = self.job
                 {
-                    cancel.store(true, Ordering::Relaxed);
+                    cx.jobs.cancel(job);
                 }
             } else {
                 run |=
@@ -661,8 +648,8 @@ impl Panel for SubsetPanel {
          over g, f and seeds."
     }
 
-    fn logic(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
-        self.poll(ctx, cx);
+    fn logic(&mut self, _ctx: &egui::Context, cx: &mut PanelContext<'_>) {
+        self.poll(cx);
         if std::mem::take(&mut self.run_requested) && !self.running() {
             self.start(cx);
         }

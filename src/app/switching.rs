@@ -2,15 +2,17 @@
 //! fast each pathway lets the network follow, as a function of each pathway's context time
 //! constant τ. The test runs on the worker, on a frozen copy of the current network.
 
+use std::sync::Arc;
+
 use eframe::egui;
 use egui_plot::{Corner, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
 use super::{Level, Panel, PanelContext, heading_ui};
 use crate::config::Config;
-use crate::experiments::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchRequest, SwitchResult, SwitchSpec, parse_taus};
+use crate::experiments::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchJob, SwitchResult, SwitchSpec, parse_taus};
 use crate::model::{ContextTaus, Pathway};
-use crate::runner::Command;
+use crate::runner::{JobHost, JobId};
 use crate::tasks::Task;
 
 /// The sliders' range of τ, in ms.
@@ -35,6 +37,8 @@ pub struct SwitchingPanel {
     transient_rect: egui::Rect,
     /// A lesson pressed Run switch test; it runs once the network is there.
     run_requested: bool,
+    /// The latest switch test (a job on the network).
+    job: Option<JobId>,
 }
 
 impl Default for SwitchingPanel {
@@ -50,6 +54,7 @@ impl Default for SwitchingPanel {
             perf_rect: egui::Rect::NOTHING,
             transient_rect: egui::Rect::NOTHING,
             run_requested: false,
+            job: None,
         }
     }
 }
@@ -110,7 +115,8 @@ impl Panel for SwitchingPanel {
         };
         self.follow_run(&config);
         self.controls_ui(ui, cx, &config);
-        let result = cx.run.snapshot.as_ref().and_then(|s| s.switching.as_deref());
+        let result = self.result(cx.jobs);
+        let result = result.as_deref();
         status_ui(ui, result);
         ui.separator();
         let caption = ui.text_style_height(&egui::TextStyle::Body).max(ui.spacing().interact_size.y) + 2.0 * ui.spacing().item_spacing.y;
@@ -142,8 +148,19 @@ impl SwitchingPanel {
         let taus_ms = parse_taus(&self.taus_text)?;
         let (Some(from), Some(to)) = (self.from, self.to) else { return Err("pick the tasks first".into()) };
         let spec = SwitchSpec { from, to, trials: DEFAULT_TRIALS, switch_after_onset_ms: self.after_onset_ms };
-        cx.commands.push(Command::Switching(Box::new(SwitchRequest { spec, taus_ms, combination: Some(self.combination) })));
+        let combination = self.combination;
+        if let Some(old) = self.job.take() {
+            cx.jobs.forget(old);
+        }
+        self.job = Some(cx.jobs.on_network("switch test", move |net| {
+            SwitchJob::new(net.config, net.params, net.step, &spec, taus_ms, Some(combination)).map_err(|e| e.to_string())
+        }));
         Ok(())
+    }
+
+    /// The latest switch test, as far as it got.
+    pub fn result(&self, jobs: &JobHost) -> Option<Arc<SwitchResult>> {
+        jobs.output(self.job?)
     }
 
     /// Keep the choices valid for the current run: tasks it trained, sliders at its configured τ.
@@ -201,7 +218,7 @@ impl SwitchingPanel {
                 self.combination.set(pathway, tau);
             }
         });
-        let running = cx.run.snapshot.as_ref().and_then(|s| s.switching.as_ref()).is_some_and(|r| r.in_progress());
+        let running = self.result(cx.jobs).is_some_and(|r| r.in_progress());
         ui.horizontal(|ui| {
             let ready = parsed.is_ok() && !config.model.pathways.is_empty();
             let button = ui
@@ -225,7 +242,10 @@ impl SwitchingPanel {
                 .on_hover_text("Stop; the points computed so far stay")
                 .clicked()
             {
-                cx.commands.push(Command::CancelSwitching);
+                if let Some(id) = self.job {
+                    cx.jobs.cancel(id);
+                }
+                cx.files.set_notice(Level::Info, "switch test cancelled; the points computed so far stay on the plots");
             }
         });
     }

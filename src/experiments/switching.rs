@@ -292,16 +292,6 @@ impl SwitchTrials {
     }
 }
 
-/// What the app asks the worker to test (see [`crate::runner::Command::Switching`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct SwitchRequest {
-    pub spec: SwitchSpec,
-    /// τ values swept for each pathway of the network.
-    pub taus_ms: Vec<f32>,
-    /// Also test this combination of the three time constants.
-    pub combination: Option<ContextTaus>,
-}
-
 /// One switch test's outcome at one setting of the time constants.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SwitchOutcome {

@@ -1,16 +1,16 @@
 //! Saved runs compared with the current one in the Ambiguity panel: each is read from disk and
 //! swept by [`crate::experiments::sweep::sweep_run`] (the function behind `modulab sweep
-//! ambiguity`) one level at a time, as a [`CompareJob`] on a thread of its own ([`JobQueue`]), so
-//! a sweep stops within a level of being cancelled and the worker's training goes on meanwhile.
+//! ambiguity`) one level at a time, as a [`CompareJob`] on a thread of its own (the job host's
+//! comparison lane), so a sweep stops within a level of being cancelled and the worker's
+//! training goes on meanwhile.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
+use super::host::{JobHost, JobId, JobState};
 use super::job::{Job, JobError, Stopped};
-use super::queue::JobQueue;
 use super::sweep::SWEEP_TRIALS;
-use super::wake::UiWaker;
 use crate::analysis::AmbiguityKind;
 use crate::experiments::sweep::{self, AmbiguityRow, TrainedRun};
 
@@ -90,22 +90,22 @@ pub struct ComparedRun {
     pub swept: Option<(AmbiguityKind, Vec<f32>)>,
     /// The sweep's rows so far, as `modulab sweep ambiguity` writes them.
     pub rows: Vec<AmbiguityRow>,
-    /// Raised to stop this run's sweep (a new sweep, Cancel or Remove).
-    cancel: Arc<AtomicBool>,
-    /// The job id of this run's current sweep (updates of an older one are dropped).
-    job: u64,
+    /// The job of this run's current sweep, while it runs.
+    job: Option<JobId>,
+    /// Its sweep ended before every level was measured (cancelled, failed or replaced).
+    stopped: bool,
 }
 
 impl ComparedRun {
     /// A run not swept yet.
     pub fn new(dir: PathBuf, label: String, run: Arc<TrainedRun>) -> Self {
-        ComparedRun { dir, label, run, swept: None, rows: Vec::new(), cancel: Arc::new(AtomicBool::new(false)), job: u64::MAX }
+        ComparedRun { dir, label, run, swept: None, rows: Vec::new(), job: None, stopped: false }
     }
 
     /// Its sweep was stopped (cancelled, failed or replaced) before every level was measured.
     pub fn is_stopped(&self) -> bool {
         let (done, total) = self.progress();
-        done < total && self.cancel.load(Ordering::Relaxed)
+        done < total && self.stopped
     }
 
     /// (levels done, levels in the sweep).
@@ -151,22 +151,21 @@ pub enum Notice {
 
 /// A run being read, to be swept at `levels` of `kind` once it is.
 struct Loading {
-    job: u64,
+    job: JobId,
     dir: PathBuf,
-    cancel: Arc<AtomicBool>,
     kind: AmbiguityKind,
     levels: Vec<f32>,
 }
 
-/// The runs loaded for comparison and the thread that loads and sweeps them (started with the
-/// first run; stopped and joined on drop).
+/// The lane of the job host the comparisons run on.
+const LANE: &str = "modulab-compare";
+
+/// The runs loaded for comparison, and those still loading (each a job on the comparison lane).
 #[derive(Default)]
 pub struct Comparisons {
     runs: Vec<ComparedRun>,
     /// Runs asked for and still loading.
     loading: Vec<Loading>,
-    next_id: u64,
-    queue: Option<JobQueue<CompareJob>>,
 }
 
 impl Comparisons {
@@ -179,49 +178,37 @@ impl Comparisons {
         self.loading.iter().map(|l| l.dir.as_path())
     }
 
-    fn submit(&mut self, job: CompareJob, cancel: Arc<AtomicBool>, wake: Option<UiWaker>) -> Result<u64, String> {
-        if self.queue.is_none() {
-            let wake = wake.ok_or("the comparison thread is not running")?;
-            let queue = JobQueue::spawn("modulab-compare", wake).map_err(|e| format!("cannot start the comparison thread: {e}"))?;
-            self.queue = Some(queue);
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        let queue = self.queue.as_ref().ok_or("the comparison thread is not running")?;
-        if queue.submit(id, job, cancel) { Ok(id) } else { Err("the comparison thread stopped; restart the app".into()) }
-    }
-
-    /// Read the run in `dir` and sweep it at `levels` of `kind` (on the thread); `wake` is
-    /// called after each of its updates. A problem starting the thread is returned.
-    pub fn add(&mut self, dir: PathBuf, kind: AmbiguityKind, levels: &[f32], wake: UiWaker) -> Option<String> {
-        let cancel = Arc::new(AtomicBool::new(false));
-        match self.submit(CompareJob::load(dir.clone(), kind, levels.to_vec()), cancel.clone(), Some(wake)) {
+    /// Read the run in `dir` and sweep it at `levels` of `kind` (on the comparison lane). A
+    /// problem starting the thread is returned.
+    pub fn add(&mut self, dir: PathBuf, kind: AmbiguityKind, levels: &[f32], jobs: &mut JobHost) -> Option<String> {
+        match jobs.on_thread(LANE, CompareJob::load(dir.clone(), kind, levels.to_vec())) {
             Ok(job) => {
-                self.loading.push(Loading { job, dir, cancel, kind, levels: levels.to_vec() });
+                self.loading.push(Loading { job, dir, kind, levels: levels.to_vec() });
                 None
             }
             Err(e) => Some(e),
         }
     }
 
-    pub fn remove(&mut self, index: usize) {
+    pub fn remove(&mut self, index: usize, jobs: &JobHost) {
         if index < self.runs.len() {
             let run = self.runs.remove(index);
-            run.cancel.store(true, Ordering::Relaxed);
+            if let Some(job) = run.job {
+                jobs.forget(job);
+            }
         }
     }
 
     /// Sweep every loaded run at these levels of `kind`, replacing sweeps under way.
-    pub fn sweep_all(&mut self, kind: AmbiguityKind, levels: &[f32]) -> Option<String> {
+    pub fn sweep_all(&mut self, kind: AmbiguityKind, levels: &[f32], jobs: &mut JobHost) -> Option<String> {
         let mut problem = None;
-        for index in 0..self.runs.len() {
-            let cancel = Arc::new(AtomicBool::new(false));
-            let job = CompareJob::sweep(self.runs[index].run.clone(), kind, levels.to_vec());
-            match self.submit(job, cancel.clone(), None) {
+        for run in &mut self.runs {
+            if let Some(old) = run.job.take() {
+                jobs.forget(old);
+            }
+            match jobs.on_thread(LANE, CompareJob::sweep(run.run.clone(), kind, levels.to_vec())) {
                 Ok(id) => {
-                    let run = &mut self.runs[index];
-                    run.cancel.store(true, Ordering::Relaxed);
-                    (run.cancel, run.job, run.swept) = (cancel, id, Some((kind, levels.to_vec())));
+                    (run.job, run.swept, run.stopped) = (Some(id), Some((kind, levels.to_vec())), false);
                     run.rows.clear();
                 }
                 Err(e) => problem = Some(e),
@@ -231,49 +218,58 @@ impl Comparisons {
     }
 
     /// Stop every sweep under way (the levels measured so far stay).
-    pub fn cancel(&mut self) {
-        self.runs.iter().for_each(|run| run.cancel.store(true, Ordering::Relaxed));
+    pub fn cancel(&mut self, jobs: &JobHost) {
+        for run in &mut self.runs {
+            if let Some(job) = run.job.take() {
+                jobs.forget(job);
+                run.stopped = true;
+            }
+        }
     }
 
     /// Whether a loaded run's sweep is under way.
     pub fn sweeping(&self) -> bool {
-        self.runs.iter().any(|r| {
-            let (done, total) = r.progress();
-            done < total && !r.is_stopped()
-        })
+        self.runs.iter().any(|r| r.job.is_some())
     }
 
-    /// Take the thread's updates. Returns the messages for the status bar.
-    pub fn poll(&mut self) -> Vec<Notice> {
-        let Some(queue) = &self.queue else { return Vec::new() };
+    /// Take the jobs' new outputs. Returns the messages for the status bar (a job's failure
+    /// reaches it through the host).
+    pub fn poll(&mut self, jobs: &JobHost) -> Vec<Notice> {
         let mut notices = Vec::new();
-        for update in queue.updates() {
-            if let Some(failure) = update.failure {
-                notices.push(Notice::Error(failure));
-            }
-            if let Some(at) = self.loading.iter().position(|l| l.job == update.id) {
-                let Some(run) = update.output.run.clone() else {
-                    if update.ended {
-                        self.loading.remove(at); // it could not be read: the failure says why
-                    }
-                    continue;
-                };
-                let Loading { job, dir, cancel, kind, levels } = self.loading.remove(at);
-                let mut label = run_label(&dir, &run.pathways());
-                // two runs with one name would share a legend entry
-                let same = self.runs.iter().filter(|r| r.label == label || r.label.starts_with(&format!("{label} #"))).count();
-                if same > 0 {
-                    label = format!("{label} #{}", same + 1);
+        let mut at = 0;
+        while at < self.loading.len() {
+            let id = self.loading[at].job;
+            let state = jobs.state(id);
+            let run = jobs.output::<CompareOutput>(id).and_then(|o| o.run.clone());
+            let Some(run) = run else {
+                if state.is_none_or(|s| s.ended()) {
+                    // it could not be read: the failure says why
+                    self.loading.remove(at);
+                    jobs.forget(id);
+                } else {
+                    at += 1;
                 }
-                notices.push(Notice::Info(format!("loaded {} (step {}) for comparison", dir.display(), run.step)));
-                self.runs.push(ComparedRun { swept: Some((kind, levels)), cancel, job, ..ComparedRun::new(dir, label, run) });
+                continue;
+            };
+            let Loading { job, dir, kind, levels } = self.loading.remove(at);
+            let mut label = run_label(&dir, &run.pathways());
+            // two runs with one name would share a legend entry
+            let same = self.runs.iter().filter(|r| r.label == label || r.label.starts_with(&format!("{label} #"))).count();
+            if same > 0 {
+                label = format!("{label} #{}", same + 1);
             }
-            // a removed run's updates, or a replaced sweep's, find no run
-            if let Some(run) = self.runs.iter_mut().find(|r| r.job == update.id) {
-                run.rows.clone_from(&update.output.rows);
-                if update.ended {
-                    run.cancel.store(true, Ordering::Relaxed);
-                }
+            notices.push(Notice::Info(format!("loaded {} (step {}) for comparison", dir.display(), run.step)));
+            self.runs.push(ComparedRun { swept: Some((kind, levels)), job: Some(job), ..ComparedRun::new(dir, label, run) });
+        }
+        for run in &mut self.runs {
+            let Some(id) = run.job else { continue };
+            if let Some(output) = jobs.output::<CompareOutput>(id) {
+                run.rows.clone_from(&output.rows);
+            }
+            if jobs.state(id).is_none_or(|s| s.ended()) {
+                run.stopped = !matches!(jobs.state(id), Some(JobState::Done));
+                run.job = None;
+                jobs.forget(id);
             }
         }
         notices
@@ -315,7 +311,8 @@ mod tests {
         checkpoint::save(&run_dir.join("checkpoint"), &trainer).expect("saved");
         let mut compare = Comparisons::default();
         let levels = [0.0, 1.0];
-        let add = |compare: &mut Comparisons, dir: PathBuf| compare.add(dir, AmbiguityKind::Uniform, &levels, UiWaker::none());
+        let mut jobs = JobHost::new(crate::runner::UiWaker::none());
+        let mut add = |compare: &mut Comparisons, dir: PathBuf| compare.add(dir, AmbiguityKind::Uniform, &levels, &mut jobs);
         assert!(add(&mut compare, run_dir.clone()).is_none());
         assert!(add(&mut compare, dir.path().join("missing")).is_none());
         // a corrupt checkpoint: the saved one, truncated
@@ -328,7 +325,8 @@ mod tests {
         let mut notices = Vec::new();
         while compare.runs().first().is_none_or(|r| r.progress() != (2, 2)) || compare.loading().count() > 0 {
             assert!(Instant::now() < deadline, "timed out; {notices:?}");
-            notices.extend(compare.poll());
+            notices.extend(compare.poll(&jobs));
+            notices.extend(jobs.take_failures().into_iter().map(Notice::Error));
             std::thread::sleep(Duration::from_millis(10));
         }
         let run = &compare.runs()[0];
@@ -342,11 +340,11 @@ mod tests {
         assert!(refused("missing") && refused("corrupt"), "{notices:?}");
         assert_eq!(compare.runs().len(), 1, "only the good run is added");
         // a new sweep replaces the rows; cancelling stops it; removing the run drops it
-        assert!(compare.sweep_all(AmbiguityKind::Mixture, &[0.5, 0.6, 0.7, 0.8, 0.9]).is_none());
+        assert!(compare.sweep_all(AmbiguityKind::Mixture, &[0.5, 0.6, 0.7, 0.8, 0.9], &mut jobs).is_none());
         assert!(compare.runs()[0].rows.is_empty() && compare.sweeping());
-        compare.cancel();
-        assert!(!compare.sweeping());
-        compare.remove(0);
+        compare.cancel(&jobs);
+        assert!(!compare.sweeping() && compare.runs()[0].is_stopped());
+        compare.remove(0, &jobs);
         assert!(compare.runs().is_empty());
     }
 }

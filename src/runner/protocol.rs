@@ -6,11 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::dynamics::{DynamicsRequest, DynamicsResult};
-use super::sweep::SweepResult;
-use crate::analysis::{Ambiguity, AmbiguityKind};
+use super::host::NetworkJob;
+use crate::analysis::Ambiguity;
 use crate::config::Config;
-use crate::experiments::switching::{SwitchRequest, SwitchResult};
 use crate::model::Pathway;
 use crate::tasks::Task;
 use crate::train::RunEnd;
@@ -39,7 +37,8 @@ impl LiveViews {
 }
 
 /// What the UI asks the worker to do.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
+#[allow(clippy::manual_non_exhaustive, reason = "the hidden variant is a test hook, not a marker against exhaustive matches")]
 pub enum Command {
     /// Start training, or resume after a pause.
     Start,
@@ -72,20 +71,9 @@ pub enum Command {
     /// kept before it; see [`super::history`]), under the current lesions and ambiguity, in
     /// [`Snapshot::looked_back`]; `None` goes back to the latest network only.
     LookBack(Option<u64>),
-    /// Score a frozen copy of the current network at each of these levels of one ambiguity
-    /// kind, interleaved with training; replaces a sweep in progress.
-    Sweep { kind: AmbiguityKind, levels: Vec<f32> },
-    /// Stop a sweep in progress (what it measured so far stays in the snapshot).
-    CancelSweep,
-    /// Run task-switch trials on a frozen copy of the current network, one (pathway, τ) point
-    /// at a time interleaved with training; replaces a switch test in progress.
-    Switching(Box<SwitchRequest>),
-    /// Stop a switch test in progress (its computed points stay in the snapshot).
-    CancelSwitching,
-    /// Analyse the dynamics of a frozen copy of the current network (task variance, spectra,
-    /// fixed points along a context interpolation; see [`super::dynamics`]), one unit at a time
-    /// interleaved with training; replaces an analysis in progress.
-    AnalyzeDynamics(DynamicsRequest),
+    /// Run a job on a frozen copy of the current network, one unit at a time interleaved with
+    /// training ([`super::host::JobHost::on_network`]); a reset or a loaded run drops it.
+    Job(NetworkJob),
     /// End the thread.
     Stop,
     /// Panic inside the training code (to test that a panic becomes [`Event::Failed`]).
@@ -222,16 +210,10 @@ pub struct Snapshot {
     /// Performance under the current ambiguity (re-evaluated with every evaluation and every
     /// ambiguity or lesion change).
     pub ambiguity: Option<AmbiguityEval>,
-    /// The latest (or current) ambiguity sweep.
-    pub sweep: Option<Arc<SweepResult>>,
     /// The probe trials run through the network (current ambiguity and lesions).
     pub trajectories: Option<Arc<Trajectories>>,
     /// The probe trials' hidden states on shared principal axes.
     pub pca: Option<Arc<PcaView>>,
-    /// The latest (or current) task-switch test.
-    pub switching: Option<Arc<SwitchResult>>,
-    /// The latest (or current) dynamics analysis.
-    pub dynamics: Option<Arc<DynamicsResult>>,
     /// Each unit's τ_i in ms at the latest evaluation, for networks with per-unit time constants.
     pub unit_taus: Option<Arc<Vec<f32>>>,
     /// The probe trials of an earlier network, while the app looks back ([`Command::LookBack`]).

@@ -17,24 +17,20 @@
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::checkpointing::{self, RestoredRun};
-use super::dynamics::{DynamicsJob, DynamicsRequest};
 use super::history::ParamHistory;
-use super::job::{self, panic_message};
+use super::host::{Board, Frozen, JobId, NetworkJob, Running};
+use super::job::panic_message;
 use super::live::{self, LiveAnalysis, Refit};
 use super::outbox::Outbox;
 use super::protocol::{Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot};
 use super::scheduler::{Turn, Turns};
-use super::sweep::SweepJob;
-use crate::analysis::AmbiguityKind;
 use crate::config::Config;
-use crate::experiments::switching::{SwitchJob, SwitchRequest};
-use crate::model::{ParamSet, Pathway};
+use crate::model::Pathway;
 use crate::train::eval::{EvalOptions, Evaluation, evaluate};
 use crate::train::exchange;
 use crate::train::metrics::MetricsRow;
@@ -93,9 +89,12 @@ pub struct Run {
     /// What was last put in the slot (kept to update one part at a time).
     latest: Snapshot,
     turns: Turns,
-    sweep: Option<SweepJob>,
-    switching: Option<SwitchJob>,
-    dynamics: Option<DynamicsJob>,
+    /// The jobs on this network, taking turns with training and each other.
+    jobs: VecDeque<Running>,
+    /// Every job this network has run (dropped from the board when the network goes).
+    hosted: Vec<JobId>,
+    /// Where they publish (the app's board, from the first job).
+    board: Option<Board>,
 }
 
 impl Run {
@@ -119,9 +118,9 @@ impl Run {
             stale: LiveViews::NONE,
             latest: Snapshot::default(),
             turns: Turns::default(),
-            sweep: None,
-            switching: None,
-            dynamics: None,
+            jobs: VecDeque::new(),
+            hosted: Vec::new(),
+            board: None,
         }
     }
 
@@ -129,11 +128,7 @@ impl Run {
     pub fn main(&mut self) {
         self.reset(self.config.clone());
         loop {
-            let busy = self.state == RunState::Running
-                || self.dirty.any()
-                || self.sweep.is_some()
-                || self.switching.is_some()
-                || self.dynamics.is_some();
+            let busy = self.state == RunState::Running || self.dirty.any() || !self.jobs.is_empty();
             let command = if busy {
                 match self.commands.try_recv() {
                     Ok(c) => Some(c),
@@ -196,37 +191,19 @@ impl Run {
             return;
         }
         let running = self.state == RunState::Running;
-        let turn = self.turns.next(|turn| match turn {
-            Turn::Train => running,
-            Turn::Dynamics => self.dynamics.is_some(),
-            Turn::Sweep => self.sweep.is_some(),
-            Turn::Switching => self.switching.is_some(),
-        });
-        match turn {
+        let jobs = self.jobs.len();
+        match self.turns.next(running, jobs) {
             Some(Turn::Train) => self.guarded_step(),
-            Some(Turn::Dynamics) => {
-                let failure = job_turn(&mut self.dynamics, &mut self.latest.dynamics, self.outbox.stop_flag());
-                self.job_done(failure);
-            }
-            Some(Turn::Sweep) => {
-                let failure = job_turn(&mut self.sweep, &mut self.latest.sweep, self.outbox.stop_flag());
-                self.job_done(failure);
-            }
-            Some(Turn::Switching) => {
-                let failure = job_turn(&mut self.switching, &mut self.latest.switching, self.outbox.stop_flag());
-                self.job_done(failure);
+            Some(Turn::Job) => {
+                // the jobs go round: the one at the front takes its unit and goes to the back
+                let Some(mut job) = self.jobs.pop_front() else { return };
+                if job.turn() {
+                    crate::release_freed_memory();
+                } else {
+                    self.jobs.push_back(job);
+                }
             }
             None => {}
-        }
-    }
-
-    /// Publish a job's new output and say why it failed, if it did.
-    fn job_done(&mut self, failure: Option<Option<String>>) {
-        let Some(failure) = failure else { return };
-        crate::release_freed_memory();
-        self.publish();
-        if let Some(message) = failure {
-            self.outbox.emit(Event::Warning(message));
         }
     }
 
@@ -283,22 +260,7 @@ impl Run {
                 self.dirty.ambiguity |= views.ambiguity && self.stale.ambiguity;
                 self.dirty.probe |= views.probe && self.stale.probe;
             }
-            Command::Sweep { kind, levels } => self.start_sweep(kind, levels),
-            Command::CancelSweep => {
-                if let Some(output) = job::cancel(&mut self.sweep) {
-                    self.latest.sweep = Some(output);
-                    self.publish();
-                }
-            }
-            Command::Switching(request) => self.start_switching(*request),
-            Command::CancelSwitching => {
-                if let Some(output) = job::cancel(&mut self.switching) {
-                    self.latest.switching = Some(output);
-                    self.publish();
-                    self.outbox.emit(Event::Warning("switch test cancelled; the points computed so far stay on the plots".into()));
-                }
-            }
-            Command::AnalyzeDynamics(request) => self.start_dynamics(request),
+            Command::Job(job) => self.start_job(job),
             Command::SaveCheckpoint(dir) => self.save_checkpoint(dir),
             Command::ExportNetwork(path) => self.export_network(path),
             Command::LoadCheckpoint(path) => self.load_checkpoint(path),
@@ -319,9 +281,11 @@ impl Run {
         self.earlier.clear();
         self.live.forget_network();
         self.stale = LiveViews::NONE;
-        self.sweep = None;
-        self.switching = None;
-        self.dynamics = None;
+        // the old network's analyses go with it, from the worker and from the board
+        self.jobs.clear();
+        if let Some(board) = &self.board {
+            board.forget(&std::mem::take(&mut self.hosted));
+        }
         // the app may still look back at a step the new network also has (step 0 after a reset)
         self.dirty = Dirty { look_back: self.look_back.is_some(), ..Dirty::default() };
     }
@@ -588,55 +552,18 @@ impl Run {
         self.outbox.note();
     }
 
-    /// A frozen copy of the network for a job: (config, params, step, lesions in force).
-    fn frozen(&self, what: &str) -> Option<(Config, ParamSet, u64, Vec<Pathway>)> {
+    /// Build a job on a frozen copy of the network and give it turns.
+    fn start_job(&mut self, job: NetworkJob) {
+        let lesioned = self.active_lesions();
         let Some(trainer) = self.trainer.as_ref() else {
-            self.outbox.emit(Event::Warning(format!("no network to {what}: press Reset")));
-            return None;
+            job.refuse("there is no network (training failed): press Reset");
+            return;
         };
-        Some((trainer.config.clone(), trainer.params.clone(), trainer.step, self.active_lesions()))
-    }
-
-    fn start_sweep(&mut self, kind: AmbiguityKind, levels: Vec<f32>) {
-        let Some((config, params, step, lesioned)) = self.frozen("sweep") else { return };
-        if let Some(job) = SweepJob::new(config, params, step, lesioned, kind, levels) {
-            self.latest.sweep = Some(Arc::new(job::Job::output(&job).clone()));
-            self.sweep = Some(job);
-            self.publish();
+        let frozen = Frozen { config: trainer.config.clone(), params: trainer.params.clone(), step: trainer.step, lesioned };
+        self.hosted.push(job.id);
+        self.board.get_or_insert_with(|| job.board.clone());
+        if let Some(running) = job.start(frozen) {
+            self.jobs.push_back(running);
         }
     }
-
-    fn start_switching(&mut self, request: SwitchRequest) {
-        let Some((config, params, step, _)) = self.frozen("test") else { return };
-        let SwitchRequest { spec, taus_ms, combination } = request;
-        match catch_unwind(AssertUnwindSafe(|| SwitchJob::new(config, params, step, &spec, taus_ms, combination))) {
-            Ok(Ok(job)) => {
-                self.latest.switching = Some(Arc::new(job.result.clone()));
-                self.switching = Some(job);
-                self.publish();
-            }
-            Ok(Err(e)) => self.outbox.emit(Event::Warning(format!("switch test not started: {e}"))),
-            Err(payload) => self.outbox.emit(Event::Warning(format!("switch test failed: {}", panic_message(&*payload)))),
-        }
-    }
-
-    fn start_dynamics(&mut self, request: DynamicsRequest) {
-        let Some((config, params, step, lesioned)) = self.frozen("analyse") else { return };
-        match DynamicsJob::new(config, params, step, lesioned, request) {
-            Ok(job) => {
-                self.latest.dynamics = Some(Arc::new(job::Job::output(&job).clone()));
-                self.dynamics = Some(job);
-                self.publish();
-            }
-            Err(bad) => self.outbox.emit(Event::Warning(bad.to_string())),
-        }
-    }
-}
-
-/// One unit of the job in `slot`, its output put into the snapshot's `latest`; `None` when there
-/// was no job, else why it failed (if it did).
-fn job_turn<J: job::Job>(slot: &mut Option<J>, latest: &mut Option<Arc<J::Output>>, cancel: &AtomicBool) -> Option<Option<String>> {
-    let turn = job::turn(slot, cancel)?;
-    *latest = Some(turn.output);
-    Some(turn.failure)
 }

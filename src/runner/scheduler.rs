@@ -6,28 +6,41 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Turn {
     Train,
-    Dynamics,
-    Sweep,
-    Switching,
+    /// The job at the front of the worker's queue (which then goes to the back).
+    Job,
 }
 
-/// The round-robin position.
-#[derive(Clone, Copy, Debug, Default)]
+/// The round-robin position: training, then each job in turn, then training again.
+#[derive(Clone, Copy, Debug)]
 pub struct Turns {
-    /// Index into [`Turns::ORDER`] of the participant that goes first next time.
-    next: usize,
+    /// Jobs that have had their turn since training last had its (at first: all of them, so
+    /// training goes first).
+    since_train: usize,
+}
+
+impl Default for Turns {
+    fn default() -> Self {
+        Turns { since_train: usize::MAX }
+    }
 }
 
 impl Turns {
-    const ORDER: [Turn; 4] = [Turn::Train, Turn::Dynamics, Turn::Sweep, Turn::Switching];
-
-    /// The next participant that `ready` accepts, starting after the one that went last;
-    /// `None` when nobody is ready.
-    pub fn next(&mut self, ready: impl Fn(Turn) -> bool) -> Option<Turn> {
-        let n = Self::ORDER.len();
-        let found = (0..n).map(|i| (self.next + i) % n).find(|&i| ready(Self::ORDER[i]))?;
-        self.next = (found + 1) % n;
-        Some(Self::ORDER[found])
+    /// The next participant: training when it is `training` and every one of the `jobs` has
+    /// had a turn since it last had one; else the next job; `None` when nobody is ready.
+    pub fn next(&mut self, training: bool, jobs: usize) -> Option<Turn> {
+        if training && (jobs == 0 || self.since_train >= jobs) {
+            self.since_train = 0;
+            return Some(Turn::Train);
+        }
+        if jobs == 0 {
+            return None;
+        }
+        if self.since_train >= jobs {
+            // training is not running: the jobs go round on their own
+            self.since_train = 0;
+        }
+        self.since_train = self.since_train.saturating_add(1);
+        Some(Turn::Job)
     }
 }
 
@@ -35,23 +48,23 @@ impl Turns {
 mod tests {
     use super::*;
 
-    fn sequence(turns: &mut Turns, ready: &[Turn], n: usize) -> Vec<Turn> {
-        (0..n).filter_map(|_| turns.next(|t| ready.contains(&t))).collect()
+    fn sequence(turns: &mut Turns, training: bool, jobs: usize, n: usize) -> Vec<Turn> {
+        (0..n).filter_map(|_| turns.next(training, jobs)).collect()
     }
 
     #[test]
-    fn ready_participants_take_turns() {
+    fn training_and_every_job_take_turns() {
         let mut turns = Turns::default();
-        assert_eq!(sequence(&mut turns, &[Turn::Train, Turn::Sweep], 4), [Turn::Train, Turn::Sweep, Turn::Train, Turn::Sweep]);
-        let all = [Turn::Train, Turn::Dynamics, Turn::Sweep, Turn::Switching];
+        assert_eq!(sequence(&mut turns, true, 1, 4), [Turn::Train, Turn::Job, Turn::Train, Turn::Job]);
         let mut turns = Turns::default();
-        assert_eq!(sequence(&mut turns, &all, 5), [Turn::Train, Turn::Dynamics, Turn::Sweep, Turn::Switching, Turn::Train]);
+        assert_eq!(sequence(&mut turns, true, 3, 5), [Turn::Train, Turn::Job, Turn::Job, Turn::Job, Turn::Train]);
     }
 
     #[test]
-    fn a_lone_participant_runs_back_to_back_and_nobody_means_none() {
+    fn jobs_alone_run_back_to_back_and_nobody_means_none() {
         let mut turns = Turns::default();
-        assert_eq!(sequence(&mut turns, &[Turn::Switching], 3), [Turn::Switching; 3]);
-        assert_eq!(turns.next(|_| false), None);
+        assert_eq!(sequence(&mut turns, false, 1, 3), [Turn::Job; 3]);
+        assert_eq!(sequence(&mut turns, true, 0, 2), [Turn::Train; 2]);
+        assert_eq!(turns.next(false, 0), None);
     }
 }

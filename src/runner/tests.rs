@@ -3,11 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use super::sweep::SweepJob;
 use super::*;
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
 use crate::experiments::sweep::score_level;
-use crate::experiments::switching::{SwitchJob, SwitchRequest, SwitchSpec};
+use crate::experiments::switching::{SwitchJob, SwitchResult, SwitchSpec};
 use crate::model::{ContextTaus, Pathway};
 use crate::tasks::Task;
 use crate::train::RunEnd;
@@ -43,6 +44,34 @@ fn wait_for(worker: &Worker, seen: &mut Vec<Event>, want: impl Fn(&Event) -> boo
         assert!(Instant::now() < deadline, "timed out; seen {seen:?}");
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// Send the jobs submitted to `jobs` to the worker.
+fn send_jobs(worker: &Worker, jobs: &mut JobHost) {
+    for command in jobs.take_commands() {
+        assert!(worker.send(command));
+    }
+}
+
+/// Wait until job `id`'s output satisfies `want`.
+fn wait_job<O: Send + Sync + 'static>(jobs: &JobHost, id: JobId, want: impl Fn(&O) -> bool) -> std::sync::Arc<O> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(output) = jobs.output::<O>(id)
+            && want(&output)
+        {
+            return output;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for job {id}: {:?}", jobs.state(id));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A switch test of the network the worker has.
+fn switch_test(jobs: &mut JobHost, spec: SwitchSpec, taus_ms: Vec<f32>, combination: Option<ContextTaus>) -> JobId {
+    jobs.on_network("switch test", move |net| {
+        SwitchJob::new(net.config, net.params, net.step, &spec, taus_ms, combination).map_err(|e| e.to_string())
+    })
 }
 
 /// Wait until training has finished: it may have while something else was awaited.
@@ -229,11 +258,12 @@ fn a_switch_test_runs_beside_training_on_a_frozen_copy() {
     let config = tiny();
     let spec = SwitchSpec { trials: 4, ..SwitchSpec::default_for(&config) };
     let combination = ContextTaus { bias: 50.0, gain: 0.0, synaptic: 0.0 };
-    let request = SwitchRequest { spec: spec.clone(), taus_ms: vec![0.0, 100.0], combination: Some(combination) };
-    worker.send(Command::Switching(Box::new(request)));
+    let mut jobs = JobHost::new(UiWaker::none());
+    let id = switch_test(&mut jobs, spec.clone(), vec![0.0, 100.0], Some(combination));
+    send_jobs(&worker, &mut jobs);
     worker.send(Command::Start);
-    let done = wait_snapshot(&worker, &mut seen, |s| s.switching.as_ref().is_some_and(|r| r.is_complete()));
-    let result = done.switching.expect("switching");
+    let result = wait_job::<SwitchResult>(&jobs, id, |r| r.is_complete());
+    assert_eq!(jobs.state(id), Some(JobState::Done));
     // the quick preset has the bias pathway only; the network tested is the untrained one
     assert_eq!((result.step, result.pathways.len(), result.progress()), (0, 1, (3, 3)));
     let direct = SwitchJob::new(config.clone(), Trainer::new(config).params, 0, &spec, vec![0.0, 100.0], Some(combination))
@@ -245,19 +275,32 @@ fn a_switch_test_runs_beside_training_on_a_frozen_copy() {
     let mut by_hand = Trainer::new(tiny());
     let expected: Vec<(u64, f32)> = (0..12).map(|_| by_hand.step().map(|r| (r.step, r.loss)).expect("step")).collect();
     assert_eq!(losses(&seen), expected);
-    // a request the network cannot answer is a warning, and the run goes on
-    let bad = SwitchRequest { spec: SwitchSpec { from: Task::DmsGo, ..spec }, taus_ms: vec![0.0], combination: None };
-    worker.send(Command::Switching(Box::new(bad)));
-    let warning = wait_for(&worker, &mut seen, |e| matches!(e, Event::Warning(_)));
-    assert!(matches!(&warning, Event::Warning(text) if text.contains("dmsgo")), "{warning:?}");
+    // a request the network cannot answer fails on the board with its reason, and the run goes on
+    let bad = switch_test(&mut jobs, SwitchSpec { from: Task::DmsGo, ..spec.clone() }, vec![0.0], None);
+    send_jobs(&worker, &mut jobs);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while jobs.state(bad) == Some(JobState::Running) {
+        assert!(Instant::now() < deadline, "the bad request was not refused");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let failures = jobs.take_failures();
+    assert!(failures.len() == 1 && failures[0].starts_with("switch test not started") && failures[0].contains("dmsgo"), "{failures:?}");
     // a long test cancelled after it started: marked stopped, so the UI stops waiting for it
-    let long = SwitchRequest { spec: spec.clone(), taus_ms: (0..200).map(|i| i as f32).collect(), combination: None };
-    worker.send(Command::Switching(Box::new(long)));
-    wait_snapshot(&worker, &mut seen, |s| s.switching.as_ref().is_some_and(|r| r.taus_ms.len() == 200 && r.progress().0 > 0));
-    worker.send(Command::CancelSwitching);
-    let stopped = wait_snapshot(&worker, &mut seen, |s| s.switching.as_ref().is_some_and(|r| r.stopped));
-    let result = stopped.switching.expect("switching");
+    let long = switch_test(&mut jobs, spec.clone(), (0..200).map(|i| i as f32).collect(), None);
+    send_jobs(&worker, &mut jobs);
+    wait_job::<SwitchResult>(&jobs, long, |r| r.progress().0 > 0);
+    jobs.cancel(long);
+    let result = wait_job::<SwitchResult>(&jobs, long, |r| r.stopped);
+    assert_eq!(jobs.state(long), Some(JobState::Cancelled));
     assert!(!result.in_progress() && !result.is_complete(), "{:?}", result.progress());
+    // a reset drops the old network's jobs from the board
+    worker.send(Command::Reset(Box::new(tiny())));
+    wait_for(&worker, &mut seen, |e| matches!(e, Event::Reset(_)));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while jobs.state(id).is_some() {
+        assert!(Instant::now() < deadline, "the reset kept the old network's jobs");
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 #[test]
@@ -310,10 +353,14 @@ fn analyses_follow_ambiguity_lesions_and_training() {
 
     // a sweep of the untrained network, then training alongside it
     let levels = vec![0.0, 0.5, 1.0];
-    worker.send(Command::Sweep { kind: AmbiguityKind::Mixture, levels: levels.clone() });
+    let mut jobs = JobHost::new(UiWaker::none());
+    let (kind, sweep_levels) = (AmbiguityKind::Mixture, levels.clone());
+    let id = jobs.on_network("ambiguity sweep", move |net| {
+        SweepJob::new(net.config, net.params, net.step, net.lesioned, kind, sweep_levels).ok_or_else(|| "no levels".to_string())
+    });
+    send_jobs(&worker, &mut jobs);
     worker.send(Command::Start);
-    let swept = wait_snapshot(&worker, &mut seen, |s| s.sweep.as_ref().is_some_and(|w| w.is_complete()));
-    let sweep = swept.sweep.clone().expect("sweep");
+    let sweep = wait_job::<SweepResult>(&jobs, id, |w| w.is_complete());
     assert_eq!((sweep.step, sweep.levels.clone(), sweep.summary().len()), (0, levels.clone(), 3));
     // every point is what every other sweep of the same network gives (deterministic)
     let trainer = Trainer::new(tiny());
@@ -325,11 +372,10 @@ fn analyses_follow_ambiguity_lesions_and_training() {
     }
 
     // training went on and is unchanged by the sweep and the analyses; once it finished, the live
-    // ambiguity evaluation is redone with the full count (the sweep's last snapshot may already
-    // be the final one)
+    // ambiguity evaluation is redone with the full count (the slot keeps the latest snapshot)
     wait_finished(&worker, &mut seen);
     let idle = |s: &Snapshot| s.ambiguity.as_ref().is_some_and(|a| a.step == 12 && a.trials == live::AMBIGUITY_TRIALS_IDLE);
-    let finished = if idle(&swept) { swept } else { wait_snapshot(&worker, &mut seen, idle) };
+    let finished = wait_snapshot(&worker, &mut seen, idle);
     let mut by_hand = Trainer::new(tiny());
     let expected: Vec<(u64, f32)> = (0..12).map(|_| by_hand.step().map(|r| (r.step, r.loss)).expect("step")).collect();
     assert_eq!(losses(&seen), expected);
