@@ -14,6 +14,7 @@ pub mod analysis;
 pub mod train;
 pub mod experiments;
 pub mod runner;
+pub mod lesson;
 pub mod app;
 pub mod cli;
 

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Lowest first, as `src/lib.rs` declares them and ARCHITECTURE.md draws them.
-const LAYERS: &[&str] = &["rng", "io", "figure", "tasks", "model", "config", "analysis", "train", "experiments", "runner", "app", "cli"];
+const LAYERS: &[&str] =
+    &["rng", "io", "figure", "tasks", "model", "config", "analysis", "train", "experiments", "runner", "lesson", "app", "cli"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {

@@ -13,6 +13,7 @@ use crate::analysis::stats::Summary;
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
 use crate::experiments::sweep::{self, AmbiguityRow};
+use crate::lesson;
 use crate::model::Pathway;
 use crate::runner::compare::{ComparedRun, Comparisons, Notice};
 use crate::runner::job::Stopped;
@@ -179,6 +180,13 @@ pub fn kind_tooltip(kind: AmbiguityKind) -> &'static str {
 }
 
 impl Panel for AmbiguityPanel {
+    /// `sweep = KIND`: sweep the current network at every level of that kind.
+    fn act(&mut self, action: &lesson::Action, jobs: &mut JobHost) -> bool {
+        let lesson::Action::Sweep(kind) = action else { return false };
+        self.start_sweep(*kind, jobs);
+        true
+    }
+
     fn title(&self) -> &'static str {
         "Context ambiguity"
     }

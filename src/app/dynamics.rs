@@ -22,6 +22,7 @@ use crate::analysis::AmbiguityKind;
 use crate::experiments::analyze;
 use crate::experiments::bifurcation::BifurcationPoint;
 use crate::experiments::search_start::TaskEpoch;
+use crate::lesson;
 use crate::runner::dynamics::{DynamicsJob, DynamicsRequest, DynamicsResult};
 use crate::runner::{JobHost, JobId};
 use crate::tasks::Task;
@@ -119,6 +120,14 @@ impl Default for DynamicsPanel {
 }
 
 impl Panel for DynamicsPanel {
+    /// `run = "dynamics [TASK TOWARD]"`: press Compute as soon as the network is there, for that
+    /// pair if given.
+    fn act(&mut self, action: &lesson::Action, _jobs: &mut JobHost) -> bool {
+        let lesson::Action::Run(lesson::PanelRun::Dynamics(pair)) = action else { return false };
+        self.compute_requested = Some(*pair);
+        true
+    }
+
     fn title(&self) -> &'static str {
         "Dynamics: fixed points, spectra, task variance"
     }
@@ -195,12 +204,6 @@ impl Panel for DynamicsPanel {
 }
 
 impl DynamicsPanel {
-    /// Press Compute as soon as the network is there (a lesson's step), for `pair` (task,
-    /// toward) if given.
-    pub fn request_compute(&mut self, pair: Option<(Task, Task)>) {
-        self.compute_requested = Some(pair);
-    }
-
     /// Analyse a frozen copy of the current network with the panel's choices.
     fn compute(&mut self, cx: &mut PanelContext<'_>) {
         let request = DynamicsRequest { task: self.task, other: self.other, alphas: self.alphas, epoch: self.epoch };

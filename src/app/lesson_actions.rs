@@ -41,7 +41,7 @@ impl ModulabApp {
 
     /// Carry out a lesson step's action.
     pub(super) fn act(&mut self, action: lesson::Action, commands: &mut Vec<Command>) {
-        use lesson::{Action, PanelRun, TrainAction};
+        use lesson::{Action, TrainAction};
         match action {
             Action::Tab(tab) => self.settings.tab = tab,
             Action::Train(TrainAction::Start) => commands.push(Command::Start),
@@ -58,8 +58,9 @@ impl ModulabApp {
             Action::Sweep(kind) => {
                 self.ambiguity = Ambiguity { kind, level: kind.clean_level() };
                 commands.push(Command::SetAmbiguity(self.ambiguity));
-                // the job goes to the worker after this frame's commands (the lesson's reset first)
-                self.tabs.ambiguity.start_sweep(kind, &mut self.jobs);
+                // the Ambiguity panel's job goes to the worker after this frame's commands (the
+                // lesson's reset first)
+                self.panels_act(&Action::Sweep(kind));
             }
             Action::Settings(sets) => {
                 let base = self.lesson.as_ref().map_or_else(|| self.draft.clone(), |p| p.lesson.config.clone());
@@ -74,16 +75,19 @@ impl ModulabApp {
             }
             Action::Compare(dir) => self.files.add_compare_runs(vec![dir]),
             Action::Load(dir) => commands.push(Command::LoadCheckpoint(dir)),
-            Action::G(g) => self.tabs.subset.set_g(g),
+            Action::G(_) => self.panels_act(&action),
             Action::Run(run) => {
                 self.settings.tab = run.tab();
-                match run {
-                    PanelRun::Packing => self.tabs.packing.request_run(),
-                    PanelRun::Dynamics(pair) => self.tabs.dynamics.request_compute(pair),
-                    PanelRun::Switching => self.tabs.switching.request_run(),
-                    PanelRun::Subset => self.tabs.subset.request_run(),
-                }
+                self.panels_act(&Action::Run(run));
             }
+        }
+    }
+
+    /// Give a panel's action to the panel it is meant for (through [`super::Panel::act`]).
+    fn panels_act(&mut self, action: &lesson::Action) {
+        let jobs = &mut self.jobs;
+        if !self.tabs.each().into_iter().any(|(_, panel)| panel.act(action, jobs)) {
+            self.files.set_notice(Level::Error, format!("no panel carries out the lesson's action {action:?}"));
         }
     }
 

@@ -11,6 +11,8 @@
 //! export menu and file-choice machinery every plot uses.
 
 pub mod export;
+/// The lesson format lives below the app (the CLI reads it too); `app::lesson` is kept as its path.
+pub use crate::lesson;
 pub use crate::runner::compare::ComparedRun;
 pub use packing::{PackingForm, PackingPanel, SweepEnd};
 pub use subset::SubsetPanel;
@@ -19,7 +21,6 @@ mod ambiguity;
 mod dynamics;
 mod frame_log;
 mod guides;
-pub mod lesson;
 mod lesson_actions;
 mod lesson_panel;
 mod loss_curve;
@@ -485,7 +486,7 @@ impl ModulabApp {
         }
         self.apply_draft(&mut commands);
         // jobs on the network follow this frame's other commands (a lesson's reset, its lesions)
-        commands.extend(self.jobs.take_commands());
+        commands.extend(self.jobs.take_network_jobs().into_iter().map(Command::Job));
         for command in commands {
             self.send(command);
         }

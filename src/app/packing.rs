@@ -16,8 +16,9 @@ use super::widgets::{colormap, task_color};
 use super::{Level, Panel, PanelContext, heading_ui};
 use crate::config::Config;
 use crate::experiments::packing::{self, CellResult, PackingPlan, PathwaySet, TaskOrder};
+use crate::lesson;
 use crate::runner::packing::{PackingOutput, PackingSweep};
-use crate::runner::{Command, JobId, JobState, RunState};
+use crate::runner::{Command, JobHost, JobId, JobState, RunState};
 
 /// How often the progress line (elapsed time, ETA) is redrawn while nothing else happens.
 const TICK: Duration = Duration::from_millis(500);
@@ -184,11 +185,6 @@ impl PackingPanel {
             .collect()
     }
 
-    /// Press Run (a lesson's step); a sweep already running goes on.
-    pub fn request_run(&mut self) {
-        self.run_requested = true;
-    }
-
     fn start(&mut self, cx: &mut PanelContext<'_>) {
         let plan = match self.form.plan() {
             Ok(plan) => plan,
@@ -260,6 +256,13 @@ impl PackingPanel {
 }
 
 impl Panel for PackingPanel {
+    /// `run = "packing"`: press Run (a sweep already running goes on).
+    fn act(&mut self, action: &lesson::Action, _jobs: &mut JobHost) -> bool {
+        let lesson::Action::Run(lesson::PanelRun::Packing) = action else { return false };
+        self.run_requested = true;
+        true
+    }
+
     fn title(&self) -> &'static str {
         "Task packing"
     }
@@ -611,7 +614,7 @@ pub fn eta_secs(done: usize, total: usize, elapsed_secs: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::{JobHost, UiWaker};
+    use crate::runner::UiWaker;
 
     #[test]
     fn the_default_form_is_a_valid_27_cell_plan() {

@@ -129,6 +129,11 @@ pub trait Panel {
     fn live_views(&self) -> LiveViews {
         LiveViews::NONE
     }
+    /// Carry out a lesson step's action if it is this panel's (press its Run button, set one of
+    /// its controls); whether it was. A Run waits in the panel until its `logic` can start it.
+    fn act(&mut self, _action: &lesson::Action, _jobs: &mut JobHost) -> bool {
+        false
+    }
 }
 
 /// A panel's heading with its "What am I looking at?" text underneath.

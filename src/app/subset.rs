@@ -13,8 +13,9 @@ use super::{Level, Panel, PanelContext, heading_ui};
 use crate::experiments::subset::bptt as subset_bptt;
 use crate::experiments::subset::{Measured, SubsetModel, SubsetPlan, Training};
 use crate::figure::palette::role;
+use crate::lesson;
 use crate::runner::subset::{SubsetJob, SubsetOutput};
-use crate::runner::{JobId, LiveViews};
+use crate::runner::{JobHost, JobId, LiveViews};
 
 /// Units drawn per group.
 const SHOWN_UNITS: usize = 4;
@@ -101,12 +102,7 @@ impl SubsetPanel {
         self.g
     }
 
-    /// Set the next run's coupling (tests, lessons).
-    /// Press Run (a lesson's step); a run already going on goes on.
-    pub fn request_run(&mut self) {
-        self.run_requested = true;
-    }
-
+    /// Set the next run's coupling (tests; a lesson's `g = …`).
     pub fn set_g(&mut self, g: f64) {
         self.g = g;
     }
@@ -624,6 +620,17 @@ fn history_export(history: &[Point]) -> PlotExport {
 }
 
 impl Panel for SubsetPanel {
+    /// `g = NUMBER` sets the next run's coupling; `run = "subset"` presses Run (a run already
+    /// going on goes on).
+    fn act(&mut self, action: &lesson::Action, _jobs: &mut JobHost) -> bool {
+        match action {
+            lesson::Action::G(g) => self.set_g(*g),
+            lesson::Action::Run(lesson::PanelRun::Subset) => self.run_requested = true,
+            _ => return false,
+        }
+        true
+    }
+
     fn title(&self) -> &'static str {
         "Subset training"
     }

@@ -11,6 +11,7 @@ use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
 use super::{Level, Panel, PanelContext, heading_ui};
 use crate::config::Config;
 use crate::experiments::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchJob, SwitchResult, SwitchSpec, parse_taus};
+use crate::lesson;
 use crate::model::{ContextTaus, Pathway};
 use crate::runner::{JobHost, JobId};
 use crate::tasks::Task;
@@ -77,6 +78,13 @@ fn tau_tooltip(pathway: Pathway, dt_ms: f32) -> String {
 }
 
 impl Panel for SwitchingPanel {
+    /// `run = "switching"`: press Run switch test as soon as the network is there.
+    fn act(&mut self, action: &lesson::Action, _jobs: &mut JobHost) -> bool {
+        let lesson::Action::Run(lesson::PanelRun::Switching) = action else { return false };
+        self.run_requested = true;
+        true
+    }
+
     fn title(&self) -> &'static str {
         "Task switching"
     }
@@ -135,11 +143,6 @@ impl Panel for SwitchingPanel {
 }
 
 impl SwitchingPanel {
-    /// Press Run switch test as soon as the network is there (a lesson's step).
-    pub fn request_run(&mut self) {
-        self.run_requested = true;
-    }
-
     /// Test the current network with the panel's choices.
     fn start(&mut self, cx: &mut PanelContext<'_>, config: &Config) -> Result<(), String> {
         if config.model.pathways.is_empty() {

@@ -1,8 +1,6 @@
-//! The views of the main area: which exist, in what order, under what name, and which panel
-//! draws each. Adding a view happens here (a [`Tab`] variant with its label and tooltip, a
-//! field of [`Tabs`], its entry in [`Tabs::each`]) plus the panel's own file.
-
-use serde::{Deserialize, Serialize};
+//! The panel that draws each view of the main area. Adding a view happens here (a field of
+//! [`Tabs`], its entry in [`Tabs::each`]), in `lesson/tab.rs` (its [`Tab`] variant with label and
+//! tooltip, which lessons name) and in the panel's own file.
 
 use super::Panel;
 use super::ambiguity::AmbiguityPanel;
@@ -13,62 +11,7 @@ use super::subset::SubsetPanel;
 use super::switching::SwitchingPanel;
 use super::training::TrainingPanel;
 use super::trajectories::TrajectoriesPanel;
-
-/// A view of the main area (remembered between sessions as the one shown).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Tab {
-    #[default]
-    Training,
-    Ambiguity,
-    Trajectories,
-    Pca,
-    Dynamics,
-    Switching,
-    Packing,
-    Subset,
-}
-
-impl Tab {
-    /// The tab's name in the tab bar.
-    pub fn label(self) -> &'static str {
-        match self {
-            Tab::Training => "Training",
-            Tab::Ambiguity => "Ambiguity",
-            Tab::Trajectories => "Trajectories",
-            Tab::Pca => "PCA",
-            Tab::Dynamics => "Dynamics",
-            Tab::Switching => "Switching",
-            Tab::Packing => "Packing",
-            Tab::Subset => "Subset",
-        }
-    }
-
-    /// Every tab, in the tab bar's order.
-    pub const ALL: [Tab; 8] =
-        [Tab::Training, Tab::Ambiguity, Tab::Trajectories, Tab::Pca, Tab::Dynamics, Tab::Switching, Tab::Packing, Tab::Subset];
-
-    /// The tab whose label is `name` (any case), or a message naming the valid ones.
-    pub fn from_name(name: &str) -> Result<Tab, String> {
-        Tab::ALL.into_iter().find(|t| t.label().eq_ignore_ascii_case(name)).ok_or_else(|| {
-            let valid: Vec<String> = Tab::ALL.iter().map(|t| t.label().to_lowercase()).collect();
-            format!("unknown tab '{name}'; valid tabs: {}", valid.join(", "))
-        })
-    }
-
-    /// What the tab shows, on hover.
-    pub fn tooltip(self) -> &'static str {
-        match self {
-            Tab::Training => "Loss and per-task performance while the network learns",
-            Tab::Ambiguity => "How well the network does when the task cue (context) is unclear",
-            Tab::Trajectories => "One trial in detail: inputs, target, the network's output and its hidden units",
-            Tab::Pca => "The hidden activity of every task on shared principal components",
-            Tab::Dynamics => "Fixed points and how they change between tasks, connectivity spectra, and which units serve which task",
-            Tab::Switching => "Switch the task cue mid-trial: how fast each pathway follows, as a function of its time constant",
-            Tab::Packing => "How many tasks fit into networks of each size, per pathway set: a small sweep in the background",
-            Tab::Subset => "Train a few neurons of a strongly coupled E/I network: does the task activity spread to the others?",
-        }
-    }
-}
+pub use crate::lesson::Tab;
 
 /// The panel of every view.
 #[derive(Default)]
@@ -96,5 +39,32 @@ impl Tabs {
             (Tab::Packing, &mut self.packing),
             (Tab::Subset, &mut self.subset),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::AmbiguityKind;
+    use crate::lesson::{Action, PanelRun};
+    use crate::runner::{JobHost, UiWaker};
+
+    /// A lesson's panel actions reach their panel through [`Panel::act`]: each is taken by
+    /// exactly one panel, and a Run by the panel of the tab the lesson shows for it.
+    #[test]
+    fn every_panel_action_is_taken_by_exactly_one_panel() {
+        let mut jobs = JobHost::new(UiWaker::none());
+        let runs = [PanelRun::Packing, PanelRun::Dynamics(None), PanelRun::Switching, PanelRun::Subset];
+        let mut actions: Vec<(Action, Option<Tab>)> = runs.into_iter().map(|run| (Action::Run(run), Some(run.tab()))).collect();
+        actions.push((Action::G(1.5), Some(Tab::Subset)));
+        actions.push((Action::Sweep(AmbiguityKind::Mixture), Some(Tab::Ambiguity)));
+        actions.push((Action::Tab(Tab::Pca), None));
+        for (action, expected) in actions {
+            let mut tabs = Tabs::default();
+            let takers: Vec<Tab> =
+                tabs.each().into_iter().filter_map(|(tab, panel)| panel.act(&action, &mut jobs).then_some(tab)).collect();
+            assert_eq!(takers, expected.into_iter().collect::<Vec<_>>(), "{action:?}");
+        }
+        assert_eq!(jobs.take_network_jobs().len(), 1, "the sweep went to the worker as a job");
     }
 }

@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use super::job::{Job, JobError, Stopped, panic_message};
-use super::protocol::Command;
 use super::wake::UiWaker;
 use crate::config::Config;
 use crate::model::{ParamSet, Pathway};
@@ -198,7 +197,7 @@ impl Running {
     }
 }
 
-/// A between-steps job on its way to the worker (see [`Command::Job`]).
+/// A between-steps job on its way to the worker (the app sends it as `Command::Job`).
 pub struct NetworkJob {
     pub id: JobId,
     /// What the job is, for "… not started" messages.
@@ -297,7 +296,7 @@ pub struct JobHost {
     next: JobId,
     lanes: HashMap<&'static str, Lane>,
     /// Between-steps jobs submitted this frame, for the worker.
-    outgoing: Vec<Command>,
+    outgoing: Vec<NetworkJob>,
 }
 
 impl JobHost {
@@ -323,7 +322,7 @@ impl JobHost {
     {
         let (id, cancel) = self.register();
         let build: BuildJob = Box::new(move |frozen| build(frozen).map(|job| Box::new(job) as Box<dyn HostedJob>));
-        self.outgoing.push(Command::Job(NetworkJob { id, name, build, cancel, board: self.board.clone() }));
+        self.outgoing.push(NetworkJob { id, name, build, cancel, board: self.board.clone() });
         id
     }
 
@@ -390,8 +389,8 @@ impl JobHost {
         std::mem::take(&mut self.board.lock().failures)
     }
 
-    /// The between-steps jobs submitted since the last call, as commands for the worker.
-    pub fn take_commands(&mut self) -> Vec<Command> {
+    /// The between-steps jobs submitted since the last call, for the worker.
+    pub fn take_network_jobs(&mut self) -> Vec<NetworkJob> {
         std::mem::take(&mut self.outgoing)
     }
 
@@ -485,11 +484,11 @@ mod tests {
     fn a_network_job_goes_to_the_worker_as_a_command_and_reports_a_refusal() {
         let mut host = JobHost::new(UiWaker::none());
         let id = host.on_network("counter", |_frozen| Ok(Counter::new(1, 0, None)));
-        let commands = host.take_commands();
-        assert_eq!(commands.len(), 1);
-        assert!(host.take_commands().is_empty(), "taken once");
+        let mut jobs = host.take_network_jobs();
+        assert_eq!(jobs.len(), 1);
+        assert!(host.take_network_jobs().is_empty(), "taken once");
         assert_eq!(host.state(id), Some(JobState::Running));
-        let Some(Command::Job(job)) = commands.into_iter().next() else { panic!("a job command") };
+        let job = jobs.remove(0);
         job.refuse("no network");
         assert_eq!(host.state(id), Some(JobState::Failed("counter not started: no network".into())));
         assert_eq!(host.take_failures(), ["counter not started: no network"]);

@@ -48,8 +48,8 @@ fn wait_for(worker: &Worker, seen: &mut Vec<Event>, want: impl Fn(&Event) -> boo
 
 /// Send the jobs submitted to `jobs` to the worker.
 fn send_jobs(worker: &Worker, jobs: &mut JobHost) {
-    for command in jobs.take_commands() {
-        assert!(worker.send(command));
+    for job in jobs.take_network_jobs() {
+        assert!(worker.send(Command::Job(job)));
     }
 }
 

@@ -1,7 +1,8 @@
 //! Lesson files (`*.modulab.toml`): a setup (settings and seed, an optional checkpoint, the tab
 //! that opens, the controls shown) and a sequence of steps, each a short text with an optional
 //! action. Read, checked and resolved here (every error a message that names the file and the
-//! step); played by [`super::lesson_panel`].
+//! step); played by the app's lesson panel (`app/lesson_panel.rs`); the CLI reads them too
+//! (`modulab lesson`).
 //!
 //! ```toml
 //! format = 1
@@ -33,11 +34,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Tab;
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::{self, Config, one_line};
 use crate::model::Pathway;
 use crate::tasks::Task;
+
+mod tab;
+pub use tab::Tab;
 
 /// The lesson format this version writes and the newest it reads.
 pub const LESSON_FORMAT: u32 = 1;
