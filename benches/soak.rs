@@ -32,9 +32,10 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
+use modulab::experiments::dynamics::DynamicsResult;
+use modulab::experiments::sweep::SweepResult;
 use modulab::experiments::switching::SwitchResult;
-use modulab::runner::dynamics::DynamicsResult;
-use modulab::runner::{RunState, SweepResult};
+use modulab::runner::RunState;
 
 const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
 const FRAME_BUDGET_MS: f64 = 16.0;

@@ -10,10 +10,11 @@ use egui_kittest::kittest::{NodeT, Queryable};
 use modulab::analysis::{Ambiguity, AmbiguityKind};
 use modulab::app::{AppOptions, ModulabApp};
 use modulab::config::Config;
+use modulab::experiments::dynamics::DynamicsResult;
+use modulab::experiments::sweep::SweepResult;
 use modulab::experiments::switching::SwitchResult;
 use modulab::model::Pathway;
-use modulab::runner::dynamics::DynamicsResult;
-use modulab::runner::{RunState, SweepResult};
+use modulab::runner::RunState;
 
 fn tiny() -> Config {
     Config::from_preset(

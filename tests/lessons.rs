@@ -5,9 +5,9 @@
 
 use modulab::analysis::Ambiguity;
 use modulab::app::lesson::{Action, BUILTIN, Lesson};
-use modulab::experiments::sweep::score_level;
+use modulab::experiments::sweep::{SWEEP_TRIALS, score_level};
 use modulab::model::Pathway;
-use modulab::runner::{SWEEP_TRIALS, live};
+use modulab::runner::live;
 use modulab::tasks::Task;
 use modulab::train::checkpoint;
 use modulab::train::eval::{EvalOptions, evaluate_params};

@@ -12,13 +12,12 @@ use super::{Level, Panel, PanelContext, heading_ui};
 use crate::analysis::stats::Summary;
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
-use crate::experiments::sweep::{self, AmbiguityRow};
+use crate::experiments::sweep::{self, AmbiguityRow, SweepJob, SweepResult};
 use crate::lesson;
 use crate::model::Pathway;
 use crate::runner::compare::{ComparedRun, Comparisons, Notice};
 use crate::runner::job::Stopped;
-use crate::runner::sweep::SweepJob;
-use crate::runner::{AmbiguityEval, Command, JobHost, JobId, LiveViews, SweepResult};
+use crate::runner::{AmbiguityEval, Command, JobHost, JobId, LiveViews};
 
 /// Levels in a sweep (evenly spaced over the kind's slider range).
 const SWEEP_LEVELS: usize = 11;

@@ -21,9 +21,9 @@ use super::{Level, Panel, PanelContext, heading_ui};
 use crate::analysis::AmbiguityKind;
 use crate::experiments::analyze;
 use crate::experiments::bifurcation::BifurcationPoint;
+use crate::experiments::dynamics::{DynamicsJob, DynamicsRequest, DynamicsResult};
 use crate::experiments::search_start::TaskEpoch;
 use crate::lesson;
-use crate::runner::dynamics::{DynamicsJob, DynamicsRequest, DynamicsResult};
 use crate::runner::{JobHost, JobId};
 use crate::tasks::Task;
 

@@ -7,6 +7,7 @@ pub mod bifurcation;
 pub mod capacity;
 pub mod comparison;
 pub mod document;
+pub mod dynamics;
 pub mod packing;
 pub mod parallel;
 pub mod report;
@@ -16,3 +17,10 @@ pub mod slurm;
 pub mod subset;
 pub mod sweep;
 pub mod switching;
+
+/// How a computation run unit by unit (a sweep, a job of the app) ended before it was done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    Cancelled,
+    Failed(String),
+}

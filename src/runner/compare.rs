@@ -10,9 +10,8 @@ use std::sync::atomic::AtomicBool;
 
 use super::host::{JobHost, JobId, JobState};
 use super::job::{Job, JobError, Stopped};
-use super::sweep::SWEEP_TRIALS;
 use crate::analysis::AmbiguityKind;
-use crate::experiments::sweep::{self, AmbiguityRow, TrainedRun};
+use crate::experiments::sweep::{self, AmbiguityRow, SWEEP_TRIALS, TrainedRun};
 
 /// What a comparison job has so far.
 #[derive(Clone, Default)]

@@ -32,12 +32,8 @@ pub enum JobError {
     Subset(String),
 }
 
-/// How a job ended before it was done.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stopped {
-    Cancelled,
-    Failed(String),
-}
+/// How a job ended before it was done (defined with the experiments, whose results record it).
+pub use crate::experiments::Stopped;
 
 /// A background computation done one unit at a time.
 pub trait Job {

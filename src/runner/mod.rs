@@ -28,5 +28,4 @@ pub use handle::Worker;
 pub use host::{JobHost, JobId, JobState};
 pub use live::AMBIGUITY_TRIALS;
 pub use protocol::{AmbiguityEval, Command, EvalResult, Event, LiveViews, LoadedRun, LookedBack, RunState, Snapshot};
-pub use sweep::{SWEEP_TRIALS, SweepResult};
 pub use wake::UiWaker;

@@ -3,11 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::sweep::SweepJob;
 use super::*;
 use crate::analysis::{Ambiguity, AmbiguityKind};
 use crate::config::Config;
-use crate::experiments::sweep::score_level;
+use crate::experiments::sweep::{SWEEP_TRIALS, SweepJob, SweepResult, score_level};
 use crate::experiments::switching::{SwitchJob, SwitchResult, SwitchSpec};
 use crate::model::{ContextTaus, Pathway};
 use crate::tasks::Task;
