@@ -9,6 +9,8 @@
 //!
 //! `cargo bench --bench analysis` (add `-- --quick` for a short run).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark stops at its first failure, with the message")]
+
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};

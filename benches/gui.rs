@@ -21,6 +21,8 @@
 //!   against the binary's `modulab train`, 3 runs each, alternating (target: ≥ 90 %). Skipped,
 //!   with a message, where Xvfb is not installed (`scripts/setup` installs it).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark stops at its first failure, with the message")]
+
 use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::sync::atomic::AtomicBool;

@@ -8,6 +8,8 @@
 //! Base settings: the `quick` preset, as `modulab sweep packing` without `--preset`.
 //! `cargo bench --bench packing` prints criterion's figures and then cells/hour.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark stops at its first failure, with the message")]
+
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 

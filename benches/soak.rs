@@ -22,6 +22,8 @@
 //! Any step of the script that fails (a control not found, a job that does not finish in its
 //! time) is counted and printed, not fatal: the soak goes on and reports it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark stops at its first failure, with the message")]
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

@@ -5,6 +5,8 @@
 //! `cargo bench --bench step` prints criterion's figures and, at the end, a summary table with
 //! ms/step, GFLOP/s and the ratios.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark stops at its first failure, with the message")]
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

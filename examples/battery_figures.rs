@@ -2,6 +2,8 @@
 //! layouts: `cargo run --example battery_figures -- /tmp/figures` writes line, bar, spectrum
 //! and heat-map figures there as SVG and PNG.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a developer tool stops at its first failure, with the message")]
+
 use modulab::figure::{HeatMaps, HeatPanel, LineChart, Series, write_figure};
 use modulab::tasks::Task;
 

@@ -3,6 +3,8 @@
 //! With FRACTION, that share of the excitatory neurons also gets the code's plastic inputs and
 //! one trial of the given length is trained by RLS (every 20 ms after the first second), to time
 //! a training trial and size its P matrices.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a developer tool stops at its first failure, with the message")]
 use std::time::Instant;
 
 use modulab::model::lif::{Learn, LifNetwork, LifSettings, TrialOptions};

@@ -1,5 +1,7 @@
 //! Where the time of one training step goes (N = 256, batch 64, 100 steps).
 //! `cargo run --release --example profile_step [flex|ndarray]`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a developer tool stops at its first failure, with the message")]
 use std::time::Instant;
 
 use modulab::config::Config;

@@ -436,6 +436,7 @@ impl ProgressSink for CliSink {
     }
 }
 
+#[allow(clippy::expect_used, reason = "cannot fail: the progress bar template is a constant")]
 fn train_cmd(args: TrainArgs) -> Result<()> {
     let config = resolve_config(&args.source, &args.sets, args.seed, args.steps, args.backend)?;
     let out = &args.out;
@@ -561,6 +562,7 @@ fn eval_cmd(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::expect_used, reason = "cannot fail: supported task is in the battery")]
 fn tasks_cmd(command: TasksCommand) -> Result<()> {
     match command {
         TasksCommand::List => {

@@ -265,6 +265,7 @@ impl Config {
     }
 
     /// The fully resolved document, every field written out.
+    #[allow(clippy::expect_used, reason = "cannot fail: a Config always serialises")]
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a Config always serialises")
     }
@@ -406,6 +407,7 @@ fn apply_override(doc: &mut toml::Table, assignment: &str) -> Result<(), ConfigE
 }
 
 /// Reject keys the Config does not have, naming the valid ones at that level.
+#[allow(clippy::expect_used, reason = "cannot fail: the config serialises")]
 fn check_keys(doc: &toml::Table) -> Result<(), ConfigError> {
     // settings written only when not at their default (Dale's law, time constants, subset
     // training, the learning-rate schedule, the plateau rule) set away from it, so that

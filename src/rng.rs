@@ -225,6 +225,7 @@ impl Lanes {
 
 /// The whole fill, written once; the wrappers below compile it for wider vector units.
 #[inline(always)]
+#[allow(clippy::expect_used, reason = "cannot fail: chunks of exactly one round")]
 fn fill_lanes(lanes: &mut Lanes, out: &mut [f32], std: f32) {
     let mut rounds = out.chunks_exact_mut(2 * FILL_LANES);
     for round in &mut rounds {

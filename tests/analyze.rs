@@ -1,5 +1,7 @@
 //! `modulab analyze` through the real binary, on a tiny trained run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::path::Path;
 
 mod common;

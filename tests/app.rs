@@ -1,6 +1,8 @@
 //! The desktop app driven through egui_kittest: click by label, run frames, assert on state.
 //! The worker trains for real (a tiny network, so an evaluation arrives within seconds).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

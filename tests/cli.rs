@@ -1,5 +1,7 @@
 //! The command-line contract, run through the real binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

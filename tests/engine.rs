@@ -1,5 +1,7 @@
 //! Training, evaluation and checkpoints end to end (small networks, so this runs in seconds).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::sync::atomic::AtomicBool;
 
 use modulab::analysis::{Ambiguity, AmbiguityKind};

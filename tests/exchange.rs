@@ -1,6 +1,8 @@
 //! Networks to and from Python: `modulab export` / `import` through the real binary, and the
 //! README's and docs/EXCHANGE.md's Python run on the files (where python3 with numpy exists).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;

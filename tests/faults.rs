@@ -3,6 +3,8 @@
 //! kill what is on disk reads back whole and nothing finished is lost; run again, the work
 //! resumes and ends with exactly the files of a run that was never interrupted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

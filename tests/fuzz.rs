@@ -4,6 +4,8 @@
 //! valid file, a bounded number of cases from a fixed seed (the same cases in every run), and must
 //! answer with a value or an error, never a panic or an allocation it cannot make.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::path::Path;
 
 use modulab::app::lesson::{BUILTIN, Lesson};

@@ -3,6 +3,8 @@
 //! colours come from the palette. Reads the sources; test code (everything from a file's
 //! `#[cfg(test)]` on) and comments are not imports and may reach anywhere.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

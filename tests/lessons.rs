@@ -3,6 +3,8 @@
 //! network scores what its lesson tells the class, as the tab beside the lesson shows it (each
 //! figure measured through the same evaluation the app runs for that view).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use modulab::analysis::Ambiguity;
 use modulab::app::lesson::{Action, BUILTIN, Lesson};
 use modulab::experiments::sweep::{SWEEP_TRIALS, score_level};

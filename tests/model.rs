@@ -1,6 +1,8 @@
 //! The network and its pathways: shapes, gradients, lesions, context independence, and the fused
 //! kernel against the plain burn reference.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use burn::tensor::{Device, Tensor, TensorData};
 use modulab::config::{BackendKind, Config};
 use modulab::model::params::Dims;

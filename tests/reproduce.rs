@@ -1,6 +1,8 @@
 //! `modulab reproduce` end to end at the test-only tiny scale: every section of the report, resume,
 //! shards, and a directory of another study refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

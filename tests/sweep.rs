@@ -1,5 +1,7 @@
 //! `modulab sweep …` through the real binary, on tiny configurations.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::path::Path;
 use std::process::Output;
 

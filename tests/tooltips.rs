@@ -4,6 +4,8 @@
 //! widget built into a `let` and added later is checked where it is added; a combo box's entries
 //! (`selectable_value`) are inside a control that has its own text.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at its first broken expectation, with the message")]
+
 use std::path::Path;
 
 /// What starts a widget-making statement.

@@ -47,6 +47,7 @@ pub fn cluster_by_silhouette(points: &[Vec<f64>], ks: std::ops::RangeInclusive<u
 
 /// Lloyd's k-means from [`RESTARTS`] k-means++ starts; the lowest inertia wins. Empty clusters
 /// are re-seeded with the point farthest from its centre. `silhouette` is left at 0.
+#[allow(clippy::expect_used, reason = "cannot fail: at least one restart")]
 pub fn kmeans(points: &[Vec<f64>], k: usize, seed: u64) -> Clustering {
     let n = points.len();
     let k = k.clamp(1, n.max(1));

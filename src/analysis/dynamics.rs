@@ -55,6 +55,7 @@ fn phi_prime(kind: Activation, x: f64) -> f64 {
 impl StepMap {
     /// The map of `params` (trained with `config`) under context `c` (length K), with the
     /// `lesioned` pathways contributing what they give for c = 0.
+    #[allow(clippy::expect_used, reason = "cannot fail: the parameters asked for are those the configuration has")]
     pub fn new(config: &Config, params: &ParamSet, c: &[f32], lesioned: &[Pathway]) -> StepMap {
         let model = &config.model;
         let get = |name: &str| params.get(name);
@@ -399,6 +400,7 @@ impl Default for FixedPointOptions {
 /// `f` applied to every item on up to `threads` scoped threads, results in the items' order.
 /// Threads take the next item from a shared counter; since each result depends on its item
 /// only, the output is the same whatever the number of threads.
+#[allow(clippy::expect_used, reason = "a panic in an analysis thread is passed on")]
 pub fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = threads.clamp(1, items.len().max(1));
     if threads == 1 {

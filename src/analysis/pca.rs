@@ -134,6 +134,7 @@ impl Covariance {
     /// Chunks of rows are multiplied on up to [`MAX_THREADS`] scoped threads at once, each with
     /// single-threaded gemm, and their products are added in chunk order: the result is the
     /// same bits whatever the number of cores or the machine's load (determinism).
+    #[allow(clippy::expect_used, reason = "a panic in a covariance thread is passed on")]
     pub fn add_rows(&mut self, data: &[f32]) {
         let n = self.n;
         assert!(n > 0 && data.len().is_multiple_of(n), "add_rows: data must be whole rows of {n}");

@@ -334,6 +334,7 @@ impl Files {
     }
 
     /// Once per frame: collect dialog answers and finished writes, draw the path window.
+    #[allow(clippy::expect_used, reason = "cannot fail: checked above")]
     pub fn ui(&mut self, ctx: &egui::Context) {
         while let Ok(message) = self.results.try_recv() {
             self.notice = Some(message);

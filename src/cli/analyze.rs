@@ -98,6 +98,7 @@ fn switch_request(args: &AnalyzeArgs, config: &Config) -> Result<Result<(SwitchS
     Ok(Ok((spec, taus)))
 }
 
+#[allow(clippy::expect_used, reason = "cannot fail: the progress bar template is a constant")]
 pub fn run(args: AnalyzeArgs) -> Result<()> {
     if args.trials == 0 {
         return Err(UsageError("--trials must be at least 1".into()).into());

@@ -78,6 +78,7 @@ pub fn export_cmd(args: ExportArgs) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::expect_used, reason = "cannot fail: clap requires one")]
 pub fn import_cmd(args: ImportArgs) -> Result<()> {
     let file = args.file.npz.as_ref().or(args.file.safetensors.as_ref()).expect("clap requires one");
     let format = exchange::Format::of(file).map_err(|e| UsageError(e.to_string()))?;

@@ -263,7 +263,7 @@ fn subset_cmd(args: SubsetArgs) -> Result<()> {
         threads: (cores / jobs).max(1),
         ..SubsetPlan::default()
     };
-    plan.validate().map_err(UsageError)?;
+    plan.validate().map_err(|e| UsageError(e.to_string()))?;
     let shard = match &args.shard {
         Some(text) => Some(packing::parse_shard(text).map_err(|e| UsageError(e.to_string()))?),
         None => None,
@@ -292,6 +292,7 @@ fn subset_cmd(args: SubsetArgs) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::expect_used, reason = "cannot fail: the progress bar template is a constant")]
 pub(super) fn bar(len: u64, quiet: bool, unit: &str) -> ProgressBar {
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(len) };
     bar.set_style(

@@ -111,6 +111,7 @@ fn best_mean(plan: &Plan, by_set: &BTreeMap<String, BTreeMap<u64, f64>>, without
 
 /// Every task's chance and ceiling, in the plan's task order (tasks no run at the study's size
 /// measured are left out).
+#[allow(clippy::expect_used, reason = "cannot fail: the study's tasks generate")]
 pub fn baselines(plan: &Plan, results: &[UnitResult]) -> Vec<TaskBaseline> {
     let study = study_size(plan, results);
     plan.base

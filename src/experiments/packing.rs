@@ -201,6 +201,7 @@ impl PlanFile {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
+    #[allow(clippy::expect_used, reason = "cannot fail: a plan file serialises")]
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a plan file serialises")
     }

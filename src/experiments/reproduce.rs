@@ -86,6 +86,7 @@ impl Scale {
 
     /// Every run's settings before its pathway set and seed. Every scale but `tiny` trains each
     /// network until its mean performance stops improving (the plateau rule), up to a cap.
+    #[allow(clippy::expect_used, reason = "cannot fail: the reproduce scales are valid settings")]
     pub fn base(self) -> Config {
         let overrides: &[&str] = match self {
             Scale::Tiny => &[
@@ -229,6 +230,7 @@ pub struct Plan {
 }
 
 impl Plan {
+    #[allow(clippy::expect_used, reason = "cannot fail: the study's sets parse")]
     pub fn new(scale: Scale) -> Plan {
         let base = scale.base();
         let seeds = (0..scale.seeds()).map(|i| base.train.seed + i).collect();

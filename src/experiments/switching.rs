@@ -146,6 +146,7 @@ fn pathway_part(config: &Config, params: &ParamSet, pathway: Pathway, c: &[f64])
 /// z_t = W(c_syn(t)) r_{t−1} + W_in u_t + b + E c_bias(t);  pre_t = g(c_gain(t)) ⊙ z_t
 /// rate form: r_t = (1−α) r_{t−1} + α φ(pre_t);  voltage form: x_t = (1−α) x_{t−1} + α pre_t, r_t = φ(x_t)
 /// ```
+#[allow(clippy::expect_used, reason = "cannot fail: the parameters asked for are those the configuration has; every part is built above")]
 pub fn simulate(config: &Config, params: &ParamSet, trials: &TrialBatch, contexts: &PathwayContexts) -> HostRun {
     let (b, steps, n_in) = (trials.batch, trials.steps, trials.n_in);
     let n = config.model.n_units;

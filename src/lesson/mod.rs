@@ -379,6 +379,7 @@ impl Lesson {
 
     /// The lesson as a file whose relative paths are relative to `dir`: the whole configuration
     /// (not a preset and overrides, so it opens the same whatever the presets become).
+    #[allow(clippy::expect_used, reason = "cannot fail: a Config always serialises; a lesson always serialises")]
     pub fn to_toml(&self, dir: &Path) -> String {
         let relative = |p: &Path| pathdiff(p, dir);
         let file = LessonFile {

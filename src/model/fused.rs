@@ -405,6 +405,7 @@ fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: Strided, rhs: Stri
 
 /// A CPU backend's tensor as a host vector. The read completes at once on these backends; the
 /// future is polled to completion without an executor.
+#[allow(clippy::expect_used, reason = "cannot fail: reading a CPU tensor cannot fail; the scan runs in f32")]
 fn read_f32<B: Backend>(tensor: FloatTensor<B>) -> Vec<f32> {
     let mut future = std::pin::pin!(B::float_into_data(tensor));
     let mut context = Context::from_waker(Waker::noop());

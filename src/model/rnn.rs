@@ -77,6 +77,7 @@ impl Rnn {
 
     /// The gradient of every parameter, in the order of `params` (zeros where a parameter did
     /// not influence the loss).
+    #[allow(clippy::expect_used, reason = "cannot fail: the model runs in f32")]
     pub fn gradients(&self, grads: &burn::tensor::Gradients, params: &ParamSet) -> Vec<Vec<f32>> {
         params
             .tensors

@@ -333,6 +333,7 @@ fn check_common(spec: &ScanSpec, w: &Recurrent, gain: &[f32]) {
 ///
 /// Returns the cache for [`scan_backward`], which holds the rates `r_1..r_T`
 /// as `[B,T,N]` in `rates`.
+#[allow(clippy::unwrap_used, reason = "cannot fail: the voltage states are split into one chunk per block")]
 pub fn scan_forward(spec: &ScanSpec, drive: Vec<f32>, w: Recurrent, gain: &[f32]) -> ScanCache {
     check_common(spec, &w, gain);
     let d = spec.dims;
@@ -508,6 +509,7 @@ fn forward_block_impl<A: Act>(blk: FwdBlock, t_len: usize, n: usize, alpha: &[f3
 /// Returns `dL/d drive` (`[B,T,N]`), `dL/dW` (`[N,N]` summed over the batch
 /// if shared, `[B,N,N]` if per trial), `dL/dg` (`[B,N]`) and, if `want_alpha`,
 /// `dL/dα` (`[N]`).
+#[allow(clippy::unwrap_used, reason = "cannot fail: the voltage states are split into one chunk per block")]
 pub fn scan_backward(spec: &ScanSpec, w: Recurrent, gain: &[f32], cache: &ScanCache, grad_rates: Vec<f32>, want_alpha: bool) -> ScanGrads {
     check_common(spec, &w, gain);
     let d = spec.dims;

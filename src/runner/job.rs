@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::experiments::packing::PackingError;
+use crate::experiments::subset::SubsetError;
 use crate::train::TrainError;
 use crate::train::checkpoint::CheckpointError;
 
@@ -27,9 +28,9 @@ pub enum JobError {
     /// A packing cell could not be set up or trained.
     #[error(transparent)]
     Packing(#[from] PackingError),
-    /// A subset-training network that cannot be built (the message names the setting).
-    #[error("{0}")]
-    Subset(String),
+    /// A subset-training network that cannot be built or trained.
+    #[error(transparent)]
+    Subset(#[from] SubsetError),
 }
 
 /// How a job ended before it was done (defined with the experiments, whose results record it).

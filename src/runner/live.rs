@@ -175,6 +175,7 @@ impl LiveAnalysis {
 
     /// Principal axes of the intact network with the clear cue: `trajectories` when they are
     /// that, else the clear intact states are computed for the fit.
+    #[allow(clippy::expect_used, reason = "cannot fail: the probe trials are drawn before a fit")]
     fn fit_clear(
         &self,
         config: &Config,

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::job::{Job, JobError, Stopped};
 use crate::analysis::spread::Spread;
-use crate::experiments::subset::{Measured, SubsetCell, SubsetPlan};
+use crate::experiments::subset::{Measured, SubsetCell, SubsetError, SubsetPlan};
 
 /// While a run trains, its spread is probed every [`SubsetCell::probe_every`] loops (10 RLS
 /// trials, 100 BPTT steps) and after the last, with this many test trials per condition (about
@@ -57,8 +57,8 @@ impl Job for SubsetJob {
 
     fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
         let Some(cell) = self.cell.as_mut() else {
-            self.plan.validate().map_err(JobError::Subset)?;
-            let cell = SubsetCell::new(&self.plan, self.output.g, self.output.fraction, self.seed).map_err(JobError::Subset)?;
+            self.plan.validate()?;
+            let cell = SubsetCell::new(&self.plan, self.output.g, self.output.fraction, self.seed)?;
             self.output.loops = cell.loops();
             self.cell = Some(cell);
             return Ok(false);
@@ -66,7 +66,8 @@ impl Job for SubsetJob {
         if self.output.loops_done < self.output.loops {
             self.output.errors.push(cell.train_loop(self.output.loops_done));
             if let Some(failure) = cell.failure() {
-                return Err(JobError::Subset(failure.to_string()));
+                let (g, fraction, seed) = (self.output.g, self.output.fraction, self.seed);
+                return Err(SubsetError::Cell { g, fraction, seed, why: failure.to_string() }.into());
             }
             self.output.loops_done += 1;
             if self.output.loops_done.is_multiple_of(cell.probe_every()) || self.output.loops_done == self.output.loops {

@@ -107,6 +107,7 @@ impl Checkpoint {
 }
 
 /// Write `trainer`'s state into directory `dir` (created if needed).
+#[allow(clippy::expect_used, reason = "cannot fail: the header is plain data")]
 pub fn save(dir: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
     let write_err = |path: &Path| {
         let path = path.display().to_string();
@@ -144,6 +145,7 @@ pub fn save(dir: &Path, trainer: &Trainer) -> Result<(), CheckpointError> {
 
 /// Read a checkpoint directory (or its `state.bin` directly), checking its integrity and that
 /// its parameters have the shapes its configuration calls for.
+#[allow(clippy::expect_used, reason = "cannot fail: slices of exactly 4 or 8 bytes become arrays")]
 pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
     let file: PathBuf = if path.is_dir() { path.join(STATE_FILE) } else { path.to_path_buf() };
     let shown = file.display().to_string();

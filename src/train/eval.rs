@@ -61,6 +61,7 @@ pub fn evaluate(trainer: &super::Trainer, options: &EvalOptions) -> Result<Evalu
 
 /// Evaluate a network given by its config and parameters. The trials are drawn from a stream
 /// fixed by (seed, step, options.stream), so the same network always gets the same score.
+#[allow(clippy::expect_used, reason = "cannot fail: the model runs in f32")]
 pub fn evaluate_params(config: &Config, params: &ParamSet, step: u64, options: &EvalOptions) -> Result<Evaluation, TrainError> {
     let device: Device = device(config.runtime.backend, false);
     let spec = rnn_spec(config);

@@ -128,6 +128,7 @@ pub fn derived_layout(config: &Config) -> Vec<(&'static str, Vec<usize>)> {
 /// The derived arrays ([`derived_layout`]) of `params`, which fit `config`. With the synaptic
 /// pathway the context changes W̃ before f and D (docs/MODEL.md §1), so `w_rec_effective` is
 /// the matrix the network runs where that change is 0 (c = 0, or the pathway lesioned).
+#[allow(clippy::expect_used, reason = "cannot fail: parameters fit their configuration")]
 pub fn derived_arrays(config: &Config, params: &ParamSet) -> Vec<Array> {
     let model = &config.model;
     let param = |name: &str| &params.get(name).expect("parameters fit their configuration").data;
@@ -178,6 +179,7 @@ pub fn export_network(path: &Path, config: &Config, params: &ParamSet, step: u64
 }
 
 /// Write an export to `path` (format from its extension), atomically.
+#[allow(clippy::expect_used, reason = "cannot fail: a Config always serialises")]
 pub fn export(path: &Path, contents: &ExportContents) -> Result<(), ExchangeError> {
     let format = Format::of(path)?;
     let write_err = |reason: String| ExchangeError::Write { path: path.display().to_string(), reason };
@@ -190,6 +192,7 @@ pub fn export(path: &Path, contents: &ExportContents) -> Result<(), ExchangeErro
     write_atomic(path, &bytes).map_err(|e| write_err(e.to_string()))
 }
 
+#[allow(clippy::expect_used, reason = "cannot fail: a valid type string")]
 fn npz_bytes(arrays: &[Array], config_json: &str, step: u64) -> std::io::Result<Vec<u8>> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     // stored, as np.savez writes them: numpy reads either, stored is faster both ways
@@ -555,6 +558,7 @@ fn fortran_to_c(data: &[f32], shape: &[usize]) -> Vec<f32> {
 struct SafetensorsSource(Vec<u8>);
 
 impl ArraySource for SafetensorsSource {
+    #[allow(clippy::expect_used, reason = "cannot fail: slices of exactly 4 or 8 bytes become arrays")]
     fn read(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, SourceError> {
         let tensors = SafeTensors::deserialize(&self.0).map_err(|e| SourceError::Read(e.to_string()))?;
         let view = tensors.tensor(name).map_err(|e| SourceError::Read(e.to_string()))?;

@@ -196,6 +196,7 @@ impl Trainer {
 
     /// Forward, backward and Adam update on a given batch whose trials all belong to trained task
     /// number `task_index`. Draws the recurrent noise from the training stream.
+    #[allow(clippy::expect_used, reason = "cannot fail: the model runs in f32")]
     pub fn gradient_step(&mut self, trials: &TrialBatch, task_index: usize) -> Result<f32, TrainError> {
         let noise = rec_noise(trials, &self.config, &self.params, &mut self.rng);
         let context = one_hot_rows(task_index, self.config.train.tasks.len(), trials.batch);

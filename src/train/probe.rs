@@ -162,6 +162,7 @@ impl UnitKinds {
 
 /// Run the probe trials through the network given by `params`, with the context made ambiguous
 /// and pathways lesioned as asked.
+#[allow(clippy::expect_used, reason = "cannot fail: the model runs in f32")]
 pub fn run_probe(
     config: &Config,
     params: &ParamSet,

@@ -1,6 +1,7 @@
 //! What the tests that run the real binary share: running it, reading what it printed, and
 //! failing with both of its streams when it did not succeed. Each test crate uses a part.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test helper fails the test with its message")]
 
 use std::path::Path;
 use std::process::{Command, Output};

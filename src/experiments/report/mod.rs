@@ -390,6 +390,7 @@ struct Robustness {
 }
 
 /// A: ambiguity, kind by kind. Returns each kind's robustness measures for section E.
+#[allow(clippy::expect_used, reason = "cannot fail: the three measures are built above")]
 fn push_ambiguity(w: &mut Writer<'_>, levels: &Levels) -> Vec<Robustness> {
     let mut out = Vec::new();
     w.blocks.push(Block::Heading(2, "A. Robustness to context ambiguity".into()));

@@ -119,6 +119,7 @@ impl BpttSubset {
         self.record_after(LEAD_STEPS, repeats, rng)
     }
 
+    #[allow(clippy::expect_used, reason = "cannot fail: the model runs in f32")]
     fn record_after(&self, lead: usize, repeats: usize, rng: &mut Rng) -> Result<BpttRecord, String> {
         let config = &self.trainer.config;
         let params = &self.trainer.params;
@@ -228,6 +229,7 @@ fn population_rates(means: &[Vec<Vec<f64>>], n_e: usize) -> (f64, f64) {
 /// recurrent input from E units) and mean inhibitory input (from I units) over units, conditions
 /// and steps, |E + I| / E. Recurrent weights as the network uses them: f(W̃) with each
 /// presynaptic unit's sign.
+#[allow(clippy::expect_used, reason = "cannot fail: every network has w_rec and b_rec")]
 fn balance_index(config: &Config, params: &ParamSet, means: &[Vec<Vec<f64>>]) -> f64 {
     let model = &config.model;
     let (n, n_e) = (model.n_units, model.n_excitatory());

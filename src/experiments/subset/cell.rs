@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use super::SubsetError;
 use super::bptt::BpttSubset;
 use super::figure::spread_chart;
 use super::measure::*;
@@ -26,7 +27,7 @@ pub enum SubsetCell {
 }
 
 impl SubsetCell {
-    pub fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, String> {
+    pub fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, SubsetError> {
         Ok(match plan.model {
             SubsetModel::Rate if plan.training == Training::Bptt => SubsetCell::Bptt(Box::new(BpttRun::new(plan, g, fraction, seed)?)),
             SubsetModel::Rate => SubsetCell::Rate(Box::new(RateRun::new(plan, g, fraction, seed)?)),
@@ -142,12 +143,12 @@ impl BpttRun {
 }
 
 /// Train (or clamp) one network and measure it.
-pub fn run_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<SubsetRow, String> {
+pub fn run_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<SubsetRow, SubsetError> {
     let mut cell = SubsetCell::new(plan, g, fraction, seed)?;
     for trial in 0..cell.loops() {
         cell.train_loop(trial);
         if let Some(failure) = cell.failure() {
-            return Err(format!("g = {g}, f = {fraction}, seed {seed}: {failure}"));
+            return Err(SubsetError::Cell { g, fraction, seed, why: failure.to_string() });
         }
     }
     Ok(cell.measure().row)
@@ -161,18 +162,18 @@ pub fn sweep(
     shard: Option<(usize, usize)>,
     jobs: usize,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<Vec<SubsetRow>, String> {
+) -> Result<Vec<SubsetRow>, SubsetError> {
     plan.validate()?;
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(|source| SubsetError::Io { action: "create", path: out.to_path_buf(), source })?;
     let path = table_path(out, shard);
     let mut rows = read_table(&path)?;
     if let Some(row) = rows.iter().find(|row| plan_of(row) != plan_of_plan(plan)) {
-        return Err(format!(
+        return Err(SubsetError::Table(format!(
             "{} holds cells of another plan ({}), not this one ({}): resume with the same settings or write to another --out",
             path.display(),
             describe_plan(plan_of(row)),
             describe_plan(plan_of_plan(plan))
-        ));
+        )));
     }
     let same = |row: &SubsetRow, (g, f, seed): (f64, f64, u64)| row.g == g && row.fraction == f && row.seed == seed;
     let todo: Vec<(f64, f64, u64)> = plan
@@ -189,7 +190,7 @@ pub fn sweep(
     let write = |rows: &[SubsetRow]| {
         let mut text = format!("{HEADER}\n");
         rows.iter().for_each(|r| text.push_str(&(r.csv_line() + "\n")));
-        write_atomic(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        write_atomic(&path, text.as_bytes()).map_err(|source| SubsetError::Io { action: "write", path: path.clone(), source })
     };
     let mut done = 0;
     run_each(
@@ -220,7 +221,7 @@ pub fn sweep(
     write(&rows)?;
     if shard.is_none() {
         write_summary(out, &rows)?;
-        figure::write_figure(out, "spread", &spread_chart(&rows).to_svg()).map_err(|e| e.to_string())?;
+        figure::write_figure(out, "spread", &spread_chart(&rows).to_svg()).map_err(|e| SubsetError::Figure(e.to_string()))?;
     }
     Ok(rows)
 }

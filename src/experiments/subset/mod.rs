@@ -24,3 +24,30 @@ pub use plan::*;
 pub use rate::*;
 pub use spiking::*;
 pub use table::*;
+
+use std::path::PathBuf;
+
+/// Why a subset sweep, or one of its cells, could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum SubsetError {
+    /// The plan, or a setting of the network it builds, is refused (the message names it).
+    #[error("{0}")]
+    Invalid(String),
+    /// A cell's training failed (it diverged).
+    #[error("g = {g}, f = {fraction}, seed {seed}: {why}")]
+    Cell { g: f64, fraction: f64, seed: u64, why: String },
+    /// A table that cannot be read, or holds another plan's cells (the message says which).
+    #[error("{0}")]
+    Table(String),
+    #[error("cannot {action} {path}: {source}")]
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("cannot write the figure: {0}")]
+    Figure(String),
+}
+
+/// The networks' own settings checks (model layer) answer with a message naming the setting.
+impl From<String> for SubsetError {
+    fn from(message: String) -> Self {
+        SubsetError::Invalid(message)
+    }
+}

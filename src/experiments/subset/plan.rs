@@ -1,5 +1,6 @@
 //! What a subset sweep runs: the network model, how the subset learns, and the plan of cells.
 
+use super::SubsetError;
 use super::bptt::{self as subset_bptt, BpttSettings};
 use crate::model::balanced::{BalancedSettings, Drive};
 use crate::model::lif::LifSettings;
@@ -121,27 +122,27 @@ pub(super) const SETTLE_MS: f64 = 100.0;
 pub(super) const RECORD_MS: f64 = 2.5;
 
 impl SubsetPlan {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SubsetError> {
         if self.gains.is_empty() || self.fractions.is_empty() || self.seeds == 0 {
-            return Err("give at least one gain, one fraction and one seed".into());
+            return Err(SubsetError::Invalid("give at least one gain, one fraction and one seed".into()));
         }
         if self.neurons < 4 || !self.neurons.is_multiple_of(2) {
-            return Err(format!("--neurons must be even and at least 4 (half E, half I), got {}", self.neurons));
+            return Err(SubsetError::Invalid(format!("--neurons must be even and at least 4 (half E, half I), got {}", self.neurons)));
         }
         if self.test_trials < 2 {
-            return Err("at least 2 test trials per condition (the noise correction needs a spread)".into());
+            return Err(SubsetError::Invalid("at least 2 test trials per condition (the noise correction needs a spread)".into()));
         }
         if !(self.trial_ms > SETTLE_MS + 10.0) {
-            return Err(format!("trials must last more than {} ms", SETTLE_MS + 10.0));
+            return Err(SubsetError::Invalid(format!("trials must last more than {} ms", SETTLE_MS + 10.0)));
         }
         if self.training == Training::Bptt && self.drive == Drive::Fixed {
-            return Err("BPTT's balanced initialisation always scales the drive with g: use --drive scaled".into());
+            return Err(SubsetError::Invalid("BPTT's balanced initialisation always scales the drive with g: use --drive scaled".into()));
         }
         if self.model == SubsetModel::Spiking {
             if self.training == Training::Bptt {
-                return Err("BPTT trains the rate network only: use --model rate (or --training clamp|rls)".into());
+                return Err(SubsetError::Invalid("BPTT trains the rate network only: use --model rate (or --training clamp|rls)".into()));
             }
-            return self.lif_settings(self.gains[0], 0).validate();
+            return Ok(self.lif_settings(self.gains[0], 0).validate()?);
         }
         if self.training == Training::Bptt {
             for &g in &self.gains {

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::SubsetError;
 use super::plan::*;
 use crate::analysis::stats::Summary;
 use crate::io::{csv_split, write_atomic};
@@ -153,25 +154,28 @@ pub fn table_path(out: &Path, shard: Option<(usize, usize)>) -> PathBuf {
 }
 
 /// Read a table written by [`sweep`] (missing file: no rows).
-pub fn read_table(path: &Path) -> Result<Vec<SubsetRow>, String> {
+pub fn read_table(path: &Path) -> Result<Vec<SubsetRow>, SubsetError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(source) => return Err(SubsetError::Io { action: "read", path: path.to_path_buf(), source }),
     };
     let mut lines = text.lines();
     match lines.next() {
         Some(HEADER) => {}
         Some(OLD_HEADER) => {
-            return Err(format!(
+            return Err(SubsetError::Table(format!(
                 "{} was written by an earlier modulab (task variance only, the drive fixed): its cells cannot be resumed or \
                  mixed with new ones; write the sweep to another --out directory",
                 path.display()
-            ));
+            )));
         }
-        _ => return Err(format!("{} is not a subset table (its header differs)", path.display())),
+        _ => return Err(SubsetError::Table(format!("{} is not a subset table (its header differs)", path.display()))),
     }
-    lines.filter(|l| !l.trim().is_empty()).map(SubsetRow::parse).collect()
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| SubsetRow::parse(l).map_err(|e| SubsetError::Table(format!("{}: {e}", path.display()))))
+        .collect()
 }
 
 /// What a row says of the plan that made it: (model, training, drive, neurons, k, loops,
@@ -346,11 +350,11 @@ pub fn summary_texts(rows: &[SubsetRow]) -> (String, String) {
 }
 
 /// Write `subset-summary.csv` and `subset-summary.md` into `out` (atomically).
-pub(super) fn write_summary(out: &Path, rows: &[SubsetRow]) -> Result<(), String> {
+pub(super) fn write_summary(out: &Path, rows: &[SubsetRow]) -> Result<(), SubsetError> {
     let (csv, md) = summary_texts(rows);
     for (name, text) in [("subset-summary.csv", csv), ("subset-summary.md", md)] {
         let path = out.join(name);
-        write_atomic(&path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        write_atomic(&path, text.as_bytes()).map_err(|source| SubsetError::Io { action: "write", path: path.clone(), source })?;
     }
     Ok(())
 }
