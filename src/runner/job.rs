@@ -1,15 +1,14 @@
 //! One kind of background job, and one failure policy for all of them.
 //!
 //! Every computation the app runs in the background is a [`Job`]: it does one unit of work at
-//! a time, it has an output that fills in as it goes, and it can be stopped. A job runs either
-//! between training steps on the worker thread (an ambiguity sweep, a task-switch test, a
-//! dynamics analysis: [`super::run`] interleaves their units with steps, so neither starves) or
-//! on a thread of its own ([`super::queue`]: compared runs, a packing sweep). [`turn`] runs one
-//! unit under the one failure policy: an error or a panic ends that job — its output says it
-//! stopped and the message goes to the status bar — and never the training run.
+//! a time, it has an output that fills in as it goes, and it can be stopped. The app's
+//! [`super::host::JobHost`] runs it either between training steps on the worker thread (an
+//! ambiguity sweep, a task-switch test, a dynamics analysis: [`super::run`] interleaves their
+//! units with steps, so neither starves) or on a thread of its own (compared runs, a packing
+//! sweep, subset training), under the one failure policy ([`super::host::Running::turn`]): an
+//! error or a panic ends that job — its output says it stopped and the message goes to the
+//! status bar — and never the training run.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::experiments::packing::PackingError;
@@ -53,43 +52,6 @@ pub trait Job {
 
     /// Record in the output that the job ended early, so the UI stops waiting for it.
     fn stop(&mut self, why: Stopped);
-}
-
-/// What one [`turn`] did.
-pub struct Turn<O> {
-    /// The output to publish.
-    pub output: Arc<O>,
-    /// Why the job failed, for the status bar (the job is gone).
-    pub failure: Option<String>,
-}
-
-/// Run one unit of the job in `slot` (nothing when the slot is empty). The slot is emptied when
-/// the job is done or has failed.
-pub fn turn<J: Job>(slot: &mut Option<J>, cancel: &AtomicBool) -> Option<Turn<J::Output>> {
-    let job = slot.as_mut()?;
-    let outcome = match catch_unwind(AssertUnwindSafe(|| job.unit(cancel))) {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(payload) => Err(format!("it panicked: {}", panic_message(&*payload))),
-    };
-    let (done, failure) = match outcome {
-        Ok(done) => (done, None),
-        Err(message) => {
-            job.stop(Stopped::Failed(message.clone()));
-            (true, Some(format!("{} failed: {message}", job.name())))
-        }
-    };
-    let output = Arc::new(job.output().clone());
-    if done {
-        *slot = None;
-    }
-    Some(Turn { output, failure })
-}
-
-/// Stop the job in `slot` (if any) as cancelled; its output, marked stopped, to publish.
-pub fn cancel<J: Job>(slot: &mut Option<J>) -> Option<Arc<J::Output>> {
-    let mut job = slot.take()?;
-    job.stop(Stopped::Cancelled);
-    Some(Arc::new(job.output().clone()))
 }
 
 /// The text of a panic payload.
@@ -145,51 +107,5 @@ pub(crate) mod counter {
         fn stop(&mut self, why: Stopped) {
             self.out.1 = Some(why);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::counter::Counter;
-    use super::*;
-
-    static NO_CANCEL: AtomicBool = AtomicBool::new(false);
-
-    fn counter(until: u32, fail_at: Option<(u32, bool)>) -> Option<Counter> {
-        Some(Counter::new(until, 0, fail_at))
-    }
-
-    #[test]
-    fn a_job_runs_unit_by_unit_until_done() {
-        let mut slot = counter(3, None);
-        for expected in 1..=3 {
-            let turn = turn(&mut slot, &NO_CANCEL).expect("a job to run");
-            assert_eq!(turn.output.0, expected);
-            assert!(turn.failure.is_none());
-        }
-        assert!(slot.is_none(), "a finished job leaves its slot");
-        assert!(turn(&mut slot, &NO_CANCEL).is_none());
-    }
-
-    #[test]
-    fn an_error_or_a_panic_ends_the_job_with_its_message() {
-        for panics in [false, true] {
-            let mut slot = counter(10, Some((2, panics)));
-            assert!(turn(&mut slot, &NO_CANCEL).expect("unit 1").failure.is_none());
-            let failed = turn(&mut slot, &NO_CANCEL).expect("unit 2");
-            let message = failed.failure.expect("a failure message");
-            assert!(message.starts_with("counter failed: ") && message.contains("at 2"), "{message}");
-            assert!(matches!(&failed.output.1, Some(Stopped::Failed(m)) if m.contains("at 2")));
-            assert!(slot.is_none());
-        }
-    }
-
-    #[test]
-    fn cancel_marks_the_output_stopped() {
-        let mut slot = counter(10, None);
-        turn(&mut slot, &NO_CANCEL);
-        let output = cancel(&mut slot).expect("a job to cancel");
-        assert_eq!(*output, (1, Some(Stopped::Cancelled)));
-        assert!(slot.is_none() && cancel(&mut slot).is_none());
     }
 }

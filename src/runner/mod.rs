@@ -1,8 +1,9 @@
 //! Background work for the desktop app. One worker thread owns the training run
 //! ([`run`]); the app talks to it through a [`Worker`] handle ([`handle`]) with the messages of
-//! [`protocol`]. Everything else the app computes in the background is a [`job::Job`] that the
-//! worker runs one unit at a time between training steps ([`scheduler`]), with one failure
-//! policy: a failed job ends with its error shown, never the training run.
+//! [`protocol`]. Everything else the app computes in the background is a [`job::Job`] submitted
+//! to the app's one [`host::JobHost`]: on a frozen copy of the network, one unit at a time
+//! between training steps ([`scheduler`]), or on a thread of its own; with one failure policy: a
+//! failed job ends with its error shown, never the training run.
 
 pub mod checkpointing;
 pub mod compare;
