@@ -512,8 +512,15 @@ impl ModulabApp {
     }
 
     fn send(&mut self, command: Command) {
-        let sent = self.worker.as_ref().is_some_and(|w| w.send(command));
-        if !sent {
+        let refused = match &self.worker {
+            Some(worker) => worker.try_send(command).err(),
+            None => Some(command),
+        };
+        if let Some(refused) = refused {
+            // a job for the network ends on the board instead of waiting there for ever
+            if let Command::Job(job) = refused {
+                job.refuse("the training thread is not running; restart the app");
+            }
             self.run.last_message =
                 Some(Message { level: Level::Error, text: "the training thread is not running; restart the app".into() });
         }

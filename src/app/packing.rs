@@ -216,9 +216,8 @@ impl PackingPanel {
     /// was paused for it, and say how it ended in the status bar.
     fn poll(&mut self, ctx: &egui::Context, cx: &mut PanelContext<'_>) {
         let Some(job) = self.job else { return };
-        // the state before the output: an output published in between is the newer one
-        let state = cx.jobs.state(job).unwrap_or(JobState::Cancelled);
-        if let Some(output) = cx.jobs.output::<PackingOutput>(job) {
+        let (state, output) = cx.jobs.snapshot::<PackingOutput>(job).unwrap_or((JobState::Cancelled, None));
+        if let Some(output) = output {
             self.results.clone_from(&output.results);
         }
         if let JobState::Failed(e) = &state {

@@ -156,11 +156,11 @@ impl SubsetPanel {
 
     fn poll(&mut self, cx: &mut PanelContext<'_>) {
         let Some(job) = self.job else { return };
-        // the state before the output: an output published in between is the newer one
-        let ended = cx.jobs.state(job).is_none_or(|s| s.ended());
-        if let Some(output) = cx.jobs.output::<SubsetOutput>(job) {
+        let (state, output) = cx.jobs.snapshot::<SubsetOutput>(job).unzip();
+        if let Some(output) = output.flatten() {
             self.output = Some(output);
         }
+        let ended = state.is_none_or(|s| s.ended());
         // every new output wakes the UI (the host); a failure reaches the status bar through it
         if !ended {
             return;

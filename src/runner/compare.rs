@@ -216,14 +216,10 @@ impl Comparisons {
         problem
     }
 
-    /// Stop every sweep under way (the levels measured so far stay).
+    /// Stop every sweep under way (the levels measured so far stay: the next [`Comparisons::poll`]
+    /// takes each job's last output when it has stopped).
     pub fn cancel(&mut self, jobs: &JobHost) {
-        for run in &mut self.runs {
-            if let Some(job) = run.job.take() {
-                jobs.forget(job);
-                run.stopped = true;
-            }
-        }
+        self.runs.iter().filter_map(|run| run.job).for_each(|job| jobs.cancel(job));
     }
 
     /// Whether a loaded run's sweep is under way.
@@ -238,8 +234,8 @@ impl Comparisons {
         let mut at = 0;
         while at < self.loading.len() {
             let id = self.loading[at].job;
-            let state = jobs.state(id);
-            let run = jobs.output::<CompareOutput>(id).and_then(|o| o.run.clone());
+            let (state, output) = jobs.snapshot::<CompareOutput>(id).unzip();
+            let run = output.flatten().and_then(|o| o.run.clone());
             let Some(run) = run else {
                 if state.is_none_or(|s| s.ended()) {
                     // it could not be read: the failure says why
@@ -262,11 +258,12 @@ impl Comparisons {
         }
         for run in &mut self.runs {
             let Some(id) = run.job else { continue };
-            if let Some(output) = jobs.output::<CompareOutput>(id) {
+            let (state, output) = jobs.snapshot::<CompareOutput>(id).unzip();
+            if let Some(output) = output.flatten() {
                 run.rows.clone_from(&output.rows);
             }
-            if jobs.state(id).is_none_or(|s| s.ended()) {
-                run.stopped = !matches!(jobs.state(id), Some(JobState::Done));
+            if state.as_ref().is_none_or(JobState::ended) {
+                run.stopped = state != Some(JobState::Done);
                 run.job = None;
                 jobs.forget(id);
             }
@@ -342,7 +339,13 @@ mod tests {
         assert!(compare.sweep_all(AmbiguityKind::Mixture, &[0.5, 0.6, 0.7, 0.8, 0.9], &mut jobs).is_none());
         assert!(compare.runs()[0].rows.is_empty() && compare.sweeping());
         compare.cancel(&jobs);
-        assert!(!compare.sweeping() && compare.runs()[0].is_stopped());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while compare.sweeping() {
+            assert!(Instant::now() < deadline, "the cancelled sweep did not stop");
+            compare.poll(&jobs);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(compare.runs()[0].is_stopped(), "{:?}", compare.runs()[0].progress());
         compare.remove(0, &jobs);
         assert!(compare.runs().is_empty());
     }

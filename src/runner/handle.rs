@@ -37,7 +37,12 @@ impl Worker {
 
     /// Send a command; `false` if the worker has ended.
     pub fn send(&self, command: Command) -> bool {
-        self.commands.send(command).is_ok()
+        self.try_send(command).is_ok()
+    }
+
+    /// Send a command, or have it back if the worker has ended (a job in it can then say so).
+    pub fn try_send(&self, command: Command) -> Result<(), Command> {
+        self.commands.send(command).map_err(|refused| refused.0)
     }
 
     /// The next event, if any (never blocks).

@@ -128,10 +128,14 @@ impl Board {
         self.wake.changed();
     }
 
-    /// Record why a job failed, for the status bar.
-    pub fn fail(&self, id: JobId, message: String) {
+    /// Record that a job failed (with its last output, if any) and why, for the status bar: one
+    /// change, so a panel never sees the output without the state.
+    pub fn fail(&self, id: JobId, output: Option<Arc<dyn Any + Send + Sync>>, message: String) {
         let mut entries = self.lock();
         if let Some(entry) = entries.jobs.get_mut(&id) {
+            if output.is_some() {
+                entry.output = output;
+            }
             entry.state = JobState::Failed(message.clone());
             entries.failures.push(message);
         }
@@ -142,12 +146,11 @@ impl Board {
     /// Drop jobs from the board (a reset network's analyses); they are cancelled too.
     pub fn forget(&self, ids: &[JobId]) {
         let mut entries = self.lock();
-        for id in ids {
-            if let Some(entry) = entries.jobs.remove(id) {
-                entry.cancel.store(true, Ordering::Relaxed);
-            }
-        }
+        let removed: Vec<Entry> = ids.iter().filter_map(|id| entries.jobs.remove(id)).collect();
         drop(entries);
+        // raised, and the outputs freed, outside the lock (a large output takes a while)
+        removed.iter().for_each(|entry| entry.cancel.store(true, Ordering::Relaxed));
+        drop(removed);
         self.wake.changed();
     }
 
@@ -168,8 +171,20 @@ pub struct Running {
 impl Running {
     /// One unit of work under the one failure policy ([`super::job`]), its output published; whether
     /// the job has ended (done, failed or cancelled). A long unit watches the job's cancel flag,
-    /// which the host raises when it is dropped.
+    /// which the host raises when it is dropped. A panic anywhere in the job (its unit, its
+    /// output's copy, its stop) ends the job as failed, never the thread that runs it.
     pub fn turn(&mut self) -> bool {
+        match catch_unwind(AssertUnwindSafe(|| self.turn_unguarded())) {
+            Ok(ended) => ended,
+            Err(payload) => {
+                let message = format!("{} failed: it panicked: {}", self.job.name(), panic_message(&*payload));
+                self.board.fail(self.id, None, message);
+                true
+            }
+        }
+    }
+
+    fn turn_unguarded(&mut self) -> bool {
         let board = &self.board;
         if self.cancel.load(Ordering::Relaxed) || board.cancelled(self.id) {
             self.job.stop(Stopped::Cancelled);
@@ -189,8 +204,7 @@ impl Running {
             }
             Err(message) => {
                 self.job.stop(Stopped::Failed(message.clone()));
-                board.publish(self.id, Some(self.job.output_any()), JobState::Running);
-                board.fail(self.id, format!("{} failed: {message}", self.job.name()));
+                board.fail(self.id, Some(self.job.output_any()), format!("{} failed: {message}", self.job.name()));
                 true
             }
         }
@@ -228,7 +242,7 @@ impl NetworkJob {
                 Some(Running { id, job, cancel, board })
             }
             Err(message) => {
-                board.fail(id, format!("{name} not started: {message}"));
+                board.fail(id, None, format!("{name} not started: {message}"));
                 None
             }
         }
@@ -236,7 +250,7 @@ impl NetworkJob {
 
     /// There is no network to build on.
     pub fn refuse(self, why: &str) {
-        self.board.fail(self.id, format!("{} not started: {why}", self.name));
+        self.board.fail(self.id, None, format!("{} not started: {why}", self.name));
     }
 }
 
@@ -373,6 +387,14 @@ impl JobHost {
         output.downcast::<O>().ok()
     }
 
+    /// Where the job stands and its latest output, read together (a job that ends between two
+    /// separate reads would leave its final output unread).
+    pub fn snapshot<O: Send + Sync + 'static>(&self, id: JobId) -> Option<(JobState, Option<Arc<O>>)> {
+        let entries = self.board.lock();
+        let entry = entries.jobs.get(&id)?;
+        Some((entry.state.clone(), entry.output.clone().and_then(|o| o.downcast::<O>().ok())))
+    }
+
     /// The output of the most recently submitted job that has an output of type `O`.
     pub fn latest<O: Send + Sync + 'static>(&self) -> Option<Arc<O>> {
         let entries = self.board.lock();
@@ -459,6 +481,47 @@ mod tests {
             assert_eq!(host.take_failures().len(), 1);
             assert_eq!(host.state(next), Some(JobState::Done));
         }
+    }
+
+    /// An output whose copy panics once its job has armed it.
+    #[derive(Debug)]
+    struct Bomb(bool);
+
+    impl Clone for Bomb {
+        fn clone(&self) -> Self {
+            assert!(!self.0, "the output's copy exploded");
+            Bomb(false)
+        }
+    }
+
+    struct Arming(Bomb);
+
+    impl Job for Arming {
+        type Output = Bomb;
+        fn name(&self) -> &'static str {
+            "arming"
+        }
+        fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
+            self.0.0 = true;
+            Ok(false)
+        }
+        fn output(&self) -> &Bomb {
+            &self.0
+        }
+        fn stop(&mut self, _why: Stopped) {}
+    }
+
+    /// A panic outside the unit (here in copying the output) fails that job only: the lane
+    /// thread lives on and runs the next job.
+    #[test]
+    fn a_panic_anywhere_in_a_job_fails_it_and_the_lane_goes_on() {
+        let mut host = JobHost::new(UiWaker::none());
+        let bomb = host.on_thread("test-lane", Arming(Bomb(false))).expect("submitted");
+        let next = host.on_thread("test-lane", Counter::new(1, 0, None)).expect("submitted");
+        until(&host, next, JobState::ended);
+        let state = host.state(bomb).expect("state");
+        assert!(matches!(&state, JobState::Failed(m) if m.starts_with("arming failed: it panicked")), "{state:?}");
+        assert_eq!(host.state(next), Some(JobState::Done));
     }
 
     #[test]
