@@ -551,16 +551,13 @@ fn sweep_export(
             lines.push(curve("95 % high", |s| s.high));
         }
     }
-    PlotExport {
-        name: "ambiguity".into(),
+    PlotExport::new(
+        "ambiguity",
         title,
-        x_label: "level".into(),
-        y_label: "fraction correct".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Table { csv: sweep::ambiguity_csv(&rows), lines: Some(lines) },
-    }
+        "level",
+        "fraction correct",
+        PlotData::Table { csv: sweep::ambiguity_csv(&rows), lines: Some(lines) },
+    )
 }
 
 fn sweep_plot_ui(

@@ -606,21 +606,13 @@ fn pca_export(r: &DynamicsResult, points: &[BifurcationPoint], alpha: f64) -> Pl
             .collect();
         series.push((if stable { "stable fixed points".into() } else { "unstable fixed points".into() }, rows));
     }
-    PlotExport {
-        name: format!("dynamics-fixed-points-alpha{alpha:.2}"),
-        title: format!(
-            "Fixed points of {} toward {} at α = {alpha:.2} (step {})",
-            r.tasks[r.task].label(),
-            r.tasks[r.other].label(),
-            r.step
-        ),
-        x_label: "PC1".into(),
-        y_label: "PC2".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Paths { series_label: "series".into(), columns, series, axes: [1, 2] },
-    }
+    PlotExport::new(
+        format!("dynamics-fixed-points-alpha{alpha:.2}"),
+        format!("Fixed points of {} toward {} at α = {alpha:.2} (step {})", r.tasks[r.task].label(), r.tasks[r.other].label(), r.step),
+        "PC1",
+        "PC2",
+        PlotData::Paths { series_label: "series".into(), columns, series, axes: [1, 2] },
+    )
 }
 
 /// The bifurcation view's data: one path per continued fixed point (its id), over α.
@@ -652,51 +644,41 @@ fn bifurcation_export(r: &DynamicsResult) -> PlotExport {
             (format!("point {id}"), rows)
         })
         .collect();
-    PlotExport {
-        name: "dynamics-bifurcation".into(),
-        title: format!(
-            "Fixed points of {} as the context moves to {} (step {})",
-            r.tasks[r.task].label(),
-            r.tasks[r.other].label(),
-            r.step
-        ),
-        x_label: "alpha".into(),
-        y_label: "PC1".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Paths { series_label: "fixed point".into(), columns, series, axes: [0, 1] },
-    }
+    PlotExport::new(
+        "dynamics-bifurcation",
+        format!("Fixed points of {} as the context moves to {} (step {})", r.tasks[r.task].label(), r.tasks[r.other].label(), r.step),
+        "alpha",
+        "PC1",
+        PlotData::Paths { series_label: "fixed point".into(), columns, series, axes: [0, 1] },
+    )
 }
 
 /// Every context's eigenvalues.
 fn spectrum_export(r: &DynamicsResult) -> PlotExport {
     let series = r.tasks.iter().zip(&r.spectra).map(|(t, s)| Curve { name: t.label().to_string(), points: s.clone() }).collect();
     PlotExport {
-        name: "dynamics-spectrum".into(),
-        title: format!("Eigenvalues of the effective connectivity per task context (step {})", r.step),
-        x_label: "Re".into(),
-        y_label: "Im".into(),
-        log_y: false,
         unit_circle: true,
         note: analyze::spectrum_note(&r.spectra),
-        data: PlotData::Scatter(series),
+        ..PlotExport::new(
+            "dynamics-spectrum",
+            format!("Eigenvalues of the effective connectivity per task context (step {})", r.step),
+            "Re",
+            "Im",
+            PlotData::Scatter(series),
+        )
     }
 }
 
 /// The angles heat map's numbers: `angles.csv` of `modulab analyze` (every principal angle).
 fn angles_export(r: &DynamicsResult) -> PlotExport {
     let names: Vec<&str> = r.tasks.iter().map(|t| t.name()).collect();
-    PlotExport {
-        name: "dynamics-subspace-angles".into(),
-        title: format!("Principal angles between task subspaces (step {})", r.step),
-        x_label: "task".into(),
-        y_label: "task".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Table { csv: r.subspaces.clone().unwrap_or_default().angles_csv(&names), lines: None },
-    }
+    PlotExport::new(
+        "dynamics-subspace-angles",
+        format!("Principal angles between task subspaces (step {})", r.step),
+        "task",
+        "task",
+        PlotData::Table { csv: r.subspaces.clone().unwrap_or_default().angles_csv(&names), lines: None },
+    )
 }
 
 /// The participation ratios: one bar per task, and the pooled value as a last category.
@@ -705,16 +687,13 @@ fn participation_export(r: &DynamicsResult) -> PlotExport {
     categories.push("all tasks pooled".into());
     let mut values = r.subspaces.as_ref().map(|s| s.participation.clone()).unwrap_or_default();
     values.push(r.pooled_participation);
-    PlotExport {
-        name: "dynamics-participation".into(),
-        title: format!("Participation ratio per task (step {})", r.step),
-        x_label: "task".into(),
-        y_label: "participation ratio".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Bars { categories, series: vec![("participation ratio".into(), values)] },
-    }
+    PlotExport::new(
+        "dynamics-participation",
+        format!("Participation ratio per task (step {})", r.step),
+        "task",
+        "participation ratio",
+        PlotData::Bars { categories, series: vec![("participation ratio".into(), values)] },
+    )
 }
 
 /// The heat map's numbers: one column per task, one row per unit in the drawn order (`rows`:
@@ -727,16 +706,13 @@ fn variance_export(r: &DynamicsResult, rows: &[usize]) -> PlotExport {
         .enumerate()
         .map(|(t, task)| (task.label().to_string(), rows.iter().map(|row| variance.normalised[*row][t]).collect()))
         .collect();
-    PlotExport {
-        name: "dynamics-task-variance".into(),
-        title: format!("Normalised task variance (step {})", r.step),
-        x_label: "unit".into(),
-        y_label: "variance / unit's max".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Columns { x: rows.iter().map(|row| variance.units[*row] as f64).collect(), columns, heat: true },
-    }
+    PlotExport::new(
+        "dynamics-task-variance",
+        format!("Normalised task variance (step {})", r.step),
+        "unit",
+        "variance / unit's max",
+        PlotData::Columns { x: rows.iter().map(|row| variance.units[*row] as f64).collect(), columns, heat: true },
+    )
 }
 
 #[cfg(test)]

@@ -60,19 +60,31 @@ pub struct PlotExport {
 }
 
 impl PlotExport {
-    /// Fraction correct per task as grouped bars (one series per condition): the Training
-    /// and Ambiguity panels' bar charts.
-    pub fn task_bars(name: &str, title: String, tasks: Vec<String>, series: Vec<(String, Vec<f64>)>) -> PlotExport {
+    /// A plot with its names and data, on linear axes, without a note (set those fields with
+    /// `PlotExport { log_y: true, ..PlotExport::new(…) }`).
+    pub fn new(
+        name: impl Into<String>,
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+        data: PlotData,
+    ) -> Self {
         PlotExport {
             name: name.into(),
-            title,
-            x_label: "task".into(),
-            y_label: "fraction correct".into(),
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
             log_y: false,
             unit_circle: false,
             note: String::new(),
-            data: PlotData::Bars { categories: tasks, series },
+            data,
         }
+    }
+
+    /// Fraction correct per task as grouped bars (one series per condition): the Training
+    /// and Ambiguity panels' bar charts.
+    pub fn task_bars(name: &str, title: String, tasks: Vec<String>, series: Vec<(String, Vec<f64>)>) -> PlotExport {
+        PlotExport::new(name, title, "task", "fraction correct", PlotData::Bars { categories: tasks, series })
     }
 
     /// The data as CSV (see [`PlotData::to_csv`]: the one CSV writer of plot data).
@@ -563,17 +575,17 @@ mod tests {
 
     fn lines() -> PlotExport {
         PlotExport {
-            name: "loss".into(),
-            title: "Loss".into(),
-            x_label: "step".into(),
-            y_label: "loss".into(),
             log_y: true,
-            unit_circle: false,
-            note: String::new(),
-            data: PlotData::Lines(vec![
-                Curve { name: "every step".into(), points: vec![[1.0, 0.5], [2.0, 0.25]] },
-                Curve { name: "a, b".into(), points: vec![[1.0, 0.125]] },
-            ]),
+            ..PlotExport::new(
+                "loss",
+                "Loss",
+                "step",
+                "loss",
+                PlotData::Lines(vec![
+                    Curve { name: "every step".into(), points: vec![[1.0, 0.5], [2.0, 0.25]] },
+                    Curve { name: "a, b".into(), points: vec![[1.0, 0.125]] },
+                ]),
+            )
         }
     }
 

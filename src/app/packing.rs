@@ -442,30 +442,24 @@ impl PackingPanel {
     /// The capacity curve's data (the same numbers as `modulab sweep packing`'s capacity figure).
     fn capacity_export(&self) -> PlotExport {
         let criterion = self.plan.as_ref().map_or(self.form.criterion, |p| p.criterion);
-        PlotExport {
-            name: "capacity".into(),
-            title: format!("Capacity: the largest K up to which every task scored {criterion} or better"),
-            x_label: "network size N".into(),
-            y_label: "capacity (tasks)".into(),
-            log_y: false,
-            unit_circle: false,
-            note: String::new(),
-            data: PlotData::Lines(self.capacity().into_iter().map(|(name, points)| Curve { name, points }).collect()),
-        }
+        PlotExport::new(
+            "capacity",
+            format!("Capacity: the largest K up to which every task scored {criterion} or better"),
+            "network size N",
+            "capacity (tasks)",
+            PlotData::Lines(self.capacity().into_iter().map(|(name, points)| Curve { name, points }).collect()),
+        )
     }
 
     /// The finished cells as `packing.csv`.
     fn table_export(&self) -> PlotExport {
-        PlotExport {
-            name: "packing".into(),
-            title: "Task packing: every finished cell".into(),
-            x_label: "number of tasks K".into(),
-            y_label: "network size N".into(),
-            log_y: false,
-            unit_circle: false,
-            note: String::new(),
-            data: PlotData::Table { csv: packing::to_csv(&self.results), lines: None },
-        }
+        PlotExport::new(
+            "packing",
+            "Task packing: every finished cell",
+            "number of tasks K",
+            "network size N",
+            PlotData::Table { csv: packing::to_csv(&self.results), lines: None },
+        )
     }
 
     fn capacity_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32) {

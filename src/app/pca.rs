@@ -236,33 +236,27 @@ fn trajectories_export(view: &PcaView, three_d: bool, x_pc: usize, y_pc: usize, 
     } else {
         (format!("PC{}", x_pc + 1), format!("PC{}", y_pc + 1))
     };
-    PlotExport {
-        name: if three_d { "pca-trajectories-3d".into() } else { format!("pca-trajectories-pc{}-pc{}", x_pc + 1, y_pc + 1) },
-        title: format!("Mean trajectory of each task ({})", about_view(view)),
+    PlotExport::new(
+        if three_d { "pca-trajectories-3d".into() } else { format!("pca-trajectories-pc{}-pc{}", x_pc + 1, y_pc + 1) },
+        format!("Mean trajectory of each task ({})", about_view(view)),
         x_label,
         y_label,
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Paths { series_label: "task".into(), columns, series, axes },
-    }
+        PlotData::Paths { series_label: "task".into(), columns, series, axes },
+    )
 }
 
 /// The variance bars' data: per PC, the fraction explained at the fit and by the activity now.
 fn variance_export(view: &PcaView) -> PlotExport {
-    PlotExport {
-        name: "pca-variance".into(),
-        title: format!("Variance explained ({})", about_view(view)),
-        x_label: "PC".into(),
-        y_label: "fraction of variance".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Bars {
+    PlotExport::new(
+        "pca-variance",
+        format!("Variance explained ({})", about_view(view)),
+        "PC",
+        "fraction of variance",
+        PlotData::Bars {
             categories: (1..=view.components).map(|i| format!("PC{i}")).collect(),
             series: vec![("at fit".into(), view.explained.clone()), ("now".into(), view.captured.clone())],
         },
-    }
+    )
 }
 
 fn variance_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, view: &PcaView, height: f32, rect: &mut egui::Rect) {

@@ -506,16 +506,16 @@ fn raster_group(m: &Measured, row: usize) -> &'static str {
 
 fn raster_export(m: &Measured, condition: usize) -> PlotExport {
     PlotExport {
-        name: format!("subset-raster-{}", ["a", "b"][condition]),
-        title: format!("Spikes, condition {} (g = {}, f = {})", ["A", "B"][condition], m.row.g, m.row.fraction),
-        x_label: "time after the cue's onset (ms)".into(),
-        y_label: "neuron".into(),
-        log_y: false,
-        unit_circle: false,
         note: "top: trained, middle: untrained excitatory, bottom: inhibitory".into(),
-        data: PlotData::Scatter(
-            RASTER_GROUPS.iter().map(|g| Curve { name: g.to_string(), points: raster_points(m, condition, g) }).collect(),
-        ),
+        ..PlotExport::new(
+            format!("subset-raster-{}", ["a", "b"][condition]),
+            format!("Spikes, condition {} (g = {}, f = {})", ["A", "B"][condition], m.row.g, m.row.fraction),
+            "time after the cue's onset (ms)",
+            "neuron",
+            PlotData::Scatter(
+                RASTER_GROUPS.iter().map(|g| Curve { name: g.to_string(), points: raster_points(m, condition, g) }).collect(),
+            ),
+        )
     }
 }
 
@@ -532,14 +532,14 @@ fn live_series(output: Option<&SubsetOutput>) -> Vec<(&'static str, Vec<[f64; 2]
 
 fn live_export(live: &[(&'static str, Vec<[f64; 2]>)]) -> PlotExport {
     PlotExport {
-        name: "subset-live-variance".into(),
-        title: "Selective variance while training".into(),
-        x_label: "training loop (RLS trial or BPTT step)".into(),
-        y_label: "selective variance".into(),
-        log_y: false,
-        unit_circle: false,
         note: "probes of 4 test trials per condition every 10 RLS loops or 100 BPTT steps".into(),
-        data: PlotData::Lines(live.iter().map(|(name, points)| Curve { name: name.to_string(), points: points.clone() }).collect()),
+        ..PlotExport::new(
+            "subset-live-variance",
+            "Selective variance while training",
+            "training loop (RLS trial or BPTT step)",
+            "selective variance",
+            PlotData::Lines(live.iter().map(|(name, points)| Curve { name: name.to_string(), points: points.clone() }).collect()),
+        )
     }
 }
 
@@ -582,14 +582,14 @@ fn rates_export(m: &Measured, title: &str, units: &[usize]) -> PlotExport {
         .flat_map(|u| (0..2).map(move |c| Curve { name: format!("unit {u} condition {}", ["A", "B"][c]), points: trace(m, *u, c) }))
         .collect();
     PlotExport {
-        name: format!("subset-{}", title.to_lowercase().replace(' ', "-")),
-        title: format!("{title} (g = {}, f = {})", m.row.g, m.row.fraction),
-        x_label: "time (ms)".into(),
-        y_label: "rate".into(),
-        log_y: false,
-        unit_circle: false,
         note: "trial-averaged rates".into(),
-        data: PlotData::Lines(curves),
+        ..PlotExport::new(
+            format!("subset-{}", title.to_lowercase().replace(' ', "-")),
+            format!("{title} (g = {}, f = {})", m.row.g, m.row.fraction),
+            "time (ms)",
+            "rate",
+            PlotData::Lines(curves),
+        )
     }
 }
 
@@ -607,16 +607,13 @@ fn history_series(history: &[Point]) -> Vec<(String, Vec<[f64; 2]>)> {
 }
 
 fn history_export(history: &[Point]) -> PlotExport {
-    PlotExport {
-        name: "subset-spread".into(),
-        title: "Spread ratio against coupling g".into(),
-        x_label: "coupling g".into(),
-        y_label: "spread ratio".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Scatter(history_series(history).into_iter().map(|(name, points)| Curve { name, points }).collect()),
-    }
+    PlotExport::new(
+        "subset-spread",
+        "Spread ratio against coupling g",
+        "coupling g",
+        "spread ratio",
+        PlotData::Scatter(history_series(history).into_iter().map(|(name, points)| Curve { name, points }).collect()),
+    )
 }
 
 impl Panel for SubsetPanel {

@@ -316,16 +316,7 @@ fn perf_export(result: Option<&SwitchResult>) -> PlotExport {
         let hi = r.taus_ms.iter().copied().fold(0.0f32, f32::max) as f64;
         series.push(Curve { name: "no switch".into(), points: vec![[0.0, r.perf_unswitched], [hi, r.perf_unswitched]] });
     }
-    PlotExport {
-        name: "switching-perf".into(),
-        title,
-        x_label: "tau (ms)".into(),
-        y_label: "fraction correct".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Lines(series),
-    }
+    PlotExport::new("switching-perf", title, "tau (ms)", "fraction correct", PlotData::Lines(series))
 }
 
 fn pathway_color(pathway: Pathway) -> egui::Color32 {
@@ -393,24 +384,20 @@ fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport
                 .push(Curve { name: "your combination".into(), points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect() });
         }
     }
-    PlotExport {
-        name: format!("switching-transient-{}", shown.name()),
+    PlotExport::new(
+        format!("switching-transient-{}", shown.name()),
         title,
-        x_label: "time after the switch (ms)".into(),
-        y_label: "distance".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Lines(series),
-    }
+        "time after the switch (ms)",
+        "distance",
+        PlotData::Lines(series),
+    )
 }
 
 /// The colour of the `i`-th of `count` τ values: a ramp from yellow (fast) through orange and
 /// pink to violet (slow), bright enough on both themes, so the order of the curves reads at a glance.
 fn tau_color(i: usize, count: usize) -> egui::Color32 {
     let t = if count > 1 { i as f64 / (count - 1) as f64 } else { 0.0 };
-    let [r, g, b] = crate::figure::palette::ramp(&crate::figure::palette::ORDERED, t);
-    super::widgets::color(&format!("#{r:02x}{g:02x}{b:02x}"))
+    super::widgets::rgb(crate::figure::palette::ramp(&crate::figure::palette::ORDERED, t))
 }
 
 fn transient_plot_ui(

@@ -178,17 +178,17 @@ fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
         k => format!("every step (older steps as means of up to {k}, a long run)"),
     };
     PlotExport {
-        name: "loss".into(),
-        title: "Training loss".into(),
-        x_label: "step".into(),
-        y_label: "loss".into(),
         log_y,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Lines(vec![
-            Curve { name: every_name, points: every },
-            Curve { name: format!("mean of {SMOOTHING_STEPS} steps"), points: smoothed },
-        ]),
+        ..PlotExport::new(
+            "loss",
+            "Training loss",
+            "step",
+            "loss",
+            PlotData::Lines(vec![
+                Curve { name: every_name, points: every },
+                Curve { name: format!("mean of {SMOOTHING_STEPS} steps"), points: smoothed },
+            ]),
+        )
     }
 }
 
@@ -197,16 +197,7 @@ fn performance_export(run: &RunData) -> PlotExport {
     let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
     let series =
         tasks.iter().enumerate().map(|(i, task)| Curve { name: task.label().into(), points: performance_points(run, i, *task) }).collect();
-    PlotExport {
-        name: "performance".into(),
-        title: "Performance per task".into(),
-        x_label: "step".into(),
-        y_label: "fraction correct".into(),
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
-        data: PlotData::Lines(series),
-    }
+    PlotExport::new("performance", "Performance per task", "step", "fraction correct", PlotData::Lines(series))
 }
 
 /// The slider over every evaluation so far: back in time, or (at its right end) the latest.

@@ -351,16 +351,13 @@ fn step_times(t: &TaskTrajectories) -> Vec<f64> {
 /// `what` for one trial: the file name stem ("units-dly-go-trial3") and the title.
 fn export_named(what: &str, title: &str, t: &TaskTrajectories, trial: usize, about: &str, data: PlotData) -> PlotExport {
     let task = t.task.label().to_lowercase().replace(' ', "-");
-    PlotExport {
-        name: format!("{what}-{task}-trial{}", trial + 1),
-        title: format!("{title}: {}, trial {} ({about})", t.task.label(), trial + 1),
-        x_label: "time (ms)".into(),
-        y_label: if what == "units" { "rate".into() } else { "value".into() },
-        log_y: false,
-        unit_circle: false,
-        note: String::new(),
+    PlotExport::new(
+        format!("{what}-{task}-trial{}", trial + 1),
+        format!("{title}: {}, trial {} ({about})", t.task.label(), trial + 1),
+        "time (ms)",
+        if what == "units" { "rate" } else { "value" },
         data,
-    }
+    )
 }
 
 /// One column per channel of `of(step)` over the trial.

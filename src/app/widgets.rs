@@ -56,7 +56,11 @@ pub fn colormap(x: f32) -> egui::Color32 {
 /// A palette colour (`#rrggbb`, from [`figure::palette`]) on screen: the app's only way to make a
 /// chromatic colour (tests/layers.rs checks), so screen and figures share one palette.
 pub fn color(hex: &str) -> egui::Color32 {
-    let [r, g, b] = figure::palette::rgb(hex).unwrap_or([128, 128, 128]);
+    rgb(figure::palette::rgb(hex).unwrap_or([128, 128, 128]))
+}
+
+/// A palette colour already in components (e.g. a point of [`figure::palette::ramp`]).
+pub fn rgb([r, g, b]: [u8; 3]) -> egui::Color32 {
     egui::Color32::from_rgb(r, g, b)
 }
 
