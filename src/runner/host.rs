@@ -116,13 +116,11 @@ impl Board {
     }
 
     /// A job's new output (and its state when it ended); a forgotten job's is dropped.
-    pub fn publish(&self, id: JobId, output: Option<Arc<dyn Any + Send + Sync>>, state: JobState) {
+    pub fn publish(&self, id: JobId, output: Arc<dyn Any + Send + Sync>, state: JobState) {
         {
             let mut entries = self.lock();
             let Some(entry) = entries.jobs.get_mut(&id) else { return };
-            if output.is_some() {
-                entry.output = output;
-            }
+            entry.output = Some(output);
             entry.state = state;
         }
         self.wake.changed();
@@ -153,10 +151,6 @@ impl Board {
         drop(removed);
         self.wake.changed();
     }
-
-    fn cancelled(&self, id: JobId) -> bool {
-        self.lock().jobs.get(&id).is_none_or(|e| e.cancel.load(Ordering::Relaxed))
-    }
 }
 
 /// A job with its id and its cancel flag, as a runner holds it.
@@ -186,9 +180,10 @@ impl Running {
 
     fn turn_unguarded(&mut self) -> bool {
         let board = &self.board;
-        if self.cancel.load(Ordering::Relaxed) || board.cancelled(self.id) {
+        // the board's entry shares this flag: cancelling or forgetting the job raises it
+        if self.cancel.load(Ordering::Relaxed) {
             self.job.stop(Stopped::Cancelled);
-            board.publish(self.id, Some(self.job.output_any()), JobState::Cancelled);
+            board.publish(self.id, self.job.output_any(), JobState::Cancelled);
             return true;
         }
         let unit = catch_unwind(AssertUnwindSafe(|| self.job.unit(&self.cancel)));
@@ -199,7 +194,7 @@ impl Running {
         match outcome {
             Ok(done) => {
                 let state = if done { JobState::Done } else { JobState::Running };
-                board.publish(self.id, Some(self.job.output_any()), state);
+                board.publish(self.id, self.job.output_any(), state);
                 done
             }
             Err(message) => {
@@ -238,7 +233,7 @@ impl NetworkJob {
         };
         match built {
             Ok(job) => {
-                board.publish(id, Some(job.output_any()), JobState::Running);
+                board.publish(id, job.output_any(), JobState::Running);
                 Some(Running { id, job, cancel, board })
             }
             Err(message) => {
@@ -353,7 +348,7 @@ impl JobHost {
         }
         let (id, cancel) = self.register();
         let output = job.output().clone();
-        self.board.publish(id, Some(Arc::new(output)), JobState::Running);
+        self.board.publish(id, Arc::new(output), JobState::Running);
         let sent = self
             .lanes
             .get(lane)

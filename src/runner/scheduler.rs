@@ -39,7 +39,7 @@ impl Turns {
             // training is not running: the jobs go round on their own
             self.since_train = 0;
         }
-        self.since_train = self.since_train.saturating_add(1);
+        self.since_train += 1;
         Some(Turn::Job)
     }
 }
