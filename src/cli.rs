@@ -20,6 +20,7 @@ use crate::train::metrics::{self, METRICS_FILE, MetricsRow};
 use crate::train::{self, ProgressSink, RunEnd, StepReport, Trainer};
 
 mod analyze;
+mod drive;
 mod exchange;
 mod reproduce;
 mod sweep;

@@ -73,7 +73,7 @@ proptest! {
         let _ = metrics::parse(&edited_text(&metrics_text, &edits), &tasks);
         let _ = metrics::parse(&junk, &tasks);
         let _ = modulab::experiments::packing::parse_csv(&junk, "fuzz");
-        let _ = modulab::experiments::packing::parse_shard(&junk);
+        let _ = modulab::experiments::driver::parse_shard(&junk);
         let _ = modulab::experiments::sweep::parse_ambiguity_csv(&junk, "fuzz");
         let _ = modulab::experiments::sweep::parse_levels(&junk);
         let _ = modulab::experiments::switching::parse_taus(&junk);

@@ -525,25 +525,27 @@ fn sweep_export(
     let mut title = "Performance against ambiguity".to_string();
     if let Some(s) = sweep {
         title = format!("Performance against {} ambiguity (network at step {})", s.kind.name(), s.step);
-        lines.extend(s.tasks.iter().enumerate().map(|(t, task)| Curve { name: task.label().into(), points: sweep_points(s, t) }));
+        lines.extend(s.tasks.iter().enumerate().map(|(t, task)| Curve::new(task.label(), sweep_points(s, t))));
         let (mean, worst) = mean_and_worst(&s.summary());
-        lines.push(Curve { name: format!("{CURRENT_RUN} mean"), points: mean });
-        lines.push(Curve { name: format!("{CURRENT_RUN} worst"), points: worst });
+        lines.push(Curve::new(format!("{CURRENT_RUN} mean"), mean));
+        lines.push(Curve::new(format!("{CURRENT_RUN} worst"), worst));
         rows.extend(current_rows(s, config));
     }
     for run in compared {
         rows.extend(run.rows.iter().cloned());
         if groups.is_none() {
             let (mean, worst) = mean_and_worst(&run.summary());
-            lines.push(Curve { name: format!("{} mean", run.label), points: mean });
-            lines.push(Curve { name: format!("{} worst", run.label), points: worst });
+            lines.push(Curve::new(format!("{} mean", run.label), mean));
+            lines.push(Curve::new(format!("{} worst", run.label), worst));
         }
     }
     for group in groups.unwrap_or_default() {
         let label = group.label();
-        let curve = |what: &str, value: fn(&Summary) -> f64| Curve {
-            name: format!("{label} {what}"),
-            points: group.points.iter().filter(|(_, s)| !value(s).is_nan()).map(|(l, s)| [*l as f64, value(s)]).collect(),
+        let curve = |what: &str, value: fn(&Summary) -> f64| {
+            Curve::new(
+                format!("{label} {what}"),
+                group.points.iter().filter(|(_, s)| !value(s).is_nan()).map(|(l, s)| [*l as f64, value(s)]).collect(),
+            )
         };
         lines.push(curve("mean", |s| s.mean));
         if group.points.iter().any(|(_, s)| !s.low.is_nan()) {

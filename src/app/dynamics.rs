@@ -655,7 +655,7 @@ fn bifurcation_export(r: &DynamicsResult) -> PlotExport {
 
 /// Every context's eigenvalues.
 fn spectrum_export(r: &DynamicsResult) -> PlotExport {
-    let series = r.tasks.iter().zip(&r.spectra).map(|(t, s)| Curve { name: t.label().to_string(), points: s.clone() }).collect();
+    let series = r.tasks.iter().zip(&r.spectra).map(|(t, s)| Curve::new(t.label().to_string(), s.clone())).collect();
     PlotExport {
         unit_circle: true,
         note: analyze::spectrum_note(&r.spectra),

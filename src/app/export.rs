@@ -581,10 +581,7 @@ mod tests {
                 "Loss",
                 "step",
                 "loss",
-                PlotData::Lines(vec![
-                    Curve { name: "every step".into(), points: vec![[1.0, 0.5], [2.0, 0.25]] },
-                    Curve { name: "a, b".into(), points: vec![[1.0, 0.125]] },
-                ]),
+                PlotData::Lines(vec![Curve::new("every step", vec![[1.0, 0.5], [2.0, 0.25]]), Curve::new("a, b", vec![[1.0, 0.125]])]),
             )
         }
     }
@@ -652,7 +649,7 @@ mod tests {
     #[test]
     fn a_table_is_written_as_is_and_drawn_from_its_lines() {
         let table = |drawn| PlotExport { data: PlotData::Table { csv: "a,b\n1,2\n".into(), lines: drawn }, ..lines() };
-        let with_lines = table(Some(vec![Curve { name: "x".into(), points: vec![[0.0, 1.0], [1.0, 2.0]] }]));
+        let with_lines = table(Some(vec![Curve::new("x", vec![[0.0, 1.0], [1.0, 2.0]])]));
         assert_eq!(with_lines.to_csv(), "a,b\n1,2\n");
         assert_eq!(with_lines.to_svg().expect("svg").matches("<polyline").count(), 1);
         let without = table(None);

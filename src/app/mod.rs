@@ -28,6 +28,7 @@ mod menu;
 mod packing;
 mod panel;
 mod pca;
+mod plot;
 mod run_data;
 mod settings;
 mod setup;

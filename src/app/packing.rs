@@ -1,7 +1,7 @@
 //! The Packing panel (docs/MODEL.md §4B): a small task-packing sweep run in the background, its
 //! capacity curve and worst-task table filling in as cells finish.
 //!
-//! The cells are trained by the runner's [`PackingSweep`] (the scheduler of `modulab sweep
+//! The cells are trained by the runner's [`PackingJob`] (the scheduler of `modulab sweep
 //! packing`) on a thread of its own; the UI takes its results each frame. The sweep and the
 //! training worker would share the same cores, so training is paused while the sweep runs and
 //! resumed after it.
@@ -17,7 +17,7 @@ use super::{Level, Panel, PanelContext, heading_ui};
 use crate::config::Config;
 use crate::experiments::packing::{self, CellResult, PackingPlan, PathwaySet, TaskOrder};
 use crate::lesson;
-use crate::runner::packing::{PackingOutput, PackingSweep};
+use crate::runner::packing::{PackingJob, PackingOutput};
 use crate::runner::{Command, JobHost, JobId, JobState, RunState};
 
 /// How often the progress line (elapsed time, ETA) is redrawn while nothing else happens.
@@ -193,7 +193,7 @@ impl PackingPanel {
                 return;
             }
         };
-        match cx.jobs.on_thread("modulab-packing", PackingSweep::new(plan.clone())) {
+        match cx.jobs.on_thread("modulab-packing", PackingJob::new(plan.clone())) {
             Ok(job) => {
                 self.total_cells = plan.cells().len();
                 self.plan = Some(plan);
@@ -447,7 +447,7 @@ impl PackingPanel {
             format!("Capacity: the largest K up to which every task scored {criterion} or better"),
             "network size N",
             "capacity (tasks)",
-            PlotData::Lines(self.capacity().into_iter().map(|(name, points)| Curve { name, points }).collect()),
+            PlotData::Lines(self.capacity().into_iter().map(|(name, points)| Curve::new(name, points)).collect()),
         )
     }
 
@@ -655,7 +655,7 @@ mod tests {
         };
         let plan = form.plan().expect("plan");
         let mut jobs = JobHost::new(UiWaker::none());
-        let id = jobs.on_thread("test-packing", PackingSweep::new(plan)).expect("thread");
+        let id = jobs.on_thread("test-packing", PackingJob::new(plan)).expect("thread");
         let deadline = Instant::now() + Duration::from_secs(120);
         while !jobs.state(id).is_some_and(|s| s.ended()) {
             assert!(Instant::now() < deadline, "the sweep did not end");
@@ -666,7 +666,7 @@ mod tests {
 
         // a big budget, cancelled right away: the drop returns long before a cell could finish
         form.budget_steps = 1_000_000;
-        jobs.on_thread("test-packing", PackingSweep::new(form.plan().expect("plan"))).expect("thread");
+        jobs.on_thread("test-packing", PackingJob::new(form.plan().expect("plan"))).expect("thread");
         std::thread::sleep(Duration::from_millis(200));
         let started = Instant::now();
         drop(jobs);

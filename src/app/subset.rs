@@ -512,9 +512,7 @@ fn raster_export(m: &Measured, condition: usize) -> PlotExport {
             format!("Spikes, condition {} (g = {}, f = {})", ["A", "B"][condition], m.row.g, m.row.fraction),
             "time after the cue's onset (ms)",
             "neuron",
-            PlotData::Scatter(
-                RASTER_GROUPS.iter().map(|g| Curve { name: g.to_string(), points: raster_points(m, condition, g) }).collect(),
-            ),
+            PlotData::Scatter(RASTER_GROUPS.iter().map(|g| Curve::new(g.to_string(), raster_points(m, condition, g))).collect()),
         )
     }
 }
@@ -538,7 +536,7 @@ fn live_export(live: &[(&'static str, Vec<[f64; 2]>)]) -> PlotExport {
             "Selective variance while training",
             "training loop (RLS trial or BPTT step)",
             "selective variance",
-            PlotData::Lines(live.iter().map(|(name, points)| Curve { name: name.to_string(), points: points.clone() }).collect()),
+            PlotData::Lines(live.iter().map(|(name, points)| Curve::new(name.to_string(), points.clone())).collect()),
         )
     }
 }
@@ -579,7 +577,7 @@ fn trace(m: &Measured, unit: usize, condition: usize) -> Vec<[f64; 2]> {
 fn rates_export(m: &Measured, title: &str, units: &[usize]) -> PlotExport {
     let curves = units
         .iter()
-        .flat_map(|u| (0..2).map(move |c| Curve { name: format!("unit {u} condition {}", ["A", "B"][c]), points: trace(m, *u, c) }))
+        .flat_map(|u| (0..2).map(move |c| Curve::new(format!("unit {u} condition {}", ["A", "B"][c]), trace(m, *u, c))))
         .collect();
     PlotExport {
         note: "trial-averaged rates".into(),
@@ -612,7 +610,7 @@ fn history_export(history: &[Point]) -> PlotExport {
         "Spread ratio against coupling g",
         "coupling g",
         "spread ratio",
-        PlotData::Scatter(history_series(history).into_iter().map(|(name, points)| Curve { name, points }).collect()),
+        PlotData::Scatter(history_series(history).into_iter().map(|(name, points)| Curve::new(name, points)).collect()),
     )
 }
 

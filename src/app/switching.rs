@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use eframe::egui;
-use egui_plot::{Corner, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Corner, Legend, Plot};
 
-use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
+use super::export::{Curve, PlotData, PlotExport};
+use super::plot::{self, Shown};
 use super::{Level, Panel, PanelContext, heading_ui};
 use crate::config::Config;
-use crate::experiments::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchJob, SwitchResult, SwitchSpec, parse_taus};
+use crate::experiments::switching::{DEFAULT_TAUS_MS, DEFAULT_TRIALS, SwitchJob, SwitchResult, SwitchSpec, parse_taus, pathway_color};
+use crate::figure::{self, palette::role};
 use crate::lesson;
 use crate::model::{ContextTaus, Pathway};
 use crate::runner::{JobHost, JobId};
@@ -303,62 +305,45 @@ fn status_ui(ui: &mut egui::Ui, result: Option<&SwitchResult>) {
     });
 }
 
-/// Performance against τ: one series per pathway, then the no-switch level.
-fn perf_export(result: Option<&SwitchResult>) -> PlotExport {
+/// Performance against τ: one line per pathway in its colour, then the no-switch level (dashed
+/// grey: the ceiling).
+fn perf_plot(result: Option<&SwitchResult>) -> PlotExport {
     let mut series = Vec::new();
     let mut title = "Performance after a switch against tau".to_string();
     if let Some(r) = result {
         title = format!("Performance after a switch from {} to {} against tau (network at step {})", r.from.name(), r.to.name(), r.step);
         for sweep in &r.pathways {
-            series
-                .push(Curve { name: sweep.pathway.name().into(), points: r.perf_points(sweep).into_iter().map(|(x, y)| [x, y]).collect() });
+            let points = r.perf_points(sweep).into_iter().map(|(x, y)| [x, y]).collect();
+            series.push(Curve::new(sweep.pathway.name(), points).color(pathway_color(sweep.pathway)));
         }
         let hi = r.taus_ms.iter().copied().fold(0.0f32, f32::max) as f64;
-        series.push(Curve { name: "no switch".into(), points: vec![[0.0, r.perf_unswitched], [hi, r.perf_unswitched]] });
+        series.push(Curve::new("no switch", vec![[0.0, r.perf_unswitched], [hi, r.perf_unswitched]]).color(role::OTHER).dashed());
     }
     PlotExport::new("switching-perf", title, "tau (ms)", "fraction correct", PlotData::Lines(series))
 }
 
-fn pathway_color(pathway: Pathway) -> egui::Color32 {
-    let hex = crate::experiments::switching::pathway_color(pathway);
-    super::widgets::color(hex)
-}
-
 fn perf_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, result: Option<&SwitchResult>, height: f32, rect: &mut egui::Rect) {
-    ui.horizontal(|ui| {
-        ui.label("Performance after the switch against τ").on_hover_text(
-            "One line per pathway: that pathway slow with time constant τ, the others instant. Grey dashed: the performance \
-             with the right cue from the start (the ceiling)",
-        );
-        export_menu_ui(ui, cx.files, *rect, || perf_export(result));
-    });
-    let grey = ui.visuals().weak_text_color();
-    let shown = ui.scope(|ui| {
-        Plot::new("switching-perf")
-            .height(height)
-            .include_x(0.0)
-            .include_y(0.0)
-            .include_y(1.0)
-            .x_axis_label("τ (ms)")
-            .y_axis_label("fraction correct")
-            .allow_scroll(false)
-            .legend(Legend::default().position(Corner::RightBottom).follow_insertion_order(true))
-            .show(ui, |plot_ui| {
-                let Some(r) = result else { return };
-                for sweep in &r.pathways {
-                    let points: Vec<[f64; 2]> = r.perf_points(sweep).into_iter().map(|(x, y)| [x, y]).collect();
-                    plot_ui.line(Line::new(sweep.pathway.name(), PlotPoints::from(points)).width(2.0).color(pathway_color(sweep.pathway)));
-                }
-                let hi = r.taus_ms.iter().copied().fold(0.0f32, f32::max) as f64;
-                let level = vec![[0.0, r.perf_unswitched], [hi, r.perf_unswitched]];
-                plot_ui.line(Line::new("no switch", PlotPoints::from(level)).color(grey).style(LineStyle::dashed_loose()));
-            })
-    });
-    *rect = shown.response.rect;
+    let shown = Shown {
+        label: "Performance after the switch against τ",
+        hover: "One line per pathway: that pathway slow with time constant τ, the others instant. Grey dashed: the performance \
+                with the right cue from the start (the ceiling)",
+        rect,
+    };
+    let plot = Plot::new("switching-perf")
+        .height(height)
+        .include_x(0.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .x_axis_label("τ (ms)")
+        .y_axis_label("fraction correct")
+        .allow_scroll(false)
+        .legend(Legend::default().position(Corner::RightBottom).follow_insertion_order(true));
+    plot::show(ui, cx, shown, &perf_plot(result), plot, false, |_| {});
 }
 
-/// One pathway's transients (one series per τ), then the combination's.
-fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport {
+/// One pathway's transients (one line per τ, from yellow for fast to violet for slow), then the
+/// combination's (dashed).
+fn transient_plot(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport {
     let mut series = Vec::new();
     let mut title = "Distance from the unswitched trajectory after the switch".to_string();
     if let Some(r) = result {
@@ -370,18 +355,17 @@ fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport
             r.step
         );
         if let Some(sweep) = r.pathways.iter().find(|s| s.pathway == shown) {
-            for (tau, outcome) in r.taus_ms.iter().zip(&sweep.outcomes) {
+            let count = sweep.outcomes.len();
+            for (i, (tau, outcome)) in r.taus_ms.iter().zip(&sweep.outcomes).enumerate() {
                 if let Some(o) = outcome {
-                    series.push(Curve {
-                        name: format!("tau {tau} ms"),
-                        points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect(),
-                    });
+                    let points = r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect();
+                    series.push(Curve::new(format!("tau {tau} ms"), points).color(tau_color(i, count)));
                 }
             }
         }
         if let Some((_, Some(o))) = &r.combination {
-            series
-                .push(Curve { name: "your combination".into(), points: r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect() });
+            let points = r.transient_points(o).into_iter().map(|(x, y)| [x, y]).collect();
+            series.push(Curve::new("your combination", points).color(role::OTHER).dashed());
         }
     }
     PlotExport::new(
@@ -393,11 +377,13 @@ fn transient_export(result: Option<&SwitchResult>, shown: Pathway) -> PlotExport
     )
 }
 
-/// The colour of the `i`-th of `count` τ values: a ramp from yellow (fast) through orange and
-/// pink to violet (slow), bright enough on both themes, so the order of the curves reads at a glance.
-fn tau_color(i: usize, count: usize) -> egui::Color32 {
+/// The colour (`#rrggbb`) of the `i`-th of `count` τ values: a ramp from yellow (fast) through
+/// orange and pink to violet (slow), bright enough on both themes, so the order of the curves
+/// reads at a glance.
+fn tau_color(i: usize, count: usize) -> String {
     let t = if count > 1 { i as f64 / (count - 1) as f64 } else { 0.0 };
-    super::widgets::rgb(crate::figure::palette::ramp(&crate::figure::palette::ORDERED, t))
+    let [r, g, b] = figure::palette::ramp(&figure::palette::ORDERED, t);
+    format!("#{r:02x}{g:02x}{b:02x}")
 }
 
 fn transient_plot_ui(
@@ -408,46 +394,31 @@ fn transient_plot_ui(
     height: f32,
     rect: &mut egui::Rect,
 ) {
-    ui.horizontal(|ui| {
-        ui.label("Transient of").on_hover_text(
-            "Distance of the hidden activity from the same trials without a switch, from the switch on (averaged over trials, \
-             divided by the activity's typical size): how long the network takes to settle into the new task",
-        );
-        if let Some(r) = result {
+    if let Some(r) = result {
+        ui.horizontal(|ui| {
+            ui.label("Show the pathway:");
             for sweep in &r.pathways {
                 ui.selectable_value(shown, sweep.pathway, sweep.pathway.name())
                     .on_hover_text(format!("Show the transients with the {} pathway slow, one line per τ", sweep.pathway.name()));
             }
-        }
-        export_menu_ui(ui, cx.files, *rect, || transient_export(result, *shown));
-    });
-    let strong = ui.visuals().strong_text_color();
-    let plotted = ui.scope(|ui| {
-        Plot::new("switching-transient")
-            .height(height)
-            .include_x(0.0)
-            .include_y(0.0)
-            .x_axis_label("time after the switch (ms)")
-            .y_axis_label("distance")
-            .allow_scroll(false)
-            .legend(Legend::default().position(Corner::RightTop).follow_insertion_order(true))
-            .show(ui, |plot_ui| {
-                let Some(r) = result else { return };
-                let export = transient_export(Some(r), *shown);
-                let PlotData::Lines(series) = export.data else { return };
-                let combination = r.combination.as_ref().is_some_and(|(_, o)| o.is_some());
-                let swept = series.len() - usize::from(combination);
-                for (i, s) in series.into_iter().enumerate() {
-                    let line = Line::new(s.name, PlotPoints::from(s.points));
-                    plot_ui.line(if i >= swept {
-                        line.width(2.5).color(strong).style(LineStyle::dashed_loose())
-                    } else {
-                        line.width(1.5).color(tau_color(i, swept))
-                    });
-                }
-            })
-    });
-    *rect = plotted.response.rect;
+        });
+    }
+    let header = Shown {
+        label: "Transient after the switch",
+        hover: "Distance of the hidden activity from the same trials without a switch, from the switch on (averaged over trials, \
+                divided by the activity's typical size): how long the network takes to settle into the new task. One line per \
+                τ of the pathway shown, yellow fast to violet slow; dashed: your combination",
+        rect,
+    };
+    let plot = Plot::new("switching-transient")
+        .height(height)
+        .include_x(0.0)
+        .include_y(0.0)
+        .x_axis_label("time after the switch (ms)")
+        .y_axis_label("distance")
+        .allow_scroll(false)
+        .legend(Legend::default().position(Corner::RightTop).follow_insertion_order(true));
+    plot::show(ui, cx, header, &transient_plot(result, *shown), plot, false, |_| {});
 }
 
 #[cfg(test)]
@@ -457,11 +428,11 @@ mod tests {
 
     #[test]
     fn tau_colours_run_from_the_first_stop_to_the_last() {
-        assert_eq!(tau_color(0, 6), egui::Color32::from_rgb(230, 200, 20));
-        assert_eq!(tau_color(5, 6), egui::Color32::from_rgb(95, 95, 240));
-        assert_eq!(tau_color(0, 1), egui::Color32::from_rgb(230, 200, 20));
+        assert_eq!(tau_color(0, 6), "#e6c814");
+        assert_eq!(tau_color(5, 6), "#5f5ff0");
+        assert_eq!(tau_color(0, 1), "#e6c814");
         // halfway is the middle stop
-        assert_eq!(tau_color(2, 5), egui::Color32::from_rgb(225, 75, 115));
+        assert_eq!(tau_color(2, 5), "#e14b73");
     }
 
     #[test]
@@ -489,14 +460,14 @@ mod tests {
             combination: Some((ContextTaus::only(Pathway::Gain, 30.0), outcome(0.5))),
             stopped: false,
         };
-        let perf = perf_export(Some(&result));
+        let perf = perf_plot(Some(&result));
         assert!(perf.title.contains("from fdgo to fdanti"), "{}", perf.title);
         assert_eq!(perf.to_csv(), "series,tau (ms),fraction correct\ngain,0,1\nno switch,0,1\nno switch,100,1\n");
-        let transient = transient_export(Some(&result), Pathway::Gain);
+        let transient = transient_plot(Some(&result), Pathway::Gain);
         assert_eq!(
             transient.to_csv(),
             "series,time after the switch (ms),distance\ntau 0 ms,0,0.5\ntau 0 ms,20,0.25\nyour combination,0,0.5\nyour combination,20,0.25\n"
         );
-        assert_eq!(perf_export(None).to_csv(), "series,tau (ms),fraction correct\n");
+        assert_eq!(perf_plot(None).to_csv(), "series,tau (ms),fraction correct\n");
     }
 }

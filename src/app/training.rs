@@ -184,10 +184,7 @@ fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
             "Training loss",
             "step",
             "loss",
-            PlotData::Lines(vec![
-                Curve { name: every_name, points: every },
-                Curve { name: format!("mean of {SMOOTHING_STEPS} steps"), points: smoothed },
-            ]),
+            PlotData::Lines(vec![Curve::new(every_name, every), Curve::new(format!("mean of {SMOOTHING_STEPS} steps"), smoothed)]),
         )
     }
 }
@@ -195,8 +192,7 @@ fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
 /// The performance curves' data: one series per trained task, every evaluation.
 fn performance_export(run: &RunData) -> PlotExport {
     let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
-    let series =
-        tasks.iter().enumerate().map(|(i, task)| Curve { name: task.label().into(), points: performance_points(run, i, *task) }).collect();
+    let series = tasks.iter().enumerate().map(|(i, task)| Curve::new(task.label(), performance_points(run, i, *task))).collect();
     PlotExport::new("performance", "Performance per task", "step", "fraction correct", PlotData::Lines(series))
 }
 

@@ -2,17 +2,16 @@
 //! trained with several seeds, measured, and compared in a report with intervals and tests.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 
 use super::UsageError;
-use super::sweep::{INTERRUPTED, SlurmOptions, bar, catch_interrupt, create_out};
-use crate::experiments::packing::{parallelism, parse_shard, shard};
-use crate::experiments::parallel::run_each;
-use crate::experiments::reproduce::{self, Plan, Scale, UnitResult};
+use super::drive::{Names, drive};
+use super::sweep::{SlurmOptions, create_out};
+use crate::experiments::driver::parse_shard;
+use crate::experiments::reproduce::{self, Plan, ReproduceSweep, Scale};
 use crate::experiments::{report, slurm};
 use crate::figure;
 use crate::io::write_atomic;
@@ -61,68 +60,16 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     create_out(&args.out)?;
     check_plan_file(&args.out, &plan)?;
 
-    let units = match shard_of {
-        Some((i, n)) => shard(plan.units(), i, n),
-        None => plan.units(),
-    };
-    let mut results: Vec<UnitResult> = Vec::new();
-    let mut todo = Vec::new();
-    for unit in units.iter() {
-        match reproduce::load_finished(&args.out, unit)? {
-            Some(result) => results.push(result),
-            None => todo.push(unit.clone()),
-        }
-    }
-    if !results.is_empty() {
-        println!("resuming: {} of {} runs already finished in {}", results.len(), units.len(), args.out.display());
-    }
-
-    catch_interrupt();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (jobs, threads) = match args.jobs {
-        Some(jobs) => (jobs.clamp(1, todo.len().max(1)), (cores / jobs.max(1)).max(1)),
-        None => parallelism(cores, todo.len()),
-    };
     let started = Instant::now();
-    let progress = bar(todo.iter().map(|unit| reproduce::unit_work(&plan, unit)).sum(), args.quiet, "steps");
-    progress.set_message(format!("{} runs, {jobs} at a time", todo.len()));
-    let mut failure = None;
-    let trained = todo.len();
     let out = args.out.as_path();
-    run_each(
-        &todo,
-        jobs,
-        &INTERRUPTED,
-        |unit| reproduce::run_unit(&plan, unit, out, threads, &INTERRUPTED, &|work| progress.inc(work)),
-        |outcome| match outcome {
-            Ok(Some(result)) => {
-                progress.set_message(format!("{} done", result.unit.name()));
-                results.push(result);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                failure.get_or_insert(e.to_string());
-                INTERRUPTED.store(true, Ordering::SeqCst);
-            }
-        },
-    );
-    progress.finish_and_clear();
-    if let Some(e) = failure {
-        bail!("{e}\n(finished runs are kept in {}; run the same command again to resume)", out.display());
-    }
-    if results.len() < units.len() {
-        println!(
-            "interrupted: {} of {} runs finished in {}; run the same command again to resume",
-            results.len(),
-            units.len(),
-            out.display()
-        );
-        std::process::exit(130);
-    }
+    let sweep = ReproduceSweep { plan: &plan, out };
+    let names = Names { cells: "runs", work: "steps", place: out.display().to_string() };
+    let (_, driven) = drive(&sweep, shard_of, args.jobs, args.quiet, &names)?;
     if let Some((i, n)) = shard_of {
         println!(
             "shard {i}/{n} done: {} runs in {}/runs; when every shard is done, run `modulab reproduce --out {} --scale {}` to write the report",
-            units.len(),
+            driven.cells,
             out.display(),
             out.display(),
             scale.name()
@@ -131,11 +78,13 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     }
     // the report is built from the files, as rounded there, so a study run in one go, resumed
     // or sharded gives the same report
+    let units = plan.units();
     let results = units
         .iter()
         .map(|unit| reproduce::load_finished(out, unit)?.ok_or_else(|| anyhow::anyhow!("run {} has no results on disk", unit.name())))
         .collect::<Result<Vec<_>>>()?;
     let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let (trained, jobs) = (driven.cells - driven.resumed, driven.jobs);
     let timing = format!(
         "This invocation trained and measured {trained} runs in {minutes:.1} minutes on {cores} cores ({jobs} at a time){}.",
         if trained < units.len() { format!("; {} runs were finished earlier", units.len() - trained) } else { String::new() }

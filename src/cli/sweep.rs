@@ -1,16 +1,16 @@
 //! `modulab sweep …`: the ambiguity and packing experiments, sharding for clusters, merging.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::UsageError;
+use super::drive::{Names, bar, drive};
 use crate::analysis::AmbiguityKind;
 use crate::config::Config;
-use crate::experiments::packing::{self, CellResult, PLAN_FILE, PackingError, PackingPlan, PathwaySet, PlanFile};
+use crate::experiments::driver::parse_shard;
+use crate::experiments::packing::{self, CellResult, PackingError, PackingPlan, PackingSweep, PathwaySet};
 use crate::experiments::slurm;
 use crate::experiments::sweep::{self, TrainedRun};
 use crate::figure;
@@ -237,7 +237,7 @@ pub fn run(command: SweepCommand) -> Result<()> {
 
 fn subset_cmd(args: SubsetArgs) -> Result<()> {
     use crate::experiments::subset::bptt as subset_bptt;
-    use crate::experiments::subset::{self, SubsetModel, SubsetPlan, Training};
+    use crate::experiments::subset::{self, SubsetModel, SubsetPlan, SubsetSweep, Training};
     use crate::model::balanced::Drive;
     let training = Training::from_name(&args.training).map_err(UsageError)?;
     let model = SubsetModel::from_name(&args.model).map_err(UsageError)?;
@@ -264,22 +264,16 @@ fn subset_cmd(args: SubsetArgs) -> Result<()> {
         ..SubsetPlan::default()
     };
     plan.validate().map_err(|e| UsageError(e.to_string()))?;
-    let shard = match &args.shard {
-        Some(text) => Some(packing::parse_shard(text).map_err(|e| UsageError(e.to_string()))?),
-        None => None,
-    };
+    let shard = args.shard.as_deref().map(parse_shard).transpose().map_err(|e| UsageError(e.to_string()))?;
     let rls_bytes = plan.fractions.iter().map(|f| plan.rls_bytes(*f)).max().unwrap_or(0);
     if rls_bytes > 0 && !args.quiet {
         eprintln!("RLS: up to {:.0} MB of P matrices per cell, {jobs} cell(s) at once", rls_bytes as f64 / 1e6);
     }
-    let bar = bar(plan.cells().len() as u64, args.quiet, "cells");
-    let rows = subset::sweep(&plan, &args.out, shard, jobs, &mut |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })
-    .map_err(anyhow::Error::msg)?;
-    bar.finish_and_clear();
+    let sweep = SubsetSweep::open(&plan, &args.out, shard)?;
     let path = subset::table_path(&args.out, shard);
+    let names = Names { cells: "cells", work: "cells", place: path.display().to_string() };
+    let (rows, _) = drive(&sweep, shard, Some(jobs), args.quiet, &names)?;
+    let rows = sweep.finish(rows)?;
     if shard.is_none() {
         println!("{}", subset::summary_texts(&rows).1);
     }
@@ -290,16 +284,6 @@ fn subset_cmd(args: SubsetArgs) -> Result<()> {
         if shard.is_none() { ", subset-summary.csv/.md, spread.png/.svg" } else { "" }
     );
     Ok(())
-}
-
-#[allow(clippy::expect_used, reason = "cannot fail: the progress bar template is a constant")]
-pub(super) fn bar(len: u64, quiet: bool, unit: &str) -> ProgressBar {
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(len) };
-    bar.set_style(
-        ProgressStyle::with_template(&format!("{{bar:30.cyan/blue}} {{pos}}/{{len}} {unit} [{{elapsed_precise}}<{{eta_precise}}] {{msg}}"))
-            .expect("valid template"),
-    );
-    bar
 }
 
 pub(super) fn create_out(out: &Path) -> Result<()> {
@@ -367,130 +351,37 @@ fn plan_from_args(args: &PackingArgs) -> Result<PackingPlan, UsageError> {
     Ok(plan)
 }
 
-fn read_plan_file(out: &Path) -> Result<Option<PlanFile>> {
-    let path = out.join(PLAN_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(PlanFile::parse(&text).map_err(|e| anyhow::anyhow!("{} is not a packing plan: {e}", path.display()))?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
-
-fn read_table(path: &Path) -> Result<Vec<CellResult>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => packing::parse_csv(&text, &path.display().to_string()).map_err(anyhow::Error::msg),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
-
 fn shard_file(index: usize, count: usize) -> String {
     format!("packing.shard-{index}-of-{count}.csv")
 }
 
-/// Raised by Ctrl-C: cells in progress stop, finished cells stay in the table.
-pub(super) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    if INTERRUPTED.swap(true, Ordering::SeqCst) {
-        // a second Ctrl-C: leave now (finished cells are on disk already)
-        unsafe { libc::_exit(130) };
-    }
-}
-
-pub(super) fn catch_interrupt() {
-    // SAFETY: the handler only touches an atomic and calls the async-signal-safe _exit
-    unsafe { libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t) };
-}
-
 fn packing_cmd(args: PackingArgs) -> Result<()> {
     let plan = plan_from_args(&args)?;
-    let (shard, table_name) = match &args.shard {
-        Some(text) => {
-            let (i, n) = packing::parse_shard(text).map_err(|e| UsageError(e.to_string()))?;
-            (Some((i, n)), shard_file(i, n))
-        }
-        None => (None, PACKING_FILE.to_string()),
+    let shard = args.shard.as_deref().map(parse_shard).transpose().map_err(|e| UsageError(e.to_string()))?;
+    let table_name = match shard {
+        Some((i, n)) => shard_file(i, n),
+        None => PACKING_FILE.to_string(),
     };
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     create_out(&args.out)?;
-    let stored = PlanFile::of(&plan);
-    match read_plan_file(&args.out)? {
-        Some(existing) if existing != stored => {
-            return Err(UsageError(format!(
-                "{} holds a packing sweep with other settings ({}); use another --out, or the same settings to resume",
-                args.out.display(),
-                PLAN_FILE
-            ))
-            .into());
-        }
-        Some(_) => {}
-        None => {
-            write_atomic(&args.out.join(PLAN_FILE), stored.to_toml().as_bytes())
-                .with_context(|| format!("cannot write {}", args.out.join(PLAN_FILE).display()))?;
-        }
-    }
+    packing::claim_directory(&args.out, &plan).map_err(|e| match e {
+        PackingError::OtherPlan(_) => anyhow::Error::new(UsageError(e.to_string())),
+        e => e.into(),
+    })?;
     let table_path = args.out.join(&table_name);
-    let mut results = read_table(&table_path)?;
-    let cells = match shard {
-        Some((i, n)) => packing::shard(plan.cells(), i, n),
-        None => plan.cells(),
-    };
-    let done: std::collections::BTreeSet<_> = results.iter().map(|r| r.cell.clone()).collect();
-    let todo: Vec<_> = cells.iter().filter(|c| !done.contains(*c)).cloned().collect();
-    if todo.len() < cells.len() {
-        println!("resuming: {} of {} cells already in {}", cells.len() - todo.len(), cells.len(), table_path.display());
-    }
-
-    catch_interrupt();
-    let jobs = jobs.min(todo.len()).max(1);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = (cores / jobs).max(1);
-    let progress = bar(todo.len() as u64, args.quiet, "cells");
-    let mut failure = None;
-    packing::run_cells(&plan, &todo, jobs, threads, &INTERRUPTED, |outcome| match outcome {
-        Ok(Some(result)) => {
-            progress.set_message(format!(
-                "{}: {} after {} steps ({}), worst score {:.2}",
-                packing::cell_label(&result.cell),
-                if result.met { "met" } else { "not met" },
-                result.steps,
-                result.stop.name(),
-                result.score_min
-            ));
-            results.push(result);
-            // the table on disk always holds every finished cell
-            if let Err(e) = write_atomic(&table_path, packing::to_csv(&results).as_bytes()) {
-                failure = Some(format!("cannot write {}: {e}", table_path.display()));
-                INTERRUPTED.store(true, Ordering::SeqCst);
-            }
-            progress.inc(1);
-        }
-        Ok(None) => {}
-        Err(e) => {
-            failure.get_or_insert(e.to_string());
-            INTERRUPTED.store(true, Ordering::SeqCst);
-        }
-    });
-    progress.finish_and_clear();
-    if let Some(e) = failure {
-        bail!("{e}");
-    }
-    let finished = cells.iter().filter(|c| results.iter().any(|r| r.cell == **c)).count();
-    if finished < cells.len() {
-        println!("interrupted: {finished} of {} cells in {}; run the same command again to resume", cells.len(), table_path.display());
-        std::process::exit(130);
-    }
+    let sweep = PackingSweep { plan: &plan, table: Some(table_path.clone()) };
+    let names = Names { cells: "cells", work: "cells", place: table_path.display().to_string() };
+    let (results, started) = drive(&sweep, shard, args.jobs, args.quiet, &names)?;
+    let cells = started.cells;
     if shard.is_some() {
         println!(
             "shard done: {} cells in {}; when every shard is done: modulab sweep merge --out {}",
-            cells.len(),
+            cells,
             table_path.display(),
             args.out.display()
         );
     } else {
         write_packing_figures(&args.out, &results, plan.criterion)?;
-        println!("{} cells; wrote {PACKING_FILE}, capacity.png/.svg, packing_perf.png/.svg in {}", cells.len(), args.out.display());
+        println!("{} cells; wrote {PACKING_FILE}, capacity.png/.svg, packing_perf.png/.svg in {}", cells, args.out.display());
     }
     Ok(())
 }
@@ -511,9 +402,9 @@ fn merge_cmd(args: MergeArgs) -> Result<()> {
     if files.is_empty() {
         return Err(UsageError(format!("no shard files (packing.shard-*.csv) in {} and none given", args.out.display())).into());
     }
-    let tables = files.iter().map(|f| read_table(f)).collect::<Result<Vec<_>>>()?;
-    let results = packing::merge(tables).map_err(anyhow::Error::msg)?;
-    let plan = read_plan_file(&args.out)?;
+    let tables = files.iter().map(|f| packing::read_table(f)).collect::<Result<Vec<_>, _>>()?;
+    let results = packing::merge(tables)?;
+    let plan = packing::read_plan_file(&args.out)?;
     if let Some(plan) = &plan {
         let expected = plan.sizes.len() * plan.task_counts.len() * plan.pathways.len() * plan.seeds.len();
         if results.len() < expected {

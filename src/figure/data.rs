@@ -6,11 +6,38 @@ use crate::io::csv_field;
 
 use super::{LineChart, Series};
 
-/// One named curve: (x, y) points in data units.
+/// One named curve: (x, y) points in data units, and how it is drawn — the same on screen and
+/// in an exported SVG.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Curve {
     pub name: String,
     pub points: Vec<[f64; 2]>,
+    /// `#rrggbb` from the palette; empty = the palette colour of the curve's index.
+    pub color: String,
+    /// Dashed whatever its index (a reference level, e.g. the performance without a switch).
+    pub dashed: bool,
+    /// A thin line (raw data under its running mean).
+    pub thin: bool,
+}
+
+impl Curve {
+    /// A curve in the palette style of its index.
+    pub fn new(name: impl Into<String>, points: Vec<[f64; 2]>) -> Self {
+        Curve { name: name.into(), points, color: String::new(), dashed: false, thin: false }
+    }
+
+    /// In this palette colour (`#rrggbb`).
+    pub fn color(self, hex: impl Into<String>) -> Self {
+        Curve { color: hex.into(), ..self }
+    }
+
+    pub fn dashed(self) -> Self {
+        Curve { dashed: true, ..self }
+    }
+
+    pub fn thin(self) -> Self {
+        Curve { thin: true, ..self }
+    }
 }
 
 /// A plot's data, in the units the user reads (a log axis is exported as the raw values).
@@ -106,7 +133,15 @@ impl PlotData {
     pub fn to_chart(&self) -> Option<LineChart> {
         let line = |name: &str, points: Vec<(f64, f64)>| Series { name: name.to_string(), points, ..Series::default() };
         let curves = |curves: &[Curve]| -> Vec<Series> {
-            curves.iter().map(|c| line(&c.name, c.points.iter().map(|[x, y]| (*x, *y)).collect())).collect()
+            curves
+                .iter()
+                .map(|c| Series {
+                    color: c.color.clone(),
+                    dashed: c.dashed,
+                    thin: c.thin,
+                    ..line(&c.name, c.points.iter().map(|[x, y]| (*x, *y)).collect())
+                })
+                .collect()
         };
         let (series, categories) = match self {
             PlotData::Columns { heat: true, .. } | PlotData::Table { lines: None, .. } => return None,
@@ -144,10 +179,7 @@ mod tests {
 
     #[test]
     fn csv_of_every_kind_escapes_its_fields() {
-        let lines = PlotData::Lines(vec![
-            Curve { name: "every step".into(), points: vec![[1.0, 0.5], [2.0, 0.25]] },
-            Curve { name: "a, b".into(), points: vec![[1.0, 0.125]] },
-        ]);
+        let lines = PlotData::Lines(vec![Curve::new("every step", vec![[1.0, 0.5], [2.0, 0.25]]), Curve::new("a, b", vec![[1.0, 0.125]])]);
         assert_eq!(lines.to_csv("step", "loss"), "series,step,loss\nevery step,1,0.5\nevery step,2,0.25\n\"a, b\",1,0.125\n");
         let bars = PlotData::Bars {
             categories: vec!["Go".into(), "Anti".into()],

@@ -212,6 +212,11 @@ fn color_of(s: &Series, style: &Style) -> String {
     if s.color.is_empty() { style.color.to_string() } else { s.color.clone() }
 }
 
+/// A series' dash: its index's, or dashed when the series asks for it.
+fn dash_of(s: &Series, style: &Style) -> Option<&'static str> {
+    if s.dashed { palette::Dash::Dashed.dasharray() } else { style.dash.dasharray() }
+}
+
 pub fn render(chart: &LineChart, l: &LineLayout) -> String {
     let mut svg = Svg::new(l.width, l.height);
     let plot = l.plot;
@@ -282,7 +287,7 @@ pub fn render(chart: &LineChart, l: &LineLayout) -> String {
         let color = color_of(s, &style);
         let points: Vec<(f64, f64)> = s.points.iter().filter_map(|(x, y)| l.position(*x, *y)).collect();
         if !s.markers_only && !points.is_empty() {
-            svg.polyline(&points, &color, 2.0, style.dash.dasharray());
+            svg.polyline(&points, &color, if s.thin { 1.0 } else { 2.0 }, dash_of(s, &style));
         }
         let every = if s.markers_only || points.len() <= MARKED_POINTS { 1 } else { points.len().div_ceil(12) };
         for (x, y) in points.iter().step_by(every) {
@@ -300,7 +305,7 @@ pub fn render(chart: &LineChart, l: &LineLayout) -> String {
                     svg.rect(Rect { x: x + 8.0, y: y - 6.0, w: 12.0, h: 12.0 }, &color, "");
                 } else {
                     if !s.markers_only {
-                        svg.line((x, y), (x + legend::SWATCH, y), &color, 2.5, style.dash.dasharray());
+                        svg.line((x, y), (x + legend::SWATCH, y), &color, 2.5, dash_of(s, &style));
                     }
                     svg.marker(x + legend::SWATCH / 2.0, y, &style, &color, s.hollow);
                 }

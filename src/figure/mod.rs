@@ -78,6 +78,10 @@ pub struct Series {
     /// Bars, one per point, grouped with the chart's other bar series around each x (which is a
     /// category's index when the chart has [`LineChart::categories`]).
     pub bars: bool,
+    /// Dashed whatever its index (a reference level).
+    pub dashed: bool,
+    /// A thin line (raw data under its running mean).
+    pub thin: bool,
 }
 
 /// A line chart: x against y, one line (or scatter, or bar group) per series.

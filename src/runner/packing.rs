@@ -1,12 +1,13 @@
 //! The app's packing sweep as a [`Job`] on a thread of its own (docs/MODEL.md §4B): the cells of
-//! a [`PackingPlan`] trained by [`packing::run_cells`], the scheduler of `modulab sweep packing`,
-//! a few at a time (as many as there are cores, each on its own thread), so results arrive as
+//! a [`PackingPlan`] trained by the sweep driver that runs `modulab sweep packing`
+//! ([`driver::run_cells`]), a few at a time (as many as there are cores, each on its own thread), so results arrive as
 //! cells finish and a cancel stops the cells in progress at their next step.
 
 use std::sync::atomic::AtomicBool;
 
 use super::job::{Job, JobError, Stopped};
-use crate::experiments::packing::{self, Cell, CellResult, PackingPlan};
+use crate::experiments::driver::{self, Unwatched};
+use crate::experiments::packing::{Cell, CellResult, PackingPlan, PackingSweep};
 
 /// What the sweep has found so far.
 #[derive(Clone, Debug, Default)]
@@ -18,7 +19,7 @@ pub struct PackingOutput {
 }
 
 /// A packing sweep in progress.
-pub struct PackingSweep {
+pub struct PackingJob {
     plan: PackingPlan,
     cells: Vec<Cell>,
     next: usize,
@@ -28,19 +29,19 @@ pub struct PackingSweep {
     output: PackingOutput,
 }
 
-impl PackingSweep {
+impl PackingJob {
     /// Every cell of `plan`, using every core (cells in parallel, one thread each while there
     /// are enough cells).
     pub fn new(plan: PackingPlan) -> Self {
         let cells = plan.cells();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (jobs, threads) = packing::parallelism(cores, cells.len());
+        let (jobs, threads) = driver::parallelism(cores, None, cells.len());
         let output = PackingOutput { total: cells.len(), ..PackingOutput::default() };
-        PackingSweep { plan, cells, next: 0, jobs, threads, output }
+        PackingJob { plan, cells, next: 0, jobs, threads, output }
     }
 }
 
-impl Job for PackingSweep {
+impl Job for PackingJob {
     type Output = PackingOutput;
 
     fn name(&self) -> &'static str {
@@ -51,7 +52,8 @@ impl Job for PackingSweep {
     fn unit(&mut self, cancel: &AtomicBool) -> Result<bool, JobError> {
         let chunk = &self.cells[self.next..(self.next + self.jobs).min(self.cells.len())];
         let mut failure = None;
-        packing::run_cells(&self.plan, chunk, chunk.len(), self.threads, cancel, |outcome| match outcome {
+        let sweep = PackingSweep { plan: &self.plan, table: None };
+        driver::run_cells(&sweep, chunk, chunk.len(), self.threads, cancel, &Unwatched, |outcome| match outcome {
             Ok(Some(result)) => self.output.results.push(result),
             Ok(None) => {} // cancelled: nothing to record
             Err(e) => failure = Some(e),

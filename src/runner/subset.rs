@@ -6,9 +6,9 @@ use std::sync::atomic::AtomicBool;
 
 use super::job::{Job, JobError, Stopped};
 use crate::analysis::spread::Spread;
-use crate::experiments::subset::{Measured, SubsetCell, SubsetError, SubsetPlan};
+use crate::experiments::subset::{Measured, SubsetCell, SubsetError, SubsetPlan, start_cell};
 
-/// While a run trains, its spread is probed every [`SubsetCell::probe_every`] loops (10 RLS
+/// While a run trains, its spread is probed every [`Runner::probe_every`](crate::experiments::subset::Runner::probe_every) loops (10 RLS
 /// trials, 100 BPTT steps) and after the last, with this many test trials per condition (about
 /// a fifth more time). Not before the first: the spiking network's initial plastic weights,
 /// balanced for the network's own rates, let the cued trained neurons excite each other into
@@ -58,7 +58,7 @@ impl Job for SubsetJob {
     fn unit(&mut self, _cancel: &AtomicBool) -> Result<bool, JobError> {
         let Some(cell) = self.cell.as_mut() else {
             self.plan.validate()?;
-            let cell = SubsetCell::new(&self.plan, self.output.g, self.output.fraction, self.seed)?;
+            let cell = start_cell(&self.plan, self.output.g, self.output.fraction, self.seed)?;
             self.output.loops = cell.loops();
             self.cell = Some(cell);
             return Ok(false);

@@ -3,7 +3,7 @@
 
 use super::plan::*;
 use super::table::*;
-use crate::analysis::spread::{halves, spread, task_variance, trial_means};
+use crate::analysis::spread::{Spread, halves, spread, task_variance, trial_means};
 use crate::rng::Rng;
 
 /// The trained units' target rates [condition][step][trained unit]: a shared ramp and a
@@ -173,4 +173,32 @@ pub(super) fn both_conditions(trials: usize, mut trial: impl FnMut(usize) -> Vec
         }
     }
     rates
+}
+
+/// A subset cell's network in progress. A caller that shows progress (the app) trains it loop
+/// by loop and may probe it; [`run_cell`] does it all.
+pub trait Runner: Send {
+    /// Training loops before the measure (none when clamped).
+    fn loops(&self) -> usize;
+
+    /// Training loop number `trial` (the conditions alternate): the trained units' error (rate
+    /// network: rate MSE; spiking: input MSE at the updates; BPTT: one optimiser step's loss).
+    fn train_loop(&mut self, trial: usize) -> f64;
+
+    /// Loops between two live probes: RLS trials are slow and few, BPTT steps fast and many.
+    fn probe_every(&self) -> usize {
+        10
+    }
+
+    /// Why training stopped early (a BPTT run that diverged), if it did.
+    fn failure(&self) -> Option<&str> {
+        None
+    }
+
+    /// The spread as it stands: `trials` test trials per condition without learning, on a random
+    /// stream of their own (so a probed cell trains and measures exactly as an unprobed one).
+    fn probe(&mut self, trials: usize) -> Spread;
+
+    /// The test trials and every measure.
+    fn measure(&mut self) -> Measured;
 }

@@ -3,25 +3,25 @@
 //! coupling g, the trained fraction f and seeds (Kim et al. 2023; docs/MODEL.md §7).
 //!
 //! One file per part: [`plan`] (what runs), [`rate`], [`spiking`] and [`bptt`] (the three
-//! networks' cells), [`measure`] (what every cell measures alike), [`cell`] (one cell of any
-//! network, and the sweep), [`table`] (`subset.csv`, resume, the summary), [`figure`].
+//! networks' cells), [`measure`] (what every cell measures alike, and the `Runner` trait each network implements), [`run`] (one cell of any
+//! network, and the sweep the driver runs), [`table`] (`subset.csv`, resume, the summary), [`figure`].
 
 pub mod bptt;
-mod cell;
 mod figure;
 mod measure;
 mod plan;
 mod rate;
+mod run;
 mod spiking;
 mod table;
 #[cfg(test)]
 mod tests;
 
-pub use cell::*;
 pub use figure::*;
 pub use measure::*;
 pub use plan::*;
 pub use rate::*;
+pub use run::*;
 pub use spiking::*;
 pub use table::*;
 

@@ -2,6 +2,7 @@
 
 use super::measure::*;
 use super::plan::*;
+use crate::analysis::spread::{Spread, spread, task_variance};
 use crate::model::balanced::{BalancedNetwork, TrialMode};
 use crate::rng::Rng;
 
@@ -36,11 +37,6 @@ impl RateRun {
         Ok(Self { plan: plan.clone(), g, fraction, seed, net, targets, pattern, steps, rng, probe_rng })
     }
 
-    /// RLS training trials this cell runs before it is measured (none when clamped).
-    pub fn loops(&self) -> usize {
-        if self.plan.training == Training::Rls { self.plan.loops } else { 0 }
-    }
-
     pub(super) fn cue_for(&self, condition: usize) -> impl Fn(usize) -> Vec<f64> + use<> {
         let settings = &self.net.settings;
         let cue_steps = (CUE_MS / settings.dt_ms).round() as usize;
@@ -48,13 +44,6 @@ impl RateRun {
         let mut input = vec![0.0; settings.n()];
         self.net.trained().iter().zip(&self.pattern).for_each(|(i, p)| input[*i] = 2.0 * sign * p);
         move |t: usize| if t < cue_steps { input.clone() } else { Vec::new() }
-    }
-
-    /// RLS training trial number `trial` (the conditions alternate): its trained units' error.
-    pub(super) fn train_loop(&mut self, trial: usize) -> f64 {
-        let condition = trial % 2;
-        let cue = self.cue_for(condition);
-        self.net.trial(self.steps, &cue, Some(&self.targets[condition]), TrialMode::Learn, &mut self.rng).error
     }
 
     /// A probe trial (test conditions, the probes' own random stream): its measured rates.
@@ -71,9 +60,28 @@ impl RateRun {
         let every = ((RECORD_MS / dt).round() as usize).max(1);
         rates.into_iter().skip((SETTLE_MS / dt).round() as usize).step_by(every).collect()
     }
+}
+
+impl Runner for RateRun {
+    /// RLS training trials this cell runs before it is measured (none when clamped).
+    fn loops(&self) -> usize {
+        if self.plan.training == Training::Rls { self.plan.loops } else { 0 }
+    }
+
+    /// RLS training trial number `trial` (the conditions alternate): its trained units' error.
+    fn train_loop(&mut self, trial: usize) -> f64 {
+        let condition = trial % 2;
+        let cue = self.cue_for(condition);
+        self.net.trial(self.steps, &cue, Some(&self.targets[condition]), TrialMode::Learn, &mut self.rng).error
+    }
+
+    fn probe(&mut self, trials: usize) -> Spread {
+        let rates = both_conditions(trials, |c| self.probe_trial(c));
+        spread(&rates, &task_variance(&rates), &self.net.trained(), self.net.settings.n_e)
+    }
 
     /// The test trials and every measure.
-    pub fn measure(&mut self) -> Measured {
+    fn measure(&mut self) -> Measured {
         let settings = self.net.settings.clone();
         let (plan, n) = (&self.plan, settings.n());
         let test_mode = if plan.training == Training::Clamp { TrialMode::Clamp } else { TrialMode::Score };

@@ -3,6 +3,7 @@
 
 use super::measure::*;
 use super::plan::*;
+use crate::analysis::spread::{Spread, spread, task_variance};
 use crate::model::lif::{FeedForward, Learn, LifNetwork, LifRecord, PerNeuron, TransferCurve, TrialOptions};
 use crate::model::plastic::ou_rates;
 use crate::rng::Rng;
@@ -120,11 +121,6 @@ impl SpikingRun {
         Ok(Self { plan: plan.clone(), g, fraction, seed, net, trained, target_hz, currents, pattern, feedforward_hz, rng, probe_rng })
     }
 
-    /// RLS training trials before the measure (none when clamped).
-    pub fn loops(&self) -> usize {
-        if self.plan.training == Training::Rls { self.plan.loops } else { 0 }
-    }
-
     /// Time before the trial proper (cue at its start), ms.
     pub(super) fn lead_ms(&self) -> f64 {
         if self.plan.training == Training::Clamp { 0.0 } else { SPIKING_LEAD_MS }
@@ -168,23 +164,38 @@ impl SpikingRun {
         net.run_trial(SPIKING_LEAD_MS + plan.trial_ms, &options)
     }
 
-    /// RLS training trial number `trial` (the conditions alternate): the mean squared difference
-    /// between the trained neurons' input and its target at the updates.
-    pub(super) fn train_loop(&mut self, trial: usize) -> f64 {
-        self.trial(trial % 2, true, &[], false).learn_error
-    }
-
     /// A trial's measured rates (Hz) [bin][neuron], from `SETTLE_MS` after the cue on.
     pub(super) fn binned_rates(&self, record: &LifRecord) -> Vec<Vec<f64>> {
         let skip = ((self.lead_ms() + SETTLE_MS) / SPIKE_BIN_MS).round() as usize;
         let to_hz = 1000.0 / SPIKE_BIN_MS;
         record.bins.iter().skip(skip).map(|bin| bin.iter().map(|c| *c as f64 * to_hz).collect()).collect()
     }
+}
+
+impl Runner for SpikingRun {
+    /// RLS training trials before the measure (none when clamped).
+    fn loops(&self) -> usize {
+        if self.plan.training == Training::Rls { self.plan.loops } else { 0 }
+    }
+
+    /// RLS training trial number `trial` (the conditions alternate): the mean squared difference
+    /// between the trained neurons' input and its target at the updates.
+    fn train_loop(&mut self, trial: usize) -> f64 {
+        self.trial(trial % 2, true, &[], false).learn_error
+    }
+
+    fn probe(&mut self, trials: usize) -> Spread {
+        let rates = both_conditions(trials, |c| {
+            let record = self.trial(c, false, &[], true);
+            self.binned_rates(&record)
+        });
+        spread(&rates, &task_variance(&rates), &self.trained, self.net.settings.n_e)
+    }
 
     /// The test trials and every measure. `target_error` is the squared difference (Hz²) between
     /// the trained neurons' trial-averaged rates and their targets, averaged over neurons and
     /// bins, unbiased by trial-to-trial noise (the product of the even and the odd trials' errors).
-    pub fn measure(&mut self) -> Measured {
+    fn measure(&mut self) -> Measured {
         let n_e = self.net.settings.n_e;
         let (mut rates, mut sums) = (Vec::new(), TrialSums::default());
         let untrained = self.trained.len()..n_e;

@@ -1,6 +1,5 @@
 //! Tests of the subset sweep: plans, cells of each network, the table and its resume.
 
-use super::cell::*;
 use super::plan::*;
 use super::table::*;
 use super::*;
@@ -11,7 +10,7 @@ use crate::model::balanced::Drive;
 fn rls_bytes_are_the_cells_p_matrices() {
     let plan = SubsetPlan { model: SubsetModel::Spiking, training: Training::Rls, neurons: 400, k: 40, ..SubsetPlan::default() };
     for fraction in [0.05, 0.5] {
-        let SubsetCell::Spiking(cell) = SubsetCell::new(&plan, 1.0, fraction, 0).unwrap() else { unreachable!() };
+        let cell = SpikingRun::new(&plan, 1.0, fraction, 0).unwrap();
         assert_eq!(plan.rls_bytes(fraction), cell.net.plastic().unwrap().p_bytes(), "f = {fraction}");
     }
     assert_eq!(SubsetPlan { training: Training::Clamp, ..plan }.rls_bytes(0.5), 0);
