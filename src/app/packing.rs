@@ -12,7 +12,8 @@ use eframe::egui;
 use egui_plot::{Corner, Legend, Line, MarkerShape, Plot, PlotPoints, Points};
 
 use super::export::{Curve, ExportFormat, FileJob, PlotData, PlotExport, export_menu_ui, export_menu_with_ui};
-use super::widgets::{colormap, task_color};
+use super::plot;
+use super::widgets::colormap;
 use super::{Level, Panel, PanelContext, heading_ui};
 use crate::config::Config;
 use crate::experiments::packing::{self, CellResult, PackingPlan, PathwaySet, TaskOrder};
@@ -439,8 +440,9 @@ impl PackingPanel {
         });
     }
 
-    /// The capacity curve's data (the same numbers as `modulab sweep packing`'s capacity figure).
-    fn capacity_export(&self) -> PlotExport {
+    /// The capacity plot: one line per pathway set (the same numbers as `modulab sweep packing`'s
+    /// capacity figure). The screen draws sets that share a line widest first.
+    fn capacity_plot(&self) -> PlotExport {
         let criterion = self.plan.as_ref().map_or(self.form.criterion, |p| p.criterion);
         PlotExport::new(
             "capacity",
@@ -463,16 +465,15 @@ impl PackingPanel {
     }
 
     fn capacity_ui(&mut self, ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32) {
+        let def = self.capacity_plot();
         ui.horizontal(|ui| {
             ui.label("Capacity against network size").on_hover_text(
                 "Per pathway set: the largest K up to which every K's cell met the criterion, at each size (mean over \
                  seeds). While a size's cells are still running, its point is provisional. Sets with the same capacity share a \
                  line: the first set is drawn widest underneath, so each stays visible.",
             );
-            let export = self.capacity_export();
-            export_menu_ui(ui, cx.files, self.capacity_rect, || export);
+            export_menu_ui(ui, cx.files, self.capacity_rect, || def.clone());
         });
-        let capacity = self.capacity();
         // the axes span the whole sweep from the start, so they stay put as cells finish
         let plan = self.plan.clone().or_else(|| self.form.plan().ok());
         let max_k = plan.as_ref().and_then(|p| p.task_counts.iter().max().copied()).unwrap_or(1);
@@ -491,13 +492,15 @@ impl PackingPanel {
                 .show(ui, |plot_ui| {
                     // capacities are small whole numbers, so sets often share a line: the first is
                     // drawn widest, each next one narrower on top, so that every set stays visible
+                    let PlotData::Lines(capacity) = &def.data else { return };
                     let n = capacity.len();
-                    for (i, (name, points)) in capacity.iter().enumerate() {
-                        let color = task_color(i);
+                    for (i, curve) in capacity.iter().enumerate() {
+                        let color = plot::curve_color(curve, i);
                         let wider = (n - 1 - i) as f32;
-                        plot_ui.line(Line::new(name.clone(), PlotPoints::from(points.clone())).width(2.0 + 3.0 * wider).color(color));
+                        let (name, points) = (curve.name.as_str(), &curve.points);
+                        plot_ui.line(Line::new(name, PlotPoints::from(points.clone())).width(2.0 + 3.0 * wider).color(color));
                         plot_ui.points(
-                            Points::new(name.clone(), PlotPoints::from(points.clone()))
+                            Points::new(name, PlotPoints::from(points.clone()))
                                 .radius(4.0 + 3.0 * wider)
                                 .shape(MarkerShape::Circle)
                                 .color(color),

@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use eframe::egui;
-use egui_plot::{AxisHints, Legend, Line, LineStyle, Plot, PlotPoints, Points};
+use egui_plot::{AxisHints, Legend, Plot};
 
-use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
-use super::widgets::{self, task_color};
+use super::export::{Curve, PlotData, PlotExport};
+use super::plot::{self, Shown};
 use super::{Level, Panel, PanelContext, heading_ui};
 use crate::experiments::subset::bptt as subset_bptt;
 use crate::experiments::subset::{Measured, SubsetModel, SubsetPlan, Training};
-use crate::figure::palette::role;
+use crate::figure::{self, palette::role};
 use crate::lesson;
 use crate::runner::subset::{SubsetJob, SubsetOutput};
 use crate::runner::{JobHost, JobId, LiveViews};
@@ -331,36 +331,20 @@ impl SubsetPanel {
                 for (index, (title, units)) in groups.iter().enumerate() {
                     ui.vertical(|ui| {
                         ui.set_width(width);
-                        ui.horizontal(|ui| {
-                            ui.label(*title).on_hover_text(
-                                "Trial-averaged rates (the spiking network's in Hz, smoothed over 50 ms): condition A solid, \
-                                 condition B dashed. Untrained and inhibitory: the units with the most task variance.",
-                            );
-                            let rect = self.rects[index];
-                            export_menu_ui(ui, cx.files, rect, || rates_export(m, title, units));
-                        });
-                        let shown = ui.scope(|ui| {
-                            Plot::new(("subset-rates", index))
-                                .height(height)
-                                .width(width)
-                                // narrow plots: tick labels closer than egui_plot's 60-point default
-                                .custom_x_axes(vec![AxisHints::new_x().label("time (ms)").label_spacing(35.0..=50.0)])
-                                .y_axis_label("rate")
-                                .allow_scroll(false)
-                                .show(ui, |plot_ui| {
-                                    for (k, unit) in units.iter().enumerate() {
-                                        for condition in 0..2 {
-                                            let style = if condition == 0 { LineStyle::Solid } else { LineStyle::dashed_loose() };
-                                            plot_ui.line(
-                                                Line::new(format!("unit {unit}"), PlotPoints::from(trace(m, *unit, condition)))
-                                                    .color(task_color(k))
-                                                    .style(style),
-                                            );
-                                        }
-                                    }
-                                })
-                        });
-                        self.rects[index] = shown.response.rect;
+                        let shown = Shown {
+                            label: title,
+                            hover: "Trial-averaged rates (the spiking network's in Hz, smoothed over 50 ms): condition A solid, \
+                                    condition B dashed. Untrained and inhibitory: the units with the most task variance.",
+                            rect: &mut self.rects[index],
+                        };
+                        let plot = Plot::new(("subset-rates", index))
+                            .height(height)
+                            .width(width)
+                            // narrow plots: tick labels closer than egui_plot's 60-point default
+                            .custom_x_axes(vec![AxisHints::new_x().label("time (ms)").label_spacing(35.0..=50.0)])
+                            .y_axis_label("rate")
+                            .allow_scroll(false);
+                        plot::show(ui, cx, shown, &rates_plot(m, title, units), plot, false, |_| {});
                     });
                 }
             });
@@ -371,67 +355,45 @@ impl SubsetPanel {
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
                 ui.set_width(width);
-                ui.horizontal(|ui| {
-                    ui.label("Spread ratio against g (every run so far)").on_hover_text(
-                        "Each point is one run: the untrained units' task variance over the trained units'. Weak coupling keeps \
-                         the task in the trained units; strong coupling spreads it (Kim et al. 2023)",
-                    );
-                    let rect = self.rects[HISTORY];
-                    let history = self.history.clone();
-                    export_menu_ui(ui, cx.files, rect, || history_export(&history));
-                });
-                let shown = ui.scope(|ui| {
-                    Plot::new("subset-history")
-                        .height(height)
-                        .width(width)
-                        .x_axis_label("coupling g")
-                        .y_axis_label("spread ratio")
-                        .include_y(0.0)
-                        .include_x(0.0)
-                        .include_x(3.0)
-                        .legend(Legend::default())
-                        .show(ui, |plot_ui| {
-                            for (index, (label, points)) in history_series(&self.history).into_iter().enumerate() {
-                                plot_ui.points(Points::new(label, PlotPoints::from(points)).radius(4.0).color(task_color(index)));
-                            }
-                        })
-                });
-                self.rects[HISTORY] = shown.response.rect;
+                let shown = Shown {
+                    label: "Spread ratio against g (every run so far)",
+                    hover: "Each point is one run: the untrained units' task variance over the trained units'. Weak coupling keeps \
+                            the task in the trained units; strong coupling spreads it (Kim et al. 2023)",
+                    rect: &mut self.rects[HISTORY],
+                };
+                let plot = Plot::new("subset-history")
+                    .height(height)
+                    .width(width)
+                    .x_axis_label("coupling g")
+                    .y_axis_label("spread ratio")
+                    .include_y(0.0)
+                    .include_x(0.0)
+                    .include_x(3.0)
+                    .legend(Legend::default());
+                plot::show(ui, cx, shown, &history_plot(&self.history), plot, false, |_| {});
             });
             if !show_live {
                 return;
             }
             ui.vertical(|ui| {
                 ui.set_width(width);
-                let live = live_series(self.output.as_deref());
-                ui.horizontal(|ui| {
-                    ui.label("While it trains: selective variance, trained and untrained").on_hover_text(
-                        "Every 10 RLS loops (100 BPTT steps) and after the last, 4 test trials per condition without learning: the \
-                         mean selective variance of the trained and of the untrained units (a rough, noisy estimate; the \
-                         measure after training uses all the test trials). The spread ratio is the second over the \
-                         first: it means something once the trained units tell the conditions apart.",
-                    );
-                    let rect = self.rects[LIVE];
-                    let curve = live.clone();
-                    export_menu_ui(ui, cx.files, rect, || live_export(&curve));
-                });
-                let shown = ui.scope(|ui| {
-                    Plot::new("subset-live")
-                        .height(height)
-                        .width(width)
-                        .x_axis_label("training loop (RLS trial or BPTT step)")
-                        .y_axis_label("selective variance")
-                        .include_y(0.0)
-                        .include_x(0.0)
-                        .legend(Legend::default())
-                        .show(ui, |plot_ui| {
-                            for (name, points) in live {
-                                let color = widgets::color(if name == LIVE_SERIES[0] { RASTER_COLORS[0] } else { RASTER_COLORS[1] });
-                                plot_ui.line(Line::new(name, PlotPoints::from(points)).color(color));
-                            }
-                        })
-                });
-                self.rects[LIVE] = shown.response.rect;
+                let shown = Shown {
+                    label: "While it trains: selective variance, trained and untrained",
+                    hover: "Every 10 RLS loops (100 BPTT steps) and after the last, 4 test trials per condition without learning: the \
+                            mean selective variance of the trained and of the untrained units (a rough, noisy estimate; the \
+                            measure after training uses all the test trials). The spread ratio is the second over the \
+                            first: it means something once the trained units tell the conditions apart.",
+                    rect: &mut self.rects[LIVE],
+                };
+                let plot = Plot::new("subset-live")
+                    .height(height)
+                    .width(width)
+                    .x_axis_label("training loop (RLS trial or BPTT step)")
+                    .y_axis_label("selective variance")
+                    .include_y(0.0)
+                    .include_x(0.0)
+                    .legend(Legend::default());
+                plot::show(ui, cx, shown, &live_plot(self.output.as_deref()), plot, false, |_| {});
             });
         });
     }
@@ -445,35 +407,23 @@ impl SubsetPanel {
             for condition in 0..m.raster.len().min(2) {
                 ui.vertical(|ui| {
                     ui.set_width(width);
-                    ui.horizontal(|ui| {
-                        ui.label(format!("Spikes, condition {}", ["A", "B"][condition])).on_hover_text(
-                            "One test trial: each row is a neuron, each dot a spike. Top: trained neurons (red), middle: \
-                             untrained excitatory (blue), bottom: inhibitory (grey). The cue lasts the first 50 ms.",
-                        );
-                        let rect = self.rects[RASTERS + condition];
-                        export_menu_ui(ui, cx.files, rect, || raster_export(m, condition));
-                    });
-                    let shown = ui.scope(|ui| {
-                        Plot::new(("subset-raster", condition))
-                            .height(height)
-                            .width(width)
-                            .x_axis_label("time after the cue's onset (ms)")
-                            .y_axis_label("neuron")
-                            .include_y(0.0)
-                            .include_y(rows as f64)
-                            .allow_scroll(false)
-                            .legend(Legend::default())
-                            .show(ui, |plot_ui| {
-                                for (group, color) in RASTER_GROUPS.iter().zip(RASTER_COLORS) {
-                                    plot_ui.points(
-                                        Points::new(*group, PlotPoints::from(raster_points(m, condition, group)))
-                                            .radius(1.2)
-                                            .color(widgets::color(color)),
-                                    );
-                                }
-                            })
-                    });
-                    self.rects[RASTERS + condition] = shown.response.rect;
+                    let label = format!("Spikes, condition {}", ["A", "B"][condition]);
+                    let shown = Shown {
+                        label: &label,
+                        hover: "One test trial: each row is a neuron, each dot a spike. Top: trained neurons (red), middle: \
+                                untrained excitatory (blue), bottom: inhibitory (grey). The cue lasts the first 50 ms.",
+                        rect: &mut self.rects[RASTERS + condition],
+                    };
+                    let plot = Plot::new(("subset-raster", condition))
+                        .height(height)
+                        .width(width)
+                        .x_axis_label("time after the cue's onset (ms)")
+                        .y_axis_label("neuron")
+                        .include_y(0.0)
+                        .include_y(rows as f64)
+                        .allow_scroll(false)
+                        .legend(Legend::default());
+                    plot::show(ui, cx, shown, &raster_plot(m, condition), plot, false, |_| {});
                 });
             }
         });
@@ -504,7 +454,9 @@ fn raster_group(m: &Measured, row: usize) -> &'static str {
     }
 }
 
-fn raster_export(m: &Measured, condition: usize) -> PlotExport {
+/// A condition's spikes: one dot per spike, trained neurons on top (red), then untrained
+/// excitatory (blue) and inhibitory (grey) ones.
+fn raster_plot(m: &Measured, condition: usize) -> PlotExport {
     PlotExport {
         note: "top: trained, middle: untrained excitatory, bottom: inhibitory".into(),
         ..PlotExport::new(
@@ -517,18 +469,11 @@ fn raster_export(m: &Measured, condition: usize) -> PlotExport {
     }
 }
 
-const LIVE_SERIES: [&str; 2] = ["trained", "untrained"];
-
 /// The trained and the untrained units' mean selective variance after each loop.
-fn live_series(output: Option<&SubsetOutput>) -> Vec<(&'static str, Vec<[f64; 2]>)> {
+fn live_plot(output: Option<&SubsetOutput>) -> PlotExport {
     let live = output.map_or(&[][..], |o| &o.live_spread[..]);
-    vec![
-        (LIVE_SERIES[0], live.iter().map(|(l, s)| [*l as f64, s.selective_trained]).collect()),
-        (LIVE_SERIES[1], live.iter().map(|(l, s)| [*l as f64, s.selective_untrained]).collect()),
-    ]
-}
-
-fn live_export(live: &[(&'static str, Vec<[f64; 2]>)]) -> PlotExport {
+    let trained = live.iter().map(|(l, s)| [*l as f64, s.selective_trained]).collect();
+    let untrained = live.iter().map(|(l, s)| [*l as f64, s.selective_untrained]).collect();
     PlotExport {
         note: "probes of 4 test trials per condition every 10 RLS loops or 100 BPTT steps".into(),
         ..PlotExport::new(
@@ -536,7 +481,10 @@ fn live_export(live: &[(&'static str, Vec<[f64; 2]>)]) -> PlotExport {
             "Selective variance while training",
             "training loop (RLS trial or BPTT step)",
             "selective variance",
-            PlotData::Lines(live.iter().map(|(name, points)| Curve::new(name.to_string(), points.clone())).collect()),
+            PlotData::Lines(vec![
+                Curve::new("trained", trained).color(RASTER_COLORS[0]),
+                Curve::new("untrained", untrained).color(RASTER_COLORS[1]),
+            ]),
         )
     }
 }
@@ -574,11 +522,13 @@ fn trace(m: &Measured, unit: usize, condition: usize) -> Vec<[f64; 2]> {
         .collect()
 }
 
-fn rates_export(m: &Measured, title: &str, units: &[usize]) -> PlotExport {
-    let curves = units
-        .iter()
-        .flat_map(|u| (0..2).map(move |c| Curve::new(format!("unit {u} condition {}", ["A", "B"][c]), trace(m, *u, c))))
-        .collect();
+/// Each unit's trial-averaged rate in its palette colour: condition A solid, B dashed.
+fn rates_plot(m: &Measured, title: &str, units: &[usize]) -> PlotExport {
+    let curve = |k: usize, unit: usize, c: usize| {
+        let curve = Curve::new(format!("unit {unit} condition {}", ["A", "B"][c]), trace(m, unit, c)).color(figure::style(k).color);
+        if c == 1 { curve.dashed() } else { curve }
+    };
+    let curves = units.iter().enumerate().flat_map(|(k, u)| (0..2).map(move |c| curve(k, *u, c))).collect();
     PlotExport {
         note: "trial-averaged rates".into(),
         ..PlotExport::new(
@@ -604,7 +554,8 @@ fn history_series(history: &[Point]) -> Vec<(String, Vec<[f64; 2]>)> {
     series
 }
 
-fn history_export(history: &[Point]) -> PlotExport {
+/// Every run so far as a point, one colour per (model, trained fraction, training).
+fn history_plot(history: &[Point]) -> PlotExport {
     PlotExport::new(
         "subset-spread",
         "Spread ratio against coupling g",
@@ -683,7 +634,7 @@ mod tests {
         let series = history_series(&history);
         assert_eq!(series.len(), 2);
         assert_eq!(series[0], ("rate f = 0.1 (clamp)".to_string(), vec![[0.1, 0.001], [1.0, 0.3]]));
-        let csv = history_export(&history).to_csv();
+        let csv = history_plot(&history).to_csv();
         assert!(csv.contains("spiking f = 0.2 (rls),1,0.2"), "{csv}");
     }
 }

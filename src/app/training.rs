@@ -2,18 +2,18 @@
 //! of the latest evaluation.
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Corner, GridInput, GridMark, HoverPosition, Legend, Line, Plot, PlotPoints};
+use egui_plot::{Bar, BarChart, Corner, GridInput, GridMark, HoverPosition, Legend, Plot};
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
-use super::widgets::{task_bars_plot, task_color, task_legend, task_line_style};
+use super::plot::{self, Shown};
+use super::widgets::{task_bars_plot, task_legend};
 use super::{Panel, PanelContext, RunData, heading_ui};
+use crate::figure::palette::role;
 use crate::figure::ticks::{log_ticks, tick_label};
 use crate::runner::{Command, RunState};
 use crate::tasks::Task;
 
-/// Curves are thinned to about this many points (drawing cost stays flat on long runs).
-const MAX_CURVE_POINTS: usize = 2000;
-/// The loss plot's smoothed curve averages this many (thinned) points.
+/// The loss plot's smoothed curve averages this many points.
 const SMOOTHING_STEPS: usize = 25;
 
 /// Where each plot was drawn last frame (an exported PNG is cropped to it). The evaluation the
@@ -157,20 +157,8 @@ fn moving_average(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
     out
 }
 
-/// Every n-th point so that at most about `MAX_CURVE_POINTS` remain (the last one always kept).
-fn thinned(points: &[[f64; 2]]) -> Vec<[f64; 2]> {
-    let stride = points.len().div_ceil(MAX_CURVE_POINTS).max(1);
-    let mut out: Vec<[f64; 2]> = points.iter().step_by(stride).copied().collect();
-    if let Some(last) = points.last()
-        && out.last() != Some(last)
-    {
-        out.push(*last);
-    }
-    out
-}
-
-/// The loss curve's data: every step, and the running mean the plot draws.
-fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
+/// The loss plot: every step (thin, grey), and its running mean.
+fn loss_plot(run: &RunData, log_y: bool) -> PlotExport {
     let every: Vec<[f64; 2]> = run.loss.points().iter().copied().filter(|[_, y]| y.is_finite()).collect();
     let smoothed = moving_average(&every, SMOOTHING_STEPS);
     let every_name = match run.loss.steps_per_point() {
@@ -184,13 +172,16 @@ fn loss_export(run: &RunData, log_y: bool) -> PlotExport {
             "Training loss",
             "step",
             "loss",
-            PlotData::Lines(vec![Curve::new(every_name, every), Curve::new(format!("mean of {SMOOTHING_STEPS} steps"), smoothed)]),
+            PlotData::Lines(vec![
+                Curve::new(every_name, every).color(role::OTHER).thin(),
+                Curve::new(format!("mean of {SMOOTHING_STEPS} steps"), smoothed),
+            ]),
         )
     }
 }
 
-/// The performance curves' data: one series per trained task, every evaluation.
-fn performance_export(run: &RunData) -> PlotExport {
+/// The performance plot: one line per trained task, every evaluation.
+fn performance_plot(run: &RunData) -> PlotExport {
     let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
     let series = tasks.iter().enumerate().map(|(i, task)| Curve::new(task.label(), performance_points(run, i, *task))).collect();
     PlotExport::new("performance", "Performance per task", "step", "fraction correct", PlotData::Lines(series))
@@ -248,22 +239,16 @@ fn performance_points(run: &RunData, i: usize, task: Task) -> Vec<[f64; 2]> {
 }
 
 fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
-    let log = cx.settings.loss_log_scale;
-    let run = cx.run;
-    ui.horizontal(|ui| {
-        ui.label("Loss").on_hover_text(
-            "Training loss (masked mean squared error): grey for every step (each step is one task, so it jumps), \
-             coloured for the running mean",
-        );
-        export_menu_ui(ui, cx.files, *rect, || loss_export(run, log));
-    });
-    let points: Vec<[f64; 2]> = thinned(cx.run.loss.points())
-        .into_iter()
-        .filter(|[_, y]| y.is_finite() && (!log || *y > 0.0))
-        .map(|[x, y]| [x, if log { y.log10() } else { y }])
-        .collect();
-    let mut plot = Plot::new("loss").height(height).x_axis_label("step").allow_scroll(false);
-    if log {
+    let def = loss_plot(cx.run, cx.settings.loss_log_scale);
+    let shown = Shown {
+        label: "Loss",
+        hover: "Training loss (masked mean squared error): grey for every step (each step is one task, so it jumps), \
+                coloured for the running mean",
+        rect,
+    };
+    let mut plot =
+        Plot::new("loss").height(height).x_axis_label("step").allow_scroll(false).legend(Legend::default().position(Corner::RightTop));
+    if def.log_y {
         plot = plot.y_grid_spacer(log_grid).y_axis_formatter(|mark, _| tick_label(10f64.powf(mark.value))).label_formatter(|hover| {
             let point = match hover {
                 HoverPosition::NearDataPoint { position, .. } | HoverPosition::Elsewhere { position } => position,
@@ -271,51 +256,35 @@ fn loss_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
             Some(format!("step {:.0}\nloss {:.3e}", point.x, 10f64.powf(point.y)))
         });
     }
-    let smoothed = moving_average(&points, SMOOTHING_STEPS);
-    // the scope's rect holds the plot with its axes and tick labels (the PNG export's crop)
-    let shown = ui.scope(|ui| {
-        plot.legend(Legend::default().position(Corner::RightTop)).show(ui, |plot_ui| {
-            plot_ui.line(Line::new("every step", PlotPoints::from(points)).width(1.0).color(egui::Color32::from_gray(110)));
-            plot_ui.line(Line::new(format!("mean of {SMOOTHING_STEPS} steps"), PlotPoints::from(smoothed)).width(2.0));
-        })
-    });
-    *rect = shown.response.rect;
+    plot::show(ui, cx, shown, &def, plot, false, |_| {});
 }
 
 fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
     let look_back = *cx.look_back;
-    let run = cx.run;
-    ui.horizontal(|ui| {
-        ui.label("Performance per task").on_hover_text("Fraction of correct test trials of each task; click a legend entry to hide it");
-        export_menu_ui(ui, cx.files, *rect, || performance_export(run));
+    let def = performance_plot(cx.run);
+    let tasks = match &def.data {
+        PlotData::Lines(curves) => curves.len(),
+        _ => 0,
+    };
+    let shown = Shown {
+        label: "Performance per task",
+        hover: "Fraction of correct test trials of each task; click a legend entry to hide it",
+        rect,
+    };
+    let plot = Plot::new("performance")
+        .height(height)
+        .x_axis_label("step")
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_scroll(false)
+        .legend(task_legend(Corner::RightBottom, tasks));
+    // a legend in a bottom corner stacks its entries bottom-up: the lines go in last task
+    // first, so it reads in task order from the top
+    plot::show(ui, cx, shown, &def, plot, true, |plot_ui| {
+        if let Some(step) = look_back {
+            plot_ui.vline(egui_plot::VLine::new("looking back", step as f64).color(egui::Color32::GRAY).width(1.0));
+        }
     });
-    let tasks: Vec<Task> = run.config.as_ref().map(|c| c.train.tasks.clone()).unwrap_or_default();
-    let shown = ui.scope(|ui| {
-        Plot::new("performance")
-            .height(height)
-            .x_axis_label("step")
-            .include_y(0.0)
-            .include_y(1.0)
-            .allow_scroll(false)
-            .legend(task_legend(Corner::RightBottom, tasks.len()))
-            .show(ui, |plot_ui| {
-                // a legend in a bottom corner stacks its entries bottom-up: the lines go in
-                // last task first, so it reads in task order from the top
-                for (i, task) in tasks.iter().enumerate().rev() {
-                    let points = performance_points(run, i, *task);
-                    plot_ui.line(
-                        Line::new(task.label(), PlotPoints::from(thinned(&points)))
-                            .width(1.5)
-                            .color(task_color(i))
-                            .style(task_line_style(i)),
-                    );
-                }
-                if let Some(step) = look_back {
-                    plot_ui.vline(egui_plot::VLine::new("looking back", step as f64).color(egui::Color32::GRAY).width(1.0));
-                }
-            })
-    });
-    *rect = shown.response.rect;
 }
 
 fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
@@ -382,7 +351,6 @@ mod tests {
         // window 2: (1)/1, (1+3)/2, (3+5)/2
         let avg = moving_average(&[[1.0, 1.0], [2.0, 3.0], [3.0, 5.0]], 2);
         assert_eq!(avg, vec![[1.0, 1.0], [2.0, 2.0], [3.0, 4.0]]);
-        assert_eq!(thinned(&(0..5000).map(|i| [i as f64, 0.0]).collect::<Vec<_>>()).last(), Some(&[4999.0, 0.0]));
         assert_eq!(format_duration(83.2), "1 min 23 s");
     }
 }
