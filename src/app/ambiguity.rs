@@ -127,13 +127,10 @@ impl AmbiguityPanel {
     /// Sweep a frozen copy of the current network at every level of `kind`, replacing a sweep
     /// under way (Sweep, or a lesson's step).
     pub fn start_sweep(&mut self, kind: AmbiguityKind, jobs: &mut JobHost) {
-        if let Some(old) = self.sweep.take() {
-            jobs.forget(old);
-        }
         let levels = sweep_levels(kind);
-        self.sweep = Some(jobs.on_network("ambiguity sweep", move |net| {
+        jobs.replace_on_network(&mut self.sweep, "ambiguity sweep", move |net| {
             SweepJob::new(net.config, net.params, net.step, net.lesioned, kind, levels).ok_or_else(|| "no levels to sweep".to_string())
-        }));
+        });
     }
 
     /// The runs loaded for comparison.

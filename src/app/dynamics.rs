@@ -207,12 +207,9 @@ impl DynamicsPanel {
     /// Analyse a frozen copy of the current network with the panel's choices.
     fn compute(&mut self, cx: &mut PanelContext<'_>) {
         let request = DynamicsRequest { task: self.task, other: self.other, alphas: self.alphas, epoch: self.epoch };
-        if let Some(old) = self.job.take() {
-            cx.jobs.forget(old);
-        }
-        self.job = Some(cx.jobs.on_network("dynamics analysis", move |net| {
+        cx.jobs.replace_on_network(&mut self.job, "dynamics analysis", move |net| {
             DynamicsJob::new(net.config, net.params, net.step, net.lesioned, request).map_err(|bad| bad.to_string())
-        }));
+        });
         self.alpha_index = 0;
     }
 

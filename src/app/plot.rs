@@ -6,7 +6,7 @@
 //! passes and in `extra`.
 
 use eframe::egui;
-use egui_plot::{Line, LineStyle, Plot, PlotPoints, PlotUi, Points};
+use egui_plot::{Bar, BarChart, Line, LineStyle, Plot, PlotPoints, PlotUi, Points};
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
 use super::panel::PanelContext;
@@ -54,22 +54,29 @@ pub fn show(
         ui.label(shown.label).on_hover_text(shown.hover);
         export_menu_ui(ui, cx.files, *shown.rect, || def.clone());
     });
+    body(ui, def, plot, reversed, shown.rect, extra);
+}
+
+/// The plot of [`show`] without its header, for a panel whose header row holds more (a slider).
+pub fn body(ui: &mut egui::Ui, def: &PlotExport, plot: Plot<'_>, reversed: bool, rect: &mut egui::Rect, extra: impl FnOnce(&mut PlotUi)) {
+    // the scope's rect holds the plot with its axes and tick labels (the PNG export's crop)
     let drawn = ui.scope(|ui| {
         plot.show(ui, |plot_ui| {
             draw(plot_ui, def, reversed);
             extra(plot_ui);
         })
     });
-    *shown.rect = drawn.response.rect;
+    *rect = drawn.response.rect;
 }
 
-/// Draw `def`'s curves (lines or points) into an open plot, each in its palette style — the
-/// style the exported SVG gives it. A log y axis is drawn as log10 of the values (egui_plot has
-/// no log axes; the panel labels the ticks).
+/// Draw `def`'s curves (lines or points) or grouped bars into an open plot, each series in its
+/// palette style — the style the exported SVG gives it. A log y axis is drawn as log10 of the
+/// values (egui_plot has no log axes; the panel labels the ticks).
 pub fn draw(plot_ui: &mut PlotUi, def: &PlotExport, reversed: bool) {
     let (curves, scatter) = match &def.data {
         PlotData::Lines(curves) | PlotData::Table { lines: Some(curves), .. } => (curves, false),
         PlotData::Scatter(curves) => (curves, true),
+        PlotData::Bars { categories, series } => return draw_bars(plot_ui, categories, series),
         _ => return,
     };
     let mut order: Vec<usize> = (0..curves.len()).collect();
@@ -96,6 +103,22 @@ pub fn draw(plot_ui: &mut PlotUi, def: &PlotExport, reversed: bool) {
                     .style(style),
             );
         }
+    }
+}
+
+/// Grouped bars: category `i` at x = i, one bar per series side by side, each series in its
+/// index's palette colour (as in the SVG); hovering a bar names its category.
+fn draw_bars(plot_ui: &mut PlotUi, categories: &[String], series: &[(String, Vec<f64>)]) {
+    let count = series.len().max(1);
+    let width = (0.8 / count as f64).min(0.7);
+    for (s, (name, values)) in series.iter().enumerate() {
+        let offset = (s as f64 - (count - 1) as f64 / 2.0) * width;
+        let bars = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Bar::new(i as f64 + offset, *v).width(width).name(categories.get(i).map_or("", String::as_str)))
+            .collect();
+        plot_ui.bar_chart(BarChart::new(name.as_str(), bars).color(widgets::task_color(s)));
     }
 }
 

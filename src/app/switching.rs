@@ -154,12 +154,9 @@ impl SwitchingPanel {
         let (Some(from), Some(to)) = (self.from, self.to) else { return Err("pick the tasks first".into()) };
         let spec = SwitchSpec { from, to, trials: DEFAULT_TRIALS, switch_after_onset_ms: self.after_onset_ms };
         let combination = self.combination;
-        if let Some(old) = self.job.take() {
-            cx.jobs.forget(old);
-        }
-        self.job = Some(cx.jobs.on_network("switch test", move |net| {
+        cx.jobs.replace_on_network(&mut self.job, "switch test", move |net| {
             SwitchJob::new(net.config, net.params, net.step, &spec, taus_ms, Some(combination)).map_err(|e| e.to_string())
-        }));
+        });
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! of the latest evaluation.
 
 use eframe::egui;
-use egui_plot::{Bar, BarChart, Corner, GridInput, GridMark, HoverPosition, Legend, Plot};
+use egui_plot::{Corner, GridInput, GridMark, HoverPosition, Legend, Plot};
 
 use super::export::{Curve, PlotData, PlotExport, export_menu_ui};
 use super::plot::{self, Shown};
@@ -212,9 +212,9 @@ fn look_back_ui(ui: &mut egui::Ui, run: &RunData, look_back: &mut Option<u64>) {
     }
 }
 
-/// The bar chart's data: the evaluation at `step` (the latest when `None`), intact and (when
-/// set) lesioned.
-fn bars_export(run: &RunData, step: Option<u64>) -> PlotExport {
+/// The bar chart: the evaluation at `step` (the latest when `None`), intact and (when set)
+/// lesioned.
+fn bars_plot(run: &RunData, step: Option<u64>) -> PlotExport {
     let latest = match step {
         Some(step) => run.evaluations.iter().find(|e| e.step == step),
         None => run.latest_evaluation(),
@@ -228,8 +228,11 @@ fn bars_export(run: &RunData, step: Option<u64>) -> PlotExport {
             series.push((name, perf.iter().map(|(_, p)| *p as f64).collect()));
         }
     }
-    let at = latest.map_or(String::new(), |e| format!(" (step {})", e.step));
-    let title = if step.is_some() { format!("Evaluation{at}") } else { format!("Latest evaluation{at}") };
+    let title = match (step, latest) {
+        (Some(_), Some(e)) => format!("Evaluation at step {}", e.step),
+        (None, Some(e)) => format!("Latest evaluation (step {})", e.step),
+        _ => "Latest evaluation".to_string(),
+    };
     PlotExport::task_bars("latest-evaluation", title, categories, series)
 }
 
@@ -290,47 +293,24 @@ fn performance_plot_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32
 fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect: &mut egui::Rect) {
     let run = cx.run;
     let shown_step = *cx.look_back;
-    let latest = match shown_step {
-        Some(step) => run.evaluations.iter().find(|e| e.step == step),
-        None => run.latest_evaluation(),
-    };
-    let title = match latest {
-        Some(e) if shown_step.is_some() => format!("Evaluation at step {} (looking back)", e.step),
-        Some(e) => format!("Latest evaluation (step {})", e.step),
-        None => "Latest evaluation".to_string(),
+    let def = bars_plot(run, shown_step);
+    let title = match shown_step {
+        Some(_) => format!("{} (looking back)", def.title),
+        None => def.title.clone(),
     };
     ui.horizontal(|ui| {
         ui.label(title).on_hover_text("Fraction of correct test trials of each task at the evaluation shown");
-        export_menu_ui(ui, cx.files, *rect, || bars_export(run, shown_step));
+        export_menu_ui(ui, cx.files, *rect, || def.clone());
         look_back_ui(ui, run, cx.look_back);
     });
-    let labels: Vec<&'static str> = latest.map(|e| e.perf.iter().map(|(t, _)| t.label()).collect()).unwrap_or_default();
-    let lesioned = latest.and_then(|e| e.lesioned.as_ref());
-    let width = if lesioned.is_some() { 0.4 } else { 0.7 };
-    let offset = if lesioned.is_some() { 0.2 } else { 0.0 };
-    let shown = ui.scope(|ui| {
-        task_bars_plot("latest", height, labels, ui.available_width()).show(ui, |plot_ui| {
-            if let Some(e) = latest {
-                let bars = e
-                    .perf
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (t, p))| Bar::new(i as f64 - offset, *p as f64).width(width).name(t.label()))
-                    .collect();
-                plot_ui.bar_chart(BarChart::new("intact", bars));
-                if let Some((pathways, perf)) = lesioned {
-                    let bars = perf
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (t, p))| Bar::new(i as f64 + offset, *p as f64).width(width).name(t.label()))
-                        .collect();
-                    let name = format!("{} lesioned", crate::model::Pathway::set_label(pathways));
-                    plot_ui.bar_chart(BarChart::new(name, bars));
-                }
-            }
-        })
-    });
-    *rect = shown.response.rect;
+    let labels: Vec<&'static str> = match shown_step {
+        Some(step) => run.evaluations.iter().find(|e| e.step == step),
+        None => run.latest_evaluation(),
+    }
+    .map(|e| e.perf.iter().map(|(t, _)| t.label()).collect())
+    .unwrap_or_default();
+    let plot = task_bars_plot("latest", height, labels, ui.available_width());
+    plot::body(ui, &def, plot, false, rect, |_| {});
 }
 
 #[cfg(test)]

@@ -335,6 +335,21 @@ impl JobHost {
         id
     }
 
+    /// [`JobHost::on_network`] in place of a panel's current job: the job in `slot` (if any) is
+    /// cancelled and forgotten, and the new one's id goes into `slot` (a new Sweep, switch test
+    /// or analysis replaces the one under way).
+    pub fn replace_on_network<J, F>(&mut self, slot: &mut Option<JobId>, name: &'static str, build: F)
+    where
+        J: Job + Send + 'static,
+        J::Output: Send + Sync + 'static,
+        F: FnOnce(Frozen) -> Result<J, String> + Send + 'static,
+    {
+        if let Some(old) = slot.take() {
+            self.forget(old);
+        }
+        *slot = Some(self.on_network(name, build));
+    }
+
     /// Run a job on the thread named `lane` (started with its first job; jobs on one lane run
     /// one after another).
     pub fn on_thread<J>(&mut self, lane: &'static str, job: J) -> Result<JobId, String>
@@ -550,5 +565,20 @@ mod tests {
         job.refuse("no network");
         assert_eq!(host.state(id), Some(JobState::Failed("counter not started: no network".into())));
         assert_eq!(host.take_failures(), ["counter not started: no network"]);
+    }
+
+    #[test]
+    fn a_replaced_network_job_is_cancelled_and_forgotten_and_its_slot_holds_the_new_one() {
+        let mut host = JobHost::new(UiWaker::none());
+        let mut slot = None;
+        host.replace_on_network(&mut slot, "counter", |_frozen| Ok(Counter::new(1, 0, None)));
+        let first = slot.expect("submitted");
+        let jobs = host.take_network_jobs();
+        host.replace_on_network(&mut slot, "counter", |_frozen| Ok(Counter::new(1, 0, None)));
+        let second = slot.expect("submitted");
+        assert_ne!(first, second);
+        assert!(host.state(first).is_none(), "the old job left the board");
+        assert!(jobs[0].cancel.load(Ordering::Relaxed), "and was told to stop");
+        assert_eq!(host.state(second), Some(JobState::Running));
     }
 }
