@@ -239,8 +239,8 @@ fn subset_cmd(args: SubsetArgs) -> Result<()> {
     use crate::experiments::subset::bptt as subset_bptt;
     use crate::experiments::subset::{self, SubsetModel, SubsetPlan, SubsetSweep, Training};
     use crate::model::balanced::Drive;
-    let training = Training::from_name(&args.training).map_err(UsageError)?;
-    let model = SubsetModel::from_name(&args.model).map_err(UsageError)?;
+    let training = Training::from_name(&args.training).map_err(|e| UsageError(e.to_string()))?;
+    let model = SubsetModel::from_name(&args.model).map_err(|e| UsageError(e.to_string()))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args.jobs.unwrap_or(cores).max(1);
     let default_loops = match (model, training) {

@@ -105,18 +105,18 @@ impl DynamicsRow {
 }
 
 /// Read `dynamics.csv` (header and rows).
-pub fn parse_dynamics_csv(text: &str, source: &str) -> Result<Vec<DynamicsRow>, String> {
+pub fn parse_dynamics_csv(text: &str, source: &str) -> Result<Vec<DynamicsRow>, ReproduceError> {
     parse_table(text, source, DYNAMICS_HEADER, DynamicsRow::parse)
 }
 
 /// The rows of a table with this header, each read by `parse`; errors name the file and line.
-fn parse_table<T>(text: &str, source: &str, header: &str, parse: fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+fn parse_table<T>(text: &str, source: &str, header: &str, parse: fn(&str) -> Result<T, String>) -> Result<Vec<T>, ReproduceError> {
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     match lines.next() {
         Some((_, first)) if first.trim() == header => {}
-        _ => return Err(format!("{source}: expected the header '{header}'")),
+        _ => return Err(ReproduceError::Table(format!("{source}: expected the header '{header}'"))),
     }
-    lines.map(|(i, line)| parse(line).map_err(|e| format!("{source} line {}: {e}", i + 1))).collect()
+    lines.map(|(i, line)| parse(line).map_err(|e| ReproduceError::Table(format!("{source} line {}: {e}", i + 1)))).collect()
 }
 
 /// A finite number, or what is wrong with it.
@@ -187,7 +187,7 @@ pub fn switching_csv(rows: &[SwitchRow]) -> String {
     csv_table(SWITCH_HEADER, rows, SwitchRow::csv_line)
 }
 
-pub fn parse_switching_csv(text: &str, source: &str) -> Result<Vec<SwitchRow>, String> {
+pub fn parse_switching_csv(text: &str, source: &str) -> Result<Vec<SwitchRow>, ReproduceError> {
     parse_table(text, source, SWITCH_HEADER, SwitchRow::parse)
 }
 
@@ -229,7 +229,7 @@ pub fn training_csv(rows: &[TrainingRow]) -> String {
     csv_table(TRAINING_HEADER, rows, TrainingRow::csv_line)
 }
 
-pub fn parse_training_csv(text: &str, source: &str) -> Result<Vec<TrainingRow>, String> {
+pub fn parse_training_csv(text: &str, source: &str) -> Result<Vec<TrainingRow>, ReproduceError> {
     parse_table(text, source, TRAINING_HEADER, TrainingRow::parse)
 }
 
@@ -245,7 +245,7 @@ pub fn load_finished(out: &Path, unit: &Unit) -> Result<Option<UnitResult>, Repr
     let read = |name: &str| std::fs::read_to_string(dir.join(name));
     let source = |name: &str| dir.join(name).display().to_string();
     let training = |text: String| -> Result<TrainingRow, ReproduceError> {
-        let rows = parse_training_csv(&text, &source(TRAINING_FILE)).map_err(ReproduceError::Table)?;
+        let rows = parse_training_csv(&text, &source(TRAINING_FILE))?;
         rows.into_iter().next().ok_or_else(|| ReproduceError::Table(format!("{} has no row", source(TRAINING_FILE))))
     };
     if unit.packing_size.is_some() {
@@ -256,13 +256,13 @@ pub fn load_finished(out: &Path, unit: &Unit) -> Result<Option<UnitResult>, Repr
         return Ok(Some(UnitResult { unit: unit.clone(), training, ambiguity, switching: Vec::new(), dynamics: None }));
     }
     let Ok(dynamics) = read(DYNAMICS_FILE) else { return Ok(None) };
-    let dynamics = parse_dynamics_csv(&dynamics, &source(DYNAMICS_FILE)).map_err(ReproduceError::Table)?;
+    let dynamics = parse_dynamics_csv(&dynamics, &source(DYNAMICS_FILE))?;
     let dynamics = dynamics.into_iter().next().ok_or_else(|| ReproduceError::Table(format!("{} has no row", source(DYNAMICS_FILE))))?;
     let ambiguity = read(AMBIGUITY_FILE).map_err(|e| ReproduceError::Table(format!("cannot read {}: {e}", source(AMBIGUITY_FILE))))?;
     let ambiguity = sweep::parse_ambiguity_csv(&ambiguity, &source(AMBIGUITY_FILE)).map_err(ReproduceError::Table)?;
     // a run finished before the switch test joined the study is measured again (not retrained)
     let Ok(switching) = read(SWITCHING_FILE) else { return Ok(None) };
-    let switching = parse_switching_csv(&switching, &source(SWITCHING_FILE)).map_err(ReproduceError::Table)?;
+    let switching = parse_switching_csv(&switching, &source(SWITCHING_FILE))?;
     let training =
         training(read(TRAINING_FILE).map_err(|e| ReproduceError::Table(format!("cannot read {}: {e}", source(TRAINING_FILE))))?)?;
     Ok(Some(UnitResult { unit: unit.clone(), training, ambiguity, switching, dynamics: Some(dynamics) }))

@@ -26,12 +26,12 @@ impl Training {
         }
     }
 
-    pub fn from_name(name: &str) -> Result<Self, String> {
+    pub fn from_name(name: &str) -> Result<Self, SubsetError> {
         match name {
             "clamp" => Ok(Training::Clamp),
             "rls" => Ok(Training::Rls),
             "bptt" => Ok(Training::Bptt),
-            other => Err(format!("unknown training '{other}'; valid: clamp, rls, bptt")),
+            other => Err(SubsetError::Invalid(format!("unknown training '{other}'; valid: clamp, rls, bptt"))),
         }
     }
 }
@@ -53,11 +53,11 @@ impl SubsetModel {
         }
     }
 
-    pub fn from_name(name: &str) -> Result<Self, String> {
+    pub fn from_name(name: &str) -> Result<Self, SubsetError> {
         match name {
             "rate" => Ok(SubsetModel::Rate),
             "spiking" => Ok(SubsetModel::Spiking),
-            other => Err(format!("unknown model '{other}'; valid: rate, spiking")),
+            other => Err(SubsetError::Invalid(format!("unknown model '{other}'; valid: rate, spiking"))),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The rate network's cell: clamped or RLS-trained subset, probed and measured.
 
+use super::SubsetError;
 use super::measure::*;
 use super::plan::*;
 use crate::analysis::spread::{Spread, spread, task_variance};
@@ -24,7 +25,7 @@ pub struct RateRun {
 }
 
 impl RateRun {
-    pub fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, String> {
+    pub fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, SubsetError> {
         let settings = plan.settings(g, fraction, seed);
         let net = BalancedNetwork::new(settings.clone())?;
         let trained = net.trained().len();

@@ -43,7 +43,7 @@ pub struct BpttRun {
 }
 
 impl BpttRun {
-    pub(super) fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, String> {
+    pub(super) fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, SubsetError> {
         let net = BpttSubset::new(&plan.bptt_settings(g, fraction, seed))?;
         let (rng, probe_rng) = (Rng::seed_from(seed ^ 0x5B5E_7000), Rng::seed_from(seed ^ PROBE_STREAM));
         Ok(Self { plan: plan.clone(), g, fraction, seed, net, rng, probe_rng })

@@ -1,6 +1,7 @@
 //! The spiking network's cell (Kim et al.'s code): clamped or RLS-trained subset, probed and
 //! measured.
 
+use super::SubsetError;
 use super::measure::*;
 use super::plan::*;
 use crate::analysis::spread::{Spread, spread, task_variance};
@@ -62,7 +63,7 @@ pub struct SpikingRun {
 }
 
 impl SpikingRun {
-    pub fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, String> {
+    pub fn new(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<Self, SubsetError> {
         let settings = plan.lif_settings(g, seed);
         let mut net = LifNetwork::new(settings.clone())?;
         let trained: Vec<usize> = (0..(fraction * settings.n_e as f64).round() as usize).collect();

@@ -102,7 +102,12 @@ impl SubsetRow {
         line
     }
 
-    pub fn parse(line: &str) -> Result<Self, String> {
+    /// A row of `subset.csv` (any text: a damaged row is a `Table` error naming it).
+    pub fn parse(line: &str) -> Result<Self, SubsetError> {
+        Self::parse_fields(line).map_err(SubsetError::Table)
+    }
+
+    fn parse_fields(line: &str) -> Result<Self, String> {
         let f = csv_split(line);
         if f.len() != HEADER.split(',').count() {
             return Err(format!("a subset.csv row needs {} fields: {line}", HEADER.split(',').count()));
@@ -110,8 +115,8 @@ impl SubsetRow {
         let num = |i: usize| f[i].parse::<f64>().map_err(|_| format!("'{}' is not a number in: {line}", f[i]));
         let ratio = |i: usize| if f[i] == UNDETERMINED { Ok(None) } else { num(i).map(Some) };
         Ok(Self {
-            model: SubsetModel::from_name(&f[0])?,
-            training: Training::from_name(&f[1])?,
+            model: SubsetModel::from_name(&f[0]).map_err(|e| e.to_string())?,
+            training: Training::from_name(&f[1]).map_err(|e| e.to_string())?,
             drive: Drive::from_name(&f[2])?,
             g: num(3)?,
             fraction: num(4)?,

@@ -57,7 +57,7 @@ fn rows_round_trip_through_the_csv() {
     assert_eq!(SubsetRow::parse(&line).unwrap(), undetermined);
     assert_eq!(determined.relative_error(), 0.25);
     assert_eq!(HEADER.split(',').count(), determined.csv_line().split(',').count());
-    assert!(SubsetRow::parse("rate,clamp,1").unwrap_err().contains("fields"));
+    assert!(SubsetRow::parse("rate,clamp,1").unwrap_err().to_string().contains("fields"));
     assert_eq!(HEADER.split(',').nth(10), Some("spread_ratio"));
 }
 
