@@ -141,6 +141,12 @@ impl Board {
         self.wake.changed();
     }
 
+    /// Keep of `ids` those still on the board (the others were forgotten by their panels).
+    pub fn retain_present(&self, ids: &mut Vec<JobId>) {
+        let entries = self.lock();
+        ids.retain(|id| entries.jobs.contains_key(id));
+    }
+
     /// Drop jobs from the board (a reset network's analyses); they are cancelled too.
     pub fn forget(&self, ids: &[JobId]) {
         let mut entries = self.lock();
@@ -580,5 +586,9 @@ mod tests {
         assert!(host.state(first).is_none(), "the old job left the board");
         assert!(jobs[0].cancel.load(Ordering::Relaxed), "and was told to stop");
         assert_eq!(host.state(second), Some(JobState::Running));
+        // the worker's list of its jobs keeps only those still on the board
+        let mut hosted = vec![first, second];
+        host.board.retain_present(&mut hosted);
+        assert_eq!(hosted, [second]);
     }
 }

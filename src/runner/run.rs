@@ -91,7 +91,9 @@ pub struct Run {
     turns: Turns,
     /// The jobs on this network, taking turns with training and each other.
     jobs: VecDeque<Running>,
-    /// Every job this network has run (dropped from the board when the network goes).
+    /// The jobs of this network still on the board (dropped from it when the network goes); ids
+    /// their panels forgot meanwhile are pruned with each new job, so the list stays as short as
+    /// the board.
     hosted: Vec<JobId>,
     /// Where they publish (the app's board, from the first job).
     board: Option<Board>,
@@ -560,8 +562,9 @@ impl Run {
             return;
         };
         let frozen = Frozen { config: trainer.config.clone(), params: trainer.params.clone(), step: trainer.step, lesioned };
+        let board = self.board.get_or_insert_with(|| job.board.clone());
+        board.retain_present(&mut self.hosted);
         self.hosted.push(job.id);
-        self.board.get_or_insert_with(|| job.board.clone());
         if let Some(running) = job.start(frozen) {
             self.jobs.push_back(running);
         }
