@@ -321,7 +321,7 @@ fn bars_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, latest: Option<&Ambigui
             .on_hover_text("Fraction of correct test trials of each task, with the right cue (grey) and the ambiguous one (coloured)");
         export_menu_ui(ui, cx.files, *rect, || bars_export(latest));
     });
-    let labels: Vec<&'static str> = latest.map(|e| e.clean.iter().map(|(t, _)| t.label()).collect()).unwrap_or_default();
+    let labels: Vec<String> = latest.map(|e| e.clean.iter().map(|(t, _)| t.label().to_string()).collect()).unwrap_or_default();
     // the scope's rect holds the plot with its axes and tick labels (the PNG export's crop)
     let shown = ui.scope(|ui| {
         task_bars_plot("ambiguity-bars", height, labels, ui.available_width()).show(ui, |plot_ui| {

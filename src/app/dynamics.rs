@@ -471,7 +471,7 @@ impl DynamicsPanel {
         let names: Vec<String> = r.tasks.iter().map(|t| t.label().to_string()).collect();
         let subspaces = r.subspaces.clone().unwrap_or_default();
         if self.cells == CellView::Participation {
-            let labels: Vec<&'static str> = r.tasks.iter().map(|t| t.label()).collect();
+            let labels: Vec<String> = r.tasks.iter().map(|t| t.label().to_string()).collect();
             let shown = ui.scope(|ui| {
                 task_bars_plot("dyn-participation", height - 30.0, labels, ui.available_width()).y_axis_label("participation ratio").show(
                     ui,

@@ -464,7 +464,13 @@ fn raster_plot(m: &Measured, condition: usize) -> PlotExport {
             format!("Spikes, condition {} (g = {}, f = {})", ["A", "B"][condition], m.row.g, m.row.fraction),
             "time after the cue's onset (ms)",
             "neuron",
-            PlotData::Scatter(RASTER_GROUPS.iter().map(|g| Curve::new(g.to_string(), raster_points(m, condition, g))).collect()),
+            PlotData::Scatter(
+                RASTER_GROUPS
+                    .iter()
+                    .zip(RASTER_COLORS)
+                    .map(|(g, color)| Curve::new(*g, raster_points(m, condition, g)).color(color).thin())
+                    .collect(),
+            ),
         )
     }
 }

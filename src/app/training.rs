@@ -13,7 +13,8 @@ use crate::figure::ticks::{log_ticks, tick_label};
 use crate::runner::{Command, RunState};
 use crate::tasks::Task;
 
-/// The loss plot's smoothed curve averages this many points.
+/// The loss plot's smoothed curve averages this many points (more on a run long enough that
+/// its curve is thinned).
 const SMOOTHING_STEPS: usize = 25;
 
 /// Where each plot was drawn last frame (an exported PNG is cropped to it). The evaluation the
@@ -160,10 +161,13 @@ fn moving_average(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
 /// The loss plot: every step (thin, grey), and its running mean.
 fn loss_plot(run: &RunData, log_y: bool) -> PlotExport {
     let every: Vec<[f64; 2]> = run.loss.points().iter().copied().filter(|[_, y]| y.is_finite()).collect();
-    let smoothed = moving_average(&every, SMOOTHING_STEPS);
-    let every_name = match run.loss.steps_per_point() {
-        1 => "every step".to_string(),
-        k => format!("every step (older steps as means of up to {k}, a long run)"),
+    // the window grows with the points each drawn point stands for, so the mean looks as smooth
+    // on a long run as on a short one
+    let window = SMOOTHING_STEPS * every.len().div_ceil(plot::MAX_CURVE_POINTS).max(1);
+    let smoothed = moving_average(&every, window);
+    let (every_name, mean_name) = match run.loss.steps_per_point() {
+        1 => ("every step".to_string(), format!("mean of {window} steps")),
+        k => (format!("every step (older steps as means of up to {k}, a long run)"), format!("running mean of {window} points")),
     };
     PlotExport {
         log_y,
@@ -172,10 +176,7 @@ fn loss_plot(run: &RunData, log_y: bool) -> PlotExport {
             "Training loss",
             "step",
             "loss",
-            PlotData::Lines(vec![
-                Curve::new(every_name, every).color(role::OTHER).thin(),
-                Curve::new(format!("mean of {SMOOTHING_STEPS} steps"), smoothed),
-            ]),
+            PlotData::Lines(vec![Curve::new(every_name, every).color(role::OTHER).thin(), Curve::new(mean_name, smoothed)]),
         )
     }
 }
@@ -303,12 +304,10 @@ fn bar_chart_ui(ui: &mut egui::Ui, cx: &mut PanelContext<'_>, height: f32, rect:
         export_menu_ui(ui, cx.files, *rect, || def.clone());
         look_back_ui(ui, run, cx.look_back);
     });
-    let labels: Vec<&'static str> = match shown_step {
-        Some(step) => run.evaluations.iter().find(|e| e.step == step),
-        None => run.latest_evaluation(),
-    }
-    .map(|e| e.perf.iter().map(|(t, _)| t.label()).collect())
-    .unwrap_or_default();
+    let labels = match &def.data {
+        PlotData::Bars { categories, .. } => categories.clone(),
+        _ => Vec::new(),
+    };
     let plot = task_bars_plot("latest", height, labels, ui.available_width());
     plot::body(ui, &def, plot, false, rect, |_| {});
 }

@@ -73,7 +73,7 @@ pub fn color_alpha(hex: &str, alpha: u8) -> egui::Color32 {
 /// A fixed bar chart of one value in [0, 1] per task (bars at x = 0, 1, …), each task named under
 /// its bars — every few tasks when the names would overlap in `width` points (hovering a bar names
 /// its task) — with the legend at the top right. The Training and Ambiguity panels' bars.
-pub fn task_bars_plot<'a>(id: &str, height: f32, labels: Vec<&'static str>, width: f32) -> Plot<'a> {
+pub fn task_bars_plot<'a>(id: &str, height: f32, labels: Vec<String>, width: f32) -> Plot<'a> {
     let n = labels.len();
     let every = (LABEL_WIDTH / (width / n.max(1) as f32)).ceil().max(1.0) as usize;
     Plot::new(id)
@@ -88,7 +88,7 @@ pub fn task_bars_plot<'a>(id: &str, height: f32, labels: Vec<&'static str>, widt
         .x_axis_formatter(move |mark, _| {
             let i = mark.value.round();
             if (mark.value - i).abs() < 1e-6 && i >= 0.0 && (i as usize).is_multiple_of(every) {
-                labels.get(i as usize).map_or(String::new(), |l| l.to_string())
+                labels.get(i as usize).cloned().unwrap_or_default()
             } else {
                 String::new()
             }

@@ -84,15 +84,15 @@ pub(super) fn drive<S: Sweep>(
     watch.bar.finish_and_clear();
     let driven = match driven {
         Ok(driven) => driven,
-        Err(Failed { error, started: None }) => bail!("{error}"),
-        Err(Failed { error, started: Some(_) }) => {
-            bail!("{error}\n(finished {} are kept in {}; run the same command again to resume)", names.cells, names.place)
+        Err(Failed { error, kept: Some(kept) }) if kept > 0 => {
+            bail!("{error}\n({kept} finished {} are kept in {}; run the same command again to resume)", names.cells, names.place)
         }
+        Err(Failed { error, .. }) => bail!("{error}"),
     };
     if !driven.complete {
         println!(
             "interrupted: {} of {} {} finished in {}; run the same command again to resume",
-            driven.rows.len(),
+            driven.started.resumed + driven.finished,
             driven.started.cells,
             names.cells,
             names.place

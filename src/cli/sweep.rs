@@ -260,7 +260,6 @@ fn subset_cmd(args: SubsetArgs) -> Result<()> {
         feedforward: args.feedforward,
         training,
         test_trials: args.test_trials,
-        threads: (cores / jobs).max(1),
         ..SubsetPlan::default()
     };
     plan.validate().map_err(|e| UsageError(e.to_string()))?;

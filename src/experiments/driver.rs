@@ -38,7 +38,8 @@ pub trait Sweep: Sync {
     /// Every cell of the plan, in the plan's one fixed order (shards take every N-th of it).
     fn cells(&self) -> Vec<Self::Cell>;
 
-    /// The rows of `cells` already kept (a resumed sweep) and the cells still to run, in order.
+    /// The rows already kept (a resumed sweep: every row of its table, which may hold cells
+    /// outside `cells`, e.g. of other gains) and the cells of `cells` still to run, in order.
     #[allow(clippy::type_complexity, reason = "two lists, named in the doc")]
     fn resume(&self, cells: Vec<Self::Cell>) -> Result<(Vec<Self::Row>, Vec<Self::Cell>), Self::Error>;
 
@@ -93,9 +94,12 @@ pub struct Started {
 /// How a sweep ended.
 #[derive(Debug)]
 pub struct Driven<Row> {
-    /// Every row of this shard: the resumed ones first, then in the order cells finished.
+    /// Every row kept: what [`Sweep::resume`] found first, then this run's in the order cells
+    /// finished.
     pub rows: Vec<Row>,
     pub started: Started,
+    /// Cells this run finished (and kept).
+    pub finished: usize,
     /// False when a cancel stopped it before every cell was done (the rows hold what was done).
     pub complete: bool,
 }
@@ -104,9 +108,9 @@ pub struct Driven<Row> {
 #[derive(Debug)]
 pub struct Failed<E> {
     pub error: E,
-    /// How it had started; `None` when it failed before running any cell (reading what an
-    /// earlier run kept).
-    pub started: Option<Started>,
+    /// Cells of this shard kept when it stopped (by earlier runs and by this one); `None` when
+    /// it failed before running any cell (reading what an earlier run kept).
+    pub kept: Option<usize>,
 }
 
 /// Drive `sweep`: the cells of `shard` (`(index, count)`, or all), minus the kept ones, `jobs`
@@ -125,18 +129,23 @@ pub fn drive<S: Sweep>(
         None => sweep.cells(),
     };
     let total = cells.len();
-    let (mut rows, todo) = sweep.resume(cells).map_err(|error| Failed { error, started: None })?;
+    let (mut rows, todo) = sweep.resume(cells).map_err(|error| Failed { error, kept: None })?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (jobs, threads) = parallelism(cores, jobs, todo.len());
-    let started = Started { cells: total, resumed: rows.len(), work: todo.iter().map(|c| sweep.work(c)).sum(), jobs, threads };
+    // counted from the cells, not the rows: a table may also hold rows of cells outside this plan
+    let resumed = total.saturating_sub(todo.len());
+    let started = Started { cells: total, resumed, work: todo.iter().map(|c| sweep.work(c)).sum(), jobs, threads };
     watch.start(&started);
-    let mut failure = None;
+    let (mut failure, mut finished) = (None, 0);
     run_cells(sweep, &todo, jobs, threads, cancel, watch, |outcome| match outcome {
         Ok(Some(row)) => {
             let line = sweep.describe(&row);
             rows.push(row);
             match sweep.keep(&rows) {
-                Ok(()) => watch.finished(&line),
+                Ok(()) => {
+                    finished += 1;
+                    watch.finished(&line);
+                }
                 Err(e) => {
                     failure.get_or_insert(e);
                     cancel.store(true, Ordering::SeqCst);
@@ -150,10 +159,9 @@ pub fn drive<S: Sweep>(
         }
     });
     if let Some(error) = failure {
-        return Err(Failed { error, started: Some(started) });
+        return Err(Failed { error, kept: Some(resumed + finished) });
     }
-    let complete = rows.len() == total;
-    Ok(Driven { rows, started, complete })
+    Ok(Driven { rows, finished, complete: finished == todo.len(), started })
 }
 
 /// Run `cells` of `sweep`, `jobs` at a time with `threads` each, and hand every outcome to
@@ -265,11 +273,13 @@ mod tests {
 
     use super::*;
 
-    /// Cells 0..n; a row is the cell's square; cell `fail` fails; `kept` holds what `keep` saw.
+    /// Cells 0..n; a row is the cell's square; cell `fail` fails; `done` were kept before (with
+    /// `resume_extra`, also those not among the cells); `kept` holds what `keep` saw.
     struct Squares {
         n: u64,
         fail: Option<u64>,
         done: Vec<u64>,
+        resume_extra: bool,
         kept: Mutex<Vec<usize>>,
     }
 
@@ -282,7 +292,8 @@ mod tests {
         }
         fn resume(&self, cells: Vec<u64>) -> Result<(Vec<(u64, u64)>, Vec<u64>), String> {
             let (done, todo) = cells.into_iter().partition::<Vec<_>, _>(|c| self.done.contains(c));
-            Ok((done.into_iter().map(|c| (c, c * c)).collect(), todo))
+            let kept = if self.resume_extra { self.done.clone() } else { done };
+            Ok((kept.into_iter().map(|c| (c, c * c)).collect(), todo))
         }
         fn work(&self, cell: &u64) -> u64 {
             cell + 1
@@ -326,7 +337,7 @@ mod tests {
     }
 
     fn squares(n: u64, fail: Option<u64>, done: Vec<u64>) -> Squares {
-        Squares { n, fail, done, kept: Mutex::new(Vec::new()) }
+        Squares { n, fail, done, resume_extra: false, kept: Mutex::new(Vec::new()) }
     }
 
     #[test]
@@ -352,8 +363,20 @@ mod tests {
         let sweep = squares(6, Some(2), vec![]);
         let failed = drive(&sweep, None, Some(1), &AtomicBool::new(false), &Unwatched).unwrap_err();
         assert_eq!(failed.error, "cell 2 failed");
-        assert!(failed.started.is_some());
+        assert_eq!(failed.kept, Some(2), "cells 0 and 1");
         assert_eq!(*sweep.kept.lock().unwrap(), vec![1, 2], "the cells before it were kept; none started after it");
+    }
+
+    #[test]
+    fn rows_kept_outside_the_plan_are_carried_but_not_counted() {
+        // the table holds cell 9, which this plan of 0..3 does not have
+        let sweep = Squares { resume_extra: true, ..squares(3, None, vec![1, 9]) };
+        let seen = Seen::default();
+        let driven = drive(&sweep, None, None, &AtomicBool::new(false), &seen).unwrap();
+        assert!(driven.complete);
+        assert_eq!(driven.rows.len(), 4, "kept rows, the extra one among them, and the two run");
+        let started = seen.started.lock().unwrap().clone().unwrap();
+        assert_eq!((started.cells, started.resumed), (3, 1));
     }
 
     #[test]

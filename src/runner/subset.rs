@@ -119,7 +119,7 @@ mod tests {
         let probed: Vec<usize> = output.live_spread.iter().map(|(loops, _)| *loops).collect();
         assert_eq!(probed, [PROBE_EVERY, PROBE_EVERY + 1], "every 10 loops and after the last");
         let measured = output.measured.as_ref().unwrap();
-        assert_eq!(measured.row, run_cell(&spiking, 1.0, 0.5, 3).unwrap());
+        assert_eq!(measured.row, run_cell(&spiking, 1.0, 0.5, 3, &AtomicBool::new(false)).unwrap().unwrap());
         assert_eq!((measured.raster.len(), measured.raster_neurons.len()), (2, 90));
 
         let plan = SubsetPlan {
@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(output.live_spread.len(), 1, "probed after the last loop");
         assert_eq!(output.live_spread[0].0, 2);
         let measured = output.measured.as_ref().unwrap();
-        assert_eq!(measured.row, run_cell(&plan, 1.0, 0.2, 1).unwrap());
+        assert_eq!(measured.row, run_cell(&plan, 1.0, 0.2, 1, &AtomicBool::new(false)).unwrap().unwrap());
         assert_eq!(measured.means.len(), 2);
         assert_eq!(measured.trained, (0..8).collect::<Vec<_>>());
 
@@ -158,7 +158,7 @@ mod tests {
         assert!(output.errors.iter().all(|loss| loss.is_finite()));
         assert_eq!(output.live_spread.iter().map(|(loops, _)| *loops).collect::<Vec<_>>(), [100, 101]);
         let measured = output.measured.as_ref().unwrap();
-        assert_eq!(measured.row, run_cell(&bptt, 1.0, 0.2, 2).unwrap());
+        assert_eq!(measured.row, run_cell(&bptt, 1.0, 0.2, 2, &AtomicBool::new(false)).unwrap().unwrap());
         assert_eq!(measured.trained, (0..4).collect::<Vec<_>>(), "f = 0.2 of 20 excitatory units");
     }
 }

@@ -86,8 +86,8 @@ impl Sweep for PackingSweep<'_> {
             Some(path) => read_table(path)?,
             None => Vec::new(),
         };
-        let (done, todo): (Vec<Cell>, Vec<Cell>) = cells.into_iter().partition(|c| kept.iter().any(|r| r.cell == *c));
-        Ok((kept.into_iter().filter(|r| done.contains(&r.cell)).collect(), todo))
+        let todo = cells.into_iter().filter(|c| !kept.iter().any(|r| r.cell == *c)).collect();
+        Ok((kept, todo))
     }
 
     fn run(&self, cell: &Cell, context: &CellContext) -> Result<Option<CellResult>, PackingError> {

@@ -3,7 +3,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::*;
 use crate::config::Config;
-use crate::experiments::driver::{Unwatched, parse_shard, run_cells, shard};
+use crate::experiments::driver::{Unwatched, run_cells};
 use crate::tasks::{Encoding, Task};
 
 fn result(size: usize, k: usize, set: &str, seed: u64, met: bool, perf_min: f64) -> CellResult {
@@ -41,7 +41,7 @@ fn pathway_sets_are_canonical() {
 }
 
 #[test]
-fn shards_partition_the_cells() {
+fn a_plan_enumerates_its_cells_and_sets_each_cell_s_config() {
     let plan = PackingPlan {
         base: Config::from_preset("quick", &[]).unwrap(),
         sizes: vec![8, 16],
@@ -56,16 +56,9 @@ fn shards_partition_the_cells() {
     plan.validate().unwrap();
     let cells = plan.cells();
     assert_eq!(cells.len(), 2 * 3 * 2 * 2);
-    let mut joined: Vec<Cell> = (0..5).flat_map(|i| shard(cells.clone(), i, 5)).collect();
-    joined.sort();
-    let mut all = cells.clone();
-    all.sort();
-    assert_eq!(joined, all);
     let config = plan.config_for(&cells[cells.len() - 1]).unwrap();
     assert_eq!((config.model.n_units, config.train.tasks.len(), config.train.seed), (16, 8, 1));
     assert_eq!(config.model.pathways, vec![Pathway::Gain, Pathway::Synaptic]);
-    assert_eq!(parse_shard("2/4").unwrap(), (2, 4));
-    assert!(parse_shard("4/4").is_err() && parse_shard("x").is_err());
     let mut bad = plan.clone();
     bad.task_counts = vec![21];
     assert!(bad.validate().unwrap_err().to_string().contains("20 tasks"));

@@ -176,7 +176,7 @@ pub(super) fn both_conditions(trials: usize, mut trial: impl FnMut(usize) -> Vec
 }
 
 /// A subset cell's network in progress. A caller that shows progress (the app) trains it loop
-/// by loop and may probe it; [`run_cell`] does it all.
+/// by loop and may probe it; [`run_cell`](super::run_cell) does it all.
 pub trait Runner: Send {
     /// Training loops before the measure (none when clamped).
     fn loops(&self) -> usize;

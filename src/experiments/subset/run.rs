@@ -3,6 +3,7 @@
 //! ([`SubsetSweep`]) that the sweep driver runs.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::SubsetError;
 use super::bptt::BpttSubset;
@@ -93,16 +94,20 @@ impl Runner for BpttRun {
     }
 }
 
-/// Train (or clamp) one network and measure it.
-pub fn run_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64) -> Result<SubsetRow, SubsetError> {
+/// Train (or clamp) one network and measure it; `None` when `cancel` was raised before it was
+/// trained (checked between training loops).
+pub fn run_cell(plan: &SubsetPlan, g: f64, fraction: f64, seed: u64, cancel: &AtomicBool) -> Result<Option<SubsetRow>, SubsetError> {
     let mut cell = start_cell(plan, g, fraction, seed)?;
     for trial in 0..cell.loops() {
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         cell.train_loop(trial);
         if let Some(failure) = cell.failure() {
             return Err(SubsetError::Cell { g, fraction, seed, why: failure.to_string() });
         }
     }
-    Ok(cell.measure().row)
+    Ok(Some(cell.measure().row))
 }
 
 /// A subset sweep: the cells of `plan` (or of one shard), kept in the table of `out` (written
@@ -175,7 +180,7 @@ impl Sweep for SubsetSweep<'_> {
 
     fn run(&self, &(g, fraction, seed): &(f64, f64, u64), context: &CellContext) -> Result<Option<SubsetRow>, SubsetError> {
         let plan = SubsetPlan { threads: context.threads, ..self.plan.clone() };
-        run_cell(&plan, g, fraction, seed).map(Some)
+        run_cell(&plan, g, fraction, seed, context.cancel)
     }
 
     fn keep(&self, rows: &[SubsetRow]) -> Result<(), SubsetError> {

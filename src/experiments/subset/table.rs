@@ -158,7 +158,7 @@ pub fn table_path(out: &Path, shard: Option<(usize, usize)>) -> PathBuf {
     }
 }
 
-/// Read a table written by [`sweep`] (missing file: no rows).
+/// Read a table written by a subset sweep (missing file: no rows).
 pub fn read_table(path: &Path) -> Result<Vec<SubsetRow>, SubsetError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
